@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// The services the host hands every plugin (crema_host), and the objects behind its opaque
+// handles: a layer's parameters and the list of parameter blobs it declares.
+#pragma once
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "crema/core/tensor.hpp"
+#include "crema/plugin_abi.h"
+
+namespace google::protobuf { class Message; }
+
+struct crema_params {
+  const google::protobuf::Message* layer;  // the layer's LayerParameter (dynamic, composed schema)
+  std::string layer_name;
+  std::deque<std::string> strings;  // storage for returned strings and enum names
+};
+
+struct crema_param_decls {
+  struct Decl {
+    crema::Shape shape;
+    std::string filler_path, default_filler;
+    float default_value = 0;
+    bool is_state = false;
+  };
+  std::vector<Decl> decls;
+};
+
+namespace crema {
+
+const crema_host* host_table();
+// Takes (and clears) the message the last failing plugin call recorded on this thread.
+std::string take_plugin_error();
+
+// One thread setting for the process: OpenBLAS and crema's parallel_for alike.
+// 0 means CREMA_NUM_THREADS, else all cores.
+void set_num_threads(int n);
+int num_threads();
+
+}  // namespace crema

@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// One layer of a net on the host side: a plugin's layer type, its instance, its parameters (read
+// through the composed schema) and the parameter blobs it declared. Every plugin call goes
+// through here, and every failure comes back as an exception naming the layer.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "crema.pb.h"
+#include "crema/core/host.hpp"
+#include "crema/core/tensor.hpp"
+
+namespace google::protobuf { class Message; }
+
+namespace crema {
+
+struct LayerType;
+class Registry;
+
+struct ParamBlob {
+  std::shared_ptr<Tensor> tensor;
+  bool is_state = false;
+  float lr_mult = 1.f, decay_mult = 1.f;
+  std::string filler_path, default_filler;
+  float default_value = 0;
+};
+
+class LayerInstance {
+ public:
+  LayerInstance(const pb::LayerParameter& param, Registry& registry);
+  ~LayerInstance();
+  LayerInstance(const LayerInstance&) = delete;
+  LayerInstance& operator=(const LayerInstance&) = delete;
+
+  const std::string& name() const { return param_.name(); }
+  const std::string& type() const { return param_.type(); }
+  const pb::LayerParameter& param() const { return param_; }
+  const crema_layer_desc& desc() const { return *desc_; }
+  const std::string& plugin_path() const;
+  bool has_cuda() const { return desc_->forward_cuda != nullptr; }
+  bool in_place_ok() const { return desc_->flags & CREMA_LAYER_IN_PLACE; }
+
+  // Declares and allocates the parameter blobs (not yet filled) and checks the blob counts.
+  void setup(const std::vector<Tensor*>& bottom, const std::vector<Tensor*>& top,
+             const crema_exec& exec);
+  // Sets the top shapes from the bottom shapes; returns the workspace bytes wanted.
+  size_t reshape(const std::vector<Tensor*>& bottom, const std::vector<Tensor*>& top,
+                 const crema_exec& exec);
+  void forward(const std::vector<Tensor*>& bottom, const std::vector<Tensor*>& top,
+               const crema_exec& exec);
+  void backward(const std::vector<Tensor*>& top, const std::vector<Tensor*>& bottom,
+                const std::vector<int8_t>& propagate_down, bool params_need_grad,
+                const crema_exec& exec);
+  // Fills every parameter blob from its filler (fresh nets; not when loading weights).
+  void fill_params(uint64_t seed);
+
+  std::vector<ParamBlob>& params() { return params_; }
+  // A message for errors: "layer 'conv1' (Convolution)".
+  std::string label() const;
+
+ private:
+  [[noreturn]] void fail(const std::string& stage, const std::vector<Tensor*>& bottom) const;
+  void call(crema_run_fn fn, const char* stage, crema_io& io, const crema_exec& exec,
+            const std::vector<Tensor*>& bottom);
+  crema_io make_io(std::vector<crema_tensor>& b, std::vector<crema_tensor>& t,
+                   std::vector<crema_tensor>& p);
+  pb::LayerParameter param_;
+  const crema_layer_desc* desc_;
+  const LayerType* type_;
+  std::unique_ptr<google::protobuf::Message> dynamic_param_;
+  crema_params params_handle_;
+  void* self_ = nullptr;
+  std::vector<ParamBlob> params_;
+  bool warned_cpu_fallback_ = false;
+};
+
+}  // namespace crema

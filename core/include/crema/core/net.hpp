@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Net: a NetParameter built for one phase into layers and tensors, with shape inference, forward
+// and backward over the whole graph or a range, losses, shared parameters, and weight I/O.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "crema.pb.h"
+#include "crema/core/layer_instance.hpp"
+#include "crema/core/tensor.hpp"
+
+namespace crema {
+
+class Registry;
+
+struct NetOptions {
+  pb::Phase phase = pb::TRAIN;
+  int level = 0;
+  std::vector<std::string> stages;
+  uint64_t seed = 1701;      // parameter fillers and per-layer random streams
+  bool fill_params = true;   // false when weights are loaded right after
+  std::string source = "<net>";
+};
+
+// A learnable parameter as the solver sees it (shared parameters appear once, at their owner).
+struct LearnableParam {
+  Tensor* tensor;
+  float lr_mult, decay_mult;
+  std::string label;  // "conv1[0]"
+};
+
+class Net {
+ public:
+  Net(const pb::NetParameter& param, const NetOptions& options, Registry& registry);
+  explicit Net(const pb::NetParameter& param, const NetOptions& options = {});
+  ~Net();
+
+  const std::string& name() const { return name_; }
+  pb::Phase phase() const { return options_.phase; }
+
+  // Runs the layers [from, to] (inclusive); returns the weighted loss they produce.
+  float forward(int from = 0, int to = -1);
+  void backward(int from = -1, int to = 0);
+  float forward_backward() {
+    float loss = forward();
+    backward();
+    return loss;
+  }
+  // Re-infers every shape from the inputs (after an input tensor was reshaped).
+  void reshape();
+  void clear_param_diffs();
+
+  void set_device(crema_device device);
+  crema_device device() const { return device_; }
+
+  int num_layers() const { return static_cast<int>(layers_.size()); }
+  LayerInstance& layer(int i) { return *layers_[i]; }
+  const std::vector<std::string>& layer_names() const { return layer_names_; }
+  int layer_index(const std::string& name) const;
+  bool layer_needs_backward(int i) const { return layer_need_backward_[i]; }
+  const std::vector<Tensor*>& bottoms(int i) const { return bottom_vecs_[i]; }
+  const std::vector<Tensor*>& tops(int i) const { return top_vecs_[i]; }
+
+  bool has_blob(const std::string& name) const { return blob_index_.count(name) > 0; }
+  Tensor* blob(const std::string& name) const;
+  const std::vector<std::string>& blob_names() const { return blob_names_; }
+  // Tops no layer consumes: the net's outputs (loss, accuracy, probabilities).
+  const std::vector<int>& output_blob_indices() const { return output_blobs_; }
+  Tensor* blob_at(int i) const { return blobs_[i].get(); }
+  float blob_loss_weight(int i) const { return blob_loss_weights_[i]; }
+  // Blobs produced by no layer (never, after the Input upgrade, but kept for completeness).
+  std::vector<LearnableParam>& learnable_params() { return learnable_; }
+  // Every parameter blob of every layer, state included, in layer order (for snapshots).
+  std::vector<Tensor*> all_params() const;
+
+  // Weights: Caffe's .caffemodel is a binary NetParameter whose layers carry blobs.
+  void to_proto(pb::NetParameter* out, bool write_diff = false) const;
+  void copy_trained_layers_from(const pb::NetParameter& weights);
+  // Shares this net's parameter blobs with another built from the same definition (test net).
+  void share_weights_from(const Net& other);
+
+  // The filtered, split-inserted definition this net was built from.
+  const pb::NetParameter& definition() const { return definition_; }
+  size_t workspace_bytes() const { return workspace_bytes_; }
+
+ private:
+  void init(const pb::NetParameter& param, Registry& registry);
+  void init_backward_needs(const pb::NetParameter& def);
+  void share_or_own_aliases();
+  crema_exec make_exec(int layer) const;
+
+  std::string name_;
+  NetOptions options_;
+  crema_device device_ = CREMA_CPU;
+  pb::NetParameter definition_;
+  std::vector<std::unique_ptr<LayerInstance>> layers_;
+  std::vector<std::string> layer_names_;
+  std::vector<std::shared_ptr<Tensor>> blobs_;
+  std::vector<std::string> blob_names_;
+  std::map<std::string, int> blob_index_;
+  std::vector<float> blob_loss_weights_;
+  std::vector<std::vector<Tensor*>> bottom_vecs_, top_vecs_;
+  std::vector<std::vector<int>> bottom_ids_, top_ids_;
+  std::vector<std::vector<float>> top_loss_weights_;
+  std::vector<std::vector<int8_t>> bottom_need_backward_;
+  std::vector<bool> layer_need_backward_, layer_params_need_grad_;
+  std::vector<int> output_blobs_;
+  std::vector<LearnableParam> learnable_;
+  std::vector<std::vector<int>> param_owner_;  // per layer, per param: -1 or index in learnable_
+  std::shared_ptr<Tensor> workspace_;
+  size_t workspace_bytes_ = 0;
+  mutable std::vector<uint64_t> rng_counters_;
+};
+
+}  // namespace crema

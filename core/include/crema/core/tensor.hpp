@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Tensor (Caffe's Blob): an N-d float32 array with data and diff, each a SyncedMemory held on host
+// and device. Reshaping to fewer elements keeps the allocation; only growth reallocates.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "crema/core/synced_memory.hpp"
+#include "crema/plugin_abi.h"
+
+namespace crema {
+
+using Shape = std::vector<int64_t>;
+std::string shape_string(const Shape& s);
+
+class Tensor {
+ public:
+  Tensor() = default;
+  explicit Tensor(const Shape& shape) { reshape(shape); }
+
+  void reshape(const Shape& shape);
+  void reshape_like(const Tensor& other) { reshape(other.shape()); }
+  const Shape& shape() const { return shape_; }
+  int ndim() const { return static_cast<int>(shape_.size()); }
+  int64_t dim(int axis) const { return shape_.at(axis < 0 ? axis + ndim() : axis); }
+  int64_t count() const { return count_; }
+  int64_t count(int from, int to) const;
+  std::string shape_string() const { return crema::shape_string(shape_); }
+
+  const float* host_data() const;
+  const float* host_diff() const;
+  float* mutable_host_data();
+  float* mutable_host_diff();
+  const float* device_data() const;
+  const float* device_diff() const;
+  float* mutable_device_data();
+  float* mutable_device_diff();
+
+  // Make this tensor use other's memory (in-place views, shared parameters, Reshape layers).
+  void share_data(const Tensor& other);
+  void share_diff(const Tensor& other);
+  bool shares_data_with(const Tensor& other) const { return data_ && data_ == other.data_; }
+  bool shares_diff_with(const Tensor& other) const { return diff_ && diff_ == other.diff_; }
+
+  void zero_diff(crema_device where);
+  void copy_from(const Tensor& other, bool diff = false);  // on the host; shapes must match
+  double sum_data_host() const;
+  double sumsq_data_host() const;
+  double sumsq_diff_host() const;
+
+  // The view a plugin call receives. Access: 0 none, 1 read, 2 write.
+  crema_tensor view(crema_device device, int data_access, int diff_access);
+
+ private:
+  Shape shape_;
+  int64_t count_ = 0;
+  int64_t capacity_ = 0;
+  std::shared_ptr<SyncedMemory> data_, diff_;
+};
+
+}  // namespace crema

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// The device API over the CUDA runtime, cuBLAS and cuDNN. Nothing here runs until a GPU is asked
+// for, so CPU work from the same binary never touches the driver.
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <stdexcept>
+#include <vector>
+
+#include "crema/core/device.hpp"
+
+namespace crema::device {
+
+namespace {
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess)
+    throw std::runtime_error(std::string("CUDA error in ") + what + ": " + cudaGetErrorString(e));
+}
+
+// Freed blocks are kept by size and handed out again: after the first training step every
+// allocation of the same shapes is a map lookup, never a cudaMalloc.
+struct CachingAllocator {
+  std::mutex mu;
+  std::multimap<size_t, void*> free_blocks;
+  std::map<void*, size_t> sizes;
+  void* allocate(size_t bytes) {
+    bytes = (bytes + 511) / 512 * 512;
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = free_blocks.lower_bound(bytes);
+    if (it != free_blocks.end() && it->first <= bytes * 2) {
+      void* p = it->second;
+      free_blocks.erase(it);
+      return p;
+    }
+    void* p = nullptr;
+    if (cudaMalloc(&p, bytes) != cudaSuccess) {
+      // Out of memory: give the cache back to the driver and try once more.
+      for (auto& kv : free_blocks) cudaFree(kv.second), sizes.erase(kv.second);
+      free_blocks.clear();
+      check(cudaMalloc(&p, bytes), "cudaMalloc");
+    }
+    sizes[p] = bytes;
+    return p;
+  }
+  void release(void* p) {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = sizes.find(p);
+    if (it != sizes.end()) free_blocks.emplace(it->second, p);
+  }
+};
+
+CachingAllocator& allocator() {
+  static CachingAllocator* a = new CachingAllocator();  // never destroyed: outlives all tensors
+  return *a;
+}
+
+struct Handles {
+  cudaStream_t stream = nullptr;
+  cublasHandle_t cublas = nullptr;
+  cudnnHandle_t cudnn = nullptr;
+};
+
+Handles& handles() {
+  static thread_local std::map<int, Handles> per_device;
+  int dev = current();
+  Handles& h = per_device[dev];
+  if (!h.stream) {
+    check(cudaStreamCreateWithFlags(&h.stream, cudaStreamNonBlocking), "cudaStreamCreate");
+    if (cublasCreate(&h.cublas) != CUBLAS_STATUS_SUCCESS)
+      throw std::runtime_error("cublasCreate failed");
+    cublasSetStream(h.cublas, h.stream);
+    if (cudnnCreate(&h.cudnn) == CUDNN_STATUS_SUCCESS)
+      cudnnSetStream(h.cudnn, h.stream);
+    else
+      h.cudnn = nullptr;
+  }
+  return h;
+}
+}  // namespace
+
+bool built_with_cuda() { return true; }
+
+int count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky "no driver" error
+    return 0;
+  }
+  return n;
+}
+
+std::string unavailable_reason() {
+  int n = 0;
+  cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    return std::string("no usable CUDA device: ") + cudaGetErrorString(e);
+  }
+  return n == 0 ? "no CUDA device found" : "";
+}
+
+void select(int id) {
+  int n = count();
+  if (id < 0 || id >= n) {
+    std::ostringstream os;
+    os << "GPU " << id << " requested but " << (n ? std::to_string(n) + " device(s) exist"
+                                                 : unavailable_reason());
+    throw std::runtime_error(os.str());
+  }
+  check(cudaSetDevice(id), "cudaSetDevice");
+}
+
+int current() {
+  int id = -1;
+  if (cudaGetDevice(&id) != cudaSuccess) return -1;
+  return id;
+}
+
+std::string describe(int id) {
+  cudaDeviceProp p{};
+  check(cudaGetDeviceProperties(&p, id), "cudaGetDeviceProperties");
+  std::ostringstream os;
+  os << "Device id: " << id << "\nName: " << p.name << "\nCompute capability: " << p.major << "."
+     << p.minor << "\nTotal global memory: " << p.totalGlobalMem
+     << "\nMultiprocessors: " << p.multiProcessorCount << "\n";
+  return os.str();
+}
+
+void* allocate(size_t bytes) { return allocator().allocate(bytes); }
+void release(void* ptr) { allocator().release(ptr); }
+void memset_zero(void* ptr, size_t bytes) {
+  check(cudaMemsetAsync(ptr, 0, bytes, static_cast<cudaStream_t>(stream())), "cudaMemset");
+}
+void copy_to_device(void* dst, const void* src, size_t bytes) {
+  auto s = static_cast<cudaStream_t>(stream());
+  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, s), "cudaMemcpy H2D");
+  check(cudaStreamSynchronize(s), "cudaStreamSynchronize");
+}
+void copy_to_host(void* dst, const void* src, size_t bytes) {
+  auto s = static_cast<cudaStream_t>(stream());
+  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, s), "cudaMemcpy D2H");
+  check(cudaStreamSynchronize(s), "cudaStreamSynchronize");
+}
+void synchronize() { check(cudaStreamSynchronize(static_cast<cudaStream_t>(stream())), "sync"); }
+void* stream() { return handles().stream; }
+void* cublas_handle() { return handles().cublas; }
+void* cudnn_handle() { return handles().cudnn; }
+
+}  // namespace crema::device

@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "crema/core/layer_instance.hpp"
+
+#include <google/protobuf/dynamic_message.h>
+#include <google/protobuf/message.h>
+
+#include <iostream>
+#include <sstream>
+#include <stdexcept>
+
+#include "crema/core/device.hpp"
+#include "crema/core/filler.hpp"
+#include "registry.hpp"
+
+namespace crema {
+
+LayerInstance::LayerInstance(const pb::LayerParameter& param, Registry& registry)
+    : param_(param) {
+  type_ = &registry.find(param.type());
+  desc_ = type_->desc;
+  // The plugin reads its parameters through the composed schema, where its own block is a
+  // real field (in the generated class it is an unknown field).
+  const google::protobuf::Descriptor* d = registry.message_type("LayerParameter");
+  dynamic_param_.reset(registry.factory().GetPrototype(d)->New());
+  dynamic_param_->ParseFromString(param.SerializeAsString());
+  params_handle_.layer = dynamic_param_.get();
+  params_handle_.layer_name = param.name();
+  void* self = nullptr;
+  if (desc_->create(host_table(), &params_handle_, &self) != CREMA_OK || !self)
+    throw std::runtime_error(label() + ": " + take_plugin_error());
+  self_ = self;
+}
+
+LayerInstance::~LayerInstance() {
+  if (self_) desc_->destroy(self_);
+}
+
+const std::string& LayerInstance::plugin_path() const { return type_->plugin->path; }
+
+std::string LayerInstance::label() const {
+  return "layer '" + param_.name() + "' (" + param_.type() + ")";
+}
+
+void LayerInstance::fail(const std::string& stage, const std::vector<Tensor*>& bottom) const {
+  std::ostringstream os;
+  os << label() << " " << stage << ": " << take_plugin_error();
+  if (!bottom.empty()) {
+    os << " [bottom shapes:";
+    for (size_t i = 0; i < bottom.size(); ++i)
+      os << " " << param_.bottom(static_cast<int>(i)) << bottom[i]->shape_string();
+    os << "]";
+  }
+  throw std::runtime_error(os.str());
+}
+
+crema_io LayerInstance::make_io(std::vector<crema_tensor>& b, std::vector<crema_tensor>& t,
+                                std::vector<crema_tensor>& p) {
+  crema_io io{};
+  io.struct_size = sizeof(io);
+  io.bottom = b.data();
+  io.n_bottom = static_cast<int32_t>(b.size());
+  io.top = t.data();
+  io.n_top = static_cast<int32_t>(t.size());
+  io.param = p.data();
+  io.n_param = static_cast<int32_t>(p.size());
+  return io;
+}
+
+void LayerInstance::setup(const std::vector<Tensor*>& bottom, const std::vector<Tensor*>& top,
+                          const crema_exec& exec) {
+  auto count_ok = [](int n, int lo, int hi) { return n >= lo && (hi < 0 || n <= hi); };
+  auto range = [](int lo, int hi) {
+    return lo == hi ? std::to_string(lo)
+                    : std::to_string(lo) + ".." + (hi < 0 ? std::string("any") : std::to_string(hi));
+  };
+  int nb = static_cast<int>(bottom.size()), nt = static_cast<int>(top.size());
+  if (!count_ok(nb, desc_->min_bottoms, desc_->max_bottoms))
+    throw std::runtime_error(label() + " takes " + range(desc_->min_bottoms, desc_->max_bottoms) +
+                             " bottom(s), got " + std::to_string(nb));
+  if (!count_ok(nt, desc_->min_tops, desc_->max_tops))
+    throw std::runtime_error(label() + " produces " + range(desc_->min_tops, desc_->max_tops) +
+                             " top(s), got " + std::to_string(nt));
+  std::vector<crema_tensor> b, t, p;
+  for (Tensor* x : bottom) b.push_back(x->view(CREMA_CPU, 0, 0));
+  for (Tensor* x : top) t.push_back(x->view(CREMA_CPU, 0, 0));
+  crema_io io = make_io(b, t, p);
+  crema_param_decls decls;
+  if (desc_->setup && desc_->setup(self_, &exec, &io, &decls) != CREMA_OK) fail("setup", bottom);
+  params_.clear();
+  for (size_t i = 0; i < decls.decls.size(); ++i) {
+    const auto& d = decls.decls[i];
+    ParamBlob pb;
+    pb.tensor = std::make_shared<Tensor>(d.shape);
+    pb.is_state = d.is_state;
+    pb.filler_path = d.filler_path;
+    pb.default_filler = d.default_filler;
+    pb.default_value = d.default_value;
+    if (!d.is_state && static_cast<int>(i) < param_.param_size()) {
+      pb.lr_mult = param_.param(static_cast<int>(i)).lr_mult();
+      pb.decay_mult = param_.param(static_cast<int>(i)).decay_mult();
+    }
+    if (d.is_state) pb.lr_mult = pb.decay_mult = 0;
+    params_.push_back(pb);
+  }
+}
+
+size_t LayerInstance::reshape(const std::vector<Tensor*>& bottom, const std::vector<Tensor*>& top,
+                              const crema_exec& exec) {
+  std::vector<crema_tensor> b, t, p;
+  for (Tensor* x : bottom) b.push_back(x->view(CREMA_CPU, 0, 0));
+  for (Tensor* x : top) t.push_back(x->view(CREMA_CPU, 0, 0));
+  for (auto& x : params_) p.push_back(x.tensor->view(CREMA_CPU, 0, 0));
+  crema_io io = make_io(b, t, p);
+  size_t ws = 0;
+  if (desc_->reshape(self_, &exec, &io, &ws) != CREMA_OK) fail("reshape", bottom);
+  for (size_t i = 0; i < top.size(); ++i) {
+    Shape s(t[i].dims, t[i].dims + t[i].ndim);
+    top[i]->reshape(s);
+  }
+  return ws;
+}
+
+void LayerInstance::call(crema_run_fn fn, const char* stage, crema_io& io, const crema_exec& exec,
+                         const std::vector<Tensor*>& bottom) {
+  if (fn(self_, &exec, &io) != CREMA_OK) fail(stage, bottom);
+}
+
+void LayerInstance::forward(const std::vector<Tensor*>& bottom, const std::vector<Tensor*>& top,
+                            const crema_exec& exec) {
+  crema_exec ex = exec;
+  crema_run_fn fn = desc_->forward_cpu;
+  if (exec.device == CREMA_CUDA) {
+    if (desc_->forward_cuda) {
+      fn = desc_->forward_cuda;
+    } else {
+      ex.device = CREMA_CPU;
+      if (!warned_cpu_fallback_)
+        std::cerr << "W " << label() << " has no CUDA path: running it on the CPU" << std::endl;
+      warned_cpu_fallback_ = true;
+    }
+  }
+  auto dev = static_cast<crema_device>(ex.device);
+  std::vector<crema_tensor> b, t, p;
+  for (Tensor* x : bottom) b.push_back(x->view(dev, 1, 0));
+  for (Tensor* x : top) t.push_back(x->view(dev, 2, 0));
+  for (auto& x : params_) p.push_back(x.tensor->view(dev, 2, 0));
+  crema_io io = make_io(b, t, p);
+  call(fn, "forward", io, ex, bottom);
+}
+
+void LayerInstance::backward(const std::vector<Tensor*>& top, const std::vector<Tensor*>& bottom,
+                             const std::vector<int8_t>& propagate_down, bool params_need_grad,
+                             const crema_exec& exec) {
+  crema_exec ex = exec;
+  crema_run_fn fn = desc_->backward_cpu;
+  if (exec.device == CREMA_CUDA) {
+    if (desc_->backward_cuda) fn = desc_->backward_cuda;
+    else ex.device = CREMA_CPU;
+  }
+  if (!fn) throw std::runtime_error(label() + " has no backward pass but a gradient is needed");
+  auto dev = static_cast<crema_device>(ex.device);
+  std::vector<crema_tensor> b, t, p;
+  for (Tensor* x : top) t.push_back(x->view(dev, 1, 1));
+  for (size_t i = 0; i < bottom.size(); ++i)
+    b.push_back(bottom[i]->view(dev, 1, propagate_down[i] ? 2 : 0));
+  for (auto& x : params_) p.push_back(x.tensor->view(dev, 1, params_need_grad ? 2 : 0));
+  crema_io io = make_io(b, t, p);
+  io.propagate_down = propagate_down.data();
+  io.params_need_grad = params_need_grad;
+  call(fn, "backward", io, ex, bottom);
+}
+
+void LayerInstance::fill_params(uint64_t seed) {
+  for (size_t i = 0; i < params_.size(); ++i) {
+    ParamBlob& p = params_[i];
+    Filler f = Filler::constant(p.default_value);
+    if (!p.default_filler.empty()) f.type = p.default_filler;
+    if (!p.filler_path.empty()) {
+      int32_t has = 0;
+      if (host_table()->param_has(&params_handle_, p.filler_path.c_str(), &has) != CREMA_OK)
+        throw std::runtime_error(label() + ": " + take_plugin_error());
+      if (has) f = Filler::from_params(&params_handle_, p.filler_path);
+    }
+    try {
+      f.fill(*p.tensor, seed * 1000003ull + i);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(label() + " param " + std::to_string(i) + ": " + e.what());
+    }
+  }
+}
+
+}  // namespace crema

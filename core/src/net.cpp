@@ -1,0 +1,392 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "crema/core/net.hpp"
+
+#include <algorithm>
+#include <set>
+#include <stdexcept>
+
+#include "crema/core/device.hpp"
+#include "crema/core/host.hpp"
+#include "crema/core/net_wiring.hpp"
+#include "registry.hpp"
+
+namespace crema {
+
+Net::Net(const pb::NetParameter& param, const NetOptions& options, Registry& registry)
+    : options_(options) {
+  init(param, registry);
+}
+
+Net::Net(const pb::NetParameter& param, const NetOptions& options)
+    : Net(param, options, Registry::global()) {}
+
+Net::~Net() = default;
+
+namespace {
+uint64_t mix(uint64_t x) {  // splitmix64: well-spread per-layer seeds from one net seed
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+}  // namespace
+
+crema_exec Net::make_exec(int layer) const {
+  crema_exec e{};
+  e.struct_size = sizeof(e);
+  e.phase = options_.phase == pb::TRAIN ? CREMA_TRAIN : CREMA_TEST;
+  e.device = device_;
+  e.num_threads = num_threads();
+  e.rng_seed = mix(options_.seed * 1315423911ull + static_cast<uint64_t>(layer));
+  e.rng_counter = layer >= 0 && layer < static_cast<int>(rng_counters_.size()) ? rng_counters_[layer] : 0;
+  if (workspace_ && workspace_bytes_) {
+    e.workspace = device_ == CREMA_CUDA ? static_cast<void*>(workspace_->mutable_device_data())
+                                        : static_cast<void*>(workspace_->mutable_host_data());
+    e.workspace_size = workspace_bytes_;
+  }
+  if (device_ == CREMA_CUDA) {
+    e.cuda_stream = device::stream();
+    e.cublas_handle = device::cublas_handle();
+    e.cudnn_handle = device::cudnn_handle();
+  }
+  return e;
+}
+
+void Net::init(const pb::NetParameter& param, Registry& registry) {
+  name_ = param.name();
+  pb::NetState state = param.state();
+  state.set_phase(options_.phase);
+  if (options_.level) state.set_level(options_.level);
+  for (const auto& s : options_.stages) state.add_stage(s);
+  pb::NetParameter filtered = filter_net(param, state);
+  check_wiring(filtered, options_.source);
+  definition_ = insert_splits(filtered);
+  definition_.mutable_state()->CopyFrom(state);
+
+  const int n = definition_.layer_size();
+  bottom_vecs_.resize(n);
+  top_vecs_.resize(n);
+  bottom_ids_.resize(n);
+  top_ids_.resize(n);
+  top_loss_weights_.resize(n);
+  param_owner_.resize(n);
+  rng_counters_.assign(n, 0);
+  std::map<std::string, std::pair<int, int>> shared_param_owner;  // name -> (layer, param)
+  for (int i = 0; i < n; ++i) {
+    pb::LayerParameter lp = definition_.layer(i);
+    lp.set_phase(options_.phase);
+    layers_.push_back(std::make_unique<LayerInstance>(lp, registry));
+    LayerInstance& layer = *layers_.back();
+    layer_names_.push_back(lp.name());
+    for (const auto& b : lp.bottom()) {
+      int id = blob_index_.at(b);
+      bottom_ids_[i].push_back(id);
+      bottom_vecs_[i].push_back(blobs_[id].get());
+    }
+    for (int j = 0; j < lp.top_size(); ++j) {
+      const std::string& t = lp.top(j);
+      auto in_place = std::find(lp.bottom().begin(), lp.bottom().end(), t);
+      int id;
+      if (in_place != lp.bottom().end()) {
+        if (!layer.in_place_ok())
+          throw std::runtime_error(layer.label() + " cannot run in place (top '" + t +
+                                   "' is also its bottom): give the top another name");
+        id = blob_index_.at(t);
+      } else {
+        id = static_cast<int>(blobs_.size());
+        blobs_.push_back(std::make_shared<Tensor>());
+        blob_names_.push_back(t);
+        blob_loss_weights_.push_back(0.f);
+        blob_index_[t] = id;
+      }
+      top_ids_[i].push_back(id);
+      top_vecs_[i].push_back(blobs_[id].get());
+      float w = j < lp.loss_weight_size() ? lp.loss_weight(j)
+                : (j == 0 && (layer.desc().flags & CREMA_LAYER_LOSS)) ? 1.f : 0.f;
+      top_loss_weights_[i].push_back(w);
+      if (w != 0) blob_loss_weights_[id] = w;
+    }
+    crema_exec ex = make_exec(i);
+    layer.setup(bottom_vecs_[i], top_vecs_[i], ex);
+    workspace_bytes_ = std::max(workspace_bytes_, layer.reshape(bottom_vecs_[i], top_vecs_[i], ex));
+    if (options_.fill_params) layer.fill_params(mix(options_.seed + 7919ull * (i + 1)));
+    // Parameters: shared by `param { name }`, otherwise learnable unless running statistics.
+    auto& params = layer.params();
+    for (size_t k = 0; k < params.size(); ++k) {
+      std::string pname = static_cast<int>(k) < lp.param_size() ? lp.param(k).name() : "";
+      std::string label = lp.name() + "[" + std::to_string(k) + "]";
+      if (!pname.empty() && shared_param_owner.count(pname)) {
+        auto [ol, ok] = shared_param_owner[pname];
+        ParamBlob& owner = layers_[ol]->params()[ok];
+        if (owner.tensor->shape() != params[k].tensor->shape())
+          throw std::runtime_error(layer.label() + " shares parameter '" + pname + "' with layer '" +
+                                   layer_names_[ol] + "' but shapes differ: " +
+                                   params[k].tensor->shape_string() + " vs " +
+                                   owner.tensor->shape_string());
+        params[k].tensor = owner.tensor;
+        param_owner_[i].push_back(param_owner_[ol][ok]);
+        continue;
+      }
+      if (!pname.empty()) shared_param_owner[pname] = {i, static_cast<int>(k)};
+      if (params[k].is_state) {
+        param_owner_[i].push_back(-1);
+        continue;
+      }
+      param_owner_[i].push_back(static_cast<int>(learnable_.size()));
+      learnable_.push_back({params[k].tensor.get(), params[k].lr_mult, params[k].decay_mult, label});
+    }
+  }
+  std::vector<int> consumers(blobs_.size(), 0);
+  for (int i = 0; i < n; ++i)
+    for (int id : bottom_ids_[i]) ++consumers[id];
+  std::set<int> outputs;
+  for (int i = 0; i < n; ++i)
+    for (int id : top_ids_[i])
+      if (consumers[id] == 0 ||
+          std::count(bottom_ids_[i].begin(), bottom_ids_[i].end(), id) == consumers[id])
+        outputs.insert(id);
+  output_blobs_.assign(outputs.begin(), outputs.end());
+  init_backward_needs(definition_);
+  share_or_own_aliases();
+  workspace_ = std::make_shared<Tensor>(Shape{static_cast<int64_t>((workspace_bytes_ + 3) / 4)});
+}
+
+void Net::init_backward_needs(const pb::NetParameter& def) {
+  const int n = num_layers();
+  std::vector<bool> blob_need_backward(blobs_.size(), false);
+  layer_need_backward_.assign(n, false);
+  layer_params_need_grad_.assign(n, false);
+  bottom_need_backward_.assign(n, {});
+  for (int i = 0; i < n; ++i) {
+    const auto& lp = def.layer(i);
+    const crema_layer_desc& d = layers_[i]->desc();
+    bool need = false;
+    for (size_t j = 0; j < bottom_ids_[i].size(); ++j) {
+      bool b = blob_need_backward[bottom_ids_[i][j]];
+      if (static_cast<int>(j) < lp.propagate_down_size() && !lp.propagate_down(j)) b = false;
+      if (d.no_grad_bottoms & (1u << j)) b = false;
+      bottom_need_backward_[i].push_back(b);
+      need = need || b;
+    }
+    bool params = false;
+    for (const ParamBlob& p : layers_[i]->params())
+      params = params || (!p.is_state && p.lr_mult != 0);
+    layer_params_need_grad_[i] = params;
+    need = (need || params) && !(d.flags & CREMA_LAYER_NO_BACKWARD);
+    layer_need_backward_[i] = need;
+    for (int id : top_ids_[i]) blob_need_backward[id] = blob_need_backward[id] || need;
+  }
+  // Walk back from the losses: only what a loss depends on needs a gradient.
+  std::set<int> under_loss, skip;
+  for (int i = n - 1; i >= 0; --i) {
+    bool contributes = false, skip_all = true;
+    for (size_t j = 0; j < top_ids_[i].size(); ++j) {
+      int id = top_ids_[i][j];
+      if (top_loss_weights_[i][j] != 0 || under_loss.count(id)) contributes = true;
+      if (!skip.count(id)) skip_all = false;
+    }
+    if (layer_need_backward_[i] && skip_all && !layer_params_need_grad_[i]) {
+      layer_need_backward_[i] = false;
+      std::fill(bottom_need_backward_[i].begin(), bottom_need_backward_[i].end(), 0);
+    }
+    if (!contributes) {
+      layer_need_backward_[i] = false;
+      layer_params_need_grad_[i] = false;
+    }
+    for (size_t j = 0; j < bottom_ids_[i].size(); ++j) {
+      if (contributes) under_loss.insert(bottom_ids_[i][j]);
+      else bottom_need_backward_[i][j] = 0;
+      if (!bottom_need_backward_[i][j]) skip.insert(bottom_ids_[i][j]);
+    }
+  }
+  if (def.force_backward()) {
+    for (int i = 0; i < n; ++i) {
+      const crema_layer_desc& d = layers_[i]->desc();
+      if (d.flags & CREMA_LAYER_NO_BACKWARD) continue;
+      layer_need_backward_[i] = true;
+      for (size_t j = 0; j < bottom_need_backward_[i].size(); ++j)
+        bottom_need_backward_[i][j] = !(d.no_grad_bottoms & (1u << j));
+    }
+  }
+  // Layers with parameters keep computing their gradients only when someone learns them.
+  for (int i = 0; i < n; ++i)
+    if (!layer_need_backward_[i]) layer_params_need_grad_[i] = false;
+}
+
+void Net::share_or_own_aliases() {
+  // A top that aliases its bottom (Split, Flatten, Reshape) must not be overwritten by an
+  // in-place consumer, or the other readers of the bottom would see the change: such tops keep
+  // memory of their own and the layer copies.
+  std::vector<bool> written_in_place(blobs_.size(), false);
+  for (int i = 0; i < num_layers(); ++i)
+    for (int id : top_ids_[i])
+      if (std::count(bottom_ids_[i].begin(), bottom_ids_[i].end(), id)) written_in_place[id] = true;
+  for (int i = 0; i < num_layers(); ++i) {
+    uint32_t flags = layers_[i]->desc().flags;
+    if (!(flags & (CREMA_LAYER_SHARES_DATA)) || bottom_vecs_[i].empty()) continue;
+    for (size_t j = 0; j < top_vecs_[i].size(); ++j) {
+      int id = top_ids_[i][j];
+      if (written_in_place[id] || written_in_place[bottom_ids_[i][0]]) continue;
+      if (top_vecs_[i][j]->count() != bottom_vecs_[i][0]->count()) continue;
+      top_vecs_[i][j]->share_data(*bottom_vecs_[i][0]);
+    }
+  }
+}
+
+void Net::reshape() {
+  size_t ws = 0;
+  for (int i = 0; i < num_layers(); ++i)
+    ws = std::max(ws, layers_[i]->reshape(bottom_vecs_[i], top_vecs_[i], make_exec(i)));
+  if (ws > workspace_bytes_) {
+    workspace_bytes_ = ws;
+    workspace_->reshape(Shape{static_cast<int64_t>((ws + 3) / 4)});
+  }
+  share_or_own_aliases();
+}
+
+float Net::forward(int from, int to) {
+  if (to < 0) to = num_layers() - 1;
+  float loss = 0;
+  for (int i = from; i <= to; ++i) {
+    crema_exec ex = make_exec(i);
+    ++rng_counters_[i];
+    layers_[i]->forward(bottom_vecs_[i], top_vecs_[i], ex);
+    for (size_t j = 0; j < top_vecs_[i].size(); ++j)
+      if (top_loss_weights_[i][j] != 0)
+        loss += static_cast<float>(top_loss_weights_[i][j] * top_vecs_[i][j]->sum_data_host());
+  }
+  return loss;
+}
+
+void Net::backward(int from, int to) {
+  if (from < 0) from = num_layers() - 1;
+  for (int i = from; i >= to; --i) {
+    if (!layer_need_backward_[i]) continue;
+    for (size_t j = 0; j < top_vecs_[i].size(); ++j) {
+      float w = top_loss_weights_[i][j];
+      if (w == 0) continue;
+      Tensor* t = top_vecs_[i][j];
+      float* d = t->mutable_host_diff();
+      std::fill(d, d + t->count(), w);
+    }
+    layers_[i]->backward(top_vecs_[i], bottom_vecs_[i], bottom_need_backward_[i],
+                         layer_params_need_grad_[i], make_exec(i));
+  }
+}
+
+void Net::clear_param_diffs() {
+  for (auto& p : learnable_) p.tensor->zero_diff(device_);
+}
+
+void Net::set_device(crema_device device) {
+  if (device == CREMA_CUDA && device::count() == 0)
+    throw std::runtime_error("GPU mode requested but " + device::unavailable_reason());
+  device_ = device;
+}
+
+int Net::layer_index(const std::string& name) const {
+  auto it = std::find(layer_names_.begin(), layer_names_.end(), name);
+  return it == layer_names_.end() ? -1 : static_cast<int>(it - layer_names_.begin());
+}
+
+Tensor* Net::blob(const std::string& name) const {
+  auto it = blob_index_.find(name);
+  if (it == blob_index_.end()) throw std::runtime_error("net '" + name_ + "' has no blob '" + name + "'");
+  return blobs_[it->second].get();
+}
+
+std::vector<Tensor*> Net::all_params() const {
+  std::vector<Tensor*> out;
+  for (const auto& l : layers_)
+    for (const ParamBlob& p : l->params()) out.push_back(p.tensor.get());
+  return out;
+}
+
+void Net::to_proto(pb::NetParameter* out, bool write_diff) const {
+  out->Clear();
+  out->set_name(name_);
+  for (int i = 0; i < num_layers(); ++i) {
+    if (layers_[i]->type() == "Split") continue;  // generated, not part of the definition
+    pb::LayerParameter* lp = out->add_layer();
+    *lp = layers_[i]->param();
+    lp->clear_blobs();
+    for (const ParamBlob& p : layers_[i]->params()) {
+      pb::BlobProto* b = lp->add_blobs();
+      for (int64_t d : p.tensor->shape()) b->mutable_shape()->add_dim(d);
+      const float* x = p.tensor->host_data();
+      b->mutable_data()->Add(x, x + p.tensor->count());
+      if (write_diff) {
+        const float* g = p.tensor->host_diff();
+        b->mutable_diff()->Add(g, g + p.tensor->count());
+      }
+    }
+  }
+}
+
+namespace {
+Shape blob_shape(const pb::BlobProto& b) {
+  Shape s;
+  if (b.has_shape()) {
+    for (int64_t d : b.shape().dim()) s.push_back(d);
+  } else if (b.has_num() || b.has_channels() || b.has_height() || b.has_width()) {
+    s = {b.num(), b.channels(), b.height(), b.width()};  // legacy 4-d blobs
+  }
+  return s;
+}
+int64_t shape_count(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+}  // namespace
+
+void Net::copy_trained_layers_from(const pb::NetParameter& weights) {
+  for (const auto& src : weights.layer()) {
+    int i = layer_index(src.name());
+    if (i < 0 || src.blobs_size() == 0) continue;
+    auto& params = layers_[i]->params();
+    if (src.blobs_size() != static_cast<int>(params.size()))
+      throw std::runtime_error("cannot copy weights into " + layers_[i]->label() + ": source has " +
+                               std::to_string(src.blobs_size()) + " blobs, target has " +
+                               std::to_string(params.size()));
+    for (int k = 0; k < src.blobs_size(); ++k) {
+      const pb::BlobProto& b = src.blobs(k);
+      Tensor& t = *params[k].tensor;
+      Shape s = blob_shape(b);
+      bool legacy_ok = !b.has_shape() && shape_count(s) == t.count();
+      if (s != t.shape() && !legacy_ok)
+        throw std::runtime_error("cannot copy param " + std::to_string(k) + " of " +
+                                 layers_[i]->label() + ": source shape " + shape_string(s) +
+                                 ", target shape " + t.shape_string());
+      float* x = t.mutable_host_data();
+      if (b.data_size() == t.count()) {
+        std::copy(b.data().begin(), b.data().end(), x);
+      } else if (b.double_data_size() == t.count()) {
+        std::copy(b.double_data().begin(), b.double_data().end(), x);
+      } else {
+        throw std::runtime_error("param " + std::to_string(k) + " of " + layers_[i]->label() +
+                                 " holds " + std::to_string(b.data_size()) + " values, expected " +
+                                 std::to_string(t.count()));
+      }
+    }
+  }
+}
+
+void Net::share_weights_from(const Net& other) {
+  for (int i = 0; i < num_layers(); ++i) {
+    int j = other.layer_index(layer_names_[i]);
+    if (j < 0) continue;
+    auto& mine = layers_[i]->params();
+    auto& theirs = other.layers_[j]->params();
+    if (mine.size() != theirs.size()) continue;
+    for (size_t k = 0; k < mine.size(); ++k) {
+      if (mine[k].tensor->shape() != theirs[k].tensor->shape())
+        throw std::runtime_error("cannot share weights of " + layers_[i]->label() +
+                                 ": shapes differ " + mine[k].tensor->shape_string() + " vs " +
+                                 theirs[k].tensor->shape_string());
+      mine[k].tensor = theirs[k].tensor;
+    }
+  }
+}
+
+}  // namespace crema

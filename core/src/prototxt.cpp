@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "crema/core/prototxt.hpp"
+
+#include <google/protobuf/dynamic_message.h>
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/text_format.h>
+
+#include <cstring>
+#include <memory>
+#include <sstream>
+
+#include "crema/core/proto_io.hpp"
+#include "crema/core/upgrade.hpp"
+#include "registry.hpp"
+
+namespace crema {
+
+namespace gpb = google::protobuf;
+
+namespace {
+
+// Protobuf names its types by package; users know them by the message name alone.
+std::string tidy(std::string m) {
+  for (const char* prefix : {"crema.composed.", "crema.pb."}) {
+    size_t pos;
+    while ((pos = m.find(prefix)) != std::string::npos) m.erase(pos, std::strlen(prefix));
+  }
+  return m;
+}
+
+struct Collector : gpb::io::ErrorCollector {
+  std::string source;
+  std::ostringstream out;
+  int count = 0;
+  std::string hint;
+  void AddError(int line, gpb::io::ColumnNumber column, const std::string& message) override {
+    if (count++ < 10)
+      out << source << ":" << line + 1 << ":" << column + 1 << ": error: " << tidy(message) << "\n";
+    // An unknown *_param block in a layer is most often a plugin that was not found.
+    size_t named = message.find("has no field named \"");
+    if (hint.empty() && message.find("LayerParameter") != std::string::npos &&
+        named != std::string::npos) {
+      std::string field = message.substr(named + 20);
+      field = field.substr(0, field.find('"'));
+      if (field.size() > 6 && field.substr(field.size() - 6) == "_param")
+        hint = "no loaded plugin provides the parameter block '" + field + "'";
+    }
+  }
+  void AddWarning(int line, gpb::io::ColumnNumber column, const std::string& message) override {
+    (void)line, (void)column, (void)message;  // deprecation notes; not the user's problem
+  }
+};
+
+// Parses text into the composed message `core_name`, then into the generated class T.
+template <class T>
+T parse_composed(const std::string& text, const std::string& source, const std::string& core_name,
+                 Registry& registry) {
+  const gpb::Descriptor* d = registry.message_type(core_name);
+  std::unique_ptr<gpb::Message> msg(registry.factory().GetPrototype(d)->New());
+  Collector errors;
+  errors.source = source;
+  gpb::TextFormat::Parser parser;
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(text, msg.get())) {
+    if (errors.count == 0) errors.out << source << ": error: not a valid " << core_name << "\n";
+    if (!errors.hint.empty()) errors.out << "  " << errors.hint << "\n" << registry.describe_search() << "\n";
+    std::string s = errors.out.str();
+    throw ParseError(s.substr(0, s.size() - 1));
+  }
+  T out;
+  if (!out.ParseFromString(msg->SerializeAsString()))
+    throw ParseError(source + ": error: internal: composed " + core_name + " does not round-trip");
+  return out;
+}
+
+}  // namespace
+
+pb::NetParameter parse_net_text(const std::string& text, const std::string& source,
+                                Registry& registry) {
+  auto net = parse_composed<pb::NetParameter>(text, source, "NetParameter", registry);
+  if (net_needs_upgrade(net)) upgrade_net(&net, source);
+  return net;
+}
+
+pb::NetParameter read_net_file(const std::string& path, Registry& registry) {
+  return parse_net_text(read_text_file(path), path, registry);
+}
+
+pb::NetParameter read_net_file(const std::string& path) {
+  return read_net_file(path, Registry::global());
+}
+
+pb::SolverParameter parse_solver_text(const std::string& text, const std::string& source,
+                                      Registry& registry) {
+  auto solver = parse_composed<pb::SolverParameter>(text, source, "SolverParameter", registry);
+  if (solver_needs_upgrade(solver)) upgrade_solver(&solver, source);
+  return solver;
+}
+
+pb::SolverParameter read_solver_file(const std::string& path) {
+  return parse_solver_text(read_text_file(path), path, Registry::global());
+}
+
+pb::LayerParameter parse_layer_text(const std::string& text, const std::string& source,
+                                    Registry& registry) {
+  return parse_composed<pb::LayerParameter>(text, source, "LayerParameter", registry);
+}
+
+pb::NetParameter read_weights_file(const std::string& path) {
+  pb::NetParameter net;
+  if (path.size() > 9 && path.substr(path.size() - 9) == ".prototxt") {
+    net = read_net_file(path);
+  } else {
+    read_binary_proto(path, &net);
+    if (net_needs_upgrade(net)) upgrade_net(&net, path);
+  }
+  return net;
+}
+
+}  // namespace crema

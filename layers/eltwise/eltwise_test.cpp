@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <gtest/gtest.h>
+
+#include "crema/testing/harness.hpp"
+
+using crema::testing::GradientChecker;
+using crema::testing::LayerHarness;
+
+namespace {
+void fill_inputs(LayerHarness& h) {
+  for (int b = 0; b < h.num_bottoms(); ++b) h.fill_gaussian(b, 1.0, 0.0, 100 + b);
+}
+}  // namespace
+
+TEST(Eltwise, SumWithCoefficientsByHand) {
+  LayerHarness h("type: 'Eltwise' eltwise_param { operation: SUM coeff: 2 coeff: -1 }",
+                 {{1, 1, 1, 3}, {1, 1, 1, 3}});
+  float a[] = {1, 2, 3}, b[] = {0.5f, -1, 4};
+  std::copy(a, a + 3, h.bottom_data(0));
+  std::copy(b, b + 3, h.bottom_data(1));
+  h.forward();
+  EXPECT_FLOAT_EQ(h.top_data(0)[0], 1.5f);
+  EXPECT_FLOAT_EQ(h.top_data(0)[1], 5.f);
+  EXPECT_FLOAT_EQ(h.top_data(0)[2], 2.f);
+}
+
+TEST(Eltwise, ProdAndMaxByHand) {
+  LayerHarness prod("type: 'Eltwise' eltwise_param { operation: PROD }", {{2}, {2}, {2}});
+  LayerHarness max("type: 'Eltwise' eltwise_param { operation: MAX }", {{2}, {2}, {2}});
+  float v[3][2] = {{1, -2}, {3, 0.5f}, {-1, 4}};
+  for (int b = 0; b < 3; ++b) {
+    std::copy(v[b], v[b] + 2, prod.bottom_data(b));
+    std::copy(v[b], v[b] + 2, max.bottom_data(b));
+  }
+  prod.forward();
+  max.forward();
+  EXPECT_FLOAT_EQ(prod.top_data(0)[0], -3.f);
+  EXPECT_FLOAT_EQ(prod.top_data(0)[1], -4.f);
+  EXPECT_FLOAT_EQ(max.top_data(0)[0], 3.f);
+  EXPECT_FLOAT_EQ(max.top_data(0)[1], 4.f);
+  // The gradient goes to the argmax only.
+  max.top_diff(0)[0] = 1;
+  max.top_diff(0)[1] = 2;
+  max.backward();
+  EXPECT_FLOAT_EQ(max.bottom_diff(0)[0], 0.f);
+  EXPECT_FLOAT_EQ(max.bottom_diff(1)[0], 1.f);
+  EXPECT_FLOAT_EQ(max.bottom_diff(2)[1], 2.f);
+}
+
+TEST(Eltwise, GradientSum) {
+  LayerHarness h("type: 'Eltwise' eltwise_param { operation: SUM coeff: 1.5 coeff: -0.5 }",
+                 {{2, 3, 4, 5}, {2, 3, 4, 5}});
+  fill_inputs(h);
+  std::string log;
+  EXPECT_EQ(GradientChecker(1e-2, 1e-3).check(h, &log), 0) << log;
+}
+
+TEST(Eltwise, GradientProdStableAndUnstable) {
+  for (const char* stable : {"true", "false"}) {
+    LayerHarness h(std::string("type: 'Eltwise' eltwise_param { operation: PROD stable_prod_grad: ") +
+                       stable + " }",
+                   {{1, 3, 5, 3}, {1, 3, 5, 3}, {1, 3, 5, 3}});
+    for (int b = 0; b < 3; ++b) h.fill_uniform(b, 0.5, 1.5, 10 + b);
+    std::string log;
+    EXPECT_EQ(GradientChecker(1e-2, 1e-2).check(h, &log), 0) << stable << "\n" << log;
+  }
+}
+
+TEST(Eltwise, GradientMax) {
+  LayerHarness h("type: 'Eltwise' eltwise_param { operation: MAX }", {{3, 1, 7}, {3, 1, 7}});
+  fill_inputs(h);
+  std::string log;
+  EXPECT_EQ(GradientChecker(1e-3, 1e-2).check(h, &log), 0) << log;
+}
+
+TEST(Eltwise, RefusesMismatchedShapesNamingThem) {
+  try {
+    LayerHarness h("type: 'Eltwise'", {{2, 3}, {2, 4}});
+    FAIL() << "mismatched shapes accepted";
+  } catch (const std::exception& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("(2,4)"), std::string::npos) << m;
+    EXPECT_NE(m.find("(2,3)"), std::string::npos) << m;
+    EXPECT_NE(m.find("Eltwise"), std::string::npos) << m;
+  }
+}
+
+TEST(Eltwise, RefusesCoefficientsForProd) {
+  EXPECT_THROW(LayerHarness("type: 'Eltwise' eltwise_param { operation: PROD coeff: 1 coeff: 2 }",
+                            {{2}, {2}}),
+               std::exception);
+}
+
+TEST(Eltwise, GpuAgreesWithCpu) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  for (const char* op : {"SUM coeff: 1 coeff: -2", "PROD", "MAX"}) {
+    double d = crema::testing::max_device_disagreement(
+        std::string("type: 'Eltwise' eltwise_param { operation: ") + op + " }",
+        {{2, 3, 4, 5}, {2, 3, 4, 5}}, {});
+    EXPECT_LT(d, 1e-5) << op;
+  }
+}

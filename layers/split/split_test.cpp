@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <gtest/gtest.h>
+
+#include "crema/testing/harness.hpp"
+
+using crema::testing::GradientChecker;
+using crema::testing::LayerHarness;
+
+TEST(Split, CopiesForwardAndSumsBackward) {
+  LayerHarness h("type: 'Split' top: 'a' top: 'b' top: 'c'", {{2, 3}});
+  h.fill_gaussian(0, 1.0);
+  h.forward();
+  for (int t = 0; t < 3; ++t)
+    for (int i = 0; i < 6; ++i) EXPECT_EQ(h.top_data(t)[i], h.bottom_data(0)[i]);
+  for (int t = 0; t < 3; ++t)
+    for (int i = 0; i < 6; ++i) h.top_diff(t)[i] = float(t + 1) * i;
+  h.backward();
+  for (int i = 0; i < 6; ++i) EXPECT_FLOAT_EQ(h.bottom_diff(0)[i], 6.f * i);
+}
+
+TEST(Split, Gradient) {
+  LayerHarness h("type: 'Split' top: 'a' top: 'b'", {{2, 3, 3, 5}});
+  h.fill_gaussian(0, 1.0);
+  std::string log;
+  EXPECT_EQ(GradientChecker().check(h, &log), 0) << log;
+}
+
+TEST(Split, GpuAgreesWithCpu) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  EXPECT_LT(crema::testing::max_device_disagreement("type: 'Split' top: 'a' top: 'b'", {{2, 3, 4}}, {}),
+            1e-6);
+}

@@ -1,0 +1,405 @@
+// SPDX-License-Identifier: BSD-2-Clause
+//
+// The C++ side of a layer plugin: write an ordinary class, export it with one macro.
+//
+//   class Swish final : public crema::Layer<Swish> {
+//    public:
+//     static crema::LayerInfo info() { return {"Swish", "swish_param", 10001, "crema.swish.SwishParameter"}; }
+//     explicit Swish(const crema::Params& p) : beta_(p.get<float>("swish_param.beta")) {}
+//     void reshape(crema::Context& c) { c.top(0).set_shape(c.bottom(0).shape()); }
+//     void forward_cpu(crema::Context& c);
+//     void backward_cpu(crema::Context& c);
+//   };
+//   CREMA_EXPORT_PLUGIN("swish", "1.0.0", Swish)
+//
+// Header-only on purpose: the host's C++ ABI never leaks into plugins; only plugin_abi.h crosses.
+// Exceptions thrown by the class are caught in the trampolines and become CREMA_ERROR + message.
+#ifndef CREMA_LAYER_HPP
+#define CREMA_LAYER_HPP
+
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "crema/plugin_abi.h"
+
+namespace crema {
+
+// Thrown inside a plugin; reaches the host as an error message, never as an exception.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+#define CREMA_CHECK(cond, msg)                                          \
+  do {                                                                  \
+    if (!(cond)) {                                                      \
+      std::ostringstream crema_check_os_;                               \
+      crema_check_os_ << msg;                                           \
+      throw ::crema::Error(crema_check_os_.str());                      \
+    }                                                                   \
+  } while (0)
+
+namespace detail {
+// The host table handed to crema_plugin_entry; one per plugin library (hidden visibility).
+inline const crema_host*& host_ref() {
+  static const crema_host* host = nullptr;
+  return host;
+}
+}  // namespace detail
+
+inline const crema_host& host() { return *detail::host_ref(); }
+
+using Shape = std::vector<int64_t>;
+
+inline std::string shape_string(const Shape& s) {
+  std::string out = "(";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? "," : "") + std::to_string(s[i]);
+  return out + ")";
+}
+
+// Reads the layer's LayerParameter by field path, e.g. "convolution_param.kernel_size".
+class Params {
+ public:
+  explicit Params(const crema_params* p) : p_(p) {}
+
+  template <class T>
+  T get(const std::string& path, int index = 0) const {
+    if constexpr (std::is_same_v<T, bool>) {
+      int32_t v = 0;
+      check(host().param_bool(p_, path.c_str(), index, &v));
+      return v != 0;
+    } else if constexpr (std::is_integral_v<T>) {
+      int64_t v = 0;
+      check(host().param_int(p_, path.c_str(), index, &v));
+      return static_cast<T>(v);
+    } else if constexpr (std::is_floating_point_v<T>) {
+      double v = 0;
+      check(host().param_float(p_, path.c_str(), index, &v));
+      return static_cast<T>(v);
+    } else {
+      const char* v = nullptr;
+      check(host().param_string(p_, path.c_str(), index, &v));
+      return std::string(v ? v : "");
+    }
+  }
+  bool has(const std::string& path) const {
+    int32_t v = 0;
+    check(host().param_has(p_, path.c_str(), &v));
+    return v != 0;
+  }
+  int size(const std::string& path) const {
+    int32_t v = 0;
+    check(host().param_size(p_, path.c_str(), &v));
+    return v;
+  }
+  // Caffe's "repeated field with one value for all" idiom (kernel_size, stride, pad, dilation).
+  template <class T>
+  T get_repeated_or(const std::string& path, int index, T fallback) const {
+    int n = size(path);
+    if (n == 0) return fallback;
+    return get<T>(path, n == 1 ? 0 : index);
+  }
+  std::string layer_name() const { return host().param_layer_name(p_); }
+  const crema_params* raw() const { return p_; }
+
+ private:
+  static void check(int32_t status) {
+    if (status != CREMA_OK) throw Error("");  // the host already recorded the message
+  }
+  const crema_params* p_;
+};
+
+// A view of one host-owned tensor.
+class Tensor {
+ public:
+  explicit Tensor(crema_tensor* t) : t_(t) {}
+  int ndim() const { return t_->ndim; }
+  int64_t dim(int axis) const { return t_->dims[canonical_axis(axis)]; }
+  Shape shape() const { return Shape(t_->dims, t_->dims + t_->ndim); }
+  int64_t count(int from = 0, int to = -1) const {
+    if (to < 0) to = t_->ndim;
+    int64_t n = 1;
+    for (int i = from; i < to; ++i) n *= t_->dims[i];
+    return n;
+  }
+  int canonical_axis(int axis) const {
+    int a = axis < 0 ? axis + t_->ndim : axis;
+    CREMA_CHECK(a >= 0 && a < (t_->ndim > 0 ? t_->ndim : 1),
+                "axis " << axis << " out of range for a " << t_->ndim << "-d tensor");
+    return a;
+  }
+  void set_shape(const Shape& s) {
+    CREMA_CHECK(s.size() <= CREMA_MAX_DIMS, "at most " << CREMA_MAX_DIMS << " dimensions");
+    t_->ndim = static_cast<int32_t>(s.size());
+    for (size_t i = 0; i < s.size(); ++i) t_->dims[i] = s[i];
+  }
+  float* data() const { return static_cast<float*>(t_->data); }
+  float* diff() const { return static_cast<float*>(t_->diff); }
+  bool same_memory(const Tensor& o) const { return t_->data == o.t_->data; }
+  crema_tensor* raw() const { return t_; }
+
+ private:
+  crema_tensor* t_;
+};
+
+// Everything a layer sees during setup, reshape, forward and backward.
+class Context {
+ public:
+  Context(const crema_exec* exec, crema_io* io, crema_param_decls* decls = nullptr,
+          size_t* workspace_bytes = nullptr)
+      : exec_(exec), io_(io), decls_(decls), workspace_bytes_(workspace_bytes) {}
+  int num_bottom() const { return io_->n_bottom; }
+  int num_top() const { return io_->n_top; }
+  int num_param() const { return io_->n_param; }
+  Tensor bottom(int i) const { return Tensor(&io_->bottom[i]); }
+  Tensor top(int i) const { return Tensor(&io_->top[i]); }
+  Tensor param(int i) const { return Tensor(&io_->param[i]); }
+  bool propagate_down(int i) const { return io_->propagate_down && io_->propagate_down[i]; }
+  bool params_need_grad() const { return io_->params_need_grad != 0; }
+  bool training() const { return exec_->phase == CREMA_TRAIN; }
+  crema_phase phase() const { return static_cast<crema_phase>(exec_->phase); }
+  uint64_t rng_seed() const { return exec_->rng_seed; }
+  uint64_t rng_counter() const { return exec_->rng_counter; }
+  int num_threads() const { return exec_->num_threads; }
+  template <class T = float>
+  T* workspace() const { return static_cast<T*>(exec_->workspace); }
+  size_t workspace_size() const { return exec_->workspace_size; }
+  void* cuda_stream() const { return exec_->cuda_stream; }
+  const crema_exec* exec() const { return exec_; }
+
+  // reshape(): scratch memory wanted for forward/backward, on the call's device.
+  void request_workspace(size_t bytes) {
+    if (workspace_bytes_ && bytes > *workspace_bytes_) *workspace_bytes_ = bytes;
+  }
+  // setup(): declare a parameter blob; returns its index for param(i).
+  int add_param(const Shape& shape, const char* filler_path, const char* default_filler = "constant",
+                float default_value = 0.f, bool is_state = false) {
+    CREMA_CHECK(decls_ != nullptr, "add_param is only allowed in setup()");
+    crema_param_spec spec{};
+    spec.struct_size = sizeof(spec);
+    spec.ndim = static_cast<int32_t>(shape.size());
+    for (size_t i = 0; i < shape.size(); ++i) spec.dims[i] = shape[i];
+    spec.filler_path = filler_path;
+    spec.default_filler = default_filler;
+    spec.default_value = default_value;
+    spec.is_state = is_state;
+    int32_t idx = host().declare_param(decls_, &spec);
+    CREMA_CHECK(idx >= 0, "declare_param failed");
+    return idx;
+  }
+
+ private:
+  const crema_exec* exec_;
+  crema_io* io_;
+  crema_param_decls* decls_;
+  size_t* workspace_bytes_;
+};
+
+// Host BLAS, row-major: C = alpha * op(A) * op(B) + beta * C with op(A) MxK, op(B) KxN.
+inline void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a,
+                 const float* b, float beta, float* c) {
+  host().sgemm(trans_a, trans_b, m, n, k, alpha, a, trans_a ? m : k, b, trans_b ? k : n, beta, c, n);
+}
+// y = alpha * op(A) * x + beta * y with A MxN.
+inline void gemv(bool trans_a, int m, int n, float alpha, const float* a, const float* x,
+                 float beta, float* y) {
+  host().sgemv(trans_a, m, n, alpha, a, n, x, beta, y);
+}
+
+// Runs fn(begin, end) over [0, n) on the host's threads.
+template <class Fn>
+void parallel_for(int64_t n, int64_t grain, const Fn& fn) {
+  if (n <= 0) return;
+  if (n <= grain) {
+    fn(int64_t{0}, n);
+    return;
+  }
+  host().parallel_for(
+      n, grain,
+      [](void* ctx, int64_t b, int64_t e) { (*static_cast<const Fn*>(ctx))(b, e); },
+      const_cast<void*>(static_cast<const void*>(&fn)));
+}
+
+// What the host needs to know about a layer type before creating one.
+struct LayerInfo {
+  const char* type;
+  const char* param_field = nullptr;     // e.g. "convolution_param"
+  uint32_t param_field_number = 0;       // only for blocks the core does not know
+  const char* param_message = nullptr;   // full message name in the plugin's schema
+  int min_bottoms = 1, max_bottoms = 1, min_tops = 1, max_tops = 1;
+  uint32_t flags = 0;
+  uint32_t no_grad_bottoms = 0;
+  uint32_t layer_version = 1;
+};
+
+// A configuration for the gradient checker: LayerParameter text and bottom shapes "2,3,4;2,3".
+struct TestConfig {
+  const char* layer_text;
+  const char* bottom_shapes;
+};
+
+namespace detail {
+template <class T, class = void> struct has_setup : std::false_type {};
+template <class T> struct has_setup<T, std::void_t<decltype(&T::setup)>> : std::true_type {};
+template <class T, class = void> struct has_backward_cpu : std::false_type {};
+template <class T>
+struct has_backward_cpu<T, std::void_t<decltype(&T::backward_cpu)>> : std::true_type {};
+template <class T, class = void> struct has_forward_cuda : std::false_type {};
+template <class T>
+struct has_forward_cuda<T, std::void_t<decltype(&T::forward_cuda)>> : std::true_type {};
+template <class T, class = void> struct has_backward_cuda : std::false_type {};
+template <class T>
+struct has_backward_cuda<T, std::void_t<decltype(&T::backward_cuda)>> : std::true_type {};
+template <class T, class = void> struct has_tests : std::false_type {};
+template <class T> struct has_tests<T, std::void_t<decltype(&T::tests)>> : std::true_type {};
+
+template <class Fn>
+int32_t guarded(Fn&& fn) {
+  try {
+    fn();
+    return CREMA_OK;
+  } catch (const Error& e) {
+    if (e.what()[0]) host().set_error(e.what());
+  } catch (const std::exception& e) {
+    host().set_error(e.what());
+  } catch (...) {
+    host().set_error("unknown exception in plugin");
+  }
+  return CREMA_ERROR;
+}
+}  // namespace detail
+
+// CRTP base: builds the C descriptor from the derived class's info() and methods.
+template <class Derived>
+class Layer {
+ public:
+  virtual ~Layer() = default;
+
+  static crema_layer_desc descriptor() {
+    static const LayerInfo info = Derived::info();
+    crema_layer_desc d{};
+    d.struct_size = sizeof(d);
+    d.type = info.type;
+    d.layer_version = info.layer_version;
+    d.param_field = info.param_field;
+    d.param_field_number = info.param_field_number;
+    d.param_message = info.param_message;
+    d.min_bottoms = info.min_bottoms;
+    d.max_bottoms = info.max_bottoms;
+    d.min_tops = info.min_tops;
+    d.max_tops = info.max_tops;
+    d.flags = info.flags;
+    d.no_grad_bottoms = info.no_grad_bottoms;
+    d.create = &create;
+    d.destroy = &destroy;
+    d.setup = &setup;
+    d.reshape = &reshape;
+    d.forward_cpu = &forward_cpu;
+    if constexpr (detail::has_backward_cpu<Derived>::value) d.backward_cpu = &backward_cpu;
+    if constexpr (detail::has_forward_cuda<Derived>::value) d.forward_cuda = &forward_cuda;
+    if constexpr (detail::has_backward_cuda<Derived>::value) d.backward_cuda = &backward_cuda;
+    return d;
+  }
+
+  static std::vector<TestConfig> test_configs() {
+    if constexpr (detail::has_tests<Derived>::value) return Derived::tests();
+    return {};
+  }
+
+ private:
+  static Derived* self(void* s) { return static_cast<Derived*>(s); }
+  static int32_t create(const crema_host*, const crema_params* p, void** out) {
+    return detail::guarded([&] { *out = new Derived(Params(p)); });
+  }
+  static void destroy(void* s) { delete self(s); }
+  static int32_t setup(void* s, const crema_exec* e, crema_io* io, crema_param_decls* decls) {
+    return detail::guarded([&] {
+      if constexpr (detail::has_setup<Derived>::value) {
+        Context c(e, io, decls);
+        self(s)->setup(c);
+      }
+    });
+  }
+  static int32_t reshape(void* s, const crema_exec* e, crema_io* io, size_t* ws) {
+    return detail::guarded([&] {
+      Context c(e, io, nullptr, ws);
+      self(s)->reshape(c);
+    });
+  }
+  static int32_t forward_cpu(void* s, const crema_exec* e, crema_io* io) {
+    return detail::guarded([&] {
+      Context c(e, io);
+      self(s)->forward_cpu(c);
+    });
+  }
+  static int32_t backward_cpu(void* s, const crema_exec* e, crema_io* io) {
+    return detail::guarded([&] {
+      if constexpr (detail::has_backward_cpu<Derived>::value) {
+        Context c(e, io);
+        self(s)->backward_cpu(c);
+      }
+    });
+  }
+  static int32_t forward_cuda(void* s, const crema_exec* e, crema_io* io) {
+    return detail::guarded([&] {
+      if constexpr (detail::has_forward_cuda<Derived>::value) {
+        Context c(e, io);
+        self(s)->forward_cuda(c);
+      }
+    });
+  }
+  static int32_t backward_cuda(void* s, const crema_exec* e, crema_io* io) {
+    return detail::guarded([&] {
+      if constexpr (detail::has_backward_cuda<Derived>::value) {
+        Context c(e, io);
+        self(s)->backward_cuda(c);
+      }
+    });
+  }
+};
+
+namespace detail {
+// Weak: defined by the file crema_add_layer_plugin() generates when the plugin has a PROTO.
+extern "C" __attribute__((weak)) const unsigned char* crema_plugin_schema(size_t* size);
+
+template <class... Layers>
+const crema_plugin* make_plugin(const crema_host* h, const char* name, const char* version) {
+  if (!h || h->abi_major != CREMA_ABI_MAJOR) return nullptr;
+  host_ref() = h;
+  static const crema_layer_desc layers[] = {Layers::descriptor()...};
+  static std::vector<crema_test_config> tests = [] {
+    std::vector<crema_test_config> out;
+    for (const auto& list : {Layers::test_configs()...})
+      for (const TestConfig& t : list) out.push_back({t.layer_text, t.bottom_shapes});
+    return out;
+  }();
+  static crema_plugin plugin{};
+  plugin.struct_size = sizeof(plugin);
+  plugin.abi_major = CREMA_ABI_MAJOR;
+  plugin.abi_minor_required = 0;  // the oldest minor whose features this wrapper calls
+  plugin.name = name;
+  plugin.version = version;
+  if (crema_plugin_schema) plugin.schema = crema_plugin_schema(&plugin.schema_size);
+  plugin.n_layers = sizeof...(Layers);
+  plugin.layers = layers;
+  plugin.n_tests = static_cast<uint32_t>(tests.size());
+  plugin.tests = tests.data();
+  return &plugin;
+}
+}  // namespace detail
+}  // namespace crema
+
+// Writes the plugin's one exported symbol. Use once per shared library.
+#define CREMA_EXPORT_PLUGIN(NAME, VERSION, ...)                                          \
+  extern "C" __attribute__((visibility("default"))) const crema_plugin* crema_plugin_entry( \
+      const crema_host* host) {                                                          \
+    return ::crema::detail::make_plugin<__VA_ARGS__>(host, NAME, VERSION);               \
+  }
+
+#endif  // CREMA_LAYER_HPP

@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: BSD-2-Clause
+ *
+ * crema's plugin boundary: the only thing a layer plugin and the host share.
+ *
+ * Only C types cross it: fixed-width integers, const char*, plain structs, function pointers and
+ * opaque handles. No exceptions and no C++ ABI: every plugin callback returns a crema_status and
+ * reports detail through crema_host.set_error(). Every struct starts with struct_size and only
+ * grows at its end; NULL function pointers mean "not provided". The host reads only the prefix of
+ * a plugin struct that its struct_size covers.
+ *
+ * Versioning: a plugin is refused when its abi_major differs from the host's, or when its
+ * abi_minor_required is above the host's CREMA_ABI_MINOR. Plugins record the OLDEST minor whose
+ * features they use, not the minor of the headers they were built with.
+ *
+ * Ownership: the host owns every tensor (bottoms, tops, parameter blobs), the parameter messages
+ * (read through the host's getters) and all memory handed across; a plugin owns only its `self`.
+ */
+#ifndef CREMA_PLUGIN_ABI_H
+#define CREMA_PLUGIN_ABI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CREMA_ABI_MAJOR 1
+#define CREMA_ABI_MINOR 0
+#define CREMA_MAX_DIMS 8
+#define CREMA_ENTRY_SYMBOL "crema_plugin_entry"
+
+typedef enum crema_status { CREMA_OK = 0, CREMA_ERROR = 1 } crema_status;
+typedef enum crema_dtype { CREMA_FLOAT32 = 0 } crema_dtype; /* half/bfloat16 later */
+typedef enum crema_device { CREMA_CPU = 0, CREMA_CUDA = 1 } crema_device;
+typedef enum crema_phase { CREMA_TRAIN = 0, CREMA_TEST = 1 } crema_phase;
+typedef enum crema_log_level { CREMA_LOG_INFO = 0, CREMA_LOG_WARNING = 1, CREMA_LOG_ERROR = 2 } crema_log_level;
+
+/* A tensor view. `data` and `diff` point to memory on `device`, owned by the host; either may be
+ * NULL when the call does not give access to it (e.g. diff during a forward pass). */
+typedef struct crema_tensor {
+  int32_t dtype;  /* crema_dtype */
+  int32_t device; /* crema_device */
+  int32_t ndim;
+  int32_t reserved;
+  int64_t dims[CREMA_MAX_DIMS];
+  void* data;
+  void* diff;
+} crema_tensor;
+
+/* Opaque: the layer's LayerParameter, read through crema_host's param_* getters. */
+typedef struct crema_params crema_params;
+/* Opaque: the list a layer adds its parameter blobs to during setup. */
+typedef struct crema_param_decls crema_param_decls;
+
+/* One parameter blob a layer declares in setup(). The host allocates, fills, serialises and (unless
+ * is_state) hands it to the solver; the layer only reads data and accumulates diff. */
+typedef struct crema_param_spec {
+  uint32_t struct_size;
+  int32_t ndim;
+  int64_t dims[CREMA_MAX_DIMS];
+  /* Filler: the FillerParameter message at `filler_path` in the layer's parameters (e.g.
+   * "convolution_param.weight_filler") when that field is set; otherwise `default_filler`
+   * ("constant", "xavier", "msra", "gaussian", "uniform") with `default_value`. */
+  const char* filler_path;
+  const char* default_filler;
+  float default_value;
+  /* Running statistics (BatchNorm's mean/variance): saved with the weights, never updated by the
+   * solver, lr_mult/decay_mult ignored. */
+  int32_t is_state;
+} crema_param_spec;
+
+/* Everything a call may touch. In backward, `top` carries dE/dtop in diff and the layer writes
+ * dE/dbottom into bottom diffs (overwriting) for each bottom with propagate_down set, and ADDS
+ * parameter gradients into param diffs when params_need_grad is set. */
+typedef struct crema_io {
+  uint32_t struct_size;
+  crema_tensor* bottom;
+  int32_t n_bottom;
+  crema_tensor* top;
+  int32_t n_top;
+  crema_tensor* param;
+  int32_t n_param;
+  const int8_t* propagate_down; /* n_bottom entries, backward only */
+  int32_t params_need_grad;     /* backward only */
+} crema_io;
+
+/* Per-call execution context, filled by the host. */
+typedef struct crema_exec {
+  uint32_t struct_size;
+  int32_t phase;        /* crema_phase */
+  int32_t device;       /* crema_device the tensors of this call live on */
+  int32_t num_threads;  /* the process-wide thread setting */
+  uint64_t rng_seed;    /* per layer, derived from the solver's random_seed */
+  uint64_t rng_counter; /* increases by one per forward call: (seed, counter) names a stream */
+  void* workspace;      /* scratch of the size requested in reshape, on `device` */
+  size_t workspace_size;
+  void* cuda_stream;    /* cudaStream_t to run on (CUDA calls only) */
+  void* cublas_handle;  /* cublasHandle_t bound to cuda_stream */
+  void* cudnn_handle;   /* cudnnHandle_t bound to cuda_stream, or NULL without cuDNN */
+} crema_exec;
+
+/* Services the host gives every plugin. Pointers the host added in a later minor are absent when
+ * struct_size does not cover them. */
+typedef struct crema_host {
+  uint32_t struct_size;
+  uint32_t abi_major;
+  uint32_t abi_minor;
+  uint32_t reserved;
+  /* Records the message of the failing call (copied; thread-local on the host side). */
+  void (*set_error)(const char* message);
+  void (*log)(int32_t level, const char* message);
+
+  /* Parameter getters. `path` is dot-separated from the LayerParameter root, e.g.
+   * "convolution_param.kernel_size", "loss_param.ignore_label", "swish_param.beta"; a repeated
+   * message on the way is indexed with [i] ("dummy_data_param.shape[0].dim"). `index` selects an
+   * element of a repeated final field (0 otherwise). Unset optional fields give their .proto
+   * default. Getters return CREMA_ERROR (with set_error) for a path that does not exist. */
+  int32_t (*param_has)(const crema_params* p, const char* path, int32_t* out);
+  int32_t (*param_size)(const crema_params* p, const char* path, int32_t* out);
+  int32_t (*param_float)(const crema_params* p, const char* path, int32_t index, double* out);
+  int32_t (*param_int)(const crema_params* p, const char* path, int32_t index, int64_t* out);
+  int32_t (*param_bool)(const crema_params* p, const char* path, int32_t index, int32_t* out);
+  /* String fields, and enums by value name. The pointer lives as long as the params. */
+  int32_t (*param_string)(const crema_params* p, const char* path, int32_t index, const char** out);
+  /* The layer's name, for messages. Lives as long as the params. */
+  const char* (*param_layer_name)(const crema_params* p);
+
+  /* Adds a parameter blob; returns its index in crema_io.param. */
+  int32_t (*declare_param)(crema_param_decls* decls, const crema_param_spec* spec);
+
+  /* Row-major single-precision GEMM on the host's BLAS:
+   * C = alpha * op(A) * op(B) + beta * C, op(A) is MxK, op(B) is KxN. */
+  void (*sgemm)(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k, float alpha,
+                const float* a, int32_t lda, const float* b, int32_t ldb, float beta, float* c,
+                int32_t ldc);
+  /* y = alpha * op(A) * x + beta * y, A is MxN row-major. */
+  void (*sgemv)(int32_t trans_a, int32_t m, int32_t n, float alpha, const float* a, int32_t lda,
+                const float* x, float beta, float* y);
+  /* Runs fn over [0, n) split into chunks of at least `grain`, on the host's threads. */
+  void (*parallel_for)(int64_t n, int64_t grain, void (*fn)(void* ctx, int64_t begin, int64_t end),
+                       void* ctx);
+  /* CUDA GEMM (column-major cuBLAS semantics converted for row-major as sgemm above) on the
+   * stream of `exec`. NULL in a build without CUDA. */
+  int32_t (*gpu_sgemm)(const crema_exec* exec, int32_t trans_a, int32_t trans_b, int32_t m,
+                       int32_t n, int32_t k, float alpha, const float* a, int32_t lda,
+                       const float* b, int32_t ldb, float beta, float* c, int32_t ldc);
+} crema_host;
+
+typedef int32_t (*crema_run_fn)(void* self, const crema_exec* exec, crema_io* io);
+
+enum crema_layer_flags {
+  CREMA_LAYER_IN_PLACE = 1u << 0,      /* top may be the same tensor as bottom */
+  CREMA_LAYER_LOSS = 1u << 1,          /* top 0 gets loss_weight 1 unless the prototxt says */
+  CREMA_LAYER_NO_BACKWARD = 1u << 2,   /* never propagates (data layers, Accuracy, Silence) */
+  CREMA_LAYER_SHARES_DATA = 1u << 3,   /* tops alias bottom data (Reshape, Flatten) */
+};
+
+/* One layer type. A plugin may provide several. */
+typedef struct crema_layer_desc {
+  uint32_t struct_size;
+  const char* type;          /* prototxt `type`, e.g. "Swish" */
+  uint32_t layer_version;    /* a prototxt may pin it as type: "Swish@2" */
+  /* The parameter block this layer reads, e.g. "swish_param", or NULL. For a block the core's
+   * LayerParameter lacks, the plugin's schema must define `param_message` and the host adds the
+   * field with `param_field_number` (10000+ for out-of-tree plugins). */
+  const char* param_field;
+  uint32_t param_field_number;
+  const char* param_message; /* full name, e.g. "crema.swish.SwishParameter" */
+  int32_t min_bottoms, max_bottoms, min_tops, max_tops; /* -1: unbounded */
+  uint32_t flags;            /* crema_layer_flags */
+  uint32_t no_grad_bottoms;  /* bit i: bottom i never gets a gradient (labels) */
+
+  int32_t (*create)(const crema_host* host, const crema_params* params, void** self);
+  void (*destroy)(void* self);
+  /* Once, with bottom shapes known: declare parameter blobs, validate against shapes. */
+  int32_t (*setup)(void* self, const crema_exec* exec, crema_io* io, crema_param_decls* decls);
+  /* Whenever bottom shapes change: set top ndim/dims and the workspace bytes wanted. */
+  int32_t (*reshape)(void* self, const crema_exec* exec, crema_io* io, size_t* workspace_bytes);
+  crema_run_fn forward_cpu, backward_cpu;
+  crema_run_fn forward_cuda, backward_cuda; /* NULL: no CUDA path */
+} crema_layer_desc;
+
+/* A configuration `crema check-plugin` and the test harness run through the gradient checker:
+ * a LayerParameter in prototxt text and the bottom shapes, e.g. "2,3,4,5;2,3,1,1". */
+typedef struct crema_test_config {
+  const char* layer_text;
+  const char* bottom_shapes;
+} crema_test_config;
+
+typedef struct crema_plugin {
+  uint32_t struct_size;
+  uint32_t abi_major;
+  uint32_t abi_minor_required;
+  uint32_t reserved;
+  const char* name;
+  const char* version; /* semver, for people and logs */
+  /* Serialized google.protobuf.FileDescriptorSet with the plugin's parameter messages; it may
+   * import "crema.proto" (FillerParameter, BlobShape). NULL when the plugin has none. */
+  const unsigned char* schema;
+  size_t schema_size;
+  uint32_t n_layers;
+  const crema_layer_desc* layers;
+  uint32_t n_tests;
+  const crema_test_config* tests;
+} crema_plugin;
+
+/* The one symbol a plugin exports. Returns NULL (after host->set_error) to refuse loading. */
+typedef const crema_plugin* (*crema_plugin_entry_fn)(const crema_host* host);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CREMA_PLUGIN_ABI_H */

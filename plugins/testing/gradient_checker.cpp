@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Central differences: d(objective)/dx ~ (f(x+h) - f(x-h)) / 2h, compared with the layer's
+// backward pass as Caffe does: |numeric - analytic| <= threshold * max(|numeric|, |analytic|, 1).
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <sstream>
+
+#include "crema/testing/harness.hpp"
+
+namespace crema::testing {
+
+namespace {
+struct Snapshot {
+  std::vector<std::vector<float>> bottoms, params;
+};
+
+Snapshot save(LayerHarness& h) {
+  Snapshot s;
+  for (int b = 0; b < h.num_bottoms(); ++b) {
+    float* x = h.bottom_data(b);
+    s.bottoms.emplace_back(x, x + h.count(h.bottom_shape(b)));
+  }
+  for (int p = 0; p < h.num_params(); ++p) {
+    float* x = h.param_data(p);
+    s.params.emplace_back(x, x + h.count(h.param_shape(p)));
+  }
+  return s;
+}
+
+void restore(LayerHarness& h, const Snapshot& s) {
+  for (int b = 0; b < h.num_bottoms(); ++b) std::copy(s.bottoms[b].begin(), s.bottoms[b].end(), h.bottom_data(b));
+  for (int p = 0; p < h.num_params(); ++p) std::copy(s.params[p].begin(), s.params[p].end(), h.param_data(p));
+}
+}  // namespace
+
+int GradientChecker::run(LayerHarness& h, int only_bottom, bool params, std::string* log) const {
+  Snapshot base = save(h);
+  h.forward();
+  std::mt19937_64 rng(seed_);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  std::vector<std::vector<float>> weights;
+  for (int t = 0; t < h.num_tops(); ++t) {
+    weights.emplace_back(h.count(h.top_shape(t)));
+    for (float& w : weights.back()) w = u(rng);
+  }
+  // The objective reads every top after a forward from the current inputs.
+  auto objective = [&]() {
+    h.forward();
+    double f = 0;
+    for (int t = 0; t < h.num_tops(); ++t) {
+      const float* y = h.top_data(t);
+      for (size_t i = 0; i < weights[t].size(); ++i) f += double(weights[t][i]) * y[i];
+    }
+    return f;
+  };
+  // Analytic gradients.
+  restore(h, base);
+  h.forward();
+  for (int t = 0; t < h.num_tops(); ++t) std::copy(weights[t].begin(), weights[t].end(), h.top_diff(t));
+  h.zero_param_diffs();
+  h.backward();
+  std::vector<std::vector<float>> grad_bottom, grad_param;
+  for (int b = 0; b < h.num_bottoms(); ++b) {
+    float* g = h.bottom_diff(b);
+    grad_bottom.emplace_back(g, g + h.count(h.bottom_shape(b)));
+  }
+  for (int p = 0; p < h.num_params(); ++p) {
+    float* g = h.param_diff(p);
+    grad_param.emplace_back(g, g + h.count(h.param_shape(p)));
+  }
+
+  int failures = 0;
+  std::ostringstream os;
+  auto compare = [&](const char* what, int index, int64_t i, double analytic, double numeric) {
+    double scale = std::max({std::fabs(numeric), std::fabs(analytic), 1.0});
+    if (std::fabs(numeric - analytic) <= threshold_ * scale) return;
+    if (++failures <= 20)
+      os << h.type() << " " << what << " " << index << " element " << i << ": analytic "
+         << analytic << " numeric " << numeric << "\n";
+  };
+  auto probe = [&](float* x, int64_t i) {
+    float keep = x[i];
+    x[i] = static_cast<float>(keep + step_);
+    double plus = objective();
+    restore(h, base);
+    x[i] = static_cast<float>(keep - step_);
+    double minus = objective();
+    restore(h, base);
+    return (plus - minus) / (2 * step_);
+  };
+  for (int b = 0; b < h.num_bottoms(); ++b) {
+    if (only_bottom >= 0 && b != only_bottom) continue;
+    if (!h.bottom_takes_gradient(b)) continue;
+    for (int64_t i = 0; i < h.count(h.bottom_shape(b)); ++i) {
+      float x = base.bottoms[b][i];
+      if (kink_range_ > 0 && std::fabs(x - kink_) < kink_range_) continue;
+      restore(h, base);
+      double numeric = probe(h.bottom_data(b), i);
+      compare("bottom", b, i, grad_bottom[b][i], numeric);
+    }
+  }
+  if (params)
+    for (int p = 0; p < h.num_params(); ++p) {
+      if (h.param_is_state(p)) continue;
+      for (int64_t i = 0; i < h.count(h.param_shape(p)); ++i) {
+        restore(h, base);
+        double numeric = probe(h.param_data(p), i);
+        compare("param", p, i, grad_param[p][i], numeric);
+      }
+    }
+  restore(h, base);
+  if (log) *log = os.str() + (failures > 20 ? "... and " + std::to_string(failures - 20) + " more\n" : "");
+  return failures;
+}
+
+double max_device_disagreement(const std::string& layer_text, const std::vector<Shape>& bottom_shapes,
+                               const HarnessOptions& options, uint64_t seed) {
+  HarnessOptions cpu_opt = options, gpu_opt = options;
+  cpu_opt.gpu = false;
+  gpu_opt.gpu = true;
+  LayerHarness cpu(layer_text, bottom_shapes, cpu_opt), gpu(layer_text, bottom_shapes, gpu_opt);
+  for (int b = 0; b < cpu.num_bottoms(); ++b) {
+    cpu.fill_gaussian(b, 1.0, 0.0, seed + b);
+    gpu.fill_gaussian(b, 1.0, 0.0, seed + b);
+  }
+  for (int p = 0; p < cpu.num_params(); ++p)
+    std::copy(cpu.param_data(p), cpu.param_data(p) + cpu.count(cpu.param_shape(p)), gpu.param_data(p));
+  double worst = 0;
+  auto diff = [&](const float* a, const float* b, int64_t n) {
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      num = std::max(num, double(std::fabs(a[i] - b[i])));
+      den = std::max(den, double(std::fabs(a[i])));
+    }
+    worst = std::max(worst, num / std::max(den, 1e-6));
+  };
+  cpu.forward();
+  gpu.forward();
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  for (int t = 0; t < cpu.num_tops(); ++t) {
+    int64_t n = cpu.count(cpu.top_shape(t));
+    diff(cpu.top_data(t), gpu.top_data(t), n);
+    for (int64_t i = 0; i < n; ++i) cpu.top_diff(t)[i] = gpu.top_diff(t)[i] = u(rng);
+  }
+  cpu.zero_param_diffs();
+  gpu.zero_param_diffs();
+  cpu.backward();
+  gpu.backward();
+  for (int b = 0; b < cpu.num_bottoms(); ++b)
+    if (cpu.bottom_takes_gradient(b))
+      diff(cpu.bottom_diff(b), gpu.bottom_diff(b), cpu.count(cpu.bottom_shape(b)));
+  for (int p = 0; p < cpu.num_params(); ++p)
+    if (!cpu.param_is_state(p))
+      diff(cpu.param_diff(p), gpu.param_diff(p), cpu.count(cpu.param_shape(p)));
+  return worst;
+}
+
+}  // namespace crema::testing

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "crema/testing/harness.hpp"
+
+#include <cstdlib>
+#include <random>
+#include <stdexcept>
+
+#include "crema/core/device.hpp"
+#include "crema/core/layer_instance.hpp"
+#include "crema/core/prototxt.hpp"
+#include "registry.hpp"
+
+namespace crema::testing {
+
+namespace {
+Registry& test_registry(const std::vector<std::string>& extra) {
+  static std::vector<std::string> current;
+  static bool configured = false;
+  std::vector<std::string> dirs = extra;
+  if (const char* env = std::getenv("CREMA_TEST_PLUGIN_DIR")) dirs.push_back(env);
+  Registry& r = Registry::global();
+  if (!configured || dirs != current) {
+    r.set_search_dirs(dirs, true);
+    current = dirs;
+    configured = true;
+  }
+  return r;
+}
+}  // namespace
+
+struct LayerHarness::Impl {
+  std::unique_ptr<LayerInstance> layer;
+  std::vector<std::shared_ptr<crema::Tensor>> bottoms, tops;
+  std::vector<crema::Tensor*> bvec, tvec;
+  std::shared_ptr<crema::Tensor> workspace;
+  crema_exec exec{};
+  HarnessOptions options;
+};
+
+LayerHarness::LayerHarness(const std::string& layer_text, const std::vector<Shape>& bottom_shapes,
+                           const HarnessOptions& options)
+    : impl_(new Impl) {
+  Impl& s = *impl_;
+  s.options = options;
+  Registry& registry = test_registry(options.plugin_dirs);
+  pb::LayerParameter lp = parse_layer_text(layer_text, "<test layer>", registry);
+  if (lp.name().empty()) lp.set_name("under_test");
+  lp.set_phase(options.train ? pb::TRAIN : pb::TEST);
+  if (lp.bottom_size() == 0)
+    for (size_t i = 0; i < bottom_shapes.size(); ++i) lp.add_bottom("bottom" + std::to_string(i));
+  s.layer = std::make_unique<LayerInstance>(lp, registry);
+  int n_tops = lp.top_size();
+  if (n_tops == 0) {
+    n_tops = s.layer->desc().min_tops > 0 ? s.layer->desc().min_tops : 1;
+    for (int i = 0; i < n_tops; ++i) lp.add_top("top" + std::to_string(i));
+  }
+  for (const Shape& shape : bottom_shapes) s.bottoms.push_back(std::make_shared<crema::Tensor>(shape));
+  for (int i = 0; i < n_tops; ++i)
+    s.tops.push_back(i == 0 && options.in_place ? s.bottoms.at(0) : std::make_shared<crema::Tensor>());
+  for (auto& t : s.bottoms) s.bvec.push_back(t.get());
+  for (auto& t : s.tops) s.tvec.push_back(t.get());
+  s.exec.struct_size = sizeof(s.exec);
+  s.exec.phase = options.train ? CREMA_TRAIN : CREMA_TEST;
+  s.exec.device = options.gpu ? CREMA_CUDA : CREMA_CPU;
+  s.exec.num_threads = 1;
+  s.exec.rng_seed = options.seed;
+  if (options.gpu) {
+    device::select(0);
+    s.exec.cuda_stream = device::stream();
+    s.exec.cublas_handle = device::cublas_handle();
+    s.exec.cudnn_handle = device::cudnn_handle();
+  }
+  s.layer->setup(s.bvec, s.tvec, s.exec);
+  s.layer->fill_params(options.seed);
+  reshape();
+}
+
+LayerHarness::~LayerHarness() = default;
+LayerHarness::LayerHarness(LayerHarness&&) noexcept = default;
+
+int LayerHarness::num_bottoms() const { return static_cast<int>(impl_->bottoms.size()); }
+int LayerHarness::num_tops() const { return static_cast<int>(impl_->tops.size()); }
+int LayerHarness::num_params() const { return static_cast<int>(impl_->layer->params().size()); }
+Shape LayerHarness::bottom_shape(int i) const { return impl_->bottoms.at(i)->shape(); }
+Shape LayerHarness::top_shape(int i) const { return impl_->tops.at(i)->shape(); }
+Shape LayerHarness::param_shape(int i) const { return impl_->layer->params().at(i).tensor->shape(); }
+int64_t LayerHarness::count(const Shape& s) const {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+float* LayerHarness::bottom_data(int i) { return impl_->bottoms.at(i)->mutable_host_data(); }
+float* LayerHarness::bottom_diff(int i) { return impl_->bottoms.at(i)->mutable_host_diff(); }
+float* LayerHarness::top_data(int i) { return impl_->tops.at(i)->mutable_host_data(); }
+float* LayerHarness::top_diff(int i) { return impl_->tops.at(i)->mutable_host_diff(); }
+float* LayerHarness::param_data(int i) {
+  return impl_->layer->params().at(i).tensor->mutable_host_data();
+}
+float* LayerHarness::param_diff(int i) {
+  return impl_->layer->params().at(i).tensor->mutable_host_diff();
+}
+bool LayerHarness::param_is_state(int i) const { return impl_->layer->params().at(i).is_state; }
+std::string LayerHarness::type() const { return impl_->layer->type(); }
+
+bool LayerHarness::bottom_takes_gradient(int i) const {
+  return !(impl_->layer->desc().no_grad_bottoms & (1u << i)) &&
+         !(impl_->layer->desc().flags & CREMA_LAYER_NO_BACKWARD);
+}
+
+void LayerHarness::fill_gaussian(int bottom, double std, double mean, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> d(static_cast<float>(mean), static_cast<float>(std));
+  float* x = bottom_data(bottom);
+  for (int64_t i = 0; i < impl_->bottoms.at(bottom)->count(); ++i) x[i] = d(rng);
+}
+
+void LayerHarness::fill_uniform(int bottom, double lo, double hi, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> d(static_cast<float>(lo), static_cast<float>(hi));
+  float* x = bottom_data(bottom);
+  for (int64_t i = 0; i < impl_->bottoms.at(bottom)->count(); ++i) x[i] = d(rng);
+}
+
+void LayerHarness::fill_params_gaussian(double std, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> d(0.f, static_cast<float>(std));
+  for (int p = 0; p < num_params(); ++p) {
+    if (param_is_state(p)) continue;
+    float* x = param_data(p);
+    for (int64_t i = 0; i < count(param_shape(p)); ++i) x[i] = d(rng);
+  }
+}
+
+void LayerHarness::reshape() {
+  Impl& s = *impl_;
+  size_t ws = s.layer->reshape(s.bvec, s.tvec, s.exec);
+  if (ws > s.exec.workspace_size) {
+    s.workspace = std::make_shared<crema::Tensor>(crema::Shape{static_cast<int64_t>((ws + 3) / 4)});
+    s.exec.workspace = s.options.gpu ? static_cast<void*>(s.workspace->mutable_device_data())
+                                     : static_cast<void*>(s.workspace->mutable_host_data());
+    s.exec.workspace_size = ws;
+  }
+}
+
+void LayerHarness::forward() { impl_->layer->forward(impl_->bvec, impl_->tvec, impl_->exec); }
+
+void LayerHarness::backward(const std::vector<bool>& propagate_down) {
+  std::vector<int8_t> pd(impl_->bvec.size(), 0);
+  for (size_t i = 0; i < pd.size(); ++i)
+    pd[i] = bottom_takes_gradient(static_cast<int>(i)) &&
+            (propagate_down.empty() || propagate_down.at(i));
+  impl_->layer->backward(impl_->tvec, impl_->bvec, pd, true, impl_->exec);
+}
+
+void LayerHarness::zero_param_diffs() {
+  for (auto& p : impl_->layer->params()) p.tensor->zero_diff(CREMA_CPU);
+}
+
+bool gpu_available() { return device::count() > 0; }
+
+}  // namespace crema::testing

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// crema plugins: every plugin found, its types, version, library, devices and parameter block.
+#include <iostream>
+
+#include "flags.hpp"
+#include "registry.hpp"
+#include "verbs.hpp"
+
+namespace crema::tools {
+
+int run_plugins(int argc, char** argv) {
+  po::options_description desc("crema plugins");
+  add_common_options(desc);
+  desc.add_options()("schema", po::bool_switch(), "also print each layer's parameter message");
+  auto vm = parse_flags(argc, argv, desc, "plugins");
+  Registry& r = Registry::global();
+  r.plugins();  // load before describing
+  std::cout << r.describe_search() << "\n\n";
+  for (const PluginInfo& p : r.plugins()) {
+    std::cout << p.name << " " << p.version << "  " << p.path << "\n";
+    const crema_plugin* d = r.plugin_descriptor(p.path);
+    for (uint32_t i = 0; d && i < d->n_layers; ++i) {
+      const crema_layer_desc& l = d->layers[i];
+      std::cout << "  " << l.type << "@" << l.layer_version << "  devices: CPU"
+                << (l.forward_cuda ? ", CUDA" : "")
+                << "  params: " << (l.param_field ? l.param_field : "-") << "\n";
+      if (vm["schema"].as<bool>() && l.param_field) {
+        std::string s = r.param_schema(r.find(std::string(l.type) + "@" + std::to_string(l.layer_version)));
+        std::cout << "    " << s << "\n";
+      }
+    }
+  }
+  return r.refusals().empty() ? 0 : 1;
+}
+
+}  // namespace crema::tools
