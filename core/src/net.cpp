@@ -204,8 +204,11 @@ void Net::init_backward_needs(const pb::NetParameter& def) {
       const crema_layer_desc& d = layers_[i]->desc();
       if (d.flags & CREMA_LAYER_NO_BACKWARD) continue;
       layer_need_backward_[i] = true;
-      for (size_t j = 0; j < bottom_need_backward_[i].size(); ++j)
-        bottom_need_backward_[i][j] = !(d.no_grad_bottoms & (1u << j));
+      const auto& lp = def.layer(i);
+      for (size_t j = 0; j < bottom_need_backward_[i].size(); ++j) {
+        bool denied = static_cast<int>(j) < lp.propagate_down_size() && !lp.propagate_down(j);
+        bottom_need_backward_[i][j] = !(d.no_grad_bottoms & (1u << j)) && !denied;
+      }
     }
   }
   // Layers with parameters keep computing their gradients only when someone learns them.
@@ -249,7 +252,7 @@ float Net::forward(int from, int to) {
   float loss = 0;
   for (int i = from; i <= to; ++i) {
     crema_exec ex = make_exec(i);
-    ++rng_counters_[i];
+    ++rng_counters_[i];  // a run of forwards without set_rng_counter still gets fresh streams
     layers_[i]->forward(bottom_vecs_[i], top_vecs_[i], ex);
     for (size_t j = 0; j < top_vecs_[i].size(); ++j)
       if (top_loss_weights_[i][j] != 0)

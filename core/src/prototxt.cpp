@@ -5,6 +5,8 @@
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <memory>
 #include <sstream>
@@ -28,23 +30,43 @@ std::string tidy(std::string m) {
   return m;
 }
 
+// The identifier a column points into or just after ("  bogus: 3" -> bogus), to name the field.
+std::string field_before(const std::string& line, int column) {
+  int end = std::min<int>(column, static_cast<int>(line.size()));
+  while (end > 0 && !(std::isalnum(static_cast<unsigned char>(line[end - 1])) || line[end - 1] == '_')) --end;
+  int begin = end;
+  while (begin > 0 && (std::isalnum(static_cast<unsigned char>(line[begin - 1])) || line[begin - 1] == '_')) --begin;
+  return line.substr(begin, end - begin);
+}
+
 struct Collector : gpb::io::ErrorCollector {
   std::string source;
+  std::vector<std::string> lines;
   std::ostringstream out;
   int count = 0;
   std::string hint;
   void AddError(int line, gpb::io::ColumnNumber column, const std::string& message) override {
-    if (count++ < 10)
-      out << source << ":" << line + 1 << ":" << column + 1 << ": error: " << tidy(message) << "\n";
-    // An unknown *_param block in a layer is most often a plugin that was not found.
+    std::string text = line < static_cast<int>(lines.size()) ? lines[line] : "";
+    std::string what = tidy(message);
     size_t named = message.find("has no field named \"");
-    if (hint.empty() && message.find("LayerParameter") != std::string::npos &&
-        named != std::string::npos) {
+    if (named != std::string::npos) {
+      // Point at the unknown name itself, not at the token after it.
       std::string field = message.substr(named + 20);
       field = field.substr(0, field.find('"'));
-      if (field.size() > 6 && field.substr(field.size() - 6) == "_param")
+      size_t at = text.rfind(field, column);
+      if (at != std::string::npos) column = static_cast<int>(at);
+      // An unknown *_param block in a layer is most often a plugin that was not found.
+      if (hint.empty() && message.find("LayerParameter") != std::string::npos && field.size() > 6 &&
+          field.substr(field.size() - 6) == "_param")
         hint = "no loaded plugin provides the parameter block '" + field + "'";
+    } else if (what.size() >= 5 && what.compare(what.size() - 5, 5, "got: ") == 0) {
+      what = "unexpected end of file (a '}' is missing?)";
+    } else if (what.find("Expected") == 0) {
+      std::string field = field_before(text.substr(0, column), static_cast<int>(text.substr(0, column).rfind(':')));
+      if (!field.empty()) what += " (field '" + field + "')";
     }
+    if (count++ < 10)
+      out << source << ":" << line + 1 << ":" << column + 1 << ": error: " << what << "\n";
   }
   void AddWarning(int line, gpb::io::ColumnNumber column, const std::string& message) override {
     (void)line, (void)column, (void)message;  // deprecation notes; not the user's problem
@@ -59,6 +81,8 @@ T parse_composed(const std::string& text, const std::string& source, const std::
   std::unique_ptr<gpb::Message> msg(registry.factory().GetPrototype(d)->New());
   Collector errors;
   errors.source = source;
+  std::stringstream lines(text);
+  for (std::string l; std::getline(lines, l);) errors.lines.push_back(l);
   gpb::TextFormat::Parser parser;
   parser.RecordErrorsTo(&errors);
   if (!parser.ParseFromString(text, msg.get())) {

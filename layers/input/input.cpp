@@ -22,7 +22,13 @@ class Input final : public crema::Layer<Input> {
       shapes_.push_back(shape);
     }
   }
+  // Shapes come from input_param once; afterwards the user may reshape the tops (as in Caffe).
   void reshape(crema::Context& c) {
+    if (shaped_) {
+      for (int t = 0; t < c.num_top(); ++t) c.top(t).set_shape(c.top(t).shape());
+      return;
+    }
+    shaped_ = true;
     int n = static_cast<int>(shapes_.size());
     CREMA_CHECK(n == 1 || n == c.num_top(),
                 "input_param gives " << n << " shapes for " << c.num_top()
@@ -34,6 +40,7 @@ class Input final : public crema::Layer<Input> {
 
  private:
   std::vector<crema::Shape> shapes_;
+  bool shaped_ = false;
 };
 
 CREMA_EXPORT_PLUGIN("input", "1.0.0", Input)

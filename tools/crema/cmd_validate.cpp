@@ -10,7 +10,7 @@
 #include "crema/core/prototxt.hpp"
 #include "flags.hpp"
 #include "registry.hpp"
-#include "solver_paths.hpp"
+#include "crema/solver/net_sources.hpp"
 #include "verbs.hpp"
 
 namespace crema::tools {

@@ -51,6 +51,9 @@ class Net {
   // Re-infers every shape from the inputs (after an input tensor was reshaped).
   void reshape();
   void clear_param_diffs();
+  // Names the random stream of the next forward for every layer (dropout masks, data order):
+  // the solver sets it from the iteration so that resumed runs replay the same streams.
+  void set_rng_counter(uint64_t counter) { rng_counters_.assign(rng_counters_.size(), counter); }
 
   void set_device(crema_device device);
   crema_device device() const { return device_; }

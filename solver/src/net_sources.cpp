@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: BSD-2-Clause
-#include "solver_paths.hpp"
+#include "crema/solver/net_sources.hpp"
 
 #include <filesystem>
 #include <stdexcept>
 
-namespace crema::tools {
+namespace crema {
 
 namespace fs = std::filesystem;
 
@@ -30,4 +30,4 @@ std::vector<NetSource> solver_net_sources(const pb::SolverParameter& s, const st
   return out;
 }
 
-}  // namespace crema::tools
+}  // namespace crema

@@ -8,7 +8,7 @@
 
 #include "crema.pb.h"
 
-namespace crema::tools {
+namespace crema {
 
 struct NetSource {
   std::string role;   // "net", "train" or "test"
@@ -19,4 +19,4 @@ struct NetSource {
 std::string resolve_net_path(const std::string& path, const std::string& solver_path);
 std::vector<NetSource> solver_net_sources(const pb::SolverParameter& s, const std::string& solver_path);
 
-}  // namespace crema::tools
+}  // namespace crema

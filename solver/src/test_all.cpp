@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Scoring the test nets: test_iter forward passes each, every output averaged over them.
+#include <iomanip>
+#include <sstream>
+
+#include "crema/solver/solver.hpp"
+
+namespace crema {
+
+std::vector<std::pair<std::string, float>> Solver::test_all() {
+  std::vector<std::pair<std::string, float>> first;
+  for (int t = 0; t < num_test_nets(); ++t) {
+    Net& net = *test_nets_[t];
+    log("Iteration " + std::to_string(iter_) + ", Testing net (#" + std::to_string(t) + ")");
+    std::vector<double> sums;
+    std::vector<std::pair<int, int64_t>> slots;  // (blob, element)
+    double loss = 0;
+    const int iters = param_.test_iter(t);
+    for (int i = 0; i < iters; ++i) {
+      net.set_rng_counter(static_cast<uint64_t>(i));
+      loss += net.forward();
+      size_t k = 0;
+      for (int id : net.output_blob_indices()) {
+        const Tensor* b = net.blob_at(id);
+        const float* x = b->host_data();
+        for (int64_t j = 0; j < b->count(); ++j, ++k) {
+          if (i == 0) sums.push_back(0), slots.push_back({id, j});
+          sums[k] += x[j];
+        }
+      }
+    }
+    if (param_.test_compute_loss()) {
+      std::ostringstream os;
+      os << "Test loss: " << loss / iters;
+      log(os.str());
+    }
+    std::ostringstream js;
+    js << "{\"iter\":" << iter_ << ",\"test_net\":" << t;
+    for (size_t k = 0; k < sums.size(); ++k) {
+      const int id = slots[k].first;
+      const double mean = sums[k] / iters;
+      const float w = net.blob_loss_weight(id);
+      std::ostringstream os;
+      os << std::setprecision(6) << "    Test net output #" << k << ": " << net.blob_names()[id] << " = " << mean;
+      if (w != 0) os << " (* " << w << " = " << w * mean << " loss)";
+      log(os.str());
+      js << ",\"" << net.blob_names()[id] << (slots[k].second ? "_" + std::to_string(slots[k].second) : "")
+         << "\":" << std::setprecision(6) << mean;
+      if (t == 0) first.push_back({net.blob_names()[id], static_cast<float>(mean)});
+    }
+    js << "}";
+    metrics_.write(js.str());
+  }
+  return first;
+}
+
+}  // namespace crema

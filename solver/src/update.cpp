@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// One parameter update, Caffe's order: normalise by iter_size, regularise, clip the global
+// gradient norm, turn the gradient into a step with the update rule, subtract it.
+#include <cmath>
+#include <stdexcept>
+
+#include "crema/core/host.hpp"
+#include "crema/solver/solver.hpp"
+
+namespace crema {
+
+void Solver::apply_update_with_rate(float rate) {
+  auto& params = net_->learnable_params();
+  const float decay = param_.weight_decay();
+  const bool l1 = param_.regularization_type() == "L1";
+  if (!l1 && param_.regularization_type() != "L2")
+    throw std::runtime_error("unknown regularization_type '" + param_.regularization_type() + "' (L1, L2)");
+  const float norm = 1.f / param_.iter_size();
+  for (LearnableParam& p : params) {
+    const int64_t n = p.tensor->count();
+    float* g = p.tensor->mutable_host_diff();
+    const float* w = p.tensor->host_data();
+    const float local_decay = decay * p.decay_mult;
+    for (int64_t i = 0; i < n; ++i) {
+      float gi = g[i] * norm;
+      if (local_decay != 0) gi += local_decay * (l1 ? (w[i] > 0) - (w[i] < 0) : w[i]);
+      g[i] = gi;
+    }
+  }
+  if (param_.clip_gradients() >= 0) {
+    double sumsq = 0;
+    for (LearnableParam& p : params) sumsq += p.tensor->sumsq_diff_host();
+    const double l2 = std::sqrt(sumsq);
+    if (l2 > param_.clip_gradients()) {
+      const float scale = static_cast<float>(param_.clip_gradients() / l2);
+      for (LearnableParam& p : params) {
+        float* g = p.tensor->mutable_host_diff();
+        for (int64_t i = 0; i < p.tensor->count(); ++i) g[i] *= scale;
+      }
+    }
+  }
+  const size_t np = params.size();
+  for (size_t k = 0; k < np; ++k) {
+    LearnableParam& p = params[k];
+    const int64_t n = p.tensor->count();
+    float* g = p.tensor->mutable_host_diff();
+    float* h0 = history_[k].mutable_host_data();
+    float* h1 = rule_->history_per_param() > 1 ? history_[np + k].mutable_host_data() : nullptr;
+    rule_->compute(n, rate * p.lr_mult, iter_, g, h0, h1);
+    float* w = p.tensor->mutable_host_data();
+    for (int64_t i = 0; i < n; ++i) w[i] -= g[i];
+  }
+}
+
+}  // namespace crema

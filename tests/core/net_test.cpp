@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// The graph engine: wiring errors, phases, fan-out with summed gradients, loss weights,
+// propagate_down, in-place rules, reshape.
+#include <gtest/gtest.h>
+
+#include "crema/core/net.hpp"
+#include "crema/core/prototxt.hpp"
+#include "registry.hpp"
+
+namespace crema {
+namespace {
+
+pb::NetParameter net_of(const std::string& text) { return parse_net_text(text, "t.prototxt", Registry::global()); }
+
+std::string build_error(const std::string& text) {
+  try {
+    Net n(net_of(text));
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+const char* kInput = "layer { name: 'in' type: 'Input' top: 'x' input_param { shape { dim: 2 dim: 3 } } }\n";
+
+TEST(Net, BottomNobodyProduces) {
+  std::string m = build_error(std::string(kInput) + "layer { name: 'e' type: 'Eltwise' bottom: 'x' bottom: 'ghost' top: 'y' }");
+  EXPECT_NE(m.find("layer 'e'"), std::string::npos) << m;
+  EXPECT_NE(m.find("'ghost'"), std::string::npos) << m;
+}
+
+TEST(Net, DuplicateTop) {
+  std::string m = build_error(std::string(kInput) + kInput);
+  EXPECT_NE(m.find("duplicate top"), std::string::npos) << m;
+}
+
+TEST(Net, CycleOrWrongOrder) {
+  std::string m = build_error(std::string(kInput) +
+                              "layer { name: 'a' type: 'Eltwise' bottom: 'x' bottom: 'z' top: 'y' }\n"
+                              "layer { name: 'b' type: 'Eltwise' bottom: 'x' bottom: 'y' top: 'z' }");
+  EXPECT_NE(m.find("produced only later"), std::string::npos) << m;
+  EXPECT_NE(m.find("'b'"), std::string::npos) << m;
+}
+
+TEST(Net, ShapeMismatchNamesLayerAndShapes) {
+  std::string m = build_error(
+      "layer { name: 'in' type: 'Input' top: 'x' top: 'w' input_param { shape { dim: 2 dim: 3 } shape { dim: 2 dim: 4 } } }\n"
+      "layer { name: 'sum' type: 'Eltwise' bottom: 'x' bottom: 'w' top: 'y' }");
+  EXPECT_NE(m.find("layer 'sum' (Eltwise)"), std::string::npos) << m;
+  EXPECT_NE(m.find("(2,3)"), std::string::npos) << m;
+  EXPECT_NE(m.find("(2,4)"), std::string::npos) << m;
+}
+
+TEST(Net, InPlaceRefusedForLayersThatCannot) {
+  std::string m = build_error(std::string(kInput) +
+      "layer { name: 'in2' type: 'Input' top: 'w' input_param { shape { dim: 2 dim: 3 } } }\n"
+      "layer { name: 'sum' type: 'Eltwise' bottom: 'x' bottom: 'w' top: 'x' }");
+  EXPECT_NE(m.find("cannot run in place"), std::string::npos) << m;
+}
+
+TEST(Net, PhaseRulesSelectLayers) {
+  std::string text = std::string(kInput) +
+      "layer { name: 'tr' type: 'Eltwise' bottom: 'x' bottom: 'x' top: 'y' include { phase: TRAIN } }\n"
+      "layer { name: 'te' type: 'Eltwise' bottom: 'x' bottom: 'x' top: 'y' include { phase: TEST } }\n"
+      "layer { name: 'st' type: 'Eltwise' bottom: 'x' bottom: 'x' top: 'z' include { phase: TEST stage: 'deep' } }\n";
+  NetOptions train, test, deep;
+  train.phase = pb::TRAIN;
+  test.phase = deep.phase = pb::TEST;
+  deep.stages = {"deep"};
+  EXPECT_GE(Net(net_of(text), train).layer_index("tr"), 0);
+  EXPECT_LT(Net(net_of(text), train).layer_index("te"), 0);
+  EXPECT_GE(Net(net_of(text), test).layer_index("te"), 0);
+  EXPECT_LT(Net(net_of(text), test).layer_index("st"), 0);
+  EXPECT_GE(Net(net_of(text), deep).layer_index("st"), 0);
+}
+
+// x feeds two consumers: the net splits it and sums both gradients into x.
+TEST(Net, FanOutSumsGradients) {
+  Net n(net_of(std::string("force_backward: true\n") + kInput +
+               "layer { name: 'a' type: 'Eltwise' bottom: 'x' bottom: 'x' top: 'y' eltwise_param { coeff: 2 coeff: 3 } loss_weight: 1 }\n"
+               "layer { name: 'b' type: 'Eltwise' bottom: 'x' bottom: 'x' top: 'z' eltwise_param { coeff: -1 coeff: 0.5 } loss_weight: 2 }"));
+  EXPECT_GE(n.layer_index("x_in_0_split"), 0);
+  float* x = n.blob("x")->mutable_host_data();
+  for (int i = 0; i < 6; ++i) x[i] = float(i);
+  float loss = n.forward_backward();
+  // loss = sum(5x) + 2 * sum(-0.5x) = 4 * sum(x) = 60
+  EXPECT_FLOAT_EQ(loss, 60.f);
+  for (int i = 0; i < 6; ++i) EXPECT_FLOAT_EQ(n.blob("x")->host_diff()[i], 5.f + 2 * -0.5f);
+}
+
+TEST(Net, PropagateDownFalseStopsTheGradient) {
+  Net n(net_of(std::string("force_backward: true\n") + kInput +
+               "layer { name: 'in2' type: 'Input' top: 'w' input_param { shape { dim: 2 dim: 3 } } }\n"
+               "layer { name: 'a' type: 'Eltwise' bottom: 'x' bottom: 'w' top: 'y' loss_weight: 1 propagate_down: true propagate_down: false }"));
+  std::fill(n.blob("w")->mutable_host_diff(), n.blob("w")->mutable_host_diff() + 6, 7.f);
+  n.forward_backward();
+  EXPECT_FLOAT_EQ(n.blob("x")->host_diff()[0], 1.f);
+  EXPECT_FLOAT_EQ(n.blob("w")->host_diff()[0], 7.f);  // untouched
+}
+
+TEST(Net, OutputsAreUnconsumedTops) {
+  Net n(net_of(std::string(kInput) + "layer { name: 'a' type: 'Eltwise' bottom: 'x' bottom: 'x' top: 'y' }"));
+  ASSERT_EQ(n.output_blob_indices().size(), 1u);
+  EXPECT_EQ(n.blob_names()[n.output_blob_indices()[0]], "y");
+}
+
+TEST(Net, ReshapeFollowsTheInput) {
+  Net n(net_of(std::string(kInput) + "layer { name: 'a' type: 'Eltwise' bottom: 'x' bottom: 'x' top: 'y' }"));
+  n.blob("x")->reshape({5, 7});
+  n.reshape();
+  EXPECT_EQ(n.blob("y")->shape(), (Shape{5, 7}));
+}
+
+TEST(Net, LegacyInputDimsBecomeAnInputLayer) {
+  Net n(net_of("input: 'data' input_dim: 1 input_dim: 3 input_dim: 4 input_dim: 4\n"
+               "layer { name: 'a' type: 'Eltwise' bottom: 'data' bottom: 'data' top: 'y' }"));
+  EXPECT_EQ(n.blob("y")->shape(), (Shape{1, 3, 4, 4}));
+}
+
+}  // namespace
+}  // namespace crema

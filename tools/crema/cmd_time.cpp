@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// crema time -model NET [-iterations N] [-gpu N]: per-layer forward/backward milliseconds, the
+// step's achieved GFLOP/s against this machine's OpenBLAS sgemm rate, and peak memory.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <iomanip>
+#include <iostream>
+#include <random>
+
+#include "crema/core/device.hpp"
+#include "crema/core/net.hpp"
+#include "crema/core/prototxt.hpp"
+#include "flags.hpp"
+#include "net_stats.hpp"
+#include "verbs.hpp"
+
+namespace crema::tools {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+}  // namespace
+
+int run_time(int argc, char** argv) {
+  po::options_description desc("crema time");
+  add_common_options(desc);
+  desc.add_options()
+    ("model", po::value<std::string>(), "net definition")
+    ("iterations", po::value<int>()->default_value(20), "timed iterations (after 2 warm-up ones)")
+    ("gpu", po::value<std::string>(), "time on this GPU")
+    ("phase", po::value<std::string>()->default_value("TRAIN"), "TRAIN or TEST")
+    ("forward_only", po::bool_switch(), "time the forward pass only");
+  auto vm = parse_flags(argc, argv, desc, "time");
+  if (!vm.count("model")) throw std::runtime_error("-model is required");
+  NetOptions opt;
+  opt.phase = vm["phase"].as<std::string>() == "TEST" ? pb::TEST : pb::TRAIN;
+  opt.source = vm["model"].as<std::string>();
+  pb::NetParameter def = read_net_file(opt.source);
+  def.set_force_backward(true);  // deploy nets have no loss; time their backward all the same
+  Net net(def, opt);
+  if (vm.count("gpu")) {
+    device::select(std::stoi(vm["gpu"].as<std::string>()));
+    net.set_device(CREMA_CUDA);
+  }
+  // Inputs written from outside (Input layers) get random data; labels are small integers.
+  std::mt19937 rng(1);
+  for (int i = 0; i < net.num_layers(); ++i)
+    if (net.layer(i).type() == "Input")
+      for (Tensor* t : net.tops(i)) {
+        float* x = t->mutable_host_data();
+        bool label = t->ndim() <= 2 && t->count() == t->dim(0);
+        for (int64_t j = 0; j < t->count(); ++j)
+          x[j] = label ? static_cast<float>(rng() % 10) : std::normal_distribution<float>()(rng);
+      }
+  const bool backward = !vm["forward_only"].as<bool>();
+  const int iters = vm["iterations"].as<int>();
+  const int n = net.num_layers();
+  std::vector<double> fwd(n, 0), bwd(n, 0);
+  auto sync = [&] { if (net.device() == CREMA_CUDA) device::synchronize(); };
+  std::vector<double> steps;
+  for (int it = -2; it < iters; ++it) {  // two warm-up iterations
+    auto t_step = Clock::now();
+    for (int i = 0; i < n; ++i) {
+      auto t = Clock::now();
+      net.forward(i, i);
+      sync();
+      if (it >= 0) fwd[i] += ms_since(t);
+    }
+    if (backward)
+      for (int i = n - 1; i >= 0; --i) {
+        auto t = Clock::now();
+        net.backward(i, i);
+        sync();
+        if (it >= 0) bwd[i] += ms_since(t);
+      }
+    if (it >= 0) steps.push_back(ms_since(t_step));
+  }
+  std::cout << std::fixed << std::setprecision(3);
+  std::cout << "Average time per layer (ms):\n";
+  for (int i = 0; i < n; ++i)
+    std::cout << std::setw(28) << net.layer_names()[i] << "  forward: " << std::setw(9) << fwd[i] / iters
+              << "  backward: " << std::setw(9) << bwd[i] / iters << "\n";
+  double f = 0, b = 0;
+  for (int i = 0; i < n; ++i) f += fwd[i], b += bwd[i];
+  std::sort(steps.begin(), steps.end());
+  const double median = steps[steps.size() / 2];
+  std::cout << "Average Forward pass: " << f / iters << " ms.\n";
+  if (backward) std::cout << "Average Backward pass: " << b / iters << " ms.\n";
+  std::cout << "Average Forward-Backward: " << (f + b) / iters << " ms.\n";
+  std::cout << "Median step: " << median << " ms over " << iters << " iterations\n";
+  NetStats stats = net_stats(net);
+  const double flops = backward ? 3.0 * 2 * stats.macs : 2.0 * stats.macs;  // bwd ~ 2x fwd
+  const double gflops = flops / (median * 1e6);
+  std::cout << "Multiply-adds per forward: " << stats.macs / 1e9 << " G; achieved " << gflops << " GFLOP/s";
+  if (net.device() == CREMA_CPU) {
+    const double peak = sgemm_gflops(num_threads());
+    std::cout << " = " << 100.0 * gflops / peak << "% of OpenBLAS sgemm (" << peak << " GFLOP/s on "
+              << num_threads() << " thread(s))";
+  }
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  std::cout << "\nPeak memory (ru_maxrss): " << ru.ru_maxrss / 1024.0 << " MB\n";
+  return 0;
+}
+
+}  // namespace crema::tools
