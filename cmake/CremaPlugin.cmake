@@ -25,7 +25,7 @@ function(crema_add_layer_plugin NAME)
     get_filename_component(proto_abs ${P_PROTO} ABSOLUTE)
     get_filename_component(proto_dir ${proto_abs} DIRECTORY)
     set(fds ${CMAKE_CURRENT_BINARY_DIR}/${NAME}_schema.pb)
-    set(embed ${CMAKE_CURRENT_BINARY_DIR}/${NAME}_schema.c)
+    set(embed ${CMAKE_CURRENT_BINARY_DIR}/${NAME}_schema.cpp)
     add_custom_command(
       OUTPUT ${embed}
       COMMAND ${CREMA_PROTOC} -I${proto_dir} -I${CREMA_SDK_PROTO_DIR} --descriptor_set_out=${fds} ${proto_abs}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs crema's SDK from BUILD_DIR into a fresh prefix, builds plugins/example/scaled_tanh out of
+# tree against it, runs its tests, `crema check-plugin` on it, and a net that uses its typed
+# parameter block.   usage: out_of_tree.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+build=$1 src=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cmake --install "$build" --prefix "$work/prefix" > "$work/install.log"
+cmake -S "$src/plugins/example/scaled_tanh" -B "$work/scaled_tanh" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_PREFIX_PATH="$work/prefix" > "$work/configure.log" || { cat "$work/configure.log"; exit 1; }
+cmake --build "$work/scaled_tanh" > "$work/build.log" || { cat "$work/build.log"; exit 1; }
+ctest --test-dir "$work/scaled_tanh" --output-on-failure
+"$work/prefix/bin/crema" check-plugin "$work/scaled_tanh/scaled_tanh.so"
+cat > "$work/net.prototxt" <<'NET'
+name: "scaled_tanh_net"
+layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 2 dim: 3 dim: 4 dim: 4 } } }
+layer { name: "act" type: "ScaledTanh" bottom: "x" top: "y" scaled_tanh_param { a: 1.5 } }
+NET
+CREMA_PLUGIN_PATH="$work/scaled_tanh" "$work/prefix/bin/crema" validate "$work/net.prototxt"
+CREMA_PLUGIN_PATH="$work/scaled_tanh" "$work/prefix/bin/crema" time -model "$work/net.prototxt" -iterations 2 > /dev/null
+# An unknown field inside the plugin's block is a file:line:column error.
+sed -i 's/a: 1.5/c: 1.5/' "$work/net.prototxt"
+if CREMA_PLUGIN_PATH="$work/scaled_tanh" "$work/prefix/bin/crema" validate "$work/net.prototxt" 2> "$work/err"; then
+  echo "a bad field in scaled_tanh_param was accepted"; exit 1
+fi
+grep -q "net.prototxt:3:.*\"c\"" "$work/err" || { cat "$work/err"; exit 1; }
+echo "out-of-tree plugin: OK"
