@@ -36,6 +36,8 @@ void restore(LayerHarness& h, const Snapshot& s) {
 
 int GradientChecker::run(LayerHarness& h, int only_bottom, bool params, std::string* log) const {
   Snapshot base = save(h);
+  const uint64_t counter = h.rng_counter();  // every forward below replays this stream
+  h.set_rng_counter(counter);
   h.forward();
   std::mt19937_64 rng(seed_);
   std::uniform_real_distribution<float> u(-1.f, 1.f);
@@ -46,6 +48,7 @@ int GradientChecker::run(LayerHarness& h, int only_bottom, bool params, std::str
   }
   // The objective reads every top after a forward from the current inputs.
   auto objective = [&]() {
+    h.set_rng_counter(counter);
     h.forward();
     double f = 0;
     for (int t = 0; t < h.num_tops(); ++t) {
@@ -56,6 +59,7 @@ int GradientChecker::run(LayerHarness& h, int only_bottom, bool params, std::str
   };
   // Analytic gradients.
   restore(h, base);
+  h.set_rng_counter(counter);
   h.forward();
   for (int t = 0; t < h.num_tops(); ++t) std::copy(weights[t].begin(), weights[t].end(), h.top_diff(t));
   h.zero_param_diffs();
@@ -110,6 +114,7 @@ int GradientChecker::run(LayerHarness& h, int only_bottom, bool params, std::str
       }
     }
   restore(h, base);
+  h.set_rng_counter(counter);
   if (log) *log = os.str() + (failures > 20 ? "... and " + std::to_string(failures - 20) + " more\n" : "");
   return failures;
 }

@@ -142,7 +142,12 @@ void LayerHarness::reshape() {
   }
 }
 
-void LayerHarness::forward() { impl_->layer->forward(impl_->bvec, impl_->tvec, impl_->exec); }
+void LayerHarness::forward() {
+  impl_->layer->forward(impl_->bvec, impl_->tvec, impl_->exec);
+  ++impl_->exec.rng_counter;
+}
+uint64_t LayerHarness::rng_counter() const { return impl_->exec.rng_counter; }
+void LayerHarness::set_rng_counter(uint64_t counter) { impl_->exec.rng_counter = counter; }
 
 void LayerHarness::backward(const std::vector<bool>& propagate_down) {
   std::vector<int8_t> pd(impl_->bvec.size(), 0);

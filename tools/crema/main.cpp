@@ -22,6 +22,7 @@ const std::map<std::string, Verb>& verbs() {
       {"validate", {run_validate, "check net and solver files without allocating them: FILE..."}},
       {"plugins", {run_plugins, "list the layer plugins found and where they were searched"}},
       {"check-plugin", {run_check_plugin, "gradient-check a plugin's declared test configurations: PATH.so"}},
+      {"convert", {run_convert, "write MNIST/CIFAR files into an LMDB of Datum records for the Data layer"}},
       {"device_query", {run_device_query, "show the GPU(s): [-gpu N]"}},
   };
   return v;

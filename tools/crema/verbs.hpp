@@ -10,4 +10,5 @@ int run_validate(int argc, char** argv);
 int run_plugins(int argc, char** argv);
 int run_check_plugin(int argc, char** argv);
 int run_device_query(int argc, char** argv);
+int run_convert(int argc, char** argv);
 }  // namespace crema::tools

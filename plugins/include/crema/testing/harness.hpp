@@ -55,7 +55,11 @@ class LayerHarness {
   void fill_params_gaussian(double std, uint64_t seed = 11);
 
   void reshape();
+  // Each forward gets the next random-stream counter (dropout masks, data batches); the
+  // gradient checker pins it so that repeated forwards see the same stream.
   void forward();
+  uint64_t rng_counter() const;
+  void set_rng_counter(uint64_t counter);
   // Gradients flow to every bottom not listed in no_grad and to the parameters.
   void backward(const std::vector<bool>& propagate_down = {});
   void zero_param_diffs();
