@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Flatten (Caffe's FlattenLayer): merges the axes [axis, end_axis] into one,
+//   top shape = shape[0:axis] + (prod shape[axis..end_axis]) + shape[end_axis+1:]
+//   y = x, dE/dx = dE/dy  (the same numbers in the same order).
+// CREMA_LAYER_SHARES_DATA: the host lets the top use the bottom's data memory when that is safe;
+// otherwise (and for the diff, which is never shared) the layer copies.
+// Reference: Caffe, src/caffe/layers/flatten_layer.cpp.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "crema/layer.hpp"
+
+namespace {
+void copy_floats(float* dst, const float* src, int64_t n) {
+  if (dst == src) return;
+  constexpr int64_t kChunk = 1 << 16;
+  crema::parallel_for((n + kChunk - 1) / kChunk, 1, [&](int64_t b, int64_t e) {
+    const int64_t lo = b * kChunk, hi = std::min(n, e * kChunk);
+    std::memcpy(dst + lo, src + lo, sizeof(float) * (hi - lo));
+  });
+}
+}  // namespace
+
+class Flatten final : public crema::Layer<Flatten> {
+ public:
+  static crema::LayerInfo info() {
+    crema::LayerInfo i{"Flatten", "flatten_param"};
+    i.flags = CREMA_LAYER_SHARES_DATA;
+    return i;
+  }
+  explicit Flatten(const crema::Params& p)
+      : axis_(p.get<int>("flatten_param.axis")), end_axis_(p.get<int>("flatten_param.end_axis")) {}
+
+  void reshape(crema::Context& c) {
+    const crema::Tensor x = c.bottom(0);
+    const int start = x.canonical_axis(axis_), end = x.canonical_axis(end_axis_);
+    CREMA_CHECK(start <= end, "flatten_param axis " << axis_ << " (" << start
+                                                    << ") comes after end_axis " << end_axis_
+                                                    << " (" << end << ") for bottom "
+                                                    << crema::shape_string(x.shape()));
+    const crema::Shape s = x.shape();
+    crema::Shape out(s.begin(), s.begin() + start);
+    out.push_back(x.count(start, end + 1));
+    out.insert(out.end(), s.begin() + end + 1, s.end());
+    c.top(0).set_shape(out);
+  }
+  void forward_cpu(crema::Context& c) {
+    copy_floats(c.top(0).data(), c.bottom(0).data(), c.bottom(0).count());
+  }
+  void backward_cpu(crema::Context& c) {
+    // dE/dx = dE/dy, element for element.
+    if (c.propagate_down(0)) copy_floats(c.bottom(0).diff(), c.top(0).diff(), c.bottom(0).count());
+  }
+
+  static std::vector<crema::TestConfig> tests() {
+    return {{"type: 'Flatten'", "2,3,4,5"},
+            {"type: 'Flatten' flatten_param { axis: 0 end_axis: 1 }", "2,3,5"}};
+  }
+
+ private:
+  int axis_, end_axis_;
+};
+
+CREMA_EXPORT_PLUGIN("flatten", "1.0.0", Flatten)

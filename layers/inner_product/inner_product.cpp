@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// InnerProduct (Caffe's fully connected layer). The bottom is read as a matrix X of M x K with
+// M = count(0, axis) rows and K = count(axis) columns (the trailing axes flattened); then
+//   Y = X W^T + 1 b^T       with W stored N x K  (default), or
+//   Y = X W   + 1 b^T       with W stored K x N  (transpose: true),
+// Y is M x N, top shape = bottom shape[0:axis] + (N). One GEMM for the whole batch.
+// Reference: Caffe, src/caffe/layers/inner_product_layer.cpp.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "crema/layer.hpp"
+
+class InnerProduct final : public crema::Layer<InnerProduct> {
+ public:
+  static crema::LayerInfo info() { return {"InnerProduct", "inner_product_param"}; }
+
+  explicit InnerProduct(const crema::Params& p)
+      : n_(p.get<int64_t>("inner_product_param.num_output")),
+        axis_(p.get<int>("inner_product_param.axis")),
+        bias_(p.get<bool>("inner_product_param.bias_term")),
+        transpose_(p.get<bool>("inner_product_param.transpose")) {
+    CREMA_CHECK(n_ > 0, "inner_product_param.num_output must be positive, got " << n_);
+  }
+
+  void setup(crema::Context& c) {
+    const crema::Tensor x = c.bottom(0);
+    k_ = x.count(x.canonical_axis(axis_));
+    c.add_param(transpose_ ? crema::Shape{k_, n_} : crema::Shape{n_, k_},
+                "inner_product_param.weight_filler");
+    if (bias_) c.add_param({n_}, "inner_product_param.bias_filler");
+  }
+
+  void reshape(crema::Context& c) {
+    const crema::Tensor x = c.bottom(0);
+    const int axis = x.canonical_axis(axis_);
+    CREMA_CHECK(x.count(axis) == k_,
+                "input size " << x.count(axis) << " (bottom " << crema::shape_string(x.shape())
+                              << " flattened from axis " << axis << ") does not match the " << k_
+                              << " inputs the weights were made for");
+    m_ = x.count(0, axis);
+    crema::Shape shape = x.shape();
+    shape.resize(axis);
+    shape.push_back(n_);
+    c.top(0).set_shape(shape);
+  }
+
+  void forward_cpu(crema::Context& c) {
+    float* y = c.top(0).data();
+    // Y(MxN) = X(MxK) op(W)(KxN)
+    crema::gemm(false, !transpose_, int(m_), int(n_), int(k_), 1.f, c.bottom(0).data(),
+                c.param(0).data(), 0.f, y);
+    if (!bias_) return;
+    const float* b = c.param(1).data();
+    const int64_t n = n_;
+    crema::parallel_for(m_, std::max<int64_t>(1, 16384 / n_), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t j = 0; j < n; ++j) y[r * n + j] += b[j];
+    });
+  }
+
+  void backward_cpu(crema::Context& c) {
+    const float* dy = c.top(0).diff();
+    const float* x = c.bottom(0).data();
+    if (c.params_need_grad()) {
+      // dE/dW = dY^T X (N x K), or X^T dY (K x N) when W is stored transposed; accumulated.
+      if (transpose_)
+        crema::gemm(true, false, int(k_), int(n_), int(m_), 1.f, x, dy, 1.f, c.param(0).diff());
+      else
+        crema::gemm(true, false, int(n_), int(k_), int(m_), 1.f, dy, x, 1.f, c.param(0).diff());
+      if (bias_) {
+        // dE/db_j = sum_r dY[r][j]; columns split over threads, rows summed contiguously.
+        float* db = c.param(1).diff();
+        const int64_t n = n_, m = m_;
+        crema::parallel_for(n, 256, [&](int64_t j0, int64_t j1) {
+          for (int64_t r = 0; r < m; ++r)
+            for (int64_t j = j0; j < j1; ++j) db[j] += dy[r * n + j];
+        });
+      }
+    }
+    if (c.propagate_down(0)) {
+      // dE/dX = dY W (W: N x K), or dY W^T (W: K x N).
+      crema::gemm(false, transpose_, int(m_), int(k_), int(n_), 1.f, dy, c.param(0).data(), 0.f,
+                  c.bottom(0).diff());
+    }
+  }
+
+  static std::vector<crema::TestConfig> tests() {
+    return {{"type: 'InnerProduct' inner_product_param { num_output: 5 "
+             "weight_filler { type: 'gaussian' std: 0.5 } bias_filler { type: 'gaussian' } }",
+             "2,3,2,2"},
+            {"type: 'InnerProduct' inner_product_param { num_output: 3 transpose: true axis: 2 "
+             "weight_filler { type: 'uniform' min: -1 max: 1 } }",
+             "2,3,7"},
+            {"type: 'InnerProduct' inner_product_param { num_output: 4 bias_term: false "
+             "weight_filler { type: 'xavier' } }",
+             "1,9"}};
+  }
+
+ private:
+  int64_t n_, k_ = 0, m_ = 0;
+  int axis_;
+  bool bias_, transpose_;
+};
+
+CREMA_EXPORT_PLUGIN("inner_product", "1.0.0", InnerProduct)

@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Pooling: MAX or AVE over k_h x k_w windows of an (N,C,H,W) bottom (Caffe's PoolingLayer).
+//   Output size, CEIL rounding (default):  P = ceil((H + 2p - k) / s) + 1
+//               FLOOR (round_mode: FLOOR, or ceil_mode: false):  P = floor((H + 2p - k) / s) + 1
+//   and with padding a last window that starts inside the bottom/right padding is dropped:
+//     if p > 0 and (P - 1) s >= H + p then P -= 1.
+//   Window of output row ph:  hs = ph s - p,  he = min(hs + k, H + p),  then clipped to
+//   [max(hs, 0), min(he, H)); the same along W.
+//   MAX: y = max over the clipped window; the flat index h*W + w of the first maximum is kept
+//        (member mask, or top 1 as floats when the layer has two tops).
+//   AVE: y = sum over the clipped window / ((he - hs)(we - ws)): the divisor counts the padding
+//        inside H + p but not the part of the window past it (Caffe's rule).
+// global_pooling: k = (H, W), pad 0, stride 1. STOCHASTIC pooling is not provided.
+// Reference: Caffe, src/caffe/layers/pooling_layer.cpp.
+#include <algorithm>
+#include <cfloat>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "crema/layer.hpp"
+
+class Pooling final : public crema::Layer<Pooling> {
+ public:
+  static crema::LayerInfo info() {
+    crema::LayerInfo i{"Pooling", "pooling_param"};
+    i.max_tops = 2;  // MAX: optional mask top
+    return i;
+  }
+
+  explicit Pooling(const crema::Params& p) {
+    const std::string P = "pooling_param.";
+    method_ = p.get<std::string>(P + "pool");
+    CREMA_CHECK(method_ == "MAX" || method_ == "AVE",
+                "pooling method " << method_ << " is not supported: use MAX or AVE");
+    global_ = p.get<bool>(P + "global_pooling");
+    const bool has_k = p.has(P + "kernel_size"), has_kh = p.has(P + "kernel_h"),
+               has_kw = p.has(P + "kernel_w");
+    if (global_) {
+      CREMA_CHECK(!has_k && !has_kh && !has_kw,
+                  "global_pooling takes the kernel from the bottom: do not set kernel_size, "
+                  "kernel_h or kernel_w");
+    } else {
+      CREMA_CHECK(has_k != (has_kh && has_kw),
+                  "give kernel_size, or kernel_h and kernel_w, not both");
+      CREMA_CHECK(has_k || (has_kh && has_kw),
+                  "non-square kernels need both kernel_h and kernel_w");
+      kh_ = p.get<int64_t>(P + (has_k ? "kernel_size" : "kernel_h"));
+      kw_ = p.get<int64_t>(P + (has_k ? "kernel_size" : "kernel_w"));
+      CREMA_CHECK(kh_ > 0 && kw_ > 0, "kernel " << kh_ << "x" << kw_ << " has a zero dimension");
+    }
+    const bool has_ph = p.has(P + "pad_h"), has_pw = p.has(P + "pad_w");
+    CREMA_CHECK((!p.has(P + "pad") && has_ph && has_pw) || (!has_ph && !has_pw),
+                "give pad, or pad_h and pad_w");
+    ph_ = p.get<int64_t>(P + (has_ph ? "pad_h" : "pad"));
+    pw_ = p.get<int64_t>(P + (has_pw ? "pad_w" : "pad"));
+    const bool has_sh = p.has(P + "stride_h"), has_sw = p.has(P + "stride_w");
+    CREMA_CHECK((!p.has(P + "stride") && has_sh && has_sw) || (!has_sh && !has_sw),
+                "give stride, or stride_h and stride_w");
+    sh_ = p.get<int64_t>(P + (has_sh ? "stride_h" : "stride"));
+    sw_ = p.get<int64_t>(P + (has_sw ? "stride_w" : "stride"));
+    CREMA_CHECK(sh_ > 0 && sw_ > 0, "stride " << sh_ << "x" << sw_ << " has a zero dimension");
+    if (global_)
+      CREMA_CHECK(ph_ == 0 && pw_ == 0 && sh_ == 1 && sw_ == 1,
+                  "global_pooling allows only pad 0 and stride 1, got pad "
+                      << ph_ << "x" << pw_ << " stride " << sh_ << "x" << sw_);
+    else
+      CREMA_CHECK(ph_ < kh_ && pw_ < kw_, "pad " << ph_ << "x" << pw_
+                                                 << " must be smaller than the kernel " << kh_
+                                                 << "x" << kw_);
+    floor_ = p.get<std::string>(P + "round_mode") == "FLOOR" || !p.get<bool>(P + "ceil_mode");
+  }
+
+  void reshape(crema::Context& c) {
+    const crema::Tensor x = c.bottom(0);
+    CREMA_CHECK(x.ndim() == 4,
+                "Pooling needs a 4-d (N,C,H,W) bottom, got " << crema::shape_string(x.shape()));
+    CREMA_CHECK(c.num_top() == 1 || method_ == "MAX",
+                "only MAX pooling has a second (mask) top; " << method_ << " takes one top");
+    h_ = x.dim(2), w_ = x.dim(3);
+    if (global_) kh_ = h_, kw_ = w_;
+    CREMA_CHECK(kh_ <= h_ + 2 * ph_ && kw_ <= w_ + 2 * pw_,
+                "kernel " << kh_ << "x" << kw_ << " is larger than the padded input "
+                          << h_ + 2 * ph_ << "x" << w_ + 2 * pw_ << " (input " << h_ << "x" << w_
+                          << ", pad " << ph_ << "x" << pw_ << ")");
+    out_h_ = windows(h_, kh_, ph_, sh_, hs_, he_, hdiv_);
+    out_w_ = windows(w_, kw_, pw_, sw_, ws_, we_, wdiv_);
+    const crema::Shape shape{x.dim(0), x.dim(1), out_h_, out_w_};
+    for (int t = 0; t < c.num_top(); ++t) c.top(t).set_shape(shape);
+    if (method_ == "MAX" && c.num_top() == 1) mask_.resize(c.top(0).count());
+  }
+
+  void forward_cpu(crema::Context& c) {
+    const int64_t planes = c.bottom(0).dim(0) * c.bottom(0).dim(1);
+    const int64_t in = h_ * w_, out = out_h_ * out_w_;
+    const float* x = c.bottom(0).data();
+    float* y = c.top(0).data();
+    float* fmask = c.num_top() > 1 ? c.top(1).data() : nullptr;
+    crema::parallel_for(planes, grain(), [&](int64_t b, int64_t e) {
+      std::vector<float> row(w_);
+      std::vector<int32_t> arg(w_);
+      for (int64_t pl = b; pl < e; ++pl) {
+        if (method_ == "AVE")
+          ave_plane(x + pl * in, y + pl * out, row.data());
+        else if (fmask)
+          max_plane(x + pl * in, y + pl * out, fmask + pl * out, row.data(), arg.data());
+        else
+          max_plane(x + pl * in, y + pl * out, mask_.data() + pl * out, row.data(), arg.data());
+      }
+    });
+  }
+
+  void backward_cpu(crema::Context& c) {
+    if (!c.propagate_down(0)) return;
+    const int64_t planes = c.bottom(0).dim(0) * c.bottom(0).dim(1);
+    const int64_t in = h_ * w_, out = out_h_ * out_w_;
+    const float* dy = c.top(0).diff();
+    float* dx = c.bottom(0).diff();
+    const float* fmask = c.num_top() > 1 ? c.top(1).data() : nullptr;
+    crema::parallel_for(planes, grain(), [&](int64_t b, int64_t e) {
+      std::vector<float> row(w_);
+      for (int64_t pl = b; pl < e; ++pl) {
+        float* g = dx + pl * in;
+        const float* d = dy + pl * out;
+        std::memset(g, 0, sizeof(float) * in);
+        if (method_ == "MAX") {
+          // dE/dx[j] = sum of dE/dy[i] over the outputs i whose maximum was x[j].
+          if (fmask) {
+            const float* m = fmask + pl * out;
+            for (int64_t i = 0; i < out; ++i)
+              if (m[i] >= 0) g[static_cast<int64_t>(m[i])] += d[i];
+          } else {
+            const int32_t* m = mask_.data() + pl * out;
+            for (int64_t i = 0; i < out; ++i)
+              if (m[i] >= 0) g[m[i]] += d[i];
+          }
+          continue;
+        }
+        // AVE: dE/dx[h,w] = sum over the windows (ph,pw) holding (h,w) of dE/dy / pool_size.
+        // Per output row: spread the row's gradients over W once, then add it to its input rows.
+        for (int64_t ph = 0; ph < out_h_; ++ph) {
+          std::fill(row.begin(), row.end(), 0.f);
+          for (int64_t pw = 0; pw < out_w_; ++pw) {
+            const float v = d[ph * out_w_ + pw] / static_cast<float>(hdiv_[ph] * wdiv_[pw]);
+            for (int64_t w = ws_[pw]; w < we_[pw]; ++w) row[w] += v;
+          }
+          for (int64_t h = hs_[ph]; h < he_[ph]; ++h) {
+            float* gr = g + h * w_;
+            for (int64_t w = 0; w < w_; ++w) gr[w] += row[w];
+          }
+        }
+      }
+    });
+  }
+
+  static std::vector<crema::TestConfig> tests() {
+    return {
+        {"type: 'Pooling' pooling_param { pool: AVE kernel_size: 3 stride: 2 pad: 1 }", "2,3,5,5"},
+        {"type: 'Pooling' pooling_param { pool: AVE kernel_h: 2 kernel_w: 3 stride_h: 1 "
+         "stride_w: 2 round_mode: FLOOR }",
+         "1,5,4,7"},
+        {"type: 'Pooling' pooling_param { pool: AVE global_pooling: true }", "2,3,4,5"},
+        {"type: 'Pooling' pooling_param { pool: MAX kernel_size: 2 stride: 2 }", "1,2,4,4"}};
+  }
+
+ private:
+  // Output count along one axis and, per output, the clipped window [lo, hi) and AVE divisor.
+  int64_t windows(int64_t size, int64_t k, int64_t p, int64_t s, std::vector<int64_t>& lo,
+                  std::vector<int64_t>& hi, std::vector<int64_t>& div) const {
+    const int64_t span = size + 2 * p - k;
+    int64_t n = (floor_ ? span / s : (span + s - 1) / s) + 1;
+    if (p > 0 && (n - 1) * s >= size + p) --n;
+    lo.resize(n), hi.resize(n), div.resize(n);
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t start = i * s - p, end = std::min(start + k, size + p);
+      div[i] = end - start;
+      lo[i] = std::max<int64_t>(start, 0);
+      hi[i] = std::min(end, size);
+    }
+    return n;
+  }
+  int64_t grain() const { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, h_ * w_)); }
+
+  // One output row at a time: first reduce the window's input rows column by column into
+  // `row` (contiguous, vectorisable), then reduce each window's columns of `row`.
+  // MAX keeps Caffe's tie rule: the first maximum in row-major order (smallest flat index).
+  template <class M>
+  void max_plane(const float* x, float* y, M* mask, float* row, int32_t* arg) const {
+    for (int64_t ph = 0; ph < out_h_; ++ph) {
+      for (int64_t w = 0; w < w_; ++w) row[w] = -FLT_MAX, arg[w] = -1;
+      for (int64_t h = hs_[ph]; h < he_[ph]; ++h) {
+        const float* xr = x + h * w_;
+        const int32_t base = static_cast<int32_t>(h * w_);
+        for (int64_t w = 0; w < w_; ++w) {  // branch-free so that it vectorises
+          const float v = xr[w], r = row[w];
+          const int32_t a = arg[w];
+          const bool gt = v > r;
+          row[w] = gt ? v : r;
+          arg[w] = gt ? base + static_cast<int32_t>(w) : a;
+        }
+      }
+      for (int64_t pw = 0; pw < out_w_; ++pw) {
+        float best = -FLT_MAX;
+        int32_t at = -1;
+        for (int64_t w = ws_[pw]; w < we_[pw]; ++w)
+          if (arg[w] >= 0 && (row[w] > best || (row[w] == best && arg[w] < at)))
+            best = row[w], at = arg[w];
+        y[ph * out_w_ + pw] = best;
+        mask[ph * out_w_ + pw] = static_cast<M>(at);
+      }
+    }
+  }
+  void ave_plane(const float* x, float* y, float* row) const {
+    for (int64_t ph = 0; ph < out_h_; ++ph) {
+      for (int64_t w = 0; w < w_; ++w) row[w] = 0.f;
+      for (int64_t h = hs_[ph]; h < he_[ph]; ++h) {
+        const float* xr = x + h * w_;
+        for (int64_t w = 0; w < w_; ++w) row[w] += xr[w];
+      }
+      for (int64_t pw = 0; pw < out_w_; ++pw) {
+        float sum = 0.f;
+        for (int64_t w = ws_[pw]; w < we_[pw]; ++w) sum += row[w];
+        y[ph * out_w_ + pw] = sum / static_cast<float>(hdiv_[ph] * wdiv_[pw]);
+      }
+    }
+  }
+
+  std::string method_;
+  bool global_ = false, floor_ = false;
+  int64_t kh_ = 0, kw_ = 0, ph_ = 0, pw_ = 0, sh_ = 1, sw_ = 1;
+  int64_t h_ = 0, w_ = 0, out_h_ = 0, out_w_ = 0;
+  std::vector<int64_t> hs_, he_, hdiv_, ws_, we_, wdiv_;
+  std::vector<int32_t> mask_;
+};
+
+CREMA_EXPORT_PLUGIN("pooling", "1.0.0", Pooling)

@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+
+#include "crema/testing/harness.hpp"
+
+using crema::testing::GradientChecker;
+using crema::testing::LayerHarness;
+using crema::testing::Shape;
+
+namespace {
+std::string pool(const std::string& body) {
+  return "type: 'Pooling' pooling_param { " + body + " }";
+}
+
+// x[h][w] = 4h + w + 1 on a 1x1x4x4 bottom.
+void fill_ramp(LayerHarness& h) {
+  for (int i = 0; i < 16; ++i) h.bottom_data(0)[i] = float(i + 1);
+}
+
+// Distinct values, far apart compared with the finite-difference step: no ties, no switching.
+void fill_distinct(LayerHarness& h, uint64_t seed) {
+  int64_t n = h.count(h.bottom_shape(0));
+  std::vector<int> perm(n);
+  std::iota(perm.begin(), perm.end(), 0);
+  std::shuffle(perm.begin(), perm.end(), std::mt19937(seed));
+  for (int64_t i = 0; i < n; ++i) h.bottom_data(0)[i] = 0.05f * float(perm[i] - n / 2);
+}
+
+std::string error_of(const std::string& text, const std::vector<Shape>& shapes) {
+  try {
+    LayerHarness h(text, shapes);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST(Pooling, AveragePaddedCeilByHand) {
+  // k=3 s=2 p=1 on 4x4: ceil((4+2-3)/2)+1 = 3; windows along an axis: [-1,2) [1,4) [3,5)
+  // give divisors 3, 3, 2 (the window end is clipped to H + p = 5, not to H = 4).
+  LayerHarness h(pool("pool: AVE kernel_size: 3 stride: 2 pad: 1"), {{1, 1, 4, 4}});
+  fill_ramp(h);
+  h.forward();
+  ASSERT_EQ(h.top_shape(0), (Shape{1, 1, 3, 3}));
+  const float want[9] = {14.f / 9, 30.f / 9, 12.f / 6, 57.f / 9, 99.f / 9,
+                         36.f / 6, 27.f / 6, 45.f / 6, 16.f / 4};
+  for (int i = 0; i < 9; ++i) EXPECT_FLOAT_EQ(h.top_data(0)[i], want[i]) << i;
+  // Backward: each input gets dy / pool_size of every window holding it.
+  for (int i = 0; i < 9; ++i) h.top_diff(0)[i] = 1.f;
+  h.backward();
+  EXPECT_FLOAT_EQ(h.bottom_diff(0)[0], 1.f / 9);                       // (0,0): window (0,0)
+  EXPECT_FLOAT_EQ(h.bottom_diff(0)[5], 4.f / 9);                       // (1,1): 4 windows of 9
+  EXPECT_FLOAT_EQ(h.bottom_diff(0)[15], 1.f / 9 + 2.f / 6 + 1.f / 4);  // (3,3): divisors 9, 6, 6, 4
+}
+
+TEST(Pooling, MaxPaddedCeilByHandWithMaskTop) {
+  LayerHarness h(pool("pool: MAX kernel_size: 3 stride: 2 pad: 1") + " top: 'y' top: 'mask'",
+                 {{1, 1, 4, 4}});
+  fill_ramp(h);
+  h.forward();
+  ASSERT_EQ(h.top_shape(1), (Shape{1, 1, 3, 3}));
+  const float want[9] = {6, 8, 8, 14, 16, 16, 14, 16, 16};
+  for (int i = 0; i < 9; ++i) {
+    EXPECT_FLOAT_EQ(h.top_data(0)[i], want[i]) << i;
+    EXPECT_FLOAT_EQ(h.top_data(1)[i], want[i] - 1) << i;  // flat index of the max
+  }
+  for (int i = 0; i < 9; ++i) h.top_diff(0)[i] = float(i + 1);
+  h.backward();
+  EXPECT_FLOAT_EQ(h.bottom_diff(0)[15], 5 + 6 + 8 + 9.f);
+  EXPECT_FLOAT_EQ(h.bottom_diff(0)[13], 4 + 7.f);
+  EXPECT_FLOAT_EQ(h.bottom_diff(0)[0], 0.f);
+}
+
+TEST(Pooling, FloorRoundingByEitherField) {
+  for (const char* f : {"ceil_mode: false", "round_mode: FLOOR"}) {
+    LayerHarness h(pool(std::string("pool: AVE kernel_size: 3 stride: 2 pad: 1 ") + f),
+                   {{1, 1, 4, 4}});
+    fill_ramp(h);
+    h.forward();
+    ASSERT_EQ(h.top_shape(0), (Shape{1, 1, 2, 2})) << f;
+    EXPECT_FLOAT_EQ(h.top_data(0)[3], 11.f) << f;
+  }
+  // Without padding, ceil keeps a partial last window; floor drops it.
+  LayerHarness ceil(pool("pool: AVE kernel_size: 2 stride: 2"), {{1, 1, 5, 5}});
+  LayerHarness floor(pool("pool: AVE kernel_size: 2 stride: 2 ceil_mode: false"), {{1, 1, 5, 5}});
+  EXPECT_EQ(ceil.top_shape(0), (Shape{1, 1, 3, 3}));
+  EXPECT_EQ(floor.top_shape(0), (Shape{1, 1, 2, 2}));
+  for (int i = 0; i < 25; ++i) ceil.bottom_data(0)[i] = float(i);
+  ceil.forward();
+  EXPECT_FLOAT_EQ(ceil.top_data(0)[8], 24.f);  // 1x1 window, divisor 1
+  EXPECT_FLOAT_EQ(ceil.top_data(0)[2], (4 + 9) / 2.f);
+}
+
+TEST(Pooling, CeilDropsWindowStartingInPadding) {
+  // H=5 k=2 s=2 p=1: ceil(5/2)+1 = 4, but window 3 would start at 3*2-1 = 5 = H: (4-1)*2 >= H+p
+  // -> 3.
+  LayerHarness h(pool("pool: MAX kernel_size: 2 stride: 2 pad: 1"), {{1, 1, 5, 5}});
+  EXPECT_EQ(h.top_shape(0), (Shape{1, 1, 3, 3}));
+  LayerHarness hw(
+      pool("pool: MAX kernel_h: 1 kernel_w: 2 stride_h: 1 stride_w: 2 pad_h: 0 pad_w: 1"),
+      {{1, 1, 2, 5}});
+  EXPECT_EQ(hw.top_shape(0), (Shape{1, 1, 2, 3}));
+}
+
+TEST(Pooling, GlobalPooling) {
+  LayerHarness a(pool("pool: AVE global_pooling: true"), {{2, 3, 4, 5}});
+  LayerHarness m(pool("pool: MAX global_pooling: true"), {{2, 3, 4, 5}});
+  a.fill_gaussian(0, 1.0);
+  m.fill_gaussian(0, 1.0);
+  a.forward();
+  m.forward();
+  ASSERT_EQ(a.top_shape(0), (Shape{2, 3, 1, 1}));
+  for (int pl = 0; pl < 6; ++pl) {
+    const float* x = a.bottom_data(0) + pl * 20;
+    double s = 0;
+    for (int i = 0; i < 20; ++i) s += x[i];
+    EXPECT_NEAR(a.top_data(0)[pl], s / 20, 1e-5);
+    EXPECT_FLOAT_EQ(m.top_data(0)[pl], *std::max_element(x, x + 20));
+  }
+}
+
+namespace {
+// Caffe's loop, verbatim in spirit: windows clipped to H + p for the divisor, first strict max.
+void caffe_reference(const float* x, int64_t planes, int64_t H, int64_t W, int64_t k, int64_t s,
+                     int64_t p, int64_t PH, int64_t PW, bool ave, std::vector<float>& y,
+                     std::vector<int>& mask) {
+  y.assign(planes * PH * PW, 0.f);
+  mask.assign(planes * PH * PW, -1);
+  for (int64_t pl = 0; pl < planes; ++pl)
+    for (int64_t ph = 0; ph < PH; ++ph)
+      for (int64_t pw = 0; pw < PW; ++pw) {
+        int64_t hs = ph * s - p, ws = pw * s - p;
+        int64_t he = std::min(hs + k, H + p), we = std::min(ws + k, W + p);
+        const int64_t size = (he - hs) * (we - ws);
+        hs = std::max<int64_t>(hs, 0), ws = std::max<int64_t>(ws, 0);
+        he = std::min(he, H), we = std::min(we, W);
+        float best = -3.4e38f, sum = 0;
+        int arg = -1;
+        for (int64_t h = hs; h < he; ++h)
+          for (int64_t w = ws; w < we; ++w) {
+            const float v = x[pl * H * W + h * W + w];
+            sum += v;
+            if (v > best) best = v, arg = int(h * W + w);
+          }
+        const int64_t o = (pl * PH + ph) * PW + pw;
+        y[o] = ave ? sum / float(size) : best;
+        mask[o] = arg;
+      }
+}
+}  // namespace
+
+TEST(Pooling, MatchesCaffeLoopWithManyTies) {
+  struct Case {
+    int64_t n, c, h, w, k, s, p;
+  };
+  const Case cases[] = {{2, 3, 7, 9, 3, 2, 1},
+                        {1, 5, 6, 6, 2, 2, 0},
+                        {1, 2, 8, 5, 3, 1, 1},
+                        {3, 1, 5, 11, 4, 3, 2},
+                        {1, 1, 9, 9, 9, 1, 0}};
+  std::mt19937 rng(5);
+  for (const Case& k : cases)
+    for (bool ave : {false, true}) {
+      const std::string body = std::string("pool: ") + (ave ? "AVE" : "MAX") +
+                               " kernel_size: " + std::to_string(k.k) +
+                               " stride: " + std::to_string(k.s) + " pad: " + std::to_string(k.p);
+      LayerHarness h(pool(body) + (ave ? "" : " top: 'y' top: 'mask'"), {{k.n, k.c, k.h, k.w}});
+      const int64_t n = h.count(h.bottom_shape(0));
+      for (int64_t i = 0; i < n; ++i) h.bottom_data(0)[i] = float(int(rng() % 4) - 2);  // ties
+      h.forward();
+      const Shape out = h.top_shape(0);
+      std::vector<float> y;
+      std::vector<int> mask;
+      caffe_reference(h.bottom_data(0), k.n * k.c, k.h, k.w, k.k, k.s, k.p, out[2], out[3], ave, y,
+                      mask);
+      for (size_t i = 0; i < y.size(); ++i) {
+        ASSERT_NEAR(h.top_data(0)[i], y[i], 1e-5) << body << " at " << i;
+        if (!ave) {
+          ASSERT_EQ(int(h.top_data(1)[i]), mask[i]) << body << " at " << i;
+        }
+      }
+    }
+}
+
+TEST(Pooling, GradientAverage) {
+  const std::pair<const char*, Shape> cases[] = {
+      {"pool: AVE kernel_size: 3 stride: 2 pad: 1", {1, 3, 5, 5}},
+      {"pool: AVE kernel_h: 3 kernel_w: 2 stride_h: 2 stride_w: 1 pad_h: 1 pad_w: 0", {2, 5, 6, 7}},
+      {"pool: AVE kernel_size: 3 stride: 3", {1, 1, 7, 7}},
+      {"pool: AVE kernel_size: 2 stride: 1 ceil_mode: false", {3, 2, 3, 4}},
+      {"pool: AVE global_pooling: true", {2, 11, 3, 5}}};
+  for (const auto& [body, shape] : cases) {
+    LayerHarness h(pool(body), {shape});
+    h.fill_gaussian(0, 1.0);
+    std::string log;
+    EXPECT_EQ(GradientChecker(1e-2, 1e-3).check(h, &log), 0) << body << "\n" << log;
+  }
+}
+
+TEST(Pooling, GradientMaxDistinctInputs) {
+  const std::pair<const char*, Shape> cases[] = {
+      {"pool: MAX kernel_size: 3 stride: 2 pad: 1", {1, 3, 5, 5}},
+      {"pool: MAX kernel_h: 2 kernel_w: 3 stride_h: 2 stride_w: 1 pad_w: 1 pad_h: 0", {2, 5, 5, 6}},
+      {"pool: MAX kernel_size: 2 stride: 2", {1, 1, 7, 7}},
+      {"pool: MAX global_pooling: true", {2, 11, 3, 3}}};
+  uint64_t seed = 1;
+  for (const auto& [body, shape] : cases) {
+    for (const char* tops : {"", " top: 'y' top: 'mask'"}) {
+      LayerHarness h(pool(body) + tops, {shape});
+      fill_distinct(h, seed++);
+      std::string log;
+      EXPECT_EQ(GradientChecker(1e-2, 1e-3).check(h, &log), 0) << body << tops << "\n" << log;
+    }
+  }
+}
+
+TEST(Pooling, ErrorsNameSizes) {
+  std::string m = error_of(pool("pool: MAX kernel_size: 5 pad: 1"), {{1, 1, 2, 2}});
+  EXPECT_NE(m.find("5x5"), std::string::npos) << m;
+  EXPECT_NE(m.find("4x4"), std::string::npos) << m;
+  m = error_of(pool("pool: AVE kernel_size: 2 pad: 2"), {{1, 1, 6, 6}});
+  EXPECT_NE(m.find("pad 2x2"), std::string::npos) << m;
+  m = error_of(pool("pool: MAX kernel_size: 2"), {{1, 6, 6}});
+  EXPECT_NE(m.find("(1,6,6)"), std::string::npos) << m;
+  m = error_of(pool("pool: STOCHASTIC kernel_size: 2"), {{1, 1, 6, 6}});
+  EXPECT_NE(m.find("STOCHASTIC"), std::string::npos) << m;
+  m = error_of(pool("pool: AVE kernel_size: 2") + " top: 'a' top: 'b'", {{1, 1, 6, 6}});
+  EXPECT_NE(m.find("mask"), std::string::npos) << m;
+  EXPECT_NE(error_of(pool("global_pooling: true kernel_size: 2"), {{1, 1, 6, 6}}), "");
+  EXPECT_NE(error_of(pool("kernel_h: 2"), {{1, 1, 6, 6}}), "");
+  EXPECT_NE(error_of(pool("kernel_size: 2 pad: 1 pad_h: 1 pad_w: 0"), {{1, 1, 6, 6}}), "");
+}
+
+TEST(Pooling, GpuAgreesWithCpu) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  for (const char* body :
+       {"pool: AVE kernel_size: 3 stride: 2 pad: 1", "pool: MAX kernel_size: 3 stride: 2",
+        "pool: AVE global_pooling: true"}) {
+    double d = crema::testing::max_device_disagreement(pool(body), {{2, 3, 9, 7}}, {});
+    EXPECT_LT(d, 1e-5) << body;
+  }
+}
