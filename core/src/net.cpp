@@ -77,6 +77,12 @@ void Net::init(const pb::NetParameter& param, Registry& registry) {
     lp.set_phase(options_.phase);
     layers_.push_back(std::make_unique<LayerInstance>(lp, registry));
     LayerInstance& layer = *layers_.back();
+    // Caffe's AutoTopBlobs: a loss layer written without a top (old files) gets an anonymous one.
+    if ((layer.desc().flags & CREMA_LAYER_LOSS) && lp.top_size() < layer.desc().min_tops) {
+      while (lp.top_size() < layer.desc().min_tops)
+        lp.add_top("(automatic) " + lp.name() + " top " + std::to_string(lp.top_size()));
+      *definition_.mutable_layer(i) = lp;
+    }
     layer_names_.push_back(lp.name());
     for (const auto& b : lp.bottom()) {
       int id = blob_index_.at(b);
@@ -229,7 +235,7 @@ void Net::share_or_own_aliases() {
     if (!(flags & (CREMA_LAYER_SHARES_DATA)) || bottom_vecs_[i].empty()) continue;
     for (size_t j = 0; j < top_vecs_[i].size(); ++j) {
       int id = top_ids_[i][j];
-      if (written_in_place[id] || written_in_place[bottom_ids_[i][0]]) continue;
+      if (written_in_place[id]) continue;  // an in-place consumer would corrupt the bottom
       if (top_vecs_[i][j]->count() != bottom_vecs_[i][0]->count()) continue;
       top_vecs_[i][j]->share_data(*bottom_vecs_[i][0]);
     }

@@ -22,6 +22,8 @@ const std::map<std::string, Verb>& verbs() {
       {"validate", {run_validate, "check net and solver files without allocating them: FILE..."}},
       {"plugins", {run_plugins, "list the layer plugins found and where they were searched"}},
       {"check-plugin", {run_check_plugin, "gradient-check a plugin's declared test configurations: PATH.so"}},
+      {"summary", {run_summary, "per-layer shapes, parameters, multiply-adds, memory: -model net.prototxt [-input_shape N,C,H,W]"}},
+      {"draw", {run_draw, "Graphviz DOT/SVG/PNG of a net: -model net.prototxt [-out net.svg]"}},
       {"convert", {run_convert, "write MNIST/CIFAR files into an LMDB of Datum records for the Data layer"}},
       {"device_query", {run_device_query, "show the GPU(s): [-gpu N]"}},
   };

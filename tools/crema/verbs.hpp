@@ -11,4 +11,6 @@ int run_plugins(int argc, char** argv);
 int run_check_plugin(int argc, char** argv);
 int run_device_query(int argc, char** argv);
 int run_convert(int argc, char** argv);
+int run_summary(int argc, char** argv);
+int run_draw(int argc, char** argv);
 }  // namespace crema::tools

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// BatchNorm (Caffe's BatchNormLayer): per channel c of an (N, C, *) input, m = N * prod(*):
+//   batch stats:  mu_c = mean(x_c),  var_c = mean((x_c - mu_c)^2)        (biased, to normalise)
+//   y = (x - mu_c) / sqrt(var_c + eps)
+// No learned scale or shift (that is the Scale layer). Three state blobs: running sum of means
+// M (C), of variances V (C) and the factor f (1). Each forward with batch statistics:
+//   f = maf * f + 1,  M = maf * M + mu,  V = maf * V + m / (m - 1) * var          (maf = .999)
+// With global stats (use_global_stats, default: true in TEST, false in TRAIN) the layer uses
+//   mu = M / f,  var = V / f   (both 0 when f = 0)
+// Statistics: one pass of shifted sums per channel (shift = the channel's first value, so a
+// large mean does not cancel), float within 512-element blocks, double across blocks and planes
+// in a fixed order (the result does not depend on the thread count). Backward needs y: in place
+// forward keeps a copy (member); otherwise backward recomputes y = (x - mu) / sigma from the
+// bottom, which Caffe's net (Split before any in-place consumer) leaves untouched.
+// Reference: Caffe src/caffe/layers/batch_norm_layer.cpp; Ioffe & Szegedy, ICML 2015.
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+#include <vector>
+
+#include "crema/layer.hpp"
+
+namespace {
+constexpr int64_t kBlock = 512;     // float partial sums over at most this many values
+constexpr int64_t kWork = 1 << 14;  // elements per parallel task, about
+
+// Over n values: s1 = sum(u - a), s2 = sum((u - a)^2) (kStats), else s1 = sum(u),
+// s2 = sum(u * (v - a)).
+template <bool kStats>
+void plane_sums(const float* u, const float* v, float a, int64_t n, double* s1, double* s2) {
+  double d1 = 0, d2 = 0;
+  for (int64_t b = 0; b < n; b += kBlock) {
+    const int64_t e = std::min(n, b + kBlock);
+    float a1 = 0.f, a2 = 0.f;
+    if constexpr (kStats) {
+#pragma omp simd reduction(+ : a1, a2)
+      for (int64_t i = b; i < e; ++i) {
+        const float t = u[i] - a;
+        a1 += t;
+        a2 += t * t;
+      }
+    } else {
+#pragma omp simd reduction(+ : a1, a2)
+      for (int64_t i = b; i < e; ++i) {
+        a1 += u[i];
+        a2 += u[i] * (v[i] - a);
+      }
+    }
+    d1 += a1;
+    d2 += a2;
+  }
+  *s1 = d1;
+  *s2 = d2;
+}
+
+// A per-channel constant along one run: a value for a plane of one channel (St = 0), an array
+// for a row of all channels (St = 1). Passed by value, so stores into the run cannot alias it
+// and the loops vectorise without runtime alias checks (which fail in place).
+template <int St>
+struct Per {
+  const float* p;
+  float operator[](int64_t i) const { return p[i]; }
+};
+template <>
+struct Per<0> {
+  float v;
+  float operator[](int64_t) const { return v; }
+};
+template <int St>
+Per<St> per(const float* p) {
+  if constexpr (St == 0)
+    return {*p};
+  else
+    return {p};
+}
+
+// y = (x - mu) * is, also into keep when given.
+template <int St>
+void normalise(const float* x, float* y, float* keep, Per<St> mu, Per<St> is, int64_t n) {
+  if (keep) {
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = (x[i] - mu[i]) * is[i];
+      y[i] = v;
+      keep[i] = v;
+    }
+  } else {
+    for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - mu[i]) * is[i];
+  }
+}
+
+// dx = dy * k0 + k1 + (v - a) * k2 (v == nullptr: dx = dy * k0).
+template <int St>
+void input_grad(const float* dy, const float* v, float* dx, Per<St> k0, Per<St> k1, Per<St> a,
+                Per<St> k2, int64_t n) {
+  if (v) {
+    for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * k0[i] + k1[i] + (v[i] - a[i]) * k2[i];
+  } else {
+    for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * k0[i];
+  }
+}
+}  // namespace
+
+class BatchNorm final : public crema::Layer<BatchNorm> {
+ public:
+  static crema::LayerInfo info() {
+    crema::LayerInfo i{"BatchNorm", "batch_norm_param"};
+    i.flags = CREMA_LAYER_IN_PLACE;
+    return i;
+  }
+  explicit BatchNorm(const crema::Params& p)
+      : maf_(p.get<float>("batch_norm_param.moving_average_fraction")),
+        eps_(p.get<float>("batch_norm_param.eps")),
+        global_set_(p.has("batch_norm_param.use_global_stats")),
+        global_value_(p.get<bool>("batch_norm_param.use_global_stats")) {
+    CREMA_CHECK(eps_ >= 0.f, "batch_norm_param.eps must be >= 0, got " << eps_);
+  }
+
+  void setup(crema::Context& c) {
+    CREMA_CHECK(c.bottom(0).ndim() >= 1, "BatchNorm needs an input with at least one axis");
+    C_ = c.bottom(0).ndim() == 1 ? 1 : c.bottom(0).dim(1);
+    for (int i = 0; i < 2; ++i) c.add_param({C_}, nullptr, "constant", 0.f, /*is_state=*/true);
+    c.add_param({1}, nullptr, "constant", 0.f, /*is_state=*/true);
+  }
+
+  void reshape(crema::Context& c) {
+    const crema::Tensor x = c.bottom(0);
+    CREMA_CHECK(x.ndim() >= 1, "BatchNorm needs an input with at least one axis");
+    const int64_t ch = x.ndim() == 1 ? 1 : x.dim(1);
+    CREMA_CHECK(ch == C_, "BatchNorm was set up for " << C_ << " channels, input "
+                                                      << crema::shape_string(x.shape()) << " has "
+                                                      << ch);
+    c.top(0).set_shape(x.shape());
+    N_ = x.dim(0);
+    S_ = N_ * C_ > 0 ? x.count() / (N_ * C_) : 0;
+    for (auto* v : {&mean_, &inv_std_, &shift_, &k1_, &k2_}) v->resize(C_);
+    sum1_.resize(C_);
+    sum2_.resize(C_);
+  }
+
+  void forward_cpu(crema::Context& c) {
+    global_ = global_set_ ? global_value_ : !c.training();
+    const int64_t C = C_, m = N_ * S_;
+    if (m == 0) return;
+    const float* x = c.bottom(0).data();
+    if (global_) {
+      const float f = c.param(2).data()[0];
+      const double sf = f == 0.f ? 0.0 : 1.0 / f;
+      for (int64_t k = 0; k < C; ++k) {
+        mean_[k] = static_cast<float>(sf * c.param(0).data()[k]);
+        inv_std_[k] = static_cast<float>(1.0 / std::sqrt(sf * c.param(1).data()[k] + eps_));
+      }
+    } else {
+      for (int64_t k = 0; k < C; ++k) shift_[k] = x[k * S_];
+      channel_sums<true>(x, nullptr);
+      float* M = c.param(0).data();
+      float* V = c.param(1).data();
+      const double bias_correction = m > 1 ? double(m) / double(m - 1) : 1.0;
+      for (int64_t k = 0; k < C; ++k) {
+        const double d = sum1_[k] / m;
+        const double var = std::max(0.0, sum2_[k] / m - d * d);
+        mean_[k] = static_cast<float>(shift_[k] + d);
+        inv_std_[k] = static_cast<float>(1.0 / std::sqrt(var + eps_));
+        M[k] = maf_ * M[k] + mean_[k];
+        V[k] = static_cast<float>(maf_ * V[k] + bias_correction * var);
+      }
+      c.param(2).data()[0] = c.param(2).data()[0] * maf_ + 1.f;
+    }
+    // y = (x - mu_c) * inv_std_c; in place with batch statistics a copy of y for backward.
+    float* y = c.top(0).data();
+    kept_ = !global_ && c.top(0).same_memory(c.bottom(0));
+    if (kept_) x_norm_.resize(c.bottom(0).count());
+    float* keep = kept_ ? x_norm_.data() : nullptr;
+    const float* mu = mean_.data();
+    const float* is = inv_std_.data();
+    for_runs([&](int64_t off, int64_t len, int64_t c0, auto st) {
+      constexpr int St = decltype(st)::value;
+      normalise<St>(x + off, y + off, keep ? keep + off : nullptr, per<St>(mu + c0),
+                    per<St>(is + c0), len);
+    });
+  }
+
+  void backward_cpu(crema::Context& c) {
+    if (!c.propagate_down(0) || N_ * S_ == 0) return;
+    const float* dy = c.top(0).diff();
+    float* dx = c.bottom(0).diff();  // may be dy (in place): each element is read, then written
+    const int64_t C = C_, m = N_ * S_;
+    const float* is = inv_std_.data();
+    if (global_) {
+      // Statistics are constants: dE/dx = dE/dy / sqrt(var + eps).
+      for_runs([&](int64_t off, int64_t len, int64_t c0, auto st) {
+        constexpr int St = decltype(st)::value;
+        input_grad<St>(dy + off, nullptr, dx + off, per<St>(is + c0), {}, {}, {}, len);
+      });
+      return;
+    }
+    // Batch statistics depend on x (Caffe's formula, y the normalised x, means over N and space):
+    //   dE/dx = (dy - mean(dy) - y * mean(dy . y)) / sqrt(var + eps) = dy * k0 + k1 + y * k2,
+    //   k0 = 1 / sqrt(var + eps),  k1 = -mean(dy) * k0,  k2 = -mean(dy . y) * k0.
+    // y is v = the kept y (a = 0, b = 1) or, out of place, y = (v - a) * b from the bottom v = x
+    // (a = mu, b = k0); the shift by a comes first, so a large mean does not cancel:
+    //   sum(dy . y) = b * sum(dy (v - a)),   dE/dx = dy * k0 + k1 + (v - a) * (b k2).
+    const float* v = kept_ ? x_norm_.data() : c.bottom(0).data();
+    for (int64_t k = 0; k < C; ++k) shift_[k] = kept_ ? 0.f : mean_[k];
+    channel_sums<false>(dy, v);
+    for (int64_t k = 0; k < C; ++k) {
+      const double b = kept_ ? 1.0 : is[k];
+      k1_[k] = static_cast<float>(-sum1_[k] / m * is[k]);
+      k2_[k] = static_cast<float>(-b * b * sum2_[k] / m * is[k]);
+    }
+    const float* k1 = k1_.data();
+    const float* k2 = k2_.data();
+    const float* a = shift_.data();
+    for_runs([&](int64_t off, int64_t len, int64_t c0, auto st) {
+      constexpr int St = decltype(st)::value;
+      input_grad<St>(dy + off, v + off, dx + off, per<St>(is + c0), per<St>(k1 + c0),
+                     per<St>(a + c0), per<St>(k2 + c0), len);
+    });
+  }
+
+  static std::vector<crema::TestConfig> tests() {
+    return {{"type: 'BatchNorm'", "2,3,4,5"},
+            {"type: 'BatchNorm'", "5,7"},
+            {"type: 'BatchNorm' batch_norm_param { moving_average_fraction: 0.9 eps: 0.001 }",
+             "1,3,5,3"},
+            {"type: 'BatchNorm' batch_norm_param { use_global_stats: true }", "2,3,4"}};
+  }
+
+ private:
+  // fn(offset, length, c0, stride) over contiguous runs: a plane of channel c0 (stride 0) when
+  // S > 1, a row of all C channels from c0 = 0 (stride 1) when S == 1 (2-d input).
+  template <class Fn>
+  void for_runs(const Fn& fn) const {
+    const int64_t C = C_, S = S_;
+    if (S > 1) {
+      crema::parallel_for(N_ * C, std::max<int64_t>(1, kWork / S), [&](int64_t p0, int64_t p1) {
+        for (int64_t p = p0; p < p1; ++p) fn(p * S, S, p % C, std::integral_constant<int, 0>());
+      });
+    } else {
+      crema::parallel_for(N_, std::max<int64_t>(1, kWork / C), [&](int64_t n0, int64_t n1) {
+        for (int64_t n = n0; n < n1; ++n)
+          fn(n * C, C, int64_t{0}, std::integral_constant<int, 1>());
+      });
+    }
+  }
+
+  // sum1_, sum2_ per channel from plane_sums with a = shift_[c]: per-plane partials (or per
+  // block of rows when S == 1) in double, then summed over planes in a fixed order.
+  template <bool kStats>
+  void channel_sums(const float* u, const float* v) {
+    const int64_t N = N_, C = C_, S = S_;
+    const float* sh = shift_.data();
+    std::fill(sum1_.begin(), sum1_.end(), 0.0);
+    std::fill(sum2_.begin(), sum2_.end(), 0.0);
+    const int64_t parts = S > 1 ? N : std::min<int64_t>(N, 64);
+    partial_.assign(2 * parts * C, 0.0);  // [part][2][C]
+    double* part = partial_.data();
+    if (S > 1) {
+      crema::parallel_for(N * C, std::max<int64_t>(1, kWork / S), [&](int64_t p0, int64_t p1) {
+        for (int64_t p = p0; p < p1; ++p) {
+          const int64_t n = p / C, k = p % C;
+          plane_sums<kStats>(u + p * S, v ? v + p * S : nullptr, sh[k], S, &part[2 * n * C + k],
+                             &part[2 * n * C + C + k]);
+        }
+      });
+    } else {
+      crema::parallel_for(parts, 1, [&](int64_t b0, int64_t b1) {
+        for (int64_t b = b0; b < b1; ++b) {
+          double* s1 = part + 2 * b * C;
+          double* s2 = s1 + C;
+          for (int64_t n = N * b / parts; n < N * (b + 1) / parts; ++n) {
+            const float* un = u + n * C;
+            const float* vn = v ? v + n * C : un;
+            for (int64_t j = 0; j < C; ++j) {
+              const double t = kStats ? double(un[j] - sh[j]) : double(un[j]);
+              s1[j] += t;
+              s2[j] += kStats ? t * t : t * double(vn[j] - sh[j]);
+            }
+          }
+        }
+      });
+    }
+    for (int64_t b = 0; b < parts; ++b)
+      for (int64_t j = 0; j < C; ++j) {
+        sum1_[j] += part[2 * b * C + j];
+        sum2_[j] += part[2 * b * C + C + j];
+      }
+  }
+
+  float maf_, eps_;
+  bool global_set_, global_value_;
+  bool global_ = false, kept_ = false;  // what the last forward used / whether it kept y
+  int64_t C_ = 0, N_ = 0, S_ = 0;
+  std::vector<float> mean_, inv_std_, shift_, k1_, k2_, x_norm_;
+  std::vector<double> sum1_, sum2_, partial_;
+};
+
+CREMA_EXPORT_PLUGIN("batch_norm", "1.0.0", BatchNorm)

@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "crema/testing/harness.hpp"
+
+using crema::testing::GradientChecker;
+using crema::testing::HarnessOptions;
+using crema::testing::LayerHarness;
+using crema::testing::Shape;
+
+namespace {
+HarnessOptions opts(bool train, bool in_place = false) {
+  HarnessOptions o;
+  o.train = train;
+  o.in_place = in_place;
+  return o;
+}
+void set(LayerHarness& h, const std::vector<float>& x) {
+  std::copy(x.begin(), x.end(), h.bottom_data(0));
+}
+
+// Input (N=2, C=2, S=2): channel 0 holds {1, 3, 5, 7}, channel 1 holds {-2, 0, 2, 8}.
+const std::vector<float> kX = {1, 3, -2, 0, 5, 7, 2, 8};
+// Channel 0: mean 4, biased var 5; channel 1: mean 2, biased var 14.
+}  // namespace
+
+TEST(BatchNorm, DeclaresThreeStateBlobs) {
+  LayerHarness h("type: 'BatchNorm'", {{2, 5, 3, 3}});
+  ASSERT_EQ(h.num_params(), 3);
+  EXPECT_EQ(h.param_shape(0), Shape({5}));
+  EXPECT_EQ(h.param_shape(1), Shape({5}));
+  EXPECT_EQ(h.param_shape(2), Shape({1}));
+  for (int p = 0; p < 3; ++p) {
+    EXPECT_TRUE(h.param_is_state(p));
+    for (int64_t i = 0; i < h.count(h.param_shape(p)); ++i) EXPECT_EQ(h.param_data(p)[i], 0.f);
+  }
+}
+
+TEST(BatchNorm, TrainForwardByHandAndRunningAverages) {
+  LayerHarness h("type: 'BatchNorm' batch_norm_param { moving_average_fraction: 0.9 eps: 0 }",
+                 {{2, 2, 2}}, opts(true));
+  set(h, kX);
+  h.forward();
+  const float mean[2] = {4, 2}, var[2] = {5, 14};
+  for (int n = 0; n < 2; ++n)
+    for (int c = 0; c < 2; ++c)
+      for (int s = 0; s < 2; ++s) {
+        int i = (n * 2 + c) * 2 + s;
+        EXPECT_NEAR(h.top_data(0)[i], (kX[i] - mean[c]) / std::sqrt(var[c]), 1e-6) << i;
+      }
+  // After one forward: f = 1, M = mean, V = m/(m-1) var with m = 4.
+  EXPECT_FLOAT_EQ(h.param_data(2)[0], 1.f);
+  EXPECT_FLOAT_EQ(h.param_data(0)[0], 4.f);
+  EXPECT_FLOAT_EQ(h.param_data(0)[1], 2.f);
+  EXPECT_FLOAT_EQ(h.param_data(1)[0], 5.f * 4 / 3);
+  EXPECT_FLOAT_EQ(h.param_data(1)[1], 14.f * 4 / 3);
+  // Second forward on x + 1 (channel 0) and 2x (channel 1): mean {5, 4}, var {5, 56}.
+  std::vector<float> x2 = kX;
+  for (int n = 0; n < 2; ++n)
+    for (int s = 0; s < 2; ++s) {
+      x2[(n * 2 + 0) * 2 + s] += 1;
+      x2[(n * 2 + 1) * 2 + s] *= 2;
+    }
+  set(h, x2);
+  h.forward();
+  EXPECT_FLOAT_EQ(h.param_data(2)[0], 0.9f * 1 + 1);
+  EXPECT_FLOAT_EQ(h.param_data(0)[0], 0.9f * 4 + 5);
+  EXPECT_FLOAT_EQ(h.param_data(0)[1], 0.9f * 2 + 4);
+  EXPECT_FLOAT_EQ(h.param_data(1)[0], 0.9f * (5.f * 4 / 3) + 5.f * 4 / 3);
+  EXPECT_FLOAT_EQ(h.param_data(1)[1], 0.9f * (14.f * 4 / 3) + 56.f * 4 / 3);
+}
+
+TEST(BatchNorm, TestPhaseUsesGlobalStatsByDefault) {
+  LayerHarness h("type: 'BatchNorm' batch_norm_param { eps: 0.5 }", {{2, 2, 2}}, opts(false));
+  set(h, kX);
+  // Accumulated sums with factor 2: mean = M / 2, var = V / 2.
+  h.param_data(0)[0] = 2, h.param_data(0)[1] = -4;
+  h.param_data(1)[0] = 7, h.param_data(1)[1] = 1;
+  h.param_data(2)[0] = 2;
+  h.forward();
+  for (int n = 0; n < 2; ++n)
+    for (int s = 0; s < 2; ++s) {
+      int i0 = (n * 2 + 0) * 2 + s, i1 = (n * 2 + 1) * 2 + s;
+      EXPECT_NEAR(h.top_data(0)[i0], (kX[i0] - 1) / std::sqrt(3.5 + 0.5), 1e-6);
+      EXPECT_NEAR(h.top_data(0)[i1], (kX[i1] + 2) / std::sqrt(0.5 + 0.5), 1e-6);
+    }
+  // The running statistics are left alone.
+  EXPECT_EQ(h.param_data(2)[0], 2.f);
+  EXPECT_EQ(h.param_data(0)[0], 2.f);
+  // Backward with constant statistics: dx = dy / sqrt(var + eps).
+  for (int i = 0; i < 8; ++i) h.top_diff(0)[i] = 1.f + i;
+  h.backward();
+  EXPECT_NEAR(h.bottom_diff(0)[0], 1.0 / 2.0, 1e-6);
+  EXPECT_NEAR(h.bottom_diff(0)[2], 3.0 / 1.0, 1e-6);
+}
+
+TEST(BatchNorm, ZeroFactorMeansZeroStatistics) {
+  LayerHarness h("type: 'BatchNorm' batch_norm_param { eps: 0.25 }", {{2, 2, 2}}, opts(false));
+  set(h, kX);
+  h.param_data(0)[0] = 100;  // ignored: factor 0 scales everything to 0
+  h.forward();
+  for (int i = 0; i < 8; ++i) EXPECT_FLOAT_EQ(h.top_data(0)[i], kX[i] * 2.f) << i;
+}
+
+TEST(BatchNorm, ExplicitUseGlobalStatsWins) {
+  // TRAIN with use_global_stats: true uses the stored statistics and does not update them.
+  LayerHarness t("type: 'BatchNorm' batch_norm_param { use_global_stats: true eps: 0 }",
+                 {{2, 2, 2}}, opts(true));
+  set(t, kX);
+  t.param_data(0)[0] = 1, t.param_data(0)[1] = 1;
+  t.param_data(1)[0] = 4, t.param_data(1)[1] = 16;
+  t.param_data(2)[0] = 1;
+  t.forward();
+  EXPECT_FLOAT_EQ(t.top_data(0)[0], (1.f - 1) / 2);
+  EXPECT_FLOAT_EQ(t.top_data(0)[2], (-2.f - 1) / 4);
+  EXPECT_EQ(t.param_data(2)[0], 1.f);
+  // TEST with use_global_stats: false normalises with the batch and updates the averages.
+  LayerHarness e("type: 'BatchNorm' batch_norm_param { use_global_stats: false eps: 0 }",
+                 {{2, 2, 2}}, opts(false));
+  set(e, kX);
+  e.forward();
+  EXPECT_NEAR(e.top_data(0)[0], (1 - 4) / std::sqrt(5.0), 1e-6);
+  EXPECT_FLOAT_EQ(e.param_data(2)[0], 1.f);
+  EXPECT_FLOAT_EQ(e.param_data(0)[1], 2.f);
+}
+
+TEST(BatchNorm, TwoDimensionalInput) {
+  LayerHarness h("type: 'BatchNorm' batch_norm_param { eps: 0 }", {{4, 3}}, opts(true));
+  const std::vector<float> x = {1, 10, -1, 2, 20, -1, 3, 30, 1, 6, 40, 1};
+  set(h, x);
+  h.forward();
+  // Channel 0: {1,2,3,6} mean 3 var 3.5; channel 1: {10..40} mean 25 var 125; channel 2: var 1.
+  EXPECT_NEAR(h.top_data(0)[0], (1 - 3) / std::sqrt(3.5), 1e-6);
+  EXPECT_NEAR(h.top_data(0)[10], (40 - 25) / std::sqrt(125.0), 1e-6);
+  EXPECT_NEAR(h.top_data(0)[11], 1.0, 1e-6);
+  EXPECT_FLOAT_EQ(h.param_data(1)[2], 4.f / 3);
+}
+
+TEST(BatchNorm, LargeMeanStaysAccurate) {
+  LayerHarness h("type: 'BatchNorm' batch_norm_param { eps: 0 }", {{16, 3, 40, 40}}, opts(true));
+  h.fill_gaussian(0, 1.0, 1e4);  // mean 1e4, std 1: float E[x^2]-E[x]^2 would cancel
+  h.forward();
+  const int64_t S = 1600;
+  for (int c = 0; c < 3; ++c) {
+    double s1 = 0, s2 = 0;
+    for (int n = 0; n < 16; ++n)
+      for (int64_t i = 0; i < S; ++i) {
+        double y = h.top_data(0)[(n * 3 + c) * S + i];
+        s1 += y, s2 += y * y;
+      }
+    EXPECT_NEAR(s1 / (16 * S), 0.0, 1e-3) << c;
+    EXPECT_NEAR(s2 / (16 * S), 1.0, 2e-3) << c;
+  }
+}
+
+TEST(BatchNorm, LargeMeanBackwardMatchesDoubleReference) {
+  // x = 1e4 + N(0, 1): out of place (y recomputed from x) and in place (kept y) both match a
+  // double-precision evaluation of Caffe's formula.
+  const Shape s = {8, 3, 12, 10};
+  const int64_t N = 8, C = 3, S = 120, n = N * C * S;
+  for (bool ip : {false, true}) {
+    LayerHarness h("type: 'BatchNorm' batch_norm_param { eps: 0.001 }", {s}, opts(true, ip));
+    h.fill_gaussian(0, 1.0, 1e4, 77);
+    std::vector<double> x(h.bottom_data(0), h.bottom_data(0) + n), dy(n);
+    h.forward();
+    for (int64_t i = 0; i < n; ++i)
+      h.top_diff(0)[i] = static_cast<float>(dy[i] = std::sin(0.1 * i));
+    h.backward();
+    for (int64_t c = 0; c < C; ++c) {
+      double mu = 0, var = 0, mdy = 0, mdyy = 0;
+      auto at = [&](int64_t k, int64_t j) { return (k * C + c) * S + j; };
+      for (int64_t k = 0; k < N; ++k)
+        for (int64_t j = 0; j < S; ++j) mu += x[at(k, j)] / (N * S);
+      for (int64_t k = 0; k < N; ++k)
+        for (int64_t j = 0; j < S; ++j) var += (x[at(k, j)] - mu) * (x[at(k, j)] - mu) / (N * S);
+      const double is = 1 / std::sqrt(var + 0.001);
+      for (int64_t k = 0; k < N; ++k)
+        for (int64_t j = 0; j < S; ++j) {
+          mdy += dy[at(k, j)] / (N * S);
+          mdyy += dy[at(k, j)] * (x[at(k, j)] - mu) * is / (N * S);
+        }
+      for (int64_t k = 0; k < N; ++k)
+        for (int64_t j = 0; j < S; ++j) {
+          const int64_t i = at(k, j);
+          const double ref = (dy[i] - mdy - (x[i] - mu) * is * mdyy) * is;
+          ASSERT_NEAR(h.bottom_diff(0)[i], ref, 1e-4) << "in place " << ip << " at " << i;
+        }
+    }
+  }
+}
+
+TEST(BatchNorm, GradientTrainSeveralShapes) {
+  const std::vector<Shape> shapes = {{2, 3, 4, 5}, {1, 9, 3, 5},  {5, 7},
+                                     {4, 11, 3},   {3, 10, 1, 1}, {6}};
+  for (const Shape& s : shapes) {
+    LayerHarness h("type: 'BatchNorm'", {s}, opts(true));
+    h.fill_gaussian(0, 1.0, 0.5, 21);
+    std::string log;
+    EXPECT_EQ(GradientChecker(1e-2, 2e-3).check(h, &log), 0)
+        << crema::testing::Shape(s).size() << "-d\n"
+        << log;
+  }
+}
+
+TEST(BatchNorm, GradientWithGlobalStats) {
+  for (bool train : {true, false}) {
+    LayerHarness h("type: 'BatchNorm' batch_norm_param { use_global_stats: true }", {{2, 5, 3, 3}},
+                   opts(train));
+    h.fill_gaussian(0, 1.0);
+    for (int c = 0; c < 5; ++c) h.param_data(0)[c] = 0.1f * c, h.param_data(1)[c] = 1.f + c;
+    h.param_data(2)[0] = 1.5f;
+    std::string log;
+    EXPECT_EQ(GradientChecker(1e-2, 1e-3).check(h, &log), 0) << log;
+  }
+}
+
+TEST(BatchNorm, InPlaceMatchesOutOfPlace) {
+  for (const Shape& s : std::vector<Shape>{{3, 5, 7, 3}, {6, 9}}) {
+    LayerHarness a("type: 'BatchNorm'", {s}, opts(true)),
+        b("type: 'BatchNorm'", {s}, opts(true, true));
+    a.fill_gaussian(0, 2.0, 1.0, 4);
+    b.fill_gaussian(0, 2.0, 1.0, 4);
+    a.forward();
+    b.forward();
+    const int64_t n = a.count(s);
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(a.top_data(0)[i], b.top_data(0)[i]) << i;
+    for (int p = 0; p < 3; ++p) EXPECT_EQ(a.param_data(p)[0], b.param_data(p)[0]);
+    for (int64_t i = 0; i < n; ++i) a.top_diff(0)[i] = b.top_diff(0)[i] = std::sin(0.3f * i);
+    // A later in-place layer may overwrite the top: backward must not depend on it.
+    for (int64_t i = 0; i < n; ++i) a.top_data(0)[i] = b.top_data(0)[i] = 0.f;
+    a.backward();
+    b.backward();
+    // (out of place recomputes y from x, in place reads the kept y: rounding differs slightly)
+    for (int64_t i = 0; i < n; ++i)
+      ASSERT_NEAR(a.bottom_diff(0)[i], b.bottom_diff(0)[i], 1e-5) << i;
+  }
+  LayerHarness g("type: 'BatchNorm'", {{2, 3, 4, 5}}, opts(true, true));
+  g.fill_gaussian(0, 1.0);
+  std::string log;
+  EXPECT_EQ(GradientChecker(1e-2, 2e-3).check(g, &log), 0) << log;
+}
+
+TEST(BatchNorm, RejectsNegativeEps) {
+  try {
+    LayerHarness h("type: 'BatchNorm' batch_norm_param { eps: -1 }", {{2, 3}});
+    FAIL() << "accepted";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("eps"), std::string::npos) << e.what();
+  }
+}
+
+TEST(BatchNorm, GpuAgreesWithCpu) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  for (bool train : {true, false})
+    for (const Shape& s : std::vector<Shape>{{2, 3, 4, 5}, {5, 7}})
+      EXPECT_LT(crema::testing::max_device_disagreement("type: 'BatchNorm'", {s}, opts(train)),
+                1e-4);
+}

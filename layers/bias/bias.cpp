@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Bias (Caffe's BiasLayer): bottom 0 seen as (outer, D, inner) where D = the axes
+// [axis, axis + k) of the bias b (k = its number of axes; a scalar b uses axis 0):
+//   y[o,d,i] = x[o,d,i] + b[d]
+//   dE/dx = dE/dy            dE/db[d] = sum_{o,i} dE/dy[o,d,i]
+// b is bottom 1 (two-bottom form) or a learned blob of shape x.shape[axis : axis + num_axes]
+// (num_axes -1: to the end), filled from bias_param.filler (default constant 0). Runs in place.
+// The sums go per plane (or per block of rows) in double, then over `outer` in a fixed order.
+// Reference: Caffe src/caffe/layers/bias_layer.cpp.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "crema/layer.hpp"
+
+namespace {
+constexpr int64_t kBlock = 512;
+constexpr int64_t kWork = 1 << 14;
+
+// y = x + b over one run: b one value (a plane) or a row of D values. Plain functions with
+// everything by value, so stores into the run cannot alias what they read and the loops
+// vectorise without runtime alias checks (which fail in place).
+void add_plane(const float* x, float* y, float b, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] + b;
+}
+void add_row(const float* x, float* y, const float* b, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] + b[i];
+}
+// sum(g) over n values: float within blocks, double across.
+double plane_sum(const float* g, int64_t n) {
+  double d = 0;
+  for (int64_t b = 0; b < n; b += kBlock) {
+    const int64_t e = std::min(n, b + kBlock);
+    float a = 0.f;
+#pragma omp simd reduction(+ : a)
+    for (int64_t i = b; i < e; ++i) a += g[i];
+    d += a;
+  }
+  return d;
+}
+void row_sum(const float* g, double* s, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) s[i] += g[i];
+}
+}  // namespace
+
+class Bias final : public crema::Layer<Bias> {
+ public:
+  static crema::LayerInfo info() {
+    crema::LayerInfo i{"Bias", "bias_param"};
+    i.max_bottoms = 2;
+    i.flags = CREMA_LAYER_IN_PLACE;
+    return i;
+  }
+  explicit Bias(const crema::Params& p)
+      : axis_(p.get<int>("bias_param.axis")), num_axes_(p.get<int>("bias_param.num_axes")) {
+    CREMA_CHECK(num_axes_ >= -1, "bias_param.num_axes must be >= -1, got " << num_axes_);
+  }
+
+  void setup(crema::Context& c) {
+    two_ = c.num_bottom() == 2;
+    if (two_) return;
+    const crema::Tensor x = c.bottom(0);
+    const crema::Shape xs = x.shape();
+    const int a = x.canonical_axis(axis_);
+    const int end = num_axes_ < 0 ? x.ndim() : a + num_axes_;
+    CREMA_CHECK(end <= x.ndim(), "bias_param.num_axes " << num_axes_ << " from axis " << a
+                                                        << " runs past bottom 0 of shape "
+                                                        << crema::shape_string(xs));
+    c.add_param(crema::Shape(xs.begin() + a, xs.begin() + end), "bias_param.filler", "constant",
+                0.f);
+  }
+
+  void reshape(crema::Context& c) {
+    const crema::Tensor x = c.bottom(0);
+    const crema::Tensor b = bias(c);
+    const int a = b.ndim() == 0 ? 0 : x.canonical_axis(axis_);
+    bool fits = x.ndim() >= a + b.ndim();
+    for (int i = 0; fits && i < b.ndim(); ++i) fits = x.dim(a + i) == b.dim(i);
+    CREMA_CHECK(fits, "bias of shape " << crema::shape_string(b.shape())
+                                       << " does not match bottom 0 of shape "
+                                       << crema::shape_string(x.shape()) << " from axis " << a);
+    outer_ = x.count(0, a);
+    dim_ = b.count();
+    inner_ = x.count(a + b.ndim());
+    c.top(0).set_shape(x.shape());
+  }
+
+  void forward_cpu(crema::Context& c) {
+    const float* x = c.bottom(0).data();
+    float* y = c.top(0).data();  // may be x
+    const float* b = bias(c).data();
+    const int64_t D = dim_, I = inner_;
+    if (I > 1) {
+      crema::parallel_for(outer_ * D, std::max<int64_t>(1, kWork / I), [&](int64_t p0, int64_t p1) {
+        for (int64_t p = p0; p < p1; ++p) add_plane(x + p * I, y + p * I, b[p % D], I);
+      });
+    } else {
+      crema::parallel_for(outer_, std::max<int64_t>(1, kWork / std::max<int64_t>(D, 1)),
+                          [&](int64_t o0, int64_t o1) {
+                            for (int64_t o = o0; o < o1; ++o) add_row(x + o * D, y + o * D, b, D);
+                          });
+    }
+  }
+
+  void backward_cpu(crema::Context& c) {
+    const float* dy = c.top(0).diff();
+    // dE/dx = dE/dy: nothing to do in place.
+    if (c.propagate_down(0) && c.bottom(0).diff() != dy) {
+      float* dx = c.bottom(0).diff();
+      crema::parallel_for(c.bottom(0).count(), 1 << 15, [&](int64_t b, int64_t e) {
+        std::memcpy(dx + b, dy + b, (e - b) * sizeof(float));
+      });
+    }
+    const bool want_b = two_ ? c.propagate_down(1) : c.params_need_grad();
+    if (!want_b) return;
+    // dE/db[d] = sum over o, i of dE/dy; partials laid out [part][D].
+    const int64_t D = dim_, I = inner_;
+    int64_t parts = outer_;
+    if (I > 1) {
+      partial_.resize(outer_ * D);
+      crema::parallel_for(outer_ * D, std::max<int64_t>(1, kWork / I), [&](int64_t p0, int64_t p1) {
+        for (int64_t p = p0; p < p1; ++p) partial_[p] = plane_sum(dy + p * I, I);
+      });
+    } else {
+      parts = std::min<int64_t>(outer_, 64);
+      partial_.assign(parts * D, 0.0);
+      crema::parallel_for(parts, 1, [&](int64_t k0, int64_t k1) {
+        for (int64_t k = k0; k < k1; ++k) {
+          for (int64_t o = outer_ * k / parts; o < outer_ * (k + 1) / parts; ++o)
+            row_sum(dy + o * D, &partial_[k * D], D);
+        }
+      });
+    }
+    // A learned bias accumulates; bottom 1 is overwritten.
+    float* db = two_ ? c.bottom(1).diff() : c.param(0).diff();
+    for (int64_t d = 0; d < D; ++d) {
+      double s = two_ ? 0.0 : db[d];
+      for (int64_t k = 0; k < parts; ++k) s += partial_[k * D + d];
+      db[d] = static_cast<float>(s);
+    }
+  }
+
+  static std::vector<crema::TestConfig> tests() {
+    return {{"type: 'Bias' bias_param { filler { type: 'gaussian' } }", "2,3,4,5"},
+            {"type: 'Bias' bias_param { num_axes: -1 }", "3,5"},
+            {"type: 'Bias' bias_param { axis: 0 }", "2,3,4,5;2,3"}};
+  }
+
+ private:
+  crema::Tensor bias(crema::Context& c) const { return two_ ? c.bottom(1) : c.param(0); }
+
+  int axis_, num_axes_;
+  bool two_ = false;
+  int64_t outer_ = 0, dim_ = 0, inner_ = 0;
+  std::vector<double> partial_;
+};
+
+CREMA_EXPORT_PLUGIN("bias", "1.0.0", Bias)

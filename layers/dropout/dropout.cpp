@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Dropout (Caffe's DropoutLayer), p = dropout_param.dropout_ratio (default 0.5):
+//   TRAIN: m_i ~ Bernoulli(1 - p),  y = x * m / (1 - p)     dE/dx = dE/dy * m / (1 - p)
+//   TEST:  y = x                                            dE/dx = dE/dy
+// With dropout_param.scale_train = false (the field of Caffe forks; read only when the schema
+// has it) TRAIN is y = x * m and TEST is y = x * (1 - p) instead.
+// The mask is a counter-based stream: m_i = [u32(key, i) >= p * 2^32] with
+//   key = mix(seed + mix(counter + G)),  u32(key, i) = high 32 bits of mix(key + (i + 1) G),
+// mix = SplitMix64's finaliser, G = 0x9E3779B97F4A7C15. The same (rng_seed, rng_counter) give
+// the same mask on any thread count (and, by the same formula, on a GPU). Backward regenerates
+// the mask from the key its forward used (a member), so no mask is stored. Runs in place.
+// Reference: Caffe src/caffe/layers/dropout_layer.cpp; Srivastava et al., JMLR 2014;
+// Steele et al., "Fast splittable pseudorandom number generators", OOPSLA 2014.
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "crema/layer.hpp"
+
+namespace {
+constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ull;
+constexpr int64_t kGrain = 1 << 14;
+
+inline uint64_t mix(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// out_i = in_i * (u32(key, i) >= thr ? kept : 0) for i in [b, e); in may be out.
+void masked_scale(const float* in, float* out, uint64_t key, uint32_t thr, float kept, int64_t b,
+                  int64_t e) {
+  for (int64_t i = b; i < e; ++i) {
+    const uint32_t u =
+        static_cast<uint32_t>(mix(key + static_cast<uint64_t>(i + 1) * kGolden) >> 32);
+    out[i] = in[i] * (u >= thr ? kept : 0.f);
+  }
+}
+
+void scale_copy(const float* in, float* out, float s, int64_t b, int64_t e) {
+  for (int64_t i = b; i < e; ++i) out[i] = in[i] * s;
+}
+
+bool read_scale_train(const crema::Params& p) {
+  try {
+    return p.get<bool>("dropout_param.scale_train");
+  } catch (const crema::Error&) {
+    crema::host().set_error("");  // the core schema has no scale_train: Caffe's default
+    return true;
+  }
+}
+}  // namespace
+
+class Dropout final : public crema::Layer<Dropout> {
+ public:
+  static crema::LayerInfo info() {
+    crema::LayerInfo i{"Dropout", "dropout_param"};
+    i.flags = CREMA_LAYER_IN_PLACE;
+    return i;
+  }
+  explicit Dropout(const crema::Params& p)
+      : ratio_(p.get<float>("dropout_param.dropout_ratio")), scale_train_(read_scale_train(p)) {
+    CREMA_CHECK(ratio_ >= 0.f && ratio_ < 1.f, "dropout_ratio must be in [0, 1), got " << ratio_);
+    threshold_ = static_cast<uint32_t>(4294967295.0 * static_cast<double>(ratio_));
+    scale_ = 1.f / (1.f - ratio_);
+  }
+
+  void reshape(crema::Context& c) { c.top(0).set_shape(c.bottom(0).shape()); }
+
+  void forward_cpu(crema::Context& c) {
+    const int64_t n = c.bottom(0).count();
+    const float* x = c.bottom(0).data();
+    float* y = c.top(0).data();
+    train_ = c.training();
+    if (!train_) {
+      // TEST: identity (or the expectation x * (1 - p) when training did not scale).
+      const float s = scale_train_ ? 1.f : 1.f - ratio_;
+      if (s == 1.f && x == y) return;
+      crema::parallel_for(n, 1 << 15, [=](int64_t b, int64_t e) { scale_copy(x, y, s, b, e); });
+      return;
+    }
+    key_ = mix(c.rng_seed() + mix(c.rng_counter() + kGolden));
+    apply_mask(x, y, n);
+  }
+
+  void backward_cpu(crema::Context& c) {
+    if (!c.propagate_down(0)) return;
+    const int64_t n = c.bottom(0).count();
+    const float* dy = c.top(0).diff();
+    float* dx = c.bottom(0).diff();
+    if (train_) {
+      // dy/dx = m / (1 - p): the mask of this forward, regenerated from key_.
+      apply_mask(dy, dx, n);
+      return;
+    }
+    // TEST: dy/dx = 1 (or 1 - p without scale_train).
+    const float s = scale_train_ ? 1.f : 1.f - ratio_;
+    if (s == 1.f && dy == dx) return;
+    crema::parallel_for(n, 1 << 15, [=](int64_t b, int64_t e) { scale_copy(dy, dx, s, b, e); });
+  }
+
+  static std::vector<crema::TestConfig> tests() {
+    return {{"type: 'Dropout'", "2,3,4,5"},
+            {"type: 'Dropout' dropout_param { dropout_ratio: 0.2 }", "3,7"}};
+  }
+
+ private:
+  // out_i = in_i * m_i * scale (scale = 1/(1-p), or 1 without scale_train); in may be out.
+  void apply_mask(const float* in, float* out, int64_t n) const {
+    const uint64_t key = key_;
+    const uint32_t thr = threshold_;
+    const float kept = scale_train_ ? scale_ : 1.f;
+    crema::parallel_for(n, kGrain,
+                        [=](int64_t b, int64_t e) { masked_scale(in, out, key, thr, kept, b, e); });
+  }
+
+  float ratio_;
+  bool scale_train_;
+  uint32_t threshold_ = 0;
+  float scale_ = 1.f;
+  bool train_ = true;
+  uint64_t key_ = 0;
+};
+
+CREMA_EXPORT_PLUGIN("dropout", "1.0.0", Dropout)

@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// PReLU (Caffe's PReLULayer): learned negative slope a_c per channel (axis 1), or one a for all
+// channels with prelu_param.channel_shared; filler prelu_param.filler (default constant 0.25):
+//   y = max(x, 0) + a_c * min(x, 0)
+//   dE/dx = dE/dy * ((x > 0) + a_c * (x <= 0))
+//   dE/da_c = sum over n and space of dE/dy * x * (x <= 0)
+// Runs in place; then forward keeps a copy of x (a_c may be negative or zero, so y does not
+// give x back), as Caffe does. Backward is one pass: the slope sums (per plane or per block of
+// rows, double, summed in a fixed order) and dE/dx.
+// Reference: Caffe src/caffe/layers/prelu_layer.cpp; He et al., "Delving Deep into
+// Rectifiers", ICCV 2015.
+#include <algorithm>
+#include <type_traits>
+#include <vector>
+
+#include "crema/layer.hpp"
+
+namespace {
+constexpr int64_t kBlock = 512;
+constexpr int64_t kWork = 1 << 14;
+
+// A per-channel slope along one run: a value for a plane (St = 0), an array for a row of C
+// (St = 1). Kernels take everything by value, so stores into the run cannot alias what they
+// read and the loops vectorise without runtime alias checks (which fail in place).
+template <int St>
+struct Per {
+  const float* p;
+  float operator[](int64_t i) const { return p[i]; }
+};
+template <>
+struct Per<0> {
+  float v;
+  float operator[](int64_t) const { return v; }
+};
+template <int St>
+Per<St> per(const float* p) {
+  if constexpr (St == 0)
+    return {*p};
+  else
+    return {p};
+}
+
+// y = max(x, 0) + a min(x, 0); x also copied into keep when given.
+template <int St>
+void prelu_run(const float* x, float* y, float* keep, Per<St> a, int64_t n) {
+  if (keep) {
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = x[i];
+      keep[i] = v;
+      y[i] = std::max(v, 0.f) + a[i] * std::min(v, 0.f);
+    }
+  } else {
+    for (int64_t i = 0; i < n; ++i) y[i] = std::max(x[i], 0.f) + a[i] * std::min(x[i], 0.f);
+  }
+}
+
+// dx = dy where x > 0, a dy elsewhere.
+template <int St>
+void prelu_grad(const float* x, const float* dy, float* dx, Per<St> a, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dx[i] = x[i] > 0.f ? dy[i] : a[i] * dy[i];
+}
+
+// One plane of channel slope a: returns sum(g * min(v, 0)); out = dE/dx when given.
+double plane_backward(const float* g, const float* v, float* out, float a, int64_t n) {
+  double d = 0;
+  for (int64_t b = 0; b < n; b += kBlock) {
+    const int64_t e = std::min(n, b + kBlock);
+    float acc = 0.f;
+#pragma omp simd reduction(+ : acc)
+    for (int64_t i = b; i < e; ++i) acc += g[i] * (v[i] < 0.f ? v[i] : 0.f);
+    if (out) prelu_grad<0>(v + b, g + b, out + b, Per<0>{a}, e - b);
+    d += acc;
+  }
+  return d;
+}
+
+// One row of C channels: s[c] += g * min(v, 0); out = dE/dx when given.
+void row_backward(const float* g, const float* v, float* out, const float* a, int64_t C,
+                  double* s) {
+  for (int64_t j = 0; j < C; ++j) s[j] += double(g[j]) * std::min(v[j], 0.f);
+  if (out) prelu_grad<1>(v, g, out, Per<1>{a}, C);
+}
+}  // namespace
+
+class PReLU final : public crema::Layer<PReLU> {
+ public:
+  static crema::LayerInfo info() {
+    crema::LayerInfo i{"PReLU", "prelu_param"};
+    i.flags = CREMA_LAYER_IN_PLACE;
+    return i;
+  }
+  explicit PReLU(const crema::Params& p) : shared_(p.get<bool>("prelu_param.channel_shared")) {}
+
+  void setup(crema::Context& c) {
+    check_shape(c.bottom(0));
+    channels_ = c.bottom(0).dim(1);
+    c.add_param(shared_ ? crema::Shape{} : crema::Shape{channels_}, "prelu_param.filler",
+                "constant", 0.25f);
+  }
+
+  void reshape(crema::Context& c) {
+    const crema::Tensor x = c.bottom(0);
+    check_shape(x);
+    CREMA_CHECK(x.dim(1) == channels_, "PReLU was set up for " << channels_ << " channels, input "
+                                                               << crema::shape_string(x.shape())
+                                                               << " has " << x.dim(1));
+    N_ = x.dim(0);
+    S_ = x.count(2);
+    slope_.resize(channels_);
+    c.top(0).set_shape(x.shape());
+  }
+
+  void forward_cpu(crema::Context& c) {
+    const float* x = c.bottom(0).data();
+    float* y = c.top(0).data();
+    const float* a = expand_slopes(c);
+    in_place_ = c.top(0).same_memory(c.bottom(0));
+    if (in_place_) x_copy_.resize(c.bottom(0).count());
+    float* keep = in_place_ ? x_copy_.data() : nullptr;
+    for_runs([&](int64_t off, int64_t len, int64_t c0, auto st) {
+      constexpr int St = decltype(st)::value;
+      prelu_run<St>(x + off, y + off, keep ? keep + off : nullptr, per<St>(a + c0), len);
+    });
+  }
+
+  void backward_cpu(crema::Context& c) {
+    const float* dy = c.top(0).diff();
+    const float* x = in_place_ ? x_copy_.data() : c.bottom(0).data();
+    const float* a = expand_slopes(c);
+    float* dx = c.propagate_down(0) ? c.bottom(0).diff() : nullptr;  // may be dy (in place)
+    const int64_t C = channels_, S = S_;
+    if (c.params_need_grad()) {
+      // dE/da_c = sum dy * x * (x <= 0) = sum dy * min(x, 0), partials laid out [part][C]; each
+      // block is summed before its dx overwrites dy (in place). dE/dx as below.
+      int64_t parts = N_;
+      if (S > 1) {
+        partial_.resize(N_ * C);
+        crema::parallel_for(N_ * C, std::max<int64_t>(1, kWork / S), [&](int64_t p0, int64_t p1) {
+          for (int64_t p = p0; p < p1; ++p)
+            partial_[p] =
+                plane_backward(dy + p * S, x + p * S, dx ? dx + p * S : nullptr, a[p % C], S);
+        });
+      } else {
+        parts = std::min<int64_t>(N_, 64);
+        partial_.assign(parts * C, 0.0);
+        crema::parallel_for(parts, 1, [&](int64_t k0, int64_t k1) {
+          for (int64_t k = k0; k < k1; ++k)
+            for (int64_t n = N_ * k / parts; n < N_ * (k + 1) / parts; ++n)
+              row_backward(dy + n * C, x + n * C, dx ? dx + n * C : nullptr, a, C,
+                           &partial_[k * C]);
+        });
+      }
+      float* da = c.param(0).diff();
+      double total = 0;
+      for (int64_t j = 0; j < C; ++j) {
+        double s = 0;
+        for (int64_t k = 0; k < parts; ++k) s += partial_[k * C + j];
+        if (shared_)
+          total += s;
+        else
+          da[j] += static_cast<float>(s);
+      }
+      if (shared_) da[0] += static_cast<float>(total);
+      return;
+    }
+    if (!dx) return;
+    // dy/dx = 1 where x > 0, a_c elsewhere.
+    for_runs([&](int64_t off, int64_t len, int64_t c0, auto st) {
+      constexpr int St = decltype(st)::value;
+      prelu_grad<St>(x + off, dy + off, dx + off, per<St>(a + c0), len);
+    });
+  }
+
+  static std::vector<crema::TestConfig> tests() {
+    return {{"type: 'PReLU'", "2,3,4,5"},
+            {"type: 'PReLU' prelu_param { channel_shared: true }", "3,5"},
+            {"type: 'PReLU' prelu_param { filler { type: 'uniform' min: -1 max: 1 } }", "1,9,3"}};
+  }
+
+ private:
+  static void check_shape(const crema::Tensor& x) {
+    CREMA_CHECK(x.ndim() >= 2, "PReLU needs an input with at least 2 axes (N, C, ...), got "
+                                   << crema::shape_string(x.shape()));
+  }
+  // Per-channel slopes (the one shared slope repeated), so the loops index a[c] either way.
+  const float* expand_slopes(crema::Context& c) {
+    const float* a = c.param(0).data();
+    for (int64_t j = 0; j < channels_; ++j) slope_[j] = shared_ ? a[0] : a[j];
+    return slope_.data();
+  }
+  // fn(offset, length, c0, stride): a plane of channel c0 (stride 0) when S > 1, else a row of
+  // all C channels (stride 1, c0 = 0).
+  template <class Fn>
+  void for_runs(const Fn& fn) const {
+    const int64_t C = channels_, S = S_;
+    if (S > 1) {
+      crema::parallel_for(N_ * C, std::max<int64_t>(1, kWork / S), [&](int64_t p0, int64_t p1) {
+        for (int64_t p = p0; p < p1; ++p) fn(p * S, S, p % C, std::integral_constant<int, 0>());
+      });
+    } else {
+      crema::parallel_for(N_, std::max<int64_t>(1, kWork / std::max<int64_t>(C, 1)),
+                          [&](int64_t n0, int64_t n1) {
+                            for (int64_t n = n0; n < n1; ++n)
+                              fn(n * C, C, int64_t{0}, std::integral_constant<int, 1>());
+                          });
+    }
+  }
+
+  bool shared_, in_place_ = false;
+  int64_t channels_ = 0, N_ = 0, S_ = 0;
+  std::vector<float> slope_, x_copy_;
+  std::vector<double> partial_;
+};
+
+CREMA_EXPORT_PLUGIN("prelu", "1.0.0", PReLU)

@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Scale (Caffe's ScaleLayer): bottom 0 seen as (outer, D, inner) where D = the axes
+// [axis, axis + k) of the scale s (k = its number of axes; a scalar s uses axis 0):
+//   y[o,d,i] = x[o,d,i] * s[d] (+ b[d] with bias_term)
+//   dE/dx[o,d,i] = dE/dy[o,d,i] * s[d]
+//   dE/ds[d] = sum_{o,i} dE/dy[o,d,i] * x[o,d,i]      dE/db[d] = sum_{o,i} dE/dy[o,d,i]
+// s is bottom 1 (the two-bottom form, e.g. SE blocks: axis 0, s (N,C) on x (N,C,H,W)) or a
+// learned blob of shape x.shape[axis : axis + num_axes] (num_axes -1: to the end), filled from
+// scale_param.filler (default constant 1). With bias_term a learned b of s's shape (filler
+// scale_param.bias_filler, default 0) is param 1, or param 0 in the two-bottom form.
+// In place: forward keeps a copy of x for dE/ds, as Caffe does. Backward is one pass: both
+// sums and dE/dx; the sums go per plane (or per block of rows) in double, then over `outer`
+// in a fixed order, so results do not depend on the thread count.
+// Reference: Caffe src/caffe/layers/scale_layer.cpp.
+#include <algorithm>
+#include <type_traits>
+#include <vector>
+
+#include "crema/layer.hpp"
+
+namespace {
+constexpr int64_t kBlock = 512;
+constexpr int64_t kWork = 1 << 14;
+
+// A per-d constant along one run: a value for a plane (St = 0), an array for a row of D (St = 1).
+// Kernels take everything by value, so stores into the run cannot alias what they read and the
+// loops vectorise without runtime alias checks (which fail in place).
+template <int St>
+struct Per {
+  const float* p;
+  float operator[](int64_t i) const { return p[i]; }
+};
+template <>
+struct Per<0> {
+  float v;
+  float operator[](int64_t) const { return v; }
+};
+template <int St>
+Per<St> per(const float* p) {
+  if constexpr (St == 0)
+    return {*p};
+  else
+    return {p};
+}
+
+// y = x * s (+ b when has_b); x also copied into keep when given (keep may not be y).
+template <int St>
+void scale_run(const float* x, float* y, float* keep, Per<St> s, Per<St> b, bool has_b, int64_t n) {
+  if (keep) {
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = x[i];
+      keep[i] = v;
+      y[i] = has_b ? v * s[i] + b[i] : v * s[i];
+    }
+  } else if (has_b) {
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] * s[i] + b[i];
+  } else {
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] * s[i];
+  }
+}
+
+// One plane of n values sharing s: *s1 = sum(g * v), *s2 = sum(g); out = g * s when given.
+void plane_backward(const float* g, const float* v, float* out, float s, int64_t n, double* s1,
+                    double* s2) {
+  double d1 = 0, d2 = 0;
+  for (int64_t b = 0; b < n; b += kBlock) {
+    const int64_t e = std::min(n, b + kBlock);
+    float a1 = 0.f, a2 = 0.f;
+#pragma omp simd reduction(+ : a1, a2)
+    for (int64_t i = b; i < e; ++i) {
+      a1 += g[i] * v[i];
+      a2 += g[i];
+    }
+    if (out)
+      for (int64_t i = b; i < e; ++i) out[i] = g[i] * s;
+    d1 += a1;
+    d2 += a2;
+  }
+  *s1 = d1;
+  *s2 = d2;
+}
+
+// One row of D values (inner == 1): s1[d] += g * v, s2[d] += g; out = g * s when given.
+void row_backward(const float* g, const float* v, float* out, const float* s, int64_t D, double* s1,
+                  double* s2) {
+  for (int64_t d = 0; d < D; ++d) {
+    s1[d] += double(g[d]) * v[d];
+    s2[d] += g[d];
+  }
+  if (out)
+    for (int64_t d = 0; d < D; ++d) out[d] = g[d] * s[d];
+}
+}  // namespace
+
+class Scale final : public crema::Layer<Scale> {
+ public:
+  static crema::LayerInfo info() {
+    crema::LayerInfo i{"Scale", "scale_param"};
+    i.max_bottoms = 2;
+    i.flags = CREMA_LAYER_IN_PLACE;
+    return i;
+  }
+  explicit Scale(const crema::Params& p)
+      : axis_(p.get<int>("scale_param.axis")),
+        num_axes_(p.get<int>("scale_param.num_axes")),
+        bias_term_(p.get<bool>("scale_param.bias_term")) {
+    CREMA_CHECK(num_axes_ >= -1, "scale_param.num_axes must be >= -1, got " << num_axes_);
+  }
+
+  void setup(crema::Context& c) {
+    two_ = c.num_bottom() == 2;
+    crema::Shape shape;
+    if (two_) {
+      shape = c.bottom(1).shape();
+    } else {
+      const crema::Tensor x = c.bottom(0);
+      const int a = x.canonical_axis(axis_);
+      const int end = num_axes_ < 0 ? x.ndim() : a + num_axes_;
+      CREMA_CHECK(end <= x.ndim(), "scale_param.num_axes " << num_axes_ << " from axis " << a
+                                                           << " runs past bottom 0 of shape "
+                                                           << crema::shape_string(x.shape()));
+      const crema::Shape xs = x.shape();
+      shape.assign(xs.begin() + a, xs.begin() + end);
+      scale_param_ = c.add_param(shape, "scale_param.filler", "constant", 1.f);
+    }
+    if (bias_term_) bias_param_ = c.add_param(shape, "scale_param.bias_filler", "constant", 0.f);
+  }
+
+  void reshape(crema::Context& c) {
+    const crema::Tensor x = c.bottom(0);
+    const crema::Tensor s = two_ ? c.bottom(1) : c.param(scale_param_);
+    const int a = s.ndim() == 0 ? 0 : x.canonical_axis(axis_);
+    bool fits = x.ndim() >= a + s.ndim();
+    for (int i = 0; fits && i < s.ndim(); ++i) fits = x.dim(a + i) == s.dim(i);
+    CREMA_CHECK(fits, "scale of shape " << crema::shape_string(s.shape())
+                                        << " does not match bottom 0 of shape "
+                                        << crema::shape_string(x.shape()) << " from axis " << a);
+    outer_ = x.count(0, a);
+    dim_ = s.count();
+    inner_ = x.count(a + s.ndim());
+    c.top(0).set_shape(x.shape());
+  }
+
+  void forward_cpu(crema::Context& c) {
+    const float* x = c.bottom(0).data();
+    float* y = c.top(0).data();
+    const float* s = scale(c).data();
+    const float* b = bias_term_ ? c.param(bias_param_).data() : nullptr;
+    in_place_ = c.top(0).same_memory(c.bottom(0));
+    if (in_place_) x_copy_.resize(c.bottom(0).count());
+    float* keep = in_place_ ? x_copy_.data() : nullptr;
+    // y = x * s[d] + b[d]; in place the copy of x is taken in the same pass.
+    for_runs([&](int64_t off, int64_t len, int64_t d0, auto st) {
+      constexpr int St = decltype(st)::value;
+      scale_run<St>(x + off, y + off, keep ? keep + off : nullptr, per<St>(s + d0),
+                    per<St>(b ? b + d0 : s + d0), b != nullptr, len);
+    });
+  }
+
+  void backward_cpu(crema::Context& c) {
+    const float* dy = c.top(0).diff();
+    const float* x = in_place_ ? x_copy_.data() : c.bottom(0).data();
+    const float* s = scale(c).data();
+    float* dx = c.propagate_down(0) ? c.bottom(0).diff() : nullptr;  // may be dy (in place)
+    const bool want_s = two_ ? c.propagate_down(1) : c.params_need_grad();
+    const bool want_b = bias_term_ && c.params_need_grad();
+    if (!want_s && !want_b) {
+      // dE/dx = dE/dy * s[d]
+      if (dx)
+        for_runs([&](int64_t off, int64_t len, int64_t d0, auto st) {
+          constexpr int St = decltype(st)::value;
+          scale_run<St>(dy + off, dx + off, nullptr, per<St>(s + d0), per<St>(s + d0), false, len);
+        });
+      return;
+    }
+    // One pass: partial sums of dy * x and dy (laid out [part][2][D], part = o for planes, a
+    // block of rows otherwise), and dE/dx = dE/dy * s[d].
+    const int64_t D = dim_, I = inner_;
+    if (I > 1) {
+      partial_.resize(2 * outer_ * D);
+      crema::parallel_for(outer_ * D, std::max<int64_t>(1, kWork / I), [&](int64_t p0, int64_t p1) {
+        for (int64_t p = p0; p < p1; ++p) {
+          double* part = &partial_[2 * (p / D) * D + p % D];
+          plane_backward(dy + p * I, x + p * I, dx ? dx + p * I : nullptr, s[p % D], I, part,
+                         part + D);
+        }
+      });
+    } else {
+      // inner == 1: rows of D; blocks of rows accumulate D-vectors of doubles.
+      const int64_t blocks = std::min<int64_t>(outer_, 64);
+      partial_.assign(2 * blocks * D, 0.0);
+      crema::parallel_for(blocks, 1, [&](int64_t k0, int64_t k1) {
+        for (int64_t k = k0; k < k1; ++k)
+          for (int64_t o = outer_ * k / blocks; o < outer_ * (k + 1) / blocks; ++o)
+            row_backward(dy + o * D, x + o * D, dx ? dx + o * D : nullptr, s, D,
+                         &partial_[2 * k * D], &partial_[2 * k * D + D]);
+      });
+    }
+    const int64_t parts = I > 1 ? outer_ : std::min<int64_t>(outer_, 64);
+    sums_.assign(2 * D, 0.0);
+    for (int64_t k = 0; k < parts; ++k)
+      for (int64_t d = 0; d < D; ++d) {
+        sums_[d] += partial_[2 * k * D + d];
+        sums_[D + d] += partial_[2 * k * D + D + d];
+      }
+    // Learned blobs accumulate; bottom 1 is overwritten.
+    if (want_s) {
+      float* ds = two_ ? c.bottom(1).diff() : c.param(scale_param_).diff();
+      for (int64_t d = 0; d < D; ++d) ds[d] = static_cast<float>((two_ ? 0.0 : ds[d]) + sums_[d]);
+    }
+    if (want_b) {
+      float* db = c.param(bias_param_).diff();
+      for (int64_t d = 0; d < D; ++d) db[d] += static_cast<float>(sums_[D + d]);
+    }
+  }
+
+  static std::vector<crema::TestConfig> tests() {
+    return {{"type: 'Scale' scale_param { filler { type: 'gaussian' } }", "2,3,4,5"},
+            {"type: 'Scale' scale_param { bias_term: true filler { type: 'gaussian' } "
+             "bias_filler { type: 'gaussian' } }",
+             "3,5"},
+            {"type: 'Scale' scale_param { axis: 0 }", "2,3,4,5;2,3"},
+            {"type: 'Scale' scale_param { num_axes: -1 filler { type: 'gaussian' } }", "2,3,5"}};
+  }
+
+ private:
+  crema::Tensor scale(crema::Context& c) const {
+    return two_ ? c.bottom(1) : c.param(scale_param_);
+  }
+
+  // fn(offset, length, d0, stride): contiguous runs sharing one s[d] (stride 0, one plane of
+  // `inner` values) when inner > 1, else rows of D values (stride 1, d0 = 0).
+  template <class Fn>
+  void for_runs(const Fn& fn) const {
+    const int64_t D = dim_, I = inner_;
+    if (I > 1) {
+      crema::parallel_for(outer_ * D, std::max<int64_t>(1, kWork / I), [&](int64_t p0, int64_t p1) {
+        for (int64_t p = p0; p < p1; ++p) fn(p * I, I, p % D, std::integral_constant<int, 0>());
+      });
+    } else {
+      crema::parallel_for(outer_, std::max<int64_t>(1, kWork / std::max<int64_t>(D, 1)),
+                          [&](int64_t o0, int64_t o1) {
+                            for (int64_t o = o0; o < o1; ++o)
+                              fn(o * D, D, int64_t{0}, std::integral_constant<int, 1>());
+                          });
+    }
+  }
+
+  int axis_, num_axes_;
+  bool bias_term_, two_ = false, in_place_ = false;
+  int scale_param_ = -1, bias_param_ = -1;
+  int64_t outer_ = 0, dim_ = 0, inner_ = 0;
+  std::vector<float> x_copy_;
+  std::vector<double> partial_, sums_;
+};
+
+CREMA_EXPORT_PLUGIN("scale", "1.0.0", Scale)
