@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages crema needs (as root, or through sudo). Quick when all are there.
 set -euo pipefail
-packages=(cmake ninja-build g++ make python3 libprotobuf-dev protobuf-compiler libopenblas-dev
+packages=(cmake ninja-build g++ make python3 libprotobuf-dev protobuf-compiler libopenblas-dev libopenblas-openmp-dev
           libboost-dev libboost-program-options-dev libgtest-dev libbenchmark-dev zlib1g-dev
           liblmdb-dev dataset-fashion-mnist)
 missing=()

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Convolution: Caffe's ConvolutionLayer (base_conv_layer.cpp, conv_layer.cpp), 2-D, N,C,H,W.
+//   y[n][o][oh][ow] = b[o] + sum_{c', i, j} W[o][c'][i][j] x[n][g*C/G + c'][ih][iw],
+//   ih = oh*SH - PH + i*DH, iw = ow*SW - PW + j*DW, g = o / (M/G) the group of output o
+// (x is 0 in the padding), OH = floor((H + 2PH - (DH(KH-1)+1)) / SH) + 1, likewise OW.
+// Params: W (num_output, C/G, KH, KW), b (num_output) when bias_term.
+// The products run as a few large pixel-major GEMMs per chunk of images (conv_gemm.cpp), with
+// dE/db = sum_{n,oh,ow} dE/dy here; parameters in conv_spec.hpp.
+#include <algorithm>
+#include <cstdlib>
+
+#include "conv_gemm.hpp"
+#include "conv_spec.hpp"
+#include "crema/layer.hpp"
+
+using crema::layers::ConvGeometry;
+
+class Convolution final : public crema::Layer<Convolution> {
+ public:
+  static crema::LayerInfo info() { return {"Convolution", "convolution_param"}; }
+
+  explicit Convolution(const crema::Params& p) : spec_(crema::layers::read_conv_spec(p)) {
+    // Tuning and test hooks: the buffer budget of one chunk of images in KB, and the smallest
+    // output plane that uses the row-shift method (see conv_gemm.hpp).
+    if (const char* env = std::getenv("CREMA_CONV_CHUNK_KB"))
+      tuning_.chunk_bytes = std::atol(env) * 1024;
+    if (const char* env = std::getenv("CREMA_CONV_ROWSHIFT_MIN"))
+      tuning_.rowshift_min_plane = std::atol(env);
+  }
+
+  void setup(crema::Context& c) {
+    crema::layers::check_conv_input(c.bottom(0), spec_.axis, &spec_.geometry);
+    const ConvGeometry& g = spec_.geometry;
+    channels_ = g.channels;
+    CREMA_CHECK(channels_ % g.groups == 0,
+                "input channels " << channels_ << " are not a multiple of group " << g.groups);
+    c.add_param({spec_.num_output, channels_ / g.groups, g.kernel_h, g.kernel_w},
+                "convolution_param.weight_filler");
+    if (spec_.bias_term) c.add_param({spec_.num_output}, "convolution_param.bias_filler");
+  }
+
+  void reshape(crema::Context& c) {
+    ConvGeometry& g = spec_.geometry;
+    crema::layers::check_conv_input(c.bottom(0), spec_.axis, &g);
+    CREMA_CHECK(
+        g.channels == channels_,
+        "bottom has " << g.channels << " channels but the weights were set up for " << channels_);
+    const int64_t num = c.bottom(0).dim(0);
+    c.top(0).set_shape({num, spec_.num_output, g.out_h(), g.out_w()});
+    // With more threads a chunk is split among them: scale the budget so each share stays cached.
+    crema::layers::ConvGemm::Tuning t = tuning_;
+    t.chunk_bytes *= static_cast<size_t>(std::max(1, c.num_threads()));
+    const int64_t floats = gemm_.plan(g, spec_.num_output, num, t);
+    if (floats > 0) c.request_workspace(static_cast<size_t>(floats) * sizeof(float));
+  }
+
+  void forward_cpu(crema::Context& c) {
+    gemm_.forward(c.bottom(0).data(), c.param(0).data(),
+                  spec_.bias_term ? c.param(1).data() : nullptr, c.top(0).data(),
+                  c.workspace<float>());
+  }
+
+  void backward_cpu(crema::Context& c) {
+    const int64_t num = c.bottom(0).dim(0), out = spec_.geometry.out_plane(), m = spec_.num_output;
+    const float* dy = c.top(0).diff();
+    const bool need_w = c.params_need_grad(), need_x = c.propagate_down(0);
+    // dE/db[o] = sum_{n,oh,ow} dE/dy[n][o][oh][ow]
+    if (need_w && spec_.bias_term) {
+      float* db = c.param(1).diff();
+      crema::parallel_for(m, 4, [&](int64_t b, int64_t e) {
+        for (int64_t o = b; o < e; ++o) {
+          float acc[16] = {};  // 16 partial sums: a reduction the compiler vectorises
+          for (int64_t n = 0; n < num; ++n) {
+            const float* d = dy + (n * m + o) * out;
+            int64_t k = 0;
+            for (; k + 16 <= out; k += 16)
+              for (int u = 0; u < 16; ++u) acc[u] += d[k + u];
+            for (; k < out; ++k) acc[k % 16] += d[k];
+          }
+          float s = 0.f;
+          for (float a : acc) s += a;
+          db[o] += s;
+        }
+      });
+    }
+    // dE/dW += ..., dE/dx = ... (the GEMMs and their derivation: conv_gemm.cpp)
+    if (need_w || need_x)
+      gemm_.backward(c.bottom(0).data(), c.param(0).data(), dy,
+                     need_w ? c.param(0).diff() : nullptr, need_x ? c.bottom(0).diff() : nullptr,
+                     c.workspace<float>());
+  }
+
+  static std::vector<crema::TestConfig> tests() {
+    return {
+        {"type: 'Convolution' convolution_param { num_output: 4 kernel_size: 3 pad: 1 "
+         "weight_filler { type: 'gaussian' std: 0.3 } bias_filler { type: 'gaussian' std: 0.3 } }",
+         "2,3,5,6"},
+        {"type: 'Convolution' convolution_param { num_output: 6 kernel_h: 3 kernel_w: 2 stride: 2 "
+         "dilation: 2 group: 3 pad: 1 weight_filler { type: 'gaussian' std: 0.3 } }",
+         "1,3,7,6"},
+        {"type: 'Convolution' convolution_param { num_output: 5 kernel_size: 1 "
+         "weight_filler { type: 'gaussian' std: 0.3 } bias_filler { type: 'gaussian' std: 0.3 } }",
+         "3,4,3,5"},
+        // 256 output pixels: the row-shift method (conv_gemm.hpp).
+        {"type: 'Convolution' convolution_param { num_output: 3 kernel_size: 3 pad: 1 "
+         "weight_filler { type: 'gaussian' std: 0.3 } bias_filler { type: 'gaussian' std: 0.3 } }",
+         "2,2,16,16"},
+        // group == channels == num_output: the depthwise method.
+        {"type: 'Convolution' convolution_param { num_output: 4 group: 4 kernel_size: 3 pad: 1 "
+         "weight_filler { type: 'gaussian' std: 0.3 } bias_filler { type: 'gaussian' std: 0.3 } }",
+         "2,4,5,6"}};
+  }
+
+ private:
+  crema::layers::ConvSpec spec_;
+  int channels_ = 0;
+  crema::layers::ConvGemm::Tuning tuning_;
+  crema::layers::ConvGemm gemm_;
+};
+
+CREMA_EXPORT_PLUGIN("convolution", "1.0.0", Convolution)

@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "crema/testing/harness.hpp"
+
+using crema::testing::GradientChecker;
+using crema::testing::LayerHarness;
+
+namespace {
+std::string conv(const std::string& body) {
+  return "type: 'Convolution' convolution_param { " + body + " }";
+}
+const char* kFillers =
+    " weight_filler { type: 'gaussian' std: 0.5 } bias_filler { type: 'gaussian' std: 0.5 }";
+
+// Direct-loop reference: y = b + sum W x over the (dilated, strided, padded) window of the group.
+struct Ref {
+  int kh, kw, ph, pw, sh, sw, dh, dw, group;
+};
+std::vector<float> reference(LayerHarness& h, const Ref& r, bool bias) {
+  auto xs = h.bottom_shape(0), ys = h.top_shape(0);
+  const int N = xs[0], C = xs[1], H = xs[2], W = xs[3], M = ys[1], OH = ys[2], OW = ys[3];
+  const int cg = C / r.group, mg = M / r.group;
+  const float* x = h.bottom_data(0);
+  const float* w = h.param_data(0);
+  std::vector<float> y(static_cast<size_t>(N) * M * OH * OW);
+  for (int n = 0; n < N; ++n)
+    for (int o = 0; o < M; ++o)
+      for (int oh = 0; oh < OH; ++oh)
+        for (int ow = 0; ow < OW; ++ow) {
+          double s = bias ? h.param_data(1)[o] : 0.0;
+          for (int c = 0; c < cg; ++c)
+            for (int i = 0; i < r.kh; ++i)
+              for (int j = 0; j < r.kw; ++j) {
+                int ih = oh * r.sh - r.ph + i * r.dh, iw = ow * r.sw - r.pw + j * r.dw;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                int cin = (o / mg) * cg + c;
+                s += double(w[((o * cg + c) * r.kh + i) * r.kw + j]) *
+                     x[((n * C + cin) * H + ih) * W + iw];
+              }
+          y[((n * M + o) * OH + oh) * OW + ow] = static_cast<float>(s);
+        }
+  return y;
+}
+
+void expect_matches_reference(const std::string& body, const std::vector<int64_t>& shape,
+                              const Ref& r, bool bias = true) {
+  LayerHarness h(conv(body + kFillers), {shape});
+  h.fill_gaussian(0, 1.0);
+  h.forward();
+  std::vector<float> want = reference(h, r, bias);
+  ASSERT_EQ(static_cast<int64_t>(want.size()), h.count(h.top_shape(0)));
+  for (size_t i = 0; i < want.size(); ++i)
+    ASSERT_NEAR(h.top_data(0)[i], want[i], 1e-4 * (1 + std::fabs(want[i]))) << body << " at " << i;
+}
+
+std::string error_of(const std::string& text, const std::vector<int64_t>& shape) {
+  try {
+    LayerHarness h(text, {shape});
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+void set(float* dst, std::initializer_list<float> v) { std::copy(v.begin(), v.end(), dst); }
+
+// Runs fn with each GEMM formulation (conv_gemm.hpp) that a shape may take: stride-1 kernels with
+// more than one row go through the row-shift method, or through the full im2col.
+template <class Fn>
+void for_each_method(const Fn& fn) {
+  for (const char* min_plane : {"1", "1000000000"}) {
+    setenv("CREMA_CONV_ROWSHIFT_MIN", min_plane, 1);
+    SCOPED_TRACE(std::string("CREMA_CONV_ROWSHIFT_MIN=") + min_plane);
+    fn();
+  }
+  unsetenv("CREMA_CONV_ROWSHIFT_MIN");
+}
+}  // namespace
+
+TEST(Convolution, TwoByTwoKernelByHand) {
+  LayerHarness h(conv("num_output: 1 kernel_size: 2 bias_filler { type: 'constant' value: 0.5 }"),
+                 {{1, 1, 3, 3}});
+  ASSERT_EQ(h.top_shape(0), (std::vector<int64_t>{1, 1, 2, 2}));
+  set(h.bottom_data(0), {1, 2, 3, 4, 5, 6, 7, 8, 9});
+  set(h.param_data(0), {1, 2, 3, 4});
+  h.forward();
+  const float want[] = {37.5f, 47.5f, 67.5f, 77.5f};
+  for (int i = 0; i < 4; ++i) EXPECT_FLOAT_EQ(h.top_data(0)[i], want[i]) << i;
+}
+
+TEST(Convolution, PaddingStrideAndDilationByHand) {
+  // pad 1, stride 2: OH = floor((3 + 2 - 2) / 2) + 1 = 2.
+  LayerHarness ps(conv("num_output: 1 kernel_size: 2 pad: 1 stride: 2 bias_term: false"),
+                  {{1, 1, 3, 3}});
+  ASSERT_EQ(ps.top_shape(0), (std::vector<int64_t>{1, 1, 2, 2}));
+  set(ps.bottom_data(0), {1, 2, 3, 4, 5, 6, 7, 8, 9});
+  set(ps.param_data(0), {1, 2, 3, 4});
+  ps.forward();
+  const float want[] = {4, 18, 36, 77};
+  for (int i = 0; i < 4; ++i) EXPECT_FLOAT_EQ(ps.top_data(0)[i], want[i]) << i;
+  // dilation 2: the 2x2 kernel spans 3x3 and reads the corners.
+  LayerHarness d(conv("num_output: 1 kernel_size: 2 dilation: 2 bias_term: false"), {{1, 1, 3, 3}});
+  ASSERT_EQ(d.top_shape(0), (std::vector<int64_t>{1, 1, 1, 1}));
+  set(d.bottom_data(0), {1, 2, 3, 4, 5, 6, 7, 8, 9});
+  set(d.param_data(0), {1, 2, 3, 4});
+  d.forward();
+  EXPECT_FLOAT_EQ(d.top_data(0)[0], 1 + 2 * 3 + 3 * 7 + 4 * 9);
+}
+
+TEST(Convolution, GroupsByHand) {
+  LayerHarness h(
+      conv("num_output: 2 kernel_size: 1 group: 2 bias_filler { type: 'constant' value: 1 }"),
+      {{1, 2, 2, 2}});
+  ASSERT_EQ(h.param_shape(0), (std::vector<int64_t>{2, 1, 1, 1}));
+  set(h.bottom_data(0), {1, 2, 3, 4, 1, 1, 1, 1});
+  set(h.param_data(0), {2, -3});
+  h.forward();
+  const float want[] = {3, 5, 7, 9, -2, -2, -2, -2};
+  for (int i = 0; i < 8; ++i) EXPECT_FLOAT_EQ(h.top_data(0)[i], want[i]) << i;
+}
+
+TEST(Convolution, MatchesDirectLoops) {
+  for_each_method([] {
+    expect_matches_reference("num_output: 5 kernel_size: 3 pad: 1", {2, 3, 7, 9},
+                             {3, 3, 1, 1, 1, 1, 1, 1, 1});
+    expect_matches_reference(
+        "num_output: 6 kernel_h: 3 kernel_w: 2 pad_h: 2 pad_w: 0 stride_h: 2 stride_w: 1 "
+        "dilation: 2 dilation: 1 group: 3",
+        {3, 6, 8, 5}, {3, 2, 2, 0, 2, 1, 2, 1, 3});
+    expect_matches_reference("num_output: 4 kernel_size: 1 stride: 2", {2, 5, 7, 6},
+                             {1, 1, 0, 0, 2, 2, 1, 1, 1});
+    expect_matches_reference("num_output: 7 kernel_size: 1 bias_term: false", {3, 9, 4, 5},
+                             {1, 1, 0, 0, 1, 1, 1, 1, 1}, false);
+    // Depthwise and ResNeXt-style groups.
+    expect_matches_reference("num_output: 4 kernel_size: 3 pad: 1 stride: 2 group: 4", {2, 4, 6, 7},
+                             {3, 3, 1, 1, 2, 2, 1, 1, 4});
+    expect_matches_reference("num_output: 8 kernel_size: 3 pad: 2 dilation: 2 group: 2",
+                             {2, 6, 5, 5}, {3, 3, 2, 2, 1, 1, 2, 2, 2});
+    expect_matches_reference(
+        "num_output: 3 kernel_h: 4 kernel_w: 1 pad_h: 1 dilation: 2 dilation: 3", {2, 2, 9, 4},
+        {4, 1, 1, 0, 1, 1, 2, 3, 1});
+    // 1x1: strided with groups (a subsampled pointwise GEMM), and padded (through im2col).
+    expect_matches_reference("num_output: 4 kernel_size: 1 stride: 2 stride: 3 group: 2",
+                             {2, 4, 5, 7}, {1, 1, 0, 0, 2, 3, 1, 1, 2});
+    expect_matches_reference("num_output: 3 kernel_size: 1 pad: 1", {2, 2, 3, 3},
+                             {1, 1, 1, 1, 1, 1, 1, 1, 1});
+    // Depthwise (group == channels == num_output) with dilation, and with a channel multiplier.
+    expect_matches_reference("num_output: 5 kernel_h: 3 kernel_w: 2 pad: 2 dilation: 2 group: 5",
+                             {2, 5, 6, 7}, {3, 2, 2, 2, 1, 1, 2, 2, 5});
+    expect_matches_reference("num_output: 6 kernel_size: 3 pad: 1 group: 3", {2, 3, 5, 5},
+                             {3, 3, 1, 1, 1, 1, 1, 1, 3});
+    // A ResNet-sized layer, with the default method choice under the default setting.
+    expect_matches_reference("num_output: 16 kernel_size: 3 pad: 1", {3, 16, 16, 16},
+                             {3, 3, 1, 1, 1, 1, 1, 1, 1});
+  });
+}
+
+TEST(Convolution, SmallWorkspaceChunksGiveTheSameResult) {
+  // The chunk budget in KB: 1 gives one image per chunk, 4 and 7 split the batch of 5 into
+  // chunks with a remainder (or take it whole), depending on the method's buffer sizes.
+  for_each_method([] {
+    for (const char* kb : {"1", "4", "7"}) {
+      setenv("CREMA_CONV_CHUNK_KB", kb, 1);
+      expect_matches_reference("num_output: 3 kernel_size: 3 pad: 1 stride: 1", {5, 2, 6, 6},
+                               {3, 3, 1, 1, 1, 1, 1, 1, 1});
+      expect_matches_reference("num_output: 3 kernel_size: 1", {5, 4, 6, 6},
+                               {1, 1, 0, 0, 1, 1, 1, 1, 1});
+      LayerHarness h(
+          conv(std::string("num_output: 4 kernel_size: 3 stride: 2 pad: 1 group: 2") + kFillers),
+          {{5, 4, 5, 5}});
+      h.fill_gaussian(0, 1.0);
+      std::string log;
+      EXPECT_EQ(GradientChecker(1e-2, 1e-3).check(h, &log), 0) << kb << "\n" << log;
+      LayerHarness r(
+          conv(std::string("num_output: 4 kernel_size: 3 pad: 1 dilation: 2") + kFillers),
+          {{5, 3, 5, 4}});
+      r.fill_gaussian(0, 1.0);
+      EXPECT_EQ(GradientChecker(1e-2, 1e-3).check(r, &log), 0) << kb << "\n" << log;
+      unsetenv("CREMA_CONV_CHUNK_KB");
+    }
+  });
+}
+
+struct GradCase {
+  const char* body;
+  std::vector<int64_t> shape;
+};
+
+TEST(Convolution, GradientsMatchFiniteDifferences) {
+  const GradCase cases[] = {
+      {"num_output: 3 kernel_size: 3 pad: 1", {2, 3, 5, 7}},                      // odd sizes
+      {"num_output: 5 kernel_size: 3", {1, 5, 6, 5}},                             // batch 1, C=5
+      {"num_output: 6 kernel_size: 3 pad: 1 group: 3", {2, 3, 4, 5}},             // groups
+      {"num_output: 4 kernel_size: 3 pad: 2 dilation: 2", {2, 2, 6, 5}},          // dilation
+      {"num_output: 4 kernel_size: 1", {2, 7, 3, 4}},                             // 1x1 pointwise
+      {"num_output: 4 kernel_size: 1 group: 2", {1, 6, 3, 4}},                    // ... grouped
+      {"num_output: 3 kernel_size: 3 stride: 2 pad: 1", {2, 3, 7, 6}},            // strided
+      {"num_output: 2 kernel_size: 1 stride: 2 bias_term: false", {2, 3, 5, 5}},  // 1x1 projection
+      {"num_output: 4 kernel_size: 1 stride: 2 stride: 3 group: 2", {2, 4, 5, 7}},
+      {"num_output: 4 kernel_h: 2 kernel_w: 3 pad_h: 1 stride_w: 2 stride_h: 1", {2, 2, 4, 7}},
+      {"num_output: 3 kernel_size: 3 group: 3 pad: 1 stride: 2", {2, 3, 5, 5}},  // depthwise
+      {"num_output: 5 kernel_size: 3 group: 5 pad: 2 dilation: 2", {2, 5, 4, 6}},
+  };
+  for_each_method([&] {
+    for (const GradCase& gc : cases) {
+      LayerHarness h(conv(std::string(gc.body) + kFillers), {gc.shape});
+      h.fill_gaussian(0, 1.0);
+      std::string log;
+      EXPECT_EQ(GradientChecker(1e-2, 1e-3).check(h, &log), 0) << gc.body << "\n" << log;
+    }
+  });
+}
+
+TEST(Convolution, BackwardAccumulatesParamsAndSkipsBottomWhenAsked) {
+  LayerHarness h(conv(std::string("num_output: 2 kernel_size: 3 pad: 1") + kFillers),
+                 {{2, 3, 4, 4}});
+  h.fill_gaussian(0, 1.0);
+  h.forward();
+  for (int64_t i = 0; i < h.count(h.top_shape(0)); ++i) h.top_diff(0)[i] = 1.f;
+  h.zero_param_diffs();
+  h.backward();
+  std::vector<float> once(h.param_diff(0), h.param_diff(0) + h.count(h.param_shape(0)));
+  const float db = h.param_diff(1)[0];
+  EXPECT_FLOAT_EQ(db, 2 * 4 * 4);  // sum of dE/dy over N, H, W
+  for (int64_t i = 0; i < h.count(h.bottom_shape(0)); ++i) h.bottom_diff(0)[i] = 42.f;
+  h.backward({false});
+  for (size_t i = 0; i < once.size(); ++i) EXPECT_NEAR(h.param_diff(0)[i], 2 * once[i], 1e-4) << i;
+  EXPECT_FLOAT_EQ(h.param_diff(1)[0], 2 * db);
+  EXPECT_FLOAT_EQ(h.bottom_diff(0)[0], 42.f);  // untouched without propagate_down
+}
+
+TEST(Convolution, RefusesKernelLargerThanPaddedInputNamingSizes) {
+  std::string m =
+      error_of("name: 'conv_big' " + conv("num_output: 2 kernel_size: 5 pad: 0"), {1, 1, 3, 4});
+  EXPECT_NE(m.find("conv_big"), std::string::npos) << m;
+  EXPECT_NE(m.find("kernel height 5"), std::string::npos) << m;
+  EXPECT_NE(m.find("input height 3"), std::string::npos) << m;
+  m = error_of("name: 'conv_dil' " + conv("num_output: 2 kernel_size: 3 dilation: 3 pad: 1"),
+               {1, 1, 9, 4});
+  EXPECT_NE(m.find("conv_dil"), std::string::npos) << m;
+  EXPECT_NE(m.find("dilated extent 7"), std::string::npos) << m;
+  EXPECT_NE(m.find("width 4 + 2*1 = 6"), std::string::npos) << m;
+  EXPECT_EQ(error_of(conv("num_output: 2 kernel_size: 5 pad: 1"), {1, 1, 3, 3}), "");
+}
+
+TEST(Convolution, RefusesBadParameters) {
+  std::string m = error_of(conv("num_output: 2 kernel_size: 3 group: 2"), {1, 3, 5, 5});
+  EXPECT_NE(m.find("channels 3 are not a multiple of group 2"), std::string::npos) << m;
+  m = error_of(conv("num_output: 3 kernel_size: 3 group: 2"), {1, 4, 5, 5});
+  EXPECT_NE(m.find("num_output 3 is not a multiple of group 2"), std::string::npos) << m;
+  m = error_of(conv("kernel_size: 3"), {1, 1, 5, 5});
+  EXPECT_NE(m.find("num_output must be given"), std::string::npos) << m;
+  m = error_of(conv("num_output: 1"), {1, 1, 5, 5});
+  EXPECT_NE(m.find("kernel_size (or kernel_h and kernel_w) must be given"), std::string::npos) << m;
+  m = error_of(conv("num_output: 1 kernel_size: 3 kernel_h: 3 kernel_w: 3"), {1, 1, 5, 5});
+  EXPECT_NE(m.find("not both"), std::string::npos) << m;
+  m = error_of(conv("num_output: 1 kernel_size: 3 stride: 0"), {1, 1, 5, 5});
+  EXPECT_NE(m.find("stride dimensions must be nonzero"), std::string::npos) << m;
+  m = error_of(conv("num_output: 1 kernel_size: 3 axis: 2"), {1, 1, 5, 5});
+  EXPECT_NE(m.find("only the channel axis 1"), std::string::npos) << m;
+  m = error_of(conv("num_output: 1 kernel_size: 3"), {1, 1, 5, 5, 5});
+  EXPECT_NE(m.find("4-D"), std::string::npos) << m;
+  m = error_of(conv("num_output: 1 kernel_size: 3 kernel_size: 3 kernel_size: 3"), {1, 1, 5, 5});
+  EXPECT_NE(m.find("once per spatial axis"), std::string::npos) << m;
+  EXPECT_EQ(error_of(conv("num_output: 1 kernel_size: 3 axis: -3"), {1, 1, 5, 5}), "");
+}
+
+TEST(Convolution, GpuAgreesWithCpu) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  for (const char* body :
+       {"num_output: 4 kernel_size: 3 pad: 1 stride: 2", "num_output: 6 kernel_size: 1 group: 2",
+        "num_output: 4 kernel_size: 3 dilation: 2 pad: 2 group: 2"}) {
+    double d = crema::testing::max_device_disagreement(conv(std::string(body) + kFillers),
+                                                       {{2, 4, 7, 6}}, {});
+    EXPECT_LT(d, 1e-4) << body;
+  }
+}
