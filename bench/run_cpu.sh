@@ -6,13 +6,15 @@ reps=${1:-3} build=${2:-build}
 cd "$(dirname "$0")/.."
 crema="$build/bin/crema"
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-run_crema() {  # model threads -> median step ms; also prints the last run's summary lines
-  local out
+run_crema() {  # model threads iterations -> median step ms; the last run's summary to stderr
+  local log
+  log=$(mktemp)
   for _ in $(seq "$reps"); do
-    out=$("$crema" time -model "$1" -iterations "$3" -threads "$2")
-    echo "$out" | awk '/^Median step/ {print $3}'
+    "$crema" time -model "$1" -iterations "$3" -threads "$2" > "$log"
+    awk '/^Median step/ {print $3}' "$log"
   done | median
-  echo "$out" | grep -E "achieved|Peak memory" | sed 's/^/    /' >&2
+  grep -E "achieved|Peak memory" "$log" | sed 's/^/    /' >&2
+  rm -f "$log"
 }
 run_torch() {
   for _ in $(seq "$reps"); do

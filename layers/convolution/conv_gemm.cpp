@@ -39,18 +39,19 @@ void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, in
 }
 }  // namespace
 
-int64_t ConvGemm::plan(const ConvGeometry& g, int num_output, int64_t num, const Tuning& tuning) {
+int64_t ConvGemm::plan(const ConvGeometry& g, int num_output, int64_t num, const Tuning& tuning,
+                       int threads) {
   g_ = colg_ = g;
   m_ = num_output;
   num_ = num;
   chunk_ = 1;
   terms_ = 1;
+  wk_ = m_ * (g.col_width() / g.groups);
   if (g.groups > 1 && g.groups == g.channels && g.groups == num_output) {
     method_ = Method::kDepthwise;  // im2col with one group: (tap, channel) columns
     colg_.groups = 1;
   } else if (g.kernel_h == 1 && g.kernel_w == 1 && g.pad_h == 0 && g.pad_w == 0) {
-    method_ = Method::kPointwise;  // strided: one subsampled image at a time in the workspace
-    return g.is_pointwise() ? 0 : g.channels * g.out_plane();
+    method_ = Method::kPointwise;  // per image; strided ones subsampled first into the slot
   } else if (g.stride_h == 1 && g.kernel_h > 1 && g.out_plane() >= tuning.rowshift_min_plane) {
     method_ = Method::kRowShift;  // one "kernel row" over all H + 2PH padded rows
     colg_.kernel_h = colg_.stride_h = colg_.dilation_h = 1;
@@ -58,20 +59,59 @@ int64_t ConvGemm::plan(const ConvGeometry& g, int num_output, int64_t num, const
   } else {
     method_ = Method::kIm2col;
   }
-  // Per image: the N,H,W,C input, its column matrix and Y^T; a chunk keeps them within budget.
-  const int64_t col_img = colg_.out_plane() * colg_.col_width();
-  const int64_t img = g.channels * g.in_plane() + col_img + g.out_plane() * m_;
-  chunk_ = std::clamp<int64_t>(static_cast<int64_t>(tuning.chunk_bytes / sizeof(float)) / img, 1,
-                               std::max<int64_t>(num, 1));
-  return 2 * m_ * (g.col_width() / g.groups) + chunk_ * img;  // Wr and dWr, then the chunk
+  if (method_ != Method::kPointwise) {
+    // Per image: the N,H,W,C input, its column matrix and Y^T; a chunk keeps them within budget.
+    const int64_t img = g.channels * g.in_plane() + colg_.out_plane() * colg_.col_width() +
+                        g.out_plane() * m_;
+    chunk_ = std::clamp<int64_t>(static_cast<int64_t>(tuning.chunk_bytes / sizeof(float)) / img, 1,
+                                 std::max<int64_t>(num, 1));
+  }
+  // Depthwise keeps its own (serial) loop over chunks.
+  const int64_t chunks = (num_ + chunk_ - 1) / chunk_;
+  slots_ = method_ == Method::kDepthwise ? 1
+                                         : static_cast<int>(std::clamp<int64_t>(threads, 1, std::max<int64_t>(chunks, 1)));
+  // Wr and dWr, then per slot: its chunk buffers and a weight-gradient partial.
+  return 2 * wk_ + slots_ * (slot_floats() + wk_);
 }
 
-ConvGemm::Buffers ConvGemm::buffers(float* ws) const {
-  const int64_t wk = m_ * (g_.col_width() / g_.groups);
+int64_t ConvGemm::slot_floats() const {
+  if (method_ == Method::kPointwise) return g_.is_pointwise() ? 0 : g_.channels * g_.out_plane();
+  return chunk_ * (g_.channels * g_.in_plane() + colg_.out_plane() * colg_.col_width() +
+                   g_.out_plane() * m_);
+}
+
+template <class Fn>
+void ConvGemm::for_each_chunk(const Fn& fn) const {
+  const int64_t chunks = (num_ + chunk_ - 1) / chunk_;
+  auto run_slot = [&](int slot) {
+    for (int64_t k = slot; k < chunks; k += slots_) {
+      const int64_t n0 = k * chunk_;
+      fn(slot, n0, static_cast<int>(std::min(chunk_, num_ - n0)));
+    }
+  };
+  if (slots_ == 1) return run_slot(0);
+  // One range per slot: BLAS called inside runs single-threaded on that thread.
+  crema::parallel_for(slots_, 1, [&](int64_t b, int64_t e) {
+    for (int64_t s = b; s < e; ++s) run_slot(static_cast<int>(s));
+  });
+}
+
+float* ConvGemm::partial(float* ws, int slot) const {
+  return ws + 2 * wk_ + slots_ * slot_floats() + slot * wk_;
+}
+
+void ConvGemm::reduce_partials(float* ws, float* into) const {
+  for (int s = 1; s < slots_; ++s) {
+    const float* p = partial(ws, s);
+    for (int64_t i = 0; i < wk_; ++i) into[i] += p[i];
+  }
+}
+
+ConvGemm::Buffers ConvGemm::buffers(float* ws, int slot) const {
   Buffers b;
   b.wr = ws;
-  b.dwr = b.wr + wk;
-  b.xt = b.dwr + wk;
+  b.dwr = b.wr + wk_;
+  b.xt = b.dwr + wk_ + slot * slot_floats();
   b.col = b.xt + chunk_ * g_.channels * g_.in_plane();
   b.yt = b.col + chunk_ * colg_.out_plane() * colg_.col_width();
   return b;
@@ -108,10 +148,9 @@ void ConvGemm::forward(const float* x, const float* w, const float* bias, float*
   const int64_t out = g_.out_plane(), in = g_.channels * g_.in_plane(), G = g_.groups;
   const int64_t mg = m_ / G, kg = g_.col_width() / G, kt = kg / terms_, kc = colg_.col_width();
   const int64_t col_rows = colg_.out_plane(), shift = int64_t{g_.dilation_h} * g_.out_w();
-  Buffers buf = buffers(ws);
-  const float* wr = reorder_weights(w, buf.wr);
-  for (int64_t n0 = 0; n0 < num_; n0 += chunk_) {
-    const int nb = static_cast<int>(std::min(chunk_, num_ - n0));
+  const float* wr = reorder_weights(w, buffers(ws).wr);
+  for_each_chunk([&](int slot, int64_t n0, int nb) {
+    Buffers buf = buffers(ws, slot);
     // kIm2col: one GEMM over the chunk; kRowShift: per image (the shifted rows stay in it).
     const int64_t units = method_ == Method::kRowShift ? nb : 1, rows = nb * out / units;
     nchw_to_nhwc(x + n0 * in, nb, g_.channels, g_.in_plane(), buf.xt);
@@ -123,7 +162,7 @@ void ConvGemm::forward(const float* x, const float* w, const float* bias, float*
                 wr + grp * mg * kg + t * kt, kg, t ? 1.f : 0.f, buf.yt + u * out * m_ + grp * mg,
                 m_);
     nhwc_to_nchw(buf.yt, nb, static_cast<int>(m_), out, bias, y + n0 * m_ * out);
-  }
+  });
 }
 
 void ConvGemm::backward(const float* x, const float* w, const float* dy, float* dw, float* dx,
@@ -133,12 +172,14 @@ void ConvGemm::backward(const float* x, const float* w, const float* dy, float* 
   const int64_t out = g_.out_plane(), in = g_.channels * g_.in_plane(), G = g_.groups;
   const int64_t mg = m_ / G, kg = g_.col_width() / G, kt = kg / terms_, kc = colg_.col_width();
   const int64_t col_rows = colg_.out_plane(), shift = int64_t{g_.dilation_h} * g_.out_w();
-  Buffers buf = buffers(ws);
-  const float* wr = dx ? reorder_weights(w, buf.wr) : nullptr;
-  float* dwr = reordered() ? buf.dwr : dw;
+  const float* wr = dx ? reorder_weights(w, buffers(ws).wr) : nullptr;
+  float* dwr = reordered() ? buffers(ws).dwr : dw;
   if (dw && reordered()) std::fill(dwr, dwr + m_ * kg, 0.f);
-  for (int64_t n0 = 0; n0 < num_; n0 += chunk_) {
-    const int nb = static_cast<int>(std::min(chunk_, num_ - n0));
+  if (dw)
+    for (int s = 1; s < slots_; ++s) std::fill(partial(ws, s), partial(ws, s) + wk_, 0.f);
+  for_each_chunk([&](int slot, int64_t n0, int nb) {
+    Buffers buf = buffers(ws, slot);
+    float* dwk = slot == 0 ? dwr : partial(ws, slot);
     const int64_t units = method_ == Method::kRowShift ? nb : 1, rows = nb * out / units;
     nchw_to_nhwc(dy + n0 * m_ * out, nb, static_cast<int>(m_), out, buf.yt);  // dY^T
     if (dw) {
@@ -150,7 +191,7 @@ void ConvGemm::backward(const float* x, const float* w, const float* dy, float* 
           for (int64_t t = 0; t < terms_; ++t)
             sgemm(true, false, mg, kt, rows, buf.yt + u * out * m_ + grp * mg, m_,
                   buf.col + (u * col_rows + t * shift) * kc + grp * kt, kc, 1.f,
-                  dwr + grp * mg * kg + t * kt, kg);
+                  dwk + grp * mg * kg + t * kt, kg);
     }
     if (dx) {
       // dE/dcol_g[rows shifted by t] (+)= dY^T_g * Wr_g,t ; rows no t = 0 GEMM writes start at 0.
@@ -166,7 +207,8 @@ void ConvGemm::backward(const float* x, const float* w, const float* dy, float* 
       col2im_nhwc(buf.col, nb, colg_, buf.xt);
       nhwc_to_nchw(buf.xt, nb, g_.channels, g_.in_plane(), nullptr, dx + n0 * in);
     }
-  }
+  });
+  if (dw) reduce_partials(ws, dwr);
   if (dw && reordered()) add_reordered_back(dwr, dw);
 }
 
@@ -197,16 +239,17 @@ void ConvGemm::pointwise_forward(const float* x, const float* w, const float* bi
                                  float* ws) const {
   const int64_t out = g_.out_plane(), in = g_.channels * g_.in_plane(), G = g_.groups, mg = m_ / G,
                 cg = g_.channels / G;
-  for (int64_t n = 0; n < num_; ++n) {  // Y_n[g] = W_g * X_n[g] (X_n subsampled when strided)
+  for_each_chunk([&](int slot, int64_t n, int) {  // Y_n[g] = W_g * X_n[g] (X_n subsampled when strided)
     const float* xn = x + n * in;
     if (!g_.is_pointwise()) {
-      gather(xn, ws);
-      xn = ws;
+      float* xs = buffers(ws, slot).xt;
+      gather(xn, xs);
+      xn = xs;
     }
     for (int64_t grp = 0; grp < G; ++grp)
       sgemm(false, false, mg, out, cg, w + grp * mg * cg, cg, xn + grp * cg * out, out, 0.f,
             y + (n * m_ + grp * mg) * out, out);
-  }
+  });
   if (!bias) return;
   crema::parallel_for(num_ * m_, std::max<int64_t>(1, 16384 / out), [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
@@ -222,27 +265,32 @@ void ConvGemm::pointwise_backward(const float* x, const float* w, const float* d
   const int64_t out = g_.out_plane(), in = g_.channels * g_.in_plane(), G = g_.groups, mg = m_ / G,
                 cg = g_.channels / G;
   const bool strided = !g_.is_pointwise();
-  for (int64_t n = 0; n < num_; ++n) {
+  if (dw)
+    for (int s = 1; s < slots_; ++s) std::fill(partial(ws, s), partial(ws, s) + wk_, 0.f);
+  for_each_chunk([&](int slot, int64_t n, int) {
+    float* xs = buffers(ws, slot).xt;
     // dE/dW_g += dY_n[g] * X_n[g]^T
     if (dw) {
+      float* dwk = slot == 0 ? dw : partial(ws, slot);
       const float* xn = x + n * in;
       if (strided) {
-        gather(xn, ws);
-        xn = ws;
+        gather(xn, xs);
+        xn = xs;
       }
       for (int64_t grp = 0; grp < G; ++grp)
         sgemm(false, true, mg, cg, out, dy + (n * m_ + grp * mg) * out, out, xn + grp * cg * out,
-              out, 1.f, dw + grp * mg * cg, cg);
+              out, 1.f, dwk + grp * mg * cg, cg);
     }
     // dE/dX_n[g] = W_g^T * dY_n[g]; strided: into the sampled positions, 0 elsewhere.
     if (dx) {
-      float* dxn = strided ? ws : dx + n * in;
+      float* dxn = strided ? xs : dx + n * in;
       for (int64_t grp = 0; grp < G; ++grp)
         sgemm(true, false, cg, out, mg, w + grp * mg * cg, cg, dy + (n * m_ + grp * mg) * out, out,
               0.f, dxn + grp * cg * out, out);
-      if (strided) scatter(ws, dx + n * in);
+      if (strided) scatter(xs, dx + n * in);
     }
-  }
+  });
+  if (dw) reduce_partials(ws, dw);
 }
 
 }  // namespace crema::layers

@@ -21,8 +21,10 @@ class ConvGemm {
     int64_t rowshift_min_plane = 64;         // kRowShift when OH*OW is at least this
   };
 
-  // Chooses the method and the chunk for `num` images; returns the workspace size in floats.
-  int64_t plan(const ConvGeometry& g, int num_output, int64_t num, const Tuning& tuning);
+  // Chooses the method and the chunk for `num` images, and how many chunks run at once (one
+  // per thread, each with its own buffers); returns the workspace size in floats.
+  int64_t plan(const ConvGeometry& g, int num_output, int64_t num, const Tuning& tuning,
+               int threads = 1);
   Method method() const { return method_; }
   int64_t chunk() const { return chunk_; }
 
@@ -36,7 +38,14 @@ class ConvGemm {
   struct Buffers {
     float *wr, *dwr, *xt, *col, *yt;
   };
-  Buffers buffers(float* ws) const;
+  Buffers buffers(float* ws, int slot = 0) const;
+  // Runs fn(slot, first image, image count) over every chunk, `slots_` chunks at a time.
+  template <class Fn>
+  void for_each_chunk(const Fn& fn) const;
+  // Per-slot weight-gradient partials (slot 0 accumulates straight into `into`), summed at the end.
+  float* partial(float* ws, int slot) const;
+  void reduce_partials(float* ws, float* into) const;
+  int64_t slot_floats() const;  // one slot's chunk buffers
   bool reordered() const;
   const float* reorder_weights(const float* w, float* wr) const;
   void add_reordered_back(const float* dwr, float* dw) const;
@@ -55,6 +64,8 @@ class ConvGemm {
   Method method_ = Method::kIm2col;
   int64_t m_ = 0, num_ = 0, chunk_ = 1;
   int64_t terms_ = 1;  // GEMMs per group: KH for kRowShift, else 1
+  int slots_ = 1;       // chunks processed at once, one per thread
+  int64_t wk_ = 0;      // floats of one weight (gradient) matrix
 };
 
 }  // namespace crema::layers

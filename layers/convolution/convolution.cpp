@@ -47,10 +47,8 @@ class Convolution final : public crema::Layer<Convolution> {
         "bottom has " << g.channels << " channels but the weights were set up for " << channels_);
     const int64_t num = c.bottom(0).dim(0);
     c.top(0).set_shape({num, spec_.num_output, g.out_h(), g.out_w()});
-    // With more threads a chunk is split among them: scale the budget so each share stays cached.
-    crema::layers::ConvGemm::Tuning t = tuning_;
-    t.chunk_bytes *= static_cast<size_t>(std::max(1, c.num_threads()));
-    const int64_t floats = gemm_.plan(g, spec_.num_output, num, t);
+    // Each thread takes whole chunks with buffers of its own: small GEMMs do not split well.
+    const int64_t floats = gemm_.plan(g, spec_.num_output, num, tuning_, c.num_threads());
     if (floats > 0) c.request_workspace(static_cast<size_t>(floats) * sizeof(float));
   }
 

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "crema/core/device.hpp"
+#include "crema/core/host.hpp"
 #include "crema/core/layer_instance.hpp"
 #include "crema/core/prototxt.hpp"
 #include "registry.hpp"
@@ -62,7 +63,7 @@ LayerHarness::LayerHarness(const std::string& layer_text, const std::vector<Shap
   s.exec.struct_size = sizeof(s.exec);
   s.exec.phase = options.train ? CREMA_TRAIN : CREMA_TEST;
   s.exec.device = options.gpu ? CREMA_CUDA : CREMA_CPU;
-  s.exec.num_threads = 1;
+  s.exec.num_threads = crema::num_threads();  // CREMA_NUM_THREADS=2 exercises threaded paths
   s.exec.rng_seed = options.seed;
   if (options.gpu) {
     device::select(0);
