@@ -51,6 +51,8 @@ std::vector<std::pair<std::string, float>> Solver::test_all() {
     js << "}";
     metrics_.write(js.str());
   }
+  last_scores_ = first;
+  last_test_iter_ = iter_;
   return first;
 }
 

@@ -50,7 +50,7 @@ int run_train(int argc, char** argv) {
   if (vm.count("weights")) solver.load_weights(vm["weights"].as<std::string>());
   bool finished = solver.solve();
   if (solver.num_test_nets() > 0) {
-    auto scores = solver.test_all();
+    auto scores = solver.last_test_iter() == solver.iter() ? solver.last_scores() : solver.test_all();
     for (const auto& [name, value] : scores)
       if (name.find("accuracy") != std::string::npos || name.find("acc") == 0)
         std::cout << "Final test " << name << ": " << std::fixed << std::setprecision(4) << value

@@ -48,6 +48,9 @@ class Solver {
   const pb::SolverParameter& param() const { return param_; }
   float smoothed_loss() const { return smoothed_loss_; }
   const std::string& last_snapshot() const { return last_snapshot_; }
+  // The first test net's scores from the latest test pass, and its iteration (-1: none yet).
+  const std::vector<std::pair<std::string, float>>& last_scores() const { return last_scores_; }
+  int last_test_iter() const { return last_test_iter_; }
 
  private:
   void init_nets();
@@ -68,6 +71,8 @@ class Solver {
   float smoothed_loss_ = 0;
   uint64_t seed_;
   std::string last_snapshot_;
+  std::vector<std::pair<std::string, float>> last_scores_;
+  int last_test_iter_ = -1;
   MetricsFile metrics_;
   ProgressLine progress_;
 };
