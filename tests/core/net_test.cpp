@@ -117,5 +117,32 @@ TEST(Net, LegacyInputDimsBecomeAnInputLayer) {
   EXPECT_EQ(n.blob("y")->shape(), (Shape{1, 3, 4, 4}));
 }
 
+// Two layers naming the same parameter share one blob: one learnable entry, summed gradients.
+TEST(Net, SharedParametersAccumulateGradients) {
+  Net n(net_of(std::string(kInput) +
+               "layer { name: 'ip1' type: 'InnerProduct' bottom: 'x' top: 'y1' loss_weight: 1 param { name: 'w' }"
+               "  inner_product_param { num_output: 2 bias_term: false weight_filler { type: 'gaussian' } } }\n"
+               "layer { name: 'ip2' type: 'InnerProduct' bottom: 'x' top: 'y2' loss_weight: 1 param { name: 'w' }"
+               "  inner_product_param { num_output: 2 bias_term: false weight_filler { type: 'gaussian' } } }"));
+  ASSERT_EQ(n.learnable_params().size(), 1u);
+  Tensor* w1 = n.layer(n.layer_index("ip1")).params()[0].tensor.get();
+  Tensor* w2 = n.layer(n.layer_index("ip2")).params()[0].tensor.get();
+  EXPECT_EQ(w1, w2);
+  float* x = n.blob("x")->mutable_host_data();
+  for (int i = 0; i < 6; ++i) x[i] = float(i + 1);
+  n.clear_param_diffs();
+  n.forward_backward();
+  // loss = 2 * sum_{n,o} (W x_n)_o, so dE/dW[o][i] = 2 * sum_n x[n][i]
+  for (int o = 0; o < 2; ++o)
+    for (int i = 0; i < 3; ++i) EXPECT_FLOAT_EQ(w1->host_diff()[o * 3 + i], 2.f * (x[i] + x[3 + i]));
+}
+
+TEST(Net, SharedParameterShapeMismatchIsAnError) {
+  std::string m = build_error(std::string(kInput) +
+      "layer { name: 'ip1' type: 'InnerProduct' bottom: 'x' top: 'y1' param { name: 'w' } inner_product_param { num_output: 2 } }\n"
+      "layer { name: 'ip2' type: 'InnerProduct' bottom: 'x' top: 'y2' param { name: 'w' } inner_product_param { num_output: 4 } }");
+  EXPECT_NE(m.find("shares parameter 'w'"), std::string::npos) << m;
+}
+
 }  // namespace
 }  // namespace crema

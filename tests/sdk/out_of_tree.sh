@@ -25,4 +25,29 @@ if CREMA_PLUGIN_PATH="$work/scaled_tanh" "$work/prefix/bin/crema" validate "$wor
   echo "a bad field in scaled_tanh_param was accepted"; exit 1
 fi
 grep -q "net.prototxt:3:.*\"c\"" "$work/err" || { cat "$work/err"; exit 1; }
+# A few training steps of a net that uses the plugin.
+cat > "$work/train_net.prototxt" <<'NET'
+name: "scaled_tanh_train"
+layer { name: "data" type: "DummyData" top: "x" top: "label"
+  dummy_data_param { shape { dim: 16 dim: 8 } shape { dim: 16 }
+    data_filler { type: "gaussian" std: 1 } data_filler { type: "uniform" min: 0 max: 3.99 } } }
+layer { name: "fc1" type: "InnerProduct" bottom: "x" top: "h" inner_product_param { num_output: 12 weight_filler { type: "xavier" } } }
+layer { name: "act" type: "ScaledTanh" bottom: "h" top: "h" scaled_tanh_param { a: 1.5 b: 0.8 } }
+layer { name: "fc2" type: "InnerProduct" bottom: "h" top: "y" inner_product_param { num_output: 4 weight_filler { type: "xavier" } } }
+layer { name: "loss" type: "SoftmaxWithLoss" bottom: "y" bottom: "label" top: "loss" }
+NET
+cat > "$work/solver.prototxt" <<SOLVER
+net: "train_net.prototxt"
+base_lr: 0.1
+lr_policy: "fixed"
+momentum: 0.9
+max_iter: 5
+display: 1
+snapshot_prefix: "$work/snap/st"
+solver_mode: CPU
+SOLVER
+CREMA_PLUGIN_PATH="$work/scaled_tanh" "$work/prefix/bin/crema" train -solver "$work/solver.prototxt" 2> "$work/train.log" \
+  || { cat "$work/train.log"; exit 1; }
+grep -q "Iteration 4 (" "$work/train.log" || { cat "$work/train.log"; exit 1; }
+[ -f "$work/snap/st_iter_5.caffemodel" ] || { echo "no snapshot"; exit 1; }
 echo "out-of-tree plugin: OK"
