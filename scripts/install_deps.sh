@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(cmake ninja-build g++ make python3 libprotobuf-dev protobuf-compiler libopenblas-dev libopenblas-openmp-dev
           libboost-dev libboost-program-options-dev libgtest-dev libbenchmark-dev zlib1g-dev
-          liblmdb-dev dataset-fashion-mnist)
+          liblmdb-dev dataset-fashion-mnist python3-matplotlib)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
