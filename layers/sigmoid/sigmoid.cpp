@@ -14,25 +14,12 @@
 #include <vector>
 
 #include "crema/layer.hpp"
+#include "crema/layers/fast_math.hpp"
 
 namespace {
+using crema::layers::exp_poly;
 constexpr int64_t kGrain = 1 << 14;
 
-// exp(t) for t in [-87, 88] (clamped), vectorisable.
-inline float exp_poly(float t) {
-  t = std::min(std::max(t, -87.f), 88.f);
-  const float n = std::nearbyint(t * 1.44269504088896341f);
-  const float r = (t - n * 0.693359375f) + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const float e = p * r * r + r + 1.f;
-  return __builtin_bit_cast(float,
-                            __builtin_bit_cast(int32_t, e) + (static_cast<int32_t>(n) << 23));
-}
 
 void sigmoid_forward(const float* x, float* y, int64_t b, int64_t e) {
   for (int64_t i = b; i < e; ++i) {
