@@ -10,7 +10,8 @@
 //          the best plain-sgemm shapes for these sizes: what im2col + GEMM could reach at most.
 // "vs sgemm" is the sgemm time over the layer's forward + backward time.
 // --variants also times the other GEMM plans (method, chunk budget: 0 KB = one image per chunk,
-// 65536 KB = the whole batch in one chunk).
+// 65536 KB = the whole batch in one chunk), and Winograd F(2x2, 3x3) with its chunk budgets
+// (winograd: forward and dX; wino+dW: dW too).
 #include <cblas.h>
 #include <time.h>
 
@@ -161,27 +162,37 @@ int main(int argc, char** argv) {
                 3 * flops / caffe * 1e-9, 3 * flops / g * 1e-9, 100.0 * g / (t.fwd + t.bwd));
     if (variants) {
       // Other plans through the plugin's tuning hooks (see layers/convolution/conv_gemm.hpp).
+      // winograd: forward and dX by Winograd F(2x2, 3x3) (3x3 stride 1 only; elsewhere the
+      // same as the GEMM plan), dW by the row-shift method with its default chunk.
       const struct {
-        const char *rowshift_min, *chunk_kb;
-      } plans[] = {{"1000000000", "0"},
-                   {"1000000000", "128"},
-                   {"1000000000", "512"},
-                   {"1000000000", "2048"},
-                   {"1000000000", "65536"},
-                   {"1", "0"},
-                   {"1", "512"},
-                   {"1", "2048"}};
+        const char *rowshift_min, *chunk_kb, *winograd;
+      } plans[] = {{"1000000000", "0", "0"},   {"1000000000", "128", "0"},
+                   {"1000000000", "512", "0"}, {"1000000000", "2048", "0"},
+                   {"1000000000", "65536", "0"}, {"1", "0", "0"},
+                   {"1", "512", "0"},          {"1", "2048", "0"},
+                   {"64", "0", "1"},           {"64", "512", "1"},
+                   {"64", "2048", "1"},        {"64", "0", "2"},
+                   {"64", "512", "2"},         {"64", "2048", "2"}};
       for (const auto& v : plans) {
+        const bool wino = v.winograd[0] != '0';  // 2: dW by Winograd too
         setenv("CREMA_CONV_ROWSHIFT_MIN", v.rowshift_min, 1);
-        setenv("CREMA_CONV_CHUNK_KB", v.chunk_kb, 1);
+        setenv(wino ? "CREMA_CONV_WINOGRAD_CHUNK_KB" : "CREMA_CONV_CHUNK_KB", v.chunk_kb, 1);
+        setenv("CREMA_CONV_WINOGRAD", wino ? "1" : "0", 1);
+        setenv("CREMA_CONV_WINOGRAD_DW", v.winograd[0] == '2' ? "1" : "0", 1);
         ConvTimes t2 = time_conv(c, batch, plugin_dir);
         std::printf("  %-9s chunk %5s KB  %8.3f %8.3f %7.1f %7.1f\n",
-                    v.rowshift_min[0] == '1' && !v.rowshift_min[1] ? "rowshift" : "im2col",
+                    v.winograd[0] == '2' ? "wino+dW"
+                    : wino               ? "winograd"
+                    : v.rowshift_min[0] == '1' && !v.rowshift_min[1] ? "rowshift"
+                                                                     : "im2col",
                     v.chunk_kb, t2.fwd * 1e3, t2.bwd * 1e3, flops / t2.fwd * 1e-9,
                     3 * flops / (t2.fwd + t2.bwd) * 1e-9);
+        unsetenv("CREMA_CONV_CHUNK_KB");
+        unsetenv("CREMA_CONV_WINOGRAD_CHUNK_KB");
       }
       unsetenv("CREMA_CONV_ROWSHIFT_MIN");
-      unsetenv("CREMA_CONV_CHUNK_KB");
+      unsetenv("CREMA_CONV_WINOGRAD");
+      unsetenv("CREMA_CONV_WINOGRAD_DW");
     }
   }
   // Depthwise 3x3 (MobileNetV2's expanded 96 channels at 32x32): the direct-loop plugin, and the

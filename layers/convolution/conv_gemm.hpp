@@ -2,8 +2,10 @@
 // The GEMM formulations of 2-D convolution behind the Convolution plugin (see conv_gemm.cpp).
 #pragma once
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 
+#include "crema/layer.hpp"
 #include "crema/layers/im2col.hpp"
 
 namespace crema::layers {
@@ -16,9 +18,16 @@ class ConvGemm {
     kRowShift,   // stride_h 1: im2col along the width only, one GEMM per kernel row (shifted rows)
     kDepthwise,  // group == channels == num_output: im2col, then per-channel products, no GEMM
   };
+  // On top of kRowShift / kIm2col, 3x3 stride-1 convolutions may run Winograd F(2x2, 3x3) for the
+  // forward pass and dE/dx, and dE/dW (winograd(), winograd_dw(); conv_gemm_winograd.cpp).
   struct Tuning {
     size_t chunk_bytes = size_t{512} << 10;  // budget of one chunk's buffers (cache-sized)
     int64_t rowshift_min_plane = 64;         // kRowShift when OH*OW is at least this
+    // Winograd F(2x2, 3x3) for the forward pass and dE/dx of 3x3, stride 1, dilation 1, group 1,
+    // pad <= 2 convolutions (conv_gemm_winograd.cpp): -1 where measured faster, 0 never, 1 always.
+    int winograd = -1;
+    size_t winograd_chunk_bytes = size_t{512} << 10;  // its own chunk budget
+    int winograd_dw = -1;  // dE/dW by Winograd too (with winograd): -1 measured, 0 never, 1 always
   };
 
   // Chooses the method and the chunk for `num` images, and how many chunks run at once (one
@@ -27,6 +36,10 @@ class ConvGemm {
                int threads = 1);
   Method method() const { return method_; }
   int64_t chunk() const { return chunk_; }
+  // Forward and dE/dx through Winograd (dE/dW still through method()); its chunk of images.
+  bool winograd() const { return winograd_; }
+  bool winograd_dw() const { return winograd_dw_; }
+  int64_t winograd_chunk() const { return wchunk_; }
 
   // y = conv(x, w) + bias (bias may be null). ws: the plan's workspace.
   void forward(const float* x, const float* w, const float* bias, float* y, float* ws) const;
@@ -41,7 +54,9 @@ class ConvGemm {
   Buffers buffers(float* ws, int slot = 0) const;
   // Runs fn(slot, first image, image count) over every chunk, `slots_` chunks at a time.
   template <class Fn>
-  void for_each_chunk(const Fn& fn) const;
+  void for_each_chunk(const Fn& fn) const { for_each_chunk(fn, chunk_); }
+  template <class Fn>
+  void for_each_chunk(const Fn& fn, int64_t chunk) const;
   // Per-slot weight-gradient partials (slot 0 accumulates straight into `into`), summed at the end.
   float* partial(float* ws, int slot) const;
   void reduce_partials(float* ws, float* into) const;
@@ -57,6 +72,16 @@ class ConvGemm {
                           float* ws) const;
   void depthwise_forward(const float* x, const float* w, const float* bias, float* y,
                          float* ws) const;
+  void backward_gemm(const float* x, const float* w, const float* dy, float* dw, float* dx,
+                     float* ws) const;
+  int64_t winograd_image_floats() const;
+  int64_t winograd_tiles() const;  // per image, the larger of the forward's and dE/dx's
+  void winograd_buffers(float* ws, int slot, float** in, float** v, float** m, float** out) const;
+  float* winograd_weights(float* ws) const;  // U[16][C][M] after the partials, then dU per slot
+  void winograd_forward(const float* x, const float* w, const float* bias, float* y,
+                        float* ws) const;
+  void winograd_backward_weights(const float* x, const float* dy, float* dw, float* ws) const;
+  void winograd_backward_data(const float* w, const float* dy, float* dx, float* ws) const;
   void depthwise_backward(const float* x, const float* w, const float* dy, float* dw, float* dx,
                           float* ws) const;
 
@@ -66,6 +91,24 @@ class ConvGemm {
   int64_t terms_ = 1;  // GEMMs per group: KH for kRowShift, else 1
   int slots_ = 1;       // chunks processed at once, one per thread
   int64_t wk_ = 0;      // floats of one weight (gradient) matrix
+  bool winograd_ = false, winograd_dw_ = false;
+  int64_t wchunk_ = 1;  // images per Winograd chunk
 };
+
+template <class Fn>
+void ConvGemm::for_each_chunk(const Fn& fn, int64_t chunk) const {
+  const int64_t chunks = (num_ + chunk - 1) / chunk;
+  auto run_slot = [&](int slot) {
+    for (int64_t k = slot; k < chunks; k += slots_) {
+      const int64_t n0 = k * chunk;
+      fn(slot, n0, static_cast<int>(std::min(chunk, num_ - n0)));
+    }
+  };
+  if (slots_ == 1) return run_slot(0);
+  // One range per slot: BLAS called inside runs single-threaded on that thread.
+  crema::parallel_for(slots_, 1, [&](int64_t b, int64_t e) {
+    for (int64_t s = b; s < e; ++s) run_slot(static_cast<int>(s));
+  });
+}
 
 }  // namespace crema::layers

@@ -20,12 +20,20 @@ class Convolution final : public crema::Layer<Convolution> {
   static crema::LayerInfo info() { return {"Convolution", "convolution_param"}; }
 
   explicit Convolution(const crema::Params& p) : spec_(crema::layers::read_conv_spec(p)) {
-    // Tuning and test hooks: the buffer budget of one chunk of images in KB, and the smallest
-    // output plane that uses the row-shift method (see conv_gemm.hpp).
+    // Tuning and test hooks: the buffer budget of one chunk of images in KB, the smallest
+    // output plane that uses the row-shift method, and Winograd (see conv_gemm.hpp).
+    // CREMA_CONV_CHUNK_KB sets the Winograd chunk budget too, CREMA_CONV_WINOGRAD_CHUNK_KB
+    // that one alone; CREMA_CONV_WINOGRAD: 0 never, 1 wherever it applies (default: measured),
+    // CREMA_CONV_WINOGRAD_DW likewise for dE/dW (where Winograd runs at all).
     if (const char* env = std::getenv("CREMA_CONV_CHUNK_KB"))
-      tuning_.chunk_bytes = std::atol(env) * 1024;
+      tuning_.chunk_bytes = tuning_.winograd_chunk_bytes = std::atol(env) * 1024;
+    if (const char* env = std::getenv("CREMA_CONV_WINOGRAD_CHUNK_KB"))
+      tuning_.winograd_chunk_bytes = std::atol(env) * 1024;
     if (const char* env = std::getenv("CREMA_CONV_ROWSHIFT_MIN"))
       tuning_.rowshift_min_plane = std::atol(env);
+    if (const char* env = std::getenv("CREMA_CONV_WINOGRAD")) tuning_.winograd = std::atoi(env);
+    if (const char* env = std::getenv("CREMA_CONV_WINOGRAD_DW"))
+      tuning_.winograd_dw = std::atoi(env);
   }
 
   void setup(crema::Context& c) {

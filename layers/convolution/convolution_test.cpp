@@ -71,15 +71,25 @@ std::string error_of(const std::string& text, const std::vector<int64_t>& shape)
 void set(float* dst, std::initializer_list<float> v) { std::copy(v.begin(), v.end(), dst); }
 
 // Runs fn with each GEMM formulation (conv_gemm.hpp) that a shape may take: stride-1 kernels with
-// more than one row go through the row-shift method, or through the full im2col.
+// more than one row go through the row-shift method, or through the full im2col; 3x3 stride-1
+// ones through Winograd F(2x2, 3x3) (forward and dE/dx, and dE/dW by Winograd or by the GEMM
+// method), or not.
 template <class Fn>
 void for_each_method(const Fn& fn) {
-  for (const char* min_plane : {"1", "1000000000"}) {
-    setenv("CREMA_CONV_ROWSHIFT_MIN", min_plane, 1);
-    SCOPED_TRACE(std::string("CREMA_CONV_ROWSHIFT_MIN=") + min_plane);
+  const struct {
+    const char *min_plane, *winograd, *winograd_dw;
+  } plans[] = {{"1", "0", "0"}, {"1000000000", "0", "0"}, {"1", "1", "0"}, {"1000000000", "1", "1"}};
+  for (const auto& p : plans) {
+    setenv("CREMA_CONV_ROWSHIFT_MIN", p.min_plane, 1);
+    setenv("CREMA_CONV_WINOGRAD", p.winograd, 1);
+    setenv("CREMA_CONV_WINOGRAD_DW", p.winograd_dw, 1);
+    SCOPED_TRACE(std::string("CREMA_CONV_ROWSHIFT_MIN=") + p.min_plane +
+                 " CREMA_CONV_WINOGRAD=" + p.winograd + " CREMA_CONV_WINOGRAD_DW=" + p.winograd_dw);
     fn();
   }
   unsetenv("CREMA_CONV_ROWSHIFT_MIN");
+  unsetenv("CREMA_CONV_WINOGRAD");
+  unsetenv("CREMA_CONV_WINOGRAD_DW");
 }
 }  // namespace
 
@@ -158,6 +168,16 @@ TEST(Convolution, MatchesDirectLoops) {
     // A ResNet-sized layer, with the default method choice under the default setting.
     expect_matches_reference("num_output: 16 kernel_size: 3 pad: 1", {3, 16, 16, 16},
                              {3, 3, 1, 1, 1, 1, 1, 1, 1});
+    // 3x3 stride 1 (Winograd's shapes): odd output sizes (partial tiles), batch 1, channel
+    // counts off multiples of 8, pads 0, 1, 2 and unequal pads, more inputs than outputs.
+    expect_matches_reference("num_output: 11 kernel_size: 3", {1, 13, 7, 9},
+                             {3, 3, 0, 0, 1, 1, 1, 1, 1});
+    expect_matches_reference("num_output: 9 kernel_size: 3 pad: 2", {2, 5, 5, 6},
+                             {3, 3, 2, 2, 1, 1, 1, 1, 1});
+    expect_matches_reference("num_output: 3 kernel_size: 3 pad_h: 0 pad_w: 1", {2, 10, 8, 7},
+                             {3, 3, 0, 1, 1, 1, 1, 1, 1});
+    expect_matches_reference("num_output: 24 kernel_size: 3 pad: 1", {1, 20, 3, 3},
+                             {3, 3, 1, 1, 1, 1, 1, 1, 1});
   });
 }
 
@@ -187,6 +207,28 @@ TEST(Convolution, SmallWorkspaceChunksGiveTheSameResult) {
   });
 }
 
+TEST(Convolution, WinogradChunksGiveTheSameResult) {
+  // Winograd's own chunk budget in KB: one image per chunk, chunks of 2 with a remainder of 1
+  // (about 4.3 KB per image here), and the whole batch.
+  setenv("CREMA_CONV_WINOGRAD", "1", 1);
+  for (const char* kb : {"0", "9", "65536"})
+   for (const char* dw : {"0", "1"}) {
+    setenv("CREMA_CONV_WINOGRAD_CHUNK_KB", kb, 1);
+    setenv("CREMA_CONV_WINOGRAD_DW", dw, 1);
+    SCOPED_TRACE(std::string("CREMA_CONV_WINOGRAD_CHUNK_KB=") + kb + " CREMA_CONV_WINOGRAD_DW=" + dw);
+    expect_matches_reference("num_output: 3 kernel_size: 3 pad: 1", {5, 2, 6, 6},
+                             {3, 3, 1, 1, 1, 1, 1, 1, 1});
+    LayerHarness h(conv(std::string("num_output: 3 kernel_size: 3 pad: 1") + kFillers),
+                   {{5, 2, 6, 5}});
+    h.fill_gaussian(0, 1.0);
+    std::string log;
+    EXPECT_EQ(GradientChecker(1e-2, 1e-3).check(h, &log), 0) << kb << "\n" << log;
+  }
+  unsetenv("CREMA_CONV_WINOGRAD_CHUNK_KB");
+  unsetenv("CREMA_CONV_WINOGRAD_DW");
+  unsetenv("CREMA_CONV_WINOGRAD");
+}
+
 struct GradCase {
   const char* body;
   std::vector<int64_t> shape;
@@ -206,6 +248,10 @@ TEST(Convolution, GradientsMatchFiniteDifferences) {
       {"num_output: 4 kernel_h: 2 kernel_w: 3 pad_h: 1 stride_w: 2 stride_h: 1", {2, 2, 4, 7}},
       {"num_output: 3 kernel_size: 3 group: 3 pad: 1 stride: 2", {2, 3, 5, 5}},  // depthwise
       {"num_output: 5 kernel_size: 3 group: 5 pad: 2 dilation: 2", {2, 5, 4, 6}},
+      // 3x3 stride 1 through Winograd (for_each_method): pads 0, 1, 2, unequal pads, odd sizes.
+      {"num_output: 7 kernel_size: 3 pad: 2", {2, 3, 5, 4}},
+      {"num_output: 2 kernel_size: 3 pad_h: 1 pad_w: 0", {1, 9, 6, 5}},
+      {"num_output: 10 kernel_size: 3 pad: 1 bias_term: false", {3, 6, 3, 4}},
   };
   for_each_method([&] {
     for (const GradCase& gc : cases) {
