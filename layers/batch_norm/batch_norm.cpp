@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "crema/layer.hpp"
+#include "crema/layers/channel_runs.hpp"
 
 namespace {
 constexpr int64_t kBlock = 512;     // float partial sums over at most this many values
@@ -53,26 +54,8 @@ void plane_sums(const float* u, const float* v, float a, int64_t n, double* s1, 
   *s2 = d2;
 }
 
-// A per-channel constant along one run: a value for a plane of one channel (St = 0), an array
-// for a row of all channels (St = 1). Passed by value, so stores into the run cannot alias it
-// and the loops vectorise without runtime alias checks (which fail in place).
-template <int St>
-struct Per {
-  const float* p;
-  float operator[](int64_t i) const { return p[i]; }
-};
-template <>
-struct Per<0> {
-  float v;
-  float operator[](int64_t) const { return v; }
-};
-template <int St>
-Per<St> per(const float* p) {
-  if constexpr (St == 0)
-    return {*p};
-  else
-    return {p};
-}
+using crema::layers::Per;
+using crema::layers::per;
 
 // y = (x - mu) * is, also into keep when given.
 template <int St>
@@ -230,17 +213,7 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
   // S > 1, a row of all C channels from c0 = 0 (stride 1) when S == 1 (2-d input).
   template <class Fn>
   void for_runs(const Fn& fn) const {
-    const int64_t C = C_, S = S_;
-    if (S > 1) {
-      crema::parallel_for(N_ * C, std::max<int64_t>(1, kWork / S), [&](int64_t p0, int64_t p1) {
-        for (int64_t p = p0; p < p1; ++p) fn(p * S, S, p % C, std::integral_constant<int, 0>());
-      });
-    } else {
-      crema::parallel_for(N_, std::max<int64_t>(1, kWork / C), [&](int64_t n0, int64_t n1) {
-        for (int64_t n = n0; n < n1; ++n)
-          fn(n * C, C, int64_t{0}, std::integral_constant<int, 1>());
-      });
-    }
+    crema::layers::for_channel_runs(N_, C_, S_, kWork, fn);
   }
 
   // sum1_, sum2_ per channel from plane_sums with a = shift_[c]: per-plane partials (or per

@@ -14,31 +14,14 @@
 #include <vector>
 
 #include "crema/layer.hpp"
+#include "crema/layers/channel_runs.hpp"
 
 namespace {
 constexpr int64_t kBlock = 512;
 constexpr int64_t kWork = 1 << 14;
 
-// A per-channel slope along one run: a value for a plane (St = 0), an array for a row of C
-// (St = 1). Kernels take everything by value, so stores into the run cannot alias what they
-// read and the loops vectorise without runtime alias checks (which fail in place).
-template <int St>
-struct Per {
-  const float* p;
-  float operator[](int64_t i) const { return p[i]; }
-};
-template <>
-struct Per<0> {
-  float v;
-  float operator[](int64_t) const { return v; }
-};
-template <int St>
-Per<St> per(const float* p) {
-  if constexpr (St == 0)
-    return {*p};
-  else
-    return {p};
-}
+using crema::layers::Per;
+using crema::layers::per;
 
 // y = max(x, 0) + a min(x, 0); x also copied into keep when given.
 template <int St>
@@ -192,18 +175,7 @@ class PReLU final : public crema::Layer<PReLU> {
   // all C channels (stride 1, c0 = 0).
   template <class Fn>
   void for_runs(const Fn& fn) const {
-    const int64_t C = channels_, S = S_;
-    if (S > 1) {
-      crema::parallel_for(N_ * C, std::max<int64_t>(1, kWork / S), [&](int64_t p0, int64_t p1) {
-        for (int64_t p = p0; p < p1; ++p) fn(p * S, S, p % C, std::integral_constant<int, 0>());
-      });
-    } else {
-      crema::parallel_for(N_, std::max<int64_t>(1, kWork / std::max<int64_t>(C, 1)),
-                          [&](int64_t n0, int64_t n1) {
-                            for (int64_t n = n0; n < n1; ++n)
-                              fn(n * C, C, int64_t{0}, std::integral_constant<int, 1>());
-                          });
-    }
+    crema::layers::for_channel_runs(N_, channels_, S_, kWork, fn);
   }
 
   bool shared_, in_place_ = false;

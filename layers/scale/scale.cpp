@@ -17,31 +17,14 @@
 #include <vector>
 
 #include "crema/layer.hpp"
+#include "crema/layers/channel_runs.hpp"
 
 namespace {
 constexpr int64_t kBlock = 512;
 constexpr int64_t kWork = 1 << 14;
 
-// A per-d constant along one run: a value for a plane (St = 0), an array for a row of D (St = 1).
-// Kernels take everything by value, so stores into the run cannot alias what they read and the
-// loops vectorise without runtime alias checks (which fail in place).
-template <int St>
-struct Per {
-  const float* p;
-  float operator[](int64_t i) const { return p[i]; }
-};
-template <>
-struct Per<0> {
-  float v;
-  float operator[](int64_t) const { return v; }
-};
-template <int St>
-Per<St> per(const float* p) {
-  if constexpr (St == 0)
-    return {*p};
-  else
-    return {p};
-}
+using crema::layers::Per;
+using crema::layers::per;
 
 // y = x * s (+ b when has_b); x also copied into keep when given (keep may not be y).
 template <int St>
@@ -232,18 +215,7 @@ class Scale final : public crema::Layer<Scale> {
   // `inner` values) when inner > 1, else rows of D values (stride 1, d0 = 0).
   template <class Fn>
   void for_runs(const Fn& fn) const {
-    const int64_t D = dim_, I = inner_;
-    if (I > 1) {
-      crema::parallel_for(outer_ * D, std::max<int64_t>(1, kWork / I), [&](int64_t p0, int64_t p1) {
-        for (int64_t p = p0; p < p1; ++p) fn(p * I, I, p % D, std::integral_constant<int, 0>());
-      });
-    } else {
-      crema::parallel_for(outer_, std::max<int64_t>(1, kWork / std::max<int64_t>(D, 1)),
-                          [&](int64_t o0, int64_t o1) {
-                            for (int64_t o = o0; o < o1; ++o)
-                              fn(o * D, D, int64_t{0}, std::integral_constant<int, 1>());
-                          });
-    }
+    crema::layers::for_channel_runs(outer_, dim_, inner_, kWork, fn);
   }
 
   int axis_, num_axes_;
