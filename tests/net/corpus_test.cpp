@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // Every real Caffe file in ../shared/corpus/prototxt: parses (or names its missing blocks), and
-// when every layer type it uses has a plugin, builds, infers shapes and runs forward and backward
-// on random input. Data layers whose database is absent become Input layers of the shape the file
+// when every layer type it uses has a plugin, builds, infers shapes, runs forward and backward
+// on random input and summarises (parameters, multiply-adds). Data layers whose database is absent become Input layers of the shape the file
 // implies (3x32x32 for CIFAR nets, 3x224x224 for ImageNet ones, crop_size when given).
 #include <gtest/gtest.h>
 
@@ -13,6 +13,7 @@
 #include "crema/core/host.hpp"
 #include "crema/core/net.hpp"
 #include "crema/core/prototxt.hpp"
+#include "net_stats.hpp"
 #include "registry.hpp"
 
 namespace crema {
@@ -103,8 +104,14 @@ TEST(Corpus, EveryFileParsesAndEveryBuildableFileRuns) {
           }
       n.forward();
       n.backward();
+      // ... and summarises, as `crema summary` does.
+      tools::NetStats stats = tools::net_stats(n);
+      EXPECT_EQ(stats.layers.size(), static_cast<size_t>(n.num_layers()));
+      EXPECT_GT(stats.params, 0);
+      EXPECT_GT(stats.macs, 0);
       ++ran;
-      std::cout << "[ ran      ] " << fs::path(path).filename().string() << " (" << n.num_layers() << " layers)\n";
+      std::cout << "[ ran      ] " << fs::path(path).filename().string() << " (" << n.num_layers()
+                << " layers, " << stats.params << " parameters, " << stats.macs / 1e9 << " GMACs)\n";
     } catch (const std::exception& e) {
       ADD_FAILURE() << e.what();
     }
