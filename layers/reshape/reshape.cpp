@@ -13,17 +13,9 @@
 #include <vector>
 
 #include "crema/layer.hpp"
+#include "crema/layers/copy.hpp"
 
-namespace {
-void copy_floats(float* dst, const float* src, int64_t n) {
-  if (dst == src) return;
-  constexpr int64_t kChunk = 1 << 16;
-  crema::parallel_for((n + kChunk - 1) / kChunk, 1, [&](int64_t b, int64_t e) {
-    const int64_t lo = b * kChunk, hi = std::min(n, e * kChunk);
-    std::memcpy(dst + lo, src + lo, sizeof(float) * (hi - lo));
-  });
-}
-}  // namespace
+using crema::layers::copy_floats;
 
 class Reshape final : public crema::Layer<Reshape> {
  public:

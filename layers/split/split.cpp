@@ -2,9 +2,8 @@
 // Split: one bottom to several tops, inserted by the net wherever a blob feeds several layers.
 // Forward shares (or copies) the data; backward sums the tops' gradients:
 //   dE/dx = sum_i dE/dy_i
-#include <cstring>
-
 #include "crema/layer.hpp"
+#include "crema/layers/copy.hpp"
 
 class Split final : public crema::Layer<Split> {
  public:
@@ -21,9 +20,8 @@ class Split final : public crema::Layer<Split> {
   }
   // The host shares memory unless a consumer writes its top in place; then copy.
   void forward_cpu(crema::Context& c) {
-    const float* x = c.bottom(0).data();
     for (int t = 0; t < c.num_top(); ++t)
-      if (c.top(t).data() != x) std::memcpy(c.top(t).data(), x, c.bottom(0).count() * sizeof(float));
+      crema::layers::copy_floats(c.top(t).data(), c.bottom(0).data(), c.bottom(0).count());
   }
   void backward_cpu(crema::Context& c) {
     if (!c.propagate_down(0)) return;
