@@ -290,7 +290,10 @@ void Net::clear_param_diffs() {
 void Net::set_device(crema_device device) {
   if (device == CREMA_CUDA && device::count() == 0)
     throw std::runtime_error("GPU mode requested but " + device::unavailable_reason());
+  if (device == device_) return;
   device_ = device;
+  // Layers size device-specific state in reshape (cuDNN algorithms and their workspace).
+  reshape();
 }
 
 int Net::layer_index(const std::string& name) const {

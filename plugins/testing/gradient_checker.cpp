@@ -5,6 +5,7 @@
 #include <cmath>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 
 #include "crema/testing/harness.hpp"
 
@@ -125,6 +126,8 @@ double max_device_disagreement(const std::string& layer_text, const std::vector<
   cpu_opt.gpu = false;
   gpu_opt.gpu = true;
   LayerHarness cpu(layer_text, bottom_shapes, cpu_opt), gpu(layer_text, bottom_shapes, gpu_opt);
+  if (!gpu.has_cuda_path())
+    throw std::runtime_error(gpu.type() + " has no CUDA path: nothing to compare on the GPU");
   for (int b = 0; b < cpu.num_bottoms(); ++b) {
     cpu.fill_gaussian(b, 1.0, 0.0, seed + b);
     gpu.fill_gaussian(b, 1.0, 0.0, seed + b);

@@ -103,6 +103,8 @@ float* LayerHarness::param_diff(int i) {
 bool LayerHarness::param_is_state(int i) const { return impl_->layer->params().at(i).is_state; }
 std::string LayerHarness::type() const { return impl_->layer->type(); }
 
+bool LayerHarness::has_cuda_path() const { return impl_->layer->has_cuda(); }
+
 bool LayerHarness::bottom_takes_gradient(int i) const {
   return !(impl_->layer->desc().no_grad_bottoms & (1u << i)) &&
          !(impl_->layer->desc().flags & CREMA_LAYER_NO_BACKWARD);

@@ -170,7 +170,10 @@ class Context {
   template <class T = float>
   T* workspace() const { return static_cast<T*>(exec_->workspace); }
   size_t workspace_size() const { return exec_->workspace_size; }
+  bool on_gpu() const { return exec_->device == CREMA_CUDA; }
   void* cuda_stream() const { return exec_->cuda_stream; }
+  void* cublas_handle() const { return exec_->cublas_handle; }
+  void* cudnn_handle() const { return exec_->cudnn_handle; }  // nullptr without cuDNN
   const crema_exec* exec() const { return exec_; }
 
   // reshape(): scratch memory wanted for forward/backward, on the call's device.
@@ -212,6 +215,21 @@ inline void gemv(bool trans_a, int m, int n, float alpha, const float* a, const 
   host().sgemv(trans_a, m, n, alpha, a, n, x, beta, y);
 }
 
+// The same GEMM on the GPU (cuBLAS on the call's stream), device pointers, row-major.
+inline void gpu_gemm(const Context& c, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+                     const float* a, const float* b, float beta, float* out) {
+  CREMA_CHECK(host().gpu_sgemm != nullptr, "this crema was built without CUDA");
+  CREMA_CHECK(host().gpu_sgemm(c.exec(), trans_a, trans_b, m, n, k, alpha, a, trans_a ? m : k, b,
+                               trans_b ? k : n, beta, out, n) == CREMA_OK,
+              "cuBLAS sgemm failed (" << m << "x" << n << "x" << k << ")");
+}
+// y = alpha * op(A) * x + beta * y on the GPU, A is MxN row-major.
+inline void gpu_gemv(const Context& c, bool trans_a, int m, int n, float alpha, const float* a,
+                     const float* x, float beta, float* y) {
+  // op(A) x as a GEMM with one column: (M x N)(N x 1), or A^T: (N x M)(M x 1).
+  if (trans_a) gpu_gemm(c, true, false, n, 1, m, alpha, a, x, beta, y);
+  else gpu_gemm(c, false, false, m, 1, n, alpha, a, x, beta, y);
+}
 // Runs fn(begin, end) over [0, n) on the host's threads.
 template <class Fn>
 void parallel_for(int64_t n, int64_t grain, const Fn& fn) {

@@ -66,6 +66,8 @@ class LayerHarness {
   // Bottoms the layer never differentiates (labels), from its descriptor.
   bool bottom_takes_gradient(int i) const;
   std::string type() const;
+  // Whether the layer has its own CUDA forward (without one, a GPU harness runs it on the CPU).
+  bool has_cuda_path() const;
 
  private:
   struct Impl;
@@ -100,7 +102,8 @@ class GradientChecker {
 bool gpu_available();
 
 // Forward and backward on CPU and GPU from the same inputs and weights; returns the largest
-// relative difference over tops, bottom diffs and param diffs.
+// relative difference over tops, bottom diffs and param diffs. Throws when the layer has no CUDA
+// path (it would run on the CPU twice and agree trivially).
 double max_device_disagreement(const std::string& layer_text,
                                const std::vector<Shape>& bottom_shapes, const HarnessOptions& options,
                                uint64_t seed = 3);

@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// CUDA helpers for a plugin's GPU path, usable from its .cpp files (g++) and its .cu files (nvcc):
+// error checks that become the layer's error message, a grow-only device buffer for state a
+// layer keeps between forward and backward, and (in .cu files) the grid-stride kernel loop.
+//
+//   __global__ void relu(int64_t n, const float* x, float* y) {
+//     CREMA_CUDA_LOOP(i, n) y[i] = x[i] > 0 ? x[i] : 0;
+//   }
+//   relu<<<crema::cuda::blocks(n), crema::cuda::kThreads, 0, crema::cuda::stream(c)>>>(n, x, y);
+//   crema::cuda::check_launch("ReLU forward");
+//
+// Everything runs on the stream the host hands the call (crema_exec.cuda_stream): never on the
+// default stream, and never synchronise inside a layer unless a result must reach the host.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "crema/plugin_abi.h"
+
+#ifdef __CUDACC__
+// i runs over [0, n) across the whole grid, whatever the grid size.
+#define CREMA_CUDA_LOOP(i, n)                                                 \
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); \
+       i += int64_t(gridDim.x) * blockDim.x)
+#endif
+
+namespace crema::cuda {
+
+constexpr int kThreads = 256;
+
+// Blocks for n elements at kThreads each; the grid-stride loop covers the rest beyond the cap.
+inline int blocks(int64_t n, int threads = kThreads) {
+  const int64_t b = (n + threads - 1) / threads;
+  return static_cast<int>(b < 1 ? 1 : (b > 65535 ? 65535 : b));
+}
+
+inline cudaStream_t stream(const crema_exec* exec) {
+  return static_cast<cudaStream_t>(exec->cuda_stream);
+}
+inline cudaStream_t stream(void* s) { return static_cast<cudaStream_t>(s); }
+
+inline void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e));
+}
+// After a kernel launch: a bad configuration is reported now, not at the next sync.
+inline void check_launch(const char* what) { check(cudaGetLastError(), what); }
+
+// Device memory a layer owns (saved statistics, indices). Grows only, so a training step with
+// unchanged shapes allocates nothing; freed with the layer.
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  ~DeviceBuffer() {
+    if (ptr_) cudaFree(ptr_);
+  }
+  template <class T = float>
+  T* get(size_t count) {
+    const size_t bytes = count * sizeof(T);
+    if (bytes > bytes_) {
+      if (ptr_) check(cudaFree(ptr_), "cudaFree");
+      ptr_ = nullptr;
+      bytes_ = 0;
+      check(cudaMalloc(&ptr_, bytes), "cudaMalloc (layer buffer)");
+      bytes_ = bytes;
+    }
+    return static_cast<T*>(ptr_);
+  }
+  template <class T = float>
+  T* data() const { return static_cast<T*>(ptr_); }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  void* ptr_ = nullptr;
+  size_t bytes_ = 0;
+};
+
+}  // namespace crema::cuda
