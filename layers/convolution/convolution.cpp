@@ -6,12 +6,23 @@
 // Params: W (num_output, C/G, KH, KW), b (num_output) when bias_term.
 // The products run as a few large pixel-major GEMMs per chunk of images (conv_gemm.cpp), with
 // dE/db = sum_{n,oh,ow} dE/dy here; parameters in conv_spec.hpp.
+// On the GPU, convolution_param.engine picks the method: DEFAULT (cuDNN when the host has it and
+// the batch fits its int32 descriptors) and CUDNN go through cuDNN (conv_cudnn.hpp), CAFFE (and
+// the cases cuDNN cannot take) through im2col + cuBLAS GEMMs (conv_gpu_gemm.hpp). The CPU path
+// ignores the engine.
 #include <algorithm>
 #include <cstdlib>
+#include <string>
 
 #include "conv_gemm.hpp"
 #include "conv_spec.hpp"
 #include "crema/layer.hpp"
+#if CREMA_WITH_CUDA
+#include <memory>
+
+#include "conv_cudnn.hpp"
+#include "conv_gpu_gemm.hpp"
+#endif
 
 using crema::layers::ConvGeometry;
 
@@ -19,7 +30,9 @@ class Convolution final : public crema::Layer<Convolution> {
  public:
   static crema::LayerInfo info() { return {"Convolution", "convolution_param"}; }
 
-  explicit Convolution(const crema::Params& p) : spec_(crema::layers::read_conv_spec(p)) {
+  explicit Convolution(const crema::Params& p)
+      : spec_(crema::layers::read_conv_spec(p)),
+        engine_(p.get<std::string>("convolution_param.engine")) {
     // Tuning and test hooks: the buffer budget of one chunk of images in KB, the smallest
     // output plane that uses the row-shift method, and Winograd (see conv_gemm.hpp).
     // CREMA_CONV_CHUNK_KB sets the Winograd chunk budget too, CREMA_CONV_WINOGRAD_CHUNK_KB
@@ -34,6 +47,11 @@ class Convolution final : public crema::Layer<Convolution> {
     if (const char* env = std::getenv("CREMA_CONV_WINOGRAD")) tuning_.winograd = std::atoi(env);
     if (const char* env = std::getenv("CREMA_CONV_WINOGRAD_DW"))
       tuning_.winograd_dw = std::atoi(env);
+#if CREMA_WITH_CUDA
+    // The GPU im2col method's column buffer budget in KB (engine: CAFFE).
+    if (const char* env = std::getenv("CREMA_CONV_GPU_COLUMN_KB"))
+      gpu_gemm_.column_budget = static_cast<size_t>(std::atol(env)) * 1024;
+#endif
   }
 
   void setup(crema::Context& c) {
@@ -55,6 +73,10 @@ class Convolution final : public crema::Layer<Convolution> {
         "bottom has " << g.channels << " channels but the weights were set up for " << channels_);
     const int64_t num = c.bottom(0).dim(0);
     c.top(0).set_shape({num, spec_.num_output, g.out_h(), g.out_w()});
+#if CREMA_WITH_CUDA
+    gpu_ready_ = false;
+    if (c.on_gpu()) return reshape_gpu(c, num);
+#endif
     // Each thread takes whole chunks with buffers of its own: small GEMMs do not split well.
     const int64_t floats = gemm_.plan(g, spec_.num_output, num, tuning_, c.num_threads());
     if (floats > 0) c.request_workspace(static_cast<size_t>(floats) * sizeof(float));
@@ -96,6 +118,32 @@ class Convolution final : public crema::Layer<Convolution> {
                      c.workspace<float>());
   }
 
+#if CREMA_WITH_CUDA
+  void forward_cuda(crema::Context& c) {
+    CREMA_CHECK(gpu_ready_, "Convolution: forward on the GPU without a GPU reshape");
+    const float* bias = spec_.bias_term ? c.param(1).data() : nullptr;
+    if (cudnn_on_)
+      cudnn_->forward(crema::cudnn::handle(c.cudnn_handle()), c.bottom(0).data(),
+                      c.param(0).data(), bias, c.top(0).data(), c.workspace<void>());
+    else
+      gpu_gemm_.forward(c, c.bottom(0).data(), c.param(0).data(), bias, c.top(0).data());
+  }
+
+  void backward_cuda(crema::Context& c) {
+    CREMA_CHECK(gpu_ready_, "Convolution: backward on the GPU without a GPU reshape");
+    const bool need_w = c.params_need_grad(), need_x = c.propagate_down(0);
+    if (!need_w && !need_x) return;
+    float* dw = need_w ? c.param(0).diff() : nullptr;
+    float* db = need_w && spec_.bias_term ? c.param(1).diff() : nullptr;
+    float* dx = need_x ? c.bottom(0).diff() : nullptr;
+    if (cudnn_on_)
+      cudnn_->backward(crema::cudnn::handle(c.cudnn_handle()), c.bottom(0).data(),
+                       c.param(0).data(), c.top(0).diff(), dw, db, dx, c.workspace<void>());
+    else
+      gpu_gemm_.backward(c, c.bottom(0).data(), c.param(0).data(), c.top(0).diff(), dw, db, dx);
+  }
+#endif
+
   static std::vector<crema::TestConfig> tests() {
     return {
         {"type: 'Convolution' convolution_param { num_output: 4 kernel_size: 3 pad: 1 "
@@ -114,14 +162,45 @@ class Convolution final : public crema::Layer<Convolution> {
         // group == channels == num_output: the depthwise method.
         {"type: 'Convolution' convolution_param { num_output: 4 group: 4 kernel_size: 3 pad: 1 "
          "weight_filler { type: 'gaussian' std: 0.3 } bias_filler { type: 'gaussian' std: 0.3 } }",
-         "2,4,5,6"}};
+         "2,4,5,6"},
+        // The native GPU method (im2col + GEMM) where the GPU has cuDNN too.
+        {"type: 'Convolution' convolution_param { num_output: 6 kernel_h: 3 kernel_w: 2 stride: 2 "
+         "dilation: 2 group: 3 pad: 1 engine: CAFFE weight_filler { type: 'gaussian' std: 0.3 } "
+         "bias_filler { type: 'gaussian' std: 0.3 } }",
+         "2,3,7,6"},
+        {"type: 'Convolution' convolution_param { num_output: 4 kernel_size: 1 group: 2 "
+         "engine: CAFFE weight_filler { type: 'gaussian' std: 0.3 } }",
+         "3,4,3,5"}};
   }
 
  private:
+#if CREMA_WITH_CUDA
+  // cuDNN for DEFAULT (when the host has it) and CUDNN, if its int32 descriptors hold the batch.
+  void reshape_gpu(crema::Context& c, int64_t num) {
+    const ConvGeometry& g = spec_.geometry;
+    const bool want = engine_ == "CUDNN" || (engine_ != "CAFFE" && c.cudnn_handle());
+    cudnn_on_ = want && crema::layers::ConvCudnn::fits(g, spec_.num_output, num);
+    if (cudnn_on_) {
+      if (!cudnn_) cudnn_ = std::make_unique<crema::layers::ConvCudnn>();
+      c.request_workspace(cudnn_->plan(crema::cudnn::handle(c.cudnn_handle()), g,
+                                       spec_.num_output, num));
+    } else {
+      c.request_workspace(gpu_gemm_.plan(g, spec_.num_output, num));
+    }
+    gpu_ready_ = true;
+  }
+#endif
+
   crema::layers::ConvSpec spec_;
+  std::string engine_;  // convolution_param.engine: DEFAULT, CAFFE or CUDNN
   int channels_ = 0;
   crema::layers::ConvGemm::Tuning tuning_;
   crema::layers::ConvGemm gemm_;
+#if CREMA_WITH_CUDA
+  bool gpu_ready_ = false, cudnn_on_ = false;
+  std::unique_ptr<crema::layers::ConvCudnn> cudnn_;  // created on the first GPU reshape
+  crema::layers::ConvGpuGemm gpu_gemm_;
+#endif
 };
 
 CREMA_EXPORT_PLUGIN("convolution", "1.0.0", Convolution)

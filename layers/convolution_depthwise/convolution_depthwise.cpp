@@ -7,12 +7,17 @@
 // Params: W (C, 1, KH, KW), b (C) when bias_term. A direct loop over each (image, channel) plane,
 // no im2col (depthwise_kernels.hpp). Written against the plugin SDK only (crema/layer.hpp), like
 // an out-of-tree plugin.
+// GPU: direct kernels (depthwise.cu) for every convolution_param.engine; cuDNN's grouped
+// convolution is the Convolution plugin's business (group == channels there).
 #include <algorithm>
 #include <string>
 #include <vector>
 
 #include "crema/layer.hpp"
 #include "depthwise_kernels.hpp"
+#if CREMA_WITH_CUDA
+#include "depthwise_cuda.h"
+#endif
 
 using depthwise::Span;
 
@@ -121,6 +126,25 @@ class ConvolutionDepthwise final : public crema::Layer<ConvolutionDepthwise> {
       crema::parallel_for(num * channels_, grain(), run);
     }
   }
+
+#if CREMA_WITH_CUDA
+  void forward_cuda(crema::Context& c) {
+    depthwise_forward_cuda(c.cuda_stream(), g_, c.bottom(0).dim(0), channels_, c.bottom(0).data(),
+                           c.param(0).data(), bias_term_ ? c.param(1).data() : nullptr,
+                           c.top(0).data());
+  }
+
+  void backward_cuda(crema::Context& c) {
+    const int64_t num = c.bottom(0).dim(0);
+    if (c.params_need_grad())
+      depthwise_backward_params_cuda(c.cuda_stream(), g_, num, channels_, c.bottom(0).data(),
+                                     c.top(0).diff(), c.param(0).diff(),
+                                     bias_term_ ? c.param(1).diff() : nullptr);
+    if (c.propagate_down(0))
+      depthwise_backward_data_cuda(c.cuda_stream(), g_, num, channels_, c.top(0).diff(),
+                                   c.param(0).data(), c.bottom(0).diff());
+  }
+#endif
 
   static std::vector<crema::TestConfig> tests() {
     return {

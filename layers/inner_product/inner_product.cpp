@@ -4,12 +4,18 @@
 //   Y = X W^T + 1 b^T       with W stored N x K  (default), or
 //   Y = X W   + 1 b^T       with W stored K x N  (transpose: true),
 // Y is M x N, top shape = bottom shape[0:axis] + (N). One GEMM for the whole batch.
+// GPU: the same GEMMs in cuBLAS; the bias is added and its gradient summed through a ones
+// vector of length M (a rank-1 GEMM and a GEMV), as Caffe's GPU path does.
 // Reference: Caffe, src/caffe/layers/inner_product_layer.cpp.
 #include <algorithm>
 #include <string>
 #include <vector>
 
 #include "crema/layer.hpp"
+#if CREMA_WITH_CUDA
+#include "crema/cuda.hpp"
+#include "inner_product_cuda.h"
+#endif
 
 class InnerProduct final : public crema::Layer<InnerProduct> {
  public:
@@ -85,6 +91,38 @@ class InnerProduct final : public crema::Layer<InnerProduct> {
     }
   }
 
+#if CREMA_WITH_CUDA
+  void forward_cuda(crema::Context& c) {
+    if (m_ == 0) return;
+    float* y = c.top(0).data();
+    crema::gpu_gemm(c, false, !transpose_, int(m_), int(n_), int(k_), 1.f, c.bottom(0).data(),
+                    c.param(0).data(), 0.f, y);
+    // Y += 1 b^T: (M x 1)(1 x N); with one product per element this is y + b, exactly.
+    if (bias_)
+      crema::gpu_gemm(c, false, false, int(m_), int(n_), 1, 1.f, ones(c), c.param(1).data(), 1.f,
+                      y);
+  }
+
+  void backward_cuda(crema::Context& c) {
+    if (m_ == 0) return;
+    const float* dy = c.top(0).diff();
+    const float* x = c.bottom(0).data();
+    if (c.params_need_grad()) {
+      if (transpose_)
+        crema::gpu_gemm(c, true, false, int(k_), int(n_), int(m_), 1.f, x, dy, 1.f,
+                        c.param(0).diff());
+      else
+        crema::gpu_gemm(c, true, false, int(n_), int(k_), int(m_), 1.f, dy, x, 1.f,
+                        c.param(0).diff());
+      // db += dY^T 1
+      if (bias_) crema::gpu_gemv(c, true, int(m_), int(n_), 1.f, dy, ones(c), 1.f, c.param(1).diff());
+    }
+    if (c.propagate_down(0))
+      crema::gpu_gemm(c, false, transpose_, int(m_), int(k_), int(n_), 1.f, dy, c.param(0).data(),
+                      0.f, c.bottom(0).diff());
+  }
+#endif
+
   static std::vector<crema::TestConfig> tests() {
     return {{"type: 'InnerProduct' inner_product_param { num_output: 5 "
              "weight_filler { type: 'gaussian' std: 0.5 } bias_filler { type: 'gaussian' } }",
@@ -98,6 +136,19 @@ class InnerProduct final : public crema::Layer<InnerProduct> {
   }
 
  private:
+#if CREMA_WITH_CUDA
+  // M ones on the device, filled when M grows (the fill runs on the stream before any use).
+  const float* ones(const crema::Context& c) {
+    if (m_ > ones_filled_) {
+      inner_product_fill_ones(c.cuda_stream(), ones_.get(m_), m_);
+      ones_filled_ = m_;
+    }
+    return ones_.data();
+  }
+  crema::cuda::DeviceBuffer ones_;
+  int64_t ones_filled_ = 0;
+#endif
+
   int64_t n_, k_ = 0, m_ = 0;
   int axis_;
   bool bias_, transpose_;

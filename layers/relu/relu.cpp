@@ -5,12 +5,18 @@
 // Runs in place. Backward reads the bottom data as Caffe does; in place that is the top, and
 // for s >= 0 sign(y) = sign(x), so the test x > 0 is the same as y > 0. For s < 0 the sign is
 // lost in place; forward then keeps a byte mask of x > 0 for backward.
+// CUDA: the same formulas in relu.cu. relu_param.engine is ignored: one fused elementwise
+// kernel is as fast as cuDNN's activation and keeps the leaky slope and the in-place mask.
 // Reference: Caffe src/caffe/layers/relu_layer.cpp; Maas et al. 2013 (leaky ReLU).
 #include <algorithm>
 #include <cstdint>
 #include <vector>
 
 #include "crema/layer.hpp"
+#if CREMA_WITH_CUDA
+#include "crema/cuda.hpp"
+#include "relu_cuda.h"
+#endif
 
 namespace {
 constexpr int64_t kGrain = 1 << 15;
@@ -72,6 +78,22 @@ class ReLU final : public crema::Layer<ReLU> {
                         [=](int64_t b, int64_t e) { relu_backward(x, m, dy, dx, s, b, e); });
   }
 
+#if CREMA_WITH_CUDA
+  void forward_cuda(crema::Context& c) {
+    const int64_t n = c.bottom(0).count();
+    use_mask_ = slope_ < 0.f && c.top(0).same_memory(c.bottom(0));
+    uint8_t* m = use_mask_ ? mask_gpu_.get<uint8_t>(n) : nullptr;
+    relu_forward_cuda(c.cuda_stream(), n, slope_, c.bottom(0).data(), c.top(0).data(), m);
+  }
+
+  void backward_cuda(crema::Context& c) {
+    if (!c.propagate_down(0)) return;
+    const uint8_t* m = use_mask_ ? mask_gpu_.data<uint8_t>() : nullptr;
+    relu_backward_cuda(c.cuda_stream(), c.bottom(0).count(), slope_, c.bottom(0).data(), m,
+                       c.top(0).diff(), c.bottom(0).diff());
+  }
+#endif
+
   static std::vector<crema::TestConfig> tests() {
     return {{"type: 'ReLU'", "2,3,4,5"},
             {"type: 'ReLU' relu_param { negative_slope: 0.1 }", "3,7,5"},
@@ -82,6 +104,9 @@ class ReLU final : public crema::Layer<ReLU> {
   float slope_;
   bool use_mask_ = false;
   std::vector<uint8_t> mask_;
+#if CREMA_WITH_CUDA
+  crema::cuda::DeviceBuffer mask_gpu_;
+#endif
 };
 
 CREMA_EXPORT_PLUGIN("relu", "1.0.0", ReLU)

@@ -99,12 +99,49 @@ TEST(ReLU, LargeInputUsesAllChunks) {
     ASSERT_FLOAT_EQ(h.top_data(0)[i], x[i] > 0 ? x[i] : 0.5f * x[i]) << i;
 }
 
+namespace {
+HarnessOptions on_gpu(bool in_place = false) {
+  HarnessOptions o;
+  o.gpu = true;
+  o.in_place = in_place;
+  return o;
+}
+std::string relu(const char* slope, const char* extra = "") {
+  return std::string("type: 'ReLU' relu_param { negative_slope: ") + slope + " " + extra + " }";
+}
+}  // namespace
+
+TEST(ReLU, GpuGradient) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  for (const char* slope : {"0", "0.2", "-0.3"})
+    for (bool ip : {false, true}) {
+      LayerHarness h(relu(slope), {{2, 3, 3, 5}}, on_gpu(ip));
+      ASSERT_TRUE(h.has_cuda_path());
+      h.fill_gaussian(0, 1.0, 0.0, 3);
+      std::string log;
+      EXPECT_EQ(GradientChecker(1e-3, 1e-3, 1701, 0.0, 0.01).check(h, &log), 0)
+          << slope << " in_place " << ip << "\n"
+          << log;
+    }
+}
+
 TEST(ReLU, GpuAgreesWithCpu) {
   if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
-  for (const char* slope : {"0", "0.1"}) {
-    double d = crema::testing::max_device_disagreement(
-        std::string("type: 'ReLU' relu_param { negative_slope: ") + slope + " }", {{2, 3, 4, 5}},
-        {});
-    EXPECT_LT(d, 1e-5) << slope;
-  }
+  // The engine is ignored on the GPU (one native kernel for both): both give the same numbers.
+  for (const char* engine : {"", "engine: CAFFE", "engine: CUDNN"})
+    for (const char* slope : {"0", "0.1", "-0.5"})
+      for (bool ip : {false, true}) {
+        HarnessOptions o;
+        o.in_place = ip;
+        double d = crema::testing::max_device_disagreement(relu(slope, engine), {{2, 3, 4, 5}}, o);
+        EXPECT_LT(d, 1e-5) << slope << " " << engine << " in_place " << ip;
+      }
+}
+
+TEST(ReLU, GpuLargeInput) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  // More elements than one grid covers at once: the grid-stride loop takes the rest.
+  HarnessOptions o;
+  o.in_place = true;
+  EXPECT_LT(crema::testing::max_device_disagreement(relu("-0.5"), {{64, 64, 64, 70}}, o), 1e-5);
 }

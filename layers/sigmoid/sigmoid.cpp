@@ -7,6 +7,8 @@
 // 2^n exp(r), n = nearbyint(t / ln 2), r = t - n ln 2 (ln 2 in two parts), exp(r) by Cephes'
 // expf polynomial, t clamped to [-87, 88]. The 1/(1 + e^-x) form keeps tiny outputs (x << 0)
 // accurate, as Caffe's 0.5 tanh(0.5 x) + 0.5 does by evaluating in double; within 2 ulp.
+// CUDA: sigmoid.cu, the same math with CUDA's libm. sigmoid_param.engine is ignored: a native
+// elementwise kernel is as fast as cuDNN's activation and runs in place the same way.
 // Reference: Caffe src/caffe/layers/sigmoid_layer.cpp; S. Moshier, Cephes Math Library (expf).
 #include <algorithm>
 #include <cmath>
@@ -15,6 +17,9 @@
 
 #include "crema/layer.hpp"
 #include "crema/layers/fast_math.hpp"
+#if CREMA_WITH_CUDA
+#include "sigmoid_cuda.h"
+#endif
 
 namespace {
 using crema::layers::exp_poly;
@@ -59,6 +64,18 @@ class Sigmoid final : public crema::Layer<Sigmoid> {
     crema::parallel_for(c.bottom(0).count(), kGrain,
                         [=](int64_t b, int64_t e) { sigmoid_backward(y, dy, dx, b, e); });
   }
+
+#if CREMA_WITH_CUDA
+  void forward_cuda(crema::Context& c) {
+    sigmoid_forward_cuda(c.cuda_stream(), c.bottom(0).count(), c.bottom(0).data(), c.top(0).data());
+  }
+
+  void backward_cuda(crema::Context& c) {
+    if (!c.propagate_down(0)) return;
+    sigmoid_backward_cuda(c.cuda_stream(), c.bottom(0).count(), c.top(0).data(), c.top(0).diff(),
+                          c.bottom(0).diff());
+  }
+#endif
 
   static std::vector<crema::TestConfig> tests() {
     return {{"type: 'Sigmoid'", "2,3,4,5"}, {"type: 'Sigmoid'", "7,3"}};

@@ -8,6 +8,10 @@
 //       then Z = max(Z, 1). Legacy `normalize` (used only when `normalization` is unset):
 //       true = VALID, false = BATCH_SIZE.
 // Top 0 is E (a scalar); an optional top 1 receives p.
+// GPU: the softmax of ../softmax/softmax_gpu.hpp (softmax_param.engine picks cuDNN or the native
+// kernels), then the loss and gradient kernels of softmax_with_loss.cu; the loss, the count of
+// valid labels and the normaliser stay on the device. A label out of range gives a NaN loss
+// there instead of the CPU's error.
 // Reference: Caffe, src/caffe/layers/softmax_loss_layer.cpp.
 #include <algorithm>
 #include <cfloat>
@@ -17,6 +21,11 @@
 #include <vector>
 
 #include "../softmax/softmax_cpu.hpp"
+#if CREMA_WITH_CUDA
+#include "../softmax/softmax_gpu.hpp"
+#include "crema/cuda.hpp"
+#include "softmax_with_loss_cuda.h"
+#endif
 
 class SoftmaxWithLoss final : public crema::Layer<SoftmaxWithLoss> {
  public:
@@ -32,7 +41,8 @@ class SoftmaxWithLoss final : public crema::Layer<SoftmaxWithLoss> {
   explicit SoftmaxWithLoss(const crema::Params& p)
       : axis_(p.get<int>("softmax_param.axis")),
         has_ignore_(p.has("loss_param.ignore_label")),
-        ignore_(p.get<int>("loss_param.ignore_label")) {
+        ignore_(p.get<int>("loss_param.ignore_label")),
+        engine_(p.get<std::string>("softmax_param.engine")) {
     if (!p.has("loss_param.normalization") && p.has("loss_param.normalize"))
       norm_ = p.get<bool>("loss_param.normalize") ? "VALID" : "BATCH_SIZE";
     else
@@ -52,8 +62,11 @@ class SoftmaxWithLoss final : public crema::Layer<SoftmaxWithLoss> {
     c.top(0).set_shape({});
     if (c.num_top() > 1)
       c.top(1).set_shape(x.shape());
-    else
+    else if (!c.on_gpu())
       prob_.resize(x.count());
+#if CREMA_WITH_CUDA
+    if (c.on_gpu()) c.request_workspace(softmax_loss_workspace_bytes());
+#endif
   }
 
   void forward_cpu(crema::Context& c) {
@@ -101,12 +114,32 @@ class SoftmaxWithLoss final : public crema::Layer<SoftmaxWithLoss> {
     });
   }
 
+#if CREMA_WITH_CUDA
+  void forward_cuda(crema::Context& c) {
+    float* prob = gpu_probabilities(c);
+    gpu_softmax_.forward(c, c.bottom(0).data(), prob, outer_, channels_, inner_);
+    softmax_loss_forward_cuda(c.cuda_stream(), prob, c.bottom(1).data(), outer_, channels_, inner_,
+                              has_ignore_, ignore_, loss_norm(), c.workspace<void>(),
+                              c.top(0).data(), norm_gpu_.get<double>(1));
+  }
+
+  void backward_cuda(crema::Context& c) {
+    if (!c.propagate_down(0)) return;
+    softmax_loss_backward_cuda(c.cuda_stream(), gpu_probabilities(c), c.bottom(1).data(), outer_,
+                               channels_, inner_, has_ignore_, ignore_, c.top(0).diff(),
+                               norm_gpu_.data<double>(), c.bottom(0).diff());
+  }
+#endif
+
   // check-plugin fills every bottom with N(0, 1) (seeded): labels then truncate to -2..2, so
   // these use 5 classes, ignore -1, and few labels (valid for the checker's fixed seed).
   static std::vector<crema::TestConfig> tests() {
     return {{"type: 'SoftmaxWithLoss' loss_param { ignore_label: -1 }", "2,5;2"},
             {"type: 'SoftmaxWithLoss' loss_param { ignore_label: -1 normalization: FULL }",
-             "1,5,1,2;1,1,1,2"}};
+             "1,5,1,2;1,1,1,2"},
+            {"type: 'SoftmaxWithLoss' softmax_param { engine: CAFFE } "
+             "loss_param { ignore_label: -1 normalization: BATCH_SIZE }",
+             "2,5;2"}};
   }
 
  private:
@@ -124,12 +157,30 @@ class SoftmaxWithLoss final : public crema::Layer<SoftmaxWithLoss> {
     return std::max(1.0, z);
   }
 
+#if CREMA_WITH_CUDA
+  float* gpu_probabilities(crema::Context& c) {
+    return c.num_top() > 1 ? c.top(1).data() : prob_gpu_.get(c.bottom(0).count());
+  }
+  LossNorm loss_norm() const {
+    if (norm_ == "FULL") return LossNorm::kFull;
+    if (norm_ == "VALID") return LossNorm::kValid;
+    if (norm_ == "BATCH_SIZE") return LossNorm::kBatchSize;
+    return LossNorm::kNone;
+  }
+#endif
+
   int axis_;
   bool has_ignore_;
   int ignore_;
+  std::string engine_;  // softmax_param.engine: the GPU softmax's implementation
   std::string norm_;
   int64_t outer_ = 0, channels_ = 0, inner_ = 0, valid_ = 0;
   std::vector<float> prob_;
+#if CREMA_WITH_CUDA
+  crema_softmax::GpuSoftmax gpu_softmax_{engine_};
+  crema::cuda::DeviceBuffer prob_gpu_;  // p without a second top
+  crema::cuda::DeviceBuffer norm_gpu_;  // the normaliser Z of the last forward (one double)
+#endif
 };
 
 CREMA_EXPORT_PLUGIN("softmax_with_loss", "1.0.0", SoftmaxWithLoss)

@@ -8,6 +8,8 @@
 //   otherwise:    sign(x) (1 - 2 / (exp(2|x|) + 1)),  |x| clamped to 10 (tanh = 1 in float beyond)
 //   exp(t) = 2^n exp(r), n = nearbyint(t / ln 2), r = t - n ln 2 (ln 2 in two parts), exp(r) by
 //   Cephes' expf polynomial. Within 1 ulp of tanh over the floats (checked in the test).
+// CUDA: tanh.cu, the same math with CUDA's libm. tanh_param.engine is ignored: a native
+// elementwise kernel is as fast as cuDNN's activation and runs in place the same way.
 // Reference: Caffe src/caffe/layers/tanh_layer.cpp; S. Moshier, Cephes Math Library (tanhf, expf).
 #include <algorithm>
 #include <cmath>
@@ -16,6 +18,9 @@
 
 #include "crema/layer.hpp"
 #include "crema/layers/fast_math.hpp"
+#if CREMA_WITH_CUDA
+#include "tanh_cuda.h"
+#endif
 
 namespace {
 using crema::layers::exp_poly;
@@ -70,6 +75,18 @@ class TanH final : public crema::Layer<TanH> {
     crema::parallel_for(c.bottom(0).count(), kGrain,
                         [=](int64_t b, int64_t e) { tanh_backward(y, dy, dx, b, e); });
   }
+
+#if CREMA_WITH_CUDA
+  void forward_cuda(crema::Context& c) {
+    tanh_forward_cuda(c.cuda_stream(), c.bottom(0).count(), c.bottom(0).data(), c.top(0).data());
+  }
+
+  void backward_cuda(crema::Context& c) {
+    if (!c.propagate_down(0)) return;
+    tanh_backward_cuda(c.cuda_stream(), c.bottom(0).count(), c.top(0).data(), c.top(0).diff(),
+                       c.bottom(0).diff());
+  }
+#endif
 
   static std::vector<crema::TestConfig> tests() {
     return {{"type: 'TanH'", "2,3,4,5"}, {"type: 'TanH'", "7,3"}};

@@ -4,8 +4,12 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "crema/core/device.hpp"
 #include "crema/core/host.hpp"
 #include "crema/solver/solver.hpp"
+#ifdef CREMA_WITH_CUDA
+#include "update_gpu.hpp"
+#endif
 
 namespace crema {
 
@@ -15,6 +19,7 @@ void Solver::apply_update_with_rate(float rate) {
   const bool l1 = param_.regularization_type() == "L1";
   if (!l1 && param_.regularization_type() != "L2")
     throw std::runtime_error("unknown regularization_type '" + param_.regularization_type() + "' (L1, L2)");
+  if (net_->device() == CREMA_CUDA) return apply_update_on_gpu(rate, l1);
   const float norm = 1.f / param_.iter_size();
   for (LearnableParam& p : params) {
     const int64_t n = p.tensor->count();
@@ -51,5 +56,39 @@ void Solver::apply_update_with_rate(float rate) {
     for (int64_t i = 0; i < n; ++i) w[i] -= g[i];
   }
 }
+
+#ifdef CREMA_WITH_CUDA
+void Solver::apply_update_on_gpu(float rate, bool l1) {
+  auto& params = net_->learnable_params();
+  void* stream = device::stream();
+  const float norm = 1.f / param_.iter_size();
+  for (LearnableParam& p : params)
+    gpu_update::regularize(stream, p.tensor->count(), norm, param_.weight_decay() * p.decay_mult, l1,
+                           p.tensor->device_data(), p.tensor->mutable_device_diff());
+  float scale = 1.f;
+  if (param_.clip_gradients() >= 0) {
+    auto* sumsq = reinterpret_cast<double*>(norm_scratch_.mutable_device_data());
+    device::memset_zero(sumsq, sizeof(double));
+    for (LearnableParam& p : params)
+      gpu_update::sumsq_accumulate(stream, p.tensor->count(), p.tensor->device_diff(), sumsq);
+    // One small read-back per step, only when clipping is on.
+    const double l2 = std::sqrt(*reinterpret_cast<const double*>(norm_scratch_.host_data()));
+    if (l2 > param_.clip_gradients()) scale = static_cast<float>(param_.clip_gradients() / l2);
+  }
+  const RuleParams rule = rule_->params();
+  const size_t np = params.size();
+  for (size_t k = 0; k < np; ++k) {
+    LearnableParam& p = params[k];
+    float* h1 = rule_->history_per_param() > 1 ? history_[np + k].mutable_device_data() : nullptr;
+    gpu_update::apply(stream, rule, p.tensor->count(), scale, rule_->kernel_rate(rate * p.lr_mult, iter_),
+                      p.tensor->mutable_device_data(), p.tensor->mutable_device_diff(),
+                      history_[k].mutable_device_data(), h1);
+  }
+}
+#else
+void Solver::apply_update_on_gpu(float, bool) {
+  throw std::runtime_error("crema was built without CUDA: no GPU update");
+}
+#endif
 
 }  // namespace crema

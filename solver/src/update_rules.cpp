@@ -13,6 +13,7 @@ namespace {
 class Sgd : public UpdateRule {
  public:
   explicit Sgd(float momentum) : mu_(momentum) {}
+  RuleParams params() const override { return {RuleKind::kSgd, mu_, 0, 0}; }
   void compute(int64_t n, float r, int, float* g, float* h, float*) const override {
     for (int64_t i = 0; i < n; ++i) g[i] = h[i] = mu_ * h[i] + r * g[i];
   }
@@ -24,6 +25,7 @@ class Sgd : public UpdateRule {
 class Nesterov : public UpdateRule {
  public:
   explicit Nesterov(float momentum) : mu_(momentum) {}
+  RuleParams params() const override { return {RuleKind::kNesterov, mu_, 0, 0}; }
   void compute(int64_t n, float r, int, float* g, float* h, float*) const override {
     for (int64_t i = 0; i < n; ++i) {
       float prev = h[i];
@@ -39,6 +41,7 @@ class Nesterov : public UpdateRule {
 class AdaGrad : public UpdateRule {
  public:
   explicit AdaGrad(float delta) : delta_(delta) {}
+  RuleParams params() const override { return {RuleKind::kAdaGrad, 0, 0, delta_}; }
   void compute(int64_t n, float r, int, float* g, float* h, float*) const override {
     for (int64_t i = 0; i < n; ++i) {
       h[i] += g[i] * g[i];
@@ -53,6 +56,7 @@ class AdaGrad : public UpdateRule {
 class RmsProp : public UpdateRule {
  public:
   RmsProp(float decay, float delta) : decay_(decay), delta_(delta) {}
+  RuleParams params() const override { return {RuleKind::kRmsProp, 0, decay_, delta_}; }
   void compute(int64_t n, float r, int, float* g, float* h, float*) const override {
     for (int64_t i = 0; i < n; ++i) {
       h[i] = decay_ * h[i] + (1 - decay_) * g[i] * g[i];
@@ -68,6 +72,7 @@ class RmsProp : public UpdateRule {
 class AdaDelta : public UpdateRule {
  public:
   AdaDelta(float momentum, float delta) : mu_(momentum), delta_(delta) {}
+  RuleParams params() const override { return {RuleKind::kAdaDelta, mu_, 0, delta_}; }
   int history_per_param() const override { return 2; }
   void compute(int64_t n, float r, int, float* g, float* h0, float* h1) const override {
     for (int64_t i = 0; i < n; ++i) {
@@ -87,9 +92,13 @@ class Adam : public UpdateRule {
  public:
   Adam(float b1, float b2, float eps) : b1_(b1), b2_(b2), eps_(eps) {}
   int history_per_param() const override { return 2; }
-  void compute(int64_t n, float r, int iter, float* g, float* m, float* v) const override {
+  RuleParams params() const override { return {RuleKind::kAdam, b1_, b2_, eps_}; }
+  float kernel_rate(float r, int iter) const override {
     const double t = iter + 1;
-    const float corrected = static_cast<float>(r * std::sqrt(1 - std::pow(b2_, t)) / (1 - std::pow(b1_, t)));
+    return static_cast<float>(r * std::sqrt(1 - std::pow(b2_, t)) / (1 - std::pow(b1_, t)));
+  }
+  void compute(int64_t n, float r, int iter, float* g, float* m, float* v) const override {
+    const float corrected = kernel_rate(r, iter);
     for (int64_t i = 0; i < n; ++i) {
       m[i] = b1_ * m[i] + (1 - b1_) * g[i];
       v[i] = b2_ * v[i] + (1 - b2_) * g[i] * g[i];

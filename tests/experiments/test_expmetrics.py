@@ -309,6 +309,29 @@ class Execute(unittest.TestCase):
         self.assertIn("something else broke", res["log_tail"])
         self.assertEqual(self.logged, ["ok", "ok", "failed", "diverged", "failed"])
 
+    def test_ledger_resumes_in_a_fresh_run_directory(self):
+        ledger = os.path.join(self.tmp, "out", "finished")
+        ws = rx.Workspace(os.path.join(self.tmp, "ws1"), "quick", self.crema, ledger=ledger)
+        r = self.runs[0]
+        self.behave("ok")
+        first = rx.execute(r, ws, 1, False, None, lambda *_: None)
+        self.assertTrue(os.path.exists(rx.ledger_path(ws, r)))
+        # Another machine: an empty run directory, the ledger committed with the report.
+        self.behave("crash")
+        ws2 = rx.Workspace(os.path.join(self.tmp, "ws2"), "quick", self.crema, ledger=ledger)
+        again = rx.execute(r, ws2, 1, False, None, lambda *_: None)
+        self.assertTrue(again.get("reused"))
+        self.assertEqual(rx.run_summary(again)["test_error"], rx.run_summary(first)["test_error"])
+        self.assertTrue(again["metrics_path"].startswith(ws2.root))
+        # A changed solver or net (another fingerprint) trains again.
+        with open(rx.ledger_path(ws, r)) as f:
+            entry = json.load(f)
+        entry["portable_fingerprint"] = "something else"
+        with open(rx.ledger_path(ws, r), "w") as f:
+            json.dump(entry, f)
+        ws3 = rx.Workspace(os.path.join(self.tmp, "ws3"), "quick", self.crema, ledger=ledger)
+        self.assertEqual(rx.execute(r, ws3, 1, False, None, lambda *_: None)["status"], "failed")
+
     def test_shared_runs_train_once(self):
         self.shared_runs(jobs=1)
 

@@ -22,7 +22,9 @@ test nets the runner needs; solvers are written here. Everything crema needs goe
 directory (default build/experiments/<mode>/); the output directory (default
 docs/experiments/<mode>/) receives report.md, results.json, claim<N>.png and metrics/ (the raw
 metrics files). A run whose solver and net are unchanged since a finished run in the same run
-directory is not trained again (--rerun forces it): an interrupted full run resumes.
+directory is not trained again (--rerun forces it): an interrupted full run resumes. Each finished
+run is also recorded in the output directory's finished/ ledger (its result and metrics), which is
+committed with the report, so a long full run resumes on another machine or in a fresh clone.
 
 Python 3 standard library only; plots need matplotlib (this interpreter or Debian's
 /usr/bin/python3 with python3-matplotlib) or gnuplot, else they are skipped with a note.
@@ -420,8 +422,9 @@ def net_stats(crema, net_path):
 class Workspace:
     """The run directory: data/ (the validation split), nets/, runs/<run name>/."""
 
-    def __init__(self, root, mode, crema):
+    def __init__(self, root, mode, crema, ledger=None):
         self.root, self.m, self.crema = os.path.abspath(root), MODES[mode], crema
+        self.ledger = ledger  # <out>/finished: finished runs kept with the report, or None
         self.val_dir = os.path.join(self.root, "data")
         self.nets = {}
         self.stats = {}
@@ -458,6 +461,43 @@ def write_if_changed(path, text):
 # ----------------------------------------------------------------------------------------------
 # Training
 # ----------------------------------------------------------------------------------------------
+def ledger_path(ws, run):
+    return os.path.join(ws.ledger, run.name.replace("/", "__") + ".json") if ws.ledger else None
+
+
+def record_finished(ws, run, res):
+    """Copies a finished run (result and metrics lines) into the ledger."""
+    path = ledger_path(ws, run)
+    if not path or res.get("status") not in ("ok", "diverged") or not os.path.exists(res["metrics_path"]):
+        return
+    with open(res["metrics_path"]) as f:
+        lines = f.read().splitlines()
+    entry = {k: v for k, v in res.items() if k != "reused"}
+    entry["metrics_lines"] = lines
+    os.makedirs(ws.ledger, exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        json.dump(entry, f, indent=0)
+    os.replace(path + ".tmp", path)
+
+
+def restore_finished(ws, run, portable, fingerprint, metrics_path, result_path):
+    """A run finished elsewhere (same solver and net): its files back into the run directory."""
+    path = ledger_path(ws, run)
+    if not path or not os.path.exists(path):
+        return None
+    with open(path) as f:
+        entry = json.load(f)
+    if entry.get("portable_fingerprint") != portable or entry.get("status") not in ("ok", "diverged"):
+        return None
+    entry["fingerprint"] = fingerprint
+    with open(metrics_path, "w") as f:
+        f.write("\n".join(entry.pop("metrics_lines")) + "\n")
+    entry["metrics_path"] = metrics_path
+    with open(result_path, "w") as f:
+        json.dump(entry, f, indent=1)
+    return entry
+
+
 def execute(run, ws, threads, rerun, timeout, log):
     m = ws.m
     net_path, net_txt, argv = ws.net(run.arm.arch, run.train_images)
@@ -468,11 +508,21 @@ def execute(run, ws, threads, rerun, timeout, log):
     solver_path = os.path.join(d, "solver.prototxt")
     write_if_changed(solver_path, solver)
     fingerprint = hashlib.sha256((solver + net_txt).encode()).hexdigest()
+    # The same with the run directory's path taken out: what the ledger matches across machines.
+    portable = hashlib.sha256((solver + net_txt).replace(ws.root, "<run dir>").encode()).hexdigest()
     result_path = os.path.join(d, "result.json")
-    if not rerun and os.path.exists(result_path):
-        with open(result_path) as f:
-            old = json.load(f)
-        if old.get("fingerprint") == fingerprint and old.get("status") in ("ok", "diverged"):
+    if not rerun:
+        old = None
+        if os.path.exists(result_path):
+            with open(result_path) as f:
+                old = json.load(f)
+            if old.get("fingerprint") != fingerprint or old.get("status") not in ("ok", "diverged"):
+                old = None
+        if old is None:
+            old = restore_finished(ws, run, portable, fingerprint, metrics_path, result_path)
+        if old is not None:
+            old["portable_fingerprint"] = portable
+            record_finished(ws, run, old)
             old["reused"] = True
             run.result = old
             log(run, old)
@@ -500,11 +550,13 @@ def execute(run, ws, threads, rerun, timeout, log):
            "test_images": {s: n for s, n in run.tests}, "test_interval": run.test_interval,
            "threads": threads, "status": status, "returncode": rc, "wall_s": round(wall, 2),
            "cmd": " ".join(cmd), "netgen": " ".join(argv), "fingerprint": fingerprint,
+           "portable_fingerprint": portable,
            "metrics_path": metrics_path, "stdout": (stdout or "")[-2000:]}
     if status == "failed":
         res["log_tail"] = tail[-1500:]
     with open(result_path, "w") as f:
         json.dump(res, f, indent=1)
+    record_finished(ws, run, res)
     run.result = res
     log(run, res)
     return res
@@ -1026,7 +1078,7 @@ def main(argv=None):
     if m.grid_train_images + m.val_images > FM_TRAIN_SIZE:
         raise SystemExit("run_experiments: the validation images overlap the grid's training images")
     t_start = time.monotonic()
-    ws = Workspace(run_dir, mode, crema)
+    ws = Workspace(run_dir, mode, crema, ledger=os.path.join(out_dir, "finished"))
     # Every generated net names the validation files (its "val" stage), read or not.
     write_val_split(DATA, ws.val_dir, m.val_images)
     os.makedirs(out_dir, exist_ok=True)

@@ -55,6 +55,7 @@ class Solver {
  private:
   void init_nets();
   void apply_update_with_rate(float rate);
+  void apply_update_on_gpu(float rate, bool l1);  // update_gpu.cu's kernels (CUDA builds)
   void check_snapshot_dir() const;
   std::string snapshot_base() const;
   void log(const std::string& message) const;
@@ -65,6 +66,7 @@ class Solver {
   std::vector<std::unique_ptr<Net>> test_nets_;
   std::unique_ptr<UpdateRule> rule_;
   std::vector<Tensor> history_;
+  Tensor norm_scratch_{Shape{2}};  // the GPU's gradient sum of squares (one double)
   int iter_ = 0;
   int current_step_ = 0;
   std::vector<float> losses_;

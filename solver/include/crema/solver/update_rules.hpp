@@ -7,6 +7,7 @@
 #include <string>
 
 #include "crema.pb.h"
+#include "crema/solver/rule_params.hpp"
 
 namespace crema {
 
@@ -17,6 +18,10 @@ class UpdateRule {
   virtual int history_per_param() const { return 1; }
   // diff, h0, h1 hold n floats on the host; `iter` is the 0-based iteration being applied.
   virtual void compute(int64_t n, float rate, int iter, float* diff, float* h0, float* h1) const = 0;
+  // The same rule for the GPU kernel, and the rate it uses at `iter` (Adam folds in its bias
+  // correction there).
+  virtual RuleParams params() const = 0;
+  virtual float kernel_rate(float rate, int) const { return rate; }
 };
 
 // SGD, Nesterov, AdaGrad, RMSProp, AdaDelta or Adam, from the solver's `type`.

@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Convolution through cuDNN (see conv_cudnn.hpp):
+//   forward:  y = conv(x, W) (cudnnConvolutionForward, beta 0), then y += b (cudnnAddTensor)
+//   backward: dW += (cudnnConvolutionBackwardFilter, beta 1), db += (cudnnConvolutionBackwardBias,
+//             beta 1), dx = (cudnnConvolutionBackwardData, beta 0)
+// Algorithms: the first of cuDNN's heuristic ranking that reports success with FMA math and fits
+// kWorkspaceCap (then any that fits, then the always-available implicit GEMM / ALGO_0). The
+// chosen dW and dx algorithms may accumulate with atomics and so not be bitwise deterministic
+// from run to run; the differences are float rounding only.
+#include "conv_cudnn.hpp"
+
+#include <climits>
+#include <utility>
+
+#include "crema/layer.hpp"
+
+namespace crema::layers {
+namespace {
+
+bool tensor_op(cudnnMathType_t m) {
+  return m == CUDNN_TENSOR_OP_MATH || m == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
+}
+
+// The first usable entry of a heuristic ranking: `fma_only` passes over entries that want tensor
+// cores (TF32); `bytes(algo, &size)` is the workspace query for one algorithm.
+template <class Perf, class Algo, class Bytes>
+bool pick(const Perf* perf, int n, bool fma_only, const Bytes& bytes, Algo* algo, size_t* size) {
+  for (int i = 0; i < n; ++i) {
+    if (perf[i].status != CUDNN_STATUS_SUCCESS || (fma_only && tensor_op(perf[i].mathType)))
+      continue;
+    size_t s = 0;
+    if (bytes(perf[i].algo, &s) != CUDNN_STATUS_SUCCESS || s > ConvCudnn::kWorkspaceCap) continue;
+    *algo = perf[i].algo;
+    *size = s;
+    return true;
+  }
+  return false;
+}
+
+template <class Perf, class Algo, class Bytes>
+void choose(const Perf* perf, int n, Algo fallback, const Bytes& bytes, const char* what,
+            Algo* algo, size_t* size) {
+  if (pick(perf, n, true, bytes, algo, size) || pick(perf, n, false, bytes, algo, size)) return;
+  *algo = fallback;
+  cudnn::check(bytes(fallback, size), what);
+}
+
+}  // namespace
+
+bool ConvCudnn::fits(const ConvGeometry& g, int num_output, int64_t num) {
+  return num * g.channels * g.in_plane() <= INT_MAX && num * num_output * g.out_plane() <= INT_MAX;
+}
+
+void ConvCudnn::describe(const ConvGeometry& g, int num_output, int64_t num) {
+  const int n = static_cast<int>(num);
+  cudnn::set_4d(x_, n, g.channels, g.height, g.width);
+  cudnn::set_4d(y_, n, num_output, g.out_h(), g.out_w());
+  cudnn::set_4d(bias_, 1, num_output, 1, 1);
+  cudnn::check(cudnnSetFilter4dDescriptor(w_, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, num_output,
+                                          g.channels / g.groups, g.kernel_h, g.kernel_w),
+               "cudnnSetFilter4dDescriptor");
+  cudnn::check(cudnnSetConvolution2dDescriptor(conv_, g.pad_h, g.pad_w, g.stride_h, g.stride_w,
+                                               g.dilation_h, g.dilation_w,
+                                               CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
+               "cudnnSetConvolution2dDescriptor");
+  cudnn::check(cudnnSetConvolutionGroupCount(conv_, g.groups), "cudnnSetConvolutionGroupCount");
+  cudnn::check(cudnnSetConvolutionMathType(conv_, CUDNN_FMA_MATH), "cudnnSetConvolutionMathType");
+  int on = 0, oc = 0, oh = 0, ow = 0;
+  cudnn::check(cudnnGetConvolution2dForwardOutputDim(conv_, x_, w_, &on, &oc, &oh, &ow),
+               "cudnnGetConvolution2dForwardOutputDim");
+  CREMA_CHECK(on == n && oc == num_output && oh == g.out_h() && ow == g.out_w(),
+              "cuDNN computes a " << on << "x" << oc << "x" << oh << "x" << ow
+                                  << " output, Caffe's formula " << n << "x" << num_output << "x"
+                                  << g.out_h() << "x" << g.out_w());
+}
+
+void ConvCudnn::choose_algorithms(cudnnHandle_t h) {
+  int n = 0;
+  cudnnConvolutionFwdAlgoPerf_t fwd[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+  cudnn::check(cudnnGetConvolutionForwardAlgorithm_v7(h, x_, w_, conv_, y_,
+                                                      CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, fwd),
+               "cudnnGetConvolutionForwardAlgorithm_v7");
+  choose(fwd, n, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM,
+         [&](cudnnConvolutionFwdAlgo_t a, size_t* s) {
+           return cudnnGetConvolutionForwardWorkspaceSize(h, x_, w_, conv_, y_, a, s);
+         },
+         "cudnnGetConvolutionForwardWorkspaceSize", &fwd_, &fwd_bytes_);
+
+  cudnnConvolutionBwdDataAlgoPerf_t data[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+  cudnn::check(cudnnGetConvolutionBackwardDataAlgorithm_v7(
+                   h, w_, y_, conv_, x_, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n, data),
+               "cudnnGetConvolutionBackwardDataAlgorithm_v7");
+  choose(data, n, CUDNN_CONVOLUTION_BWD_DATA_ALGO_0,
+         [&](cudnnConvolutionBwdDataAlgo_t a, size_t* s) {
+           return cudnnGetConvolutionBackwardDataWorkspaceSize(h, w_, y_, conv_, x_, a, s);
+         },
+         "cudnnGetConvolutionBackwardDataWorkspaceSize", &bwd_data_, &bwd_data_bytes_);
+
+  cudnnConvolutionBwdFilterAlgoPerf_t filter[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+  cudnn::check(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
+                   h, x_, y_, conv_, w_, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n, filter),
+               "cudnnGetConvolutionBackwardFilterAlgorithm_v7");
+  choose(filter, n, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0,
+         [&](cudnnConvolutionBwdFilterAlgo_t a, size_t* s) {
+           return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, x_, y_, conv_, w_, a, s);
+         },
+         "cudnnGetConvolutionBackwardFilterWorkspaceSize", &bwd_filter_, &bwd_filter_bytes_);
+}
+
+size_t ConvCudnn::plan(cudnnHandle_t h, const ConvGeometry& g, int num_output, int64_t num) {
+  std::vector<int64_t> key = {num,          num_output,   g.channels,   g.height,     g.width,
+                              g.groups,     g.kernel_h,   g.kernel_w,   g.pad_h,      g.pad_w,
+                              g.stride_h,   g.stride_w,   g.dilation_h, g.dilation_w};
+  if (key != key_) {
+    key_.clear();  // a failure below leaves nothing half-planned behind
+    describe(g, num_output, num);
+    choose_algorithms(h);
+    key_ = std::move(key);
+  }
+  size_t bytes = fwd_bytes_;
+  if (bwd_data_bytes_ > bytes) bytes = bwd_data_bytes_;
+  if (bwd_filter_bytes_ > bytes) bytes = bwd_filter_bytes_;
+  return bytes;
+}
+
+void ConvCudnn::forward(cudnnHandle_t h, const float* x, const float* w, const float* bias,
+                        float* y, void* ws) const {
+  using cudnn::Scalars;
+  cudnn::check(cudnnConvolutionForward(h, Scalars::one(), x_, x, w_, w, conv_, fwd_, ws,
+                                       fwd_bytes_, Scalars::zero(), y_, y),
+               "cudnnConvolutionForward");
+  if (bias)
+    cudnn::check(cudnnAddTensor(h, Scalars::one(), bias_, bias, Scalars::one(), y_, y),
+                 "cudnnAddTensor (bias)");
+}
+
+void ConvCudnn::backward(cudnnHandle_t h, const float* x, const float* w, const float* dy,
+                         float* dw, float* db, float* dx, void* ws) const {
+  using cudnn::Scalars;
+  if (db)
+    cudnn::check(cudnnConvolutionBackwardBias(h, Scalars::one(), y_, dy, Scalars::one(), bias_, db),
+                 "cudnnConvolutionBackwardBias");
+  if (dw)
+    cudnn::check(cudnnConvolutionBackwardFilter(h, Scalars::one(), x_, x, y_, dy, conv_,
+                                                bwd_filter_, ws, bwd_filter_bytes_,
+                                                Scalars::one(), w_, dw),
+                 "cudnnConvolutionBackwardFilter");
+  if (dx)
+    cudnn::check(cudnnConvolutionBackwardData(h, Scalars::one(), w_, w, y_, dy, conv_, bwd_data_,
+                                              ws, bwd_data_bytes_, Scalars::zero(), x_, dx),
+                 "cudnnConvolutionBackwardData");
+}
+
+}  // namespace crema::layers
