@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
-"""One PyTorch CPU training step (forward, backward, SGD+momentum update), timed the way
+"""One PyTorch training step (forward, backward, SGD+momentum update), timed the way
 `crema time` times crema's, for a side-by-side comparison on the same machine.
 
   /usr/bin/python3 bench/pytorch_step.py --model resnet20 --batch 64 --threads 1
+  python3 bench/pytorch_step.py --model resnet50 --batch 32 --device cuda   # fp32, cuDNN benchmark mode
+
+On the GPU: plain FP32 (TF32 off for matmuls and cuDNN, as crema computes), cudnn.benchmark on,
+each step timed with CUDA events after warm-up steps.
 
 ResNet-20 here is the same net as net_defs/bench/resnet20_cifar_b64.prototxt (basic blocks,
 16/32/64 channels, 1x1 projection shortcuts with BN); ResNet-50 is torchvision's.
@@ -43,32 +47,88 @@ def resnet20(classes=10):
     return nn.Sequential(*layers)
 
 
+class Bottleneck(nn.Module):
+    def __init__(self, cin, mid, stride):
+        super().__init__()
+        cout = 4 * mid
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, mid, 1, bias=False), nn.BatchNorm2d(mid), nn.ReLU(),
+            nn.Conv2d(mid, mid, 3, stride, 1, bias=False), nn.BatchNorm2d(mid), nn.ReLU(),
+            nn.Conv2d(mid, cout, 1, bias=False), nn.BatchNorm2d(cout))
+        self.proj = None
+        if stride != 1 or cin != cout:
+            self.proj = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        return torch.relu(self.body(x) + (x if self.proj is None else self.proj(x)))
+
+
+def resnet50(classes=1000):
+    """torchvision's resnet50 (v1.5: stride in the 3x3), for machines without torchvision."""
+    layers = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, 1)]
+    cin = 64
+    for mid, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
+        for b in range(blocks):
+            layers.append(Bottleneck(cin, mid, stride if b == 0 else 1))
+            cin = 4 * mid
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, classes)]
+    return nn.Sequential(*layers)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", choices=["resnet20", "resnet50"], default="resnet20")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--iters", type=int, default=10)
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ap.add_argument("--tf32", action="store_true", help="allow TF32 on the GPU (PyTorch's cuDNN default)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     if a.model == "resnet20":
         net, size, classes = resnet20(), 32, 10
     else:
-        import torchvision
-        net, size, classes = torchvision.models.resnet50(), 224, 1000
+        try:
+            import torchvision
+            net = torchvision.models.resnet50()
+        except ImportError:
+            net = resnet50()
+        size, classes = 224, 1000
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     x = torch.randn(a.batch, 3, size, size)
     y = torch.randint(0, classes, (a.batch,))
     loss_fn = nn.CrossEntropyLoss()
-    times = []
-    for i in range(a.iters + 2):
-        t = time.perf_counter()
+    gpu = a.device == "cuda"
+    if gpu:
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = a.tf32
+        torch.backends.cudnn.allow_tf32 = a.tf32
+        net, x, y = net.cuda(), x.cuda(), y.cuda()
+        opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+
+    def step():
         opt.zero_grad(set_to_none=True)
         loss_fn(net(x), y).backward()
         opt.step()
-        if i >= 2:
-            times.append((time.perf_counter() - t) * 1000)
-    print(f"pytorch {torch.__version__} {a.model} batch {a.batch} threads {a.threads}: "
+
+    times = []
+    warmup = 5 if gpu else 2
+    for i in range(a.iters + warmup):
+        if gpu:
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            step()
+            end.record()
+            end.synchronize()
+            ms = start.elapsed_time(end)
+        else:
+            t = time.perf_counter()
+            step()
+            ms = (time.perf_counter() - t) * 1000
+        if i >= warmup:
+            times.append(ms)
+    where = f"cuda ({torch.cuda.get_device_name()})" if gpu else f"threads {a.threads}"
+    print(f"pytorch {torch.__version__} {a.model} batch {a.batch} {where}: "
           f"median step {statistics.median(times):.1f} ms over {a.iters}")
 
 

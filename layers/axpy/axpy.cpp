@@ -5,12 +5,16 @@
 //   dE/da[n,c] = sum_s dE/dtop[n,c,s] * x[n,c,s]
 //   dE/dx = a[n,c] * dE/dtop        dE/dy = dE/dtop
 // Written against the plugin SDK only (crema/layer.hpp), as an outside author would: no
-// parameter block, no core headers. Reference: github.com/hujie-frank/SENet, axpy_layer.cpp.
+// parameter block, no core headers. CUDA: axpy.cu (the SDK's crema/cuda.hpp only).
+// Reference: github.com/hujie-frank/SENet, axpy_layer.cpp.
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "crema/layer.hpp"
+#if CREMA_WITH_CUDA
+#include "axpy_cuda.h"
+#endif
 
 namespace {
 constexpr int64_t kWork = 1 << 14;  // elements per parallel task, about
@@ -96,6 +100,20 @@ class Axpy final : public crema::Layer<Axpy> {
                           }
                         });
   }
+
+#if CREMA_WITH_CUDA
+  void forward_cuda(crema::Context& c) {
+    axpy_forward_cuda(c.cuda_stream(), planes_, S_, c.bottom(0).data(), c.bottom(1).data(),
+                      c.bottom(2).data(), c.top(0).data());
+  }
+
+  void backward_cuda(crema::Context& c) {
+    axpy_backward_cuda(c.cuda_stream(), planes_, S_, c.bottom(0).data(), c.bottom(1).data(),
+                       c.top(0).diff(), c.propagate_down(0) ? c.bottom(0).diff() : nullptr,
+                       c.propagate_down(1) ? c.bottom(1).diff() : nullptr,
+                       c.propagate_down(2) ? c.bottom(2).diff() : nullptr);
+  }
+#endif
 
   static std::vector<crema::TestConfig> tests() {
     return {{"type: 'Axpy'", "2,3,1,1;2,3,4,5;2,3,4,5"}, {"type: 'Axpy'", "3,5;3,5,7;3,5,7"}};

@@ -12,6 +12,9 @@
 // in a fixed order (the result does not depend on the thread count). Backward needs y: in place
 // forward keeps a copy (member); otherwise backward recomputes y = (x - mu) / sigma from the
 // bottom, which Caffe's net (Split before any in-place consumer) leaves untouched.
+// GPU (batch_norm.cu): the same steps as native kernels, statistics in double per channel;
+// the running averages are updated on the device in forward, as on the CPU. (cuDNN's batch
+// norm keeps its running statistics differently from Caffe's three blobs, so it is not used.)
 // Reference: Caffe src/caffe/layers/batch_norm_layer.cpp; Ioffe & Szegedy, ICML 2015.
 #include <algorithm>
 #include <cmath>
@@ -20,6 +23,10 @@
 
 #include "crema/layer.hpp"
 #include "crema/layers/channel_runs.hpp"
+#if CREMA_WITH_CUDA
+#include "batch_norm_cuda.h"
+#include "crema/cuda.hpp"
+#endif
 
 namespace {
 constexpr int64_t kBlock = 512;     // float partial sums over at most this many values
@@ -200,6 +207,38 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
     });
   }
 
+#if CREMA_WITH_CUDA
+  void forward_cuda(crema::Context& c) {
+    global_ = global_set_ ? global_value_ : !c.training();
+    if (N_ * S_ == 0) return;
+    float* mean = stats_gpu_.get(4 * C_);  // mean, inv_std, then backward's k1, k2
+    float* is = mean + C_;
+    float *M = c.param(0).data(), *V = c.param(1).data(), *f = c.param(2).data();
+    const float* x = c.bottom(0).data();
+    if (global_)
+      batch_norm_global_stats_cuda(c.cuda_stream(), C_, M, V, f, eps_, mean, is);
+    else
+      batch_norm_batch_stats_cuda(c.cuda_stream(), x, N_, C_, S_, eps_, maf_, M, V, f, mean, is);
+    kept_ = !global_ && c.top(0).same_memory(c.bottom(0));
+    float* keep = kept_ ? x_norm_gpu_.get(c.bottom(0).count()) : nullptr;
+    batch_norm_normalise_cuda(c.cuda_stream(), x, c.top(0).data(), keep, N_, C_, S_, mean, is);
+  }
+
+  void backward_cuda(crema::Context& c) {
+    if (!c.propagate_down(0) || N_ * S_ == 0) return;
+    float* mean = stats_gpu_.data();
+    const float* is = mean + C_;
+    if (global_)
+      batch_norm_backward_global_cuda(c.cuda_stream(), c.top(0).diff(), c.bottom(0).diff(), N_,
+                                      C_, S_, is);
+    else
+      batch_norm_backward_cuda(c.cuda_stream(), c.top(0).diff(),
+                               kept_ ? x_norm_gpu_.data() : c.bottom(0).data(),
+                               kept_ ? nullptr : mean, c.bottom(0).diff(), N_, C_, S_, is,
+                               mean + 2 * C_);
+  }
+#endif
+
   static std::vector<crema::TestConfig> tests() {
     return {{"type: 'BatchNorm'", "2,3,4,5"},
             {"type: 'BatchNorm'", "5,7"},
@@ -265,6 +304,10 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
   int64_t C_ = 0, N_ = 0, S_ = 0;
   std::vector<float> mean_, inv_std_, shift_, k1_, k2_, x_norm_;
   std::vector<double> sum1_, sum2_, partial_;
+#if CREMA_WITH_CUDA
+  crema::cuda::DeviceBuffer stats_gpu_;   // mean, inv_std, k1, k2 (C each)
+  crema::cuda::DeviceBuffer x_norm_gpu_;  // y kept by an in-place forward with batch statistics
+#endif
 };
 
 CREMA_EXPORT_PLUGIN("batch_norm", "1.0.0", BatchNorm)

@@ -317,13 +317,125 @@ TEST(Convolution, RefusesBadParameters) {
   EXPECT_EQ(error_of(conv("num_output: 1 kernel_size: 3 axis: -3"), {1, 1, 5, 5}), "");
 }
 
+// ---- GPU (skipped without a CUDA device) ----
+// Every GPU case runs with each engine: DEFAULT (cuDNN where the host has it), CUDNN, CAFFE
+// (im2col + cuBLAS).
+namespace {
+const char* const kEngines[] = {"DEFAULT", "CUDNN", "CAFFE"};
+
+const GradCase kGpuCases[] = {
+    {"num_output: 4 kernel_size: 3 pad: 1", {2, 3, 5, 7}},                       // 3x3 pad 1
+    {"num_output: 3 kernel_size: 3 stride: 2 pad: 1", {2, 3, 7, 6}},             // stride 2
+    {"num_output: 4 kernel_size: 1", {2, 7, 3, 4}},                              // 1x1 pointwise
+    {"num_output: 2 kernel_size: 1 stride: 2 bias_term: false", {2, 3, 5, 5}},   // 1x1 strided
+    {"num_output: 3 kernel_size: 1 pad: 1", {2, 2, 3, 3}},                       // 1x1 padded
+    {"num_output: 6 kernel_size: 3 pad: 1 group: 2", {2, 4, 4, 5}},              // groups
+    {"num_output: 4 kernel_size: 1 group: 2", {3, 6, 3, 4}},                     // grouped 1x1
+    {"num_output: 3 kernel_size: 3 group: 3 pad: 1 stride: 2", {2, 3, 5, 5}},    // depthwise
+    {"num_output: 6 kernel_size: 3 pad: 1 group: 3", {2, 3, 5, 5}},              // multiplier 2
+    {"num_output: 4 kernel_size: 3 pad: 2 dilation: 2", {2, 2, 6, 5}},           // dilation 2
+    {"num_output: 4 kernel_h: 2 kernel_w: 3 pad_h: 1 stride_w: 2 stride_h: 1", {2, 2, 4, 7}},
+    {"num_output: 6 kernel_h: 3 kernel_w: 2 pad_h: 2 pad_w: 0 stride_h: 2 stride_w: 1 "
+     "dilation: 2 dilation: 1 group: 3",
+     {3, 6, 8, 5}},                                                               // all of it
+    {"num_output: 5 kernel_size: 3 bias_term: false", {1, 5, 6, 5}},             // no bias, N=1
+};
+
+std::string with_engine(const char* body, const char* engine) {
+  return conv(std::string(body) + " engine: " + engine + kFillers);
+}
+}  // namespace
+
+TEST(Convolution, GpuHasCudaPath) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  crema::testing::HarnessOptions o;
+  o.gpu = true;
+  for (const char* engine : kEngines) {
+    LayerHarness h(with_engine("num_output: 2 kernel_size: 3", engine), {{1, 2, 4, 4}}, o);
+    ASSERT_TRUE(h.has_cuda_path()) << engine;
+  }
+}
+
 TEST(Convolution, GpuAgreesWithCpu) {
   if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
-  for (const char* body :
-       {"num_output: 4 kernel_size: 3 pad: 1 stride: 2", "num_output: 6 kernel_size: 1 group: 2",
-        "num_output: 4 kernel_size: 3 dilation: 2 pad: 2 group: 2"}) {
-    double d = crema::testing::max_device_disagreement(conv(std::string(body) + kFillers),
-                                                       {{2, 4, 7, 6}}, {});
-    EXPECT_LT(d, 1e-4) << body;
+  for (const char* engine : kEngines)
+    for (const GradCase& gc : kGpuCases) {
+      const double d =
+          crema::testing::max_device_disagreement(with_engine(gc.body, engine), {gc.shape}, {});
+      EXPECT_LT(d, 1e-4) << gc.body << " engine: " << engine;
+    }
+  // A ResNet-sized layer and a wide 1x1: longer sums, where cuDNN's order differs most.
+  for (const char* engine : kEngines) {
+    EXPECT_LT(crema::testing::max_device_disagreement(
+                  with_engine("num_output: 32 kernel_size: 3 pad: 1", engine), {{4, 32, 14, 14}}, {}),
+              1e-4)
+        << engine;
+    EXPECT_LT(crema::testing::max_device_disagreement(
+                  with_engine("num_output: 64 kernel_size: 1 stride: 2", engine), {{3, 48, 9, 9}}, {}),
+              1e-4)
+        << engine;
   }
+}
+
+TEST(Convolution, GpuGradientsMatchFiniteDifferences) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  crema::testing::HarnessOptions o;
+  o.gpu = true;
+  for (const char* engine : kEngines)
+    for (const GradCase& gc : kGpuCases) {
+      LayerHarness h(with_engine(gc.body, engine), {gc.shape}, o);
+      ASSERT_TRUE(h.has_cuda_path());
+      h.fill_gaussian(0, 1.0);
+      std::string log;
+      EXPECT_EQ(GradientChecker(1e-2, 1e-3).check(h, &log), 0)
+          << gc.body << " engine: " << engine << "\n" << log;
+    }
+}
+
+TEST(Convolution, GpuBackwardAccumulatesParamsAndSkipsBottomWhenAsked) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  crema::testing::HarnessOptions o;
+  o.gpu = true;
+  for (const char* engine : kEngines) {
+    SCOPED_TRACE(engine);
+    LayerHarness h(with_engine("num_output: 2 kernel_size: 3 pad: 1", engine), {{2, 3, 4, 4}}, o);
+    h.fill_gaussian(0, 1.0);
+    h.forward();
+    for (int64_t i = 0; i < h.count(h.top_shape(0)); ++i) h.top_diff(0)[i] = 1.f;
+    h.zero_param_diffs();
+    h.backward();
+    std::vector<float> once(h.param_diff(0), h.param_diff(0) + h.count(h.param_shape(0)));
+    const float db = h.param_diff(1)[0];
+    EXPECT_FLOAT_EQ(db, 2 * 4 * 4);
+    for (int64_t i = 0; i < h.count(h.bottom_shape(0)); ++i) h.bottom_diff(0)[i] = 42.f;
+    h.backward({false});
+    for (size_t i = 0; i < once.size(); ++i)
+      EXPECT_NEAR(h.param_diff(0)[i], 2 * once[i], 1e-4 * (1 + std::fabs(once[i]))) << i;
+    EXPECT_FLOAT_EQ(h.param_diff(1)[0], 2 * db);
+    for (int64_t i = 0; i < h.count(h.bottom_shape(0)); ++i)
+      ASSERT_EQ(h.bottom_diff(0)[i], 42.f) << i;  // untouched without propagate_down
+  }
+}
+
+TEST(Convolution, GpuIm2colChunksGiveTheSameResult) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  // The column buffer budget in KB, against 4.9 KB (first case) and 1.7 KB (second) of columns
+  // per image: chunks of 1 image, of 2 with a remainder of 1 (10 KB, resp. 4 KB), the batch of 5.
+  for (const char* kb : {"0", "4", "10", "64"}) {
+    setenv("CREMA_CONV_GPU_COLUMN_KB", kb, 1);
+    for (const char* body : {"num_output: 6 kernel_size: 3 pad: 1 group: 2",
+                             "num_output: 3 kernel_size: 3 stride: 2 dilation: 2 pad: 2"}) {
+      const std::string text = with_engine(body, "CAFFE");
+      EXPECT_LT(crema::testing::max_device_disagreement(text, {{5, 4, 7, 5}}, {}), 1e-4)
+          << body << " CREMA_CONV_GPU_COLUMN_KB=" << kb;
+      crema::testing::HarnessOptions o;
+      o.gpu = true;
+      LayerHarness h(text, {{5, 4, 7, 5}}, o);
+      h.fill_gaussian(0, 1.0);
+      std::string log;
+      EXPECT_EQ(GradientChecker(1e-2, 1e-3).check(h, &log), 0)
+          << body << " CREMA_CONV_GPU_COLUMN_KB=" << kb << "\n" << log;
+    }
+  }
+  unsetenv("CREMA_CONV_GPU_COLUMN_KB");
 }

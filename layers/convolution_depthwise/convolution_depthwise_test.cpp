@@ -147,9 +147,68 @@ TEST(ConvolutionDepthwise, RefusesKernelLargerThanPaddedInputNamingSizes) {
   EXPECT_NE(m.find("stride dimensions must be nonzero"), std::string::npos) << m;
 }
 
+// ---- GPU (skipped without a CUDA device) ----
+namespace {
+const struct {
+  const char* body;
+  std::vector<int64_t> shape;
+} kGpuCases[] = {
+    {"kernel_size: 3 pad: 1", {2, 3, 5, 7}},                    // 3x3 pad 1
+    {"kernel_size: 3 pad: 1 stride: 2", {2, 4, 7, 6}},          // stride 2
+    {"kernel_size: 3 pad: 2 dilation: 2", {2, 2, 6, 5}},        // dilation 2
+    {"kernel_size: 1", {2, 3, 3, 4}},                           // 1x1
+    {"kernel_size: 3 bias_term: false", {1, 5, 6, 5}},          // no bias, batch 1
+    {"kernel_h: 2 kernel_w: 3 pad_w: 1 stride_h: 2 stride_w: 1 bias_term: false", {2, 3, 5, 6}},
+    {"kernel_h: 3 kernel_w: 5 pad_h: 2 pad_w: 1 stride_h: 1 stride_w: 3 dilation: 2 dilation: 1",
+     {1, 3, 9, 11}},                                            // rectangular everything
+    {"kernel_size: 5 pad: 2 stride: 3", {2, 2, 8, 7}},          // stride larger than 2
+};
+}  // namespace
+
 TEST(ConvolutionDepthwise, GpuAgreesWithCpu) {
   if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
-  double d = crema::testing::max_device_disagreement(
-      dw(std::string("kernel_size: 3 pad: 1 stride: 2") + kFillers), {{2, 4, 7, 6}}, {});
-  EXPECT_LT(d, 1e-4);
+  for (const auto& tc : kGpuCases)
+    for (const char* engine : {"DEFAULT", "CAFFE", "CUDNN"}) {  // one GPU path for all engines
+      const double d = crema::testing::max_device_disagreement(
+          dw(std::string(tc.body) + " engine: " + engine + kFillers), {tc.shape}, {});
+      EXPECT_LT(d, 1e-4) << tc.body << " engine: " << engine;
+    }
+  // A MobileNet-sized layer: long weight-gradient reductions.
+  EXPECT_LT(crema::testing::max_device_disagreement(
+                dw(std::string("kernel_size: 3 pad: 1") + kFillers), {{8, 32, 28, 28}}, {}),
+            1e-4);
+}
+
+TEST(ConvolutionDepthwise, GpuGradientsMatchFiniteDifferences) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  crema::testing::HarnessOptions o;
+  o.gpu = true;
+  for (const auto& tc : kGpuCases) {
+    LayerHarness h(dw(std::string(tc.body) + kFillers), {tc.shape}, o);
+    ASSERT_TRUE(h.has_cuda_path());
+    h.fill_gaussian(0, 1.0);
+    std::string log;
+    EXPECT_EQ(GradientChecker(1e-2, 1e-3).check(h, &log), 0) << tc.body << "\n" << log;
+  }
+}
+
+TEST(ConvolutionDepthwise, GpuBackwardAccumulatesParamsAndSkipsBottomWhenAsked) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  crema::testing::HarnessOptions o;
+  o.gpu = true;
+  LayerHarness h(dw(std::string("kernel_size: 3 pad: 1") + kFillers), {{2, 3, 4, 4}}, o);
+  h.fill_gaussian(0, 1.0);
+  h.forward();
+  for (int64_t i = 0; i < h.count(h.top_shape(0)); ++i) h.top_diff(0)[i] = 1.f;
+  h.zero_param_diffs();
+  h.backward();
+  std::vector<float> once(h.param_diff(0), h.param_diff(0) + h.count(h.param_shape(0)));
+  EXPECT_FLOAT_EQ(h.param_diff(1)[0], 2 * 4 * 4);  // sum of dE/dy over N, H, W
+  for (int64_t i = 0; i < h.count(h.bottom_shape(0)); ++i) h.bottom_diff(0)[i] = 42.f;
+  h.backward({false});
+  for (size_t i = 0; i < once.size(); ++i)
+    EXPECT_NEAR(h.param_diff(0)[i], 2 * once[i], 1e-4 * (1 + std::fabs(once[i]))) << i;
+  EXPECT_FLOAT_EQ(h.param_diff(1)[0], 4 * 4 * 4);
+  for (int64_t i = 0; i < h.count(h.bottom_shape(0)); ++i)
+    ASSERT_EQ(h.bottom_diff(0)[i], 42.f) << i;  // untouched without propagate_down
 }

@@ -9,6 +9,7 @@
 // mix = SplitMix64's finaliser, G = 0x9E3779B97F4A7C15. The same (rng_seed, rng_counter) give
 // the same mask on any thread count (and, by the same formula, on a GPU). Backward regenerates
 // the mask from the key its forward used (a member), so no mask is stored. Runs in place.
+// CUDA (dropout.cu): the same key and formula per element, so the GPU mask is the CPU mask.
 // Reference: Caffe src/caffe/layers/dropout_layer.cpp; Srivastava et al., JMLR 2014;
 // Steele et al., "Fast splittable pseudorandom number generators", OOPSLA 2014.
 #include <cstdint>
@@ -16,6 +17,10 @@
 #include <vector>
 
 #include "crema/layer.hpp"
+#if CREMA_WITH_CUDA
+#include "crema/cuda.hpp"
+#include "dropout_cuda.h"
+#endif
 
 namespace {
 constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ull;
@@ -79,7 +84,7 @@ class Dropout final : public crema::Layer<Dropout> {
       crema::parallel_for(n, 1 << 15, [=](int64_t b, int64_t e) { scale_copy(x, y, s, b, e); });
       return;
     }
-    key_ = mix(c.rng_seed() + mix(c.rng_counter() + kGolden));
+    key_ = draw_key(c);
     apply_mask(x, y, n);
   }
 
@@ -99,12 +104,57 @@ class Dropout final : public crema::Layer<Dropout> {
     crema::parallel_for(n, 1 << 15, [=](int64_t b, int64_t e) { scale_copy(dy, dx, s, b, e); });
   }
 
+#if CREMA_WITH_CUDA
+  void forward_cuda(crema::Context& c) {
+    const int64_t n = c.bottom(0).count();
+    train_ = c.training();
+    if (!train_) {
+      test_pass_cuda(c, c.bottom(0).data(), c.top(0).data(), n);
+      return;
+    }
+    key_ = draw_key(c);
+    dropout_mask_cuda(c.cuda_stream(), n, key_, threshold_, scale_train_ ? scale_ : 1.f,
+                      c.bottom(0).data(), c.top(0).data());
+  }
+
+  void backward_cuda(crema::Context& c) {
+    if (!c.propagate_down(0)) return;
+    const int64_t n = c.bottom(0).count();
+    if (train_) {
+      // The mask of this forward, regenerated from key_.
+      dropout_mask_cuda(c.cuda_stream(), n, key_, threshold_, scale_train_ ? scale_ : 1.f,
+                        c.top(0).diff(), c.bottom(0).diff());
+      return;
+    }
+    test_pass_cuda(c, c.top(0).diff(), c.bottom(0).diff(), n);
+  }
+#endif
+
   static std::vector<crema::TestConfig> tests() {
     return {{"type: 'Dropout'", "2,3,4,5"},
             {"type: 'Dropout' dropout_param { dropout_ratio: 0.2 }", "3,7"}};
   }
 
  private:
+  // The mask's key: one per (rng_seed, rng_counter), i.e. per forward.
+  static uint64_t draw_key(const crema::Context& c) {
+    return mix(c.rng_seed() + mix(c.rng_counter() + kGolden));
+  }
+
+#if CREMA_WITH_CUDA
+  // TEST phase: out = in (a device copy unless in place), or in * (1 - p) without scale_train.
+  void test_pass_cuda(const crema::Context& c, const float* in, float* out, int64_t n) const {
+    const float s = scale_train_ ? 1.f : 1.f - ratio_;
+    if (s != 1.f) {
+      dropout_scale_cuda(c.cuda_stream(), n, s, in, out);
+    } else if (in != out && n > 0) {
+      crema::cuda::check(cudaMemcpyAsync(out, in, sizeof(float) * n, cudaMemcpyDeviceToDevice,
+                                         crema::cuda::stream(c.cuda_stream())),
+                         "Dropout copy");
+    }
+  }
+#endif
+
   // out_i = in_i * m_i * scale (scale = 1/(1-p), or 1 without scale_train); in may be out.
   void apply_mask(const float* in, float* out, int64_t n) const {
     const uint64_t key = key_;

@@ -141,10 +141,69 @@ TEST(Dropout, RejectsBadRatio) {
                std::exception);
 }
 
+namespace {
+HarnessOptions on_gpu(bool train, bool in_place = false, uint64_t seed = 1) {
+  HarnessOptions o = opts(train, in_place, seed);
+  o.gpu = true;
+  return o;
+}
+bool schema_has_scale_train() {
+  try {
+    LayerHarness probe("type: 'Dropout' dropout_param { scale_train: false }", {{4}}, opts(false));
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+}  // namespace
+
+TEST(Dropout, GpuMaskIsTheCpuMask) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  // More elements than one grid covers at once; a counter far from 0.
+  const std::string t = "type: 'Dropout' dropout_param { dropout_ratio: 0.3 }";
+  for (bool ip : {false, true}) {
+    LayerHarness cpu(t, {{64, 64, 64, 70}}, opts(true, ip, 42)),
+        gpu(t, {{64, 64, 64, 70}}, on_gpu(true, ip, 42));
+    ASSERT_TRUE(gpu.has_cuda_path());
+    cpu.fill_uniform(0, 1.0, 2.0);
+    gpu.fill_uniform(0, 1.0, 2.0);
+    cpu.set_rng_counter(123456789);
+    gpu.set_rng_counter(123456789);
+    cpu.forward();
+    gpu.forward();
+    EXPECT_EQ(top(cpu), top(gpu)) << "in_place " << ip;
+  }
+}
+
+TEST(Dropout, GpuGradient) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  for (const char* p : {"0.5", "0.25"})
+    for (bool ip : {false, true}) {
+      LayerHarness h(std::string("type: 'Dropout' dropout_param { dropout_ratio: ") + p + " }",
+                     {{2, 3, 4, 5}}, on_gpu(true, ip));
+      ASSERT_TRUE(h.has_cuda_path());
+      h.fill_gaussian(0, 1.0);
+      std::string log;
+      EXPECT_EQ(GradientChecker(1e-2, 1e-3).check(h, &log), 0) << p << " in_place " << ip << "\n"
+                                                               << log;
+    }
+  LayerHarness t("type: 'Dropout'", {{3, 4}}, on_gpu(false));
+  t.fill_gaussian(0, 1.0);
+  std::string log;
+  EXPECT_EQ(GradientChecker(1e-2, 1e-3).check(t, &log), 0) << log;
+}
+
 TEST(Dropout, GpuAgreesWithCpu) {
   if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
-  for (bool train : {true, false})
-    EXPECT_LT(
-        crema::testing::max_device_disagreement("type: 'Dropout'", {{2, 3, 4, 5}}, opts(train)),
-        1e-5);
+  // The same mask bit for bit and the same products: the two devices agree exactly.
+  std::vector<std::string> params = {"", "dropout_param { dropout_ratio: 0.2 }"};
+  if (schema_has_scale_train())
+    params.push_back("dropout_param { dropout_ratio: 0.25 scale_train: false }");
+  for (const std::string& p : params)
+    for (bool train : {true, false})
+      for (bool ip : {false, true})
+        EXPECT_EQ(crema::testing::max_device_disagreement("type: 'Dropout' " + p, {{2, 3, 4, 5}},
+                                                          opts(train, ip, 5)),
+                  0.0)
+            << p << " train " << train << " in_place " << ip;
 }

@@ -3,10 +3,15 @@
 //   SUM:  y = sum_i c_i x_i           dE/dx_i = c_i dE/dy
 //   PROD: y = prod_i x_i              dE/dx_i = dE/dy * prod_{j != i} x_j
 //   MAX:  y = max_i x_i               dE/dx_i = dE/dy where x_i was the (first) max, else 0
+// CUDA: eltwise.cu, one pass over all bottoms in the CPU's order of operations.
 #include <cstring>
 #include <limits>
 
 #include "crema/layer.hpp"
+#if CREMA_WITH_CUDA
+#include "crema/cuda.hpp"
+#include "eltwise_cuda.h"
+#endif
 
 class Eltwise final : public crema::Layer<Eltwise> {
  public:
@@ -100,6 +105,26 @@ class Eltwise final : public crema::Layer<Eltwise> {
     }
   }
 
+#if CREMA_WITH_CUDA
+  void forward_cuda(crema::Context& c) {
+    const int64_t n = c.top(0).count();
+    int* argmax = op_ == "MAX" ? argmax_gpu_.get<int>(n) : nullptr;
+    eltwise_forward_cuda(c.cuda_stream(), gpu_op(), n, c.num_bottom(), bottom_data(c),
+                         coeff_.empty() ? nullptr : coeff_.data(), c.top(0).data(), argmax);
+  }
+
+  void backward_cuda(crema::Context& c) {
+    const float* const* x = bottom_data(c);
+    for (int k = 0; k < c.num_bottom(); ++k) {
+      if (!c.propagate_down(k)) continue;
+      eltwise_backward_cuda(c.cuda_stream(), gpu_op(), c.top(0).count(), c.num_bottom(), k, x,
+                            coeff_.empty() ? nullptr : coeff_.data(), stable_prod_grad_,
+                            c.top(0).data(), c.top(0).diff(), argmax_gpu_.data<int>(),
+                            c.bottom(k).diff());
+    }
+  }
+#endif
+
   static std::vector<crema::TestConfig> tests() {
     return {{"type: 'Eltwise' eltwise_param { operation: SUM coeff: 1 coeff: -0.5 }", "2,3,4,5;2,3,4,5"},
             {"type: 'Eltwise' eltwise_param { operation: PROD }", "2,3,4,5;2,3,4,5;2,3,4,5"},
@@ -108,6 +133,19 @@ class Eltwise final : public crema::Layer<Eltwise> {
 
  private:
   float coeff(int k) const { return coeff_.empty() ? 1.f : coeff_[k]; }
+#if CREMA_WITH_CUDA
+  EltwiseOp gpu_op() const {
+    return op_ == "SUM" ? kEltwiseSum : op_ == "PROD" ? kEltwiseProd : kEltwiseMax;
+  }
+  // The bottoms' device pointers, for the launchers (which pass them by value to the kernels).
+  const float* const* bottom_data(const crema::Context& c) {
+    bottom_ptrs_.resize(c.num_bottom());
+    for (int k = 0; k < c.num_bottom(); ++k) bottom_ptrs_[k] = c.bottom(k).data();
+    return bottom_ptrs_.data();
+  }
+  std::vector<const float*> bottom_ptrs_;
+  crema::cuda::DeviceBuffer argmax_gpu_;
+#endif
   std::string op_;
   bool stable_prod_grad_;
   std::vector<float> coeff_;

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <gtest/gtest.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "crema/testing/harness.hpp"
 
 using crema::testing::GradientChecker;
@@ -91,12 +95,53 @@ TEST(Eltwise, RefusesCoefficientsForProd) {
                std::exception);
 }
 
+namespace {
+crema::testing::HarnessOptions on_gpu() {
+  crema::testing::HarnessOptions o;
+  o.gpu = true;
+  return o;
+}
+std::string eltwise(const std::string& body) {
+  return "type: 'Eltwise' eltwise_param { " + body + " }";
+}
+}  // namespace
+
+TEST(Eltwise, GpuGradient) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  const std::vector<crema::testing::Shape> two = {{2, 3, 4, 5}, {2, 3, 4, 5}};
+  LayerHarness sum(eltwise("operation: SUM coeff: 1.5 coeff: -0.5"), two, on_gpu());
+  ASSERT_TRUE(sum.has_cuda_path());
+  fill_inputs(sum);
+  std::string log;
+  EXPECT_EQ(GradientChecker(1e-2, 1e-3).check(sum, &log), 0) << log;
+  for (const char* stable : {"true", "false"}) {
+    LayerHarness prod(eltwise(std::string("operation: PROD stable_prod_grad: ") + stable),
+                      {{1, 3, 5, 3}, {1, 3, 5, 3}, {1, 3, 5, 3}}, on_gpu());
+    for (int b = 0; b < 3; ++b) prod.fill_uniform(b, 0.5, 1.5, 10 + b);
+    EXPECT_EQ(GradientChecker(1e-2, 1e-2).check(prod, &log), 0) << stable << "\n" << log;
+  }
+  LayerHarness max(eltwise("operation: MAX"), {{3, 1, 7}, {3, 1, 7}}, on_gpu());
+  fill_inputs(max);
+  EXPECT_EQ(GradientChecker(1e-3, 1e-2).check(max, &log), 0) << log;
+}
+
 TEST(Eltwise, GpuAgreesWithCpu) {
   if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
-  for (const char* op : {"SUM coeff: 1 coeff: -2", "PROD", "MAX"}) {
-    double d = crema::testing::max_device_disagreement(
-        std::string("type: 'Eltwise' eltwise_param { operation: ") + op + " }",
-        {{2, 3, 4, 5}, {2, 3, 4, 5}}, {});
-    EXPECT_LT(d, 1e-5) << op;
+  // 2 bottoms, and 11: more than one kernel launch takes (8), so the second continues the first.
+  std::string coeffs11;
+  for (int k = 0; k < 11; ++k) coeffs11 += " coeff: " + std::to_string(0.25 * k - 1);
+  const std::pair<std::string, int> cases[] = {{"operation: SUM coeff: 1 coeff: -2", 2},
+                                                {"operation: SUM", 2},
+                                                {"operation: SUM" + coeffs11, 11},
+                                                {"operation: PROD", 2},
+                                                {"operation: PROD stable_prod_grad: false", 2},
+                                                {"operation: PROD", 11},
+                                                {"operation: PROD stable_prod_grad: false", 11},
+                                                {"operation: MAX", 2},
+                                                {"operation: MAX", 11}};
+  for (const auto& [body, nb] : cases) {
+    const std::vector<crema::testing::Shape> shapes(nb, crema::testing::Shape{2, 3, 4, 5});
+    EXPECT_LT(crema::testing::max_device_disagreement(eltwise(body), shapes, {}), 1e-5)
+        << body << " (" << nb << " bottoms)";
   }
 }

@@ -2,11 +2,16 @@
 // EuclideanLoss (Caffe's EuclideanLossLayer), N = the first dimension of the bottoms:
 //   E = 1/(2N) sum_i (a_i - b_i)^2
 //   dE/da = (a - b) / N * dE/dtop,   dE/db = -(a - b) / N * dE/dtop
-// Both bottoms take gradients. Reference: Caffe, src/caffe/layers/euclidean_loss_layer.cpp.
+// Both bottoms take gradients. CUDA: euclidean_loss.cu; the loss is reduced on the device into
+// the top, with no host round trip. Reference: Caffe, src/caffe/layers/euclidean_loss_layer.cpp.
 #include <algorithm>
 #include <vector>
 
 #include "crema/layer.hpp"
+#if CREMA_WITH_CUDA
+#include "crema/cuda.hpp"
+#include "euclidean_loss_cuda.h"
+#endif
 
 class EuclideanLoss final : public crema::Layer<EuclideanLoss> {
  public:
@@ -25,8 +30,10 @@ class EuclideanLoss final : public crema::Layer<EuclideanLoss> {
                            << crema::shape_string(b.shape())
                            << " must have the same first dimension and the same count per item");
     c.top(0).set_shape({});
-    diff_.resize(a.count());
     num_ = std::max<int64_t>(1, a.dim(0));
+#if CREMA_WITH_CUDA
+    if (c.on_gpu()) c.request_workspace(kEuclideanLossWorkspaceBytes);
+#endif
   }
 
   void forward_cpu(crema::Context& c) {
@@ -36,6 +43,7 @@ class EuclideanLoss final : public crema::Layer<EuclideanLoss> {
     constexpr int64_t kChunk = 1 << 14;
     const int64_t chunks = (n + kChunk - 1) / kChunk;
     std::vector<double> partial(chunks);
+    diff_.resize(n);  // here, not in reshape: a GPU net never needs the host copy
     float* d = diff_.data();
     crema::parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
       for (int64_t ch = c0; ch < c1; ++ch) {
@@ -67,6 +75,25 @@ class EuclideanLoss final : public crema::Layer<EuclideanLoss> {
     }
   }
 
+#if CREMA_WITH_CUDA
+  void forward_cuda(crema::Context& c) {
+    const int64_t n = c.bottom(0).count();
+    CREMA_CHECK(c.workspace_size() >= kEuclideanLossWorkspaceBytes,
+                "EuclideanLoss: the workspace asked for in reshape is missing");
+    euclidean_loss_forward_cuda(c.cuda_stream(), n, c.bottom(0).data(), c.bottom(1).data(),
+                                diff_gpu_.get(n), double(num_), c.workspace<void>(),
+                                c.top(0).data());
+  }
+
+  void backward_cuda(crema::Context& c) {
+    for (int k = 0; k < 2; ++k)
+      if (c.propagate_down(k))
+        euclidean_loss_backward_cuda(c.cuda_stream(), c.bottom(0).count(), k == 0 ? 1.f : -1.f,
+                                     c.top(0).diff(), static_cast<float>(num_),
+                                     diff_gpu_.data(), c.bottom(k).diff());
+  }
+#endif
+
   static std::vector<crema::TestConfig> tests() {
     return {{"type: 'EuclideanLoss'", "2,3,4;2,3,4"}, {"type: 'EuclideanLoss'", "5,1;5,1"}};
   }
@@ -74,6 +101,9 @@ class EuclideanLoss final : public crema::Layer<EuclideanLoss> {
  private:
   std::vector<float> diff_;
   int64_t num_ = 1;
+#if CREMA_WITH_CUDA
+  crema::cuda::DeviceBuffer diff_gpu_;  // a - b, from forward to backward
+#endif
 };
 
 CREMA_EXPORT_PLUGIN("euclidean_loss", "1.0.0", EuclideanLoss)

@@ -55,8 +55,43 @@ TEST(EuclideanLoss, RefusesMismatchNamingShapes) {
   }
 }
 
+namespace {
+const std::vector<std::vector<Shape>> kShapes = {{{2, 3, 4}, {2, 3, 4}},
+                                                 {{1, 7}, {1, 7}},
+                                                 {{5, 3, 1}, {5, 3}},
+                                                 {{3, 11, 2, 2}, {3, 11, 2, 2}}};
+}  // namespace
+
+TEST(EuclideanLoss, GpuGradient) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  crema::testing::HarnessOptions o;
+  o.gpu = true;
+  for (const auto& shapes : kShapes) {
+    LayerHarness h("type: 'EuclideanLoss'", shapes, o);
+    ASSERT_TRUE(h.has_cuda_path());
+    h.fill_gaussian(0, 1.0, 0.0, 5);
+    h.fill_gaussian(1, 1.0, 0.0, 6);
+    std::string log;
+    EXPECT_EQ(GradientChecker(1e-2, 1e-3).check(h, &log), 0) << log;
+  }
+}
+
 TEST(EuclideanLoss, GpuAgreesWithCpu) {
   if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
-  EXPECT_LT(crema::testing::max_device_disagreement("type: 'EuclideanLoss'", {{3, 5}, {3, 5}}, {}),
-            1e-5);
+  std::vector<std::vector<Shape>> cases = kShapes;
+  cases.push_back({{3, 5}, {3, 5}});
+  cases.push_back({{4, 100000}, {4, 100000}});  // more blocks than partial sums: blocks loop
+  for (size_t k = 0; k < cases.size(); ++k)
+    EXPECT_LT(crema::testing::max_device_disagreement("type: 'EuclideanLoss'", cases[k], {}), 1e-5)
+        << "case " << k;
+}
+
+TEST(EuclideanLoss, GpuLargeInputAcrossBlocks) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  crema::testing::HarnessOptions o;
+  o.gpu = true;
+  LayerHarness h("type: 'EuclideanLoss'", {{4, 100000}, {4, 100000}}, o);
+  for (int i = 0; i < 400000; ++i) h.bottom_data(0)[i] = 1.f, h.bottom_data(1)[i] = 0.5f;
+  h.forward();
+  EXPECT_NEAR(h.top_data(0)[0], 400000 * 0.25 / 4 / 2, 1e-2);
 }

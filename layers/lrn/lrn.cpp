@@ -15,6 +15,7 @@
 // recomputes y from x and s instead of reading a top a later in-place layer may have changed.
 // beta = 0.75 (AlexNet, CaffeNet, CIFAR) uses s^-0.75 = 1 / (sqrt(s) sqrt(sqrt(s))), which
 // vectorises; other betas call powf.
+// GPU: lrn_gpu.hpp (cuDNN for ACROSS_CHANNELS where it applies, else the native kernels).
 // Reference: Caffe src/caffe/layers/lrn_layer.cpp; Krizhevsky et al., NIPS 2012, section 3.3.
 #include <algorithm>
 #include <cmath>
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "crema/layer.hpp"
+#include "lrn_gpu.hpp"
 
 namespace {
 constexpr int64_t kChunk = 256;  // spatial positions per task (ACROSS_CHANNELS)
@@ -132,7 +134,8 @@ class LRN final : public crema::Layer<LRN> {
         alpha_(p.get<float>("lrn_param.alpha")),
         beta_(p.get<float>("lrn_param.beta")),
         k_(p.get<float>("lrn_param.k")),
-        across_(p.get<std::string>("lrn_param.norm_region") == "ACROSS_CHANNELS") {
+        across_(p.get<std::string>("lrn_param.norm_region") == "ACROSS_CHANNELS"),
+        engine_(p.get<std::string>("lrn_param.engine")) {
     CREMA_CHECK(size_ > 0 && size_ % 2 == 1, "lrn_param.local_size must be odd, got " << size_);
   }
 
@@ -142,6 +145,9 @@ class LRN final : public crema::Layer<LRN> {
                 "LRN needs a 4-d (N, C, H, W) input, got " << crema::shape_string(x.shape()));
     N_ = x.dim(0), C_ = x.dim(1), H_ = x.dim(2), W_ = x.dim(3);
     c.top(0).set_shape(x.shape());
+#if CREMA_WITH_CUDA
+    if (c.on_gpu()) c.request_workspace(LrnGpu::workspace_bytes(spec()));
+#endif
   }
 
   void forward_cpu(crema::Context& c) {
@@ -189,10 +195,21 @@ class LRN final : public crema::Layer<LRN> {
     });
   }
 
+#if CREMA_WITH_CUDA
+  void forward_cuda(crema::Context& c) {
+    if (c.bottom(0).count() > 0) gpu_.forward(c, spec());
+  }
+  void backward_cuda(crema::Context& c) {
+    if (c.propagate_down(0) && c.bottom(0).count() > 0) gpu_.backward(c, spec());
+  }
+#endif
+
   static std::vector<crema::TestConfig> tests() {
     return {{"type: 'LRN' lrn_param { local_size: 3 alpha: 0.5 beta: 0.75 k: 2 }", "2,7,3,3"},
             {"type: 'LRN' lrn_param { local_size: 3 alpha: 0.5 norm_region: WITHIN_CHANNEL }",
-             "2,3,5,4"}};
+             "2,3,5,4"},
+            {"type: 'LRN' lrn_param { local_size: 5 alpha: 0.5 beta: 0.6 k: 2 engine: CAFFE }",
+             "2,7,3,3"}};
   }
 
  private:
@@ -222,11 +239,19 @@ class LRN final : public crema::Layer<LRN> {
                         });
   }
 
+#if CREMA_WITH_CUDA
+  LrnSpec spec() const { return {size_, alpha_, beta_, k_, across_, N_, C_, H_, W_}; }
+#endif
+
   int size_;
   float alpha_, beta_, k_;
   bool across_;
+  std::string engine_;  // DEFAULT, CAFFE or CUDNN: which GPU implementation (ACROSS_CHANNELS)
   int64_t N_ = 0, C_ = 0, H_ = 0, W_ = 0;
   std::vector<float> scale_;
+#if CREMA_WITH_CUDA
+  LrnGpu gpu_{engine_};
+#endif
 };
 
 CREMA_EXPORT_PLUGIN("lrn", "1.0.0", LRN)

@@ -11,6 +11,7 @@
 //   AVE: y = sum over the clipped window / ((he - hs)(we - ws)): the divisor counts the padding
 //        inside H + p but not the part of the window past it (Caffe's rule).
 // global_pooling: k = (H, W), pad 0, stride 1. STOCHASTIC pooling is not provided.
+// GPU: pooling_gpu.hpp (cuDNN for AVE where it matches exactly, else the native kernels).
 // Reference: Caffe, src/caffe/layers/pooling_layer.cpp.
 #include <algorithm>
 #include <cfloat>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "crema/layer.hpp"
+#include "pooling_gpu.hpp"
 
 class Pooling final : public crema::Layer<Pooling> {
  public:
@@ -28,7 +30,8 @@ class Pooling final : public crema::Layer<Pooling> {
     return i;
   }
 
-  explicit Pooling(const crema::Params& p) {
+  explicit Pooling(const crema::Params& p)
+      : engine_(p.get<std::string>("pooling_param.engine")) {
     const std::string P = "pooling_param.";
     method_ = p.get<std::string>(P + "pool");
     CREMA_CHECK(method_ == "MAX" || method_ == "AVE",
@@ -153,6 +156,13 @@ class Pooling final : public crema::Layer<Pooling> {
     });
   }
 
+#if CREMA_WITH_CUDA
+  void forward_cuda(crema::Context& c) { gpu_.forward(c, geometry(c), method_ == "AVE"); }
+  void backward_cuda(crema::Context& c) {
+    if (c.propagate_down(0)) gpu_.backward(c, geometry(c), method_ == "AVE");
+  }
+#endif
+
   static std::vector<crema::TestConfig> tests() {
     return {
         {"type: 'Pooling' pooling_param { pool: AVE kernel_size: 3 stride: 2 pad: 1 }", "2,3,5,5"},
@@ -160,7 +170,12 @@ class Pooling final : public crema::Layer<Pooling> {
          "stride_w: 2 round_mode: FLOOR }",
          "1,5,4,7"},
         {"type: 'Pooling' pooling_param { pool: AVE global_pooling: true }", "2,3,4,5"},
-        {"type: 'Pooling' pooling_param { pool: MAX kernel_size: 2 stride: 2 }", "1,2,4,4"}};
+        {"type: 'Pooling' pooling_param { pool: MAX kernel_size: 2 stride: 2 }", "1,2,4,4"},
+        {"type: 'Pooling' pooling_param { pool: AVE kernel_size: 2 stride: 2 engine: CAFFE }",
+         "1,2,4,6"},
+        {"type: 'Pooling' pooling_param { pool: MAX kernel_size: 3 stride: 2 pad: 1 } "
+         "top: 'y' top: 'mask'",
+         "1,2,5,5"}};
   }
 
  private:
@@ -179,6 +194,12 @@ class Pooling final : public crema::Layer<Pooling> {
     }
     return n;
   }
+#if CREMA_WITH_CUDA
+  PoolGeometry geometry(const crema::Context& c) const {
+    return {c.bottom(0).dim(0) * c.bottom(0).dim(1), h_, w_, out_h_, out_w_, kh_, kw_, sh_, sw_,
+            ph_, pw_};
+  }
+#endif
   int64_t grain() const { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, h_ * w_)); }
 
   // One output row at a time: first reduce the window's input rows column by column into
@@ -225,12 +246,16 @@ class Pooling final : public crema::Layer<Pooling> {
     }
   }
 
+  std::string engine_;  // DEFAULT, CAFFE or CUDNN: which GPU implementation (AVE)
   std::string method_;
   bool global_ = false, floor_ = false;
   int64_t kh_ = 0, kw_ = 0, ph_ = 0, pw_ = 0, sh_ = 1, sw_ = 1;
   int64_t h_ = 0, w_ = 0, out_h_ = 0, out_w_ = 0;
   std::vector<int64_t> hs_, he_, hdiv_, ws_, we_, wdiv_;
   std::vector<int32_t> mask_;
+#if CREMA_WITH_CUDA
+  PoolingGpu gpu_{engine_};
+#endif
 };
 
 CREMA_EXPORT_PLUGIN("pooling", "1.0.0", Pooling)

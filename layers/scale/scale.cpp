@@ -11,13 +11,18 @@
 // In place: forward keeps a copy of x for dE/ds, as Caffe does. Backward is one pass: both
 // sums and dE/dx; the sums go per plane (or per block of rows) in double, then over `outer`
 // in a fixed order, so results do not depend on the thread count.
-// Reference: Caffe src/caffe/layers/scale_layer.cpp.
+// CUDA: scale.cu, the same passes; the sums run before dE/dx (which may overwrite dE/dy in place)
+// and keep double partials. Reference: Caffe src/caffe/layers/scale_layer.cpp.
 #include <algorithm>
 #include <type_traits>
 #include <vector>
 
 #include "crema/layer.hpp"
 #include "crema/layers/channel_runs.hpp"
+#if CREMA_WITH_CUDA
+#include "crema/cuda.hpp"
+#include "scale_cuda.h"
+#endif
 
 namespace {
 constexpr int64_t kBlock = 512;
@@ -122,6 +127,9 @@ class Scale final : public crema::Layer<Scale> {
     dim_ = s.count();
     inner_ = x.count(a + s.ndim());
     c.top(0).set_shape(x.shape());
+#if CREMA_WITH_CUDA
+    if (c.on_gpu()) c.request_workspace(scale_param_grads_workspace(outer_, dim_, inner_));
+#endif
   }
 
   void forward_cpu(crema::Context& c) {
@@ -197,6 +205,34 @@ class Scale final : public crema::Layer<Scale> {
     }
   }
 
+#if CREMA_WITH_CUDA
+  void forward_cuda(crema::Context& c) {
+    in_place_ = c.top(0).same_memory(c.bottom(0));
+    float* keep = in_place_ ? x_copy_gpu_.get(c.bottom(0).count()) : nullptr;
+    scale_forward_cuda(c.cuda_stream(), outer_, dim_, inner_, c.bottom(0).data(), scale(c).data(),
+                       bias_term_ ? c.param(bias_param_).data() : nullptr, c.top(0).data(), keep);
+  }
+
+  void backward_cuda(crema::Context& c) {
+    const float* dy = c.top(0).diff();
+    const float* x = in_place_ ? x_copy_gpu_.data() : c.bottom(0).data();
+    const bool want_s = two_ ? c.propagate_down(1) : c.params_need_grad();
+    const bool want_b = bias_term_ && c.params_need_grad();
+    if (want_s || want_b) {
+      CREMA_CHECK(c.workspace_size() >= scale_param_grads_workspace(outer_, dim_, inner_),
+                  "Scale: the workspace asked for in reshape is missing");
+      // A learned scale accumulates, bottom 1 is overwritten; the bias accumulates. Before dE/dx,
+      // which in place overwrites dE/dy.
+      float* ds = !want_s ? nullptr : two_ ? c.bottom(1).diff() : c.param(scale_param_).diff();
+      scale_param_grads_cuda(c.cuda_stream(), outer_, dim_, inner_, dy, x, ds, !two_,
+                             want_b ? c.param(bias_param_).diff() : nullptr, c.workspace<void>());
+    }
+    if (c.propagate_down(0))
+      scale_backward_x_cuda(c.cuda_stream(), outer_, dim_, inner_, dy, scale(c).data(),
+                            c.bottom(0).diff());
+  }
+#endif
+
   static std::vector<crema::TestConfig> tests() {
     return {{"type: 'Scale' scale_param { filler { type: 'gaussian' } }", "2,3,4,5"},
             {"type: 'Scale' scale_param { bias_term: true filler { type: 'gaussian' } "
@@ -224,6 +260,9 @@ class Scale final : public crema::Layer<Scale> {
   int64_t outer_ = 0, dim_ = 0, inner_ = 0;
   std::vector<float> x_copy_;
   std::vector<double> partial_, sums_;
+#if CREMA_WITH_CUDA
+  crema::cuda::DeviceBuffer x_copy_gpu_;  // x in place, from forward to backward
+#endif
 };
 
 CREMA_EXPORT_PLUGIN("scale", "1.0.0", Scale)

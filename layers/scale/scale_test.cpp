@@ -24,6 +24,22 @@ void fill_all(LayerHarness& h, uint64_t seed = 30) {
   for (int b = 0; b < h.num_bottoms(); ++b) h.fill_gaussian(b, 1.0, 0.0, seed + b);
   h.fill_params_gaussian(1.0, seed + 10);
 }
+struct Case {
+const char* text;
+std::vector<Shape> shapes;
+};
+const std::vector<Case> cases = {
+    {"type: 'Scale'", {{2, 3, 4, 5}}},
+    {"type: 'Scale' scale_param { bias_term: true }", {{1, 9, 3, 5}}},
+    {"type: 'Scale' scale_param { bias_term: true }", {{5, 11}}},         // inner == 1
+    {"type: 'Scale' scale_param { axis: 0 num_axes: -1 }", {{3, 2, 5}}},  // elementwise
+    {"type: 'Scale' scale_param { axis: 2 num_axes: 2 bias_term: true }", {{2, 3, 4, 3}}},
+    {"type: 'Scale' scale_param { num_axes: 0 bias_term: true }", {{2, 3, 3}}},
+    {"type: 'Scale' scale_param { axis: 0 }", {{2, 3, 4, 5}, {2, 3}}},
+    {"type: 'Scale' scale_param { axis: 0 bias_term: true }", {{1, 7, 3, 3}, {1, 7}}},
+    {"type: 'Scale' scale_param { axis: 1 }", {{3, 5}, {5}}},
+    {"type: 'Scale' scale_param { axis: -1 }", {{2, 3, 7}, {7}}},
+};
 }  // namespace
 
 TEST(Scale, DefaultFillerIsOneAndShapeFollowsAxes) {
@@ -91,22 +107,6 @@ TEST(Scale, ScalarScaleUsesAnyAxis) {
 }
 
 TEST(Scale, GradientSeveralForms) {
-  struct Case {
-    const char* text;
-    std::vector<Shape> shapes;
-  };
-  const std::vector<Case> cases = {
-      {"type: 'Scale'", {{2, 3, 4, 5}}},
-      {"type: 'Scale' scale_param { bias_term: true }", {{1, 9, 3, 5}}},
-      {"type: 'Scale' scale_param { bias_term: true }", {{5, 11}}},         // inner == 1
-      {"type: 'Scale' scale_param { axis: 0 num_axes: -1 }", {{3, 2, 5}}},  // elementwise
-      {"type: 'Scale' scale_param { axis: 2 num_axes: 2 bias_term: true }", {{2, 3, 4, 3}}},
-      {"type: 'Scale' scale_param { num_axes: 0 bias_term: true }", {{2, 3, 3}}},
-      {"type: 'Scale' scale_param { axis: 0 }", {{2, 3, 4, 5}, {2, 3}}},
-      {"type: 'Scale' scale_param { axis: 0 bias_term: true }", {{1, 7, 3, 3}, {1, 7}}},
-      {"type: 'Scale' scale_param { axis: 1 }", {{3, 5}, {5}}},
-      {"type: 'Scale' scale_param { axis: -1 }", {{2, 3, 7}, {7}}},
-  };
   for (const Case& k : cases) {
     LayerHarness h(k.text, k.shapes);
     fill_all(h);
@@ -169,12 +169,42 @@ TEST(Scale, ShapeMismatchNamesTheShapes) {
   EXPECT_THROW(LayerHarness("type: 'Scale' scale_param { axis: 4 }", {{2, 3}}), std::exception);
 }
 
+namespace {
+HarnessOptions on_gpu(bool in_place = false) {
+  HarnessOptions o;
+  o.gpu = true;
+  o.in_place = in_place;
+  return o;
+}
+}  // namespace
+
+TEST(Scale, GpuGradient) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  for (const Case& k : cases)
+    for (bool ip : {false, true}) {
+      LayerHarness h(k.text, k.shapes, on_gpu(ip));
+      ASSERT_TRUE(h.has_cuda_path());
+      fill_all(h);
+      std::string log;
+      EXPECT_EQ(GradientChecker(1e-2, 1e-3).check(h, &log), 0)
+          << k.text << " in_place " << ip << "\n"
+          << log;
+    }
+}
+
 TEST(Scale, GpuAgreesWithCpu) {
   if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
-  EXPECT_LT(crema::testing::max_device_disagreement("type: 'Scale' scale_param { bias_term: true }",
-                                                    {{2, 3, 4, 5}}, {}),
-            1e-5);
-  EXPECT_LT(crema::testing::max_device_disagreement("type: 'Scale' scale_param { axis: 0 }",
-                                                    {{2, 3, 4, 5}, {2, 3}}, {}),
-            1e-5);
+  std::vector<Case> all = cases;
+  // Sums cut into many parts: long planes (inner > 1), many rows (inner == 1), many channels.
+  all.push_back({"type: 'Scale' scale_param { bias_term: true }", {{8, 3, 128, 128}}});
+  all.push_back({"type: 'Scale' scale_param { bias_term: true }", {{20000, 7}}});
+  all.push_back({"type: 'Scale' scale_param { bias_term: true }", {{4, 3000, 2, 2}}});
+  all.push_back({"type: 'Scale' scale_param { axis: 0 bias_term: true }", {{64, 32, 9, 9}, {64, 32}}});
+  for (const Case& k : all)
+    for (bool ip : {false, true}) {
+      HarnessOptions o;
+      o.in_place = ip;
+      EXPECT_LT(crema::testing::max_device_disagreement(k.text, k.shapes, o), 1e-5)
+          << k.text << " in_place " << ip;
+    }
 }

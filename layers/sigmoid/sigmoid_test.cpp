@@ -112,8 +112,8 @@ TEST(Sigmoid, GpuAccurateOverTheFloats) {
 
 TEST(Sigmoid, GpuGradient) {
   if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
-  for (const std::vector<Shape>& s :
-       std::vector<std::vector<Shape>>{{{2, 3, 4, 5}}, {{5, 13}}, {{1}}})
+  const std::vector<std::vector<Shape>> shapes = {{{2, 3, 4, 5}}, {{5, 13}}, {{1}}};
+  for (const std::vector<Shape>& s : shapes)
     for (bool ip : {false, true}) {
       LayerHarness h("type: 'Sigmoid'", s, on_gpu(ip));
       ASSERT_TRUE(h.has_cuda_path());
@@ -126,7 +126,8 @@ TEST(Sigmoid, GpuGradient) {
 TEST(Sigmoid, GpuAgreesWithCpu) {
   if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
   // The engine is ignored on the GPU (one native kernel): every spelling gives the same numbers.
-  for (const char* engine : {"", "sigmoid_param { engine: CAFFE }", "sigmoid_param { engine: CUDNN }"})
+  for (const char* engine :
+       {"", "sigmoid_param { engine: CAFFE }", "sigmoid_param { engine: CUDNN }"})
     for (bool ip : {false, true}) {
       HarnessOptions o;
       o.in_place = ip;

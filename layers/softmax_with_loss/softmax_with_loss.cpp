@@ -62,7 +62,7 @@ class SoftmaxWithLoss final : public crema::Layer<SoftmaxWithLoss> {
     c.top(0).set_shape({});
     if (c.num_top() > 1)
       c.top(1).set_shape(x.shape());
-    else if (!c.on_gpu())
+    else
       prob_.resize(x.count());
 #if CREMA_WITH_CUDA
     if (c.on_gpu()) c.request_workspace(softmax_loss_workspace_bytes());

@@ -6,6 +6,7 @@
 // files hold the detailed GPU cases.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <set>
 #include <sstream>
 
@@ -20,7 +21,12 @@ namespace {
 // the next layer's read.
 const std::set<std::string> kHostOnly = {"Input", "MNISTData", "CIFARData", "Data"};
 
-std::string plugin_dir() { return std::string(CREMA_BINARY_DIR) + "/lib/crema/plugins"; }
+// CREMA_TEST_PLUGIN_DIR (set by CTest, and by scripts that run the tests from a copied build),
+// else this build's plugin folder.
+std::string plugin_dir() {
+  const char* env = std::getenv("CREMA_TEST_PLUGIN_DIR");
+  return env && *env ? env : std::string(CREMA_BINARY_DIR) + "/lib/crema/plugins";
+}
 
 std::vector<testing::Shape> parse_shapes(const std::string& spec) {
   std::vector<testing::Shape> shapes;

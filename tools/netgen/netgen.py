@@ -83,6 +83,8 @@ TABLE = [
     # Benchmarks for `crema time`: Input data + label, SoftmaxWithLoss, trains on random input.
     ("bench/resnet20_cifar_b64.prototxt", "--dataset cifar10 --depth 20 --shortcut B --data input --batch 64"),
     ("bench/resnet50_b8.prototxt", "--dataset imagenet --depth 50 --data input --batch 8"),
+    ("bench/resnet20_cifar_b128.prototxt", "--dataset cifar10 --depth 20 --shortcut B --data input --batch 128"),
+    ("bench/resnet50_b32.prototxt", "--dataset imagenet --depth 50 --data input --batch 32"),
 ]
 
 DATASETS = {

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Eltwise's CUDA kernels. Forward reads every bottom once and writes y once: the bottoms'
+// pointers travel in the kernel's parameters, kMaxInputs per launch; with more bottoms the next
+// launch continues from y (and argmax), in the CPU path's order, so the sums and products are
+// the CPU's operation for operation.
+#include <algorithm>
+
+#include "crema/cuda.hpp"
+#include "eltwise_cuda.h"
+
+namespace {
+constexpr int kMaxInputs = 8;
+
+struct Inputs {
+  const float* x[kMaxInputs];
+  float coeff[kMaxInputs];
+  int count;  // entries in use
+  int base;   // index of x[0] among all bottoms
+};
+
+Inputs inputs(int base, int nb, const float* const* x, const float* coeff) {
+  Inputs in{};
+  in.count = std::min(kMaxInputs, nb - base);
+  in.base = base;
+  for (int j = 0; j < in.count; ++j) {
+    in.x[j] = x[base + j];
+    in.coeff[j] = coeff ? coeff[base + j] : 1.f;
+  }
+  return in;
+}
+
+// first: this launch starts the result (bottom 0 is in it); otherwise it continues y.
+__global__ void forward(int64_t n, EltwiseOp op, Inputs in, bool first, float* y, int* argmax) {
+  CREMA_CUDA_LOOP(i, n) {
+    if (op == kEltwiseMax) {
+      float best = first ? -INFINITY : y[i];
+      int arg = first ? 0 : argmax[i];
+      for (int k = 0; k < in.count; ++k) {
+        const float v = in.x[k][i];
+        if (v > best) best = v, arg = in.base + k;
+      }
+      y[i] = best;
+      argmax[i] = arg;
+    } else if (op == kEltwiseProd) {
+      float acc = first ? in.x[0][i] : y[i];
+      for (int k = first ? 1 : 0; k < in.count; ++k) acc *= in.x[k][i];
+      y[i] = acc;
+    } else {
+      float acc = first ? in.coeff[0] * in.x[0][i] : y[i];
+      for (int k = first ? 1 : 0; k < in.count; ++k) acc += in.coeff[k] * in.x[k][i];
+      y[i] = acc;
+    }
+  }
+}
+
+__global__ void scaled(int64_t n, float c, const float* dy, float* dx) {
+  CREMA_CUDA_LOOP(i, n) dx[i] = c * dy[i];
+}
+
+__global__ void quotient(int64_t n, const float* y, const float* xk, const float* dy, float* dx) {
+  CREMA_CUDA_LOOP(i, n) dx[i] = y[i] / xk[i] * dy[i];
+}
+
+// prod_{j != skip} x_j over this launch's inputs, continuing dx unless first; times dy if last.
+__global__ void product_except(int64_t n, Inputs in, int skip, bool first, bool last,
+                               const float* dy, float* dx) {
+  CREMA_CUDA_LOOP(i, n) {
+    float acc = first ? 1.f : dx[i];
+    for (int j = 0; j < in.count; ++j)
+      if (in.base + j != skip) acc *= in.x[j][i];
+    dx[i] = last ? acc * dy[i] : acc;
+  }
+}
+
+__global__ void routed(int64_t n, int k, const int* argmax, const float* dy, float* dx) {
+  CREMA_CUDA_LOOP(i, n) dx[i] = argmax[i] == k ? dy[i] : 0.f;
+}
+}  // namespace
+
+void eltwise_forward_cuda(void* stream, EltwiseOp op, int64_t n, int nb, const float* const* x,
+                          const float* coeff, float* y, int* argmax) {
+  if (n <= 0) return;
+  const cudaStream_t s = crema::cuda::stream(stream);
+  for (int base = 0; base < nb; base += kMaxInputs) {
+    forward<<<crema::cuda::blocks(n), crema::cuda::kThreads, 0, s>>>(
+        n, op, inputs(base, nb, x, coeff), base == 0, y, argmax);
+    crema::cuda::check_launch("Eltwise forward");
+  }
+}
+
+void eltwise_backward_cuda(void* stream, EltwiseOp op, int64_t n, int nb, int k,
+                           const float* const* x, const float* coeff, bool stable_prod,
+                           const float* y, const float* dy, const int* argmax, float* dx) {
+  if (n <= 0) return;
+  const cudaStream_t s = crema::cuda::stream(stream);
+  const int grid = crema::cuda::blocks(n), threads = crema::cuda::kThreads;
+  if (op == kEltwiseSum) {
+    scaled<<<grid, threads, 0, s>>>(n, coeff ? coeff[k] : 1.f, dy, dx);
+  } else if (op == kEltwiseMax) {
+    routed<<<grid, threads, 0, s>>>(n, k, argmax, dy, dx);
+  } else if (!stable_prod) {
+    quotient<<<grid, threads, 0, s>>>(n, y, x[k], dy, dx);
+  } else {
+    for (int base = 0; base < nb; base += kMaxInputs) {
+      product_except<<<grid, threads, 0, s>>>(n, inputs(base, nb, x, coeff), k, base == 0,
+                                              base + kMaxInputs >= nb, dy, dx);
+      crema::cuda::check_launch("Eltwise backward");
+    }
+  }
+  crema::cuda::check_launch("Eltwise backward");
+}
