@@ -3,19 +3,28 @@
 //   forward:  y = conv(x, W) (cudnnConvolutionForward, beta 0), then y += b (cudnnAddTensor)
 //   backward: dW += (cudnnConvolutionBackwardFilter, beta 1), db += (cudnnConvolutionBackwardBias,
 //             beta 1), dx = (cudnnConvolutionBackwardData, beta 0)
-// Algorithms: the first of cuDNN's heuristic ranking that reports success with FMA math and fits
+// Algorithms: the first of cuDNN's ranking that reports success with FMA math and fits
 // kWorkspaceCap (then any that fits, then the always-available implicit GEMM / ALGO_0). The
+// ranking is measured (cudnnFind*: every algorithm timed once per shape, in reshape, like
+// PyTorch's cudnn.benchmark) unless CREMA_CUDNN_BENCHMARK=0 asks for the heuristics (*_v7). The
 // chosen dW and dx algorithms may accumulate with atomics and so not be bitwise deterministic
 // from run to run; the differences are float rounding only.
 #include "conv_cudnn.hpp"
 
 #include <climits>
+#include <cstdlib>
+#include <string>
 #include <utility>
 
 #include "crema/layer.hpp"
 
 namespace crema::layers {
 namespace {
+
+bool benchmark_mode() {
+  const char* v = std::getenv("CREMA_CUDNN_BENCHMARK");
+  return !(v && std::string(v) == "0");
+}
 
 bool tensor_op(cudnnMathType_t m) {
   return m == CUDNN_TENSOR_OP_MATH || m == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
@@ -75,11 +84,17 @@ void ConvCudnn::describe(const ConvGeometry& g, int num_output, int64_t num) {
 }
 
 void ConvCudnn::choose_algorithms(cudnnHandle_t h) {
+  const bool measure = benchmark_mode();
   int n = 0;
   cudnnConvolutionFwdAlgoPerf_t fwd[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-  cudnn::check(cudnnGetConvolutionForwardAlgorithm_v7(h, x_, w_, conv_, y_,
+  if (measure)
+    cudnn::check(cudnnFindConvolutionForwardAlgorithm(h, x_, w_, conv_, y_,
                                                       CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, fwd),
-               "cudnnGetConvolutionForwardAlgorithm_v7");
+                 "cudnnFindConvolutionForwardAlgorithm");
+  else
+    cudnn::check(cudnnGetConvolutionForwardAlgorithm_v7(h, x_, w_, conv_, y_,
+                                                        CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, fwd),
+                 "cudnnGetConvolutionForwardAlgorithm_v7");
   choose(fwd, n, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM,
          [&](cudnnConvolutionFwdAlgo_t a, size_t* s) {
            return cudnnGetConvolutionForwardWorkspaceSize(h, x_, w_, conv_, y_, a, s);
@@ -87,9 +102,14 @@ void ConvCudnn::choose_algorithms(cudnnHandle_t h) {
          "cudnnGetConvolutionForwardWorkspaceSize", &fwd_, &fwd_bytes_);
 
   cudnnConvolutionBwdDataAlgoPerf_t data[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-  cudnn::check(cudnnGetConvolutionBackwardDataAlgorithm_v7(
-                   h, w_, y_, conv_, x_, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n, data),
-               "cudnnGetConvolutionBackwardDataAlgorithm_v7");
+  if (measure)
+    cudnn::check(cudnnFindConvolutionBackwardDataAlgorithm(
+                     h, w_, y_, conv_, x_, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n, data),
+                 "cudnnFindConvolutionBackwardDataAlgorithm");
+  else
+    cudnn::check(cudnnGetConvolutionBackwardDataAlgorithm_v7(
+                     h, w_, y_, conv_, x_, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n, data),
+                 "cudnnGetConvolutionBackwardDataAlgorithm_v7");
   choose(data, n, CUDNN_CONVOLUTION_BWD_DATA_ALGO_0,
          [&](cudnnConvolutionBwdDataAlgo_t a, size_t* s) {
            return cudnnGetConvolutionBackwardDataWorkspaceSize(h, w_, y_, conv_, x_, a, s);
@@ -97,9 +117,14 @@ void ConvCudnn::choose_algorithms(cudnnHandle_t h) {
          "cudnnGetConvolutionBackwardDataWorkspaceSize", &bwd_data_, &bwd_data_bytes_);
 
   cudnnConvolutionBwdFilterAlgoPerf_t filter[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-  cudnn::check(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
-                   h, x_, y_, conv_, w_, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n, filter),
-               "cudnnGetConvolutionBackwardFilterAlgorithm_v7");
+  if (measure)
+    cudnn::check(cudnnFindConvolutionBackwardFilterAlgorithm(
+                     h, x_, y_, conv_, w_, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n, filter),
+                 "cudnnFindConvolutionBackwardFilterAlgorithm");
+  else
+    cudnn::check(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
+                     h, x_, y_, conv_, w_, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n, filter),
+                 "cudnnGetConvolutionBackwardFilterAlgorithm_v7");
   choose(filter, n, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0,
          [&](cudnnConvolutionBwdFilterAlgo_t a, size_t* s) {
            return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, x_, y_, conv_, w_, a, s);

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // The cuDNN path of the Convolution plugin (engine DEFAULT or CUDNN on the GPU): one grouped
 // convolution descriptor (cudnnSetConvolutionGroupCount) over the whole N,C,H,W batch, plain FP32
-// math (CUDNN_FMA_MATH, no TF32) so that the GPU agrees with the CPU. Algorithms come from
-// cuDNN's heuristics (the *_v7 queries: cudnnFind* would run the convolution on scratch buffers
-// in reshape) and are kept until the shapes change. Only compiled in a CUDA build.
+// math (CUDNN_FMA_MATH, no TF32) so that the GPU agrees with the CPU. Algorithms are measured
+// with cudnnFind* when the shapes are planned (in reshape, on cuDNN's own scratch buffers;
+// CREMA_CUDNN_BENCHMARK=0 takes the *_v7 heuristics instead) and kept until the shapes change.
+// Only compiled in a CUDA build.
 #pragma once
 #include <cudnn.h>
 

@@ -367,11 +367,13 @@ TEST(Convolution, GpuAgreesWithCpu) {
   // A ResNet-sized layer and a wide 1x1: longer sums, where cuDNN's order differs most.
   for (const char* engine : kEngines) {
     EXPECT_LT(crema::testing::max_device_disagreement(
-                  with_engine("num_output: 32 kernel_size: 3 pad: 1", engine), {{4, 32, 14, 14}}, {}),
+                  with_engine("num_output: 32 kernel_size: 3 pad: 1", engine), {{4, 32, 14, 14}},
+                  {}),
               1e-4)
         << engine;
     EXPECT_LT(crema::testing::max_device_disagreement(
-                  with_engine("num_output: 64 kernel_size: 1 stride: 2", engine), {{3, 48, 9, 9}}, {}),
+                  with_engine("num_output: 64 kernel_size: 1 stride: 2", engine), {{3, 48, 9, 9}},
+                  {}),
               1e-4)
         << engine;
   }

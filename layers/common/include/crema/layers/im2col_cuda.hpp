@@ -4,7 +4,7 @@
 // call's stream (void* = cudaStream_t), so .cpp files compiled by the host compiler call them.
 //
 // Layout (N,C,H,W images; K = C*KH*KW rows per image, one column per output pixel p = oh*OW + ow):
-//   col[n][(c*KH + i)*KW + j][p] = x[n][c][oh*SH - PH + i*DH][ow*SW - PW + j*DW]  (0 in the padding)
+//   col[n][(c*KH + i)*KW + j][p] = x[n][c][oh*SH - PH + i*DH][ow*SW - PW + j*DW]  (0 in padding)
 // so group g's rows are the contiguous block [g*K/G, (g+1)*K/G) and y_g = W_g * col_g is one GEMM
 // per image and group, as in Caffe's BaseConvolutionLayer. (The CPU path's im2col.hpp is
 // pixel-major instead; the two are not interchangeable.)
