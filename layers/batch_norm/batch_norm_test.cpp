@@ -12,10 +12,11 @@ using crema::testing::LayerHarness;
 using crema::testing::Shape;
 
 namespace {
-HarnessOptions opts(bool train, bool in_place = false) {
+HarnessOptions opts(bool train, bool in_place = false, bool gpu = false) {
   HarnessOptions o;
   o.train = train;
   o.in_place = in_place;
+  o.gpu = gpu;
   return o;
 }
 void set(LayerHarness& h, const std::vector<float>& x) {
@@ -252,10 +253,123 @@ TEST(BatchNorm, RejectsNegativeEps) {
   }
 }
 
+TEST(BatchNorm, GpuTrainForwardByHandAndRunningAverages) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  for (bool ip : {false, true}) {
+    LayerHarness h("type: 'BatchNorm' batch_norm_param { moving_average_fraction: 0.9 eps: 0 }",
+                   {{2, 2, 2}}, opts(true, ip, true));
+    ASSERT_TRUE(h.has_cuda_path());
+    set(h, kX);
+    h.forward();
+    const float mean[2] = {4, 2}, var[2] = {5, 14};
+    for (int i = 0; i < 8; ++i) {
+      const int c = (i / 2) % 2;
+      EXPECT_NEAR(h.top_data(0)[i], (kX[i] - mean[c]) / std::sqrt(var[c]), 1e-6) << i;
+    }
+    EXPECT_FLOAT_EQ(h.param_data(2)[0], 1.f);
+    EXPECT_FLOAT_EQ(h.param_data(0)[0], 4.f);
+    EXPECT_FLOAT_EQ(h.param_data(1)[1], 14.f * 4 / 3);
+    set(h, kX);
+    h.forward();
+    EXPECT_FLOAT_EQ(h.param_data(2)[0], 0.9f * 1 + 1);
+    EXPECT_FLOAT_EQ(h.param_data(0)[1], 0.9f * 2 + 2);
+    EXPECT_FLOAT_EQ(h.param_data(1)[0], 0.9f * (5.f * 4 / 3) + 5.f * 4 / 3);
+  }
+}
+
+TEST(BatchNorm, GpuGlobalStatsAndZeroFactor) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  LayerHarness h("type: 'BatchNorm' batch_norm_param { eps: 0.5 }", {{2, 2, 2}},
+                 opts(false, false, true));
+  set(h, kX);
+  h.param_data(0)[0] = 2, h.param_data(0)[1] = -4;
+  h.param_data(1)[0] = 7, h.param_data(1)[1] = 1;
+  h.param_data(2)[0] = 2;
+  h.forward();
+  EXPECT_NEAR(h.top_data(0)[0], (kX[0] - 1) / std::sqrt(4.0), 1e-6);
+  EXPECT_NEAR(h.top_data(0)[2], (kX[2] + 2) / std::sqrt(1.0), 1e-6);
+  EXPECT_EQ(h.param_data(2)[0], 2.f);
+  for (int i = 0; i < 8; ++i) h.top_diff(0)[i] = 1.f + i;
+  h.backward();
+  EXPECT_NEAR(h.bottom_diff(0)[0], 1.0 / 2.0, 1e-6);
+  EXPECT_NEAR(h.bottom_diff(0)[2], 3.0 / 1.0, 1e-6);
+  h.param_data(2)[0] = 0;  // factor 0: statistics 0
+  h.forward();
+  for (int i = 0; i < 8; ++i) EXPECT_FLOAT_EQ(h.top_data(0)[i], kX[i] / std::sqrt(0.5f)) << i;
+}
+
+TEST(BatchNorm, GpuLargeMeanBackwardMatchesCpu) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  const Shape s = {8, 3, 12, 10};
+  const int64_t n = 8 * 3 * 12 * 10;
+  for (bool ip : {false, true}) {
+    LayerHarness cpu("type: 'BatchNorm' batch_norm_param { eps: 0.001 }", {s}, opts(true, ip)),
+        gpu("type: 'BatchNorm' batch_norm_param { eps: 0.001 }", {s}, opts(true, ip, true));
+    for (LayerHarness* h : {&cpu, &gpu}) {
+      h->fill_gaussian(0, 1.0, 1e4, 77);
+      h->forward();
+      for (int64_t i = 0; i < n; ++i) h->top_diff(0)[i] = static_cast<float>(std::sin(0.1 * i));
+      h->backward();
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      ASSERT_NEAR(gpu.top_data(0)[i], cpu.top_data(0)[i], 1e-4) << ip << " " << i;
+      ASSERT_NEAR(gpu.bottom_diff(0)[i], cpu.bottom_diff(0)[i], 1e-4) << ip << " " << i;
+    }
+  }
+}
+
+TEST(BatchNorm, GpuGradient) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  const std::vector<Shape> shapes = {{2, 3, 4, 5}, {1, 9, 3, 5}, {5, 7}, {4, 11, 3}, {6}};
+  for (bool ip : {false, true})
+    for (const Shape& s : shapes) {
+      LayerHarness h("type: 'BatchNorm'", {s}, opts(true, ip, true));
+      ASSERT_TRUE(h.has_cuda_path());
+      h.fill_gaussian(0, 1.0, 0.5, 21);
+      std::string log;
+      EXPECT_EQ(GradientChecker(1e-2, 2e-3).check(h, &log), 0)
+          << s.size() << "-d, in place " << ip << "\n"
+          << log;
+    }
+  for (bool train : {true, false}) {
+    LayerHarness h("type: 'BatchNorm' batch_norm_param { use_global_stats: true }", {{2, 5, 3, 3}},
+                   opts(train, false, true));
+    h.fill_gaussian(0, 1.0);
+    for (int c = 0; c < 5; ++c) h.param_data(0)[c] = 0.1f * c, h.param_data(1)[c] = 1.f + c;
+    h.param_data(2)[0] = 1.5f;
+    std::string log;
+    EXPECT_EQ(GradientChecker(1e-2, 1e-3).check(h, &log), 0) << log;
+  }
+}
+
 TEST(BatchNorm, GpuAgreesWithCpu) {
   if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
   for (bool train : {true, false})
-    for (const Shape& s : std::vector<Shape>{{2, 3, 4, 5}, {5, 7}})
-      EXPECT_LT(crema::testing::max_device_disagreement("type: 'BatchNorm'", {s}, opts(train)),
-                1e-4);
+    for (bool ip : {false, true})
+      for (const Shape& s : std::vector<Shape>{{2, 3, 4, 5}, {5, 7}, {16, 8, 33, 31}, {300, 64}})
+        EXPECT_LT(crema::testing::max_device_disagreement("type: 'BatchNorm'", {s},
+                                                          opts(train, ip)),
+                  1e-4)
+            << train << ip;
+  EXPECT_LT(crema::testing::max_device_disagreement(
+                "type: 'BatchNorm' batch_norm_param { use_global_stats: false eps: 0.01 }",
+                {{4, 6, 7, 7}}, opts(false)),
+            1e-4);
+}
+
+TEST(BatchNorm, GpuRunningStatisticsAgreeWithCpu) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  const std::string text = "type: 'BatchNorm' batch_norm_param { moving_average_fraction: 0.8 }";
+  const Shape s = {6, 5, 9, 7};
+  LayerHarness cpu(text, {s}, opts(true)), gpu(text, {s}, opts(true, false, true));
+  for (uint64_t step = 0; step < 3; ++step)
+    for (LayerHarness* h : {&cpu, &gpu}) {
+      h->fill_gaussian(0, 1.0 + step, 2.0 * step, 40 + step);
+      h->forward();
+    }
+  for (int p = 0; p < 3; ++p)
+    for (int64_t i = 0; i < cpu.count(cpu.param_shape(p)); ++i)
+      EXPECT_NEAR(gpu.param_data(p)[i], cpu.param_data(p)[i],
+                  1e-5 * (1 + std::fabs(cpu.param_data(p)[i])))
+          << "blob " << p << " element " << i;
 }

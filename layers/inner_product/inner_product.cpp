@@ -115,7 +115,8 @@ class InnerProduct final : public crema::Layer<InnerProduct> {
         crema::gpu_gemm(c, true, false, int(n_), int(k_), int(m_), 1.f, dy, x, 1.f,
                         c.param(0).diff());
       // db += dY^T 1
-      if (bias_) crema::gpu_gemv(c, true, int(m_), int(n_), 1.f, dy, ones(c), 1.f, c.param(1).diff());
+      if (bias_)
+        crema::gpu_gemv(c, true, int(m_), int(n_), 1.f, dy, ones(c), 1.f, c.param(1).diff());
     }
     if (c.propagate_down(0))
       crema::gpu_gemm(c, false, transpose_, int(m_), int(k_), int(n_), 1.f, dy, c.param(0).data(),

@@ -12,6 +12,7 @@ __global__ void fill_ones(int64_t n, float* x) {
 
 void inner_product_fill_ones(void* stream, float* x, int64_t n) {
   if (n <= 0) return;
-  fill_ones<<<crema::cuda::blocks(n), crema::cuda::kThreads, 0, crema::cuda::stream(stream)>>>(n, x);
+  const cudaStream_t s = crema::cuda::stream(stream);
+  fill_ones<<<crema::cuda::blocks(n), crema::cuda::kThreads, 0, s>>>(n, x);
   crema::cuda::check_launch("InnerProduct ones vector");
 }

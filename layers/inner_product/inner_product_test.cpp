@@ -4,6 +4,7 @@
 #include "crema/testing/harness.hpp"
 
 using crema::testing::GradientChecker;
+using crema::testing::HarnessOptions;
 using crema::testing::LayerHarness;
 using crema::testing::Shape;
 
@@ -85,12 +86,66 @@ TEST(InnerProduct, RefusesBadParameters) {
   EXPECT_THROW(LayerHarness(ip("num_output: 2 axis: 3"), {{2, 3}}), std::exception);
 }
 
+namespace {
+HarnessOptions on_gpu() {
+  HarnessOptions o;
+  o.gpu = true;
+  return o;
+}
+}  // namespace
+
+TEST(InnerProduct, GpuForwardByHandAccumulatesParamDiffs) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  const float x[6] = {1, 2, 3, 4, 5, 6}, w[6] = {1, 0, -1, 2, 1, 0}, b[2] = {0.5f, -1};
+  const float want[4] = {1 - 3 + 0.5f, 2 + 2 - 1, 4 - 6 + 0.5f, 8 + 5 - 1};
+  for (bool transpose : {false, true}) {
+    LayerHarness h(ip(std::string("num_output: 2 transpose: ") + (transpose ? "true" : "false")),
+                   {{2, 3}}, on_gpu());
+    ASSERT_TRUE(h.has_cuda_path());
+    std::copy(x, x + 6, h.bottom_data(0));
+    for (int n = 0; n < 2; ++n)
+      for (int k = 0; k < 3; ++k) h.param_data(0)[transpose ? k * 2 + n : n * 3 + k] = w[n * 3 + k];
+    std::copy(b, b + 2, h.param_data(1));
+    h.forward();
+    for (int i = 0; i < 4; ++i) EXPECT_FLOAT_EQ(h.top_data(0)[i], want[i]) << transpose << i;
+    for (int i = 0; i < 4; ++i) h.top_diff(0)[i] = 1.f;
+    h.zero_param_diffs();
+    h.backward();
+    h.backward();
+    EXPECT_FLOAT_EQ(h.param_diff(0)[0], 2 * 5.f);
+    EXPECT_FLOAT_EQ(h.param_diff(1)[1], 2 * 2.f);
+    EXPECT_FLOAT_EQ(h.bottom_diff(0)[0], 3.f);
+  }
+}
+
+TEST(InnerProduct, GpuGradient) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  const std::pair<const char*, Shape> cases[] = {
+      {"num_output: 5", {2, 3, 2, 2}},
+      {"num_output: 13 transpose: true", {3, 11}},
+      {"num_output: 4 axis: 2 transpose: true", {2, 3, 5}},
+      {"num_output: 6 bias_term: false", {3, 5, 1, 3}}};
+  for (const auto& [body, shape] : cases) {
+    LayerHarness h(ip(body), {shape}, on_gpu());
+    ASSERT_TRUE(h.has_cuda_path());
+    h.fill_gaussian(0, 1.0);
+    h.fill_params_gaussian(0.5);
+    std::string log;
+    EXPECT_EQ(GradientChecker(1e-2, 1e-3).check(h, &log), 0) << body << "\n" << log;
+  }
+}
+
 TEST(InnerProduct, GpuAgreesWithCpu) {
   if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
-  for (const char* body : {"num_output: 7 bias_filler { type: 'gaussian' }",
-                           "num_output: 7 transpose: true bias_filler { type: 'gaussian' }"}) {
+  const std::pair<const char*, Shape> cases[] = {
+      {"num_output: 7 bias_filler { type: 'gaussian' }", {3, 5, 2, 2}},
+      {"num_output: 7 transpose: true bias_filler { type: 'gaussian' }", {3, 5, 2, 2}},
+      {"num_output: 5 axis: 2 bias_filler { type: 'gaussian' }", {2, 3, 4, 6}},
+      {"num_output: 9 bias_term: false", {17, 33}},
+      {"num_output: 300 bias_filler { type: 'gaussian' }", {64, 257}}};
+  for (const auto& [body, shape] : cases) {
     double d = crema::testing::max_device_disagreement(
-        ip(std::string(body) + " weight_filler { type: 'gaussian' }"), {{3, 5, 2, 2}}, {});
+        ip(std::string(body) + " weight_filler { type: 'gaussian' std: 0.1 }"), {shape}, {});
     EXPECT_LT(d, 1e-4) << body;
   }
 }

@@ -7,6 +7,7 @@
 #include "crema/testing/harness.hpp"
 
 using crema::testing::GradientChecker;
+using crema::testing::HarnessOptions;
 using crema::testing::LayerHarness;
 using crema::testing::Shape;
 
@@ -120,11 +121,76 @@ TEST(LRN, RejectsBadParameters) {
   }
 }
 
+namespace {
+HarnessOptions on_gpu() {
+  HarnessOptions o;
+  o.gpu = true;
+  return o;
+}
+// ACROSS_CHANNELS: cuDNN under engine DEFAULT (in its parameter range), native under CAFFE;
+// WITHIN_CHANNEL: native either way.
+const char* const kEngines[] = {"DEFAULT", "CAFFE"};
+}  // namespace
+
+TEST(LRN, GpuMatchesReference) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  const Shape s = {2, 6, 17, 19};
+  for (const char* engine : kEngines)
+    for (bool across : {true, false})
+      for (const char* beta : {"0.75", "0.6"}) {
+        const std::string text =
+            std::string("type: 'LRN' lrn_param { local_size: 5 alpha: 0.3 k: 1.5 beta: ") + beta +
+            (across ? "" : " norm_region: WITHIN_CHANNEL") + " engine: " + engine + " }";
+        LayerHarness h(text, {s}, on_gpu());
+        ASSERT_TRUE(h.has_cuda_path());
+        h.fill_gaussian(0, 2.0);
+        std::vector<float> x(h.bottom_data(0), h.bottom_data(0) + h.count(s));
+        h.forward();
+        std::vector<double> y = reference(x, s, 5, 0.3, std::stod(beta), 1.5, across);
+        for (size_t i = 0; i < y.size(); ++i)
+          ASSERT_NEAR(h.top_data(0)[i], y[i], 1e-5 * (1 + std::fabs(y[i])))
+              << engine << " across " << across << " beta " << beta << " at " << i;
+      }
+}
+
+TEST(LRN, GpuGradient) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  for (const char* engine : kEngines) {
+    for (const Shape& s : std::vector<Shape>{{2, 7, 3, 3}, {1, 2, 4, 5}, {3, 1, 2, 3}})
+      for (const char* p :
+           {"local_size: 3 alpha: 0.5 beta: 0.75 k: 2", "local_size: 5 alpha: 1 beta: 0.6"}) {
+        LayerHarness h(std::string("type: 'LRN' lrn_param { ") + p + " engine: " + engine + " }",
+                       {s}, on_gpu());
+        h.fill_gaussian(0, 1.0, 0.0, 12);
+        std::string log;
+        EXPECT_EQ(GradientChecker(1e-2, 1e-2).check(h, &log), 0) << engine << p << "\n" << log;
+      }
+    for (const Shape& s : std::vector<Shape>{{2, 3, 5, 4}, {1, 2, 1, 7}})
+      for (const char* p : {"local_size: 3 alpha: 0.5", "local_size: 5 alpha: 2 beta: 0.6"}) {
+        LayerHarness h(std::string("type: 'LRN' lrn_param { norm_region: WITHIN_CHANNEL ") + p +
+                           " engine: " + engine + " }",
+                       {s}, on_gpu());
+        h.fill_gaussian(0, 1.0, 0.0, 13);
+        std::string log;
+        EXPECT_EQ(GradientChecker(1e-2, 1e-2).check(h, &log), 0) << engine << p << "\n" << log;
+      }
+  }
+}
+
 TEST(LRN, GpuAgreesWithCpu) {
   if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
-  for (const char* r : {"ACROSS_CHANNELS", "WITHIN_CHANNEL"})
-    EXPECT_LT(
-        crema::testing::max_device_disagreement(
-            std::string("type: 'LRN' lrn_param { norm_region: ") + r + " }", {{2, 7, 5, 5}}, {}),
-        1e-4);
+  const char* params[] = {
+      "",                                             // AlexNet's defaults: 5, 1, 0.75, 1
+      "local_size: 3 alpha: 0.5 beta: 0.6 k: 2",      // powf
+      "local_size: 17 alpha: 0.1",                    // beyond cuDNN's window: native
+      "local_size: 5 alpha: 0.0001 beta: 0.75 k: 1",  // CaffeNet
+  };
+  for (const char* engine : {"DEFAULT", "CAFFE", "CUDNN"})
+    for (const char* region : {"ACROSS_CHANNELS", "WITHIN_CHANNEL"})
+      for (const char* p : params)
+        for (const Shape& s : std::vector<Shape>{{2, 7, 5, 5}, {4, 20, 13, 13}}) {
+          const std::string text = std::string("type: 'LRN' lrn_param { norm_region: ") + region +
+                                   " " + p + " engine: " + engine + " }";
+          EXPECT_LT(crema::testing::max_device_disagreement(text, {s}, {}), 1e-4) << text;
+        }
 }

@@ -8,6 +8,7 @@
 #include "crema/testing/harness.hpp"
 
 using crema::testing::GradientChecker;
+using crema::testing::HarnessOptions;
 using crema::testing::LayerHarness;
 using crema::testing::Shape;
 
@@ -152,9 +153,9 @@ void caffe_reference(const float* x, int64_t planes, int64_t H, int64_t W, int64
         mask[o] = arg;
       }
 }
-}  // namespace
 
-TEST(Pooling, MatchesCaffeLoopWithManyTies) {
+// Ties everywhere (values in -2..1): MAX must keep the first maximum, AVE Caffe's divisors.
+void check_against_caffe_loop(const HarnessOptions& o, const std::string& engine) {
   struct Case {
     int64_t n, c, h, w, k, s, p;
   };
@@ -169,7 +170,8 @@ TEST(Pooling, MatchesCaffeLoopWithManyTies) {
       const std::string body = std::string("pool: ") + (ave ? "AVE" : "MAX") +
                                " kernel_size: " + std::to_string(k.k) +
                                " stride: " + std::to_string(k.s) + " pad: " + std::to_string(k.p);
-      LayerHarness h(pool(body) + (ave ? "" : " top: 'y' top: 'mask'"), {{k.n, k.c, k.h, k.w}});
+      LayerHarness h(pool(body + engine) + (ave ? "" : " top: 'y' top: 'mask'"),
+                     {{k.n, k.c, k.h, k.w}}, o);
       const int64_t n = h.count(h.bottom_shape(0));
       for (int64_t i = 0; i < n; ++i) h.bottom_data(0)[i] = float(int(rng() % 4) - 2);  // ties
       h.forward();
@@ -186,6 +188,9 @@ TEST(Pooling, MatchesCaffeLoopWithManyTies) {
       }
     }
 }
+}  // namespace
+
+TEST(Pooling, MatchesCaffeLoopWithManyTies) { check_against_caffe_loop({}, ""); }
 
 TEST(Pooling, GradientAverage) {
   const std::pair<const char*, Shape> cases[] = {
@@ -236,12 +241,113 @@ TEST(Pooling, ErrorsNameSizes) {
   EXPECT_NE(error_of(pool("kernel_size: 2 pad: 1 pad_h: 1 pad_w: 0"), {{1, 1, 6, 6}}), "");
 }
 
+namespace {
+HarnessOptions on_gpu() {
+  HarnessOptions o;
+  o.gpu = true;
+  return o;
+}
+}  // namespace
+
+// On the GPU: MAX always native; AVE on cuDNN (engine DEFAULT) where the shape allows, else
+// native, and native with engine CAFFE.
+TEST(Pooling, GpuMatchesCaffeLoopWithManyTies) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  ASSERT_TRUE(LayerHarness(pool("pool: MAX kernel_size: 2"), {{1, 1, 4, 4}}, on_gpu())
+                  .has_cuda_path());
+  check_against_caffe_loop(on_gpu(), "");
+  check_against_caffe_loop(on_gpu(), " engine: CAFFE");
+}
+
+TEST(Pooling, GpuByHand) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  for (const char* engine : {"", " engine: CAFFE"}) {
+    // The ceil-rounded 3x3 output of AVE k3 s2 p1 on 4x4 (divisors 9, 6, 4 at the edge).
+    LayerHarness a(pool(std::string("pool: AVE kernel_size: 3 stride: 2 pad: 1") + engine),
+                   {{1, 1, 4, 4}}, on_gpu());
+    fill_ramp(a);
+    a.forward();
+    const float want[9] = {14.f / 9, 30.f / 9, 12.f / 6, 57.f / 9, 99.f / 9,
+                           36.f / 6, 27.f / 6, 45.f / 6, 16.f / 4};
+    for (int i = 0; i < 9; ++i) EXPECT_FLOAT_EQ(a.top_data(0)[i], want[i]) << engine << i;
+    for (int i = 0; i < 9; ++i) a.top_diff(0)[i] = 1.f;
+    a.backward();
+    EXPECT_FLOAT_EQ(a.bottom_diff(0)[5], 4.f / 9);
+    EXPECT_FLOAT_EQ(a.bottom_diff(0)[15], 1.f / 9 + 2.f / 6 + 1.f / 4);
+    // Floor rounding: the case cuDNN takes under engine DEFAULT.
+    LayerHarness f(pool(std::string("pool: AVE kernel_size: 3 stride: 2 pad: 1 ceil_mode: false") +
+                        engine),
+                   {{1, 1, 4, 4}}, on_gpu());
+    fill_ramp(f);
+    f.forward();
+    ASSERT_EQ(f.top_shape(0), (Shape{1, 1, 2, 2}));
+    EXPECT_FLOAT_EQ(f.top_data(0)[0], 14.f / 9);
+    EXPECT_FLOAT_EQ(f.top_data(0)[3], 11.f);
+  }
+  LayerHarness m(pool("pool: MAX kernel_size: 3 stride: 2 pad: 1"), {{1, 1, 4, 4}}, on_gpu());
+  fill_ramp(m);
+  m.forward();
+  const float want[9] = {6, 8, 8, 14, 16, 16, 14, 16, 16};
+  for (int i = 0; i < 9; ++i) EXPECT_FLOAT_EQ(m.top_data(0)[i], want[i]) << i;
+  for (int i = 0; i < 9; ++i) m.top_diff(0)[i] = float(i + 1);
+  m.backward();
+  EXPECT_FLOAT_EQ(m.bottom_diff(0)[15], 5 + 6 + 8 + 9.f);
+  EXPECT_FLOAT_EQ(m.bottom_diff(0)[13], 4 + 7.f);
+  EXPECT_FLOAT_EQ(m.bottom_diff(0)[0], 0.f);
+}
+
+TEST(Pooling, GpuGradient) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  const std::pair<const char*, Shape> ave[] = {
+      {"pool: AVE kernel_size: 3 stride: 2 pad: 1", {1, 3, 5, 5}},
+      {"pool: AVE kernel_h: 3 kernel_w: 2 stride_h: 2 stride_w: 1 pad_h: 1 pad_w: 0", {2, 5, 6, 7}},
+      {"pool: AVE kernel_size: 3 stride: 3", {1, 1, 7, 7}},
+      {"pool: AVE kernel_size: 2 stride: 1 ceil_mode: false", {3, 2, 3, 4}},
+      {"pool: AVE kernel_size: 3 stride: 2 pad: 1 round_mode: FLOOR", {2, 2, 6, 6}},
+      {"pool: AVE global_pooling: true", {2, 11, 3, 5}}};
+  for (const char* engine : {"", " engine: CAFFE"})
+    for (const auto& [body, shape] : ave) {
+      LayerHarness h(pool(body + std::string(engine)), {shape}, on_gpu());
+      ASSERT_TRUE(h.has_cuda_path());
+      h.fill_gaussian(0, 1.0);
+      std::string log;
+      EXPECT_EQ(GradientChecker(1e-2, 1e-3).check(h, &log), 0) << body << engine << "\n" << log;
+    }
+  const std::pair<const char*, Shape> max[] = {
+      {"pool: MAX kernel_size: 3 stride: 2 pad: 1", {1, 3, 5, 5}},
+      {"pool: MAX kernel_h: 2 kernel_w: 3 stride_h: 2 stride_w: 1 pad_w: 1 pad_h: 0", {2, 5, 5, 6}},
+      {"pool: MAX kernel_size: 2 stride: 2", {1, 1, 7, 7}},
+      {"pool: MAX global_pooling: true", {2, 11, 3, 3}}};
+  uint64_t seed = 1;
+  for (const auto& [body, shape] : max)
+    for (const char* tops : {"", " top: 'y' top: 'mask'"}) {
+      LayerHarness h(pool(body) + tops, {shape}, on_gpu());
+      fill_distinct(h, seed++);
+      std::string log;
+      EXPECT_EQ(GradientChecker(1e-2, 1e-3).check(h, &log), 0) << body << tops << "\n" << log;
+    }
+}
+
 TEST(Pooling, GpuAgreesWithCpu) {
   if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
-  for (const char* body :
-       {"pool: AVE kernel_size: 3 stride: 2 pad: 1", "pool: MAX kernel_size: 3 stride: 2",
-        "pool: AVE global_pooling: true"}) {
-    double d = crema::testing::max_device_disagreement(pool(body), {{2, 3, 9, 7}}, {});
-    EXPECT_LT(d, 1e-5) << body;
-  }
+  const char* bodies[] = {
+      "pool: AVE kernel_size: 3 stride: 2 pad: 1",
+      "pool: AVE kernel_size: 3 stride: 2 pad: 1 ceil_mode: false",
+      "pool: AVE kernel_size: 2 stride: 2",
+      "pool: AVE kernel_h: 3 kernel_w: 2 stride_h: 2 stride_w: 3 pad_h: 1 pad_w: 0",
+      "pool: AVE global_pooling: true",
+      "pool: MAX kernel_size: 3 stride: 2",
+      "pool: MAX kernel_size: 3 stride: 2 pad: 1",
+      "pool: MAX kernel_size: 2 stride: 2 round_mode: FLOOR",
+      "pool: MAX global_pooling: true"};
+  for (const char* engine : {"", " engine: CAFFE", " engine: CUDNN"})
+    for (const char* body : bodies)
+      for (const Shape& s : std::vector<Shape>{{2, 3, 9, 7}, {4, 16, 28, 28}}) {
+        const std::string text = pool(body + std::string(engine));
+        EXPECT_LT(crema::testing::max_device_disagreement(text, {s}, {}), 1e-5) << text;
+        if (std::string(body).find("MAX") != std::string::npos) {  // the mask top as well
+          const std::string two_tops = text + " top: 'y' top: 'mask'";
+          EXPECT_LT(crema::testing::max_device_disagreement(two_tops, {s}, {}), 1e-5) << two_tops;
+        }
+      }
 }
