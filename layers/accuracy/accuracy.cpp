@@ -6,12 +6,19 @@
 //   top 0 = hits / counted (0 when nothing counted)
 //   top 1 (optional, shape (C)) = per class hits_c / counted_c (0 for a class never counted)
 // No gradient. Reference: Caffe, src/caffe/layers/accuracy_layer.cpp.
+// CUDA (accuracy.cu): the same verdicts, counted on the device and divided into the tops there,
+// so nothing waits for the stream. Hence one difference: a label outside [0, C) cannot be
+// reported as an error without a synchronisation; the GPU writes NaN to every output instead
+// (the CPU path throws naming the label).
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <vector>
 
 #include "crema/layer.hpp"
+#if CREMA_WITH_CUDA
+#include "accuracy_cuda.h"
+#endif
 
 class Accuracy final : public crema::Layer<Accuracy> {
  public:
@@ -45,13 +52,16 @@ class Accuracy final : public crema::Layer<Accuracy> {
                                     << " need " << outer_ * inner_ << " (one per position)");
     c.top(0).set_shape({});
     if (c.num_top() > 1) c.top(1).set_shape({classes_});
-    verdict_.resize(outer_ * inner_);
+#if CREMA_WITH_CUDA
+    if (c.on_gpu()) c.request_workspace(accuracy_workspace(classes_));
+#endif
   }
 
   void forward_cpu(crema::Context& c) {
     const float* x = c.bottom(0).data();
     const float* label = c.bottom(1).data();
     const int64_t positions = outer_ * inner_;
+    verdict_.resize(positions);  // here, not in reshape: a GPU net never needs it
     // Per position: -1 ignored, 0 miss, 1 hit, 2 label out of range (reported below: nothing
     // may be thrown inside parallel_for).
     auto judge = [&](int64_t b, int64_t e) {
@@ -100,6 +110,17 @@ class Accuracy final : public crema::Layer<Accuracy> {
     for (int i = 0; i < c.num_bottom(); ++i)
       CREMA_CHECK(!c.propagate_down(i), "Accuracy has no gradient (bottom " << i << ")");
   }
+
+#if CREMA_WITH_CUDA
+  void forward_cuda(crema::Context& c) {
+    CREMA_CHECK(c.workspace_size() >= accuracy_workspace(classes_),
+                "Accuracy: the workspace asked for in reshape is missing");
+    accuracy_forward_cuda(c.cuda_stream(), outer_, classes_, inner_, c.bottom(0).data(),
+                          c.bottom(1).data(), top_k_, has_ignore_, ignore_, c.top(0).data(),
+                          c.num_top() > 1 ? c.top(1).data() : nullptr, c.workspace<void>());
+  }
+  void backward_cuda(crema::Context& c) { backward_cpu(c); }  // checks flags only
+#endif
 
   // check-plugin fills labels with N(0,1) values, truncated to -2..2: 5 classes, ignore -1.
   static std::vector<crema::TestConfig> tests() {

@@ -6,12 +6,17 @@
 // b is bottom 1 (two-bottom form) or a learned blob of shape x.shape[axis : axis + num_axes]
 // (num_axes -1: to the end), filled from bias_param.filler (default constant 0). Runs in place.
 // The sums go per plane (or per block of rows) in double, then over `outer` in a fixed order.
+// CUDA: bias.cu, the same passes (double partials, no atomics).
 // Reference: Caffe src/caffe/layers/bias_layer.cpp.
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "crema/layer.hpp"
+#if CREMA_WITH_CUDA
+#include "bias_cuda.h"
+#include "crema/cuda.hpp"
+#endif
 
 namespace {
 constexpr int64_t kBlock = 512;
@@ -83,6 +88,9 @@ class Bias final : public crema::Layer<Bias> {
     dim_ = b.count();
     inner_ = x.count(a + b.ndim());
     c.top(0).set_shape(x.shape());
+#if CREMA_WITH_CUDA
+    if (c.on_gpu()) c.request_workspace(bias_grad_workspace(outer_, dim_, inner_));
+#endif
   }
 
   void forward_cpu(crema::Context& c) {
@@ -139,6 +147,31 @@ class Bias final : public crema::Layer<Bias> {
       db[d] = static_cast<float>(s);
     }
   }
+
+#if CREMA_WITH_CUDA
+  void forward_cuda(crema::Context& c) {
+    bias_forward_cuda(c.cuda_stream(), outer_, dim_, inner_, c.bottom(0).data(), bias(c).data(),
+                      c.top(0).data());
+  }
+
+  void backward_cuda(crema::Context& c) {
+    const float* dy = c.top(0).diff();
+    const int64_t n = c.bottom(0).count();
+    // dE/dx = dE/dy: nothing to do in place.
+    if (c.propagate_down(0) && c.bottom(0).diff() != dy && n > 0)
+      crema::cuda::check(cudaMemcpyAsync(c.bottom(0).diff(), dy, sizeof(float) * n,
+                                         cudaMemcpyDeviceToDevice,
+                                         crema::cuda::stream(c.cuda_stream())),
+                         "Bias backward (copy)");
+    const bool want_b = two_ ? c.propagate_down(1) : c.params_need_grad();
+    if (!want_b) return;
+    CREMA_CHECK(c.workspace_size() >= bias_grad_workspace(outer_, dim_, inner_),
+                "Bias: the workspace asked for in reshape is missing");
+    // A learned bias accumulates; bottom 1 is overwritten.
+    bias_grad_cuda(c.cuda_stream(), outer_, dim_, inner_, dy,
+                   two_ ? c.bottom(1).diff() : c.param(0).diff(), !two_, c.workspace<void>());
+  }
+#endif
 
   static std::vector<crema::TestConfig> tests() {
     return {{"type: 'Bias' bias_param { filler { type: 'gaussian' } }", "2,3,4,5"},

@@ -21,6 +21,22 @@ void fill_all(LayerHarness& h, uint64_t seed = 40) {
   for (int b = 0; b < h.num_bottoms(); ++b) h.fill_gaussian(b, 1.0, 0.0, seed + b);
   h.fill_params_gaussian(1.0, seed + 10);
 }
+// Every form: a learned bias over any axes, a scalar, the two-bottom form.
+struct Case {
+  const char* text;
+  std::vector<Shape> shapes;
+};
+const std::vector<Case> kCases = {
+    {"type: 'Bias'", {{2, 3, 4, 5}}},
+    {"type: 'Bias'", {{1, 9, 3, 5}}},
+    {"type: 'Bias'", {{5, 11}}},
+    {"type: 'Bias' bias_param { axis: 0 num_axes: -1 }", {{3, 2, 5}}},
+    {"type: 'Bias' bias_param { axis: 2 num_axes: 2 }", {{2, 3, 4, 3}}},
+    {"type: 'Bias' bias_param { num_axes: 0 }", {{2, 3, 3}}},
+    {"type: 'Bias' bias_param { axis: 0 }", {{2, 3, 4, 5}, {2, 3}}},
+    {"type: 'Bias' bias_param { axis: 1 }", {{3, 5}, {5}}},
+    {"type: 'Bias'", {{2, 3, 7}, {}}},
+};
 }  // namespace
 
 TEST(Bias, ForwardBackwardByHand) {
@@ -57,22 +73,7 @@ TEST(Bias, TwoBottomForm) {
 }
 
 TEST(Bias, GradientSeveralForms) {
-  struct Case {
-    const char* text;
-    std::vector<Shape> shapes;
-  };
-  const std::vector<Case> cases = {
-      {"type: 'Bias'", {{2, 3, 4, 5}}},
-      {"type: 'Bias'", {{1, 9, 3, 5}}},
-      {"type: 'Bias'", {{5, 11}}},
-      {"type: 'Bias' bias_param { axis: 0 num_axes: -1 }", {{3, 2, 5}}},
-      {"type: 'Bias' bias_param { axis: 2 num_axes: 2 }", {{2, 3, 4, 3}}},
-      {"type: 'Bias' bias_param { num_axes: 0 }", {{2, 3, 3}}},
-      {"type: 'Bias' bias_param { axis: 0 }", {{2, 3, 4, 5}, {2, 3}}},
-      {"type: 'Bias' bias_param { axis: 1 }", {{3, 5}, {5}}},
-      {"type: 'Bias'", {{2, 3, 7}, {}}},
-  };
-  for (const Case& k : cases) {
+  for (const Case& k : kCases) {
     LayerHarness h(k.text, k.shapes);
     fill_all(h);
     std::string log;
@@ -118,10 +119,42 @@ TEST(Bias, ShapeMismatchNamesTheShapes) {
   EXPECT_THROW(LayerHarness("type: 'Bias' bias_param { num_axes: -3 }", {{2, 3}}), std::exception);
 }
 
+namespace {
+HarnessOptions on_gpu(bool in_place = false) {
+  HarnessOptions o;
+  o.gpu = true;
+  o.in_place = in_place;
+  return o;
+}
+}  // namespace
+
+TEST(Bias, GpuGradient) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  for (const Case& k : kCases)
+    for (bool ip : {false, true}) {
+      LayerHarness h(k.text, k.shapes, on_gpu(ip));
+      ASSERT_TRUE(h.has_cuda_path());
+      fill_all(h);
+      std::string log;
+      EXPECT_EQ(GradientChecker(1e-2, 1e-3).check(h, &log), 0)
+          << k.text << " in_place " << ip << "\n"
+          << log;
+    }
+}
+
 TEST(Bias, GpuAgreesWithCpu) {
   if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
-  EXPECT_LT(crema::testing::max_device_disagreement("type: 'Bias'", {{2, 3, 4, 5}}, {}), 1e-5);
-  EXPECT_LT(crema::testing::max_device_disagreement("type: 'Bias' bias_param { axis: 0 }",
-                                                    {{2, 3, 4, 5}, {2, 3}}, {}),
-            1e-5);
+  std::vector<Case> all = kCases;
+  // Sums cut into many parts: long planes (inner > 1), many rows (inner == 1), many channels.
+  all.push_back({"type: 'Bias'", {{8, 3, 128, 128}}});
+  all.push_back({"type: 'Bias'", {{20000, 7}}});
+  all.push_back({"type: 'Bias'", {{4, 3000, 2, 2}}});
+  all.push_back({"type: 'Bias' bias_param { axis: 0 }", {{64, 32, 9, 9}, {64, 32}}});
+  for (const Case& k : all)
+    for (bool ip : {false, true}) {
+      HarnessOptions o;
+      o.in_place = ip;
+      EXPECT_LT(crema::testing::max_device_disagreement(k.text, k.shapes, o), 1e-5)
+          << k.text << " in_place " << ip;
+    }
 }

@@ -5,13 +5,16 @@
 //   y[n, off_i + a, j] = x_i[n, a, j],  off_i = A_0 + ... + A_{i-1}
 //   dE/dx_i[n, a, j] = dE/dy[n, off_i + a, j]
 // CREMA_LAYER_SHARES_DATA: with a single (non-empty) bottom the host may let the top use its
-// memory; the copies are then skipped.
-// Reference: Caffe, src/caffe/layers/concat_layer.cpp.
+// memory; the copies are then skipped. CUDA: the same copies as strided device copies
+// (concat.cu), one per bottom. Reference: Caffe, src/caffe/layers/concat_layer.cpp.
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "crema/layer.hpp"
+#if CREMA_WITH_CUDA
+#include "concat_cuda.h"
+#endif
 
 class Concat final : public crema::Layer<Concat> {
  public:
@@ -62,6 +65,11 @@ class Concat final : public crema::Layer<Concat> {
     move(c, /*forward=*/false);
   }
 
+#if CREMA_WITH_CUDA
+  void forward_cuda(crema::Context& c) { move_cuda(c, /*forward=*/true); }
+  void backward_cuda(crema::Context& c) { move_cuda(c, /*forward=*/false); }
+#endif
+
   static std::vector<crema::TestConfig> tests() {
     return {{"type: 'Concat'", "2,3,4;2,5,4"},
             {"type: 'Concat' concat_param { axis: 0 }", "1,3,2;2,3,2;3,3,2"},
@@ -101,6 +109,30 @@ class Concat final : public crema::Layer<Concat> {
     };
     crema::parallel_for(outer_, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, top_rows)), task);
   }
+
+#if CREMA_WITH_CUDA
+  // move() on the GPU: bottom i is an (outer, rows_i) block at column offset_i of the top's
+  // (outer, top_rows).
+  void move_cuda(crema::Context& c, bool forward) {
+    const crema::Tensor top = c.top(0);
+    const int64_t top_rows = top.dim(axis_index_) * inner_;
+    int64_t offset = 0;
+    for (int i = 0; i < c.num_bottom(); ++i) {
+      const crema::Tensor b = c.bottom(i);
+      const int64_t rows = b.dim(axis_index_) * inner_;
+      const int64_t off = offset;
+      offset += rows;
+      if (rows == 0 || (!forward && !c.propagate_down(i))) continue;
+      float* bp = forward ? b.data() : b.diff();
+      float* tp = forward ? top.data() : top.diff();
+      if (bp == tp) continue;  // a single bottom sharing the top's memory
+      if (forward)
+        concat_copy_rows_cuda(c.cuda_stream(), outer_, rows, bp, rows, tp + off, top_rows);
+      else
+        concat_copy_rows_cuda(c.cuda_stream(), outer_, rows, tp + off, top_rows, bp, rows);
+    }
+  }
+#endif
 
   int axis_;
   bool has_dim_;

@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <gtest/gtest.h>
 
+#include <iterator>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "crema/testing/harness.hpp"
 
 using crema::testing::GradientChecker;
@@ -90,8 +95,38 @@ TEST(Concat, ErrorsNameShapes) {
                std::exception);
 }
 
+namespace {
+const std::pair<std::string, std::vector<Shape>> kGpuCases[] = {
+    {"", {{2, 3, 4}, {2, 5, 4}}},
+    {"concat_param { axis: 0 }", {{1, 3, 2}, {2, 3, 2}, {3, 3, 2}}},
+    {"concat_param { axis: -1 }", {{1, 13}, {1, 1}}},
+    {"concat_param { axis: 2 }", {{2, 3, 1, 3}, {2, 3, 4, 3}}},
+    {"concat_param { concat_dim: 1 }", {{3, 1, 2}, {3, 0, 2}, {3, 4, 2}}},  // an empty bottom
+    {"", {{2, 3}}},                                                         // one bottom
+};
+}  // namespace
+
+TEST(Concat, GpuGradient) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  crema::testing::HarnessOptions o;
+  o.gpu = true;
+  for (const auto& [body, shapes] : kGpuCases) {
+    LayerHarness h("type: 'Concat' " + body, shapes, o);
+    ASSERT_TRUE(h.has_cuda_path());
+    fill_all(h);
+    std::string log;
+    EXPECT_EQ(GradientChecker().check(h, &log), 0) << body << "\n" << log;
+  }
+}
+
 TEST(Concat, GpuAgreesWithCpu) {
   if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
-  EXPECT_LT(crema::testing::max_device_disagreement("type: 'Concat'", {{2, 3, 4}, {2, 5, 4}}, {}),
-            1e-6);
+  // Copies only: the devices agree exactly. The last case is large enough to loop the grid.
+  std::vector<std::pair<std::string, std::vector<Shape>>> cases(std::begin(kGpuCases),
+                                                                 std::end(kGpuCases));
+  cases.push_back({"", {{64, 3, 100}, {64, 5, 100}}});
+  cases.push_back({"concat_param { axis: 3 }", {{16, 64, 64, 33}, {16, 64, 64, 31}}});
+  for (const auto& [body, shapes] : cases)
+    EXPECT_EQ(crema::testing::max_device_disagreement("type: 'Concat' " + body, shapes, {}), 0.0)
+        << body;
 }

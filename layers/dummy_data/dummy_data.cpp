@@ -7,6 +7,12 @@
 // As in Caffe, a top with a constant filler is written once (first forward after a reshape),
 // the others are refilled on every forward. Random values come from (rng_seed, rng_counter,
 // top, chunk), so they do not depend on the number of threads.
+// CUDA: constants by a fill kernel (dummy_data.cu). Random tops are drawn on the host exactly as
+// on the CPU path (so both devices give the same numbers for a seed and counter) into a host
+// buffer the layer owns, then copied with cudaMemcpyAsync on the stream. A device generator
+// would be faster but would change the numbers; DummyData exists for tests and benchmarks,
+// where reproducibility across devices matters more. The buffer is refilled only after the
+// previous copy has passed (an event), so the asynchronous copy never reads half-new values.
 // Reference: Caffe, src/caffe/layers/dummy_data_layer.cpp.
 #include <algorithm>
 #include <cstdint>
@@ -15,6 +21,10 @@
 #include <vector>
 
 #include "crema/layer.hpp"
+#if CREMA_WITH_CUDA
+#include "crema/cuda.hpp"
+#include "dummy_data_cuda.h"
+#endif
 
 class DummyData final : public crema::Layer<DummyData> {
  public:
@@ -87,7 +97,7 @@ class DummyData final : public crema::Layer<DummyData> {
 
   void forward_cpu(crema::Context& c) {
     for (int t = 0; t < c.num_top(); ++t) {
-      const Filler& f = fillers_[fillers_.size() == 1 ? 0 : t];
+      const Filler& f = filler(t);
       if (f.type == "constant" && !constants_pending_) continue;
       fill(f, c.top(t).data(), c.top(t).count(), mix(c.rng_seed(), c.rng_counter(), t));
     }
@@ -95,12 +105,59 @@ class DummyData final : public crema::Layer<DummyData> {
   }
   void backward_cpu(crema::Context&) {}  // no bottoms
 
+#if CREMA_WITH_CUDA
+  ~DummyData() override {
+    if (copied_) {
+      cudaEventSynchronize(copied_);  // the last copy may still read staging_
+      cudaEventDestroy(copied_);
+    }
+  }
+
+  void forward_cuda(crema::Context& c) {
+    const cudaStream_t stream = crema::cuda::stream(c.cuda_stream());
+    int64_t random = 0;
+    for (int t = 0; t < c.num_top(); ++t)
+      if (filler(t).type != "constant") random += c.top(t).count();
+    if (random > 0) {
+      if (copied_) crema::cuda::check(cudaEventSynchronize(copied_), "DummyData (wait for copy)");
+      staging_.resize(random);
+    }
+    int64_t offset = 0;
+    for (int t = 0; t < c.num_top(); ++t) {
+      const Filler& f = filler(t);
+      const int64_t n = c.top(t).count();
+      if (n == 0) continue;
+      if (f.type == "constant") {
+        if (constants_pending_) dummy_data_fill_cuda(c.cuda_stream(), n, f.value, c.top(t).data());
+        continue;
+      }
+      float* host = staging_.data() + offset;
+      offset += n;
+      fill(f, host, n, mix(c.rng_seed(), c.rng_counter(), t));
+      crema::cuda::check(cudaMemcpyAsync(c.top(t).data(), host, sizeof(float) * n,
+                                         cudaMemcpyHostToDevice, stream),
+                         "DummyData (copy to device)");
+    }
+    if (offset > 0) {
+      if (!copied_)
+        crema::cuda::check(cudaEventCreateWithFlags(&copied_, cudaEventDisableTiming),
+                           "DummyData (event)");
+      crema::cuda::check(cudaEventRecord(copied_, stream), "DummyData (event)");
+    }
+    constants_pending_ = false;
+  }
+  void backward_cuda(crema::Context&) {}  // no bottoms
+#endif
+
   static std::vector<crema::TestConfig> tests() {
     return {{"type: 'DummyData' dummy_data_param { shape { dim: 2 dim: 3 } "
              "data_filler { type: 'gaussian' std: 2 } }",
              ""},
             {"type: 'DummyData' dummy_data_param { num: 2 channels: 3 height: 1 width: 4 "
              "data_filler { type: 'uniform' } } top: 'a' top: 'b'",
+             ""},
+            {"type: 'DummyData' dummy_data_param { shape { dim: 3 dim: 5 } "
+             "data_filler { type: 'constant' value: 2 } }",
              ""}};
   }
 
@@ -110,6 +167,8 @@ class DummyData final : public crema::Layer<DummyData> {
     float value, min, max, mean, std;
   };
   static constexpr int64_t kChunk = 4096;
+
+  const Filler& filler(int top) const { return fillers_[fillers_.size() == 1 ? 0 : top]; }
 
   static uint64_t mix(uint64_t a, uint64_t b, uint64_t c) {
     uint64_t z = a * 0x9E3779B97F4A7C15ull ^ (b + 0x632BE59BD9B4E019ull) * 0xBF58476D1CE4E5B9ull ^
@@ -141,6 +200,10 @@ class DummyData final : public crema::Layer<DummyData> {
   std::vector<Filler> fillers_;
   std::vector<crema::Shape> shapes_;
   bool constants_pending_ = true;
+#if CREMA_WITH_CUDA
+  std::vector<float> staging_;   // random tops drawn on the host, read by the pending copies
+  cudaEvent_t copied_ = nullptr;  // recorded after the last copy from staging_
+#endif
 };
 
 CREMA_EXPORT_PLUGIN("dummy_data", "1.0.0", DummyData)

@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <utility>
+#include <vector>
 
 #include "crema/core/net.hpp"
 #include "crema/core/prototxt.hpp"
@@ -23,6 +25,28 @@ std::string error_of(const std::string& text) {
     return e.what();
   }
   return "";
+}
+void constant_once_random_every_forward(const crema::testing::HarnessOptions& o) {
+  LayerHarness h(dd("shape { dim: 3 } data_filler { type: 'constant' value: 1.5 } "
+                    "data_filler { type: 'gaussian' mean: 10 std: 0.1 }",
+                    " top: 'c' top: 'g'"),
+                 {}, o);
+  h.forward();
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(h.top_data(0)[i], 1.5f);
+    EXPECT_NEAR(h.top_data(1)[i], 10.f, 1.f);
+  }
+  // Overwrite both tops: the constant one is not written again (as in Caffe), the random one is.
+  for (int i = 0; i < 3; ++i) h.top_data(0)[i] = h.top_data(1)[i] = -1;
+  h.forward();
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(h.top_data(0)[i], -1.f);
+    EXPECT_NEAR(h.top_data(1)[i], 10.f, 1.f);
+  }
+  // A reshape writes the constants again.
+  h.reshape();
+  h.forward();
+  EXPECT_EQ(h.top_data(0)[0], 1.5f);
 }
 }  // namespace
 
@@ -48,28 +72,7 @@ TEST(DummyData, LegacyDims) {
   EXPECT_EQ(mixed.top_shape(1), (Shape{3, 1, 1, 2}));
 }
 
-TEST(DummyData, ConstantOnceRandomEveryForward) {
-  LayerHarness h(dd("shape { dim: 3 } data_filler { type: 'constant' value: 1.5 } "
-                    "data_filler { type: 'gaussian' mean: 10 std: 0.1 }",
-                    " top: 'c' top: 'g'"),
-                 {});
-  h.forward();
-  for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ(h.top_data(0)[i], 1.5f);
-    EXPECT_NEAR(h.top_data(1)[i], 10.f, 1.f);
-  }
-  // Overwrite both tops: the constant one is not written again (as in Caffe), the random one is.
-  for (int i = 0; i < 3; ++i) h.top_data(0)[i] = h.top_data(1)[i] = -1;
-  h.forward();
-  for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ(h.top_data(0)[i], -1.f);
-    EXPECT_NEAR(h.top_data(1)[i], 10.f, 1.f);
-  }
-  // A reshape writes the constants again.
-  h.reshape();
-  h.forward();
-  EXPECT_EQ(h.top_data(0)[0], 1.5f);
-}
+TEST(DummyData, ConstantOnceRandomEveryForward) { constant_once_random_every_forward({}); }
 
 TEST(DummyData, FillerStatisticsAndDeterminism) {
   LayerHarness g(dd("shape { dim: 100 dim: 100 } data_filler { type: 'gaussian' mean: 2 std: 3 }"),
@@ -130,6 +133,52 @@ TEST(DummyData, NetRefillsRandomTopsEachIteration) {
                      "data_filler { type: 'constant' value: 3 } } }\n",
                      "<net>", reg),
                  {}, reg);
+  net.forward();
+  std::vector<float> first(net.blob("g")->host_data(), net.blob("g")->host_data() + 8);
+  net.forward();
+  int same = 0;
+  for (int i = 0; i < 8; ++i) same += net.blob("g")->host_data()[i] == first[i];
+  EXPECT_LT(same, 8);
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(net.blob("c")->host_data()[i], 3.f);
+}
+
+namespace {
+crema::testing::HarnessOptions on_gpu() {
+  crema::testing::HarnessOptions o;
+  o.gpu = true;
+  return o;
+}
+}  // namespace
+
+TEST(DummyData, GpuConstantOnceRandomEveryForward) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  ASSERT_TRUE(LayerHarness(dd("shape { dim: 3 }"), {}, on_gpu()).has_cuda_path());
+  constant_once_random_every_forward(on_gpu());
+}
+
+TEST(DummyData, GpuAgreesWithCpu) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  // Random tops are drawn on the host on both devices: the same numbers, bit for bit.
+  const std::pair<const char*, const char*> cases[] = {
+      {"shape { dim: 2 dim: 3 } data_filler { type: 'gaussian' std: 2 }", ""},
+      {"shape { dim: 100 dim: 100 } data_filler { type: 'uniform' min: -1 max: 4 }", ""},
+      {"shape { dim: 5 } shape { dim: 7000 } shape { dim: 4 } data_filler { type: 'constant' "
+       "value: 3 } data_filler { type: 'gaussian' } data_filler { type: 'uniform' }",
+       " top: 'a' top: 'b' top: 'c'"}};
+  for (const auto& [body, tops] : cases)
+    EXPECT_EQ(crema::testing::max_device_disagreement(dd(body, tops), {}, {}), 0.0) << body;
+}
+
+TEST(DummyData, GpuNetRefillsRandomTopsEachIteration) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  crema::Registry& reg = crema::Registry::global();
+  crema::Net net(crema::parse_net_text(
+                     "layer { name: 'd' type: 'DummyData' top: 'g' top: 'c' dummy_data_param { "
+                     "shape { dim: 8 } data_filler { type: 'uniform' min: -1 max: 1 } "
+                     "data_filler { type: 'constant' value: 3 } } }\n",
+                     "<net>", reg),
+                 {}, reg);
+  net.set_device(CREMA_CUDA);
   net.forward();
   std::vector<float> first(net.blob("g")->host_data(), net.blob("g")->host_data() + 8);
   net.forward();

@@ -104,8 +104,9 @@ void eltwise_backward_cuda(void* stream, EltwiseOp op, int64_t n, int nb, int k,
     for (int base = 0; base < nb; base += kMaxInputs) {
       product_except<<<grid, threads, 0, s>>>(n, inputs(base, nb, x, coeff), k, base == 0,
                                               base + kMaxInputs >= nb, dy, dx);
-      crema::cuda::check_launch("Eltwise backward");
+      crema::cuda::check_launch("Eltwise backward (product)");
     }
+    return;
   }
   crema::cuda::check_launch("Eltwise backward");
 }

@@ -3,7 +3,8 @@
 //   top shape = shape[0:axis] + (prod shape[axis..end_axis]) + shape[end_axis+1:]
 //   y = x, dE/dx = dE/dy  (the same numbers in the same order).
 // CREMA_LAYER_SHARES_DATA: the host lets the top use the bottom's data memory when that is safe;
-// otherwise (and for the diff, which is never shared) the layer copies.
+// otherwise (and for the diff, which is never shared) the layer copies; on the GPU with a
+// device-to-device copy on the call's stream (flatten.cu).
 // Reference: Caffe, src/caffe/layers/flatten_layer.cpp.
 #include <algorithm>
 #include <cstring>
@@ -11,6 +12,9 @@
 
 #include "crema/layer.hpp"
 #include "crema/layers/copy.hpp"
+#if CREMA_WITH_CUDA
+#include "flatten_cuda.h"
+#endif
 
 using crema::layers::copy_floats;
 
@@ -44,6 +48,15 @@ class Flatten final : public crema::Layer<Flatten> {
     // dE/dx = dE/dy, element for element.
     if (c.propagate_down(0)) copy_floats(c.bottom(0).diff(), c.top(0).diff(), c.bottom(0).count());
   }
+#if CREMA_WITH_CUDA
+  void forward_cuda(crema::Context& c) {
+    flatten_copy_cuda(c.cuda_stream(), c.top(0).data(), c.bottom(0).data(), c.bottom(0).count());
+  }
+  void backward_cuda(crema::Context& c) {
+    if (c.propagate_down(0))
+      flatten_copy_cuda(c.cuda_stream(), c.bottom(0).diff(), c.top(0).diff(), c.bottom(0).count());
+  }
+#endif
 
   static std::vector<crema::TestConfig> tests() {
     return {{"type: 'Flatten'", "2,3,4,5"},

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include "crema/testing/harness.hpp"
 
 using crema::testing::GradientChecker;
@@ -49,4 +51,23 @@ TEST(Flatten, RefusesReversedAxes) {
   }
   EXPECT_THROW(LayerHarness("type: 'Flatten' flatten_param { axis: 4 }", {{2, 3, 4}}),
                std::exception);
+}
+
+TEST(Flatten, GpuGradientAndAgreement) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  crema::testing::HarnessOptions o;
+  o.gpu = true;
+  for (const Shape& s : {Shape{2, 3, 4, 5}, Shape{1, 7, 3}, Shape{3, 1}}) {
+    LayerHarness h("type: 'Flatten'", {s}, o);
+    ASSERT_TRUE(h.has_cuda_path());
+    h.fill_gaussian(0, 1.0);
+    std::string log;
+    EXPECT_EQ(GradientChecker().check(h, &log), 0) << log;
+  }
+  for (const char* body :
+       {"", "flatten_param { axis: 0 end_axis: 1 }", "flatten_param { axis: 2 }"})
+    EXPECT_EQ(crema::testing::max_device_disagreement(std::string("type: 'Flatten' ") + body,
+                                                      {{2, 3, 4, 5}}, {}),
+              0.0)
+        << body;
 }

@@ -7,6 +7,8 @@
 // Runs in place; then forward keeps a copy of x (a_c may be negative or zero, so y does not
 // give x back), as Caffe does. Backward is one pass: the slope sums (per plane or per block of
 // rows, double, summed in a fixed order) and dE/dx.
+// CUDA: prelu.cu, the same passes; the slope sums run before dE/dx (which may overwrite dE/dy in
+// place) and keep double partials; the in-place copy of x is a device buffer.
 // Reference: Caffe src/caffe/layers/prelu_layer.cpp; He et al., "Delving Deep into
 // Rectifiers", ICCV 2015.
 #include <algorithm>
@@ -15,6 +17,10 @@
 
 #include "crema/layer.hpp"
 #include "crema/layers/channel_runs.hpp"
+#if CREMA_WITH_CUDA
+#include "crema/cuda.hpp"
+#include "prelu_cuda.h"
+#endif
 
 namespace {
 constexpr int64_t kBlock = 512;
@@ -91,6 +97,9 @@ class PReLU final : public crema::Layer<PReLU> {
     S_ = x.count(2);
     slope_.resize(channels_);
     c.top(0).set_shape(x.shape());
+#if CREMA_WITH_CUDA
+    if (c.on_gpu()) c.request_workspace(prelu_slope_grad_workspace(N_, channels_, S_));
+#endif
   }
 
   void forward_cpu(crema::Context& c) {
@@ -154,6 +163,30 @@ class PReLU final : public crema::Layer<PReLU> {
     });
   }
 
+#if CREMA_WITH_CUDA
+  void forward_cuda(crema::Context& c) {
+    in_place_ = c.top(0).same_memory(c.bottom(0));
+    float* keep = in_place_ ? x_copy_gpu_.get(c.bottom(0).count()) : nullptr;
+    prelu_forward_cuda(c.cuda_stream(), N_, channels_, S_, shared_, c.param(0).data(),
+                       c.bottom(0).data(), c.top(0).data(), keep);
+  }
+
+  void backward_cuda(crema::Context& c) {
+    const float* dy = c.top(0).diff();
+    const float* x = in_place_ ? x_copy_gpu_.data() : c.bottom(0).data();
+    if (c.params_need_grad()) {
+      CREMA_CHECK(c.workspace_size() >= prelu_slope_grad_workspace(N_, channels_, S_),
+                  "PReLU: the workspace asked for in reshape is missing");
+      // Before dE/dx, which in place overwrites dE/dy.
+      prelu_slope_grad_cuda(c.cuda_stream(), N_, channels_, S_, shared_, x, dy,
+                            c.param(0).diff(), c.workspace<void>());
+    }
+    if (c.propagate_down(0))
+      prelu_backward_x_cuda(c.cuda_stream(), N_, channels_, S_, shared_, c.param(0).data(), x, dy,
+                            c.bottom(0).diff());
+  }
+#endif
+
   static std::vector<crema::TestConfig> tests() {
     return {{"type: 'PReLU'", "2,3,4,5"},
             {"type: 'PReLU' prelu_param { channel_shared: true }", "3,5"},
@@ -182,6 +215,9 @@ class PReLU final : public crema::Layer<PReLU> {
   int64_t channels_ = 0, N_ = 0, S_ = 0;
   std::vector<float> slope_, x_copy_;
   std::vector<double> partial_;
+#if CREMA_WITH_CUDA
+  crema::cuda::DeviceBuffer x_copy_gpu_;  // x in place, from forward to backward
+#endif
 };
 
 CREMA_EXPORT_PLUGIN("prelu", "1.0.0", PReLU)

@@ -107,10 +107,42 @@ TEST(PReLU, RejectsOneAxisInput) {
   }
 }
 
+namespace {
+const char* const kForms[] = {"", "channel_shared: true",
+                              "filler { type: 'uniform' min: -1 max: 1 }"};
+std::string prelu(const std::string& body) { return "type: 'PReLU' prelu_param { " + body + " }"; }
+}  // namespace
+
+TEST(PReLU, GpuGradient) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  const std::vector<Shape> shapes = {{2, 3, 4, 5}, {5, 11}, {3, 7, 1, 1}};
+  for (const char* p : kForms)
+    for (const Shape& s : shapes)
+      for (bool ip : {false, true}) {
+        HarnessOptions o;
+        o.gpu = true;
+        o.in_place = ip;
+        LayerHarness h(prelu(p), {s}, o);
+        ASSERT_TRUE(h.has_cuda_path());
+        h.fill_gaussian(0, 1.0, 0.0, 8);
+        std::string log;
+        EXPECT_EQ(GradientChecker(1e-3, 1e-3, 1701, 0.0, 0.01).check(h, &log), 0)
+            << p << " in_place " << ip << "\n"
+            << log;
+      }
+}
+
 TEST(PReLU, GpuAgreesWithCpu) {
   if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
-  for (const char* p : {"", "channel_shared: true"})
-    EXPECT_LT(crema::testing::max_device_disagreement(
-                  std::string("type: 'PReLU' prelu_param { ") + p + " }", {{2, 3, 4, 5}}, {}),
-              1e-5);
+  // Plus sums cut into many parts: long planes, many rows (S == 1), many channels.
+  const std::vector<Shape> shapes = {
+      {2, 3, 4, 5}, {5, 11}, {3, 7, 1, 1}, {8, 3, 128, 128}, {20000, 7}, {4, 3000, 2, 2}};
+  for (const char* p : kForms)
+    for (const Shape& s : shapes)
+      for (bool ip : {false, true}) {
+        HarnessOptions o;
+        o.in_place = ip;
+        EXPECT_LT(crema::testing::max_device_disagreement(prelu(p), {s}, o), 1e-5)
+            << p << " " << s.size() << "-d, in_place " << ip;
+      }
 }

@@ -6,7 +6,8 @@
 //   top shape = shape[0:axis] + new dims + shape[axis+num_axes:],  count(top) = count(bottom).
 //   y = x, dE/dx = dE/dy.
 // CREMA_LAYER_SHARES_DATA: the host lets the top use the bottom's data memory when that is safe;
-// otherwise (and for the diff, which is never shared) the layer copies.
+// otherwise (and for the diff, which is never shared) the layer copies; on the GPU with a
+// device-to-device copy on the call's stream (reshape.cu).
 // Reference: Caffe, src/caffe/layers/reshape_layer.cpp.
 #include <algorithm>
 #include <cstring>
@@ -14,6 +15,9 @@
 
 #include "crema/layer.hpp"
 #include "crema/layers/copy.hpp"
+#if CREMA_WITH_CUDA
+#include "reshape_cuda.h"
+#endif
 
 using crema::layers::copy_floats;
 
@@ -91,6 +95,15 @@ class Reshape final : public crema::Layer<Reshape> {
     // dE/dx = dE/dy, element for element.
     if (c.propagate_down(0)) copy_floats(c.bottom(0).diff(), c.top(0).diff(), c.bottom(0).count());
   }
+#if CREMA_WITH_CUDA
+  void forward_cuda(crema::Context& c) {
+    reshape_copy_cuda(c.cuda_stream(), c.top(0).data(), c.bottom(0).data(), c.bottom(0).count());
+  }
+  void backward_cuda(crema::Context& c) {
+    if (c.propagate_down(0))
+      reshape_copy_cuda(c.cuda_stream(), c.bottom(0).diff(), c.top(0).diff(), c.bottom(0).count());
+  }
+#endif
 
   static std::vector<crema::TestConfig> tests() {
     return {

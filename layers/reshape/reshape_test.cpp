@@ -111,3 +111,47 @@ TEST(Reshape, NetSharesOrCopies) {
     EXPECT_LT(net.blob("r")->host_data()[23], 1.f);
   }
 }
+
+TEST(Reshape, GpuGradientAndAgreement) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  crema::testing::HarnessOptions o;
+  o.gpu = true;
+  const std::pair<std::string, Shape> cases[] = {
+      {"shape { dim: 0 dim: -1 }", {2, 3, 4}},
+      {"shape { dim: -1 }", {1, 7, 3}},
+      {"shape { dim: 3 dim: 1 } axis: 1 num_axes: 1", {3, 3, 5}}};
+  for (const auto& [body, s] : cases) {
+    LayerHarness h(rs(body), {s}, o);
+    ASSERT_TRUE(h.has_cuda_path());
+    h.fill_gaussian(0, 1.0);
+    std::string log;
+    EXPECT_EQ(GradientChecker().check(h, &log), 0) << body << "\n" << log;
+    EXPECT_EQ(crema::testing::max_device_disagreement(rs(body), {s}, {}), 0.0) << body;
+  }
+}
+
+// The same on the GPU: shared memory is not copied, a copy keeps the bottom intact.
+TEST(Reshape, GpuNetSharesOrCopies) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  crema::Registry& reg = crema::Registry::global();
+  const std::string input =
+      "layer { name: 'x' type: 'Input' top: 'x' input_param { shape { dim: 2 dim: 3 dim: 4 } } }\n"
+      "layer { name: 'r' type: 'Reshape' bottom: 'x' top: 'r' reshape_param { shape { dim: 0 dim: "
+      "-1 } } }\n";
+  for (bool in_place_consumer : {false, true}) {
+    const std::string text =
+        input +
+        (in_place_consumer ? "layer { name: 's' type: 'Softmax' bottom: 'r' top: 'r' }\n" : "");
+    crema::Net net(crema::parse_net_text(text, "<gpu>", reg), {}, reg);
+    net.set_device(CREMA_CUDA);
+    float* x = net.blob("x")->mutable_host_data();
+    for (int i = 0; i < 24; ++i) x[i] = float(i);
+    net.forward();
+    EXPECT_EQ(net.blob("r")->shares_data_with(*net.blob("x")), !in_place_consumer);
+    EXPECT_EQ(net.blob("x")->host_data()[23], 23.f);
+    if (in_place_consumer)
+      EXPECT_LT(net.blob("r")->host_data()[23], 1.f);
+    else
+      EXPECT_EQ(net.blob("r")->host_data()[23], 23.f);
+  }
+}

@@ -239,6 +239,7 @@ class Scale final : public crema::Layer<Scale> {
              "bias_filler { type: 'gaussian' } }",
              "3,5"},
             {"type: 'Scale' scale_param { axis: 0 }", "2,3,4,5;2,3"},
+            {"type: 'Scale' scale_param { axis: 0 bias_term: true }", "2,3,4,5;2,3"},
             {"type: 'Scale' scale_param { num_axes: -1 filler { type: 'gaussian' } }", "2,3,5"}};
   }
 

@@ -167,16 +167,19 @@ void scale_param_grads_cuda(void* stream, int64_t outer, int64_t D, int64_t inne
     const int64_t M = outer * inner;
     const dim3 grid(grid_x(D), static_cast<unsigned>(p.parts));
     if (fits32(outer * D * inner))
-      plane_partials<uint32_t><<<grid, kThreads, 0, st>>>(uint32_t(M), uint32_t(D),
-                                                          uint32_t(inner), uint32_t(p.chunk), dy,
-                                                          x, s1, s2);
+      plane_partials<uint32_t><<<grid, kThreads, 0, st>>>(
+          uint32_t(M), uint32_t(D), uint32_t(inner), uint32_t(p.chunk), dy, x, s1, s2);
     else
-      plane_partials<uint64_t><<<grid, kThreads, 0, st>>>(uint64_t(M), uint64_t(D),
-                                                          uint64_t(inner), uint64_t(p.chunk), dy,
-                                                          x, s1, s2);
+      plane_partials<uint64_t><<<grid, kThreads, 0, st>>>(
+          uint64_t(M), uint64_t(D), uint64_t(inner), uint64_t(p.chunk), dy, x, s1, s2);
   }
   crema::cuda::check_launch("Scale backward (sums)");
-  if (ds) finish<<<crema::cuda::blocks(D), kThreads, 0, st>>>(D, p.parts, s1, ds, accumulate_s);
-  if (db) finish<<<crema::cuda::blocks(D), kThreads, 0, st>>>(D, p.parts, s2, db, true);
-  crema::cuda::check_launch("Scale backward (parameter gradients)");
+  if (ds) {
+    finish<<<crema::cuda::blocks(D), kThreads, 0, st>>>(D, p.parts, s1, ds, accumulate_s);
+    crema::cuda::check_launch("Scale backward (scale gradient)");
+  }
+  if (db) {
+    finish<<<crema::cuda::blocks(D), kThreads, 0, st>>>(D, p.parts, s2, db, true);
+    crema::cuda::check_launch("Scale backward (bias gradient)");
+  }
 }

@@ -24,11 +24,12 @@ void fill_all(LayerHarness& h, uint64_t seed = 30) {
   for (int b = 0; b < h.num_bottoms(); ++b) h.fill_gaussian(b, 1.0, 0.0, seed + b);
   h.fill_params_gaussian(1.0, seed + 10);
 }
+// Every form: one bottom or two, with and without bias, inner == 1, a scalar scale.
 struct Case {
-const char* text;
-std::vector<Shape> shapes;
+  const char* text;
+  std::vector<Shape> shapes;
 };
-const std::vector<Case> cases = {
+const std::vector<Case> kCases = {
     {"type: 'Scale'", {{2, 3, 4, 5}}},
     {"type: 'Scale' scale_param { bias_term: true }", {{1, 9, 3, 5}}},
     {"type: 'Scale' scale_param { bias_term: true }", {{5, 11}}},         // inner == 1
@@ -107,7 +108,7 @@ TEST(Scale, ScalarScaleUsesAnyAxis) {
 }
 
 TEST(Scale, GradientSeveralForms) {
-  for (const Case& k : cases) {
+  for (const Case& k : kCases) {
     LayerHarness h(k.text, k.shapes);
     fill_all(h);
     std::string log;
@@ -180,7 +181,7 @@ HarnessOptions on_gpu(bool in_place = false) {
 
 TEST(Scale, GpuGradient) {
   if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
-  for (const Case& k : cases)
+  for (const Case& k : kCases)
     for (bool ip : {false, true}) {
       LayerHarness h(k.text, k.shapes, on_gpu(ip));
       ASSERT_TRUE(h.has_cuda_path());
@@ -194,12 +195,13 @@ TEST(Scale, GpuGradient) {
 
 TEST(Scale, GpuAgreesWithCpu) {
   if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
-  std::vector<Case> all = cases;
+  std::vector<Case> all = kCases;
   // Sums cut into many parts: long planes (inner > 1), many rows (inner == 1), many channels.
   all.push_back({"type: 'Scale' scale_param { bias_term: true }", {{8, 3, 128, 128}}});
   all.push_back({"type: 'Scale' scale_param { bias_term: true }", {{20000, 7}}});
   all.push_back({"type: 'Scale' scale_param { bias_term: true }", {{4, 3000, 2, 2}}});
-  all.push_back({"type: 'Scale' scale_param { axis: 0 bias_term: true }", {{64, 32, 9, 9}, {64, 32}}});
+  all.push_back(
+      {"type: 'Scale' scale_param { axis: 0 bias_term: true }", {{64, 32, 9, 9}, {64, 32}}});
   for (const Case& k : all)
     for (bool ip : {false, true}) {
       HarnessOptions o;

@@ -2,11 +2,15 @@
 // Silence (Caffe's SilenceLayer): consumes bottoms so they are not net outputs; no tops.
 //   forward: nothing.   backward: dE/dx = 0 for every bottom that asks for a gradient.
 // CREMA_LAYER_NO_BACKWARD: the net never needs a gradient through it; the zeroing backward is
-// kept for callers that run it anyway (as Caffe does with force_backward).
+// kept for callers that run it anyway (as Caffe does with force_backward). On the GPU the same,
+// with cudaMemsetAsync on the call's stream (silence.cu).
 // Reference: Caffe, src/caffe/layers/silence_layer.cpp.
 #include <cstring>
 
 #include "crema/layer.hpp"
+#if CREMA_WITH_CUDA
+#include "silence_cuda.h"
+#endif
 
 class Silence final : public crema::Layer<Silence> {
  public:
@@ -27,6 +31,14 @@ class Silence final : public crema::Layer<Silence> {
       if (c.propagate_down(i))
         std::memset(c.bottom(i).diff(), 0, sizeof(float) * c.bottom(i).count());
   }
+#if CREMA_WITH_CUDA
+  void forward_cuda(crema::Context&) {}
+  void backward_cuda(crema::Context& c) {
+    for (int i = 0; i < c.num_bottom(); ++i)
+      if (c.propagate_down(i))
+        silence_zero_cuda(c.cuda_stream(), c.bottom(i).diff(), c.bottom(i).count());
+  }
+#endif
   // No tests(): the test harness behind check-plugin gives every layer at least one top.
 };
 

@@ -6,13 +6,16 @@
 //   y_t[n, a, j] = x[n, off_t + a, j],  off_t = A_0 + ... + A_{t-1}
 //   dE/dx[n, off_t + a, j] = dE/dy_t[n, a, j]
 // CREMA_LAYER_SHARES_DATA: when one top takes the whole bottom the host may let it use the
-// bottom's memory; that copy is then skipped.
-// Reference: Caffe, src/caffe/layers/slice_layer.cpp.
+// bottom's memory; that copy is then skipped. CUDA: the same copies as strided device copies
+// (slice.cu), one per top. Reference: Caffe, src/caffe/layers/slice_layer.cpp.
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "crema/layer.hpp"
+#if CREMA_WITH_CUDA
+#include "slice_cuda.h"
+#endif
 
 class Slice final : public crema::Layer<Slice> {
  public:
@@ -79,6 +82,13 @@ class Slice final : public crema::Layer<Slice> {
     if (c.propagate_down(0)) move(c, /*forward=*/false);
   }
 
+#if CREMA_WITH_CUDA
+  void forward_cuda(crema::Context& c) { move_cuda(c, /*forward=*/true); }
+  void backward_cuda(crema::Context& c) {
+    if (c.propagate_down(0)) move_cuda(c, /*forward=*/false);
+  }
+#endif
+
   static std::vector<crema::TestConfig> tests() {
     return {{"type: 'Slice' top: 'a' top: 'b'", "2,6,3"},
             {"type: 'Slice' slice_param { axis: 0 slice_point: 1 slice_point: 3 } top: 'a' top: "
@@ -116,6 +126,27 @@ class Slice final : public crema::Layer<Slice> {
     const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, bottom_rows));
     crema::parallel_for(outer_, grain, task);
   }
+
+#if CREMA_WITH_CUDA
+  // move() on the GPU: top t is an (outer, rows_t) block at column offset_t of the bottom's
+  // (outer, bottom_rows).
+  void move_cuda(crema::Context& c, bool forward) {
+    const int64_t bottom_rows = c.bottom(0).dim(axis_index_) * inner_;
+    float* x = forward ? c.bottom(0).data() : c.bottom(0).diff();
+    int64_t offset = 0;
+    for (int t = 0; t < c.num_top(); ++t) {
+      const int64_t rows = sizes_[t] * inner_;
+      const int64_t off = offset;
+      offset += rows;
+      float* tp = forward ? c.top(t).data() : c.top(t).diff();
+      if (rows == 0 || tp == x) continue;  // tp == x: one top sharing the bottom's memory
+      if (forward)
+        slice_copy_rows_cuda(c.cuda_stream(), outer_, rows, x + off, bottom_rows, tp, rows);
+      else
+        slice_copy_rows_cuda(c.cuda_stream(), outer_, rows, tp, rows, x + off, bottom_rows);
+    }
+  }
+#endif
 
   int axis_;
   bool has_dim_;

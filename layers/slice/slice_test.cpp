@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <gtest/gtest.h>
 
+#include <iterator>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "crema/testing/harness.hpp"
 
 using crema::testing::GradientChecker;
@@ -94,9 +99,37 @@ TEST(Slice, ErrorsNameSizes) {
       error_of("type: 'Slice' slice_param { axis: 1 slice_dim: 1 } top: 'a' top: 'b'", {2, 6}), "");
 }
 
+namespace {
+const std::pair<std::string, Shape> kGpuCases[] = {
+    {"top: 'a' top: 'b'", {2, 6, 3}},
+    {"slice_param { axis: 0 slice_point: 1 slice_point: 3 } top: 'a' top: 'b' top: 'c'", {5, 3, 2}},
+    {"slice_param { axis: -1 slice_point: 4 } top: 'a' top: 'b'", {1, 13}},
+    {"slice_param { axis: 2 slice_point: 3 } top: 'a' top: 'b'", {2, 3, 5, 1}},
+    {"slice_param { slice_dim: 1 slice_point: 2 } top: 'a' top: 'b'", {2, 5, 3}},
+    {"", {2, 3}},  // one top
+};
+}  // namespace
+
+TEST(Slice, GpuGradient) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  crema::testing::HarnessOptions o;
+  o.gpu = true;
+  for (const auto& [body, s] : kGpuCases) {
+    LayerHarness h("type: 'Slice' " + body, {s}, o);
+    ASSERT_TRUE(h.has_cuda_path());
+    h.fill_gaussian(0, 1.0);
+    std::string log;
+    EXPECT_EQ(GradientChecker().check(h, &log), 0) << body << "\n" << log;
+  }
+}
+
 TEST(Slice, GpuAgreesWithCpu) {
   if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
-  EXPECT_LT(crema::testing::max_device_disagreement(
-                "type: 'Slice' slice_param { slice_point: 2 } top: 'a' top: 'b'", {{2, 5, 3}}, {}),
-            1e-6);
+  // Copies only: the devices agree exactly. The last case is large enough to loop the grid.
+  std::vector<std::pair<std::string, Shape>> cases(std::begin(kGpuCases), std::end(kGpuCases));
+  cases.push_back({"slice_param { slice_point: 3 } top: 'a' top: 'b'", {64, 8, 100}});
+  cases.push_back({"slice_param { axis: 3 slice_point: 33 } top: 'a' top: 'b'", {16, 64, 64, 64}});
+  for (const auto& [body, s] : cases)
+    EXPECT_EQ(crema::testing::max_device_disagreement("type: 'Slice' " + body, {s}, {}), 0.0)
+        << body;
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include "crema/testing/harness.hpp"
 
 using crema::testing::GradientChecker;
@@ -25,8 +27,23 @@ TEST(Split, Gradient) {
   EXPECT_EQ(GradientChecker().check(h, &log), 0) << log;
 }
 
+TEST(Split, GpuGradient) {
+  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
+  crema::testing::HarnessOptions o;
+  o.gpu = true;
+  LayerHarness h("type: 'Split' top: 'a' top: 'b'", {{2, 3, 3, 5}}, o);
+  ASSERT_TRUE(h.has_cuda_path());
+  h.fill_gaussian(0, 1.0);
+  std::string log;
+  EXPECT_EQ(GradientChecker().check(h, &log), 0) << log;
+}
+
 TEST(Split, GpuAgreesWithCpu) {
   if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
-  EXPECT_LT(crema::testing::max_device_disagreement("type: 'Split' top: 'a' top: 'b'", {{2, 3, 4}}, {}),
-            1e-6);
+  // 1, 2, 3 tops, and 10: more than one kernel launch sums (8), the second continues the first.
+  for (int tops : {1, 2, 3, 10}) {
+    std::string text = "type: 'Split'";
+    for (int t = 0; t < tops; ++t) text += " top: 't" + std::to_string(t) + "'";
+    EXPECT_LT(crema::testing::max_device_disagreement(text, {{2, 3, 4}}, {}), 1e-6) << tops;
+  }
 }

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Split's backward on the GPU: the tops' gradients summed in one pass. Their pointers travel in
+// the kernel's parameters, kMaxTops per launch; with more tops the next launch continues from
+// dx, adding in the CPU path's order.
+#include <algorithm>
+
+#include "crema/cuda.hpp"
+#include "split_cuda.h"
+
+namespace {
+constexpr int kMaxTops = 8;
+
+struct Grads {
+  const float* g[kMaxTops];
+  int count;
+};
+
+// dx = (first ? 0 : dx) + the launch's gradients; `first` starts from g[0] itself, as the CPU.
+__global__ void sum(int64_t n, Grads in, bool first, float* dx) {
+  CREMA_CUDA_LOOP(i, n) {
+    float acc = first ? in.g[0][i] : dx[i];
+    for (int t = first ? 1 : 0; t < in.count; ++t) acc += in.g[t][i];
+    dx[i] = acc;
+  }
+}
+}  // namespace
+
+void split_backward_cuda(void* stream, int64_t n, int tops, const float* const* dy, float* dx) {
+  if (n <= 0) return;
+  for (int base = 0; base < tops; base += kMaxTops) {
+    Grads in{};
+    in.count = std::min(kMaxTops, tops - base);
+    for (int t = 0; t < in.count; ++t) in.g[t] = dy[base + t];
+    sum<<<crema::cuda::blocks(n), crema::cuda::kThreads, 0, crema::cuda::stream(stream)>>>(
+        n, in, base == 0, dx);
+    crema::cuda::check_launch("Split backward");
+  }
+}
