@@ -13,19 +13,6 @@ using Count = unsigned long long;
 // Counter slots: hits, counted, invalid labels, then C class hits and C class counts.
 constexpr int kHits = 0, kCounted = 1, kInvalid = 2, kPerClass = 3;
 
-// The sum of v over the block, in thread 0. Safe to call repeatedly.
-__device__ Count block_sum(Count v) {
-  __shared__ Count warp_sums[32];
-  for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_down_sync(0xffffffffu, v, offset);
-  if ((threadIdx.x & 31) == 0) warp_sums[threadIdx.x >> 5] = v;
-  __syncthreads();
-  v = threadIdx.x < (blockDim.x >> 5) ? warp_sums[threadIdx.x] : 0;
-  __syncthreads();
-  if (threadIdx.x < 32)
-    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_down_sync(0xffffffffu, v, offset);
-  return v;
-}
-
 __global__ void judge(int64_t positions, int64_t C, int64_t inner, const float* x,
                       const float* label, int64_t top_k, bool has_ignore, int ignore,
                       bool per_class, Count* counters) {
@@ -49,9 +36,9 @@ __global__ void judge(int64_t positions, int64_t C, int64_t inner, const float* 
       atomicAdd(&counters[kPerClass + C + l], Count{1});
     }
   }
-  hits = block_sum(hits);
-  counted = block_sum(counted);
-  invalid = block_sum(invalid);
+  hits = crema::cuda::block_sum(hits);
+  counted = crema::cuda::block_sum(counted);
+  invalid = crema::cuda::block_sum(invalid);
   if (threadIdx.x == 0) {
     if (hits) atomicAdd(&counters[kHits], hits);
     if (counted) atomicAdd(&counters[kCounted], counted);

@@ -10,29 +10,6 @@
 
 namespace {
 constexpr int kSumThreads = 512;
-constexpr int kWarp = 32;
-
-// a, b summed over the block; valid in thread (0, 0).
-__device__ void block_sum2(double& a, double& b) {
-  __shared__ double sa[kWarp], sb[kWarp];
-  for (int o = kWarp / 2; o > 0; o >>= 1) {
-    a += __shfl_down_sync(0xffffffffu, a, o);
-    b += __shfl_down_sync(0xffffffffu, b, o);
-  }
-  const int t = threadIdx.y * blockDim.x + threadIdx.x;
-  const int lane = t % kWarp, warp = t / kWarp;
-  if (lane == 0) sa[warp] = a, sb[warp] = b;
-  __syncthreads();
-  if (warp == 0) {
-    const int warps = blockDim.x * blockDim.y / kWarp;
-    a = lane < warps ? sa[lane] : 0.0;
-    b = lane < warps ? sb[lane] : 0.0;
-    for (int o = kWarp / 2; o > 0; o >>= 1) {
-      a += __shfl_down_sync(0xffffffffu, a, o);
-      b += __shfl_down_sync(0xffffffffu, b, o);
-    }
-  }
-}
 
 // Over channel k of (N, C, S): kStats: s1 = sum(u - a), s2 = sum((u - a)^2);
 // else s1 = sum(u), s2 = sum(u (v - a)).
@@ -54,7 +31,8 @@ __device__ void channel_sums(const float* u, const float* v, float a, int64_t N,
       }
     }
   }
-  block_sum2(d1, d2);
+  d1 = crema::cuda::block_sum(d1);
+  d2 = crema::cuda::block_sum(d2);
   s1 = d1;
   s2 = d2;
 }

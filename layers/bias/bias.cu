@@ -15,22 +15,6 @@
 namespace {
 using crema::cuda::kThreads;
 
-bool fits32(int64_t n) { return n <= int64_t(INT32_MAX); }
-
-// The sum of v over the block, in thread 0. Safe to call repeatedly (it syncs before returning
-// the shared slots to the next call).
-__device__ double block_sum(double v) {
-  __shared__ double warp_sums[32];
-  for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_down_sync(0xffffffffu, v, offset);
-  if ((threadIdx.x & 31) == 0) warp_sums[threadIdx.x >> 5] = v;
-  __syncthreads();
-  v = threadIdx.x < (blockDim.x >> 5) ? warp_sums[threadIdx.x] : 0.0;
-  __syncthreads();
-  if (threadIdx.x < 32)
-    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_down_sync(0xffffffffu, v, offset);
-  return v;
-}
-
 template <class Index>
 __global__ void forward(int64_t n, Index D, Index inner, const float* x, const float* b,
                         float* y) {
@@ -50,7 +34,7 @@ __global__ void plane_partials(Index M, Index D, Index inner, Index chunk, const
       const Index o = j / inner;
       acc += dy[(o * D + d) * inner + (j - o * inner)];
     }
-    acc = block_sum(acc);
+    acc = crema::cuda::block_sum(acc);
     if (threadIdx.x == 0) partial[part * D + d] = acc;
   }
 }
@@ -103,7 +87,7 @@ void bias_forward_cuda(void* stream, int64_t outer, int64_t D, int64_t inner, co
   if (n <= 0) return;
   const cudaStream_t st = crema::cuda::stream(stream);
   const int grid = crema::cuda::blocks(n);
-  if (fits32(n))
+  if (crema::cuda::fits_int32(n))
     forward<uint32_t><<<grid, kThreads, 0, st>>>(n, uint32_t(D), uint32_t(inner), x, b, y);
   else
     forward<uint64_t><<<grid, kThreads, 0, st>>>(n, uint64_t(D), uint64_t(inner), x, b, y);
@@ -127,7 +111,7 @@ void bias_grad_cuda(void* stream, int64_t outer, int64_t D, int64_t inner, const
   } else {
     const int64_t M = outer * inner;
     const dim3 grid(grid_x(D), static_cast<unsigned>(p.parts));
-    if (fits32(outer * D * inner))
+    if (crema::cuda::fits_int32(outer * D * inner))
       plane_partials<uint32_t><<<grid, kThreads, 0, st>>>(
           uint32_t(M), uint32_t(D), uint32_t(inner), uint32_t(p.chunk), dy, partial);
     else

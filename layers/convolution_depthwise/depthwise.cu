@@ -77,22 +77,6 @@ __global__ void backward_data_kernel(int64_t n, Dims d, const float* __restrict_
   }
 }
 
-// Block-wide sum (blockDim.x == kThreads), valid in thread 0; callable repeatedly in a block.
-__device__ float block_sum(float v) {
-  __shared__ float warp_sums[cu::kThreads / 32];
-  for (int off = 16; off > 0; off /= 2) v += __shfl_down_sync(0xffffffffu, v, off);
-  __syncthreads();  // the previous call's readers are done with warp_sums
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  if (lane == 0) warp_sums[warp] = v;
-  __syncthreads();
-  v = 0.f;
-  if (warp == 0) {
-    v = lane < cu::kThreads / 32 ? warp_sums[lane] : 0.f;
-    for (int off = 16; off > 0; off /= 2) v += __shfl_down_sync(0xffffffffu, v, off);
-  }
-  return v;
-}
-
 // Task b = c * per_channel + tap: tap < KH*KW is dW[c][tap], tap == KH*KW (with db) is db[c].
 __global__ void backward_params_kernel(int64_t num, Dims d, const float* __restrict__ x,
                                        const float* __restrict__ dy, float* __restrict__ dw,
@@ -119,7 +103,7 @@ __global__ void backward_params_kernel(int64_t num, Dims d, const float* __restr
         }
       }
     }
-    s = block_sum(s);
+    s = crema::cuda::block_sum(s);
     if (threadIdx.x == 0) {
       if (tap == taps)
         db[c] += s;

@@ -11,18 +11,6 @@
 namespace {
 constexpr int kMaxParts = static_cast<int>(kEuclideanLossWorkspaceBytes / sizeof(double));
 
-// The sum of v over the block, in thread 0. Blocks of kThreads (a multiple of 32).
-__device__ double block_sum(double v) {
-  __shared__ double warp_sums[32];
-  for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_down_sync(0xffffffffu, v, offset);
-  if ((threadIdx.x & 31) == 0) warp_sums[threadIdx.x >> 5] = v;
-  __syncthreads();
-  v = threadIdx.x < (blockDim.x >> 5) ? warp_sums[threadIdx.x] : 0.0;
-  if (threadIdx.x < 32)
-    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_down_sync(0xffffffffu, v, offset);
-  return v;
-}
-
 __global__ void difference(int64_t n, const float* a, const float* b, float* d, double* partial) {
   double acc = 0;
   CREMA_CUDA_LOOP(i, n) {
@@ -30,14 +18,14 @@ __global__ void difference(int64_t n, const float* a, const float* b, float* d, 
     d[i] = v;
     acc += double(v) * v;
   }
-  acc = block_sum(acc);
+  acc = crema::cuda::block_sum(acc);
   if (threadIdx.x == 0) partial[blockIdx.x] = acc;
 }
 
 __global__ void total(int parts, const double* partial, double num, float* loss) {
   double acc = 0;
   for (int i = threadIdx.x; i < parts; i += blockDim.x) acc += partial[i];
-  acc = block_sum(acc);
+  acc = crema::cuda::block_sum(acc);
   if (threadIdx.x == 0) loss[0] = static_cast<float>(acc / num / 2.0);
 }
 

@@ -15,22 +15,6 @@
 namespace {
 using crema::cuda::kThreads;
 
-bool fits32(int64_t n) { return n <= int64_t(INT32_MAX); }
-
-// The sum of v over the block, in thread 0. Safe to call repeatedly (it syncs before returning
-// the shared slots to the next call).
-__device__ double block_sum(double v) {
-  __shared__ double warp_sums[32];
-  for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_down_sync(0xffffffffu, v, offset);
-  if ((threadIdx.x & 31) == 0) warp_sums[threadIdx.x >> 5] = v;
-  __syncthreads();
-  v = threadIdx.x < (blockDim.x >> 5) ? warp_sums[threadIdx.x] : 0.0;
-  __syncthreads();
-  if (threadIdx.x < 32)
-    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_down_sync(0xffffffffu, v, offset);
-  return v;
-}
-
 // dy * min(x, 0), the slope's share of one element.
 __device__ __forceinline__ double negative_part(float g, float x) {
   return double(g) * (x < 0.f ? x : 0.f);
@@ -71,7 +55,7 @@ __global__ void plane_partials(Index M, Index C, Index S, Index chunk, const flo
       const Index at = (o * C + c) * S + (j - o * S);
       acc += negative_part(dy[at], x[at]);
     }
-    acc = block_sum(acc);
+    acc = crema::cuda::block_sum(acc);
     if (threadIdx.x == 0) partial[part * C + c] = acc;
   }
 }
@@ -102,7 +86,7 @@ __global__ void finish(int64_t C, int64_t parts, const double* partial, float* d
 __global__ void finish_shared(int64_t count, const double* partial, float* da) {
   double s = 0;
   for (int64_t k = threadIdx.x; k < count; k += blockDim.x) s += partial[k];
-  s = block_sum(s);
+  s = crema::cuda::block_sum(s);
   if (threadIdx.x == 0) da[0] += static_cast<float>(s);
 }
 
@@ -131,7 +115,7 @@ void prelu_forward_cuda(void* stream, int64_t N, int64_t C, int64_t S, bool shar
   if (n <= 0) return;
   const cudaStream_t st = crema::cuda::stream(stream);
   const int grid = crema::cuda::blocks(n);
-  if (fits32(n))
+  if (crema::cuda::fits_int32(n))
     forward<uint32_t><<<grid, kThreads, 0, st>>>(n, uint32_t(C), uint32_t(S), shared, a, x, y,
                                                  keep);
   else
@@ -146,7 +130,7 @@ void prelu_backward_x_cuda(void* stream, int64_t N, int64_t C, int64_t S, bool s
   if (n <= 0) return;
   const cudaStream_t st = crema::cuda::stream(stream);
   const int grid = crema::cuda::blocks(n);
-  if (fits32(n))
+  if (crema::cuda::fits_int32(n))
     backward_x<uint32_t><<<grid, kThreads, 0, st>>>(n, uint32_t(C), uint32_t(S), shared, a, x,
                                                     dy, dx);
   else
@@ -172,7 +156,7 @@ void prelu_slope_grad_cuda(void* stream, int64_t N, int64_t C, int64_t S, bool s
   } else {
     const int64_t M = N * S;
     const dim3 grid(grid_x(C), static_cast<unsigned>(p.parts));
-    if (fits32(N * C * S))
+    if (crema::cuda::fits_int32(N * C * S))
       plane_partials<uint32_t><<<grid, kThreads, 0, st>>>(
           uint32_t(M), uint32_t(C), uint32_t(S), uint32_t(p.chunk), x, dy, partial);
     else

@@ -11,28 +11,6 @@
 
 namespace {
 constexpr int kParts = 256;  // blocks of the first pass, at most
-constexpr int kWarp = 32;
-
-// Sums a and b over the block (blockDim.x a multiple of 32, at most 1024); valid in thread 0.
-__device__ void block_sum2(double& a, double& b) {
-  __shared__ double sa[kWarp], sb[kWarp];
-  for (int o = kWarp / 2; o > 0; o >>= 1) {
-    a += __shfl_down_sync(0xffffffffu, a, o);
-    b += __shfl_down_sync(0xffffffffu, b, o);
-  }
-  const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
-  if (lane == 0) sa[warp] = a, sb[warp] = b;
-  __syncthreads();
-  if (warp == 0) {
-    const int warps = blockDim.x / kWarp;
-    a = lane < warps ? sa[lane] : 0.0;
-    b = lane < warps ? sb[lane] : 0.0;
-    for (int o = kWarp / 2; o > 0; o >>= 1) {
-      a += __shfl_down_sync(0xffffffffu, a, o);
-      b += __shfl_down_sync(0xffffffffu, b, o);
-    }
-  }
-}
 
 // partial[block] = summed loss, partial[gridDim.x + block] = positions counted.
 __global__ void loss_partials(int64_t positions, int64_t C, int64_t inner, const float* prob,
@@ -49,7 +27,8 @@ __global__ void loss_partials(int64_t positions, int64_t C, int64_t inner, const
     const int64_t o = p / inner, j = p % inner;
     loss -= logf(fmaxf(prob[(o * C + l) * inner + j], FLT_MIN));
   }
-  block_sum2(loss, valid);
+  loss = crema::cuda::block_sum(loss);
+  valid = crema::cuda::block_sum(valid);
   if (threadIdx.x == 0) {
     partial[blockIdx.x] = loss;
     partial[gridDim.x + blockIdx.x] = valid;
@@ -63,7 +42,8 @@ __global__ void loss_finalize(int parts, const double* partial, int64_t outer, i
     l += partial[i];
     valid += partial[parts + i];
   }
-  block_sum2(l, valid);
+  l = crema::cuda::block_sum(l);
+  valid = crema::cuda::block_sum(valid);
   if (threadIdx.x == 0) {
     double z = 1;
     if (norm == LossNorm::kFull)

@@ -80,23 +80,6 @@ __global__ void add_bias_kernel(int64_t n, int64_t channels, int64_t plane,
   CREMA_CUDA_LOOP(i, n) y[i] += bias[(i / plane) % channels];
 }
 
-// Block-wide sum (blockDim.x == kThreads); the result is valid in thread 0. Safe to call again in
-// the same block (the leading barrier protects the shared partials).
-__device__ float block_sum(float v) {
-  __shared__ float warp_sums[cu::kThreads / 32];
-  for (int off = 16; off > 0; off /= 2) v += __shfl_down_sync(0xffffffffu, v, off);
-  __syncthreads();
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  if (lane == 0) warp_sums[warp] = v;
-  __syncthreads();
-  v = 0.f;
-  if (warp == 0) {
-    v = lane < cu::kThreads / 32 ? warp_sums[lane] : 0.f;
-    for (int off = 16; off > 0; off /= 2) v += __shfl_down_sync(0xffffffffu, v, off);
-  }
-  return v;
-}
-
 __global__ void channel_sums_kernel(int64_t num, int64_t channels, int64_t plane,
                                     const float* __restrict__ dy, float* __restrict__ sums) {
   const int64_t per_channel = num * plane;
@@ -106,7 +89,7 @@ __global__ void channel_sums_kernel(int64_t num, int64_t channels, int64_t plane
       const int64_t img = k / plane;
       s += dy[(img * channels + c) * plane + (k - img * plane)];
     }
-    s = block_sum(s);
+    s = crema::cuda::block_sum(s);
     if (threadIdx.x == 0) sums[c] += s;
   }
 }

@@ -26,6 +26,26 @@
 #define CREMA_CUDA_LOOP(i, n)                                                 \
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); \
        i += int64_t(gridDim.x) * blockDim.x)
+
+namespace crema::cuda {
+// The sum of v over the block (1-D or 2-D, a multiple of 32 threads, at most 1024), valid in
+// thread (0, 0). Every thread of the block must call it; safe to call several times in a row.
+// Sum in double (or an integer type) where the order must not lose precision.
+template <class T>
+__device__ T block_sum(T v) {
+  __shared__ T warp_sums[32];
+  const int t = threadIdx.y * blockDim.x + threadIdx.x, lane = t & 31, warp = t >> 5;
+  const int warps = (blockDim.x * blockDim.y) >> 5;
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+  if (lane == 0) warp_sums[warp] = v;
+  __syncthreads();
+  v = t < warps ? warp_sums[t] : T(0);
+  __syncthreads();  // the slots are free again for the next call
+  if (warp == 0)
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+  return v;
+}
+}  // namespace crema::cuda
 #endif
 
 namespace crema::cuda {
@@ -38,6 +58,9 @@ inline int blocks(int64_t n, int threads = kThreads) {
   return static_cast<int>(b < 1 ? 1 : (b > 65535 ? 65535 : b));
 }
 
+// Whether n elements can be indexed with 32-bit integers (cheaper division in kernels).
+inline bool fits_int32(int64_t n) { return n <= int64_t{2147483647}; }
+
 inline cudaStream_t stream(const crema_exec* exec) {
   return static_cast<cudaStream_t>(exec->cuda_stream);
 }
@@ -48,6 +71,16 @@ inline void check(cudaError_t e, const char* what) {
 }
 // After a kernel launch: a bad configuration is reported now, not at the next sync.
 inline void check_launch(const char* what) { check(cudaGetLastError(), what); }
+
+// dst[o * dst_stride + j] = src[o * src_stride + j] for o < outer, j < cols (device memory, in
+// floats): one strided 2-D copy on the stream, for Concat, Slice and their kind.
+inline void copy_rows(void* s, int64_t outer, int64_t cols, const float* src, int64_t src_stride,
+                      float* dst, int64_t dst_stride, const char* what) {
+  if (outer <= 0 || cols <= 0) return;
+  check(cudaMemcpy2DAsync(dst, sizeof(float) * dst_stride, src, sizeof(float) * src_stride,
+                          sizeof(float) * cols, outer, cudaMemcpyDeviceToDevice, stream(s)),
+        what);
+}
 
 // Device memory a layer owns (saved statistics, indices). Grows only, so a training step with
 // unchanged shapes allocates nothing; freed with the layer.
