@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 
 #include "crema/core/device.hpp"
@@ -165,5 +166,19 @@ void LayerHarness::zero_param_diffs() {
 }
 
 bool gpu_available() { return device::count() > 0; }
+
+std::vector<Shape> parse_shapes(const std::string& spec) {
+  std::vector<Shape> shapes;
+  std::stringstream ss(spec);
+  std::string one;
+  while (std::getline(ss, one, ';')) {
+    Shape s;
+    std::stringstream ds(one);
+    std::string d;
+    while (std::getline(ds, d, ',')) s.push_back(std::stoll(d));
+    shapes.push_back(s);
+  }
+  return shapes;
+}
 
 }  // namespace crema::testing

@@ -8,7 +8,6 @@
 
 #include <cstdlib>
 #include <set>
-#include <sstream>
 
 #include "crema/core/device.hpp"
 #include "crema/testing/harness.hpp"
@@ -26,20 +25,6 @@ const std::set<std::string> kHostOnly = {"Input", "MNISTData", "CIFARData", "Dat
 std::string plugin_dir() {
   const char* env = std::getenv("CREMA_TEST_PLUGIN_DIR");
   return env && *env ? env : std::string(CREMA_BINARY_DIR) + "/lib/crema/plugins";
-}
-
-std::vector<testing::Shape> parse_shapes(const std::string& spec) {
-  std::vector<testing::Shape> shapes;
-  std::stringstream ss(spec);
-  std::string one;
-  while (std::getline(ss, one, ';')) {
-    testing::Shape s;
-    std::stringstream ds(one);
-    std::string d;
-    while (std::getline(ds, d, ',')) s.push_back(std::stoll(d));
-    shapes.push_back(s);
-  }
-  return shapes;
 }
 
 Registry& registry() {
@@ -75,12 +60,12 @@ TEST(LayerPluginsGpu, DeclaredConfigurationsPassOnTheGpu) {
       const std::string text = p->tests[i].layer_text, shapes = p->tests[i].bottom_shapes;
       SCOPED_TRACE(text + "  [" + shapes + "]");
       ++configurations;
-      testing::LayerHarness h(text, parse_shapes(shapes), opt);
+      testing::LayerHarness h(text, testing::parse_shapes(shapes), opt);
       ASSERT_TRUE(h.has_cuda_path());
       for (int b = 0; b < h.num_bottoms(); ++b) h.fill_gaussian(b, 1.0, 0.0, 17 + b);
       std::string log;
       EXPECT_EQ(testing::GradientChecker(1e-2, 1e-2).check(h, &log), 0) << log;
-      EXPECT_LT(testing::max_device_disagreement(text, parse_shapes(shapes), opt), 1e-4);
+      EXPECT_LT(testing::max_device_disagreement(text, testing::parse_shapes(shapes), opt), 1e-4);
     }
   }
   EXPECT_GT(configurations, 20);

@@ -14,26 +14,12 @@
 #include "crema/core/prototxt.hpp"
 #include "crema/solver/solver.hpp"
 #include "registry.hpp"
+#include "../solver/tiny_net.hpp"
 
 namespace crema {
 namespace {
 
 namespace fs = std::filesystem;
-
-const char* kMlp = R"(
-  name: "mlp"
-  layer { name: "data" type: "DummyData" top: "x" top: "label"
-    dummy_data_param { shape { dim: 8 dim: 6 } shape { dim: 8 }
-                       data_filler { type: "gaussian" std: 1 }
-                       data_filler { type: "uniform" min: 0 max: 2.99 } } }
-  layer { name: "fc1" type: "InnerProduct" bottom: "x" top: "h"
-    inner_product_param { num_output: 5 weight_filler { type: "xavier" } bias_filler { type: "constant" value: 0.1 } } }
-  layer { name: "relu" type: "ReLU" bottom: "h" top: "h" }
-  layer { name: "drop" type: "Dropout" bottom: "h" top: "h" dropout_param { dropout_ratio: 0.3 } }
-  layer { name: "fc2" type: "InnerProduct" bottom: "h" top: "y" param { lr_mult: 1 } param { lr_mult: 2 decay_mult: 0 }
-    inner_product_param { num_output: 3 weight_filler { type: "xavier" } } }
-  layer { name: "loss" type: "SoftmaxWithLoss" bottom: "y" bottom: "label" top: "loss" }
-)";
 
 // A residual unit with a projection shortcut, BN before the addition, on 2x3x8x8 inputs.
 const char* kResidual = R"(
@@ -110,7 +96,8 @@ class SolverGpuTest : public ::testing::Test {
 
 TEST_F(SolverGpuTest, EveryOptimiserMatchesTheCpu) {
   for (const char* type : {"SGD", "Nesterov", "AdaGrad", "RMSProp", "AdaDelta", "Adam"}) {
-    Solver cpu(solver_for(kMlp, type, false), quiet()), gpu(solver_for(kMlp, type, true), quiet());
+    Solver cpu(solver_for(test_nets::kTinyNet, type, false), quiet());
+    Solver gpu(solver_for(test_nets::kTinyNet, type, true), quiet());
     ASSERT_EQ(gpu.net().device(), CREMA_CUDA) << type;
     cpu.step(10);
     gpu.step(10);
@@ -122,7 +109,7 @@ TEST_F(SolverGpuTest, EveryOptimiserMatchesTheCpu) {
 
 TEST_F(SolverGpuTest, ClippingAndL1MatchTheCpu) {
   auto make = [](bool gpu) {
-    auto p = solver_for(kMlp, "SGD", gpu);
+    auto p = solver_for(test_nets::kTinyNet, "SGD", gpu);
     p.set_clip_gradients(0.05f);
     p.set_regularization_type("L1");
     p.set_iter_size(2);

@@ -12,31 +12,14 @@
 #include "crema/core/prototxt.hpp"
 #include "crema/solver/solver.hpp"
 #include "registry.hpp"
+#include "tiny_net.hpp"
 
 namespace crema {
 namespace {
 
 namespace fs = std::filesystem;
 
-// Random inputs and labels each iteration, a hidden layer with dropout, softmax loss.
-const char* kNet = R"(
-  name: "tiny"
-  layer { name: "data" type: "DummyData" top: "x" top: "label"
-    dummy_data_param { shape { dim: 8 dim: 6 } shape { dim: 8 }
-                       data_filler { type: "gaussian" std: 1 }
-                       data_filler { type: "uniform" min: 0 max: 2.99 } } }
-  layer { name: "fc1" type: "InnerProduct" bottom: "x" top: "h"
-    inner_product_param { num_output: 5 weight_filler { type: "xavier" } bias_filler { type: "constant" value: 0.1 } } }
-  layer { name: "relu" type: "ReLU" bottom: "h" top: "h" }
-  layer { name: "drop" type: "Dropout" bottom: "h" top: "h" dropout_param { dropout_ratio: 0.3 } }
-  layer { name: "fc2" type: "InnerProduct" bottom: "h" top: "y" param { lr_mult: 1 } param { lr_mult: 2 decay_mult: 0 }
-    inner_product_param { num_output: 3 weight_filler { type: "xavier" } } }
-  layer { name: "loss" type: "SoftmaxWithLoss" bottom: "y" bottom: "label" top: "loss" }
-)";
-
-// Labels come from a uniform filler over [0, 3): SoftmaxWithLoss truncates them to integers, as
-// Caffe's does.
-std::string tiny_net() { return kNet; }
+std::string tiny_net() { return test_nets::kTinyNet; }
 
 pb::SolverParameter solver_for(const std::string& type, const std::string& dir) {
   pb::SolverParameter p = parse_solver_text("base_lr: 0.05 lr_policy: 'fixed' momentum: 0.9 "

@@ -4,7 +4,6 @@
 // on the GPU with CPU/GPU agreement. One PASS/FAIL line per check.
 #include <filesystem>
 #include <iostream>
-#include <sstream>
 
 #include "crema/testing/harness.hpp"
 #include "flags.hpp"
@@ -12,22 +11,6 @@
 #include "verbs.hpp"
 
 namespace crema::tools {
-
-namespace {
-std::vector<testing::Shape> parse_shapes(const std::string& spec) {
-  std::vector<testing::Shape> shapes;
-  std::stringstream ss(spec);
-  std::string one;
-  while (std::getline(ss, one, ';')) {
-    testing::Shape s;
-    std::stringstream ds(one);
-    std::string d;
-    while (std::getline(ds, d, ',')) s.push_back(std::stoll(d));
-    shapes.push_back(s);
-  }
-  return shapes;
-}
-}  // namespace
 
 int run_check_plugin(int argc, char** argv) {
   po::options_description desc("crema check-plugin PATH.so");
@@ -67,12 +50,12 @@ int run_check_plugin(int argc, char** argv) {
         std::string log;
         int bad = 0;
         try {
-          testing::LayerHarness h(text, parse_shapes(shapes), opt);
+          testing::LayerHarness h(text, testing::parse_shapes(shapes), opt);
           for (int b = 0; b < h.num_bottoms(); ++b) h.fill_gaussian(b, 1.0, 0.0, 17 + b);
           bad = testing::GradientChecker(vm["step"].as<double>(), vm["threshold"].as<double>())
                     .check(h, &log);
           if (gpu) {
-            double d = testing::max_device_disagreement(text, parse_shapes(shapes), opt);
+            double d = testing::max_device_disagreement(text, testing::parse_shapes(shapes), opt);
             if (d > 1e-4) ++bad, log += "CPU/GPU disagree by " + std::to_string(d) + "\n";
           }
         } catch (const std::exception& e) {

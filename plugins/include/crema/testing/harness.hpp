@@ -98,6 +98,9 @@ class GradientChecker {
   double kink_, kink_range_;
 };
 
+// Bottom shapes as written in a TestConfig: "2,3,4,5;2,3" -> {{2,3,4,5},{2,3}}.
+std::vector<Shape> parse_shapes(const std::string& spec);
+
 // Whether a CUDA device can run the GPU variants of the tests.
 bool gpu_available();
 
