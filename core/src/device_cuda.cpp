@@ -27,6 +27,7 @@ struct CachingAllocator {
   std::mutex mu;
   std::multimap<size_t, void*> free_blocks;
   std::map<void*, size_t> sizes;
+  size_t mallocs = 0;  // cudaMalloc calls so far (tests check a training step makes none)
   void* allocate(size_t bytes) {
     bytes = (bytes + 511) / 512 * 512;
     std::lock_guard<std::mutex> lock(mu);
@@ -44,6 +45,7 @@ struct CachingAllocator {
       check(cudaMalloc(&p, bytes), "cudaMalloc");
     }
     sizes[p] = bytes;
+    ++mallocs;
     return p;
   }
   void release(void* p) {
@@ -132,6 +134,10 @@ std::string describe(int id) {
 
 void* allocate(size_t bytes) { return allocator().allocate(bytes); }
 void release(void* ptr) { allocator().release(ptr); }
+size_t malloc_count() {
+  std::lock_guard<std::mutex> lock(allocator().mu);
+  return allocator().mallocs;
+}
 void memset_zero(void* ptr, size_t bytes) {
   check(cudaMemsetAsync(ptr, 0, bytes, static_cast<cudaStream_t>(stream())), "cudaMemset");
 }

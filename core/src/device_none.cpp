@@ -20,6 +20,7 @@ int current() { return -1; }
 std::string describe(int) { fail(); }
 void* allocate(size_t) { fail(); }
 void release(void*) {}
+size_t malloc_count() { return 0; }
 void memset_zero(void*, size_t) { fail(); }
 void copy_to_device(void*, const void*, size_t) { fail(); }
 void copy_to_host(void*, const void*, size_t) { fail(); }

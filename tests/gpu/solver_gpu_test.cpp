@@ -133,6 +133,14 @@ TEST_F(SolverGpuTest, ResidualNetLossCurveMatchesTheCpu) {
   EXPECT_LT(relative_difference(weights(cpu), weights(gpu)), 1e-3);
 }
 
+TEST_F(SolverGpuTest, TrainingStepsAllocateNothingAfterTheFirst) {
+  Solver gpu(solver_for(kResidual, "Adam", true), quiet());
+  gpu.step(2);  // the first steps size every tensor, history and workspace
+  const size_t before = device::malloc_count();
+  gpu.step(5);
+  EXPECT_EQ(device::malloc_count(), before);
+}
+
 TEST_F(SolverGpuTest, GpuModeRunsEveryLayerOnTheGpu) {
   // A layer without a CUDA path would silently fall back to the CPU; the residual net's layers
   // (data layer aside) must all have one.

@@ -20,6 +20,7 @@ std::string describe(int id);  // name, memory, compute capability: `crema devic
 
 void* allocate(size_t bytes);  // cached: freed blocks are reused by size
 void release(void* ptr);
+size_t malloc_count();  // device allocations made so far (cache misses)
 void memset_zero(void* ptr, size_t bytes);
 void copy_to_device(void* dst, const void* src, size_t bytes);
 void copy_to_host(void* dst, const void* src, size_t bytes);
