@@ -2,6 +2,7 @@
 // conv_bench: forward + backward of ResNet-20's convolution shapes (CIFAR 32x32, batch 64) through
 // the Convolution plugin, in GFLOP/s, next to plain OpenBLAS sgemm of the same matrix shapes.
 //   CREMA_NUM_THREADS=1 build/bin/conv_bench [batch] [--variants] [--only NAME-SUBSTRING]
+//   CREMA_NUM_THREADS=1 build/bin/conv_bench 8 --resnet50     (ResNet-50's shapes instead)
 // FLOPs of one pass = 2 * N * Cout * OH * OW * (Cin / group) * KH * KW; backward counts two such
 // products (dW and dX). Two references run only the three GEMMs of an im2col convolution
 // (M = Cout, K = Cin*KH*KW, P = output pixels), with OpenBLAS on the same thread(s):
@@ -123,9 +124,12 @@ int main(int argc, char** argv) {
   int batch = 64;
   bool variants = false;
   std::string only;
+  bool resnet50 = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--variants") == 0)
       variants = true;
+    else if (std::strcmp(argv[i], "--resnet50") == 0)
+      resnet50 = true;
     else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc)
       only = argv[++i];
     else
@@ -141,12 +145,23 @@ int main(int argc, char** argv) {
       {"16->32 3x3 s2 32x32", 16, 32, 32, 3, 2, 1},  {"16->32 1x1 s2 32x32", 16, 32, 32, 1, 2, 0},
       {"64->64 1x1 8x8", 64, 64, 8, 1, 1, 0},
   };
+  // --resnet50: its distinct shapes per stage (run with batch 8, as net_defs/bench/resnet50_b8).
+  const Case r50_cases[] = {
+      {"r50 stem 7x7 s2 224", 3, 64, 224, 7, 2, 3},    {"r50 64->256 1x1 56", 64, 256, 56, 1, 1, 0},
+      {"r50 256->64 1x1 56", 256, 64, 56, 1, 1, 0},    {"r50 64 3x3 56", 64, 64, 56, 3, 1, 1},
+      {"r50 256 3x3 s2 28", 256, 256, 28, 3, 2, 1},    {"r50 1024->256 1x1 14", 1024, 256, 14, 1, 1, 0},
+      {"r50 256->1024 1x1 14", 256, 1024, 14, 1, 1, 0}, {"r50 256 3x3 14", 256, 256, 14, 3, 1, 1},
+      {"r50 2048->512 1x1 7", 2048, 512, 7, 1, 1, 0},  {"r50 512->2048 1x1 7", 512, 2048, 7, 1, 1, 0},
+      {"r50 512 3x3 7", 512, 512, 7, 3, 1, 1},
+  };
   std::printf("batch %d, %d thread(s), %s time; GFLOP/s (fwd+bwd counts 3 products)\n", batch,
               crema::num_threads(), g_cpu_clock ? "thread CPU" : "wall");
   std::printf("%-22s %8s %8s %7s %7s %8s %8s %8s\n", "shape", "fwd ms", "bwd ms", "fwd GF",
               "f+b GF", "caffe GF", "sgemm GF", "vs sgemm");
   double total_conv = 0, total_gemm = 0, total_caffe = 0;
-  for (const Case& c : cases) {
+  std::vector<Case> chosen(cases, cases + sizeof(cases) / sizeof(cases[0]));
+  if (resnet50) chosen.assign(r50_cases, r50_cases + sizeof(r50_cases) / sizeof(r50_cases[0]));
+  for (const Case& c : chosen) {
     if (!only.empty() && std::string(c.name).find(only) == std::string::npos) continue;
     const int out = (c.hw + 2 * c.pad - c.k) / c.stride + 1;
     const int m = c.cout, k = c.cin * c.k * c.k;

@@ -23,6 +23,8 @@ class ConvGemm {
   struct Tuning {
     size_t chunk_bytes = size_t{512} << 10;  // budget of one chunk's buffers (cache-sized)
     int64_t rowshift_min_plane = 64;         // kRowShift when OH*OW is at least this
+    int64_t min_gemm_rows = 384;             // a chunk grows past the budget to this many pixels
+    int pointwise = -1;  // 1x1 by per-image GEMMs on N,C,H,W: -1 measured, 0 never (im2col), 1 always
     // Winograd F(2x2, 3x3) for the forward pass and dE/dx of 3x3, stride 1, dilation 1, group 1,
     // pad <= 2 convolutions (conv_gemm_winograd.cpp): -1 where measured faster, 0 never, 1 always.
     int winograd = -1;

@@ -33,8 +33,10 @@ class Convolution final : public crema::Layer<Convolution> {
   explicit Convolution(const crema::Params& p)
       : spec_(crema::layers::read_conv_spec(p)),
         engine_(p.get<std::string>("convolution_param.engine")) {
-    // Tuning and test hooks: the buffer budget of one chunk of images in KB, the smallest
-    // output plane that uses the row-shift method, and Winograd (see conv_gemm.hpp).
+    // Tuning and test hooks: the buffer budget of one chunk of images in KB, the pixel rows a
+    // chunk's GEMM gets at least (CREMA_CONV_MIN_GEMM_ROWS), 1x1 by per-image GEMMs
+    // (CREMA_CONV_POINTWISE: 0 never, 1 always, default measured), the smallest output plane that
+    // uses the row-shift method, and Winograd (see conv_gemm.hpp).
     // CREMA_CONV_CHUNK_KB sets the Winograd chunk budget too, CREMA_CONV_WINOGRAD_CHUNK_KB
     // that one alone; CREMA_CONV_WINOGRAD: 0 never, 1 wherever it applies (default: measured),
     // CREMA_CONV_WINOGRAD_DW likewise for dE/dW (where Winograd runs at all).
@@ -42,6 +44,9 @@ class Convolution final : public crema::Layer<Convolution> {
       tuning_.chunk_bytes = tuning_.winograd_chunk_bytes = std::atol(env) * 1024;
     if (const char* env = std::getenv("CREMA_CONV_WINOGRAD_CHUNK_KB"))
       tuning_.winograd_chunk_bytes = std::atol(env) * 1024;
+    if (const char* env = std::getenv("CREMA_CONV_POINTWISE")) tuning_.pointwise = std::atoi(env);
+    if (const char* env = std::getenv("CREMA_CONV_MIN_GEMM_ROWS"))
+      tuning_.min_gemm_rows = std::atol(env);
     if (const char* env = std::getenv("CREMA_CONV_ROWSHIFT_MIN"))
       tuning_.rowshift_min_plane = std::atol(env);
     if (const char* env = std::getenv("CREMA_CONV_WINOGRAD")) tuning_.winograd = std::atoi(env);

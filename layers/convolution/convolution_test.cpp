@@ -76,17 +76,24 @@ void set(float* dst, std::initializer_list<float> v) { std::copy(v.begin(), v.en
 // method), or not.
 template <class Fn>
 void for_each_method(const Fn& fn) {
+  // The 1x1 layers alternate between the per-image pointwise GEMMs and im2col (a transpose).
   const struct {
-    const char *min_plane, *winograd, *winograd_dw;
-  } plans[] = {{"1", "0", "0"}, {"1000000000", "0", "0"}, {"1", "1", "0"}, {"1000000000", "1", "1"}};
+    const char *min_plane, *winograd, *winograd_dw, *pointwise;
+  } plans[] = {{"1", "0", "0", "1"},
+               {"1000000000", "0", "0", "0"},
+               {"1", "1", "0", "1"},
+               {"1000000000", "1", "1", "0"}};
   for (const auto& p : plans) {
     setenv("CREMA_CONV_ROWSHIFT_MIN", p.min_plane, 1);
     setenv("CREMA_CONV_WINOGRAD", p.winograd, 1);
     setenv("CREMA_CONV_WINOGRAD_DW", p.winograd_dw, 1);
+    setenv("CREMA_CONV_POINTWISE", p.pointwise, 1);
     SCOPED_TRACE(std::string("CREMA_CONV_ROWSHIFT_MIN=") + p.min_plane +
-                 " CREMA_CONV_WINOGRAD=" + p.winograd + " CREMA_CONV_WINOGRAD_DW=" + p.winograd_dw);
+                 " CREMA_CONV_WINOGRAD=" + p.winograd + " CREMA_CONV_WINOGRAD_DW=" + p.winograd_dw +
+                 " CREMA_CONV_POINTWISE=" + p.pointwise);
     fn();
   }
+  unsetenv("CREMA_CONV_POINTWISE");
   unsetenv("CREMA_CONV_ROWSHIFT_MIN");
   unsetenv("CREMA_CONV_WINOGRAD");
   unsetenv("CREMA_CONV_WINOGRAD_DW");
