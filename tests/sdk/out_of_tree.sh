@@ -7,6 +7,11 @@ build=$1 src=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cmake --install "$build" --prefix "$work/prefix" > "$work/install.log"
+# The installed crema loads the OpenBLAS it was built against (the OpenMP build when it exists).
+if [ -d /usr/lib/x86_64-linux-gnu/openblas-openmp ] && ldd "$work/prefix/bin/crema" | grep -q "libopenblas"; then
+  ldd "$work/prefix/bin/crema" | grep "libopenblas" | grep -q "openblas-openmp" ||
+    { echo "installed crema loads another OpenBLAS:"; ldd "$work/prefix/bin/crema" | grep openblas; exit 1; }
+fi
 cmake -S "$src/plugins/example/scaled_tanh" -B "$work/scaled_tanh" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$work/prefix" > "$work/configure.log" || { cat "$work/configure.log"; exit 1; }
 cmake --build "$work/scaled_tanh" > "$work/build.log" || { cat "$work/build.log"; exit 1; }
