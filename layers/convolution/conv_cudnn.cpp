@@ -4,7 +4,7 @@
 //   backward: dW += (cudnnConvolutionBackwardFilter, beta 1), db += (cudnnConvolutionBackwardBias,
 //             beta 1), dx = (cudnnConvolutionBackwardData, beta 0)
 // Algorithms: the first of cuDNN's ranking that reports success with FMA math and fits
-// kWorkspaceCap (then any that fits, then the always-available implicit GEMM / ALGO_0). The
+// kWorkspaceCap (else the always-available implicit GEMM / ALGO_0). The
 // ranking is measured (cudnnFind*: every algorithm timed once per shape, in reshape, like
 // PyTorch's cudnn.benchmark) unless CREMA_CUDNN_BENCHMARK=0 asks for the heuristics (*_v7). The
 // chosen dW and dx algorithms may accumulate with atomics and so not be bitwise deterministic
@@ -30,13 +30,12 @@ bool tensor_op(cudnnMathType_t m) {
   return m == CUDNN_TENSOR_OP_MATH || m == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
 }
 
-// The first usable entry of a heuristic ranking: `fma_only` passes over entries that want tensor
-// cores (TF32); `bytes(algo, &size)` is the workspace query for one algorithm.
+// The first usable entry of a ranking, passing over entries that want tensor cores (TF32);
+// `bytes(algo, &size)` is the workspace query for one algorithm.
 template <class Perf, class Algo, class Bytes>
-bool pick(const Perf* perf, int n, bool fma_only, const Bytes& bytes, Algo* algo, size_t* size) {
+bool pick(const Perf* perf, int n, const Bytes& bytes, Algo* algo, size_t* size) {
   for (int i = 0; i < n; ++i) {
-    if (perf[i].status != CUDNN_STATUS_SUCCESS || (fma_only && tensor_op(perf[i].mathType)))
-      continue;
+    if (perf[i].status != CUDNN_STATUS_SUCCESS || tensor_op(perf[i].mathType)) continue;
     size_t s = 0;
     if (bytes(perf[i].algo, &s) != CUDNN_STATUS_SUCCESS || s > ConvCudnn::kWorkspaceCap) continue;
     *algo = perf[i].algo;
@@ -49,7 +48,9 @@ bool pick(const Perf* perf, int n, bool fma_only, const Bytes& bytes, Algo* algo
 template <class Perf, class Algo, class Bytes>
 void choose(const Perf* perf, int n, Algo fallback, const Bytes& bytes, const char* what,
             Algo* algo, size_t* size) {
-  if (pick(perf, n, true, bytes, algo, size) || pick(perf, n, false, bytes, algo, size)) return;
+  // Only FMA entries: a tensor-core (TF32) entry would break the FP32 promise, and cuDNN may
+  // refuse it under CUDNN_FMA_MATH at run time.
+  if (pick(perf, n, bytes, algo, size)) return;
   *algo = fallback;
   cudnn::check(bytes(fallback, size), what);
 }
