@@ -323,12 +323,19 @@ class Execute(unittest.TestCase):
         self.assertTrue(again.get("reused"))
         self.assertEqual(rx.run_summary(again)["test_error"], rx.run_summary(first)["test_error"])
         self.assertTrue(again["metrics_path"].startswith(ws2.root))
+        # The same training under another name (a claim sharing the run) is found too.
+        other = rx.build_runs("quick", [rx.claims_for("quick")[1]], 2)[1]
+        twin = [o for o in other if o.name == "claim1/res_lo_seed1"]
+        if twin and r.name != twin[0].name:
+            ws4 = rx.Workspace(os.path.join(self.tmp, "ws4"), "quick", self.crema, ledger=ledger)
+            self.assertTrue(rx.execute(twin[0], ws4, 1, False, None, lambda *_: None).get("reused"))
         # A changed solver or net (another fingerprint) trains again.
-        with open(rx.ledger_path(ws, r)) as f:
-            entry = json.load(f)
-        entry["portable_fingerprint"] = "something else"
-        with open(rx.ledger_path(ws, r), "w") as f:
-            json.dump(entry, f)
+        for name in os.listdir(ledger):
+            with open(os.path.join(ledger, name)) as f:
+                entry = json.load(f)
+            entry["portable_fingerprint"] = "something else"
+            with open(os.path.join(ledger, name), "w") as f:
+                json.dump(entry, f)
         ws3 = rx.Workspace(os.path.join(self.tmp, "ws3"), "quick", self.crema, ledger=ledger)
         self.assertEqual(rx.execute(r, ws3, 1, False, None, lambda *_: None)["status"], "failed")
 

@@ -33,6 +33,7 @@ import argparse
 import concurrent.futures
 import datetime
 import gzip
+import glob
 import hashlib
 import json
 import math
@@ -461,6 +462,15 @@ def write_if_changed(path, text):
 # ----------------------------------------------------------------------------------------------
 # Training
 # ----------------------------------------------------------------------------------------------
+def portable_fingerprint(solver, net_txt, run_dir, root):
+    """The training a run is, whatever its name and wherever its run directory: the solver
+    without its comment lines and both files with the paths taken out. The ledger matches on it
+    across machines and across claims that share a run."""
+    body = "\n".join(l for l in solver.splitlines() if not l.startswith("#")) + "\n" + net_txt
+    body = body.replace(run_dir, "<this run>").replace(root, "<run dir>")
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
 def ledger_path(ws, run):
     return os.path.join(ws.ledger, run.name.replace("/", "__") + ".json") if ws.ledger else None
 
@@ -480,15 +490,29 @@ def record_finished(ws, run, res):
     os.replace(path + ".tmp", path)
 
 
+def ledger_entry(ws, run, portable):
+    """The ledger's record of this training: under the run's name, else under any name (claims
+    share runs, and a run trained for one claim alone is named after that claim)."""
+    path = ledger_path(ws, run)
+    if not path:
+        return None
+    candidates = [path] + sorted(glob.glob(os.path.join(ws.ledger, "*.json")))
+    for c in candidates:
+        if not os.path.exists(c):
+            continue
+        with open(c) as f:
+            entry = json.load(f)
+        if entry.get("portable_fingerprint") == portable and entry.get("status") in ("ok", "diverged"):
+            return entry
+    return None
+
+
 def restore_finished(ws, run, portable, fingerprint, metrics_path, result_path):
     """A run finished elsewhere (same solver and net): its files back into the run directory."""
-    path = ledger_path(ws, run)
-    if not path or not os.path.exists(path):
+    entry = ledger_entry(ws, run, portable)
+    if entry is None:
         return None
-    with open(path) as f:
-        entry = json.load(f)
-    if entry.get("portable_fingerprint") != portable or entry.get("status") not in ("ok", "diverged"):
-        return None
+    entry["run"] = run.name
     entry["fingerprint"] = fingerprint
     with open(metrics_path, "w") as f:
         f.write("\n".join(entry.pop("metrics_lines")) + "\n")
@@ -508,8 +532,7 @@ def execute(run, ws, threads, rerun, timeout, log):
     solver_path = os.path.join(d, "solver.prototxt")
     write_if_changed(solver_path, solver)
     fingerprint = hashlib.sha256((solver + net_txt).encode()).hexdigest()
-    # The same with the run directory's path taken out: what the ledger matches across machines.
-    portable = hashlib.sha256((solver + net_txt).replace(ws.root, "<run dir>").encode()).hexdigest()
+    portable = portable_fingerprint(solver, net_txt, d, ws.root)
     result_path = os.path.join(d, "result.json")
     if not rerun:
         old = None
