@@ -14,7 +14,7 @@
 //   kPointwise: 1x1, pad 0 (not for small planes with many outputs, see pointwise_auto): per image
 //               Y_n[M_g][OH*OW] = W_g * X_n[g] on N,C,H,W directly (stride 1)
 //              or on the subsampled image X_n[c][oh*SH][ow*SW] (strided projections).
-// Winograd F(2x2, 3x3) (conv_gemm_winograd.cpp) replaces kRowShift / kIm2col for the forward pass
+// Winograd F(2x2, 3x3) or F(4x4, 3x3) (conv_gemm_winograd.cpp) replaces kRowShift / kIm2col for the forward pass
 // and dE/dx (and, from 16 input channels, dE/dW) of 3x3, stride 1, dilation 1, group 1, pad <= 2
 // convolutions with at least 64 output pixels (Tuning::winograd, winograd_dw), in its own chunks.
 //
@@ -97,6 +97,14 @@ int64_t ConvGemm::plan(const ConvGeometry& g, int num_output, int64_t num, const
   // dE/dW by Winograd: measured faster from 16 input channels (16-64: backward 1.3-1.6x over
   // Winograd dE/dx + row-shift dE/dW), slower for 3 (its GEMMs are C x M of depth tiles).
   winograd_dw_ = winograd_ && (tuning.winograd_dw > 0 || (tuning.winograd_dw < 0 && g.channels >= 16));
+  // F(4x4) where its tiles fit the output closely. Measured (conv_bench, 1 thread): 1.3-2.2x
+  // faster than F(2x2) on 8x8 to 56x56 outputs with 16 to 128 channels; 1.3x slower on
+  // ResNet-50's 14x14 x 256 (16x16 outputs computed, and a 36-plane weight transform per call
+  // against few tiles). Growing its chunks past one image made it slower on 28x28 and 56x56.
+  auto rounded = [](int64_t v, int64_t t) { return (v + t - 1) / t * t; };
+  const bool tile4_fits = rounded(g.out_h(), 4) * rounded(g.out_w(), 4) * 100 <= 115 * g.out_plane();
+  wtile_ = tuning.winograd_tile == 4 || tuning.winograd_tile == 2 ? tuning.winograd_tile
+                                                                  : (tile4_fits ? 4 : 2);
   wchunk_ = 1;
   if (winograd_)
     wchunk_ = std::clamp<int64_t>(
@@ -109,7 +117,8 @@ int64_t ConvGemm::plan(const ConvGeometry& g, int num_output, int64_t num, const
                                          : static_cast<int>(std::clamp<int64_t>(threads, 1, std::max<int64_t>(chunks, 1)));
   // Wr and dWr, then per slot: its chunk buffers and a weight-gradient partial.
   return 2 * wk_ + slots_ * (slot_floats() + wk_) +
-         (winograd_ ? (1 + (winograd_dw_ ? slots_ : 0)) * 16 * g.channels * m_ : 0);
+         (winograd_ ? (1 + (winograd_dw_ ? slots_ : 0)) * winograd_transform_floats() * g.channels * m_
+                    : 0);
 }
 
 int64_t ConvGemm::slot_floats() const {

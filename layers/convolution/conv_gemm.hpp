@@ -18,8 +18,9 @@ class ConvGemm {
     kRowShift,   // stride_h 1: im2col along the width only, one GEMM per kernel row (shifted rows)
     kDepthwise,  // group == channels == num_output: im2col, then per-channel products, no GEMM
   };
-  // On top of kRowShift / kIm2col, 3x3 stride-1 convolutions may run Winograd F(2x2, 3x3) for the
-  // forward pass and dE/dx, and dE/dW (winograd(), winograd_dw(); conv_gemm_winograd.cpp).
+  // On top of kRowShift / kIm2col, 3x3 stride-1 convolutions may run Winograd F(2x2, 3x3) or
+  // F(4x4, 3x3) for the forward pass and dE/dx, and dE/dW (winograd(), winograd_dw();
+  // conv_gemm_winograd.cpp).
   struct Tuning {
     size_t chunk_bytes = size_t{512} << 10;  // budget of one chunk's buffers (cache-sized)
     int64_t rowshift_min_plane = 64;         // kRowShift when OH*OW is at least this
@@ -30,6 +31,7 @@ class ConvGemm {
     int winograd = -1;
     size_t winograd_chunk_bytes = size_t{512} << 10;  // its own chunk budget
     int winograd_dw = -1;  // dE/dW by Winograd too (with winograd): -1 measured, 0 never, 1 always
+    int winograd_tile = 0;  // outputs per tile side, F(m x m, 3x3): 0 measured, 2 or 4
   };
 
   // Chooses the method and the chunk for `num` images, and how many chunks run at once (one
@@ -42,6 +44,7 @@ class ConvGemm {
   bool winograd() const { return winograd_; }
   bool winograd_dw() const { return winograd_dw_; }
   int64_t winograd_chunk() const { return wchunk_; }
+  int winograd_tile() const { return wtile_; }
 
   // y = conv(x, w) + bias (bias may be null). ws: the plan's workspace.
   void forward(const float* x, const float* w, const float* bias, float* y, float* ws) const;
@@ -76,10 +79,11 @@ class ConvGemm {
                          float* ws) const;
   void backward_gemm(const float* x, const float* w, const float* dy, float* dw, float* dx,
                      float* ws) const;
+  int64_t winograd_transform_floats() const;  // (m + 2)^2: the GEMMs per Winograd pass
   int64_t winograd_image_floats() const;
   int64_t winograd_tiles() const;  // per image, the larger of the forward's and dE/dx's
   void winograd_buffers(float* ws, int slot, float** in, float** v, float** m, float** out) const;
-  float* winograd_weights(float* ws) const;  // U[16][C][M] after the partials, then dU per slot
+  float* winograd_weights(float* ws) const;  // U[a*a][C][M] after the partials, then dU per slot
   void winograd_forward(const float* x, const float* w, const float* bias, float* y,
                         float* ws) const;
   void winograd_backward_weights(const float* x, const float* dy, float* dw, float* ws) const;
@@ -95,6 +99,7 @@ class ConvGemm {
   int64_t wk_ = 0;      // floats of one weight (gradient) matrix
   bool winograd_ = false, winograd_dw_ = false;
   int64_t wchunk_ = 1;  // images per Winograd chunk
+  int wtile_ = 2;       // Winograd outputs per tile side
 };
 
 template <class Fn>

@@ -39,7 +39,8 @@ class Convolution final : public crema::Layer<Convolution> {
     // uses the row-shift method, and Winograd (see conv_gemm.hpp).
     // CREMA_CONV_CHUNK_KB sets the Winograd chunk budget too, CREMA_CONV_WINOGRAD_CHUNK_KB
     // that one alone; CREMA_CONV_WINOGRAD: 0 never, 1 wherever it applies (default: measured),
-    // CREMA_CONV_WINOGRAD_DW likewise for dE/dW (where Winograd runs at all).
+    // CREMA_CONV_WINOGRAD_DW likewise for dE/dW (where Winograd runs at all),
+    // CREMA_CONV_WINOGRAD_TILE 2 or 4 its F(2x2, 3x3) or F(4x4, 3x3) (default: measured).
     if (const char* env = std::getenv("CREMA_CONV_CHUNK_KB"))
       tuning_.chunk_bytes = tuning_.winograd_chunk_bytes = std::atol(env) * 1024;
     if (const char* env = std::getenv("CREMA_CONV_WINOGRAD_CHUNK_KB"))
@@ -52,6 +53,8 @@ class Convolution final : public crema::Layer<Convolution> {
     if (const char* env = std::getenv("CREMA_CONV_WINOGRAD")) tuning_.winograd = std::atoi(env);
     if (const char* env = std::getenv("CREMA_CONV_WINOGRAD_DW"))
       tuning_.winograd_dw = std::atoi(env);
+    if (const char* env = std::getenv("CREMA_CONV_WINOGRAD_TILE"))
+      tuning_.winograd_tile = std::atoi(env);
 #if CREMA_WITH_CUDA
     // The GPU im2col method's column buffer budget in KB (engine: CAFFE).
     if (const char* env = std::getenv("CREMA_CONV_GPU_COLUMN_KB"))

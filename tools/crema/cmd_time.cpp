@@ -7,6 +7,7 @@
 #include <chrono>
 #include <iomanip>
 #include <iostream>
+#include <memory>
 #include <random>
 
 #include "crema/core/device.hpp"
@@ -40,8 +41,16 @@ int run_time(int argc, char** argv) {
   opt.phase = vm["phase"].as<std::string>() == "TEST" ? pb::TEST : pb::TRAIN;
   opt.source = vm["model"].as<std::string>();
   pb::NetParameter def = read_net_file(opt.source);
-  def.set_force_backward(true);  // deploy nets have no loss; time their backward all the same
-  Net net(def, opt);
+  // A training net's backward computes what its losses need, as in a training step (no gradient
+  // for the data); a deploy net has no loss: time its whole backward all the same.
+  std::unique_ptr<Net> built = std::make_unique<Net>(def, opt);
+  bool any_backward = false;
+  for (int i = 0; i < built->num_layers(); ++i) any_backward |= built->layer_needs_backward(i);
+  if (!any_backward && !def.force_backward()) {
+    def.set_force_backward(true);
+    built = std::make_unique<Net>(def, opt);
+  }
+  Net& net = *built;
   if (vm.count("gpu")) {
     device::select(std::stoi(vm["gpu"].as<std::string>()));
     net.set_device(CREMA_CUDA);
