@@ -269,6 +269,8 @@ TEST(Convolution, GradientsMatchFiniteDifferences) {
       {"num_output: 7 kernel_size: 3 pad: 2", {2, 3, 5, 4}},
       {"num_output: 2 kernel_size: 3 pad_h: 1 pad_w: 0", {1, 9, 6, 5}},
       {"num_output: 10 kernel_size: 3 pad: 1 bias_term: false", {3, 6, 3, 4}},
+      // 16 or more channels each way: Winograd's vectorised transforms and their remainders.
+      {"num_output: 17 kernel_size: 3 pad: 1", {1, 18, 5, 6}},
   };
   // A convolution is linear in each input and each weight taken alone, so a large step has no
   // truncation error and shrinks the share of float rounding (F(4x4, 3x3) rounds more than the
