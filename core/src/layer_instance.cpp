@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "crema/core/layer_instance.hpp"
 
+#include <cstddef>
+
 #include <google/protobuf/dynamic_message.h>
 #include <google/protobuf/message.h>
 
@@ -125,8 +127,15 @@ void LayerInstance::call(crema_run_fn fn, const char* stage, crema_io& io, const
   if (fn(self_, &exec, &io) != CREMA_OK) fail(stage, bottom);
 }
 
+bool LayerInstance::absorb(const LayerInstance& next) {
+  if (desc_->struct_size < offsetof(crema_layer_desc, absorb) + sizeof(desc_->absorb) ||
+      !desc_->absorb)
+    return false;
+  return desc_->absorb(self_, next.type().c_str(), &next.params_handle_) == 1;
+}
+
 void LayerInstance::forward(const std::vector<Tensor*>& bottom, const std::vector<Tensor*>& top,
-                            const crema_exec& exec) {
+                            const crema_exec& exec, const std::vector<LayerInstance*>& absorbed) {
   crema_exec ex = exec;
   crema_run_fn fn = desc_->forward_cpu;
   if (exec.device == CREMA_CUDA) {
@@ -144,13 +153,18 @@ void LayerInstance::forward(const std::vector<Tensor*>& bottom, const std::vecto
   for (Tensor* x : bottom) b.push_back(x->view(dev, 1, 0));
   for (Tensor* x : top) t.push_back(x->view(dev, 2, 0));
   for (auto& x : params_) p.push_back(x.tensor->view(dev, 2, 0));
+  if (dev == CREMA_CPU)
+    for (LayerInstance* a : absorbed)
+      for (auto& x : a->params_) p.push_back(x.tensor->view(dev, 2, 0));
   crema_io io = make_io(b, t, p);
+  if (dev == CREMA_CPU) io.n_absorbed = static_cast<int32_t>(absorbed.size());
   call(fn, "forward", io, ex, bottom);
 }
 
 void LayerInstance::backward(const std::vector<Tensor*>& top, const std::vector<Tensor*>& bottom,
                              const std::vector<int8_t>& propagate_down, bool params_need_grad,
-                             const crema_exec& exec) {
+                             const crema_exec& exec, const std::vector<LayerInstance*>& absorbed,
+                             const std::vector<int8_t>& absorbed_need) {
   crema_exec ex = exec;
   crema_run_fn fn = desc_->backward_cpu;
   if (exec.device == CREMA_CUDA) {
@@ -164,9 +178,16 @@ void LayerInstance::backward(const std::vector<Tensor*>& top, const std::vector<
   for (size_t i = 0; i < bottom.size(); ++i)
     b.push_back(bottom[i]->view(dev, 1, propagate_down[i] ? 2 : 0));
   for (auto& x : params_) p.push_back(x.tensor->view(dev, 1, params_need_grad ? 2 : 0));
+  if (dev == CREMA_CPU)
+    for (size_t k = 0; k < absorbed.size(); ++k)
+      for (auto& x : absorbed[k]->params_) p.push_back(x.tensor->view(dev, 1, absorbed_need[k] ? 2 : 0));
   crema_io io = make_io(b, t, p);
   io.propagate_down = propagate_down.data();
   io.params_need_grad = params_need_grad;
+  if (dev == CREMA_CPU) {
+    io.n_absorbed = static_cast<int32_t>(absorbed.size());
+    io.absorbed_params_need_grad = absorbed_need.data();
+  }
   call(fn, "backward", io, ex, bottom);
 }
 

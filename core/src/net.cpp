@@ -2,6 +2,7 @@
 #include "crema/core/net.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <set>
 #include <stdexcept>
 
@@ -153,6 +154,7 @@ void Net::init(const pb::NetParameter& param, Registry& registry) {
         outputs.insert(id);
   output_blobs_.assign(outputs.begin(), outputs.end());
   init_backward_needs(definition_);
+  plan_absorption();
   share_or_own_aliases();
   workspace_ = std::make_shared<Tensor>(Shape{static_cast<int64_t>((workspace_bytes_ + 3) / 4)});
 }
@@ -222,6 +224,38 @@ void Net::init_backward_needs(const pb::NetParameter& def) {
     if (!layer_need_backward_[i]) layer_params_need_grad_[i] = false;
 }
 
+// Layers that run in place right after a layer willing to absorb them (BatchNorm takes Scale and
+// ReLU) are computed inside its CPU passes: one pass over the tensor instead of three. A layer
+// qualifies when it reads and writes exactly the absorbing layer's only top, has no loss and no
+// propagate_down settings. CREMA_FUSE=0 turns this off (tests compare both ways).
+void Net::plan_absorption() {
+  const int n = num_layers();
+  absorbed_into_.assign(n, -1);
+  absorbs_.assign(n, {});
+  if (const char* env = std::getenv("CREMA_FUSE"); env && std::string(env) == "0") return;
+  for (int i = 0; i < n; ++i) {
+    if (absorbed_into_[i] >= 0 || top_ids_[i].size() != 1) continue;
+    const int t = top_ids_[i][0];
+    for (int j = i + 1; j < n; ++j) {
+      const bool in_place_on_t = bottom_ids_[j].size() == 1 && top_ids_[j].size() == 1 &&
+                                 bottom_ids_[j][0] == t && top_ids_[j][0] == t;
+      const pb::LayerParameter& lp = definition_.layer(j);
+      if (!in_place_on_t || top_loss_weights_[j][0] != 0 || lp.propagate_down_size() > 0 ||
+          !layers_[i]->absorb(*layers_[j]))
+        break;
+      absorbed_into_[j] = i;
+      absorbs_[i].push_back(j);
+    }
+  }
+}
+
+std::vector<LayerInstance*> Net::absorbed_layers(int i) const {
+  std::vector<LayerInstance*> out;
+  if (device_ != CREMA_CPU) return out;  // GPU passes run every layer alone
+  for (int j : absorbs_[i]) out.push_back(layers_[j].get());
+  return out;
+}
+
 void Net::share_or_own_aliases() {
   // A top that aliases its bottom (Split, Flatten, Reshape) must not be overwritten by an
   // in-place consumer, or the other readers of the bottom would see the change: such tops keep
@@ -259,7 +293,8 @@ float Net::forward(int from, int to) {
   for (int i = from; i <= to; ++i) {
     crema_exec ex = make_exec(i);
     ++rng_counters_[i];  // a run of forwards without set_rng_counter still gets fresh streams
-    layers_[i]->forward(bottom_vecs_[i], top_vecs_[i], ex);
+    if (device_ == CREMA_CPU && absorbed_into_[i] >= 0) continue;  // computed by its absorber
+    layers_[i]->forward(bottom_vecs_[i], top_vecs_[i], ex, absorbed_layers(i));
     for (size_t j = 0; j < top_vecs_[i].size(); ++j)
       if (top_loss_weights_[i][j] != 0)
         loss += static_cast<float>(top_loss_weights_[i][j] * top_vecs_[i][j]->sum_data_host());
@@ -270,7 +305,15 @@ float Net::forward(int from, int to) {
 void Net::backward(int from, int to) {
   if (from < 0) from = num_layers() - 1;
   for (int i = from; i >= to; --i) {
-    if (!layer_need_backward_[i]) continue;
+    const std::vector<LayerInstance*> absorbed = absorbed_layers(i);
+    if (device_ == CREMA_CPU && absorbed_into_[i] >= 0) continue;  // computed by its absorber
+    bool need = layer_need_backward_[i];
+    std::vector<int8_t> absorbed_need;
+    for (int j : absorbed.empty() ? std::vector<int>{} : absorbs_[i]) {
+      need = need || layer_need_backward_[j];
+      absorbed_need.push_back(layer_params_need_grad_[j] ? 1 : 0);
+    }
+    if (!need) continue;
     for (size_t j = 0; j < top_vecs_[i].size(); ++j) {
       float w = top_loss_weights_[i][j];
       if (w == 0) continue;
@@ -279,7 +322,7 @@ void Net::backward(int from, int to) {
       std::fill(d, d + t->count(), w);
     }
     layers_[i]->backward(top_vecs_[i], bottom_vecs_[i], bottom_need_backward_[i],
-                         layer_params_need_grad_[i], make_exec(i));
+                         layer_params_need_grad_[i], make_exec(i), absorbed, absorbed_need);
   }
 }
 

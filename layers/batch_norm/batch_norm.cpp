@@ -15,9 +15,16 @@
 // GPU (batch_norm.cu): the same steps as native kernels, statistics in double per channel;
 // the running averages are updated on the device in forward, as on the CPU. (cuDNN's batch
 // norm keeps its running statistics differently from Caffe's three blobs, so it is not used.)
+// Absorption (CPU): BatchNorm accepts the Scale (per channel: axis 1, one axis) and ReLU that
+// follow it in place, in that order, and computes them in its own passes:
+//   forward   z = relu(gamma * y + beta)   in the normalising pass (y kept for backward in place)
+//   backward  g = dz masked by z > 0 (negative_slope elsewhere), in place over dz;
+//             dgamma += sum(g . y), dbeta += sum(g), and dE/dy = gamma * g into the formula below
+// which reads and writes the tensor once per pass instead of once per layer.
 // Reference: Caffe src/caffe/layers/batch_norm_layer.cpp; Ioffe & Szegedy, ICML 2015.
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -78,6 +85,24 @@ void normalise(const float* x, float* y, float* keep, Per<St> mu, Per<St> is, in
   }
 }
 
+// z = relu(((x - mu) * is) * g + b) (kRelu; negative slope `slope`) or without the relu; the
+// normalised value also into keep when given.
+template <int St, bool kRelu>
+void normalise_affine(const float* x, float* z, float* keep, Per<St> mu, Per<St> is, Per<St> g,
+                      Per<St> b, float slope, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = (x[i] - mu[i]) * is[i];
+    if (keep) keep[i] = v;
+    const float a = v * g[i] + b[i];
+    z[i] = kRelu ? (a > 0.f ? a : a * slope) : a;
+  }
+}
+
+// dz *= (z > 0 ? 1 : slope): the ReLU's backward, in place.
+inline void relu_mask(const float* z, float* dz, float slope, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dz[i] = z[i] > 0.f ? dz[i] : dz[i] * slope;
+}
+
 // dx = dy * k0 + k1 + (v - a) * k2 (v == nullptr: dx = dy * k0).
 template <int St>
 void input_grad(const float* dy, const float* v, float* dx, Per<St> k0, Per<St> k1, Per<St> a,
@@ -105,6 +130,22 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
     CREMA_CHECK(eps_ >= 0.f, "batch_norm_param.eps must be >= 0, got " << eps_);
   }
 
+  // The Scale and ReLU after it, in place (see the top of this file).
+  bool absorb(const std::string& type, const crema::Params& p) {
+    if (type == "Scale" && !scale_ && !relu_ && p.get<int>("scale_param.axis") == 1 &&
+        p.get<int>("scale_param.num_axes") == 1 && C_ > 0) {
+      scale_ = true;
+      scale_bias_ = p.get<bool>("scale_param.bias_term");
+      return true;
+    }
+    if (type == "ReLU" && !relu_) {
+      relu_ = true;
+      slope_ = p.get<float>("relu_param.negative_slope");
+      return true;
+    }
+    return false;
+  }
+
   void setup(crema::Context& c) {
     CREMA_CHECK(c.bottom(0).ndim() >= 1, "BatchNorm needs an input with at least one axis");
     C_ = c.bottom(0).ndim() == 1 ? 1 : c.bottom(0).dim(1);
@@ -122,7 +163,7 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
     c.top(0).set_shape(x.shape());
     N_ = x.dim(0);
     S_ = N_ * C_ > 0 ? x.count() / (N_ * C_) : 0;
-    for (auto* v : {&mean_, &inv_std_, &shift_, &k1_, &k2_}) v->resize(C_);
+    for (auto* v : {&mean_, &inv_std_, &shift_, &k0_, &k1_, &k2_, &gamma_, &beta_}) v->resize(C_);
     sum1_.resize(C_);
     sum2_.resize(C_);
   }
@@ -155,6 +196,11 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
       }
       c.param(2).data()[0] = c.param(2).data()[0] * maf_ + 1.f;
     }
+    fused_ = c.num_absorbed() > 0;
+    CREMA_CHECK(!fused_ || c.num_absorbed() == int(scale_) + int(relu_),
+                "BatchNorm: called with " << c.num_absorbed() << " absorbed layers, agreed to "
+                                          << int(scale_) + int(relu_));
+    if (fused_) return forward_fused(c);
     // y = (x - mu_c) * inv_std_c; in place with batch statistics a copy of y for backward.
     float* y = c.top(0).data();
     kept_ = !global_ && c.top(0).same_memory(c.bottom(0));
@@ -170,6 +216,7 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
   }
 
   void backward_cpu(crema::Context& c) {
+    if (c.num_absorbed() > 0) return backward_fused(c);
     if (!c.propagate_down(0) || N_ * S_ == 0) return;
     const float* dy = c.top(0).diff();
     float* dx = c.bottom(0).diff();  // may be dy (in place): each element is read, then written
@@ -248,6 +295,92 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
   }
 
  private:
+  // gamma_, beta_: the absorbed Scale's parameters (1 and 0 without it).
+  void load_affine(crema::Context& c) {
+    for (int64_t k = 0; k < C_; ++k) {
+      gamma_[k] = scale_ ? c.param(3).data()[k] : 1.f;
+      beta_[k] = scale_ && scale_bias_ ? c.param(4).data()[k] : 0.f;
+    }
+  }
+
+  // After the statistics of forward_cpu: z = relu(gamma * y + beta) in one pass. y is kept (in
+  // place) when backward needs it: batch statistics, or the Scale's gradient.
+  void forward_fused(crema::Context& c) {
+    load_affine(c);
+    const float* x = c.bottom(0).data();
+    float* z = c.top(0).data();
+    kept_ = (!global_ || scale_) && c.top(0).same_memory(c.bottom(0));
+    if (kept_) x_norm_.resize(c.bottom(0).count());
+    float* keep = kept_ ? x_norm_.data() : nullptr;
+    const float *mu = mean_.data(), *is = inv_std_.data(), *g = gamma_.data(), *b = beta_.data();
+    const float slope = slope_;
+    for_runs([&](int64_t off, int64_t len, int64_t c0, auto st) {
+      constexpr int St = decltype(st)::value;
+      auto run = [&](auto relu) {
+        normalise_affine<St, decltype(relu)::value>(
+            x + off, z + off, keep ? keep + off : nullptr, per<St>(mu + c0), per<St>(is + c0),
+            per<St>(g + c0), per<St>(b + c0), slope, len);
+      };
+      if (relu_) run(std::true_type{});
+      else run(std::false_type{});
+    });
+  }
+
+  // dz masked by the ReLU (in place), the Scale's gradients, then dE/dx with dE/dy = gamma * g.
+  void backward_fused(crema::Context& c) {
+    const int64_t C = C_, m = N_ * S_;
+    if (m == 0) return;
+    load_affine(c);
+    float* g = c.top(0).diff();
+    if (relu_) {
+      const float* z = c.top(0).data();
+      const float slope = slope_;
+      for_runs([&](int64_t off, int64_t len, int64_t, auto) { relu_mask(z + off, g + off, slope, len); });
+    }
+    const bool scale_grad = scale_ && c.absorbed_params_need_grad(0);
+    const bool dx_wanted = c.propagate_down(0);
+    const float* is = inv_std_.data();
+    // y as v (kept: a = 0, b = 1) or from the bottom (a = mu, y = (x - mu) * is).
+    const float* v = kept_ ? x_norm_.data() : c.bottom(0).data();
+    const bool sums = scale_grad || (dx_wanted && !global_);
+    if (sums) {
+      for (int64_t k = 0; k < C; ++k) shift_[k] = kept_ ? 0.f : mean_[k];
+      channel_sums<false>(g, v);  // s1 = sum(g), s2 = sum(g (v - a)) = sum(g . y) / b
+    }
+    if (scale_grad) {
+      float* dgamma = c.param(3).diff();
+      for (int64_t k = 0; k < C; ++k)
+        dgamma[k] += static_cast<float>(sum2_[k] * (kept_ ? 1.0 : is[k]));
+      if (scale_bias_) {
+        float* dbeta = c.param(4).diff();
+        for (int64_t k = 0; k < C; ++k) dbeta[k] += static_cast<float>(sum1_[k]);
+      }
+    }
+    if (!dx_wanted) return;
+    float* dx = c.bottom(0).diff();  // may be g (in place): each element is read, then written
+    for (int64_t k = 0; k < C; ++k) k0_[k] = is[k] * gamma_[k];
+    const float* k0 = k0_.data();
+    if (global_) {
+      for_runs([&](int64_t off, int64_t len, int64_t c0, auto st) {
+        constexpr int St = decltype(st)::value;
+        input_grad<St>(g + off, nullptr, dx + off, per<St>(k0 + c0), {}, {}, {}, len);
+      });
+      return;
+    }
+    // As in backward_cpu with dE/dy = gamma * g: every sum, and k0, carry the factor gamma.
+    for (int64_t k = 0; k < C; ++k) {
+      const double b = kept_ ? 1.0 : is[k];
+      k1_[k] = static_cast<float>(-sum1_[k] / m * k0[k]);
+      k2_[k] = static_cast<float>(-b * b * sum2_[k] / m * k0[k]);
+    }
+    const float *k1 = k1_.data(), *k2 = k2_.data(), *a = shift_.data();
+    for_runs([&](int64_t off, int64_t len, int64_t c0, auto st) {
+      constexpr int St = decltype(st)::value;
+      input_grad<St>(g + off, v + off, dx + off, per<St>(k0 + c0), per<St>(k1 + c0),
+                     per<St>(a + c0), per<St>(k2 + c0), len);
+    });
+  }
+
   // fn(offset, length, c0, stride) over contiguous runs: a plane of channel c0 (stride 0) when
   // S > 1, a row of all C channels from c0 = 0 (stride 1) when S == 1 (2-d input).
   template <class Fn>
@@ -301,8 +434,11 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
   float maf_, eps_;
   bool global_set_, global_value_;
   bool global_ = false, kept_ = false;  // what the last forward used / whether it kept y
+  bool fused_ = false;                   // whether the last forward computed the absorbed layers
+  bool scale_ = false, scale_bias_ = false, relu_ = false;  // absorbed (see absorb())
+  float slope_ = 0.f;                                       // the absorbed ReLU's negative slope
   int64_t C_ = 0, N_ = 0, S_ = 0;
-  std::vector<float> mean_, inv_std_, shift_, k1_, k2_, x_norm_;
+  std::vector<float> mean_, inv_std_, shift_, k0_, k1_, k2_, x_norm_, gamma_, beta_;
   std::vector<double> sum1_, sum2_, partial_;
 #if CREMA_WITH_CUDA
   crema::cuda::DeviceBuffer stats_gpu_;   // mean, inv_std, k1, k2 (C each)

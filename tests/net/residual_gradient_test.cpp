@@ -52,6 +52,9 @@ TEST(ResidualNet, WholeNetGradientMatchesFiniteDifferences) {
   NetOptions opt;
   opt.seed = 5;
   Net net(parse_net_text(kResidualNet, "<tiny_resnet>", Registry::global()), opt);
+  // The CPU passes run fused here (BatchNorm absorbing Scale and ReLU): this checks them too.
+  EXPECT_EQ(net.absorbed_into(net.layer_index("relu1")), net.layer_index("bn1"));
+  EXPECT_EQ(net.absorbed_into(net.layer_index("b_sc")), net.layer_index("b_bn"));
   std::mt19937 rng(3);
   std::normal_distribution<float> g;
   Tensor* data = net.blob("data");

@@ -12,11 +12,17 @@
 //   };
 //   CREMA_EXPORT_PLUGIN("swish", "1.0.0", Swish)
 //
+// Optional members: setup(), backward_cpu(), forward_cuda()/backward_cuda(), tests(), and
+// bool absorb(const std::string& next_type, const crema::Params& next) to compute the in-place
+// layers after this one inside its own CPU passes (see crema_layer_desc.absorb; Context's
+// num_absorbed() says when a call does).
+//
 // Header-only on purpose: the host's C++ ABI never leaks into plugins; only plugin_abi.h crosses.
 // Exceptions thrown by the class are caught in the trampolines and become CREMA_ERROR + message.
 #ifndef CREMA_LAYER_HPP
 #define CREMA_LAYER_HPP
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <exception>
@@ -162,6 +168,17 @@ class Context {
   Tensor param(int i) const { return Tensor(&io_->param[i]); }
   bool propagate_down(int i) const { return io_->propagate_down && io_->propagate_down[i]; }
   bool params_need_grad() const { return io_->params_need_grad != 0; }
+  // Absorbed layers this call computes too (see crema_layer_desc.absorb; 0 on GPU calls), and
+  // in backward whether absorbed layer k's parameters take gradients.
+  int num_absorbed() const {
+    return io_->struct_size >= offsetof(crema_io, absorbed_params_need_grad) + sizeof(void*)
+               ? io_->n_absorbed
+               : 0;
+  }
+  bool absorbed_params_need_grad(int k) const {
+    return k < num_absorbed() && io_->absorbed_params_need_grad &&
+           io_->absorbed_params_need_grad[k] != 0;
+  }
   bool training() const { return exec_->phase == CREMA_TRAIN; }
   crema_phase phase() const { return static_cast<crema_phase>(exec_->phase); }
   uint64_t rng_seed() const { return exec_->rng_seed; }
@@ -274,6 +291,9 @@ struct has_forward_cuda<T, std::void_t<decltype(&T::forward_cuda)>> : std::true_
 template <class T, class = void> struct has_backward_cuda : std::false_type {};
 template <class T>
 struct has_backward_cuda<T, std::void_t<decltype(&T::backward_cuda)>> : std::true_type {};
+template <class T, class = void> struct has_absorb : std::false_type {};
+template <class T>
+struct has_absorb<T, std::void_t<decltype(&T::absorb)>> : std::true_type {};
 template <class T, class = void> struct has_tests : std::false_type {};
 template <class T> struct has_tests<T, std::void_t<decltype(&T::tests)>> : std::true_type {};
 
@@ -322,6 +342,7 @@ class Layer {
     if constexpr (detail::has_backward_cpu<Derived>::value) d.backward_cpu = &backward_cpu;
     if constexpr (detail::has_forward_cuda<Derived>::value) d.forward_cuda = &forward_cuda;
     if constexpr (detail::has_backward_cuda<Derived>::value) d.backward_cuda = &backward_cuda;
+    if constexpr (detail::has_absorb<Derived>::value) d.absorb = &absorb;
     return d;
   }
 
@@ -363,6 +384,17 @@ class Layer {
         self(s)->backward_cpu(c);
       }
     });
+  }
+  // bool absorb(const std::string& next_type, const Params& next): false on any error.
+  static int32_t absorb(void* s, const char* type, const crema_params* p) {
+    if constexpr (detail::has_absorb<Derived>::value) {
+      try {
+        return self(s)->absorb(std::string(type), Params(p)) ? 1 : 0;
+      } catch (...) {
+        return 0;
+      }
+    }
+    return 0;
   }
   static int32_t forward_cuda(void* s, const crema_exec* e, crema_io* io) {
     return detail::guarded([&] {

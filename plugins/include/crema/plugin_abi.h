@@ -26,7 +26,7 @@ extern "C" {
 #endif
 
 #define CREMA_ABI_MAJOR 1
-#define CREMA_ABI_MINOR 0
+#define CREMA_ABI_MINOR 1
 #define CREMA_MAX_DIMS 8
 #define CREMA_ENTRY_SYMBOL "crema_plugin_entry"
 
@@ -83,6 +83,12 @@ typedef struct crema_io {
   int32_t n_param;
   const int8_t* propagate_down; /* n_bottom entries, backward only */
   int32_t params_need_grad;     /* backward only */
+  /* Minor 1. CPU calls of a layer that absorbed the layers after it (crema_layer_desc.absorb):
+   * how many of them this call computes too (0: this layer alone). Their parameter blobs follow
+   * this layer's own in `param`, in order; in backward, absorbed_params_need_grad[k] tells
+   * whether absorbed layer k's parameters take gradients. Check struct_size before reading. */
+  int32_t n_absorbed;
+  const int8_t* absorbed_params_need_grad;
 } crema_io;
 
 /* Per-call execution context, filled by the host. */
@@ -179,6 +185,13 @@ typedef struct crema_layer_desc {
   int32_t (*reshape)(void* self, const crema_exec* exec, crema_io* io, size_t* workspace_bytes);
   crema_run_fn forward_cpu, backward_cpu;
   crema_run_fn forward_cuda, backward_cuda; /* NULL: no CUDA path */
+  /* Minor 1, optional. After setup the host offers, one at a time and in order, the layers that
+   * run next in place on this layer's only top (one bottom and one top, both that tensor, no
+   * loss): their type and parameters. Returning 1 accepts: in CPU calls whose io.n_absorbed
+   * covers it, this layer computes that layer's forward and backward as well (one pass over the
+   * memory instead of several) and the host skips it; 0 declines and ends the offers. The
+   * absorbed layers keep their names and parameter blobs; GPU calls always run them alone. */
+  int32_t (*absorb)(void* self, const char* next_type, const crema_params* next_params);
 } crema_layer_desc;
 
 /* A configuration `crema check-plugin` and the test harness run through the gradient checker:

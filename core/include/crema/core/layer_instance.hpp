@@ -47,11 +47,17 @@ class LayerInstance {
   // Sets the top shapes from the bottom shapes; returns the workspace bytes wanted.
   size_t reshape(const std::vector<Tensor*>& bottom, const std::vector<Tensor*>& top,
                  const crema_exec& exec);
+  // Offers `next` (which runs in place on this layer's only top) to be computed inside this
+  // layer's CPU passes (crema_layer_desc.absorb); true when the plugin accepted.
+  bool absorb(const LayerInstance& next);
+  // `absorbed`: layers this CPU call computes too (their parameters follow this layer's own),
+  // with absorbed_need[k] whether absorbed layer k's parameters take gradients (backward).
   void forward(const std::vector<Tensor*>& bottom, const std::vector<Tensor*>& top,
-               const crema_exec& exec);
+               const crema_exec& exec, const std::vector<LayerInstance*>& absorbed = {});
   void backward(const std::vector<Tensor*>& top, const std::vector<Tensor*>& bottom,
                 const std::vector<int8_t>& propagate_down, bool params_need_grad,
-                const crema_exec& exec);
+                const crema_exec& exec, const std::vector<LayerInstance*>& absorbed = {},
+                const std::vector<int8_t>& absorbed_need = {});
   // Fills every parameter blob from its filler (fresh nets; not when loading weights).
   void fill_params(uint64_t seed);
 

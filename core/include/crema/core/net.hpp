@@ -63,6 +63,10 @@ class Net {
   const std::vector<std::string>& layer_names() const { return layer_names_; }
   int layer_index(const std::string& name) const;
   bool layer_needs_backward(int i) const { return layer_need_backward_[i]; }
+  // The layer whose CPU passes compute layer i (BatchNorm absorbing Scale and ReLU), or -1. On
+  // the CPU, forward(from, to) and backward(from, to) compute an absorbed layer with its
+  // absorber: a range holding the absorber covers them, one holding only them skips them.
+  int absorbed_into(int i) const { return absorbed_into_[i]; }
   const std::vector<Tensor*>& bottoms(int i) const { return bottom_vecs_[i]; }
   const std::vector<Tensor*>& tops(int i) const { return top_vecs_[i]; }
 
@@ -92,6 +96,8 @@ class Net {
   void init(const pb::NetParameter& param, Registry& registry);
   void init_backward_needs(const pb::NetParameter& def);
   void share_or_own_aliases();
+  void plan_absorption();
+  std::vector<LayerInstance*> absorbed_layers(int i) const;  // none off the CPU
   crema_exec make_exec(int layer) const;
 
   std::string name_;
@@ -109,6 +115,8 @@ class Net {
   std::vector<std::vector<float>> top_loss_weights_;
   std::vector<std::vector<int8_t>> bottom_need_backward_;
   std::vector<bool> layer_need_backward_, layer_params_need_grad_;
+  std::vector<int> absorbed_into_;           // per layer: its absorber, or -1
+  std::vector<std::vector<int>> absorbs_;     // per layer: the layers it absorbed, in order
   std::vector<int> output_blobs_;
   std::vector<LearnableParam> learnable_;
   std::vector<std::vector<int>> param_owner_;  // per layer, per param: -1 or index in learnable_
