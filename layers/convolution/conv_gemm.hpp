@@ -88,6 +88,9 @@ class ConvGemm {
                         float* ws) const;
   void winograd_backward_weights(const float* x, const float* dy, float* dw, float* ws) const;
   void winograd_backward_data(const float* w, const float* dy, float* dx, float* ws) const;
+  void winograd_convolve(const float* in, int64_t cin, int64_t h, int64_t w, int64_t ph,
+                         int64_t pw, int64_t cout, int64_t oh, int64_t ow, const float* bias,
+                         float* out, float* ws) const;
   void depthwise_backward(const float* x, const float* w, const float* dy, float* dw, float* dx,
                           float* ws) const;
 

@@ -218,52 +218,51 @@ float* ConvGemm::winograd_weights(float* ws) const {
   return ws + 2 * wk_ + slots_ * (slot_floats() + wk_);
 }
 
+// The forward pass and dE/dx share everything but the weights (dE/dx: W'[c][o][k] =
+// W[o][c][8 - k], channels swapped, kernel rotated by 180 degrees) and the geometry.
 void ConvGemm::winograd_forward(const float* x, const float* w, const float* bias, float* y,
                                 float* ws) const {
+  const int64_t C = g_.channels;
   with_tile(wtile_, [&](auto tile) {
-    constexpr int M = decltype(tile)::value;
-    const int64_t C = g_.channels, in = C * g_.in_plane(), out = g_.out_plane();
-    float* u = winograd_weights(ws);
-    transform_weights<M>(C, m_, [&](int64_t o, int64_t c, int k) { return w[(o * C + c) * 9 + k]; },
-                         u);
-    const int64_t cmax = std::max<int64_t>(C, m_);
-    const std::vector<float> zero(static_cast<size_t>(cmax), 0.f);
-    std::vector<float> scratch(static_cast<size_t>(M * M * cmax * slots_));
-    for_each_chunk(
-        [&](int slot, int64_t n0, int nb) {
-          float *xt, *v, *mb, *yt;
-          winograd_buffers(ws, slot, &xt, &v, &mb, &yt);
-          nchw_to_nhwc(x + n0 * in, nb, static_cast<int>(C), g_.in_plane(), xt);
-          winograd_core<M>(xt, nb, g_.height, g_.width, C, g_.pad_h, g_.pad_w, g_.out_h(),
-                           g_.out_w(), m_, u, v, mb, yt, zero.data(),
-                           scratch.data() + slot * M * M * cmax);
-          nhwc_to_nchw(yt, nb, static_cast<int>(m_), out, bias, y + n0 * m_ * out);
-        },
-        wchunk_);
+    transform_weights<decltype(tile)::value>(
+        C, m_, [&](int64_t o, int64_t c, int k) { return w[(o * C + c) * 9 + k]; },
+        winograd_weights(ws));
   });
+  winograd_convolve(x, C, g_.height, g_.width, g_.pad_h, g_.pad_w, m_, g_.out_h(), g_.out_w(), bias,
+                    y, ws);
 }
 
 void ConvGemm::winograd_backward_data(const float* w, const float* dy, float* dx,
                                       float* ws) const {
+  const int64_t C = g_.channels;
+  with_tile(wtile_, [&](auto tile) {
+    transform_weights<decltype(tile)::value>(
+        m_, C, [&](int64_t c, int64_t o, int k) { return w[(o * C + c) * 9 + 8 - k]; },
+        winograd_weights(ws));
+  });
+  winograd_convolve(dy, m_, g_.out_h(), g_.out_w(), 2 - g_.pad_h, 2 - g_.pad_w, C, g_.height,
+                    g_.width, nullptr, dx, ws);
+}
+
+// out (N, cout, oh, ow) = the 3x3 correlation of in (N, cin, h, w) with pads ph, pw (+ bias),
+// through the transformed weights already in winograd_weights(ws).
+void ConvGemm::winograd_convolve(const float* in, int64_t cin, int64_t h, int64_t w, int64_t ph,
+                                 int64_t pw, int64_t cout, int64_t oh, int64_t ow,
+                                 const float* bias, float* out, float* ws) const {
   with_tile(wtile_, [&](auto tile) {
     constexpr int M = decltype(tile)::value;
-    const int64_t C = g_.channels, in = C * g_.in_plane(), out = g_.out_plane();
-    float* u = winograd_weights(ws);
-    // W'[c][o][k] = W[o][c][8 - k]: channels swapped, kernel rotated by 180 degrees.
-    transform_weights<M>(
-        m_, C, [&](int64_t c, int64_t o, int k) { return w[(o * C + c) * 9 + 8 - k]; }, u);
-    const int64_t cmax = std::max<int64_t>(C, m_);
+    const float* u = winograd_weights(ws);
+    const int64_t cmax = std::max(cin, cout), in_img = cin * h * w, out_img = cout * oh * ow;
     const std::vector<float> zero(static_cast<size_t>(cmax), 0.f);
     std::vector<float> scratch(static_cast<size_t>(M * M * cmax * slots_));
     for_each_chunk(
         [&](int slot, int64_t n0, int nb) {
           float *xt, *v, *mb, *yt;
           winograd_buffers(ws, slot, &xt, &v, &mb, &yt);
-          nchw_to_nhwc(dy + n0 * m_ * out, nb, static_cast<int>(m_), out, xt);
-          winograd_core<M>(xt, nb, g_.out_h(), g_.out_w(), m_, 2 - g_.pad_h, 2 - g_.pad_w,
-                           g_.height, g_.width, C, u, v, mb, yt, zero.data(),
+          nchw_to_nhwc(in + n0 * in_img, nb, static_cast<int>(cin), h * w, xt);
+          winograd_core<M>(xt, nb, h, w, cin, ph, pw, oh, ow, cout, u, v, mb, yt, zero.data(),
                            scratch.data() + slot * M * M * cmax);
-          nhwc_to_nchw(yt, nb, static_cast<int>(C), g_.in_plane(), nullptr, dx + n0 * in);
+          nhwc_to_nchw(yt, nb, static_cast<int>(cout), oh * ow, bias, out + n0 * out_img);
         },
         wchunk_);
   });
