@@ -123,63 +123,13 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
       }
       c.param(2).data()[0] = c.param(2).data()[0] * maf_ + 1.f;
     }
-    fused_ = c.num_absorbed() > 0;
-    CREMA_CHECK(!fused_ || c.num_absorbed() == int(scale_) + int(relu_),
+    CREMA_CHECK(c.num_absorbed() == 0 || c.num_absorbed() == int(scale_) + int(relu_),
                 "BatchNorm: called with " << c.num_absorbed() << " absorbed layers, agreed to "
                                           << int(scale_) + int(relu_));
-    if (fused_) return forward_fused(c);
-    // y = (x - mu_c) * inv_std_c; in place with batch statistics a copy of y for backward.
-    float* y = c.top(0).data();
-    kept_ = !global_ && c.top(0).same_memory(c.bottom(0));
-    if (kept_) x_norm_.resize(c.bottom(0).count());
-    float* keep = kept_ ? x_norm_.data() : nullptr;
-    const float* mu = mean_.data();
-    const float* is = inv_std_.data();
-    for_runs([&](int64_t off, int64_t len, int64_t c0, auto st) {
-      constexpr int St = decltype(st)::value;
-      normalise<St>(x + off, y + off, keep ? keep + off : nullptr, per<St>(mu + c0),
-                    per<St>(is + c0), len);
-    });
+    normalise_pass(c, c.num_absorbed() > 0);
   }
 
-  void backward_cpu(crema::Context& c) {
-    if (c.num_absorbed() > 0) return backward_fused(c);
-    if (!c.propagate_down(0) || N_ * S_ == 0) return;
-    const float* dy = c.top(0).diff();
-    float* dx = c.bottom(0).diff();  // may be dy (in place): each element is read, then written
-    const int64_t C = C_, m = N_ * S_;
-    const float* is = inv_std_.data();
-    if (global_) {
-      // Statistics are constants: dE/dx = dE/dy / sqrt(var + eps).
-      for_runs([&](int64_t off, int64_t len, int64_t c0, auto st) {
-        constexpr int St = decltype(st)::value;
-        input_grad<St>(dy + off, nullptr, dx + off, per<St>(is + c0), {}, {}, {}, len);
-      });
-      return;
-    }
-    // Batch statistics depend on x (Caffe's formula, y the normalised x, means over N and space):
-    //   dE/dx = (dy - mean(dy) - y * mean(dy . y)) / sqrt(var + eps) = dy * k0 + k1 + y * k2,
-    //   k0 = 1 / sqrt(var + eps),  k1 = -mean(dy) * k0,  k2 = -mean(dy . y) * k0.
-    // y is v = the kept y (a = 0, b = 1) or, out of place, y = (v - a) * b from the bottom v = x
-    // (a = mu, b = k0); the shift by a comes first, so a large mean does not cancel:
-    //   sum(dy . y) = b * sum(dy (v - a)),   dE/dx = dy * k0 + k1 + (v - a) * (b k2).
-    const float* v = kept_ ? x_norm_.data() : c.bottom(0).data();
-    for (int64_t k = 0; k < C; ++k) shift_[k] = kept_ ? 0.f : mean_[k];
-    channel_sums<false>(dy, v);
-    for (int64_t k = 0; k < C; ++k) {
-      const double b = kept_ ? 1.0 : is[k];
-      k1_[k] = static_cast<float>(-sum1_[k] / m * is[k]);
-      k2_[k] = static_cast<float>(-b * b * sum2_[k] / m * is[k]);
-    }
-    const float* k1 = k1_.data();
-    const float* k2 = k2_.data();
-    const float* a = shift_.data();
-    for_runs([&](int64_t off, int64_t len, int64_t c0, auto st) {
-      constexpr int St = decltype(st)::value;
-      input_grad<St>(dy + off, v + off, dx + off, per<St>(is + c0), per<St>(k1 + c0),
-                     per<St>(a + c0), per<St>(k2 + c0), len);
-    });
-  }
+  void backward_cpu(crema::Context& c) { backward_pass(c, c.num_absorbed() > 0); }
 
 #if CREMA_WITH_CUDA
   void forward_cuda(crema::Context& c) {
@@ -222,21 +172,26 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
   }
 
  private:
-  // gamma_, beta_: the absorbed Scale's parameters (1 and 0 without it).
-  void load_affine(crema::Context& c) {
+  // The layers this call computes too: the absorbed Scale (gamma_, beta_; else 1 and 0) and ReLU.
+  struct Absorbed {
+    bool scale, relu;
+  };
+  Absorbed load_affine(crema::Context& c, bool fused) {
+    const Absorbed a{fused && scale_, fused && relu_};
     for (int64_t k = 0; k < C_; ++k) {
-      gamma_[k] = scale_ ? c.param(3).data()[k] : 1.f;
-      beta_[k] = scale_ && scale_bias_ ? c.param(4).data()[k] : 0.f;
+      gamma_[k] = a.scale ? c.param(3).data()[k] : 1.f;
+      beta_[k] = a.scale && scale_bias_ ? c.param(4).data()[k] : 0.f;
     }
+    return a;
   }
 
-  // After the statistics of forward_cpu: z = relu(gamma * y + beta) in one pass. y is kept (in
-  // place) when backward needs it: batch statistics, or the Scale's gradient.
-  void forward_fused(crema::Context& c) {
-    load_affine(c);
+  // After the statistics: z = y, or relu(gamma * y + beta) with absorbed layers, in one pass.
+  // y is kept (in place) when backward needs it: batch statistics, or the Scale's gradient.
+  void normalise_pass(crema::Context& c, bool fused) {
+    const Absorbed ab = load_affine(c, fused);
     const float* x = c.bottom(0).data();
     float* z = c.top(0).data();
-    kept_ = (!global_ || scale_) && c.top(0).same_memory(c.bottom(0));
+    kept_ = (!global_ || ab.scale) && c.top(0).same_memory(c.bottom(0));
     if (kept_) x_norm_.resize(c.bottom(0).count());
     float* keep = kept_ ? x_norm_.data() : nullptr;
     const float *mu = mean_.data(), *is = inv_std_.data(), *g = gamma_.data(), *b = beta_.data();
@@ -248,29 +203,36 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
             x + off, z + off, keep ? keep + off : nullptr, per<St>(mu + c0), per<St>(is + c0),
             per<St>(g + c0), per<St>(b + c0), slope, len);
       };
-      if (relu_) run(std::true_type{});
+      if (ab.relu) run(std::true_type{});
       else run(std::false_type{});
     });
   }
 
-  // dz masked by the ReLU (in place), the Scale's gradients, then dE/dx with dE/dy = gamma * g.
-  void backward_fused(crema::Context& c) {
+  // With absorbed layers: dz masked by the ReLU (in place, g), the Scale's gradients, and
+  // dE/dy = gamma * g below; alone, g = dE/dy and gamma = 1.
+  // Batch statistics depend on x (Caffe's formula, y the normalised x, means over N and space):
+  //   dE/dx = (dy - mean(dy) - y * mean(dy . y)) / sqrt(var + eps) = dy * k0 + k1 + y * k2,
+  //   k0 = 1 / sqrt(var + eps),  k1 = -mean(dy) * k0,  k2 = -mean(dy . y) * k0,
+  // with dy = gamma * g: every sum, and k0, carry the factor gamma. y is v = the kept y (a = 0,
+  // b = 1) or, out of place, y = (v - a) * b from the bottom v = x (a = mu, b = 1 / sigma); the
+  // shift by a comes first, so a large mean does not cancel:
+  //   sum(g . y) = b * sum(g (v - a)),   dE/dx = g * k0 + k1 + (v - a) * (b k2).
+  // Global statistics are constants: dE/dx = g * gamma / sqrt(var + eps).
+  void backward_pass(crema::Context& c, bool fused) {
     const int64_t C = C_, m = N_ * S_;
     if (m == 0) return;
-    load_affine(c);
+    const Absorbed ab = load_affine(c, fused);
     float* g = c.top(0).diff();
-    if (relu_) {
+    if (ab.relu) {
       const float* z = c.top(0).data();
       const float slope = slope_;
       for_runs([&](int64_t off, int64_t len, int64_t, auto) { relu_mask(z + off, g + off, slope, len); });
     }
-    const bool scale_grad = scale_ && c.absorbed_params_need_grad(0);
+    const bool scale_grad = ab.scale && c.absorbed_params_need_grad(0);
     const bool dx_wanted = c.propagate_down(0);
     const float* is = inv_std_.data();
-    // y as v (kept: a = 0, b = 1) or from the bottom (a = mu, y = (x - mu) * is).
     const float* v = kept_ ? x_norm_.data() : c.bottom(0).data();
-    const bool sums = scale_grad || (dx_wanted && !global_);
-    if (sums) {
+    if (scale_grad || (dx_wanted && !global_)) {
       for (int64_t k = 0; k < C; ++k) shift_[k] = kept_ ? 0.f : mean_[k];
       channel_sums<false>(g, v);  // s1 = sum(g), s2 = sum(g (v - a)) = sum(g . y) / b
     }
@@ -294,7 +256,6 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
       });
       return;
     }
-    // As in backward_cpu with dE/dy = gamma * g: every sum, and k0, carry the factor gamma.
     for (int64_t k = 0; k < C; ++k) {
       const double b = kept_ ? 1.0 : is[k];
       k1_[k] = static_cast<float>(-sum1_[k] / m * k0[k]);
@@ -361,7 +322,6 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
   float maf_, eps_;
   bool global_set_, global_value_;
   bool global_ = false, kept_ = false;  // what the last forward used / whether it kept y
-  bool fused_ = false;                   // whether the last forward computed the absorbed layers
   bool scale_ = false, scale_bias_ = false, relu_ = false;  // absorbed (see absorb())
   float slope_ = 0.f;                                       // the absorbed ReLU's negative slope
   int64_t C_ = 0, N_ = 0, S_ = 0;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// BatchNorm's CPU loops (batch_norm.cpp): shifted per-plane sums, the normalising pass (alone or
-// with an absorbed Scale and ReLU), the absorbed ReLU's backward mask, and the input gradient.
+// BatchNorm's CPU loops (batch_norm.cpp): shifted per-plane sums, the normalising pass (with or
+// without an absorbed Scale and ReLU), the absorbed ReLU's backward mask, and the input gradient.
 // Each runs over one contiguous run of a channel-runs split (crema/layers/channel_runs.hpp).
 #pragma once
 #include <algorithm>
@@ -41,22 +41,8 @@ inline void plane_sums(const float* u, const float* v, float a, int64_t n, doubl
   *s2 = d2;
 }
 
-// y = (x - mu) * is, also into keep when given.
-template <int St>
-inline void normalise(const float* x, float* y, float* keep, Per<St> mu, Per<St> is, int64_t n) {
-  if (keep) {
-    for (int64_t i = 0; i < n; ++i) {
-      const float v = (x[i] - mu[i]) * is[i];
-      y[i] = v;
-      keep[i] = v;
-    }
-  } else {
-    for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - mu[i]) * is[i];
-  }
-}
-
-// z = relu(((x - mu) * is) * g + b) (kRelu; negative slope `slope`) or without the relu; the
-// normalised value also into keep when given.
+// z = relu(((x - mu) * is) * g + b) (kRelu; negative slope `slope`) or without the relu (g = 1,
+// b = 0: the plain normalisation); the normalised value also into keep when given.
 template <int St, bool kRelu>
 inline void normalise_affine(const float* x, float* z, float* keep, Per<St> mu, Per<St> is, Per<St> g,
                       Per<St> b, float slope, int64_t n) {
