@@ -305,14 +305,15 @@ float Net::forward(int from, int to) {
 void Net::backward(int from, int to) {
   if (from < 0) from = num_layers() - 1;
   for (int i = from; i >= to; --i) {
-    const std::vector<LayerInstance*> absorbed = absorbed_layers(i);
     if (device_ == CREMA_CPU && absorbed_into_[i] >= 0) continue;  // computed by its absorber
+    const std::vector<LayerInstance*> absorbed = absorbed_layers(i);
     bool need = layer_need_backward_[i];
     std::vector<int8_t> absorbed_need;
-    for (int j : absorbed.empty() ? std::vector<int>{} : absorbs_[i]) {
-      need = need || layer_need_backward_[j];
-      absorbed_need.push_back(layer_params_need_grad_[j] ? 1 : 0);
-    }
+    if (!absorbed.empty())
+      for (int j : absorbs_[i]) {
+        need = need || layer_need_backward_[j];
+        absorbed_need.push_back(layer_params_need_grad_[j] ? 1 : 0);
+      }
     if (!need) continue;
     for (size_t j = 0; j < top_vecs_[i].size(); ++j) {
       float w = top_loss_weights_[i][j];
