@@ -137,13 +137,13 @@ OPTIMIZERS = {
     "sgd": ("SGD+momentum", "SGD", [("momentum", 0.9)],
             {"quick": [0.03, 0.1], "full": [0.03, 0.1, 0.3]}),
     "rmsprop": ("RMSProp", "RMSProp", [("rms_decay", 0.9), ("delta", 1e-8)],
-                {"quick": [3e-4, 1e-3], "full": [3e-4, 1e-3, 3e-3]}),
+                {"quick": [3e-4, 1e-3], "full": [3e-4, 1e-3, 3e-3, 1e-2]}),
     "adagrad": ("AdaGrad", "AdaGrad", [("delta", 1e-8)],
-                {"quick": [0.01, 0.03], "full": [0.01, 0.03, 0.1]}),
+                {"quick": [0.01, 0.03], "full": [0.01, 0.03, 0.1, 0.3]}),
     "adadelta": ("AdaDelta", "AdaDelta", [("momentum", 0.95), ("delta", 1e-6)],
-                 {"quick": [0.3, 1.0], "full": [0.3, 1.0, 3.0]}),
+                 {"quick": [0.3, 1.0], "full": [0.3, 1.0, 3.0, 10.0]}),
     "adam": ("Adam", "Adam", [("momentum", 0.9), ("momentum2", 0.999), ("delta", 1e-8)],
-             {"quick": [3e-4, 1e-3], "full": [3e-4, 1e-3, 3e-3]}),
+             {"quick": [3e-4, 1e-3], "full": [3e-4, 1e-3, 3e-3, 1e-2]}),
 }
 DEFAULT_OPT, DEFAULT_LR = "sgd", 0.1  # every claim but 2: the net_defs/ solver
 
