@@ -163,7 +163,8 @@ void check_against_caffe_loop(const HarnessOptions& o, const std::string& engine
                         {1, 5, 6, 6, 2, 2, 0},
                         {1, 2, 8, 5, 3, 1, 1},
                         {3, 1, 5, 11, 4, 3, 2},
-                        {1, 1, 9, 9, 9, 1, 0}};
+                        {1, 1, 9, 9, 9, 1, 0},
+                        {1, 2, 5, 37, 3, 2, 1}};  // rows long enough for the vector loops
   std::mt19937 rng(5);
   for (const Case& k : cases)
     for (bool ave : {false, true}) {
