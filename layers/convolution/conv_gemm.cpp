@@ -17,6 +17,8 @@
 // Winograd F(2x2, 3x3) or F(4x4, 3x3) (conv_gemm_winograd.cpp) replaces kRowShift / kIm2col for the forward pass
 // and dE/dx (and, from 16 input channels, dE/dW) of 3x3, stride 1, dilation 1, group 1, pad <= 2
 // convolutions with at least 64 output pixels (Tuning::winograd, winograd_dw), in its own chunks.
+// Layers with at most 4 input channels (the stem) run their forward pass by direct convolution
+// instead (conv_gemm_direct.cpp, Tuning::direct).
 //
 // The pixel count is the long side of every GEMM: OpenBLAS runs these shapes near its peak even
 // for 16 channels, unlike Caffe's W[M][K] * col[K][pixels]. Y^T goes back to N,C,H,W with the
@@ -106,6 +108,14 @@ int64_t ConvGemm::plan(const ConvGeometry& g, int num_output, int64_t num, const
   const bool tile4_fits = rounded(g.out_h(), 4) * rounded(g.out_w(), 4) * 100 <= 115 * g.out_plane();
   wtile_ = tuning.winograd_tile == 4 || tuning.winograd_tile == 2 ? tuning.winograd_tile
                                                                   : (tile4_fits ? 4 : 2);
+  // Direct forward for few input channels: measured on the 7x7 stride-2 stem (3 -> 64,
+  // 224x224, batch 8) see conv_gemm_direct.cpp. Its padded image lives in the column buffer,
+  // which holds it when the stride is at most the kernel.
+  direct_ = (method_ == Method::kIm2col || method_ == Method::kRowShift) &&
+            direct_applies(g, num_output) && g.stride_h <= g.kernel_h &&
+            g.stride_w <= g.kernel_w &&
+            (tuning.direct > 0 || (tuning.direct < 0 && !winograd_));
+  if (direct_) winograd_ = winograd_dw_ = false;
   wchunk_ = 1;
   if (winograd_) {
     wchunk_ = std::clamp<int64_t>(
@@ -190,6 +200,7 @@ void ConvGemm::forward(const float* x, const float* w, const float* bias, float*
   if (method_ == Method::kPointwise) return pointwise_forward(x, w, bias, y, ws);
   if (method_ == Method::kDepthwise) return depthwise_forward(x, w, bias, y, ws);
   if (winograd_) return winograd_forward(x, w, bias, y, ws);
+  if (direct_) return direct_forward(x, w, bias, y, ws);
   const int64_t out = g_.out_plane(), in = g_.channels * g_.in_plane(), G = g_.groups;
   const int64_t mg = m_ / G, kg = g_.col_width() / G, kt = kg / terms_, kc = colg_.col_width();
   const int64_t col_rows = colg_.out_plane(), shift = int64_t{g_.dilation_h} * g_.out_w();
@@ -217,6 +228,11 @@ void ConvGemm::backward(const float* x, const float* w, const float* dy, float* 
   if (winograd_dw_) {
     if (dw) winograd_backward_weights(x, dy, dw, ws);
     if (dx) winograd_backward_data(w, dy, dx, ws);
+    return;
+  }
+  if (direct_ && dw) {
+    direct_backward_weights(x, dy, dw, ws);
+    if (dx) backward_gemm(x, w, dy, nullptr, dx, ws);
     return;
   }
   if (winograd_ && dx) {  // dE/dW through the GEMM method, then dE/dx through Winograd

@@ -32,6 +32,9 @@ class ConvGemm {
     size_t winograd_chunk_bytes = size_t{512} << 10;  // its own chunk budget
     int winograd_dw = -1;  // dE/dW by Winograd too (with winograd): -1 measured, 0 never, 1 always
     int winograd_tile = 0;  // outputs per tile side, F(m x m, 3x3): 0 measured, 2 or 4
+    // The forward pass of few-channel layers by direct convolution (conv_gemm_direct.cpp):
+    // -1 where it applies and Winograd does not, 0 never, 1 wherever it applies.
+    int direct = -1;
   };
 
   // Chooses the method and the chunk for `num` images, and how many chunks run at once (one
@@ -45,6 +48,9 @@ class ConvGemm {
   bool winograd_dw() const { return winograd_dw_; }
   int64_t winograd_chunk() const { return wchunk_; }
   int winograd_tile() const { return wtile_; }
+  // The forward pass and dE/dW by direct convolution (dE/dx still through method()).
+  bool direct() const { return direct_; }
+  static bool direct_applies(const ConvGeometry& g, int num_output);
 
   // y = conv(x, w) + bias (bias may be null). ws: the plan's workspace.
   void forward(const float* x, const float* w, const float* bias, float* y, float* ws) const;
@@ -91,6 +97,10 @@ class ConvGemm {
   void winograd_convolve(const float* in, int64_t cin, int64_t h, int64_t w, int64_t ph,
                          int64_t pw, int64_t cout, int64_t oh, int64_t ow, const float* bias,
                          float* out, float* ws) const;
+  void direct_forward(const float* x, const float* w, const float* bias, float* y,
+                      float* ws) const;
+  void direct_backward_weights(const float* x, const float* dy, float* dw, float* ws) const;
+  void direct_pad(const float* xn, float* xp) const;
   void depthwise_backward(const float* x, const float* w, const float* dy, float* dw, float* dx,
                           float* ws) const;
 
@@ -100,7 +110,7 @@ class ConvGemm {
   int64_t terms_ = 1;  // GEMMs per group: KH for kRowShift, else 1
   int slots_ = 1;       // chunks processed at once, one per thread
   int64_t wk_ = 0;      // floats of one weight (gradient) matrix
-  bool winograd_ = false, winograd_dw_ = false;
+  bool winograd_ = false, winograd_dw_ = false, direct_ = false;
   int64_t wchunk_ = 1;  // images per Winograd chunk
   int wtile_ = 2;       // Winograd outputs per tile side
 };

@@ -73,30 +73,32 @@ void set(float* dst, std::initializer_list<float> v) { std::copy(v.begin(), v.en
 // Runs fn with each GEMM formulation (conv_gemm.hpp) that a shape may take: stride-1 kernels with
 // more than one row go through the row-shift method, or through the full im2col; 3x3 stride-1
 // ones through Winograd F(2x2, 3x3) or F(4x4, 3x3) (forward and dE/dx, and dE/dW by Winograd or
-// by the GEMM method), or not.
+// by the GEMM method), or not; few-channel ones forward by direct convolution, or not.
 template <class Fn>
 void for_each_method(const Fn& fn) {
   // The 1x1 layers alternate between the per-image pointwise GEMMs and im2col (a transpose).
   const struct {
-    const char *min_plane, *winograd, *winograd_dw, *winograd_tile, *pointwise;
-  } plans[] = {{"1", "0", "0", "2", "1"},
-               {"1000000000", "0", "0", "2", "0"},
-               {"1", "1", "0", "2", "1"},
-               {"1000000000", "1", "1", "2", "0"},
-               {"1", "1", "1", "4", "1"},
-               {"1000000000", "1", "0", "4", "0"}};
+    const char *min_plane, *winograd, *winograd_dw, *winograd_tile, *pointwise, *direct;
+  } plans[] = {{"1", "0", "0", "2", "1", "0"},
+               {"1000000000", "0", "0", "2", "0", "1"},
+               {"1", "1", "0", "2", "1", "-1"},
+               {"1000000000", "1", "1", "2", "0", "0"},
+               {"1", "1", "1", "4", "1", "1"},
+               {"1000000000", "1", "0", "4", "0", "-1"}};
   for (const auto& p : plans) {
     setenv("CREMA_CONV_ROWSHIFT_MIN", p.min_plane, 1);
     setenv("CREMA_CONV_WINOGRAD", p.winograd, 1);
     setenv("CREMA_CONV_WINOGRAD_DW", p.winograd_dw, 1);
     setenv("CREMA_CONV_WINOGRAD_TILE", p.winograd_tile, 1);
     setenv("CREMA_CONV_POINTWISE", p.pointwise, 1);
+    setenv("CREMA_CONV_DIRECT", p.direct, 1);
     SCOPED_TRACE(std::string("CREMA_CONV_ROWSHIFT_MIN=") + p.min_plane +
                  " CREMA_CONV_WINOGRAD=" + p.winograd + " CREMA_CONV_WINOGRAD_DW=" + p.winograd_dw +
                  " CREMA_CONV_WINOGRAD_TILE=" + p.winograd_tile +
-                 " CREMA_CONV_POINTWISE=" + p.pointwise);
+                 " CREMA_CONV_POINTWISE=" + p.pointwise + " CREMA_CONV_DIRECT=" + p.direct);
     fn();
   }
+  unsetenv("CREMA_CONV_DIRECT");
   unsetenv("CREMA_CONV_POINTWISE");
   unsetenv("CREMA_CONV_ROWSHIFT_MIN");
   unsetenv("CREMA_CONV_WINOGRAD");
@@ -190,6 +192,18 @@ TEST(Convolution, MatchesDirectLoops) {
                              {3, 3, 0, 1, 1, 1, 1, 1, 1});
     expect_matches_reference("num_output: 24 kernel_size: 3 pad: 1", {1, 20, 3, 3},
                              {3, 3, 1, 1, 1, 1, 1, 1, 1});
+    // Few input channels, outputs a multiple of 16 (the direct forward): a stem-like 7x7 stride 2
+    // with 64 + 16 outputs and a pixel remainder, 5x5 stride 2, unequal kernels and strides,
+    // and a stride-3 kernel whose windows never reach the last input row and column.
+    expect_matches_reference("num_output: 80 kernel_size: 7 stride: 2 pad: 3", {2, 3, 15, 17},
+                             {7, 7, 3, 3, 2, 2, 1, 1, 1});
+    expect_matches_reference("num_output: 32 kernel_size: 5 stride: 2 pad: 2", {1, 1, 11, 13},
+                             {5, 5, 2, 2, 2, 2, 1, 1, 1});
+    expect_matches_reference(
+        "num_output: 16 kernel_h: 3 kernel_w: 2 pad_h: 1 pad_w: 0 stride_h: 1 stride_w: 2",
+        {2, 4, 6, 9}, {3, 2, 1, 0, 1, 2, 1, 1, 1});
+    expect_matches_reference("num_output: 16 kernel_size: 3 stride: 3 bias_term: false",
+                             {1, 2, 13, 14}, {3, 3, 0, 0, 3, 3, 1, 1, 1}, false);
   });
 }
 
@@ -271,6 +285,8 @@ TEST(Convolution, GradientsMatchFiniteDifferences) {
       {"num_output: 10 kernel_size: 3 pad: 1 bias_term: false", {3, 6, 3, 4}},
       // 16 or more channels each way: Winograd's vectorised transforms and their remainders.
       {"num_output: 17 kernel_size: 3 pad: 1", {1, 18, 5, 6}},
+      // Few input channels (the direct forward): a 64 + 16-output stem-like layer.
+      {"num_output: 80 kernel_size: 3 stride: 2 pad: 1", {2, 3, 7, 15}},
   };
   // A convolution is linear in each input and each weight taken alone, so a large step has no
   // truncation error and shrinks the share of float rounding (F(4x4, 3x3) rounds more than the
