@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// Direct convolution for layers with few input channels (ConvGemm::direct(): the 7x7 stride-2
-// stem over 3 channels, CIFAR's and MNIST's first layers): the forward pass and dE/dW.
+// Direct convolution for layers with few input channels where Winograd does not apply
+// (ConvGemm::direct(): the 7x7 stride-2 stem over 3 channels): the forward pass and dE/dW.
 //
 // Their im2col has only C*KH*KW columns (147 for the stem) and many rows, so the GEMM spent
 // about a third of the stem's forward pass copying: im2col itself, OpenBLAS packing the column
@@ -58,9 +58,9 @@ void block(const Geometry& g, const float* x, const float* wt, float* y) {
     for (int v = 0; v < V; ++v) store(y + p * g.m + v * kLanes, acc[p][v]);
 }
 
-// dE/dWt[k][0 .. 16V) += sum over the output pixels of rows [oh0, oh1) of x[pixel's window +
-// off[k]] * dy[pixel][0 .. 16V), for K (tap, channel) pairs k at once; the sums go to dwk in the
-// GEMM method's [o][tap * C + c] layout (kc floats per output) at columns k0 ...
+// dE/dW[o][k] += sum over the output pixels of rows [oh0, oh1) of x[pixel's window + off[k]] *
+// dy[pixel][o], for K (tap, channel) pairs k and 16V outputs o at once; dwk points at the first
+// pair and output in the GEMM method's [o][tap * C + c] layout (kc floats per output).
 template <int K, int V>
 void weight_block(const Geometry& g, const float* xp, const float* dyt, int64_t oh0, int64_t oh1,
                   int64_t ow, int64_t sh, const int64_t* off, float* dwk, int64_t kc) {

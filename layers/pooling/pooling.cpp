@@ -246,9 +246,7 @@ class Pooling final : public crema::Layer<Pooling> {
       else
         interior_windows<0>(row, arg, yr, s.at, p0, p1);
       for (int64_t pw = p0; pw < p1; ++pw) mr[pw] = static_cast<M>(s.at[pw]);
-      for (int64_t pw = 0; pw < out_w_; ++pw) {
-        if (pw == p0) pw = p1;
-        if (pw >= out_w_) break;
+      auto clipped_window = [&](int64_t pw) {
         float best = -FLT_MAX;
         int32_t at = -1;
         for (int64_t w = ws_[pw]; w < we_[pw]; ++w)
@@ -256,7 +254,9 @@ class Pooling final : public crema::Layer<Pooling> {
             best = row[w], at = arg[w];
         yr[pw] = best;
         mr[pw] = static_cast<M>(at);
-      }
+      };
+      for (int64_t pw = 0; pw < p0; ++pw) clipped_window(pw);
+      for (int64_t pw = p1; pw < out_w_; ++pw) clipped_window(pw);
     }
   }
   // S: the stride when known at compile time (strided loads vectorise), 0: sw_.
