@@ -883,7 +883,20 @@ def write_report(results, out_dir, plot_note):
         c = results["claims"][cid]
         n_hold = sum(1 for k in c["checks"] if k["outcome"] == em.HOLDS)
         L.append(f"| {cid} | {c['title']} | {n_hold} of {len(c['checks'])} | **{c['verdict']}** |")
+    not_run = results.get("not_run", {})
+    for cid in sorted(not_run, key=int):
+        L.append(f"| {cid} | {not_run[cid]['title']} | — | not run yet |")
     L.append("")
+    if not_run:
+        parts = []
+        for cid in sorted(not_run, key=int):
+            nr = not_run[cid]
+            cost = (f"{nr['runs']} runs, about {nr['hours']:.1f} h of training one run at a time at "
+                    f"the throughput measured here" if nr.get("hours") else "cost unknown")
+            parts.append(f"claim {cid} ({cost})")
+        L.append("Not run yet in this mode: " + "; ".join(parts) + ". `--claims` runs them; the "
+                 "finished/ ledger keeps every finished run, so an interrupted invocation resumes.")
+        L.append("")
     L.append("## Results")
     L.append("")
     L.append("| claim | arm | params | optimiser, lr | test error % | train error % | train loss | "
@@ -1167,6 +1180,15 @@ def main(argv=None):
         results["full_estimate"] = full_estimate(ws_full, rate)
     elif mode == "full":
         results.pop("full_estimate", None)
+        # Claims that no invocation has run yet in this output directory: named in the report
+        # with what they would cost at the throughput these runs measured.
+        results.pop("not_run", None)
+        missing = [c for cid, c in sorted(claims_for(mode).items()) if str(cid) not in results["claims"]]
+        if missing:
+            est = full_estimate(Workspace(os.path.join(run_dir, "full_plan"), "full", crema), rate) if rate else {}
+            results["not_run"] = {str(c.id): {"title": c.title, "runs": est.get(str(c.id), {}).get("runs"),
+                                              "hours": est.get(str(c.id), {}).get("hours")}
+                                  for c in missing}
     backend, note = make_plots(plot_spec(results, out_dir), run_dir)
     results["plots"] = note
     results["wall_s"] = time.monotonic() - t_start
