@@ -28,6 +28,33 @@ TEST(Eltwise, SumWithCoefficientsByHand) {
   EXPECT_FLOAT_EQ(h.top_data(0)[2], 2.f);
 }
 
+// 10,005 values: the passes go in cache-sized blocks of 4,096 over every bottom.
+TEST(Eltwise, SumAndMaxOverManyBlocks) {
+  const std::vector<std::vector<int64_t>> shapes(3, std::vector<int64_t>{3, 5, 23, 29});
+  const int n = 3 * 5 * 23 * 29;
+  LayerHarness sum("type: 'Eltwise' eltwise_param { operation: SUM coeff: 2 coeff: -1 coeff: 0.5 }",
+                   shapes);
+  LayerHarness max("type: 'Eltwise' eltwise_param { operation: MAX }", shapes);
+  for (LayerHarness* h : {&sum, &max}) {
+    fill_inputs(*h);
+    h->forward();
+    for (int i = 0; i < n; ++i) h->top_diff(0)[i] = float(i % 89) - 40.f;
+    h->backward();
+  }
+  for (int i = 0; i < n; ++i) {
+    const float a = sum.bottom_data(0)[i], b = sum.bottom_data(1)[i], c = sum.bottom_data(2)[i];
+    ASSERT_FLOAT_EQ(sum.top_data(0)[i], 2 * a - b + 0.5f * c) << i;
+    const float dy = float(i % 89) - 40.f;
+    ASSERT_FLOAT_EQ(sum.bottom_diff(0)[i], 2 * dy) << i;
+    ASSERT_FLOAT_EQ(sum.bottom_diff(1)[i], -dy) << i;
+    ASSERT_FLOAT_EQ(sum.bottom_diff(2)[i], 0.5f * dy) << i;
+    const float x[3] = {max.bottom_data(0)[i], max.bottom_data(1)[i], max.bottom_data(2)[i]};
+    const int arg = x[1] > x[0] ? (x[2] > x[1] ? 2 : 1) : (x[2] > x[0] ? 2 : 0);
+    ASSERT_EQ(max.top_data(0)[i], x[arg]) << i;
+    for (int k = 0; k < 3; ++k) ASSERT_EQ(max.bottom_diff(k)[i], k == arg ? dy : 0.f) << i;
+  }
+}
+
 TEST(Eltwise, ProdAndMaxByHand) {
   LayerHarness prod("type: 'Eltwise' eltwise_param { operation: PROD }", {{2}, {2}, {2}});
   LayerHarness max("type: 'Eltwise' eltwise_param { operation: MAX }", {{2}, {2}, {2}});

@@ -9,15 +9,17 @@ using crema::testing::GradientChecker;
 using crema::testing::LayerHarness;
 
 TEST(Split, CopiesForwardAndSumsBackward) {
-  LayerHarness h("type: 'Split' top: 'a' top: 'b' top: 'c'", {{2, 3}});
+  // 9,102 values: the backward's cache-sized blocks (4,096) and a remainder.
+  LayerHarness h("type: 'Split' top: 'a' top: 'b' top: 'c'", {{2, 3, 37, 41}});
+  const int n = 2 * 3 * 37 * 41;
   h.fill_gaussian(0, 1.0);
   h.forward();
   for (int t = 0; t < 3; ++t)
-    for (int i = 0; i < 6; ++i) EXPECT_EQ(h.top_data(t)[i], h.bottom_data(0)[i]);
+    for (int i = 0; i < n; ++i) ASSERT_EQ(h.top_data(t)[i], h.bottom_data(0)[i]);
   for (int t = 0; t < 3; ++t)
-    for (int i = 0; i < 6; ++i) h.top_diff(t)[i] = float(t + 1) * i;
+    for (int i = 0; i < n; ++i) h.top_diff(t)[i] = float(t + 1) * (i % 97);
   h.backward();
-  for (int i = 0; i < 6; ++i) EXPECT_FLOAT_EQ(h.bottom_diff(0)[i], 6.f * i);
+  for (int i = 0; i < n; ++i) ASSERT_FLOAT_EQ(h.bottom_diff(0)[i], 6.f * (i % 97)) << i;
 }
 
 TEST(Split, Gradient) {
