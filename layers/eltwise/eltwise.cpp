@@ -4,7 +4,6 @@
 //   PROD: y = prod_i x_i              dE/dx_i = dE/dy * prod_{j != i} x_j
 //   MAX:  y = max_i x_i               dE/dx_i = dE/dy where x_i was the (first) max, else 0
 // CUDA: eltwise.cu, one pass over all bottoms in the CPU's order of operations.
-#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -42,20 +41,68 @@ class Eltwise final : public crema::Layer<Eltwise> {
   }
   void forward_cpu(crema::Context& c) {
     const int64_t n = c.top(0).count();
+    const int nb = c.num_bottom();
     float* y = c.top(0).data();
     crema::parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) {
-      for_blocks(b, e, [&](int64_t bb, int64_t be) { forward_block(c, y, bb, be); });
+      if (op_ == "SUM") {
+        const float c0 = coeff(0);
+        const float* x0 = c.bottom(0).data();
+        for (int64_t i = b; i < e; ++i) y[i] = c0 * x0[i];
+        for (int k = 1; k < nb; ++k) {
+          const float ck = coeff(k);
+          const float* xk = c.bottom(k).data();
+          for (int64_t i = b; i < e; ++i) y[i] += ck * xk[i];
+        }
+      } else if (op_ == "PROD") {
+        const float* x0 = c.bottom(0).data();
+        for (int64_t i = b; i < e; ++i) y[i] = x0[i];
+        for (int k = 1; k < nb; ++k) {
+          const float* xk = c.bottom(k).data();
+          for (int64_t i = b; i < e; ++i) y[i] *= xk[i];
+        }
+      } else {
+        for (int64_t i = b; i < e; ++i) {
+          float best = -std::numeric_limits<float>::infinity();
+          int arg = 0;
+          for (int k = 0; k < nb; ++k) {
+            float v = c.bottom(k).data()[i];
+            if (v > best) best = v, arg = k;
+          }
+          y[i] = best;
+          argmax_[i] = arg;
+        }
+      }
     });
   }
   void backward_cpu(crema::Context& c) {
+    const int64_t n = c.top(0).count();
+    const int nb = c.num_bottom();
     const float* dy = c.top(0).diff();
     const float* y = c.top(0).data();
-    crema::parallel_for(c.top(0).count(), 1 << 14, [&](int64_t b, int64_t e) {
-      for_blocks(b, e, [&](int64_t bb, int64_t be) {
-        for (int k = 0; k < c.num_bottom(); ++k)
-          if (c.propagate_down(k)) backward_block(c, k, dy, y, bb, be);
+    for (int k = 0; k < nb; ++k) {
+      if (!c.propagate_down(k)) continue;
+      float* dx = c.bottom(k).diff();
+      const float* xk = c.bottom(k).data();
+      crema::parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) {
+        if (op_ == "SUM") {
+          const float ck = coeff(k);
+          for (int64_t i = b; i < e; ++i) dx[i] = ck * dy[i];
+        } else if (op_ == "PROD") {
+          if (stable_prod_grad_) {
+            for (int64_t i = b; i < e; ++i) {
+              float prod = 1.f;
+              for (int j = 0; j < nb; ++j)
+                if (j != k) prod *= c.bottom(j).data()[i];
+              dx[i] = prod * dy[i];
+            }
+          } else {
+            for (int64_t i = b; i < e; ++i) dx[i] = y[i] / xk[i] * dy[i];
+          }
+        } else {
+          for (int64_t i = b; i < e; ++i) dx[i] = argmax_[i] == k ? dy[i] : 0.f;
+        }
       });
-    });
+    }
   }
 
 #if CREMA_WITH_CUDA
@@ -86,67 +133,6 @@ class Eltwise final : public crema::Layer<Eltwise> {
   }
 
  private:
-  // Every bottom over one cache-sized block before the next: a whole range one bottom at a
-  // time (with one thread, the whole tensor) read the top, or dE/dy, back from memory for every
-  // bottom after the first (ResNet-50 b8's Eltwise and Split rows: BENCHMARKS.md).
-  static constexpr int64_t kBlock = 4096;
-  template <class Fn>
-  static void for_blocks(int64_t b, int64_t e, const Fn& fn) {
-    for (int64_t i = b; i < e; i += kBlock) fn(i, std::min(e, i + kBlock));
-  }
-  void forward_block(crema::Context& c, float* y, int64_t b, int64_t e) {
-    const int nb = c.num_bottom();
-    if (op_ == "SUM") {
-      const float c0 = coeff(0);
-      const float* x0 = c.bottom(0).data();
-      for (int64_t i = b; i < e; ++i) y[i] = c0 * x0[i];
-      for (int k = 1; k < nb; ++k) {
-        const float ck = coeff(k);
-        const float* xk = c.bottom(k).data();
-        for (int64_t i = b; i < e; ++i) y[i] += ck * xk[i];
-      }
-    } else if (op_ == "PROD") {
-      const float* x0 = c.bottom(0).data();
-      for (int64_t i = b; i < e; ++i) y[i] = x0[i];
-      for (int k = 1; k < nb; ++k) {
-        const float* xk = c.bottom(k).data();
-        for (int64_t i = b; i < e; ++i) y[i] *= xk[i];
-      }
-    } else {
-      for (int64_t i = b; i < e; ++i) {
-        float best = -std::numeric_limits<float>::infinity();
-        int arg = 0;
-        for (int k = 0; k < nb; ++k) {
-          float v = c.bottom(k).data()[i];
-          if (v > best) best = v, arg = k;
-        }
-        y[i] = best;
-        argmax_[i] = arg;
-      }
-    }
-  }
-  void backward_block(crema::Context& c, int k, const float* dy, const float* y, int64_t b,
-                      int64_t e) {
-    float* dx = c.bottom(k).diff();
-    const float* xk = c.bottom(k).data();
-    if (op_ == "SUM") {
-      const float ck = coeff(k);
-      for (int64_t i = b; i < e; ++i) dx[i] = ck * dy[i];
-    } else if (op_ == "PROD") {
-      if (stable_prod_grad_) {
-        for (int64_t i = b; i < e; ++i) {
-          float prod = 1.f;
-          for (int j = 0; j < c.num_bottom(); ++j)
-            if (j != k) prod *= c.bottom(j).data()[i];
-          dx[i] = prod * dy[i];
-        }
-      } else {
-        for (int64_t i = b; i < e; ++i) dx[i] = y[i] / xk[i] * dy[i];
-      }
-    } else {
-      for (int64_t i = b; i < e; ++i) dx[i] = argmax_[i] == k ? dy[i] : 0.f;
-    }
-  }
   float coeff(int k) const { return coeff_.empty() ? 1.f : coeff_[k]; }
 #if CREMA_WITH_CUDA
   EltwiseOp gpu_op() const {

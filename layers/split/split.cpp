@@ -4,7 +4,6 @@
 //   dE/dx = sum_i dE/dy_i
 // CUDA: device-to-device copies on the stream where memory is not shared; split.cu sums the
 // gradients in one pass.
-#include <algorithm>
 #include <vector>
 
 #include "crema/layer.hpp"
@@ -37,18 +36,12 @@ class Split final : public crema::Layer<Split> {
     const int64_t n = c.bottom(0).count();
     float* dx = c.bottom(0).diff();
     const int tops = c.num_top();
-    // In cache-sized blocks: a whole range one top at a time (with one thread, the whole
-    // tensor) read dE/dx back from memory for every top after the first.
-    constexpr int64_t kBlock = 4096;
-    crema::parallel_for(n, 1 << 15, [&](int64_t b0, int64_t e0) {
-      for (int64_t b = b0; b < e0; b += kBlock) {
-        const int64_t e = std::min(e0, b + kBlock);
-        const float* d0 = c.top(0).diff();
-        for (int64_t i = b; i < e; ++i) dx[i] = d0[i];
-        for (int t = 1; t < tops; ++t) {
-          const float* dt = c.top(t).diff();
-          for (int64_t i = b; i < e; ++i) dx[i] += dt[i];
-        }
+    crema::parallel_for(n, 1 << 15, [&](int64_t b, int64_t e) {
+      const float* d0 = c.top(0).diff();
+      for (int64_t i = b; i < e; ++i) dx[i] = d0[i];
+      for (int t = 1; t < tops; ++t) {
+        const float* dt = c.top(t).diff();
+        for (int64_t i = b; i < e; ++i) dx[i] += dt[i];
       }
     });
   }
