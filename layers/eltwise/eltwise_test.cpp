@@ -28,7 +28,7 @@ TEST(Eltwise, SumWithCoefficientsByHand) {
   EXPECT_FLOAT_EQ(h.top_data(0)[2], 2.f);
 }
 
-// 10,005 values, against the formulas: more than one thread's range with two threads.
+// Ten thousand values against the formulas (the by-hand cases above have three).
 TEST(Eltwise, SumAndMaxOverManyBlocks) {
   const std::vector<std::vector<int64_t>> shapes(3, std::vector<int64_t>{3, 5, 23, 29});
   const int n = 3 * 5 * 23 * 29;

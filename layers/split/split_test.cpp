@@ -9,7 +9,7 @@ using crema::testing::GradientChecker;
 using crema::testing::LayerHarness;
 
 TEST(Split, CopiesForwardAndSumsBackward) {
-  // 9,102 values: more than one thread's range with two threads.
+  // Nine thousand values, each top's gradient different.
   LayerHarness h("type: 'Split' top: 'a' top: 'b' top: 'c'", {{2, 3, 37, 41}});
   const int n = 2 * 3 * 37 * 41;
   h.fill_gaussian(0, 1.0);
