@@ -451,7 +451,7 @@ class Collect(unittest.TestCase):
         for a in res["arms"]:
             self.assertIn(f"| {a['label']} |", report)
         self.assertIn("| 10.50 ± 0.50 |", report)
-        self.assertIn("| 5 | Wide beats deep at equal parameters | 3 of 3 | **yes** |", report)
+        self.assertIn("| 5 | Wide beats deep at a similar parameter count | 3 of 3 | **yes** |", report)
         self.assertIn("| all five (shared runs once) | 50 | 40.0 h |", report)
         self.assertIn("Plots skipped: test.", report)
 
