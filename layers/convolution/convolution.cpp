@@ -41,7 +41,7 @@ class Convolution final : public crema::Layer<Convolution> {
     // that one alone; CREMA_CONV_WINOGRAD: 0 never, 1 wherever it applies (default: measured),
     // CREMA_CONV_WINOGRAD_DW likewise for dE/dW (where Winograd runs at all),
     // CREMA_CONV_WINOGRAD_TILE 2 or 4 its F(2x2, 3x3) or F(4x4, 3x3) (default: measured),
-    // CREMA_CONV_DIRECT the few-channel direct forward: 0 never, 1 wherever it applies.
+    // CREMA_CONV_DIRECT the few-channel direct forward and dE/dW: 0 never, 1 wherever it applies.
     if (const char* env = std::getenv("CREMA_CONV_CHUNK_KB"))
       tuning_.chunk_bytes = tuning_.winograd_chunk_bytes = std::atol(env) * 1024;
     if (const char* env = std::getenv("CREMA_CONV_WINOGRAD_CHUNK_KB"))
