@@ -32,8 +32,9 @@ class ConvGemm {
     size_t winograd_chunk_bytes = size_t{512} << 10;  // its own chunk budget
     int winograd_dw = -1;  // dE/dW by Winograd too (with winograd): -1 measured, 0 never, 1 always
     int winograd_tile = 0;  // outputs per tile side, F(m x m, 3x3): 0 measured, 2 or 4
-    // The forward pass and dE/dW of few-channel layers by direct convolution (conv_gemm_direct.cpp):
-    // -1 where it applies and Winograd does not, 0 never, 1 wherever it applies.
+    // The forward pass and dE/dW of few-channel layers by direct convolution
+    // (conv_gemm_direct.cpp): -1 where it applies and Winograd does not, 0 never, 1 wherever
+    // it applies.
     int direct = -1;
   };
 
