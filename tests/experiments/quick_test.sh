@@ -59,4 +59,12 @@ fi
 python3 "$runner" --quick --claims 3 --crema "$crema" --threads 1 --out "$work/out" --run-dir "$work/run" \
   > /dev/null 2> "$work/stderr2" || fail "second invocation"
 [ "$(grep -c ', reused)' "$work/stderr2")" = 4 ] || { cat "$work/stderr2"; fail "finished runs were not reused"; }
+# --report-only renders the same report again from results.json, training nothing.
+cp "$report" "$work/report_before.md"
+rm "$report"
+python3 "$runner" --quick --report-only --crema "$crema" --out "$work/out" --run-dir "$work/run" \
+  > /dev/null 2> "$work/stderr3" || { cat "$work/stderr3"; fail "--report-only"; }
+[ -s "$report" ] || fail "--report-only wrote no report"
+diff <(grep '^|' "$work/report_before.md") <(grep '^|' "$report") > /dev/null \
+  || fail "--report-only changed the report's tables"
 echo "PASS: experiments quick (claim 3)"

@@ -724,16 +724,46 @@ def copy_metrics(src, dst):
         shutil.copyfile(src, dst)
 
 
-def full_estimate(ws_full, rate):
+def measured_rate(results, threads):
+    """Forward-equivalent MACs/s of the finished runs at `threads` threads (None without any)."""
+    work, wall = 0.0, 0.0
+    for c in results["claims"].values():
+        for arm in c["arms"]:
+            for r in arm["runs"]:
+                if r.get("cost_macs") and r["status"] == "ok" and r.get("threads") == threads:
+                    work += r["cost_macs"]
+                    wall += r["wall_s"]
+    return work / wall if wall else None
+
+
+def mark_not_run(results, run_dir, crema, rate):
+    """Full mode: the claims no invocation has run yet in this output directory, for the report,
+    with what they would cost at the throughput the finished runs measured."""
+    results.pop("not_run", None)
+    missing = [c for cid, c in sorted(claims_for("full").items()) if str(cid) not in results["claims"]]
+    if not missing:
+        return
+    done = {int(cid) for cid in results["claims"]}
+    est = (full_estimate(Workspace(os.path.join(run_dir, "full_plan"), "full", crema), rate, done)
+           if rate and crema else {})
+    results["not_run"] = {str(c.id): {"title": c.title, "runs": est.get(str(c.id), {}).get("runs"),
+                                      "hours": est.get(str(c.id), {}).get("hours")} for c in missing}
+
+
+def full_estimate(ws_full, rate, done_claims=()):
     """Wall time of the full mode at `rate` forward-equivalent MACs/s: {claim id: {runs, hours}}
     for each claim run alone, and "all": every claim in one invocation (shared runs once; claim
-    2's SGD arm counted apart, its lr being unknown until the grid has run)."""
+    2's SGD arm counted apart, its lr being unknown until the grid has run). Runs that are the
+    same training as one of `done_claims`' runs (already finished) are left out."""
     m = MODES["full"]
     claims = claims_for("full")
     grid, arms = build_runs("full", list(claims.values()), m.seeds)
+    done = {r.identity() for r in arms if r.claim.id in done_claims}
     out, seen = {}, set()
     total = {"runs": 0, "macs": 0.0}
     for r in grid + arms:
+        if r.claim.id in done_claims or (r.kind != "grid" and r.identity() in done):
+            continue
         _, macs = ws_full.arch_stats(r.arm.arch, r.train_images)
         c = cost_macs(macs, r.iterations, m.batch, r.test_interval, r.tests, m.test_batch) or 0.0
         e = out.setdefault(str(r.claim.id), {"runs": 0, "macs": 0.0})
@@ -892,8 +922,9 @@ def write_report(results, out_dir, plot_note):
         parts = []
         for cid in sorted(not_run, key=int):
             nr = not_run[cid]
-            cost = (f"{nr['runs']} runs, about {nr['hours']:.1f} h of training one run at a time at "
-                    f"the throughput measured here" if nr.get("hours") else "cost unknown")
+            cost = (f"{nr['runs']} runs not shared with a finished claim, about {nr['hours']:.1f} h "
+                    f"of training one run at a time at the throughput measured here"
+                    if nr.get("hours") else "cost unknown")
             parts.append(f"claim {cid} ({cost})")
         L.append("Not run yet in this mode: " + "; ".join(parts) + ". `--claims` runs them; the "
                  "finished/ ledger keeps every finished run, so an interrupted invocation resumes.")
@@ -1012,6 +1043,24 @@ def write_report(results, out_dir, plot_note):
 # ----------------------------------------------------------------------------------------------
 # Main
 # ----------------------------------------------------------------------------------------------
+def render_again(mode, out_dir, run_dir, crema):
+    """--report-only: the report and plots from results.json as the last invocation left it."""
+    results_path = os.path.join(out_dir, "results.json")
+    if not os.path.exists(results_path):
+        raise SystemExit(f"run_experiments: no {results_path} to render")
+    with open(results_path) as f:
+        results = json.load(f)
+    if mode == "full":
+        mark_not_run(results, run_dir, crema, measured_rate(results, results.get("threads")))
+    backend, note = make_plots(plot_spec(results, out_dir), run_dir)
+    results["plots"] = note
+    with open(results_path, "w") as f:
+        json.dump(results, f, indent=1)
+    write_report(results, out_dir, note)
+    print(f"run_experiments: {os.path.join(out_dir, 'report.md')} ({note})", file=sys.stderr)
+    return 0
+
+
 def parse_claims(s):
     try:
         ids = sorted({int(x) for x in s.split(",") if x.strip()})
@@ -1077,6 +1126,9 @@ def main(argv=None):
     ap.add_argument("--iterations", type=int, help="override every run's iterations (grid runs too)")
     ap.add_argument("--timeout", type=float, help="seconds per run before it is killed (default: none)")
     ap.add_argument("--rerun", action="store_true", help="train again runs that finished in the run directory")
+    ap.add_argument("--report-only", action="store_true",
+                    help="render report.md and the plots again from the output directory's results.json; "
+                         "train nothing")
     ap.add_argument("--rate-gmacs", type=float,
                     help="for --dry-run's estimate: forward-equivalent G multiply-adds/s of one run "
                          "(default %g: 2 threads on the 2-core development machine)" % DEFAULT_RATE_GMACS)
@@ -1096,6 +1148,8 @@ def main(argv=None):
     crema = find_crema(a.crema)
     grid, arms = build_runs(mode, claims, seeds, a.iterations)
 
+    if a.report_only:
+        return render_again(mode, out_dir, run_dir, crema)
     if a.dry_run:
         rate = (a.rate_gmacs or DEFAULT_RATE_GMACS) * 1e9
         tmp = tempfile.mkdtemp(prefix="crema_exp_plan_")
@@ -1155,14 +1209,7 @@ def main(argv=None):
     all_runs = grid + arms
     unique = [r for r in all_runs if not r.result.get("shared_with")]
     reused = [r for r in unique if r.result.get("reused")]
-    work, wall = 0.0, 0.0
-    for c in results["claims"].values():
-        for arm in c["arms"]:
-            for r in arm["runs"]:
-                if r.get("cost_macs") and r["status"] == "ok" and r.get("threads") == threads:
-                    work += r["cost_macs"]
-                    wall += r["wall_s"]
-    rate = work / wall if wall else None
+    rate = measured_rate(results, threads)
     results.update({
         "mode": mode, "command": "run_experiments.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "finished": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "crema": os.path.relpath(crema, REPO),
@@ -1181,15 +1228,7 @@ def main(argv=None):
         results["full_estimate"] = full_estimate(ws_full, rate)
     elif mode == "full":
         results.pop("full_estimate", None)
-        # Claims that no invocation has run yet in this output directory: named in the report
-        # with what they would cost at the throughput these runs measured.
-        results.pop("not_run", None)
-        missing = [c for cid, c in sorted(claims_for(mode).items()) if str(cid) not in results["claims"]]
-        if missing:
-            est = full_estimate(Workspace(os.path.join(run_dir, "full_plan"), "full", crema), rate) if rate else {}
-            results["not_run"] = {str(c.id): {"title": c.title, "runs": est.get(str(c.id), {}).get("runs"),
-                                              "hours": est.get(str(c.id), {}).get("hours")}
-                                  for c in missing}
+        mark_not_run(results, run_dir, crema, rate)
     backend, note = make_plots(plot_spec(results, out_dir), run_dir)
     results["plots"] = note
     results["wall_s"] = time.monotonic() - t_start
