@@ -102,6 +102,7 @@ class ConvGemm {
                       float* ws) const;
   void direct_backward_weights(const float* x, const float* dy, float* dw, float* ws) const;
   void direct_pad(const float* xn, float* xp) const;
+  int64_t direct_padded_width() const;
   void depthwise_backward(const float* x, const float* w, const float* dy, float* dw, float* dx,
                           float* ws) const;
 

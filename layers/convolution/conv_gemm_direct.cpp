@@ -107,10 +107,14 @@ void output_row(const Geometry& g, const float* x, const float* wt, float* y, in
 }  // namespace
 
 // The padded H,W,C image n of the chunk: zeros, then the pixels that some window reaches.
+// Its height and width reach exactly as far as the last window.
+int64_t ConvGemm::direct_padded_width() const {
+  return (g_.out_w() - 1) * g_.stride_w + g_.kernel_w;
+}
+
 void ConvGemm::direct_pad(const float* xn, float* xp) const {
   const int64_t C = g_.channels, H = g_.height, W = g_.width;
-  const int64_t hp = (g_.out_h() - 1) * g_.stride_h + g_.kernel_h;
-  const int64_t wp = (g_.out_w() - 1) * g_.stride_w + g_.kernel_w;
+  const int64_t hp = (g_.out_h() - 1) * g_.stride_h + g_.kernel_h, wp = direct_padded_width();
   std::fill(xp, xp + hp * wp * C, 0.f);
   for (int64_t ch = 0; ch < C; ++ch)
     for (int64_t h = 0; h < H && h + g_.pad_h < hp; ++h)
@@ -127,7 +131,7 @@ void ConvGemm::direct_forward(const float* x, const float* w, const float* bias,
                               float* ws) const {
   const int64_t C = g_.channels, KH = g_.kernel_h, KW = g_.kernel_w, taps = KH * KW;
   const int64_t H = g_.height, W = g_.width, OH = g_.out_h(), OW = g_.out_w(), out = OH * OW;
-  const int64_t wp = (OW - 1) * g_.stride_w + KW;
+  const int64_t wp = direct_padded_width();
   // wt[tap][c][o] = W[o][c][tap]: outputs contiguous, in the dWr buffer (unused by a forward).
   float* wt = buffers(ws).dwr;
   for (int64_t o = 0; o < m_; ++o)
@@ -158,7 +162,7 @@ void ConvGemm::direct_backward_weights(const float* x, const float* dy, float* d
                                        float* ws) const {
   const int64_t C = g_.channels, KW = g_.kernel_w, taps = g_.kernel_h * KW, kc = taps * C;
   const int64_t H = g_.height, W = g_.width, OH = g_.out_h(), OW = g_.out_w(), out = OH * OW;
-  const int64_t wp = (OW - 1) * g_.stride_w + KW;
+  const int64_t wp = direct_padded_width();
   const Geometry geo{C, g_.kernel_h, KW, g_.stride_w, wp * C, m_};
   std::vector<int64_t> off(static_cast<size_t>(kc));  // pair (tap, c) -> offset in the window
   for (int64_t t = 0; t < taps; ++t)
