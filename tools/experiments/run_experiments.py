@@ -1043,6 +1043,20 @@ def write_report(results, out_dir, plot_note):
 # ----------------------------------------------------------------------------------------------
 # Main
 # ----------------------------------------------------------------------------------------------
+def render(results, mode, out_dir, run_dir, crema, rate, t_start=None):
+    """The plots, results.json and report.md from `results` (a full run's also list the claims not run)."""
+    if mode == "full":
+        mark_not_run(results, run_dir, crema, rate)
+    _, note = make_plots(plot_spec(results, out_dir), run_dir)
+    results["plots"] = note
+    if t_start is not None:
+        results["wall_s"] = time.monotonic() - t_start
+    with open(os.path.join(out_dir, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    write_report(results, out_dir, note)
+    print(f"run_experiments: {os.path.join(out_dir, 'report.md')} ({note})", file=sys.stderr)
+
+
 def render_again(mode, out_dir, run_dir, crema):
     """--report-only: the report and plots from results.json as the last invocation left it."""
     results_path = os.path.join(out_dir, "results.json")
@@ -1050,14 +1064,7 @@ def render_again(mode, out_dir, run_dir, crema):
         raise SystemExit(f"run_experiments: no {results_path} to render")
     with open(results_path) as f:
         results = json.load(f)
-    if mode == "full":
-        mark_not_run(results, run_dir, crema, measured_rate(results, results.get("threads")))
-    backend, note = make_plots(plot_spec(results, out_dir), run_dir)
-    results["plots"] = note
-    with open(results_path, "w") as f:
-        json.dump(results, f, indent=1)
-    write_report(results, out_dir, note)
-    print(f"run_experiments: {os.path.join(out_dir, 'report.md')} ({note})", file=sys.stderr)
+    render(results, mode, out_dir, run_dir, crema, measured_rate(results, results.get("threads")))
     return 0
 
 
@@ -1228,14 +1235,7 @@ def main(argv=None):
         results["full_estimate"] = full_estimate(ws_full, rate)
     elif mode == "full":
         results.pop("full_estimate", None)
-        mark_not_run(results, run_dir, crema, rate)
-    backend, note = make_plots(plot_spec(results, out_dir), run_dir)
-    results["plots"] = note
-    results["wall_s"] = time.monotonic() - t_start
-    with open(results_path, "w") as f:
-        json.dump(results, f, indent=1)
-    write_report(results, out_dir, note)
-    print(f"run_experiments: {os.path.join(out_dir, 'report.md')} ({note})", file=sys.stderr)
+    render(results, mode, out_dir, run_dir, crema, rate, t_start)
     for cid in sorted(results["claims"], key=int):
         print(f"claim {cid}: {results['claims'][cid]['title']}: reproduced at this scale? "
               f"{results['claims'][cid]['verdict']}")
