@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// The helpers the layer plugins share, on their own: im2col against its defining formula over
+// random geometries, col2im as its exact adjoint, the layout transposes, exp_poly's accuracy,
+// the per-channel runs and the threaded copy. (The convolution tests check them again through
+// whole layers; a mistake here shows first here.)
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <sstream>
+#include <vector>
+
+#include "crema/layers/channel_runs.hpp"
+#include "crema/layers/copy.hpp"
+#include "crema/layers/fast_math.hpp"
+#include "crema/layers/im2col.hpp"
+
+// The core's host table and thread count (crema/core/host.hpp; its headers cannot be included
+// beside the SDK's, whose crema::Tensor is the plugin-side view of the same name).
+namespace crema {
+const crema_host* host_table();
+void set_num_threads(int n);
+}  // namespace crema
+
+namespace crema::layers {
+namespace {
+
+class LayersCommon : public ::testing::Test {
+ protected:
+  // The helpers run on the host's threads, as they do inside a plugin.
+  static void SetUpTestSuite() {
+    crema::detail::host_ref() = crema::host_table();
+    crema::set_num_threads(2);
+  }
+};
+
+std::vector<float> random_floats(size_t n, std::mt19937& rng) {
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  std::vector<float> v(n);
+  for (float& x : v) x = u(rng);
+  return v;
+}
+
+ConvGeometry random_geometry(std::mt19937& rng) {
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  for (;;) {
+    ConvGeometry g;
+    g.groups = pick(1, 3);
+    g.channels = g.groups * pick(1, 4);
+    g.height = pick(1, 9);
+    g.width = pick(1, 9);
+    g.kernel_h = pick(1, 4);
+    g.kernel_w = pick(1, 4);
+    g.pad_h = pick(0, 2);
+    g.pad_w = pick(0, 2);
+    g.stride_h = pick(1, 3);
+    g.stride_w = pick(1, 3);
+    g.dilation_h = pick(1, 2);
+    g.dilation_w = pick(1, 2);
+    if (g.height + 2 * g.pad_h >= g.extent_h() && g.width + 2 * g.pad_w >= g.extent_w()) return g;
+  }
+}
+
+// The column matrix straight from im2col.hpp's formula, one entry at a time.
+std::vector<float> reference_im2col(const std::vector<float>& xt, int num, const ConvGeometry& g) {
+  const int oh_n = g.out_h(), ow_n = g.out_w(), cg_n = g.channels / g.groups;
+  const int64_t cols = g.col_width();
+  std::vector<float> col(num * g.out_plane() * cols, 0.f);
+  for (int n = 0; n < num; ++n)
+    for (int oh = 0; oh < oh_n; ++oh)
+      for (int ow = 0; ow < ow_n; ++ow)
+        for (int gr = 0; gr < g.groups; ++gr)
+          for (int i = 0; i < g.kernel_h; ++i)
+            for (int j = 0; j < g.kernel_w; ++j)
+              for (int cg = 0; cg < cg_n; ++cg) {
+                const int y = oh * g.stride_h - g.pad_h + i * g.dilation_h;
+                const int x = ow * g.stride_w - g.pad_w + j * g.dilation_w;
+                const int64_t row = (int64_t{n} * oh_n + oh) * ow_n + ow;
+                const int64_t c = (int64_t{gr} * g.kernel_h * g.kernel_w + i * g.kernel_w + j) * cg_n + cg;
+                const bool inside = y >= 0 && y < g.height && x >= 0 && x < g.width;
+                col[row * cols + c] =
+                    inside ? xt[((int64_t{n} * g.height + y) * g.width + x) * g.channels + gr * cg_n + cg]
+                           : 0.f;
+              }
+  return col;
+}
+
+std::string describe(const ConvGeometry& g) {
+  std::ostringstream os;
+  os << "C" << g.channels << " G" << g.groups << " " << g.height << "x" << g.width << " k" << g.kernel_h
+     << "x" << g.kernel_w << " p" << g.pad_h << "," << g.pad_w << " s" << g.stride_h << "," << g.stride_w
+     << " d" << g.dilation_h << "," << g.dilation_w;
+  return os.str();
+}
+
+TEST_F(LayersCommon, Im2colMatchesItsFormulaOverRandomGeometries) {
+  std::mt19937 rng(7);
+  for (int trial = 0; trial < 300; ++trial) {
+    const ConvGeometry g = random_geometry(rng);
+    const int num = 1 + trial % 3;
+    const auto xt = random_floats(num * g.in_plane() * g.channels, rng);
+    std::vector<float> col(num * g.out_plane() * g.col_width(), 99.f);  // every entry is written
+    im2col_nhwc(xt.data(), num, g, col.data());
+    ASSERT_EQ(col, reference_im2col(xt, num, g)) << describe(g) << ", " << num << " images";
+  }
+}
+
+// col2im is im2col's transpose: <im2col(x), y> = <x, col2im(y)> for any x, y. It overwrites its
+// output, so stale values in it must not leak in.
+TEST_F(LayersCommon, Col2imIsTheAdjointOfIm2col) {
+  std::mt19937 rng(11);
+  for (int trial = 0; trial < 300; ++trial) {
+    const ConvGeometry g = random_geometry(rng);
+    const int num = 1 + trial % 2;
+    const auto xt = random_floats(num * g.in_plane() * g.channels, rng);
+    const auto y = random_floats(num * g.out_plane() * g.col_width(), rng);
+    std::vector<float> col(y.size());
+    im2col_nhwc(xt.data(), num, g, col.data());
+    std::vector<float> back(xt.size(), 1e6f);
+    col2im_nhwc(y.data(), num, g, back.data());
+    double lhs = 0, rhs = 0, scale = 0;
+    for (size_t i = 0; i < y.size(); ++i) lhs += double{col[i]} * y[i], scale += std::fabs(col[i] * y[i]);
+    for (size_t i = 0; i < xt.size(); ++i) rhs += double{xt[i]} * back[i];
+    ASSERT_NEAR(lhs, rhs, 1e-5 * (1 + scale)) << describe(g);
+  }
+}
+
+TEST_F(LayersCommon, Col2imSumsTheEntriesReadFromEachPixel) {
+  // A 3x3 stride-1 pad-1 kernel over a 3x3 plane: the centre pixel is read by all 9 windows,
+  // a corner by 4, an edge by 6; with every column entry 1, col2im gives those counts.
+  ConvGeometry g;
+  g.channels = 1, g.height = 3, g.width = 3, g.kernel_h = 3, g.kernel_w = 3, g.pad_h = 1, g.pad_w = 1;
+  std::vector<float> ones(g.out_plane() * g.col_width(), 1.f), x(9, -5.f);
+  col2im_nhwc(ones.data(), 1, g, x.data());
+  EXPECT_EQ(x, (std::vector<float>{4, 6, 4, 6, 9, 6, 4, 6, 4}));
+}
+
+TEST_F(LayersCommon, LayoutTransposesRoundTripAndAddTheBias) {
+  std::mt19937 rng(3);
+  const int num = 3, channels = 5;
+  const int64_t plane = 7;
+  const auto x = random_floats(num * channels * plane, rng);
+  const auto bias = random_floats(channels, rng);
+  std::vector<float> xt(x.size()), back(x.size());
+  nchw_to_nhwc(x.data(), num, channels, plane, xt.data());
+  for (int n = 0; n < num; ++n)
+    for (int c = 0; c < channels; ++c)
+      for (int64_t p = 0; p < plane; ++p)
+        ASSERT_EQ(xt[(n * plane + p) * channels + c], x[(n * channels + c) * plane + p]);
+  nhwc_to_nchw(xt.data(), num, channels, plane, nullptr, back.data());
+  EXPECT_EQ(back, x);
+  nhwc_to_nchw(xt.data(), num, channels, plane, bias.data(), back.data());
+  for (int n = 0; n < num; ++n)
+    for (int c = 0; c < channels; ++c)
+      for (int64_t p = 0; p < plane; ++p) {
+        const int64_t i = (n * channels + c) * plane + p;
+        ASSERT_EQ(back[i], x[i] + bias[c]);
+      }
+}
+
+TEST_F(LayersCommon, ExpPolyIsWithinTwoUlpsOfExpAndClampsOutsideFloatRange) {
+  double worst = 0;
+  for (float t = -87.f; t <= 88.f; t += 0.00731f) {
+    const double exact = std::exp(double{t});
+    worst = std::max(worst, std::fabs(exp_poly(t) - exact) / exact);
+  }
+  EXPECT_LT(worst, 2.5e-7);  // float's epsilon is 1.19e-7
+  EXPECT_EQ(exp_poly(0.f), 1.f);
+  EXPECT_TRUE(std::isfinite(exp_poly(1000.f)));
+  EXPECT_GT(exp_poly(1000.f), 1e38f);
+  EXPECT_GE(exp_poly(-1000.f), 0.f);
+  EXPECT_LT(exp_poly(-1000.f), 1e-37f);
+}
+
+TEST_F(LayersCommon, ChannelRunsVisitEveryElementOnceWithItsChannel) {
+  for (const int64_t inner : {int64_t{1}, int64_t{5}}) {
+    const int64_t outer = 6, channels = 4, n = outer * channels * inner;
+    std::vector<int> visits(n, 0), channel_seen(n, -1);
+    for_channel_runs(outer, channels, inner, 8, [&](int64_t offset, int64_t length, int64_t c0, auto stride) {
+      for (int64_t i = 0; i < length; ++i) {
+        ++visits[offset + i];  // runs are disjoint, so no two threads touch one element
+        channel_seen[offset + i] = static_cast<int>(c0 + decltype(stride)::value * i);
+      }
+    });
+    for (int64_t i = 0; i < n; ++i) {
+      ASSERT_EQ(visits[i], 1) << "inner " << inner << ", element " << i;
+      ASSERT_EQ(channel_seen[i], (i / inner) % channels) << "inner " << inner << ", element " << i;
+    }
+  }
+}
+
+TEST_F(LayersCommon, CopyFloatsCopiesAcrossChunkBoundariesAndSkipsSelfCopies) {
+  std::mt19937 rng(5);
+  for (const int64_t n : {int64_t{0}, int64_t{1}, int64_t{65535}, int64_t{65536}, int64_t{200001}}) {
+    const auto src = random_floats(n, rng);
+    std::vector<float> dst(n + 1, -7.f);
+    copy_floats(dst.data(), src.data(), n);
+    ASSERT_TRUE(std::equal(src.begin(), src.end(), dst.begin())) << n << " floats";
+    EXPECT_EQ(dst[n], -7.f) << "wrote past " << n << " floats";
+  }
+  std::vector<float> same{1.f, 2.f};
+  copy_floats(same.data(), same.data(), 2);
+  EXPECT_EQ(same, (std::vector<float>{1.f, 2.f}));
+}
+
+}  // namespace
+}  // namespace crema::layers
