@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs on the lent GPU machine (repo root, $OUT collected): unpacks the bundle, runs every GPU test
 # suite, then times one training step of ResNet-20 (batch 128) and ResNet-50 (batch 32, 224x224)
-# with `crema time -gpu 0` beside PyTorch on the same card (FP32, cuDNN benchmark mode).
+# with `crema time -gpu 0` beside PyTorch on the same card (FP32, cuDNN benchmark mode), and
+# trains claim 3 of the experiments at the full budget on the GPU (one seed: two ResNet-20 runs),
+# whose report ($OUT/experiments_gpu) gives the full mode's expected wall time on this card.
 # Everything it prints also lands in $OUT/gpu_check.log.
 set -uo pipefail
 out=${OUT:-/tmp/crema_gpu_out}
@@ -34,3 +36,11 @@ for spec in "resnet20 net_defs/bench/resnet20_cifar_b128.prototxt 128" \
   timeout 120 "$py" bench/pytorch_step.py --model "$1" --batch "$3" --device cuda --iters 20
   timeout 120 "$py" bench/pytorch_step.py --model "$1" --batch "$3" --device cuda --iters 20 --tf32
 done
+
+echo "=== the experiments on the GPU: claim 3 at the full budget, seed 1 (two ResNet-20 runs)"
+wrapper=$(mktemp)
+printf '#!/usr/bin/env bash\nexec bash %q %q "$@"\n' "$PWD/.gpu/run.sh" "$b/bin/crema" > "$wrapper"
+chmod +x "$wrapper"
+timeout 240 python3 tools/experiments/run_experiments.py --claims 3 --seeds 1 --gpu 0 --threads 4 \
+  --data .gpu/fashion-mnist --crema "$wrapper" --out "$out/experiments_gpu" --run-dir /tmp/crema_exp_gpu \
+  || echo "FAILED: run_experiments.py --gpu 0"

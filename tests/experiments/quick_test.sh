@@ -67,4 +67,16 @@ python3 "$runner" --quick --report-only --crema "$crema" --out "$work/out" --run
 [ -s "$report" ] || fail "--report-only wrote no report"
 diff <(grep '^|' "$work/report_before.md") <(grep '^|' "$report") > /dev/null \
   || fail "--report-only changed the report's tables"
+# GPU runs do not merge into a report of CPU runs: refused before anything trains.
+if ! "$crema" device_query > /dev/null 2>&1; then
+  # Without a GPU, --gpu is refused up front with crema's reason.
+  python3 "$runner" --quick --claims 3 --gpu 0 --crema "$crema" --out "$work/gpu" --run-dir "$work/gpurun" \
+    > /dev/null 2> "$work/stderr4" && fail "--gpu 0 accepted without a GPU"
+  grep -q "^run_experiments: --gpu 0: " "$work/stderr4" || { cat "$work/stderr4"; fail "--gpu 0: no reason given"; }
+  [ ! -e "$work/gpurun/runs" ] || fail "--gpu 0 without a GPU started runs"
+else
+  python3 "$runner" --quick --claims 3 --gpu 0 --crema "$crema" --out "$work/out" --run-dir "$work/run" \
+    > /dev/null 2> "$work/stderr4" && fail "GPU runs merged into the CPU runs' report"
+  grep -q "holds runs on the CPU" "$work/stderr4" || { cat "$work/stderr4"; fail "no reason for refusing to merge"; }
+fi
 echo "PASS: experiments quick (claim 3)"
