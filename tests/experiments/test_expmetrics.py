@@ -20,7 +20,11 @@ import unittest
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "tools", "experiments"))
 import expmetrics as em  # noqa: E402
-import run_experiments as rx  # noqa: E402
+import expplan  # noqa: E402
+import expreport  # noqa: E402
+import expresults  # noqa: E402
+import exptrain  # noqa: E402
+import expworkspace  # noqa: E402
 
 
 def metrics_lines(loss_end, acc_test, acc_train, iters=60, display=5, test_every=20):
@@ -161,8 +165,8 @@ class Files(unittest.TestCase):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def test_net_has_one_test_data_layer_per_stage(self):
-        m = rx.MODES["quick"]
-        text, argv = rx.net_text(rx.resnet(8), m, 2000, "/some/val")
+        m = expplan.MODES["quick"]
+        text, argv = expworkspace.net_text(expplan.resnet(8), m, 2000, "/some/val")
         self.assertIn("--max-images", argv)
         blocks = text.split("\nlayer {")
         data = [b for b in blocks if 'type: "MNISTData"' in b]
@@ -171,9 +175,9 @@ class Files(unittest.TestCase):
         self.assertEqual(len(train), 1)
         self.assertIn("max_images: 2000", train[0])
         self.assertIn("mirror: true", train[0])
-        want = {"test": ('split: "test"', m.test_images, rx.DATA),
+        want = {"test": ('split: "test"', m.test_images, expplan.DATA),
                 "val": ('split: "val"', m.val_images, "/some/val"),
-                "trainset": ('split: "train"', m.traineval_images, rx.DATA)}
+                "trainset": ('split: "train"', m.traineval_images, expplan.DATA)}
         for stage, (split, n, source) in want.items():
             b = [x for x in data if f'stage: "{stage}"' in x]
             self.assertEqual(len(b), 1, stage)
@@ -184,30 +188,30 @@ class Files(unittest.TestCase):
             self.assertNotIn("mirror: true", b[0])
         self.assertIn("moving_average_fraction: 0.9\n", text)
         # The architecture flags reach netgen.
-        self.assertIn("s1b1_sum", rx.net_text(rx.resnet(8), m, 2000, "/v")[0])
-        self.assertNotIn("s1b1_sum", rx.net_text(rx.plain(8), m, 2000, "/v")[0])
-        self.assertIn("Dropout", rx.net_text(rx.wrn(10, 2, 0.3), m, 2000, "/v")[0])
+        self.assertIn("s1b1_sum", expworkspace.net_text(expplan.resnet(8), m, 2000, "/v")[0])
+        self.assertNotIn("s1b1_sum", expworkspace.net_text(expplan.plain(8), m, 2000, "/v")[0])
+        self.assertIn("Dropout", expworkspace.net_text(expplan.wrn(10, 2, 0.3), m, 2000, "/v")[0])
 
     def test_solvers(self):
-        m = rx.MODES["quick"]
-        claims = rx.claims_for("quick")
-        grid, arms = rx.build_runs("quick", [claims[2]], 2)
-        self.assertEqual(len(grid), sum(len(o[3]["quick"]) for o in rx.OPTIMIZERS.values()))
-        self.assertEqual(len(arms), 2 * len(rx.OPTIMIZERS))
+        m = expplan.MODES["quick"]
+        claims = expplan.claims_for("quick")
+        grid, arms = expplan.build_runs("quick", [claims[2]], 2)
+        self.assertEqual(len(grid), sum(len(o[3]["quick"]) for o in expplan.OPTIMIZERS.values()))
+        self.assertEqual(len(arms), 2 * len(expplan.OPTIMIZERS))
         self.assertTrue(all(r.lr is None for r in arms))
         for r in grid:
-            t = rx.solver_text(r, m, "/n.prototxt", "/m.jsonl")
+            t = expworkspace.solver_text(r, m, "/n.prototxt", "/m.jsonl")
             self.assertIn('test_state {\n  stage: "val"\n}', t)
             self.assertIn(f"test_iter: {m.val_images // m.test_batch}\n", t)
-            self.assertIn(f"random_seed: {rx.GRID_SEED}\n", t)
-            self.assertIn(f'type: "{rx.OPTIMIZERS[r.opt][1]}"', t)
+            self.assertIn(f"random_seed: {expplan.GRID_SEED}\n", t)
+            self.assertIn(f'type: "{expplan.OPTIMIZERS[r.opt][1]}"', t)
             self.assertIn('metrics_file: "/m.jsonl"', t)
             self.assertIn("snapshot_after_train: false", t)
             # crema refuses momentum for AdaGrad and RMSProp.
             self.assertEqual("momentum:" in t, r.opt in ("sgd", "adadelta", "adam"), r.opt)
         r = arms[0]
         r.lr = 0.1
-        t = rx.solver_text(r, m, "/n.prototxt", "/m.jsonl")
+        t = expworkspace.solver_text(r, m, "/n.prototxt", "/m.jsonl")
         # test_state i goes with test_iter i: test set first, then the training slice.
         self.assertLess(t.index('stage: "test"'), t.index('stage: "trainset"'))
         self.assertIn(f"test_iter: {m.test_images // m.test_batch}\ntest_iter: {m.traineval_images // m.test_batch}\n", t)
@@ -215,8 +219,8 @@ class Files(unittest.TestCase):
         self.assertIn(f"test_interval: {m.iterations // m.test_passes}\n", t)
 
     def test_runs_shared_between_claims(self):
-        c = rx.claims_for("full")
-        _, arms = rx.build_runs("full", [c[1], c[3], c[4]], 2)
+        c = expplan.claims_for("full")
+        _, arms = expplan.build_runs("full", [c[1], c[3], c[4]], 2)
         ids = {}
         for r in arms:
             ids.setdefault(r.identity(), []).append(r.name)
@@ -233,7 +237,7 @@ class Files(unittest.TestCase):
         with open(os.path.join(self.tmp, "train-labels-idx1-ubyte"), "wb") as f:
             f.write((2049).to_bytes(4, "big") + n_all.to_bytes(4, "big") + bytes(range(n_all)))
         out = os.path.join(self.tmp, "val")
-        rx.write_val_split(self.tmp, out, 3)
+        expworkspace.write_val_split(self.tmp, out, 3)
         with open(os.path.join(out, "val-images-idx3-ubyte"), "rb") as f:
             data = f.read()
         self.assertEqual(int.from_bytes(data[4:8], "big"), 3)
@@ -269,8 +273,8 @@ class Execute(unittest.TestCase):
         with open(self.crema, "w") as f:
             f.write(FAKE_CREMA)
         os.chmod(self.crema, 0o755)
-        self.ws = rx.Workspace(os.path.join(self.tmp, "ws"), "quick", self.crema)
-        _, self.runs = rx.build_runs("quick", [rx.claims_for("quick")[3]], 2)
+        self.ws = expworkspace.Workspace(os.path.join(self.tmp, "ws"), "quick", self.crema)
+        _, self.runs = expplan.build_runs("quick", [expplan.claims_for("quick")[3]], 2)
         self.logged = []
 
     def tearDown(self):
@@ -281,7 +285,7 @@ class Execute(unittest.TestCase):
             f.write(what)
 
     def execute(self, run, rerun=False):
-        return rx.execute(run, self.ws, 1, rerun, None, lambda r, res: self.logged.append(res["status"]))
+        return exptrain.execute(run, self.ws, 1, rerun, None, lambda r, res: self.logged.append(res["status"]))
 
     def test_statuses_and_reuse(self):
         r = self.runs[0]
@@ -289,7 +293,7 @@ class Execute(unittest.TestCase):
         res = self.execute(r)
         self.assertEqual((res["status"], res["returncode"]), ("ok", 0))
         self.assertIn("-threads 1", res["cmd"])
-        s = rx.run_summary(res)
+        s = exptrain.run_summary(res)
         self.assertAlmostEqual(s["test_error"], 0.19)
         self.assertAlmostEqual(s["train_error"], 0.1)
         self.assertEqual(s["curves"]["test_error"], [(60, s["test_error"])])
@@ -300,7 +304,7 @@ class Execute(unittest.TestCase):
         self.behave("nan")
         res = self.execute(r)
         self.assertEqual(res["status"], "diverged")
-        s = rx.run_summary(res)
+        s = exptrain.run_summary(res)
         self.assertIsNone(s["test_error"])
         self.assertEqual(s["train_loss"], 2.3)
         self.behave("crash")
@@ -311,24 +315,24 @@ class Execute(unittest.TestCase):
 
     def test_ledger_resumes_in_a_fresh_run_directory(self):
         ledger = os.path.join(self.tmp, "out", "finished")
-        ws = rx.Workspace(os.path.join(self.tmp, "ws1"), "quick", self.crema, ledger=ledger)
+        ws = expworkspace.Workspace(os.path.join(self.tmp, "ws1"), "quick", self.crema, ledger=ledger)
         r = self.runs[0]
         self.behave("ok")
-        first = rx.execute(r, ws, 1, False, None, lambda *_: None)
-        self.assertTrue(os.path.exists(rx.ledger_path(ws, r)))
+        first = exptrain.execute(r, ws, 1, False, None, lambda *_: None)
+        self.assertTrue(os.path.exists(exptrain.ledger_path(ws, r)))
         # Another machine: an empty run directory, the ledger committed with the report.
         self.behave("crash")
-        ws2 = rx.Workspace(os.path.join(self.tmp, "ws2"), "quick", self.crema, ledger=ledger)
-        again = rx.execute(r, ws2, 1, False, None, lambda *_: None)
+        ws2 = expworkspace.Workspace(os.path.join(self.tmp, "ws2"), "quick", self.crema, ledger=ledger)
+        again = exptrain.execute(r, ws2, 1, False, None, lambda *_: None)
         self.assertTrue(again.get("reused"))
-        self.assertEqual(rx.run_summary(again)["test_error"], rx.run_summary(first)["test_error"])
+        self.assertEqual(exptrain.run_summary(again)["test_error"], exptrain.run_summary(first)["test_error"])
         self.assertTrue(again["metrics_path"].startswith(ws2.root))
         # The same training under another name (a claim sharing the run) is found too.
-        other = rx.build_runs("quick", [rx.claims_for("quick")[1]], 2)[1]
+        other = expplan.build_runs("quick", [expplan.claims_for("quick")[1]], 2)[1]
         twin = [o for o in other if o.name == "claim1/res_lo_seed1"]
         if twin and r.name != twin[0].name:
-            ws4 = rx.Workspace(os.path.join(self.tmp, "ws4"), "quick", self.crema, ledger=ledger)
-            self.assertTrue(rx.execute(twin[0], ws4, 1, False, None, lambda *_: None).get("reused"))
+            ws4 = expworkspace.Workspace(os.path.join(self.tmp, "ws4"), "quick", self.crema, ledger=ledger)
+            self.assertTrue(exptrain.execute(twin[0], ws4, 1, False, None, lambda *_: None).get("reused"))
         # A changed solver or net (another fingerprint) trains again.
         for name in os.listdir(ledger):
             with open(os.path.join(ledger, name)) as f:
@@ -336,8 +340,8 @@ class Execute(unittest.TestCase):
             entry["portable_fingerprint"] = "something else"
             with open(os.path.join(ledger, name), "w") as f:
                 json.dump(entry, f)
-        ws3 = rx.Workspace(os.path.join(self.tmp, "ws3"), "quick", self.crema, ledger=ledger)
-        self.assertEqual(rx.execute(r, ws3, 1, False, None, lambda *_: None)["status"], "failed")
+        ws3 = expworkspace.Workspace(os.path.join(self.tmp, "ws3"), "quick", self.crema, ledger=ledger)
+        self.assertEqual(exptrain.execute(r, ws3, 1, False, None, lambda *_: None)["status"], "failed")
 
     def test_shared_runs_train_once(self):
         self.shared_runs(jobs=1)
@@ -347,11 +351,11 @@ class Execute(unittest.TestCase):
 
     def shared_runs(self, jobs):
         self.behave("ok")
-        c = rx.claims_for("quick")
-        _, arms = rx.build_runs("quick", [c[1], c[3]], 2)
+        c = expplan.claims_for("quick")
+        _, arms = expplan.build_runs("quick", [c[1], c[3]], 2)
         counter = [0, len(arms)]
         with contextlib.redirect_stderr(io.StringIO()) as err:
-            rx.run_all(arms, self.ws, 1, jobs, False, None, counter)
+            exptrain.run_all(arms, self.ws, 1, jobs, False, None, counter)
         self.assertIn(f"/{len(arms) - 2}] claim3/bn_after_seed2: ok, test error 18.00%", err.getvalue())
         self.assertIn(f"[{len(arms) - 2}/{len(arms) - 2}] ", err.getvalue())
         self.assertEqual(counter, [len(arms) - 2] * 2)
@@ -373,7 +377,7 @@ class Collect(unittest.TestCase):
 
     def fake(self, claim, errors, walls=None, status=None):
         """errors: {arm key: [test error per seed]}; train error = test error - 0.02."""
-        _, arms = rx.build_runs("quick", [claim], len(next(iter(errors.values()))))
+        _, arms = expplan.build_runs("quick", [claim], len(next(iter(errors.values()))))
         for r in arms:
             e = errors[r.arm.key][r.seed - 1]
             path = os.path.join(self.tmp, "runs", r.name + ".jsonl")
@@ -384,11 +388,11 @@ class Collect(unittest.TestCase):
             r.result = {"status": (status or {}).get((r.arm.key, r.seed), "ok"), "wall_s": wall,
                         "seed": r.seed, "lr": r.lr, "tests": [s for s, _ in r.tests],
                         "metrics_path": path, "threads": 1}
-        ws = rx.Workspace(os.path.join(self.tmp, "ws"), "quick", None)
-        return rx.collect(claim, [], arms, ws, os.path.join(self.tmp, "out"), "quick")
+        ws = expworkspace.Workspace(os.path.join(self.tmp, "ws"), "quick", None)
+        return expresults.collect(claim, [], arms, ws, os.path.join(self.tmp, "out"), "quick")
 
     def test_claim3_yes_no_inconclusive(self):
-        c3 = rx.claims_for("quick")[3]
+        c3 = expplan.claims_for("quick")[3]
         res = self.fake(c3, {"bn_before": [0.10, 0.11], "bn_after": [0.13, 0.15]})
         self.assertEqual(res["verdict"], "yes")
         self.assertEqual(res["checks"][0]["outcome"], em.HOLDS)
@@ -410,7 +414,7 @@ class Collect(unittest.TestCase):
         self.assertEqual((r["checks"][0]["outcome"], r["verdict"]), (em.NA, "inconclusive"))
 
     def test_claim4_gap_grows(self):
-        c4 = rx.claims_for("quick")[4]
+        c4 = expplan.claims_for("quick")[4]
         # Gap at the low depth 0.01 per seed, at the high depth 0.03 and 0.04: holds.
         res = self.fake(c4, {"post_lo": [0.12, 0.13], "pre_lo": [0.11, 0.12],
                              "post_hi": [0.13, 0.14], "pre_hi": [0.10, 0.10]})
@@ -424,7 +428,7 @@ class Collect(unittest.TestCase):
         self.assertEqual(res["verdict"], "no")
 
     def test_claim5_wall_time_and_report(self):
-        c5 = rx.claims_for("quick")[5]
+        c5 = expplan.claims_for("quick")[5]
         res = self.fake(c5, {"wide": [0.10, 0.11], "wide_do": [0.08, 0.09], "thin": [0.12, 0.13], "thin_do": [0.12, 0.12]},
                         walls={"wide": [5.0, 6.0], "wide_do": [5.0, 6.0], "thin": [9.0, 9.5], "thin_do": [9.0, 9.5]})
         self.assertEqual([k["outcome"] for k in res["checks"]], [em.HOLDS] * 3)
@@ -437,7 +441,7 @@ class Collect(unittest.TestCase):
                    "budget": {"iterations": 60, "batch": 64, "train_images": 2000, "test_images": 1000,
                               "traineval_images": 500, "val_images": 1000, "grid_train_images": 2000,
                               "grid_iterations": 40, "test_passes": 3, "display": 5, "warmup": 5, "seeds": [1, 2]}}
-        spec = rx.plot_spec(results, out)
+        spec = expreport.plot_spec(results, out)
         self.assertEqual(len(spec["figures"]), 1)
         panels = spec["figures"][0]["panels"]
         self.assertEqual(len(panels), 3)
@@ -445,7 +449,7 @@ class Collect(unittest.TestCase):
         self.assertEqual([s["label"] for s in means], [a["label"] for a in res["arms"]])
         self.assertEqual(means[0]["x"], [20, 40, 60])
         self.assertAlmostEqual(means[0]["y"][-1], 0.105)
-        rx.write_report(results, out, "plots skipped: test")
+        expreport.write_report(results, out, "plots skipped: test")
         with open(os.path.join(out, "report.md")) as f:
             report = f.read()
         for a in res["arms"]:
@@ -456,11 +460,11 @@ class Collect(unittest.TestCase):
         self.assertIn("Plots skipped: test.", report)
 
     def test_mean_curve(self):
-        xs, ys = rx.mean_curve([[(0, 1.0), (5, 2.0), (10, 3.0)], [(0, 3.0), (5, 4.0)]])
+        xs, ys = expreport.mean_curve([[(0, 1.0), (5, 2.0), (10, 3.0)], [(0, 3.0), (5, 4.0)]])
         self.assertEqual(xs, [0, 5])
         self.assertEqual(ys, [2.0, 3.0])
-        self.assertEqual(rx.mean_curve([]), ([], []))
-        self.assertTrue(math.isclose(rx.cost_macs(1e6, 60, 64, 20, [("test", 1000)], 100),
+        self.assertEqual(expreport.mean_curve([]), ([], []))
+        self.assertTrue(math.isclose(expresults.cost_macs(1e6, 60, 64, 20, [("test", 1000)], 100),
                                      1e6 * (3 * 60 * 64 + 3 * 1000)))
 
 
