@@ -56,6 +56,11 @@ TABLE = [
     ("fashion_mnist/resnet110_preact.prototxt", f"{FM} --depth 110 --shortcut B --preact --solver resnet110_preact_solver.prototxt {FM_SOLVER}"),
     ("fashion_mnist/wrn_16_4.prototxt", f"{FM} --arch wrn --depth 16 --width 4 --solver wrn_16_4_solver.prototxt {FM_SOLVER}"),
     ("fashion_mnist/wrn_16_4_dropout.prototxt", f"{FM} --arch wrn --depth 16 --width 4 --dropout 0.3 --solver wrn_16_4_dropout_solver.prototxt {FM_SOLVER}"),
+    # The experiments' claim 5 (wide vs deep on 2 cores): WRN-16-2 (0.69M parameters) against the
+    # thin pre-act ResNet-56 above (0.86M), each also with dropout 0.3 between a unit's convolutions.
+    ("fashion_mnist/wrn_16_2.prototxt", f"{FM} --arch wrn --depth 16 --width 2 --solver wrn_16_2_solver.prototxt {FM_SOLVER}"),
+    ("fashion_mnist/wrn_16_2_dropout.prototxt", f"{FM} --arch wrn --depth 16 --width 2 --dropout 0.3 --solver wrn_16_2_dropout_solver.prototxt {FM_SOLVER}"),
+    ("fashion_mnist/resnet56_preact_dropout.prototxt", f"{FM} --depth 56 --shortcut B --preact --dropout 0.3 --solver resnet56_preact_dropout_solver.prototxt {FM_SOLVER}"),
     # Thin and deep, about WRN-16-4's 2.75M parameters: pre-activation basic blocks, n = 29.
     ("fashion_mnist/resnet176_preact.prototxt", f"{FM} --depth 176 --shortcut B --preact --solver resnet176_preact_solver.prototxt {FM_SOLVER}"),
     # CIFAR-10 (32x32x3), the published configurations: option A for the CIFAR ResNets.
