@@ -2,7 +2,6 @@
 """What the experiments train: the budgets of the two modes, the nets (netgen flags), the
 optimisers, the five claims with their arms and checks, and the runs they make."""
 
-
 DATA = "/usr/share/datasets/fashion-mnist"
 FM_TRAIN_SIZE = 60000
 GRID_SEED = 101  # the grid search's seed: none of the arms' seeds
