@@ -25,6 +25,7 @@ import expreport  # noqa: E402
 import expresults  # noqa: E402
 import exptrain  # noqa: E402
 import expworkspace  # noqa: E402
+import run_experiments  # noqa: E402
 
 
 def metrics_lines(loss_end, acc_test, acc_train, iters=60, display=5, test_every=20):
@@ -187,6 +188,11 @@ class Files(unittest.TestCase):
             self.assertIn(f'source: "{source}"', b[0])
             self.assertNotIn("mirror: true", b[0])
         self.assertIn("moving_average_fraction: 0.9\n", text)
+        # --data: another Fashion-MNIST folder reaches netgen and the test and trainset layers.
+        text, argv = expworkspace.net_text(expplan.resnet(8), m, 2000, "/some/val", "/elsewhere/fm")
+        self.assertEqual(argv[argv.index("--source") + 1], "/elsewhere/fm")
+        self.assertNotIn(expplan.DATA, text)
+        self.assertEqual(text.count('source: "/elsewhere/fm"'), 3)  # TRAIN, test, trainset
         # The architecture flags reach netgen.
         self.assertIn("s1b1_sum", expworkspace.net_text(expplan.resnet(8), m, 2000, "/v")[0])
         self.assertNotIn("s1b1_sum", expworkspace.net_text(expplan.plain(8), m, 2000, "/v")[0])
@@ -217,6 +223,10 @@ class Files(unittest.TestCase):
         self.assertIn(f"test_iter: {m.test_images // m.test_batch}\ntest_iter: {m.traineval_images // m.test_batch}\n", t)
         self.assertIn(f"max_iter: {m.iterations}\n", t)
         self.assertIn(f"test_interval: {m.iterations // m.test_passes}\n", t)
+        self.assertIn("solver_mode: CPU\n", t)
+        self.assertNotIn("device_id", t)
+        t = expworkspace.solver_text(r, m, "/n.prototxt", "/m.jsonl", gpu=1)
+        self.assertIn("solver_mode: GPU\ndevice_id: 1\n", t)
 
     def test_runs_shared_between_claims(self):
         c = expplan.claims_for("full")
@@ -245,6 +255,28 @@ class Files(unittest.TestCase):
         self.assertEqual(data[16:], images[4 * side * side:])
         with open(os.path.join(out, "val-labels-idx1-ubyte"), "rb") as f:
             self.assertEqual(f.read(), (2049).to_bytes(4, "big") + (3).to_bytes(4, "big") + bytes([4, 5, 6]))
+
+
+class RefuseOtherDevice(unittest.TestCase):
+    """GPU runs never merge into a report of CPU runs, nor CPU runs into a GPU report."""
+
+    def test_refusal(self):
+        tmp = tempfile.mkdtemp(prefix="exp_dev_")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        path = os.path.join(tmp, "results.json")
+        run_experiments.refuse_other_device(path, "full", 0)  # no results yet
+        with open(path, "w") as f:
+            json.dump({"mode": "full", "gpu": None, "claims": {"3": {}}}, f)
+        run_experiments.refuse_other_device(path, "full", None)
+        run_experiments.refuse_other_device(path, "quick", 0)  # another mode's results are replaced
+        with self.assertRaises(SystemExit) as e:
+            run_experiments.refuse_other_device(path, "full", 0)
+        self.assertIn("holds runs on the CPU; give these runs their own --out", str(e.exception))
+        with open(path, "w") as f:
+            json.dump({"mode": "full", "gpu": 0, "claims": {"3": {}}}, f)
+        with self.assertRaises(SystemExit) as e:
+            run_experiments.refuse_other_device(path, "full", None)
+        self.assertIn("holds runs on GPU 0", str(e.exception))
 
 
 FAKE_CREMA = r'''#!/bin/sh
@@ -342,6 +374,17 @@ class Execute(unittest.TestCase):
                 json.dump(entry, f)
         ws3 = expworkspace.Workspace(os.path.join(self.tmp, "ws3"), "quick", self.crema, ledger=ledger)
         self.assertEqual(exptrain.execute(r, ws3, 1, False, None, lambda *_: None)["status"], "failed")
+
+    def test_gpu_runs_are_new_runs(self):
+        r = self.runs[0]
+        self.behave("ok")
+        self.assertEqual(self.execute(r)["device"], "CPU")
+        gpu_ws = expworkspace.Workspace(self.ws.root, "quick", self.crema, gpu=0)
+        res = exptrain.execute(r, gpu_ws, 1, False, None, lambda *_: None)
+        # The CPU run in the same run directory is not taken for it (its solver differs).
+        self.assertFalse(res.get("reused"))
+        self.assertEqual(res["device"], "GPU 0")
+        self.assertTrue(res["cmd"].endswith("-threads 1 -gpu 0"), res["cmd"])
 
     def test_shared_runs_train_once(self):
         self.shared_runs(jobs=1)
