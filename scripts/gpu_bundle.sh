@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds crema for a lent H200 (sm_90, CUDA on, tests on) in build-gpu and packs it for the device
-# tool: .gpu/ by ../shared/gpu/bundle.sh, Fashion-MNIST beside it, then .gpu.tar.xz (what the call carries: OpenBLAS and
-# ~30 plugins each with its static CUDA runtime do not fit 64 MiB uncompressed).
+# tool: .gpu/ by ../shared/gpu/bundle.sh, Fashion-MNIST beside it, then .gpu.tar.xz (what the
+# call carries: OpenBLAS and ~30 plugins each with its static CUDA runtime do not fit 64 MiB
+# uncompressed).
 #   bash scripts/gpu_bundle.sh            then, with the device tool:
 #   run  carry: [".gpu.tar.xz"]  command: "bash scripts/gpu_check.sh"
 set -euo pipefail

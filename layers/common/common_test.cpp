@@ -63,6 +63,17 @@ ConvGeometry random_geometry(std::mt19937& rng) {
   }
 }
 
+// A random geometry and `num` random N,H,W,C images for it.
+struct RandomCase {
+  ConvGeometry g;
+  int num;
+  std::vector<float> xt;
+};
+RandomCase random_case(std::mt19937& rng, int num) {
+  const ConvGeometry g = random_geometry(rng);
+  return {g, num, random_floats(num * g.in_plane() * g.channels, rng)};
+}
+
 // The column matrix straight from im2col.hpp's formula, one entry at a time.
 std::vector<float> reference_im2col(const std::vector<float>& xt, int num, const ConvGeometry& g) {
   const int oh_n = g.out_h(), ow_n = g.out_w(), cg_n = g.channels / g.groups;
@@ -98,9 +109,7 @@ std::string describe(const ConvGeometry& g) {
 TEST_F(LayersCommon, Im2colMatchesItsFormulaOverRandomGeometries) {
   std::mt19937 rng(7);
   for (int trial = 0; trial < 300; ++trial) {
-    const ConvGeometry g = random_geometry(rng);
-    const int num = 1 + trial % 3;
-    const auto xt = random_floats(num * g.in_plane() * g.channels, rng);
+    const auto [g, num, xt] = random_case(rng, 1 + trial % 3);
     std::vector<float> col(num * g.out_plane() * g.col_width(), 99.f);  // every entry is written
     im2col_nhwc(xt.data(), num, g, col.data());
     ASSERT_EQ(col, reference_im2col(xt, num, g)) << describe(g) << ", " << num << " images";
@@ -112,9 +121,7 @@ TEST_F(LayersCommon, Im2colMatchesItsFormulaOverRandomGeometries) {
 TEST_F(LayersCommon, Col2imIsTheAdjointOfIm2col) {
   std::mt19937 rng(11);
   for (int trial = 0; trial < 300; ++trial) {
-    const ConvGeometry g = random_geometry(rng);
-    const int num = 1 + trial % 2;
-    const auto xt = random_floats(num * g.in_plane() * g.channels, rng);
+    const auto [g, num, xt] = random_case(rng, 1 + trial % 2);
     const auto y = random_floats(num * g.out_plane() * g.col_width(), rng);
     std::vector<float> col(y.size());
     im2col_nhwc(xt.data(), num, g, col.data());
