@@ -12,9 +12,12 @@
 
 #include "crema/core/device.hpp"
 #include "crema/core/filler.hpp"
-#include "registry.hpp"
+#include "crema/core/registry.hpp"
 
 namespace crema {
+
+constexpr Tensor::Access kNone = Tensor::Access::kNone, kRead = Tensor::Access::kRead,
+                        kWrite = Tensor::Access::kWrite;
 
 LayerInstance::LayerInstance(const pb::LayerParameter& param, Registry& registry)
     : param_(param) {
@@ -83,8 +86,8 @@ void LayerInstance::setup(const std::vector<Tensor*>& bottom, const std::vector<
     throw std::runtime_error(label() + " produces " + range(desc_->min_tops, desc_->max_tops) +
                              " top(s), got " + std::to_string(nt));
   std::vector<crema_tensor> b, t, p;
-  for (Tensor* x : bottom) b.push_back(x->view(CREMA_CPU, 0, 0));
-  for (Tensor* x : top) t.push_back(x->view(CREMA_CPU, 0, 0));
+  for (Tensor* x : bottom) b.push_back(x->view(CREMA_CPU, kNone, kNone));
+  for (Tensor* x : top) t.push_back(x->view(CREMA_CPU, kNone, kNone));
   crema_io io = make_io(b, t, p);
   crema_param_decls decls;
   if (desc_->setup && desc_->setup(self_, &exec, &io, &decls) != CREMA_OK) fail("setup", bottom);
@@ -109,9 +112,9 @@ void LayerInstance::setup(const std::vector<Tensor*>& bottom, const std::vector<
 size_t LayerInstance::reshape(const std::vector<Tensor*>& bottom, const std::vector<Tensor*>& top,
                               const crema_exec& exec) {
   std::vector<crema_tensor> b, t, p;
-  for (Tensor* x : bottom) b.push_back(x->view(CREMA_CPU, 0, 0));
-  for (Tensor* x : top) t.push_back(x->view(CREMA_CPU, 0, 0));
-  for (auto& x : params_) p.push_back(x.tensor->view(CREMA_CPU, 0, 0));
+  for (Tensor* x : bottom) b.push_back(x->view(CREMA_CPU, kNone, kNone));
+  for (Tensor* x : top) t.push_back(x->view(CREMA_CPU, kNone, kNone));
+  for (auto& x : params_) p.push_back(x.tensor->view(CREMA_CPU, kNone, kNone));
   crema_io io = make_io(b, t, p);
   size_t ws = 0;
   if (desc_->reshape(self_, &exec, &io, &ws) != CREMA_OK) fail("reshape", bottom);
@@ -150,12 +153,12 @@ void LayerInstance::forward(const std::vector<Tensor*>& bottom, const std::vecto
   }
   auto dev = static_cast<crema_device>(ex.device);
   std::vector<crema_tensor> b, t, p;
-  for (Tensor* x : bottom) b.push_back(x->view(dev, 1, 0));
-  for (Tensor* x : top) t.push_back(x->view(dev, 2, 0));
-  for (auto& x : params_) p.push_back(x.tensor->view(dev, 2, 0));
+  for (Tensor* x : bottom) b.push_back(x->view(dev, kRead, kNone));
+  for (Tensor* x : top) t.push_back(x->view(dev, kWrite, kNone));
+  for (auto& x : params_) p.push_back(x.tensor->view(dev, kWrite, kNone));
   if (dev == CREMA_CPU)
     for (LayerInstance* a : absorbed)
-      for (auto& x : a->params_) p.push_back(x.tensor->view(dev, 2, 0));
+      for (auto& x : a->params_) p.push_back(x.tensor->view(dev, kWrite, kNone));
   crema_io io = make_io(b, t, p);
   if (dev == CREMA_CPU) io.n_absorbed = static_cast<int32_t>(absorbed.size());
   call(fn, "forward", io, ex, bottom);
@@ -174,13 +177,14 @@ void LayerInstance::backward(const std::vector<Tensor*>& top, const std::vector<
   if (!fn) throw std::runtime_error(label() + " has no backward pass but a gradient is needed");
   auto dev = static_cast<crema_device>(ex.device);
   std::vector<crema_tensor> b, t, p;
-  for (Tensor* x : top) t.push_back(x->view(dev, 1, 1));
+  for (Tensor* x : top) t.push_back(x->view(dev, kRead, kRead));
   for (size_t i = 0; i < bottom.size(); ++i)
-    b.push_back(bottom[i]->view(dev, 1, propagate_down[i] ? 2 : 0));
-  for (auto& x : params_) p.push_back(x.tensor->view(dev, 1, params_need_grad ? 2 : 0));
+    b.push_back(bottom[i]->view(dev, kRead, propagate_down[i] ? kWrite : kNone));
+  for (auto& x : params_) p.push_back(x.tensor->view(dev, kRead, params_need_grad ? kWrite : kNone));
   if (dev == CREMA_CPU)
     for (size_t k = 0; k < absorbed.size(); ++k)
-      for (auto& x : absorbed[k]->params_) p.push_back(x.tensor->view(dev, 1, absorbed_need[k] ? 2 : 0));
+      for (auto& x : absorbed[k]->params_)
+        p.push_back(x.tensor->view(dev, kRead, absorbed_need[k] ? kWrite : kNone));
   crema_io io = make_io(b, t, p);
   io.propagate_down = propagate_down.data();
   io.params_need_grad = params_need_grad;

@@ -9,7 +9,7 @@
 #include "crema/core/device.hpp"
 #include "crema/core/host.hpp"
 #include "crema/core/net_wiring.hpp"
-#include "registry.hpp"
+#include "crema/core/registry.hpp"
 
 namespace crema {
 
@@ -412,7 +412,7 @@ void Net::copy_trained_layers_from(const pb::NetParameter& weights) {
       bool legacy_ok = !b.has_shape() && shape_count(s) == t.count();
       if (s != t.shape() && !legacy_ok)
         throw std::runtime_error("cannot copy param " + std::to_string(k) + " of " +
-                                 layers_[i]->label() + ": source shape " + shape_string(s) +
+                                 layers_[i]->label() + ": source shape " + Tensor::format_shape(s) +
                                  ", target shape " + t.shape_string());
       float* x = t.mutable_host_data();
       if (b.data_size() == t.count()) {

@@ -13,7 +13,7 @@
 
 #include "crema/core/proto_io.hpp"
 #include "crema/core/upgrade.hpp"
-#include "registry.hpp"
+#include "crema/core/registry.hpp"
 
 namespace crema {
 

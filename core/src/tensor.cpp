@@ -8,7 +8,7 @@
 
 namespace crema {
 
-std::string shape_string(const Shape& s) {
+std::string Tensor::format_shape(const Shape& s) {
   std::string out = "(";
   for (size_t i = 0; i < s.size(); ++i) out += (i ? "," : "") + std::to_string(s[i]);
   return out + ")";
@@ -20,7 +20,7 @@ void Tensor::reshape(const Shape& shape) {
                              std::to_string(CREMA_MAX_DIMS));
   int64_t n = 1;
   for (int64_t d : shape) {
-    if (d < 0) throw std::runtime_error("negative dimension in shape " + crema::shape_string(shape));
+    if (d < 0) throw std::runtime_error("negative dimension in shape " + format_shape(shape));
     n *= d;
   }
   shape_ = shape;
@@ -105,7 +105,7 @@ double Tensor::sumsq_diff_host() const {
   return s;
 }
 
-crema_tensor Tensor::view(crema_device device, int data_access, int diff_access) {
+crema_tensor Tensor::view(crema_device device, Access data_access, Access diff_access) {
   crema_tensor t{};
   t.dtype = CREMA_FLOAT32;
   t.device = device;
@@ -113,10 +113,10 @@ crema_tensor Tensor::view(crema_device device, int data_access, int diff_access)
   for (int i = 0; i < t.ndim; ++i) t.dims[i] = shape_[i];
   if (count_ == 0) return t;
   bool gpu = device == CREMA_CUDA;
-  if (data_access == 1) t.data = const_cast<float*>(gpu ? device_data() : host_data());
-  if (data_access == 2) t.data = gpu ? mutable_device_data() : mutable_host_data();
-  if (diff_access == 1) t.diff = const_cast<float*>(gpu ? device_diff() : host_diff());
-  if (diff_access == 2) t.diff = gpu ? mutable_device_diff() : mutable_host_diff();
+  if (data_access == Access::kRead) t.data = const_cast<float*>(gpu ? device_data() : host_data());
+  if (data_access == Access::kWrite) t.data = gpu ? mutable_device_data() : mutable_host_data();
+  if (diff_access == Access::kRead) t.diff = const_cast<float*>(gpu ? device_diff() : host_diff());
+  if (diff_access == Access::kWrite) t.diff = gpu ? mutable_device_diff() : mutable_host_diff();
   return t;
 }
 

@@ -38,7 +38,7 @@ class Accuracy final : public crema::Layer<Accuracy> {
         ignore_(p.get<int>("accuracy_param.ignore_label")) {}
 
   void reshape(crema::Context& c) {
-    const crema::Tensor x = c.bottom(0), label = c.bottom(1);
+    const crema::TensorView x = c.bottom(0), label = c.bottom(1);
     const int axis = x.canonical_axis(axis_);
     outer_ = x.count(0, axis), classes_ = x.dim(axis), inner_ = x.count(axis + 1);
     CREMA_CHECK(top_k_ >= 1 && top_k_ <= classes_,

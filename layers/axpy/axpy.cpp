@@ -53,7 +53,7 @@ class Axpy final : public crema::Layer<Axpy> {
   explicit Axpy(const crema::Params&) {}
 
   void reshape(crema::Context& c) {
-    const crema::Tensor a = c.bottom(0), x = c.bottom(1), y = c.bottom(2);
+    const crema::TensorView a = c.bottom(0), x = c.bottom(1), y = c.bottom(2);
     const std::string shapes = crema::shape_string(a.shape()) + ", " +
                                crema::shape_string(x.shape()) + ", " +
                                crema::shape_string(y.shape());

@@ -81,7 +81,7 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
   }
 
   void reshape(crema::Context& c) {
-    const crema::Tensor x = c.bottom(0);
+    const crema::TensorView x = c.bottom(0);
     CREMA_CHECK(x.ndim() >= 1, "BatchNorm needs an input with at least one axis");
     const int64_t ch = x.ndim() == 1 ? 1 : x.dim(1);
     CREMA_CHECK(ch == C_, "BatchNorm was set up for " << C_ << " channels, input "

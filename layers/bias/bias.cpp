@@ -64,7 +64,7 @@ class Bias final : public crema::Layer<Bias> {
   void setup(crema::Context& c) {
     two_ = c.num_bottom() == 2;
     if (two_) return;
-    const crema::Tensor x = c.bottom(0);
+    const crema::TensorView x = c.bottom(0);
     const crema::Shape xs = x.shape();
     const int a = x.canonical_axis(axis_);
     const int end = num_axes_ < 0 ? x.ndim() : a + num_axes_;
@@ -76,8 +76,8 @@ class Bias final : public crema::Layer<Bias> {
   }
 
   void reshape(crema::Context& c) {
-    const crema::Tensor x = c.bottom(0);
-    const crema::Tensor b = bias(c);
+    const crema::TensorView x = c.bottom(0);
+    const crema::TensorView b = bias(c);
     const int a = b.ndim() == 0 ? 0 : x.canonical_axis(axis_);
     bool fits = x.ndim() >= a + b.ndim();
     for (int i = 0; fits && i < b.ndim(); ++i) fits = x.dim(a + i) == b.dim(i);
@@ -180,7 +180,7 @@ class Bias final : public crema::Layer<Bias> {
   }
 
  private:
-  crema::Tensor bias(crema::Context& c) const { return two_ ? c.bottom(1) : c.param(0); }
+  crema::TensorView bias(crema::Context& c) const { return two_ ? c.bottom(1) : c.param(0); }
 
   int axis_, num_axes_;
   bool two_ = false;

@@ -16,13 +16,8 @@
 #include "crema/layers/copy.hpp"
 #include "crema/layers/fast_math.hpp"
 #include "crema/layers/im2col.hpp"
-
-// The core's host table and thread count (crema/core/host.hpp; its headers cannot be included
-// beside the SDK's, whose crema::Tensor is the plugin-side view of the same name).
-namespace crema {
-const crema_host* host_table();
-void set_num_threads(int n);
-}  // namespace crema
+// The host's table and thread count: the helpers run on the host's threads, as in a plugin.
+#include "crema/core/host.hpp"
 
 namespace crema::layers {
 namespace {

@@ -33,7 +33,7 @@ class Concat final : public crema::Layer<Concat> {
   }
 
   void reshape(crema::Context& c) {
-    const crema::Tensor b0 = c.bottom(0);
+    const crema::TensorView b0 = c.bottom(0);
     const crema::Shape s0 = b0.shape();
     CREMA_CHECK(b0.ndim() > 0, "cannot concatenate 0-d bottoms");
     if (has_dim_) {
@@ -79,14 +79,14 @@ class Concat final : public crema::Layer<Concat> {
  private:
   // Forward copies bottoms' data into the top; backward copies the top's diff into the bottoms.
   void move(crema::Context& c, bool forward) {
-    const crema::Tensor top = c.top(0);
+    const crema::TensorView top = c.top(0);
     const int64_t top_rows = top.dim(axis_index_) * inner_;
     const int nb = c.num_bottom();
     std::vector<float*> src(nb, nullptr);
     std::vector<int64_t> rows(nb), offset(nb);
     int64_t off = 0;
     for (int i = 0; i < nb; ++i) {
-      const crema::Tensor b = c.bottom(i);
+      const crema::TensorView b = c.bottom(i);
       rows[i] = b.dim(axis_index_) * inner_, offset[i] = off, off += rows[i];
       if (rows[i] == 0) continue;
       float* bp = forward ? b.data() : b.diff();
@@ -114,11 +114,11 @@ class Concat final : public crema::Layer<Concat> {
   // move() on the GPU: bottom i is an (outer, rows_i) block at column offset_i of the top's
   // (outer, top_rows).
   void move_cuda(crema::Context& c, bool forward) {
-    const crema::Tensor top = c.top(0);
+    const crema::TensorView top = c.top(0);
     const int64_t top_rows = top.dim(axis_index_) * inner_;
     int64_t offset = 0;
     for (int i = 0; i < c.num_bottom(); ++i) {
-      const crema::Tensor b = c.bottom(i);
+      const crema::TensorView b = c.bottom(i);
       const int64_t rows = b.dim(axis_index_) * inner_;
       const int64_t off = offset;
       offset += rows;

@@ -77,7 +77,7 @@ inline ConvSpec read_conv_spec(const Params& p, const std::string& block = "conv
 
 // reshape(): the bottom must be 4-D N,C,H,W with the channel axis at 1 and the (dilated) kernel
 // must fit the padded input. Fills channels/height/width into g.
-inline void check_conv_input(const Tensor& x, int axis, ConvGeometry* g) {
+inline void check_conv_input(const TensorView& x, int axis, ConvGeometry* g) {
   const int nd = x.ndim();
   CREMA_CHECK(nd == 4,
               "needs a 4-D N,C,H,W bottom (2-D convolution), got " << shape_string(x.shape()));

@@ -62,7 +62,7 @@ class ConvolutionDepthwise final : public crema::Layer<ConvolutionDepthwise> {
   }
 
   void reshape(crema::Context& c) {
-    crema::Tensor x = c.bottom(0);
+    crema::TensorView x = c.bottom(0);
     check_input(x);
     CREMA_CHECK(x.dim(1) == channels_, "bottom has " << x.dim(1)
                                                      << " channels but the weights were set up for "
@@ -236,7 +236,7 @@ class ConvolutionDepthwise final : public crema::Layer<ConvolutionDepthwise> {
     *h = p.get_repeated_or<int64_t>(b + name, 0, fallback);
     *w = p.get_repeated_or<int64_t>(b + name, 1, fallback);
   }
-  static void check_input(const crema::Tensor& x) {
+  static void check_input(const crema::TensorView& x) {
     CREMA_CHECK(x.ndim() == 4,
                 "needs a 4-D N,C,H,W bottom, got " << crema::shape_string(x.shape()));
   }

@@ -24,7 +24,7 @@ class EuclideanLoss final : public crema::Layer<EuclideanLoss> {
   explicit EuclideanLoss(const crema::Params&) {}
 
   void reshape(crema::Context& c) {
-    const crema::Tensor a = c.bottom(0), b = c.bottom(1);
+    const crema::TensorView a = c.bottom(0), b = c.bottom(1);
     CREMA_CHECK(a.ndim() > 0 && b.ndim() > 0 && a.dim(0) == b.dim(0) && a.count(1) == b.count(1),
                 "bottoms " << crema::shape_string(a.shape()) << " and "
                            << crema::shape_string(b.shape())

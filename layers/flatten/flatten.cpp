@@ -29,7 +29,7 @@ class Flatten final : public crema::Layer<Flatten> {
       : axis_(p.get<int>("flatten_param.axis")), end_axis_(p.get<int>("flatten_param.end_axis")) {}
 
   void reshape(crema::Context& c) {
-    const crema::Tensor x = c.bottom(0);
+    const crema::TensorView x = c.bottom(0);
     const int start = x.canonical_axis(axis_), end = x.canonical_axis(end_axis_);
     CREMA_CHECK(start <= end, "flatten_param axis " << axis_ << " (" << start
                                                     << ") comes after end_axis " << end_axis_

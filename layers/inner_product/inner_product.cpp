@@ -30,7 +30,7 @@ class InnerProduct final : public crema::Layer<InnerProduct> {
   }
 
   void setup(crema::Context& c) {
-    const crema::Tensor x = c.bottom(0);
+    const crema::TensorView x = c.bottom(0);
     k_ = x.count(x.canonical_axis(axis_));
     c.add_param(transpose_ ? crema::Shape{k_, n_} : crema::Shape{n_, k_},
                 "inner_product_param.weight_filler");
@@ -38,7 +38,7 @@ class InnerProduct final : public crema::Layer<InnerProduct> {
   }
 
   void reshape(crema::Context& c) {
-    const crema::Tensor x = c.bottom(0);
+    const crema::TensorView x = c.bottom(0);
     const int axis = x.canonical_axis(axis_);
     CREMA_CHECK(x.count(axis) == k_,
                 "input size " << x.count(axis) << " (bottom " << crema::shape_string(x.shape())

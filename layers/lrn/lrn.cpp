@@ -140,7 +140,7 @@ class LRN final : public crema::Layer<LRN> {
   }
 
   void reshape(crema::Context& c) {
-    const crema::Tensor x = c.bottom(0);
+    const crema::TensorView x = c.bottom(0);
     CREMA_CHECK(x.ndim() == 4,
                 "LRN needs a 4-d (N, C, H, W) input, got " << crema::shape_string(x.shape()));
     N_ = x.dim(0), C_ = x.dim(1), H_ = x.dim(2), W_ = x.dim(3);

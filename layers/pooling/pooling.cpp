@@ -75,7 +75,7 @@ class Pooling final : public crema::Layer<Pooling> {
   }
 
   void reshape(crema::Context& c) {
-    const crema::Tensor x = c.bottom(0);
+    const crema::TensorView x = c.bottom(0);
     CREMA_CHECK(x.ndim() == 4,
                 "Pooling needs a 4-d (N,C,H,W) bottom, got " << crema::shape_string(x.shape()));
     CREMA_CHECK(c.num_top() == 1 || method_ == "MAX",

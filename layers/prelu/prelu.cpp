@@ -88,7 +88,7 @@ class PReLU final : public crema::Layer<PReLU> {
   }
 
   void reshape(crema::Context& c) {
-    const crema::Tensor x = c.bottom(0);
+    const crema::TensorView x = c.bottom(0);
     check_shape(x);
     CREMA_CHECK(x.dim(1) == channels_, "PReLU was set up for " << channels_ << " channels, input "
                                                                << crema::shape_string(x.shape())
@@ -194,7 +194,7 @@ class PReLU final : public crema::Layer<PReLU> {
   }
 
  private:
-  static void check_shape(const crema::Tensor& x) {
+  static void check_shape(const crema::TensorView& x) {
     CREMA_CHECK(x.ndim() >= 2, "PReLU needs an input with at least 2 axes (N, C, ...), got "
                                    << crema::shape_string(x.shape()));
   }

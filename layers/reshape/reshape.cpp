@@ -47,7 +47,7 @@ class Reshape final : public crema::Layer<Reshape> {
   }
 
   void reshape(crema::Context& c) {
-    const crema::Tensor x = c.bottom(0);
+    const crema::TensorView x = c.bottom(0);
     const crema::Shape s = x.shape();
     const int nd = x.ndim();
     const int start = axis_ >= 0 ? axis_ : nd + axis_ + 1;

@@ -101,7 +101,7 @@ class Scale final : public crema::Layer<Scale> {
     if (two_) {
       shape = c.bottom(1).shape();
     } else {
-      const crema::Tensor x = c.bottom(0);
+      const crema::TensorView x = c.bottom(0);
       const int a = x.canonical_axis(axis_);
       const int end = num_axes_ < 0 ? x.ndim() : a + num_axes_;
       CREMA_CHECK(end <= x.ndim(), "scale_param.num_axes " << num_axes_ << " from axis " << a
@@ -115,8 +115,8 @@ class Scale final : public crema::Layer<Scale> {
   }
 
   void reshape(crema::Context& c) {
-    const crema::Tensor x = c.bottom(0);
-    const crema::Tensor s = two_ ? c.bottom(1) : c.param(scale_param_);
+    const crema::TensorView x = c.bottom(0);
+    const crema::TensorView s = two_ ? c.bottom(1) : c.param(scale_param_);
     const int a = s.ndim() == 0 ? 0 : x.canonical_axis(axis_);
     bool fits = x.ndim() >= a + s.ndim();
     for (int i = 0; fits && i < s.ndim(); ++i) fits = x.dim(a + i) == s.dim(i);
@@ -244,7 +244,7 @@ class Scale final : public crema::Layer<Scale> {
   }
 
  private:
-  crema::Tensor scale(crema::Context& c) const {
+  crema::TensorView scale(crema::Context& c) const {
     return two_ ? c.bottom(1) : c.param(scale_param_);
   }
 

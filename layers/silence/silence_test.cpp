@@ -8,7 +8,7 @@
 #include "crema/core/net.hpp"
 #include "crema/core/prototxt.hpp"
 #include "crema/core/tensor.hpp"
-#include "registry.hpp"
+#include "crema/core/registry.hpp"
 
 namespace {
 crema::pb::LayerParameter silence_param(int bottoms) {

@@ -36,7 +36,7 @@ class Slice final : public crema::Layer<Slice> {
   }
 
   void reshape(crema::Context& c) {
-    const crema::Tensor x = c.bottom(0);
+    const crema::TensorView x = c.bottom(0);
     const crema::Shape s = x.shape();
     CREMA_CHECK(x.ndim() > 0, "cannot slice a 0-d bottom");
     if (has_dim_) {

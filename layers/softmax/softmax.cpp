@@ -23,7 +23,7 @@ class Softmax final : public crema::Layer<Softmax> {
         engine_(p.get<std::string>("softmax_param.engine")) {}
 
   void reshape(crema::Context& c) {
-    const crema::Tensor x = c.bottom(0);
+    const crema::TensorView x = c.bottom(0);
     const int axis = x.canonical_axis(axis_);
     outer_ = x.count(0, axis), channels_ = x.dim(axis), inner_ = x.count(axis + 1);
     c.top(0).set_shape(x.shape());

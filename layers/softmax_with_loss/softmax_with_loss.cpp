@@ -50,7 +50,7 @@ class SoftmaxWithLoss final : public crema::Layer<SoftmaxWithLoss> {
   }
 
   void reshape(crema::Context& c) {
-    const crema::Tensor x = c.bottom(0), label = c.bottom(1);
+    const crema::TensorView x = c.bottom(0), label = c.bottom(1);
     const int axis = x.canonical_axis(axis_);
     outer_ = x.count(0, axis), channels_ = x.dim(axis), inner_ = x.count(axis + 1);
     CREMA_CHECK(label.count() == outer_ * inner_,

@@ -5,7 +5,7 @@
 
 #include "crema/core/net.hpp"
 #include "crema/core/prototxt.hpp"
-#include "registry.hpp"
+#include "crema/core/registry.hpp"
 
 namespace crema {
 namespace {

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "crema/core/prototxt.hpp"
-#include "registry.hpp"
+#include "crema/core/registry.hpp"
 
 namespace crema {
 namespace {

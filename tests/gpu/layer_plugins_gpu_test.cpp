@@ -11,7 +11,7 @@
 
 #include "crema/core/device.hpp"
 #include "crema/testing/harness.hpp"
-#include "registry.hpp"
+#include "crema/core/registry.hpp"
 
 namespace crema {
 namespace {

@@ -13,7 +13,7 @@
 #include "crema/core/host.hpp"
 #include "crema/core/prototxt.hpp"
 #include "crema/solver/solver.hpp"
-#include "registry.hpp"
+#include "crema/core/registry.hpp"
 #include "../solver/tiny_net.hpp"
 
 namespace crema {

@@ -13,7 +13,7 @@
 #include "crema/core/host.hpp"
 #include "crema/core/net.hpp"
 #include "crema/core/prototxt.hpp"
-#include "registry.hpp"
+#include "crema/core/registry.hpp"
 
 namespace crema {
 namespace {

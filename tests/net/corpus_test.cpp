@@ -14,7 +14,7 @@
 #include "crema/core/net.hpp"
 #include "crema/core/prototxt.hpp"
 #include "net_stats.hpp"
-#include "registry.hpp"
+#include "crema/core/registry.hpp"
 
 namespace crema {
 namespace {

@@ -7,10 +7,10 @@
 #include <regex>
 #include <set>
 
-#include "../../tools/crema/net_stats.hpp"
+#include "net_dot.hpp"
 #include "crema/core/net_wiring.hpp"
 #include "crema/core/prototxt.hpp"
-#include "registry.hpp"
+#include "crema/core/registry.hpp"
 
 namespace crema::tools {
 namespace {

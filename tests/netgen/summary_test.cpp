@@ -19,7 +19,7 @@
 #include <random>
 #include <sstream>
 
-#include "../../tools/crema/net_stats.hpp"
+#include "net_stats.hpp"
 #include "crema/core/net.hpp"
 #include "crema/core/net_wiring.hpp"
 #include "crema/core/prototxt.hpp"

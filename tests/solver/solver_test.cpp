@@ -11,7 +11,7 @@
 #include "crema/core/proto_io.hpp"
 #include "crema/core/prototxt.hpp"
 #include "crema/solver/solver.hpp"
-#include "registry.hpp"
+#include "crema/core/registry.hpp"
 #include "tiny_net.hpp"
 
 namespace crema {

@@ -7,7 +7,7 @@
 
 #include "crema/testing/harness.hpp"
 #include "flags.hpp"
-#include "registry.hpp"
+#include "crema/core/registry.hpp"
 #include "verbs.hpp"
 
 namespace crema::tools {

@@ -12,7 +12,7 @@
 #include "crema/core/net_wiring.hpp"
 #include "crema/core/prototxt.hpp"
 #include "flags.hpp"
-#include "net_stats.hpp"
+#include "net_dot.hpp"
 #include "verbs.hpp"
 
 namespace crema::tools {

@@ -3,7 +3,7 @@
 #include <iostream>
 
 #include "flags.hpp"
-#include "registry.hpp"
+#include "crema/core/registry.hpp"
 #include "verbs.hpp"
 
 namespace crema::tools {

@@ -14,6 +14,7 @@
 #include "crema/core/net.hpp"
 #include "crema/core/prototxt.hpp"
 #include "flags.hpp"
+#include "blas_probe.hpp"
 #include "net_stats.hpp"
 #include "verbs.hpp"
 

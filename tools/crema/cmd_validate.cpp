@@ -9,7 +9,7 @@
 #include "crema/core/proto_io.hpp"
 #include "crema/core/prototxt.hpp"
 #include "flags.hpp"
-#include "registry.hpp"
+#include "crema/core/registry.hpp"
 #include "crema/solver/net_sources.hpp"
 #include "verbs.hpp"
 

@@ -5,7 +5,7 @@
 #include <stdexcept>
 
 #include "crema/core/host.hpp"
-#include "registry.hpp"
+#include "crema/core/registry.hpp"
 
 namespace crema::tools {
 

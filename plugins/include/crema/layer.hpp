@@ -121,10 +121,10 @@ class Params {
   const crema_params* p_;
 };
 
-// A view of one host-owned tensor.
-class Tensor {
+// A view of one host-owned tensor (the host's own tensor class is crema::Tensor in core/).
+class TensorView {
  public:
-  explicit Tensor(crema_tensor* t) : t_(t) {}
+  explicit TensorView(crema_tensor* t) : t_(t) {}
   int ndim() const { return t_->ndim; }
   int64_t dim(int axis) const { return t_->dims[canonical_axis(axis)]; }
   Shape shape() const { return Shape(t_->dims, t_->dims + t_->ndim); }
@@ -147,7 +147,7 @@ class Tensor {
   }
   float* data() const { return static_cast<float*>(t_->data); }
   float* diff() const { return static_cast<float*>(t_->diff); }
-  bool same_memory(const Tensor& o) const { return t_->data == o.t_->data; }
+  bool same_memory(const TensorView& o) const { return t_->data == o.t_->data; }
   crema_tensor* raw() const { return t_; }
 
  private:
@@ -163,9 +163,9 @@ class Context {
   int num_bottom() const { return io_->n_bottom; }
   int num_top() const { return io_->n_top; }
   int num_param() const { return io_->n_param; }
-  Tensor bottom(int i) const { return Tensor(&io_->bottom[i]); }
-  Tensor top(int i) const { return Tensor(&io_->top[i]); }
-  Tensor param(int i) const { return Tensor(&io_->param[i]); }
+  TensorView bottom(int i) const { return TensorView(&io_->bottom[i]); }
+  TensorView top(int i) const { return TensorView(&io_->top[i]); }
+  TensorView param(int i) const { return TensorView(&io_->param[i]); }
   bool propagate_down(int i) const { return io_->propagate_down && io_->propagate_down[i]; }
   bool params_need_grad() const { return io_->params_need_grad != 0; }
   // Absorbed layers this call computes too (see crema_layer_desc.absorb; 0 on GPU calls), and

@@ -12,8 +12,7 @@
 
 namespace crema {
 
-using Shape = std::vector<int64_t>;
-std::string shape_string(const Shape& s);
+using Shape = std::vector<int64_t>;  // the same type as the SDK's crema::Shape
 
 class Tensor {
  public:
@@ -27,7 +26,8 @@ class Tensor {
   int64_t dim(int axis) const { return shape_.at(axis < 0 ? axis + ndim() : axis); }
   int64_t count() const { return count_; }
   int64_t count(int from, int to) const;
-  std::string shape_string() const { return crema::shape_string(shape_); }
+  std::string shape_string() const { return format_shape(shape_); }
+  static std::string format_shape(const Shape& s);  // "(2,3,4)"
 
   const float* host_data() const;
   const float* host_diff() const;
@@ -50,8 +50,11 @@ class Tensor {
   double sumsq_data_host() const;
   double sumsq_diff_host() const;
 
-  // The view a plugin call receives. Access: 0 none, 1 read, 2 write.
-  crema_tensor view(crema_device device, int data_access, int diff_access);
+  // What a plugin call may do with data or diff: kNone hands no pointer, kRead a synced one,
+  // kWrite one whose other copy (host or device) becomes stale.
+  enum class Access { kNone, kRead, kWrite };
+  // The view a plugin call receives.
+  crema_tensor view(crema_device device, Access data, Access diff);
 
  private:
   Shape shape_;

@@ -10,7 +10,7 @@
 #include "crema/core/host.hpp"
 #include "crema/core/layer_instance.hpp"
 #include "crema/core/prototxt.hpp"
-#include "registry.hpp"
+#include "crema/core/registry.hpp"
 
 namespace crema::testing {
 
