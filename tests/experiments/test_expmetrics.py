@@ -6,6 +6,7 @@ the validation split), the collected results and the report. No crema, no traini
 
   python3 tests/experiments/test_expmetrics.py [-v]
 """
+
 import contextlib
 import gzip
 import io
@@ -35,10 +36,18 @@ def metrics_lines(loss_end, acc_test, acc_train, iters=60, display=5, test_every
     for it in range(0, iters, display):
         if it and it % test_every == 0:
             f = it / iters
-            lines.append(json.dumps({"iter": it, "test_net": 0, "loss": 1.0, "accuracy": acc_test * f}))
-            lines.append(json.dumps({"iter": it, "test_net": 1, "loss": 1.0, "accuracy": acc_train * f}))
+            lines.append(
+                json.dumps({"iter": it, "test_net": 0, "loss": 1.0, "accuracy": acc_test * f})
+            )
+            lines.append(
+                json.dumps({"iter": it, "test_net": 1, "loss": 1.0, "accuracy": acc_train * f})
+            )
         loss = 2.3 + (loss_end - 2.3) * it / (iters - display)
-        lines.append(json.dumps({"iter": it, "lr": 0.1, "loss": loss, "images_per_s": 0 if it == 0 else 400 + it}))
+        lines.append(
+            json.dumps(
+                {"iter": it, "lr": 0.1, "loss": loss, "images_per_s": 0 if it == 0 else 400 + it}
+            )
+        )
     lines.append(json.dumps({"iter": iters, "test_net": 0, "loss": 0.5, "accuracy": acc_test}))
     lines.append(json.dumps({"iter": iters, "test_net": 1, "loss": 0.4, "accuracy": acc_train}))
     return lines
@@ -58,26 +67,40 @@ class Parsing(unittest.TestCase):
         self.assertAlmostEqual(m.error_curve(0)[-1][1], 0.2)
 
     def test_cut_and_bad_lines_are_skipped(self):
-        lines = ['{"iter":0,"lr":0.1,"loss":2.3,"images_per_s":0}', "", "  ",
-                 '{"iter":5,"lr":0.1,"loss":2.0,"images_per_s":300}',
-                 "not json", "[1, 2]", '{"lr":0.1,"loss":2.0}', '{"iter":7}',
-                 '{"iter":"x","loss":1}', '{"iter":10,"test_net":"a","accuracy":0.5}',
-                 '{"iter":10,"test_net":0,"accuracy":0.5}', '{"iter":10,"lr":0.1,"lo']
+        lines = [
+            '{"iter":0,"lr":0.1,"loss":2.3,"images_per_s":0}',
+            "",
+            "  ",
+            '{"iter":5,"lr":0.1,"loss":2.0,"images_per_s":300}',
+            "not json",
+            "[1, 2]",
+            '{"lr":0.1,"loss":2.0}',
+            '{"iter":7}',
+            '{"iter":"x","loss":1}',
+            '{"iter":10,"test_net":"a","accuracy":0.5}',
+            '{"iter":10,"test_net":0,"accuracy":0.5}',
+            '{"iter":10,"lr":0.1,"lo',
+        ]
         m = em.parse_metrics_lines(lines)
         self.assertEqual(len(m.train), 2)
         self.assertEqual(m.final_test(0), (10, 0.5))
         self.assertEqual(m.bad_lines, 7)
 
     def test_final_test_skips_records_without_the_key(self):
-        m = em.parse_metrics_lines(['{"iter":10,"test_net":0,"accuracy":0.5}',
-                                    '{"iter":20,"test_net":0,"loss":0.3}'])
+        m = em.parse_metrics_lines(
+            ['{"iter":10,"test_net":0,"accuracy":0.5}', '{"iter":20,"test_net":0,"loss":0.3}']
+        )
         self.assertEqual(m.final_test(0), (10, 0.5))
         self.assertEqual(m.final_test(0, "loss"), (20, 0.3))
         self.assertIsNone(m.final_test(1))
 
     def test_median_throughput_ignores_zero_and_slow_outliers(self):
-        m = em.parse_metrics_lines([json.dumps({"iter": i, "loss": 1.0, "images_per_s": v})
-                                    for i, v in enumerate([0, 500, 510, 90, 505])])
+        m = em.parse_metrics_lines(
+            [
+                json.dumps({"iter": i, "loss": 1.0, "images_per_s": v})
+                for i, v in enumerate([0, 500, 510, 90, 505])
+            ]
+        )
         self.assertEqual(m.median_images_per_s(), 502.5)
         self.assertIsNone(em.parse_metrics_lines([]).median_images_per_s())
         self.assertIsNone(em.parse_metrics_lines([]).final_train_loss())
@@ -136,24 +159,33 @@ class Rule(unittest.TestCase):
         self.assertEqual(em.claim_verdict([]), "not run")
 
     def test_choose_lr(self):
-        g = [{"lr": 0.01, "val_error": 0.20, "train_loss": 0.5, "status": "ok"},
-             {"lr": 0.03, "val_error": 0.15, "train_loss": 0.4, "status": "ok"},
-             {"lr": 0.1, "val_error": None, "train_loss": None, "status": "diverged"}]
+        g = [
+            {"lr": 0.01, "val_error": 0.20, "train_loss": 0.5, "status": "ok"},
+            {"lr": 0.03, "val_error": 0.15, "train_loss": 0.4, "status": "ok"},
+            {"lr": 0.1, "val_error": None, "train_loss": None, "status": "diverged"},
+        ]
         self.assertEqual(em.choose_lr(g), (0.03, False))
         g[0]["val_error"] = 0.10
         self.assertEqual(em.choose_lr(g), (0.01, True))
         # A diverged run never wins, even with a stale low error in its record.
-        g2 = [{"lr": 1.0, "val_error": 0.01, "status": "diverged"}, {"lr": 0.1, "val_error": 0.5, "status": "ok"}]
+        g2 = [
+            {"lr": 1.0, "val_error": 0.01, "status": "diverged"},
+            {"lr": 0.1, "val_error": 0.5, "status": "ok"},
+        ]
         self.assertEqual(em.choose_lr(g2), (0.1, False))  # two lrs: no "edge"
         # Ties: the lower training loss, then the smaller lr.
-        g3 = [{"lr": 0.3, "val_error": 0.1, "train_loss": 0.2, "status": "ok"},
-              {"lr": 0.1, "val_error": 0.1, "train_loss": 0.3, "status": "ok"},
-              {"lr": 0.03, "val_error": 0.1, "train_loss": 0.3, "status": "ok"}]
+        g3 = [
+            {"lr": 0.3, "val_error": 0.1, "train_loss": 0.2, "status": "ok"},
+            {"lr": 0.1, "val_error": 0.1, "train_loss": 0.3, "status": "ok"},
+            {"lr": 0.03, "val_error": 0.1, "train_loss": 0.3, "status": "ok"},
+        ]
         self.assertEqual(em.choose_lr(g3)[0], 0.3)
         g3[0]["train_loss"] = 0.3
         self.assertEqual(em.choose_lr(g3)[0], 0.03)
         self.assertEqual(em.choose_lr([]), (None, False))
-        self.assertEqual(em.choose_lr([{"lr": 0.1, "val_error": 0.2, "status": "ok"}]), (0.1, False))
+        self.assertEqual(
+            em.choose_lr([{"lr": 0.1, "val_error": 0.2, "status": "ok"}]), (0.1, False)
+        )
 
 
 class Files(unittest.TestCase):
@@ -176,9 +208,11 @@ class Files(unittest.TestCase):
         self.assertEqual(len(train), 1)
         self.assertIn("max_images: 2000", train[0])
         self.assertIn("mirror: true", train[0])
-        want = {"test": ('split: "test"', m.test_images, expplan.DATA),
-                "val": ('split: "val"', m.val_images, "/some/val"),
-                "trainset": ('split: "train"', m.traineval_images, expplan.DATA)}
+        want = {
+            "test": ('split: "test"', m.test_images, expplan.DATA),
+            "val": ('split: "val"', m.val_images, "/some/val"),
+            "trainset": ('split: "train"', m.traineval_images, expplan.DATA),
+        }
         for stage, (split, n, source) in want.items():
             b = [x for x in data if f'stage: "{stage}"' in x]
             self.assertEqual(len(b), 1, stage)
@@ -220,7 +254,8 @@ class Files(unittest.TestCase):
         t = expworkspace.solver_text(r, m, "/n.prototxt", "/m.jsonl")
         # test_state i goes with test_iter i: test set first, then the training slice.
         self.assertLess(t.index('stage: "test"'), t.index('stage: "trainset"'))
-        self.assertIn(f"test_iter: {m.test_images // m.test_batch}\ntest_iter: {m.traineval_images // m.test_batch}\n", t)
+        n_test, n_train = m.test_images // m.test_batch, m.traineval_images // m.test_batch
+        self.assertIn(f"test_iter: {n_test}\ntest_iter: {n_train}\n", t)
         self.assertIn(f"max_iter: {m.iterations}\n", t)
         self.assertIn(f"test_interval: {m.iterations // m.test_passes}\n", t)
         self.assertIn("solver_mode: CPU\n", t)
@@ -235,15 +270,24 @@ class Files(unittest.TestCase):
         for r in arms:
             ids.setdefault(r.identity(), []).append(r.name)
         shared = [v for v in ids.values() if len(v) > 1]
-        self.assertIn(["claim1/res_lo_seed1", "claim3/bn_before_seed1", "claim4/post_lo_seed1"], shared)
+        self.assertIn(
+            ["claim1/res_lo_seed1", "claim3/bn_before_seed1", "claim4/post_lo_seed1"], shared
+        )
         self.assertIn(["claim1/res_hi_seed2", "claim4/post_hi_seed2"], shared)
-        self.assertEqual(len(ids), len(arms) - 6)  # claim 3's 2 standard arms, claim 4's 4 post-act arms
+        self.assertEqual(
+            len(ids), len(arms) - 6
+        )  # claim 3's 2 standard arms, claim 4's 4 post-act arms
 
     def test_val_split_is_the_last_training_images(self):
         n_all, side = 7, 2
         images = bytes(range(n_all * side * side))
         with gzip.open(os.path.join(self.tmp, "train-images-idx3-ubyte.gz"), "wb") as f:
-            f.write((2051).to_bytes(4, "big") + n_all.to_bytes(4, "big") + side.to_bytes(4, "big") * 2 + images)
+            f.write(
+                (2051).to_bytes(4, "big")
+                + n_all.to_bytes(4, "big")
+                + side.to_bytes(4, "big") * 2
+                + images
+            )
         with open(os.path.join(self.tmp, "train-labels-idx1-ubyte"), "wb") as f:
             f.write((2049).to_bytes(4, "big") + n_all.to_bytes(4, "big") + bytes(range(n_all)))
         out = os.path.join(self.tmp, "val")
@@ -252,9 +296,11 @@ class Files(unittest.TestCase):
             data = f.read()
         self.assertEqual(int.from_bytes(data[4:8], "big"), 3)
         self.assertEqual(data[8:16], side.to_bytes(4, "big") * 2)
-        self.assertEqual(data[16:], images[4 * side * side:])
+        self.assertEqual(data[16:], images[4 * side * side :])
         with open(os.path.join(out, "val-labels-idx1-ubyte"), "rb") as f:
-            self.assertEqual(f.read(), (2049).to_bytes(4, "big") + (3).to_bytes(4, "big") + bytes([4, 5, 6]))
+            self.assertEqual(
+                f.read(), (2049).to_bytes(4, "big") + (3).to_bytes(4, "big") + bytes([4, 5, 6])
+            )
 
 
 class RefuseOtherDevice(unittest.TestCase):
@@ -279,7 +325,7 @@ class RefuseOtherDevice(unittest.TestCase):
         self.assertIn("holds runs on GPU 0", str(e.exception))
 
 
-FAKE_CREMA = r'''#!/bin/sh
+FAKE_CREMA = r"""#!/bin/sh
 # A stand-in for `crema train -solver S -threads N`: writes a metrics file and exits as the
 # solver's name says (ok, nan, crash).
 solver=$3
@@ -290,10 +336,11 @@ case "$(cat "$(dirname "$0")/behaviour")" in
   ok) echo "{\"iter\":60,\"test_net\":0,\"loss\":0.5,\"accuracy\":0.8$seed}" >> "$metrics"
       echo "{\"iter\":60,\"test_net\":1,\"loss\":0.4,\"accuracy\":0.9}" >> "$metrics"
       echo "Final test accuracy: 0.8000 (iteration 60)"; exit 0 ;;
-  nan) echo "F solver.cpp] Iteration 7: loss is -nan; training stopped before updating the weights." >&2; exit 1 ;;
+  nan) echo "F solver.cpp] Iteration 7: loss is -nan; training stopped before updating the" \
+            "weights." >&2; exit 1 ;;
   *) echo "F net.cpp] something else broke" >&2; exit 1 ;;
 esac
-'''
+"""
 
 
 class Execute(unittest.TestCase):
@@ -317,7 +364,9 @@ class Execute(unittest.TestCase):
             f.write(what)
 
     def execute(self, run, rerun=False):
-        return exptrain.execute(run, self.ws, 1, rerun, None, lambda r, res: self.logged.append(res["status"]))
+        return exptrain.execute(
+            run, self.ws, 1, rerun, None, lambda r, res: self.logged.append(res["status"])
+        )
 
     def test_statuses_and_reuse(self):
         r = self.runs[0]
@@ -347,24 +396,34 @@ class Execute(unittest.TestCase):
 
     def test_ledger_resumes_in_a_fresh_run_directory(self):
         ledger = os.path.join(self.tmp, "out", "finished")
-        ws = expworkspace.Workspace(os.path.join(self.tmp, "ws1"), "quick", self.crema, ledger=ledger)
+        ws = expworkspace.Workspace(
+            os.path.join(self.tmp, "ws1"), "quick", self.crema, ledger=ledger
+        )
         r = self.runs[0]
         self.behave("ok")
         first = exptrain.execute(r, ws, 1, False, None, lambda *_: None)
         self.assertTrue(os.path.exists(exptrain.ledger_path(ws, r)))
         # Another machine: an empty run directory, the ledger committed with the report.
         self.behave("crash")
-        ws2 = expworkspace.Workspace(os.path.join(self.tmp, "ws2"), "quick", self.crema, ledger=ledger)
+        ws2 = expworkspace.Workspace(
+            os.path.join(self.tmp, "ws2"), "quick", self.crema, ledger=ledger
+        )
         again = exptrain.execute(r, ws2, 1, False, None, lambda *_: None)
         self.assertTrue(again.get("reused"))
-        self.assertEqual(exptrain.run_summary(again)["test_error"], exptrain.run_summary(first)["test_error"])
+        self.assertEqual(
+            exptrain.run_summary(again)["test_error"], exptrain.run_summary(first)["test_error"]
+        )
         self.assertTrue(again["metrics_path"].startswith(ws2.root))
         # The same training under another name (a claim sharing the run) is found too.
         other = expplan.build_runs("quick", [expplan.claims_for("quick")[1]], 2)[1]
         twin = [o for o in other if o.name == "claim1/res_lo_seed1"]
         if twin and r.name != twin[0].name:
-            ws4 = expworkspace.Workspace(os.path.join(self.tmp, "ws4"), "quick", self.crema, ledger=ledger)
-            self.assertTrue(exptrain.execute(twin[0], ws4, 1, False, None, lambda *_: None).get("reused"))
+            ws4 = expworkspace.Workspace(
+                os.path.join(self.tmp, "ws4"), "quick", self.crema, ledger=ledger
+            )
+            self.assertTrue(
+                exptrain.execute(twin[0], ws4, 1, False, None, lambda *_: None).get("reused")
+            )
         # A changed solver or net (another fingerprint) trains again.
         for name in os.listdir(ledger):
             with open(os.path.join(ledger, name)) as f:
@@ -372,8 +431,12 @@ class Execute(unittest.TestCase):
             entry["portable_fingerprint"] = "something else"
             with open(os.path.join(ledger, name), "w") as f:
                 json.dump(entry, f)
-        ws3 = expworkspace.Workspace(os.path.join(self.tmp, "ws3"), "quick", self.crema, ledger=ledger)
-        self.assertEqual(exptrain.execute(r, ws3, 1, False, None, lambda *_: None)["status"], "failed")
+        ws3 = expworkspace.Workspace(
+            os.path.join(self.tmp, "ws3"), "quick", self.crema, ledger=ledger
+        )
+        self.assertEqual(
+            exptrain.execute(r, ws3, 1, False, None, lambda *_: None)["status"], "failed"
+        )
 
     def test_gpu_runs_are_new_runs(self):
         r = self.runs[0]
@@ -399,14 +462,20 @@ class Execute(unittest.TestCase):
         counter = [0, len(arms)]
         with contextlib.redirect_stderr(io.StringIO()) as err:
             exptrain.run_all(arms, self.ws, 1, jobs, False, None, counter)
-        self.assertIn(f"/{len(arms) - 2}] claim3/bn_after_seed2: ok, test error 18.00%", err.getvalue())
+        self.assertIn(
+            f"/{len(arms) - 2}] claim3/bn_after_seed2: ok, test error 18.00%", err.getvalue()
+        )
         self.assertIn(f"[{len(arms) - 2}/{len(arms) - 2}] ", err.getvalue())
         self.assertEqual(counter, [len(arms) - 2] * 2)
         shared = [r for r in arms if r.result.get("shared_with")]
-        self.assertEqual(sorted(r.name for r in shared), ["claim3/bn_before_seed1", "claim3/bn_before_seed2"])
+        self.assertEqual(
+            sorted(r.name for r in shared), ["claim3/bn_before_seed1", "claim3/bn_before_seed2"]
+        )
         self.assertEqual(shared[0].result["claim"], 3)
-        self.assertEqual(shared[0].result["metrics_path"],
-                         [r for r in arms if r.name == "claim1/res_lo_seed1"][0].result["metrics_path"])
+        self.assertEqual(
+            shared[0].result["metrics_path"],
+            [r for r in arms if r.name == "claim1/res_lo_seed1"][0].result["metrics_path"],
+        )
 
 
 class Collect(unittest.TestCase):
@@ -428,9 +497,15 @@ class Collect(unittest.TestCase):
             with open(path, "w") as f:
                 f.write("\n".join(metrics_lines(e * 2, 1 - e, 1 - e + 0.02)) + "\n")
             wall = (walls or {}).get(r.arm.key, [10.0, 11.0])[r.seed - 1]
-            r.result = {"status": (status or {}).get((r.arm.key, r.seed), "ok"), "wall_s": wall,
-                        "seed": r.seed, "lr": r.lr, "tests": [s for s, _ in r.tests],
-                        "metrics_path": path, "threads": 1}
+            r.result = {
+                "status": (status or {}).get((r.arm.key, r.seed), "ok"),
+                "wall_s": wall,
+                "seed": r.seed,
+                "lr": r.lr,
+                "tests": [s for s, _ in r.tests],
+                "metrics_path": path,
+                "threads": 1,
+            }
         ws = expworkspace.Workspace(os.path.join(self.tmp, "ws"), "quick", None)
         return expresults.collect(claim, [], arms, ws, os.path.join(self.tmp, "out"), "quick")
 
@@ -446,44 +521,106 @@ class Collect(unittest.TestCase):
         self.assertAlmostEqual(before["stats"]["train_loss"]["mean"], 0.21)
         self.assertEqual(before["runs"][0]["metrics"], "metrics/claim3/bn_before_seed1.jsonl")
         self.assertTrue(os.path.exists(os.path.join(self.tmp, "out", before["runs"][0]["metrics"])))
-        self.assertEqual(self.fake(c3, {"bn_before": [0.16, 0.17], "bn_after": [0.13, 0.15]})["verdict"], "no")
-        self.assertEqual(self.fake(c3, {"bn_before": [0.10, 0.14], "bn_after": [0.13, 0.15]})["verdict"], "inconclusive")
+        self.assertEqual(
+            self.fake(c3, {"bn_before": [0.16, 0.17], "bn_after": [0.13, 0.15]})["verdict"], "no"
+        )
+        self.assertEqual(
+            self.fake(c3, {"bn_before": [0.10, 0.14], "bn_after": [0.13, 0.15]})["verdict"],
+            "inconclusive",
+        )
         # A failed run leaves a seed out; a side with none left is n/a.
-        r = self.fake(c3, {"bn_before": [0.10, 0.20], "bn_after": [0.13, 0.15]}, status={("bn_before", 2): "failed"})
+        r = self.fake(
+            c3,
+            {"bn_before": [0.10, 0.20], "bn_after": [0.13, 0.15]},
+            status={("bn_before", 2): "failed"},
+        )
         self.assertEqual(r["verdict"], "yes")
         self.assertEqual(r["arms"][0]["stats"]["test_error"]["n"], 1)
-        r = self.fake(c3, {"bn_before": [0.10, 0.20], "bn_after": [0.13, 0.15]},
-                      status={("bn_before", 1): "diverged", ("bn_before", 2): "failed"})
+        r = self.fake(
+            c3,
+            {"bn_before": [0.10, 0.20], "bn_after": [0.13, 0.15]},
+            status={("bn_before", 1): "diverged", ("bn_before", 2): "failed"},
+        )
         self.assertEqual((r["checks"][0]["outcome"], r["verdict"]), (em.NA, "inconclusive"))
 
     def test_claim4_gap_grows(self):
         c4 = expplan.claims_for("quick")[4]
         # Gap at the low depth 0.01 per seed, at the high depth 0.03 and 0.04: holds.
-        res = self.fake(c4, {"post_lo": [0.12, 0.13], "pre_lo": [0.11, 0.12],
-                             "post_hi": [0.13, 0.14], "pre_hi": [0.10, 0.10]})
+        res = self.fake(
+            c4,
+            {
+                "post_lo": [0.12, 0.13],
+                "pre_lo": [0.11, 0.12],
+                "post_hi": [0.13, 0.14],
+                "pre_hi": [0.10, 0.10],
+            },
+        )
         self.assertEqual([k["outcome"] for k in res["checks"]], [em.HOLDS, em.HOLDS])
         self.assertAlmostEqual(res["checks"][1]["a"]["mean"], 0.01)
         self.assertAlmostEqual(res["checks"][1]["b"]["mean"], 0.035)
         # The gap shrinks with depth: contradicted.
-        res = self.fake(c4, {"post_lo": [0.15, 0.16], "pre_lo": [0.10, 0.10],
-                             "post_hi": [0.13, 0.14], "pre_hi": [0.12, 0.13]})
+        res = self.fake(
+            c4,
+            {
+                "post_lo": [0.15, 0.16],
+                "pre_lo": [0.10, 0.10],
+                "post_hi": [0.13, 0.14],
+                "pre_hi": [0.12, 0.13],
+            },
+        )
         self.assertEqual(res["checks"][1]["outcome"], em.CONTRADICTED)
         self.assertEqual(res["verdict"], "no")
 
     def test_claim5_wall_time_and_report(self):
         c5 = expplan.claims_for("quick")[5]
-        res = self.fake(c5, {"wide": [0.10, 0.11], "wide_do": [0.08, 0.09], "thin": [0.12, 0.13], "thin_do": [0.12, 0.12]},
-                        walls={"wide": [5.0, 6.0], "wide_do": [5.0, 6.0], "thin": [9.0, 9.5], "thin_do": [9.0, 9.5]})
+        res = self.fake(
+            c5,
+            {
+                "wide": [0.10, 0.11],
+                "wide_do": [0.08, 0.09],
+                "thin": [0.12, 0.13],
+                "thin_do": [0.12, 0.12],
+            },
+            walls={
+                "wide": [5.0, 6.0],
+                "wide_do": [5.0, 6.0],
+                "thin": [9.0, 9.5],
+                "thin_do": [9.0, 9.5],
+            },
+        )
         self.assertEqual([k["outcome"] for k in res["checks"]], [em.HOLDS] * 3)
         self.assertEqual(res["verdict"], "yes")
         out = os.path.join(self.tmp, "out")
-        results = {"mode": "quick", "claims": {"5": res}, "command": "run_experiments.py --quick",
-                   "finished": "now", "crema": "build/bin/crema", "threads": 1, "jobs": 1, "wall_s": 60.0,
-                   "n_runs": 8, "n_reused": 0, "n_shared": 0, "runs_wall_s": 60.0, "rate_gmacs": 10.0,
-                   "full_estimate": {"5": {"runs": 8, "hours": 20.0}, "all": {"runs": 50, "hours": 40.0}},
-                   "budget": {"iterations": 60, "batch": 64, "train_images": 2000, "test_images": 1000,
-                              "traineval_images": 500, "val_images": 1000, "grid_train_images": 2000,
-                              "grid_iterations": 40, "test_passes": 3, "display": 5, "warmup": 5, "seeds": [1, 2]}}
+        results = {
+            "mode": "quick",
+            "claims": {"5": res},
+            "command": "run_experiments.py --quick",
+            "finished": "now",
+            "crema": "build/bin/crema",
+            "threads": 1,
+            "jobs": 1,
+            "wall_s": 60.0,
+            "n_runs": 8,
+            "n_reused": 0,
+            "n_shared": 0,
+            "runs_wall_s": 60.0,
+            "rate_gmacs": 10.0,
+            "full_estimate": {"5": {"runs": 8, "hours": 20.0}, "all": {"runs": 50, "hours": 40.0}},
+            "budget": {
+                "iterations": 60,
+                "batch": 64,
+                "train_images": 2000,
+                "test_images": 1000,
+                "traineval_images": 500,
+                "val_images": 1000,
+                "grid_train_images": 2000,
+                "grid_iterations": 40,
+                "test_passes": 3,
+                "display": 5,
+                "warmup": 5,
+                "seeds": [1, 2],
+            },
+        }
         spec = expreport.plot_spec(results, out)
         self.assertEqual(len(spec["figures"]), 1)
         panels = spec["figures"][0]["panels"]
@@ -498,7 +635,9 @@ class Collect(unittest.TestCase):
         for a in res["arms"]:
             self.assertIn(f"| {a['label']} |", report)
         self.assertIn("| 10.50 ± 0.50 |", report)
-        self.assertIn("| 5 | Wide beats deep at a similar parameter count | 3 of 3 | **yes** |", report)
+        self.assertIn(
+            "| 5 | Wide beats deep at a similar parameter count | 3 of 3 | **yes** |", report
+        )
         self.assertIn("| all five (shared runs once) | 50 | 40.0 h |", report)
         self.assertIn("Plots skipped: test.", report)
 
@@ -507,8 +646,12 @@ class Collect(unittest.TestCase):
         self.assertEqual(xs, [0, 5])
         self.assertEqual(ys, [2.0, 3.0])
         self.assertEqual(expreport.mean_curve([]), ([], []))
-        self.assertTrue(math.isclose(expresults.cost_macs(1e6, 60, 64, 20, [("test", 1000)], 100),
-                                     1e6 * (3 * 60 * 64 + 3 * 1000)))
+        self.assertTrue(
+            math.isclose(
+                expresults.cost_macs(1e6, 60, 64, 20, [("test", 1000)], 100),
+                1e6 * (3 * 60 * 64 + 3 * 1000),
+            )
+        )
 
 
 if __name__ == "__main__":

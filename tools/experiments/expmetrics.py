@@ -13,6 +13,7 @@ JSON object a line, written by solver/src/solver.cpp and solver/src/test_all.cpp
 The loss of a display is the solver's smoothed loss (the mean over `average_loss` iterations).
 A run that was killed may leave a cut last line: it is skipped and counted, not fatal.
 """
+
 import json
 import math
 import statistics
@@ -111,8 +112,14 @@ def summarize(values):
     if not v:
         return None
     lo, hi = min(v), max(v)
-    return {"n": len(v), "mean": sum(v) / len(v), "spread": (hi - lo) / 2, "lo": lo, "hi": hi,
-            "std": statistics.stdev(v) if len(v) > 1 else 0.0}
+    return {
+        "n": len(v),
+        "mean": sum(v) / len(v),
+        "spread": (hi - lo) / 2,
+        "lo": lo,
+        "hi": hi,
+        "std": statistics.stdev(v) if len(v) > 1 else 0.0,
+    }
 
 
 def fmt_stat(s, scale=1.0, digits=2, unit=""):

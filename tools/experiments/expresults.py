@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """Results: each claim's arms, runs and checks from the finished runs, and the cost model (the
 throughput measured, the hours the claims not run yet would take)."""
+
 import os
 import shutil
 
@@ -21,22 +22,47 @@ def cost_macs(macs, iterations, batch, test_interval, tests, test_batch):
 
 def collect(claim, grid_runs, arm_runs, ws, out_dir, mode):
     m = MODES[mode]
-    cres = {"id": claim.id, "title": claim.title, "expectation": claim.expectation,
-            "reference": claim.reference, "setup": claim.setup, "arms": [], "checks": [], "grid": []}
+    cres = {
+        "id": claim.id,
+        "title": claim.title,
+        "expectation": claim.expectation,
+        "reference": claim.reference,
+        "setup": claim.setup,
+        "arms": [],
+        "checks": [],
+        "grid": [],
+    }
     metrics_dir = os.path.join(out_dir, "metrics")
     for r in grid_runs:
         s = run_summary(r.result)
         dst = os.path.join(metrics_dir, r.name + ".jsonl")
         copy_metrics(r.result["metrics_path"], dst)
-        cres["grid"].append({"opt": r.opt, "label": OPTIMIZERS[r.opt][0], "lr": r.lr, "status": s["status"],
-                             "val_error": s.get("val_error"), "train_loss": s.get("train_loss"),
-                             "wall_s": s["wall_s"], "metrics": os.path.relpath(dst, out_dir)})
+        cres["grid"].append(
+            {
+                "opt": r.opt,
+                "label": OPTIMIZERS[r.opt][0],
+                "lr": r.lr,
+                "status": s["status"],
+                "val_error": s.get("val_error"),
+                "train_loss": s.get("train_loss"),
+                "wall_s": s["wall_s"],
+                "metrics": os.path.relpath(dst, out_dir),
+            }
+        )
     for arm in claim.arms:
         params, macs = ws.arch_stats(arm.arch, m.train_images)
         runs = [r for r in arm_runs if r.arm is arm]
-        entry = {"key": arm.key, "label": arm.label, "arch": arm.arch.label, "params": params,
-                 "macs_per_image": macs, "opt": arm.opt, "opt_label": OPTIMIZERS[arm.opt][0],
-                 "lr": runs[0].lr if runs else arm.lr, "runs": []}
+        entry = {
+            "key": arm.key,
+            "label": arm.label,
+            "arch": arm.arch.label,
+            "params": params,
+            "macs_per_image": macs,
+            "opt": arm.opt,
+            "opt_label": OPTIMIZERS[arm.opt][0],
+            "lr": runs[0].lr if runs else arm.lr,
+            "runs": [],
+        }
         if arm.lr is None:
             g = [x for x in cres["grid"] if x["opt"] == arm.opt]
             entry["grid_lrs"] = [x["lr"] for x in g]
@@ -46,13 +72,17 @@ def collect(claim, grid_runs, arm_runs, ws, out_dir, mode):
             dst = os.path.join(metrics_dir, r.name + ".jsonl")
             copy_metrics(r.result["metrics_path"], dst)
             s["metrics"] = os.path.relpath(dst, out_dir)
-            s["cost_macs"] = cost_macs(macs, r.iterations, m.batch, r.test_interval, r.tests, m.test_batch)
+            s["cost_macs"] = cost_macs(
+                macs, r.iterations, m.batch, r.test_interval, r.tests, m.test_batch
+            )
             s["threads"] = r.result["threads"]
             if s["status"] == "failed":
                 s["log_tail"] = r.result.get("log_tail", "")
             entry["runs"].append(s)
-        entry["stats"] = {k: em.summarize([x.get(k) for x in entry["runs"]])
-                          for k in ("test_error", "train_error", "train_loss", "wall_s", "images_per_s")}
+        entry["stats"] = {
+            k: em.summarize([x.get(k) for x in entry["runs"]])
+            for k in ("test_error", "train_error", "train_loss", "wall_s", "images_per_s")
+        }
         cres["arms"].append(entry)
     by_key = {a["key"]: a for a in cres["arms"]}
 
@@ -60,14 +90,23 @@ def collect(claim, grid_runs, arm_runs, ws, out_dir, mode):
         if expr[0] == "arm":
             return {x["seed"]: x.get(expr[2]) for x in by_key[expr[1]]["runs"]}
         _, x, y, metric = expr
-        return em.paired_difference({r["seed"]: r.get(metric) for r in by_key[x]["runs"]},
-                                    {r["seed"]: r.get(metric) for r in by_key[y]["runs"]})
+        return em.paired_difference(
+            {r["seed"]: r.get(metric) for r in by_key[x]["runs"]},
+            {r["seed"]: r.get(metric) for r in by_key[y]["runs"]},
+        )
 
     for text, a, b in claim.checks:
         va, vb = side(a), side(b)
         outcome = em.check_order(list(va.values()), list(vb.values()))
-        cres["checks"].append({"text": text, "metric": a[-1], "outcome": outcome,
-                               "a": em.summarize(list(va.values())), "b": em.summarize(list(vb.values()))})
+        cres["checks"].append(
+            {
+                "text": text,
+                "metric": a[-1],
+                "outcome": outcome,
+                "a": em.summarize(list(va.values())),
+                "b": em.summarize(list(vb.values())),
+            }
+        )
     cres["verdict"] = em.claim_verdict([c["outcome"] for c in cres["checks"]])
     return cres
 
@@ -94,14 +133,25 @@ def mark_not_run(results, run_dir, crema, rate):
     """Full mode: the claims no invocation has run yet in this output directory, for the report,
     with what they would cost at the throughput the finished runs measured."""
     results.pop("not_run", None)
-    missing = [c for cid, c in sorted(claims_for("full").items()) if str(cid) not in results["claims"]]
+    missing = [
+        c for cid, c in sorted(claims_for("full").items()) if str(cid) not in results["claims"]
+    ]
     if not missing:
         return
     done = {int(cid) for cid in results["claims"]}
-    est = (full_estimate(Workspace(os.path.join(run_dir, "full_plan"), "full", crema), rate, done)
-           if rate and crema else {})
-    results["not_run"] = {str(c.id): {"title": c.title, "runs": est.get(str(c.id), {}).get("runs"),
-                                      "hours": est.get(str(c.id), {}).get("hours")} for c in missing}
+    est = (
+        full_estimate(Workspace(os.path.join(run_dir, "full_plan"), "full", crema), rate, done)
+        if rate and crema
+        else {}
+    )
+    results["not_run"] = {
+        str(c.id): {
+            "title": c.title,
+            "runs": est.get(str(c.id), {}).get("runs"),
+            "hours": est.get(str(c.id), {}).get("hours"),
+        }
+        for c in missing
+    }
 
 
 def full_estimate(ws_full, rate, done_claims=()):

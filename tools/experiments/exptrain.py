@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """Training: one `crema train` per run, several at a time, with finished runs reused from the run
 directory or from the output directory's finished/ ledger."""
+
 import concurrent.futures
 import glob
 import hashlib
@@ -20,7 +21,7 @@ def portable_fingerprint(solver, net_txt, run_dir, root):
     """The training a run is, whatever its name and wherever its run directory: the solver
     without its comment lines and both files with the paths taken out. The ledger matches on it
     across machines and across claims that share a run."""
-    body = "\n".join(l for l in solver.splitlines() if not l.startswith("#")) + "\n" + net_txt
+    body = "\n".join(ln for ln in solver.splitlines() if not ln.startswith("#")) + "\n" + net_txt
     body = body.replace(run_dir, "<this run>").replace(root, "<run dir>")
     return hashlib.sha256(body.encode()).hexdigest()
 
@@ -32,7 +33,11 @@ def ledger_path(ws, run):
 def record_finished(ws, run, res):
     """Copies a finished run (result and metrics lines) into the ledger."""
     path = ledger_path(ws, run)
-    if not path or res.get("status") not in ("ok", "diverged") or not os.path.exists(res["metrics_path"]):
+    if (
+        not path
+        or res.get("status") not in ("ok", "diverged")
+        or not os.path.exists(res["metrics_path"])
+    ):
         return
     with open(res["metrics_path"]) as f:
         lines = f.read().splitlines()
@@ -56,7 +61,10 @@ def ledger_entry(ws, run, portable):
             continue
         with open(c) as f:
             entry = json.load(f)
-        if entry.get("portable_fingerprint") == portable and entry.get("status") in ("ok", "diverged"):
+        if entry.get("portable_fingerprint") == portable and entry.get("status") in (
+            "ok",
+            "diverged",
+        ):
             return entry
     return None
 
@@ -113,25 +121,48 @@ def execute(run, ws, threads, rerun, timeout, log):
     status = "ok"
     with open(os.path.join(d, "train.log"), "w") as errf:
         try:
-            proc = subprocess.run(cmd, cwd=d, stdout=subprocess.PIPE, stderr=errf, text=True, timeout=timeout)
+            proc = subprocess.run(
+                cmd, cwd=d, stdout=subprocess.PIPE, stderr=errf, text=True, timeout=timeout
+            )
             stdout, rc = proc.stdout, proc.returncode
         except subprocess.TimeoutExpired as e:  # the child is killed; its output may be bytes
             out = e.stdout or ""
-            stdout, rc, status = out.decode(errors="replace") if isinstance(out, bytes) else out, None, "timeout"
+            stdout, rc, status = (
+                out.decode(errors="replace") if isinstance(out, bytes) else out,
+                None,
+                "timeout",
+            )
     wall = time.monotonic() - t0
     with open(os.path.join(d, "train.log")) as f:
         tail = f.read()[-4000:]
     if status == "ok" and rc != 0:
         status = "diverged" if re.search(r"loss is [-+]?(nan|inf)", tail, re.I) else "failed"
-    res = {"run": run.name, "kind": run.kind, "claim": run.claim.id, "arm": run.arm.key, "seed": run.seed,
-           "opt": run.opt, "lr": run.lr, "iterations": run.iterations, "batch": m.batch,
-           "train_images": run.train_images, "tests": [s for s, _ in run.tests],
-           "test_images": {s: n for s, n in run.tests}, "test_interval": run.test_interval,
-           "threads": threads, "device": "CPU" if ws.gpu is None else f"GPU {ws.gpu}",
-           "status": status, "returncode": rc, "wall_s": round(wall, 2),
-           "cmd": " ".join(cmd), "netgen": " ".join(argv), "fingerprint": fingerprint,
-           "portable_fingerprint": portable,
-           "metrics_path": metrics_path, "stdout": (stdout or "")[-2000:]}
+    res = {
+        "run": run.name,
+        "kind": run.kind,
+        "claim": run.claim.id,
+        "arm": run.arm.key,
+        "seed": run.seed,
+        "opt": run.opt,
+        "lr": run.lr,
+        "iterations": run.iterations,
+        "batch": m.batch,
+        "train_images": run.train_images,
+        "tests": [s for s, _ in run.tests],
+        "test_images": {s: n for s, n in run.tests},
+        "test_interval": run.test_interval,
+        "threads": threads,
+        "device": "CPU" if ws.gpu is None else f"GPU {ws.gpu}",
+        "status": status,
+        "returncode": rc,
+        "wall_s": round(wall, 2),
+        "cmd": " ".join(cmd),
+        "netgen": " ".join(argv),
+        "fingerprint": fingerprint,
+        "portable_fingerprint": portable,
+        "metrics_path": metrics_path,
+        "stdout": (stdout or "")[-2000:],
+    }
     if status == "failed":
         res["log_tail"] = tail[-1500:]
     with open(result_path, "w") as f:
@@ -154,8 +185,12 @@ def run_all(runs, ws, threads, jobs, rerun, timeout, counter):
                 key = "val_error" if run.kind == "grid" else "test_error"
                 if s.get(key) is not None:
                     extra = f", {key.replace('_', ' ')} {100 * s[key]:.2f}%"
-            print(f"[{counter[0]}/{counter[1]}] {run.name}: {res['status']}{extra} "
-                  f"({res['wall_s']:.0f} s{', reused' if res.get('reused') else ''})", file=sys.stderr, flush=True)
+            print(
+                f"[{counter[0]}/{counter[1]}] {run.name}: {res['status']}{extra} "
+                f"({res['wall_s']:.0f} s{', reused' if res.get('reused') else ''})",
+                file=sys.stderr,
+                flush=True,
+            )
 
     # Runs that are the same training (same net, optimiser, lr, seed, budget and test nets: claim
     # 4's post-activation arms are claim 1's ResNets, claim 3's standard arm is claim 1's
@@ -201,7 +236,11 @@ def run_summary(res):
             curves[key] = mt.error_curve(idx[stage])
             lossfin = mt.final_test(idx[stage], "loss")
             if lossfin:  # the loss in TEST mode (not the training loss of the displays)
-                out[{"test": "test_loss", "trainset": "trainset_eval_loss", "val": "val_loss"}[stage]] = lossfin[1]
+                out[
+                    {"test": "test_loss", "trainset": "trainset_eval_loss", "val": "val_loss"}[
+                        stage
+                    ]
+                ] = lossfin[1]
     if res["status"] != "ok":  # a diverged, failed or killed run has no final score
         for key in ("test_error", "train_error", "val_error"):
             out[key] = None

@@ -14,20 +14,33 @@ matplotlib (the running one, else Debian's /usr/bin/python3 with python3-matplot
 gnuplot if it is on PATH; with neither it skips the plots and says so in the report.
 Standard library only apart from the backend.
 """
+
 import json
 import os
 import shutil
 import subprocess
 import sys
 
-COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-          "#bcbd22", "#17becf"]
+COLORS = [
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#ff7f0e",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+]
 
 
 def render_matplotlib(spec):
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     for fig_spec in spec["figures"]:
         panels = fig_spec["panels"]
         fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.0), squeeze=False)
@@ -36,8 +49,11 @@ def render_matplotlib(spec):
                 if not s["x"]:
                     continue
                 c = COLORS[s.get("color", 0) % len(COLORS)]
-                kw = dict(color=c, linewidth=0.6, alpha=0.35) if s.get("faint") else \
-                    dict(color=c, linewidth=1.6, label=s.get("label"))
+                kw = (
+                    dict(color=c, linewidth=0.6, alpha=0.35)
+                    if s.get("faint")
+                    else dict(color=c, linewidth=1.6, label=s.get("label"))
+                )
                 if s.get("marker"):
                     kw["marker"] = "o"
                     kw["markersize"] = 3.5
@@ -68,7 +84,9 @@ def gnuplot_script(spec):
         panels = fig_spec["panels"]
         lines.append(f"set terminal pngcairo size {int(470 * len(panels))},380 font ',8'")
         lines.append(f"set output {_gp_quote(fig_spec['path'])}")
-        lines.append(f"set multiplot layout 1,{len(panels)} title {_gp_quote(fig_spec.get('title', ''))}")
+        lines.append(
+            f"set multiplot layout 1,{len(panels)} title {_gp_quote(fig_spec.get('title', ''))}"
+        )
         for p in panels:
             lines.append("unset logscale")
             if p.get("logx"):
@@ -91,9 +109,15 @@ def gnuplot_script(spec):
                 c = COLORS[s.get("color", 0) % len(COLORS)]
                 style = "linespoints pt 7 ps 0.5" if s.get("marker") else "lines"
                 width = 1 if s.get("faint") else 2
-                title = "notitle" if s.get("faint") or not s.get("label") else f"title {_gp_quote(s['label'])}"
+                title = (
+                    "notitle"
+                    if s.get("faint") or not s.get("label")
+                    else f"title {_gp_quote(s['label'])}"
+                )
                 color = c if not s.get("faint") else "#80" + c[1:]
-                parts.append(f"'-' using 1:2 with {style} lw {width} lc rgb {_gp_quote(color)} {title}")
+                parts.append(
+                    f"'-' using 1:2 with {style} lw {width} lc rgb {_gp_quote(color)} {title}"
+                )
             lines.append("plot " + ", ".join(parts))
             for s in series:
                 for x, y in zip(s["x"], s["y"]):
@@ -108,13 +132,20 @@ def render_gnuplot(spec):
     gp = shutil.which("gnuplot")
     if not gp:
         raise RuntimeError("gnuplot not found")
-    subprocess.run([gp], input=gnuplot_script(spec), text=True, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    subprocess.run(
+        [gp],
+        input=gnuplot_script(spec),
+        text=True,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def have_matplotlib():
     try:
         import matplotlib  # noqa: F401
+
         return True
     except ImportError:
         return False
@@ -122,6 +153,7 @@ def have_matplotlib():
 
 def main(argv):
     import argparse
+
     ap = argparse.ArgumentParser(description="render tools/experiments plot specs")
     ap.add_argument("spec")
     ap.add_argument("--backend", choices=["matplotlib", "gnuplot", "auto"], default="auto")

@@ -29,6 +29,7 @@ committed with the report, so a long full run resumes on another machine or in a
 Python 3 standard library only; plots need matplotlib (this interpreter or Debian's
 /usr/bin/python3 with python3-matplotlib) or gnuplot, else they are skipped with a note.
 """
+
 import argparse
 import datetime
 import json
@@ -51,7 +52,8 @@ from expworkspace import Workspace, write_val_split  # noqa: E402
 
 
 def render(results, mode, out_dir, run_dir, crema, rate, t_start=None):
-    """The plots, results.json and report.md from `results` (a full run's also list the claims not run)."""
+    """The plots, results.json and report.md from `results` (a full run's also list the claims
+    not run)."""
     if mode == "full":
         mark_not_run(results, run_dir, crema, rate)
     _, note = make_plots(plot_spec(results, out_dir), run_dir)
@@ -84,23 +86,28 @@ def refuse_other_device(results_path, mode, gpu):
     except (OSError, ValueError):
         return
     if old.get("mode") == mode and old.get("claims") and old.get("gpu") != gpu:
-        raise SystemExit(f"run_experiments: {results_path} holds runs on "
-                         f"{'the CPU' if old.get('gpu') is None else 'GPU %s' % old['gpu']}; "
-                         "give these runs their own --out (and --run-dir)")
+        device = "the CPU" if old.get("gpu") is None else f"GPU {old['gpu']}"
+        raise SystemExit(
+            f"run_experiments: {results_path} holds runs on {device}; "
+            "give these runs their own --out (and --run-dir)"
+        )
 
 
 def parse_claims(s):
     try:
         ids = sorted({int(x) for x in s.split(",") if x.strip()})
     except ValueError:
-        raise SystemExit(f"--claims: a comma-separated list of 1-5, not {s!r}")
+        raise SystemExit(f"--claims: a comma-separated list of 1-5, not {s!r}") from None
     if not ids or any(i not in range(1, 6) for i in ids):
         raise SystemExit(f"--claims: a comma-separated list of 1-5, not {s!r}")
     return ids
 
 
 def find_crema(arg):
-    for c in ([arg] if arg else []) + [os.path.join(REPO, "build", "bin", "crema"), shutil.which("crema")]:
+    for c in ([arg] if arg else []) + [
+        os.path.join(REPO, "build", "bin", "crema"),
+        shutil.which("crema"),
+    ]:
         if c and os.path.isfile(c) and os.access(c, os.X_OK):
             return os.path.abspath(c)
     return None
@@ -108,9 +115,12 @@ def find_crema(arg):
 
 def print_plan(mode, claims, grid, arms, m, ws, rate, threads, jobs):
     seeds = max([r.seed for r in arms] or [0])
-    print(f"mode {mode}: {len(grid)} grid runs + {len(arms)} arm runs; each arm {arms[0].iterations if arms else '-'} "
-          f"iterations of batch {m.batch} from the first {m.train_images} training images; "
-          f"seeds 1..{seeds}; -threads {threads}, {jobs} at a time")
+    print(
+        f"mode {mode}: {len(grid)} grid runs + {len(arms)} arm runs; "
+        f"each arm {arms[0].iterations if arms else '-'} iterations of batch {m.batch} "
+        f"from the first {m.train_images} training images; "
+        f"seeds 1..{seeds}; -threads {threads}, {jobs} at a time"
+    )
     total = 0.0
     unknown = False
     seen = {}
@@ -134,36 +144,67 @@ def print_plan(mode, claims, grid, arms, m, ws, rate, threads, jobs):
         for text, _, _ in c.checks:
             print(f"  check: {text}")
     if rate:
-        print(f"\nestimated wall time: {total / 3600:.1f} h at {rate / 1e9:.1f} G forward-equivalent MACs/s"
-              f"{' (some nets unknown)' if unknown else ''}, one run at a time (divide by --jobs roughly only "
-              "when the cores are free)")
+        print(
+            f"\nestimated wall time: {total / 3600:.1f} h at {rate / 1e9:.1f} G "
+            f"forward-equivalent MACs/s{' (some nets unknown)' if unknown else ''}, one run at a "
+            "time (divide by --jobs roughly only when the cores are free)"
+        )
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog="\n".join(__doc__.split("\n")[2:]),
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        epilog="\n".join(__doc__.split("\n")[2:]),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--quick", action="store_true", help="the smoke-test budget (default: full)")
-    ap.add_argument("--claims", default="1,2,3,4,5", help="comma-separated subset of 1-5 (default: all)")
-    ap.add_argument("--dry-run", action="store_true", help="print the plan and the time estimate; train nothing")
+    ap.add_argument(
+        "--claims", default="1,2,3,4,5", help="comma-separated subset of 1-5 (default: all)"
+    )
+    ap.add_argument(
+        "--dry-run", action="store_true", help="print the plan and the time estimate; train nothing"
+    )
     ap.add_argument("--out", help="output directory (default: docs/experiments/<mode>/)")
-    ap.add_argument("--run-dir", help="generated files and crema's outputs (default: build/experiments/<mode>/)")
+    ap.add_argument(
+        "--run-dir", help="generated files and crema's outputs (default: build/experiments/<mode>/)"
+    )
     ap.add_argument("--crema", help="the crema binary (default: build/bin/crema, else PATH)")
-    ap.add_argument("--threads", type=int, help="crema -threads per run (default: quick 1, full the cores / --jobs)")
-    ap.add_argument("--gpu", type=int, metavar="N",
-                    help="train on GPU N (solver_mode GPU, crema train -gpu N); give it its own --out and "
-                         "--run-dir, since the runs are new runs, not the CPU's")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        help="crema -threads per run (default: quick 1, full the cores / --jobs)",
+    )
+    ap.add_argument(
+        "--gpu",
+        type=int,
+        metavar="N",
+        help="train on GPU N (solver_mode GPU, crema train -gpu N); give it its own --out and "
+        "--run-dir, since the runs are new runs, not the CPU's",
+    )
     ap.add_argument("--data", default=DATA, help=f"Fashion-MNIST's idx files (default {DATA})")
     ap.add_argument("--jobs", type=int, default=1, help="runs at a time (default 1)")
     ap.add_argument("--seeds", type=int, help="seeds per arm, random_seed 1..N (default 2)")
-    ap.add_argument("--iterations", type=int, help="override every run's iterations (grid runs too)")
-    ap.add_argument("--timeout", type=float, help="seconds per run before it is killed (default: none)")
-    ap.add_argument("--rerun", action="store_true", help="train again runs that finished in the run directory")
-    ap.add_argument("--report-only", action="store_true",
-                    help="render report.md and the plots again from the output directory's results.json; "
-                         "train nothing")
-    ap.add_argument("--rate-gmacs", type=float,
-                    help="for --dry-run's estimate: forward-equivalent G multiply-adds/s of one run "
-                         "(default %g: 2 threads on the 2-core development machine)" % DEFAULT_RATE_GMACS)
+    ap.add_argument(
+        "--iterations", type=int, help="override every run's iterations (grid runs too)"
+    )
+    ap.add_argument(
+        "--timeout", type=float, help="seconds per run before it is killed (default: none)"
+    )
+    ap.add_argument(
+        "--rerun", action="store_true", help="train again runs that finished in the run directory"
+    )
+    ap.add_argument(
+        "--report-only",
+        action="store_true",
+        help="render report.md and the plots again from the output directory's results.json; "
+        "train nothing",
+    )
+    ap.add_argument(
+        "--rate-gmacs",
+        type=float,
+        help="for --dry-run's estimate: forward-equivalent G multiply-adds/s of one run "
+        f"(default {DEFAULT_RATE_GMACS:g}: 2 threads on the 2-core development machine)",
+    )
     a = ap.parse_args(argv)
     mode = "quick" if a.quick else "full"
     m = MODES[mode]
@@ -174,7 +215,9 @@ def main(argv=None):
     if seeds < 1:
         raise SystemExit("--seeds: at least 1")
     jobs = max(1, a.jobs)
-    threads = a.threads if a.threads is not None else (m.threads or max(1, (os.cpu_count() or 1) // jobs))
+    threads = (
+        a.threads if a.threads is not None else (m.threads or max(1, (os.cpu_count() or 1) // jobs))
+    )
     out_dir = os.path.abspath(a.out or os.path.join(REPO, "docs", "experiments", mode))
     run_dir = os.path.abspath(a.run_dir or os.path.join(REPO, "build", "experiments", mode))
     crema = find_crema(a.crema)
@@ -195,7 +238,9 @@ def main(argv=None):
         return 0
 
     if not crema:
-        raise SystemExit("run_experiments: crema not found (build it: cmake --build build; or --crema PATH)")
+        raise SystemExit(
+            "run_experiments: crema not found (build it: cmake --build build; or --crema PATH)"
+        )
     data = os.path.abspath(a.data)
     if not os.path.isdir(data):
         raise SystemExit(f"run_experiments: Fashion-MNIST not found in {data}")
@@ -204,16 +249,24 @@ def main(argv=None):
         if q.returncode != 0:
             raise SystemExit(f"run_experiments: --gpu {a.gpu}: {(q.stdout + q.stderr).strip()}")
     if m.grid_train_images + m.val_images > FM_TRAIN_SIZE:
-        raise SystemExit("run_experiments: the validation images overlap the grid's training images")
+        raise SystemExit(
+            "run_experiments: the validation images overlap the grid's training images"
+        )
     refuse_other_device(os.path.join(out_dir, "results.json"), mode, a.gpu)
     t_start = time.monotonic()
-    ws = Workspace(run_dir, mode, crema, ledger=os.path.join(out_dir, "finished"), data=data, gpu=a.gpu)
+    ws = Workspace(
+        run_dir, mode, crema, ledger=os.path.join(out_dir, "finished"), data=data, gpu=a.gpu
+    )
     # Every generated net names the validation files (its "val" stage), read or not.
     write_val_split(data, ws.val_dir, m.val_images)
     os.makedirs(out_dir, exist_ok=True)
-    print(f"run_experiments: {mode} mode, claims {','.join(map(str, claim_ids))}: {len(grid)} grid + "
-          f"{len(arms)} arm runs, -threads {threads}, {jobs} at a time; run dir {run_dir}, output {out_dir}",
-          file=sys.stderr, flush=True)
+    print(
+        f"run_experiments: {mode} mode, claims {','.join(map(str, claim_ids))}: {len(grid)} grid + "
+        f"{len(arms)} arm runs, -threads {threads}, {jobs} at a time; "
+        f"run dir {run_dir}, output {out_dir}",
+        file=sys.stderr,
+        flush=True,
+    )
     counter = [0, len(grid) + len(arms)]
     if grid:
         run_all(grid, ws, threads, jobs, a.rerun, a.timeout, counter)
@@ -225,8 +278,12 @@ def main(argv=None):
                     for r in arms:
                         if r.arm is arm:
                             r.lr = lr
-                    print(f"claim {c.id}: {arm.label}: lr {lr:g}{' (at the edge of the grid)' if edge else ''}",
-                          file=sys.stderr, flush=True)
+                    print(
+                        f"claim {c.id}: {arm.label}: lr {lr:g}"
+                        f"{' (at the edge of the grid)' if edge else ''}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
     run_all(arms, ws, threads, jobs, a.rerun, a.timeout, counter)
 
     # Results: merged with those of other claims already in out_dir (same mode), so claims can
@@ -242,25 +299,50 @@ def main(argv=None):
         except ValueError:
             pass
     for c in claims:
-        results["claims"][str(c.id)] = collect(c, [r for r in grid if r.claim is c],
-                                               [r for r in arms if r.claim is c], ws, out_dir, mode)
+        results["claims"][str(c.id)] = collect(
+            c,
+            [r for r in grid if r.claim is c],
+            [r for r in arms if r.claim is c],
+            ws,
+            out_dir,
+            mode,
+        )
     all_runs = grid + arms
     unique = [r for r in all_runs if not r.result.get("shared_with")]
     reused = [r for r in unique if r.result.get("reused")]
     rate = measured_rate(results, threads)
-    results.update({
-        "mode": mode, "command": "run_experiments.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "finished": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "crema": os.path.relpath(crema, REPO),
-        "threads": threads, "gpu": a.gpu, "jobs": jobs, "wall_s": time.monotonic() - t_start,
-        "claims_run": ",".join(map(str, claim_ids)), "n_runs": len(unique), "n_reused": len(reused), "n_shared": len(all_runs) - len(unique),
-        "runs_wall_s": sum(r.result["wall_s"] for r in unique),
-        "rate_gmacs": rate / 1e9 if rate else None,
-        "budget": {"iterations": a.iterations or m.iterations, "batch": m.batch, "train_images": m.train_images,
-                   "test_images": m.test_images, "traineval_images": m.traineval_images,
-                   "val_images": m.val_images, "grid_train_images": m.grid_train_images,
-                   "grid_iterations": a.iterations or m.grid_iterations, "test_passes": m.test_passes,
-                   "display": m.display, "warmup": m.warmup, "seeds": list(range(1, seeds + 1))},
-    })
+    results.update(
+        {
+            "mode": mode,
+            "command": "run_experiments.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "finished": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+            "crema": os.path.relpath(crema, REPO),
+            "threads": threads,
+            "gpu": a.gpu,
+            "jobs": jobs,
+            "wall_s": time.monotonic() - t_start,
+            "claims_run": ",".join(map(str, claim_ids)),
+            "n_runs": len(unique),
+            "n_reused": len(reused),
+            "n_shared": len(all_runs) - len(unique),
+            "runs_wall_s": sum(r.result["wall_s"] for r in unique),
+            "rate_gmacs": rate / 1e9 if rate else None,
+            "budget": {
+                "iterations": a.iterations or m.iterations,
+                "batch": m.batch,
+                "train_images": m.train_images,
+                "test_images": m.test_images,
+                "traineval_images": m.traineval_images,
+                "val_images": m.val_images,
+                "grid_train_images": m.grid_train_images,
+                "grid_iterations": a.iterations or m.grid_iterations,
+                "test_passes": m.test_passes,
+                "display": m.display,
+                "warmup": m.warmup,
+                "seeds": list(range(1, seeds + 1)),
+            },
+        }
+    )
     if rate and mode == "quick":
         ws_full = Workspace(os.path.join(run_dir, "full_plan"), "full", crema)
         results["full_estimate"] = full_estimate(ws_full, rate)
@@ -268,8 +350,10 @@ def main(argv=None):
         results.pop("full_estimate", None)
     render(results, mode, out_dir, run_dir, crema, rate, t_start)
     for cid in sorted(results["claims"], key=int):
-        print(f"claim {cid}: {results['claims'][cid]['title']}: reproduced at this scale? "
-              f"{results['claims'][cid]['verdict']}")
+        print(
+            f"claim {cid}: {results['claims'][cid]['title']}: reproduced at this scale? "
+            f"{results['claims'][cid]['verdict']}"
+        )
     failed = [r.name for r in all_runs if r.result["status"] == "failed"]
     if failed:
         print("run_experiments: failed runs: " + ", ".join(failed), file=sys.stderr)
