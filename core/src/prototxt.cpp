@@ -62,7 +62,12 @@ struct Collector : gpb::io::ErrorCollector {
     } else if (what.size() >= 5 && what.compare(what.size() - 5, 5, "got: ") == 0) {
       what = "unexpected end of file (a '}' is missing?)";
     } else if (what.find("Expected") == 0) {
-      std::string field = field_before(text.substr(0, column), static_cast<int>(text.substr(0, column).rfind(':')));
+      // The field is the name before the ':' left of the column, or before the column itself
+      // when the ':' is missing ("name \"x\"").
+      std::string before = text.substr(0, std::min<size_t>(column, text.size()));
+      size_t colon = before.rfind(':');
+      std::string field = field_before(before, static_cast<int>(colon == std::string::npos
+                                                                  ? before.size() : colon));
       if (!field.empty()) what += " (field '" + field + "')";
     }
     if (count++ < 10)

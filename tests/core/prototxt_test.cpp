@@ -23,6 +23,15 @@ TEST(Prototxt, UnknownFieldNamesLineColumnAndField) {
   EXPECT_NE(m.find("bogus"), std::string::npos) << m;
 }
 
+TEST(Prototxt, MissingColonKeepsThePosition) {
+  std::string m = error_of("name \"x\"\n");
+  EXPECT_NE(m.find("net.prototxt:1:"), std::string::npos) << m;
+  EXPECT_NE(m.find("name"), std::string::npos) << m;
+  m = error_of("layer {\n  name: 'a'\n  type \"Input\"\n}\n");
+  EXPECT_NE(m.find("net.prototxt:3:"), std::string::npos) << m;
+  EXPECT_NE(m.find("'type'"), std::string::npos) << m;
+}
+
 TEST(Prototxt, WrongTypeNamesTheValue) {
   std::string m = error_of("layer {\n  name: 'a' loss_weight: \"heavy\"\n}\n");
   EXPECT_NE(m.find("net.prototxt:2:"), std::string::npos) << m;

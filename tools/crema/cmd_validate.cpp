@@ -99,7 +99,9 @@ int run_validate(int argc, char** argv) {
       }
       std::cout << path << ": OK\n";
     } catch (const std::exception& e) {
-      std::cerr << e.what() << "\n";
+      // Positioned errors already start with the file; the others get it here.
+      std::string what = e.what();
+      std::cerr << (what.rfind(path, 0) == 0 ? "" : path + ": ") << what << "\n";
       ++bad;
     }
   }
