@@ -4,6 +4,8 @@
 //   (stride and dilation default to 1, pad to 0); or kernel_h+kernel_w, stride_h+stride_w,
 //   pad_h/pad_w, which may not be mixed with the repeated form.
 #pragma once
+#include <cstdint>
+#include <limits>
 #include <string>
 
 #include "crema/layer.hpp"
@@ -18,6 +20,15 @@ struct ConvSpec {
 };
 
 namespace detail {
+constexpr int64_t kMaxGeometry = std::numeric_limits<int32_t>::max();
+
+// A geometry value read in 64 bits (the fields are uint32: 4294967295 would wrap to -1 as int).
+inline int checked_geometry(const std::string& name, int64_t v) {
+  CREMA_CHECK(v >= 0 && v <= kMaxGeometry,
+              name << " " << v << " is out of range (0.." << kMaxGeometry << ")");
+  return static_cast<int>(v);
+}
+
 // Reads `name` (repeated) or its `name_h`/`name_w` pair into h, w.
 inline void read_pair(const Params& p, const std::string& block, const std::string& name,
                       const std::string& short_name, int fallback, bool pair_needs_both, int* h,
@@ -31,14 +42,14 @@ inline void read_pair(const Params& p, const std::string& block, const std::stri
                                   << "_w should be given, not both");
     CREMA_CHECK(!pair_needs_both || (has_h && has_w),
                 short_name << "_h and " << short_name << "_w must be given together");
-    *h = p.get<int>(block + "." + short_name + "_h");
-    *w = p.get<int>(block + "." + short_name + "_w");
+    *h = checked_geometry(short_name + "_h", p.get<int64_t>(block + "." + short_name + "_h"));
+    *w = checked_geometry(short_name + "_w", p.get<int64_t>(block + "." + short_name + "_w"));
     return;
   }
   CREMA_CHECK(n <= 2, name << " must be given once, or once per spatial axis (2); got " << n
                            << " values (only 2-D convolution is supported)");
-  *h = p.get_repeated_or<int>(rep, 0, fallback);
-  *w = p.get_repeated_or<int>(rep, 1, fallback);
+  *h = checked_geometry(name, p.get_repeated_or<int64_t>(rep, 0, fallback));
+  *w = checked_geometry(name, p.get_repeated_or<int64_t>(rep, 1, fallback));
 }
 }  // namespace detail
 
@@ -64,8 +75,10 @@ inline ConvSpec read_conv_spec(const Params& p, const std::string& block = "conv
   const int n_dil = p.size(block + ".dilation");
   CREMA_CHECK(n_dil <= 2, "dilation must be given once, or once per spatial axis (2); got "
                               << n_dil << " values");
-  g.dilation_h = p.get_repeated_or<int>(block + ".dilation", 0, 1);
-  g.dilation_w = p.get_repeated_or<int>(block + ".dilation", 1, 1);
+  g.dilation_h = detail::checked_geometry("dilation",
+                                          p.get_repeated_or<int64_t>(block + ".dilation", 0, 1));
+  g.dilation_w = detail::checked_geometry("dilation",
+                                          p.get_repeated_or<int64_t>(block + ".dilation", 1, 1));
   CREMA_CHECK(g.kernel_h > 0 && g.kernel_w > 0,
               "kernel dimensions must be nonzero, got " << g.kernel_h << "x" << g.kernel_w);
   CREMA_CHECK(g.stride_h > 0 && g.stride_w > 0,
@@ -73,6 +86,20 @@ inline ConvSpec read_conv_spec(const Params& p, const std::string& block = "conv
   CREMA_CHECK(g.dilation_h > 0 && g.dilation_w > 0,
               "dilation must be nonzero, got " << g.dilation_h << "x" << g.dilation_w);
   return s;
+}
+
+// One spatial axis in 64 bits: the dilated kernel must fit the padded input, and every extent
+// the kernels index with (padded input, kernel extent, output) must fit an int.
+inline int64_t checked_axis(const char* axis, int64_t in, int64_t kernel, int64_t pad,
+                            int64_t stride, int64_t dilation) {
+  const int64_t extent = dilation * (kernel - 1) + 1, padded = in + 2 * pad;
+  CREMA_CHECK(extent <= padded, "kernel " << axis << " " << kernel << " (dilated extent " << extent
+                                          << ") is larger than the padded input " << axis << " "
+                                          << in << " + 2*" << pad << " = " << padded);
+  CREMA_CHECK(extent <= detail::kMaxGeometry && padded <= detail::kMaxGeometry,
+              "convolution geometry too large along the " << axis << ": padded input " << padded
+                  << ", kernel extent " << extent << " (at most " << detail::kMaxGeometry << ")");
+  return (padded - extent) / stride + 1;
 }
 
 // reshape(): the bottom must be 4-D N,C,H,W with the channel axis at 1 and the (dilated) kernel
@@ -83,17 +110,20 @@ inline void check_conv_input(const TensorView& x, int axis, ConvGeometry* g) {
               "needs a 4-D N,C,H,W bottom (2-D convolution), got " << shape_string(x.shape()));
   CREMA_CHECK(axis == 1 || axis == 1 - nd,
               "only the channel axis 1 (N,C,H,W) is supported, got axis " << axis);
+  for (int a = 1; a < 4; ++a)
+    CREMA_CHECK(x.dim(a) <= detail::kMaxGeometry,
+                "bottom " << shape_string(x.shape()) << " is too large for convolution");
+  const int64_t out_h = checked_axis("height", x.dim(2), g->kernel_h, g->pad_h, g->stride_h,
+                                     g->dilation_h);
+  const int64_t out_w = checked_axis("width", x.dim(3), g->kernel_w, g->pad_w, g->stride_w,
+                                     g->dilation_w);
+  const int64_t col_width = x.dim(1) * g->kernel_h * g->kernel_w;
+  CREMA_CHECK(col_width <= detail::kMaxGeometry && out_h * out_w <= detail::kMaxGeometry,
+              "convolution geometry too large: " << col_width << " column entries per output, "
+                                                 << out_h << "x" << out_w << " outputs");
   g->channels = static_cast<int>(x.dim(1));
   g->height = static_cast<int>(x.dim(2));
   g->width = static_cast<int>(x.dim(3));
-  CREMA_CHECK(g->extent_h() <= g->height + 2 * g->pad_h,
-              "kernel height " << g->kernel_h << " (dilated extent " << g->extent_h()
-                               << ") is larger than the padded input height " << g->height
-                               << " + 2*" << g->pad_h << " = " << g->height + 2 * g->pad_h);
-  CREMA_CHECK(g->extent_w() <= g->width + 2 * g->pad_w,
-              "kernel width " << g->kernel_w << " (dilated extent " << g->extent_w()
-                              << ") is larger than the padded input width " << g->width << " + 2*"
-                              << g->pad_w << " = " << g->width + 2 * g->pad_w);
 }
 
 }  // namespace crema::layers

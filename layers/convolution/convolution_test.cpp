@@ -333,6 +333,19 @@ TEST(Convolution, RefusesKernelLargerThanPaddedInputNamingSizes) {
   EXPECT_EQ(error_of(conv("num_output: 2 kernel_size: 5 pad: 1"), {1, 1, 3, 3}), "");
 }
 
+// Geometry is read and combined in 64 bits: values that wrapped an int (a pad of 2^31-1 doubled,
+// a uint32 read as -1, a dilated extent past 2^31) are refused instead of computed with.
+TEST(Convolution, RefusesGeometryThatOverflows) {
+  std::string m = error_of(conv("num_output: 2 kernel_size: 3 pad: 2147483647"), {1, 1, 5, 5});
+  EXPECT_NE(m.find("geometry too large"), std::string::npos) << m;
+  m = error_of(conv("num_output: 2 kernel_size: 3 pad: 4294967295"), {1, 1, 5, 5});
+  EXPECT_NE(m.find("pad 4294967295 is out of range"), std::string::npos) << m;
+  m = error_of(conv("num_output: 2 kernel_size: 3 dilation: 2000000000 pad: 1"), {1, 1, 5, 5});
+  EXPECT_NE(m.find("dilated extent 4000000001"), std::string::npos) << m;
+  m = error_of(conv("num_output: 2 kernel_h: 3 kernel_w: 4294967295"), {1, 1, 5, 5});
+  EXPECT_NE(m.find("kernel_w 4294967295 is out of range"), std::string::npos) << m;
+}
+
 TEST(Convolution, RefusesBadParameters) {
   std::string m = error_of(conv("num_output: 2 kernel_size: 3 group: 2"), {1, 3, 5, 5});
   EXPECT_NE(m.find("channels 3 are not a multiple of group 2"), std::string::npos) << m;
