@@ -96,8 +96,7 @@ void Net::init(const pb::NetParameter& param, Registry& registry) {
       int id;
       if (in_place != lp.bottom().end()) {
         if (!layer.in_place_ok())
-          throw std::runtime_error(layer.label() + " cannot run in place (top '" + t +
-                                   "' is also its bottom): give the top another name");
+          throw std::runtime_error(layer.in_place_refusal("top '" + t + "'"));
         id = blob_index_.at(t);
       } else {
         id = static_cast<int>(blobs_.size());
@@ -227,12 +226,15 @@ void Net::init_backward_needs(const pb::NetParameter& def) {
 // Layers that run in place right after a layer willing to absorb them (BatchNorm takes Scale and
 // ReLU) are computed inside its CPU passes: one pass over the tensor instead of three. A layer
 // qualifies when it reads and writes exactly the absorbing layer's only top, has no loss and no
-// propagate_down settings. CREMA_FUSE=0 turns this off (tests compare both ways).
+// propagate_down settings. NetOptions::fuse = false turns this off; CREMA_FUSE (0 or 1), a
+// debugging override, wins over it.
 void Net::plan_absorption() {
   const int n = num_layers();
   absorbed_into_.assign(n, -1);
   absorbs_.assign(n, {});
-  if (const char* env = std::getenv("CREMA_FUSE"); env && std::string(env) == "0") return;
+  bool fuse = options_.fuse;
+  if (const char* env = std::getenv("CREMA_FUSE"); env && *env) fuse = std::string(env) != "0";
+  if (!fuse) return;
   for (int i = 0; i < n; ++i) {
     if (absorbed_into_[i] >= 0 || top_ids_[i].size() != 1) continue;
     const int t = top_ids_[i][0];
@@ -396,10 +398,33 @@ int64_t shape_count(const Shape& s) {
 }
 }  // namespace
 
-void Net::copy_trained_layers_from(const pb::NetParameter& weights) {
+namespace {
+std::string name_list(const std::vector<std::string>& names, size_t at_most = 8) {
+  std::string out;
+  for (size_t i = 0; i < names.size() && i < at_most; ++i) out += (i ? ", " : "") + names[i];
+  if (names.size() > at_most) out += ", ... (" + std::to_string(names.size()) + " in all)";
+  return out;
+}
+}  // namespace
+
+std::string Net::WeightsCopy::summary() const {
+  std::string s = "copied weights into " + std::to_string(copied.size()) + " layer(s)";
+  if (!not_copied.empty()) s += "; no weights for: " + name_list(not_copied);
+  if (!unused.empty()) s += "; not in this net: " + name_list(unused);
+  return s;
+}
+
+Net::WeightsCopy Net::copy_trained_layers_from(const pb::NetParameter& weights,
+                                               bool require_all) {
+  WeightsCopy report;
+  std::vector<std::pair<const pb::LayerParameter*, int>> matches;
   for (const auto& src : weights.layer()) {
+    if (src.blobs_size() == 0) continue;
     int i = layer_index(src.name());
-    if (i < 0 || src.blobs_size() == 0) continue;
+    if (i < 0) {
+      report.unused.push_back(src.name());
+      continue;
+    }
     auto& params = layers_[i]->params();
     if (src.blobs_size() != static_cast<int>(params.size()))
       throw std::runtime_error("cannot copy weights into " + layers_[i]->label() + ": source has " +
@@ -407,25 +432,47 @@ void Net::copy_trained_layers_from(const pb::NetParameter& weights) {
                                std::to_string(params.size()));
     for (int k = 0; k < src.blobs_size(); ++k) {
       const pb::BlobProto& b = src.blobs(k);
-      Tensor& t = *params[k].tensor;
+      const Tensor& t = *params[k].tensor;
       Shape s = blob_shape(b);
       bool legacy_ok = !b.has_shape() && shape_count(s) == t.count();
       if (s != t.shape() && !legacy_ok)
         throw std::runtime_error("cannot copy param " + std::to_string(k) + " of " +
                                  layers_[i]->label() + ": source shape " + Tensor::format_shape(s) +
                                  ", target shape " + t.shape_string());
-      float* x = t.mutable_host_data();
-      if (b.data_size() == t.count()) {
-        std::copy(b.data().begin(), b.data().end(), x);
-      } else if (b.double_data_size() == t.count()) {
-        std::copy(b.double_data().begin(), b.double_data().end(), x);
-      } else {
+      if (b.data_size() != t.count() && b.double_data_size() != t.count())
         throw std::runtime_error("param " + std::to_string(k) + " of " + layers_[i]->label() +
                                  " holds " + std::to_string(b.data_size()) + " values, expected " +
                                  std::to_string(t.count()));
-      }
     }
+    matches.emplace_back(&src, i);
   }
+  std::vector<bool> got(layers_.size(), false);
+  for (const auto& [src, i] : matches) got[i] = true;
+  for (size_t i = 0; i < layers_.size(); ++i)
+    if (!layers_[i]->params().empty() && !got[i]) report.not_copied.push_back(layer_names_[i]);
+  if (matches.empty() && !report.not_copied.empty())
+    throw std::runtime_error(
+        "the weights match no layer of this net (" +
+        (weights.layer_size() == 0 ? std::string("they hold no layers")
+                                   : "their layers with blobs: " + name_list(report.unused)) +
+        "; this net's layers with parameters: " + name_list(report.not_copied) + ")");
+  if (require_all && !report.not_copied.empty())
+    throw std::runtime_error("the weights are of another net: no weights for layer(s) " +
+                             name_list(report.not_copied) +
+                             (report.unused.empty() ? "" : "; layers not in this net: " +
+                                                               name_list(report.unused)));
+  for (const auto& [src, i] : matches) {
+    auto& params = layers_[i]->params();
+    for (int k = 0; k < src->blobs_size(); ++k) {
+      const pb::BlobProto& b = src->blobs(k);
+      Tensor& t = *params[k].tensor;
+      float* x = t.mutable_host_data();
+      if (b.data_size() == t.count()) std::copy(b.data().begin(), b.data().end(), x);
+      else std::copy(b.double_data().begin(), b.double_data().end(), x);
+    }
+    report.copied.push_back(layer_names_[i]);
+  }
+  return report;
 }
 
 void Net::share_weights_from(const Net& other) {

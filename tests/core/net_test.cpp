@@ -144,5 +144,51 @@ TEST(Net, SharedParameterShapeMismatchIsAnError) {
   EXPECT_NE(m.find("shares parameter 'w'"), std::string::npos) << m;
 }
 
+// Loading weights says what it did: none matched is an error (an empty or foreign .caffemodel
+// once scored zero weights without a word), a partial match names the layers left out, and a
+// mismatch anywhere leaves every weight as it was.
+TEST(Net, CopyingWeightsReportsWhatMatched) {
+  const std::string two_layers = std::string(kInput) +
+      "layer { name: 'ip1' type: 'InnerProduct' bottom: 'x' top: 'h' inner_product_param { num_output: 2 } }\n"
+      "layer { name: 'ip2' type: 'InnerProduct' bottom: 'h' top: 'y' inner_product_param { num_output: 4 } }";
+  Net source(net_of(two_layers));
+  for (Tensor* t : source.all_params())
+    for (int64_t i = 0; i < t->count(); ++i) t->mutable_host_data()[i] = 0.5f + float(i);
+  pb::NetParameter weights;
+  source.to_proto(&weights);
+
+  Net target(net_of(two_layers));
+  EXPECT_THROW(
+      {
+        try {
+          target.copy_trained_layers_from(pb::NetParameter());
+        } catch (const std::runtime_error& e) {
+          EXPECT_NE(std::string(e.what()).find("match no layer"), std::string::npos) << e.what();
+          throw;
+        }
+      },
+      std::runtime_error);
+
+  pb::NetParameter only_ip1 = weights;
+  only_ip1.mutable_layer()->erase(only_ip1.mutable_layer()->begin() + 2);  // in, ip1, [ip2]
+  Net::WeightsCopy copy = target.copy_trained_layers_from(only_ip1);
+  EXPECT_EQ(copy.copied, std::vector<std::string>{"ip1"});
+  EXPECT_EQ(copy.not_copied, std::vector<std::string>{"ip2"});
+  EXPECT_NE(copy.summary().find("no weights for: ip2"), std::string::npos) << copy.summary();
+  EXPECT_THROW(target.copy_trained_layers_from(only_ip1, /*require_all=*/true), std::runtime_error);
+
+  // ip2's weights of the wrong size: refused, and ip1 (first in the file) is not touched either.
+  Net fresh(net_of(two_layers));
+  const float ip1_before = fresh.layer(fresh.layer_index("ip1")).params()[0].tensor->host_data()[0];
+  pb::NetParameter bad = weights;
+  bad.mutable_layer(2)->mutable_blobs(0)->mutable_data()->RemoveLast();
+  EXPECT_THROW(fresh.copy_trained_layers_from(bad), std::runtime_error);
+  EXPECT_EQ(fresh.layer(fresh.layer_index("ip1")).params()[0].tensor->host_data()[0], ip1_before);
+
+  copy = fresh.copy_trained_layers_from(weights, /*require_all=*/true);
+  EXPECT_EQ(copy.copied.size(), 2u);
+  EXPECT_EQ(fresh.layer(fresh.layer_index("ip2")).params()[0].tensor->host_data()[3], 3.5f);
+}
+
 }  // namespace
 }  // namespace crema

@@ -13,6 +13,7 @@ namespace crema::tools {
 int run_test(int argc, char** argv) {
   po::options_description desc("crema test");
   add_common_options(desc);
+  add_fuse_option(desc);
   desc.add_options()
     ("model", po::value<std::string>(), "net definition")
     ("weights", po::value<std::string>(), "trained weights (.caffemodel)")
@@ -25,10 +26,21 @@ int run_test(int argc, char** argv) {
   opt.phase = pb::TEST;
   opt.source = vm["model"].as<std::string>();
   opt.fill_params = !vm.count("weights");
+  opt.fuse = vm["fuse"].as<bool>();
   if (vm.count("stage")) opt.stages = vm["stage"].as<std::vector<std::string>>();
   Net net(read_net_file(opt.source), opt);
-  if (vm.count("weights")) net.copy_trained_layers_from(read_weights_file(vm["weights"].as<std::string>()));
-  else std::cerr << "W no -weights: scoring randomly initialised weights\n";
+  if (vm.count("weights")) {
+    const std::string path = vm["weights"].as<std::string>();
+    Net::WeightsCopy copy;
+    try {
+      copy = net.copy_trained_layers_from(read_weights_file(path));
+    } catch (const std::exception& e) {
+      throw std::runtime_error(path + ": " + e.what());
+    }
+    std::cerr << (copy.not_copied.empty() ? "I " : "W ") << path << ": " << copy.summary() << "\n";
+  } else {
+    std::cerr << "W no -weights: scoring randomly initialised weights\n";
+  }
   if (vm.count("gpu")) {
     device::select(std::stoi(vm["gpu"].as<std::string>()));
     net.set_device(CREMA_CUDA);

@@ -21,6 +21,10 @@ struct NetOptions {
   std::vector<std::string> stages;
   uint64_t seed = 1701;      // parameter fillers and per-layer random streams
   bool fill_params = true;   // false when weights are loaded right after
+  // Layers absorb the in-place layers after them into their CPU passes (plan_absorption);
+  // false runs every layer alone (crema train/test/time -fuse=false). CREMA_FUSE=0 or 1
+  // overrides it, as a debugging switch.
+  bool fuse = true;
   std::string source = "<net>";
 };
 
@@ -84,7 +88,17 @@ class Net {
 
   // Weights: Caffe's .caffemodel is a binary NetParameter whose layers carry blobs.
   void to_proto(pb::NetParameter* out, bool write_diff = false) const;
-  void copy_trained_layers_from(const pb::NetParameter& weights);
+  // Copies the blobs of every source layer whose name is in this net. Everything is checked
+  // before anything is copied: a mismatch (blob count, shape, size) leaves the net unchanged.
+  // Throws when this net has parameters and none of them was matched (weights of another net),
+  // and with `require_all` (a snapshot of this net) when any layer would get none.
+  struct WeightsCopy {
+    std::vector<std::string> copied;      // layers that got weights
+    std::vector<std::string> not_copied;  // layers with parameters that got none
+    std::vector<std::string> unused;      // source layers with blobs this net does not have
+    std::string summary() const;          // "copied 20 layers; no weights for: fc (...)"
+  };
+  WeightsCopy copy_trained_layers_from(const pb::NetParameter& weights, bool require_all = false);
   // Shares this net's parameter blobs with another built from the same definition (test net).
   void share_weights_from(const Net& other);
 

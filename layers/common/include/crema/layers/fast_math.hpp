@@ -20,8 +20,10 @@ inline float exp_poly(float t) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   const float e = p * r * r + r + 1.f;
-  return __builtin_bit_cast(float,
-                            __builtin_bit_cast(int32_t, e) + (static_cast<int32_t>(n) << 23));
+  // 2^n added to the exponent field, in unsigned arithmetic: shifting a negative int is
+  // undefined in C++17, the unsigned shift and wrap-around give the same bits.
+  const uint32_t scale = static_cast<uint32_t>(static_cast<int32_t>(n)) << 23;
+  return __builtin_bit_cast(float, __builtin_bit_cast(uint32_t, e) + scale);
 }
 
 }  // namespace crema::layers
