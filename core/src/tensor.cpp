@@ -21,7 +21,10 @@ void Tensor::reshape(const Shape& shape) {
   int64_t n = 1;
   for (int64_t d : shape) {
     if (d < 0) throw std::runtime_error("negative dimension in shape " + format_shape(shape));
-    n *= d;
+    // 2^32 x 2^32 once wrapped to 0 elements and a layer read through a null pointer.
+    if (__builtin_mul_overflow(n, d, &n) || n > kMaxCount)
+      throw std::runtime_error("shape " + format_shape(shape) + " has more than 2^" +
+                               std::to_string(kMaxCountLog2) + " elements");
   }
   shape_ = shape;
   count_ = n;

@@ -40,3 +40,21 @@ TEST(TensorMemory, LargeBuffersStartOnAHugePageBoundary) {
     EXPECT_EQ(t.host_data()[t.count() - 1], 1.f);
   }
 }
+
+// Shapes whose element count wraps int64 (2^32 x 2^32 once gave 0 elements) or exceeds the
+// limit are refused before anything is allocated.
+TEST(TensorMemory, OverflowingShapesAreRefused) {
+  crema::Tensor t;
+  const int64_t big = int64_t{1} << 32;
+  for (const crema::Shape& shape : {crema::Shape{big, big}, crema::Shape{1 << 25, 1 << 24},
+                                    crema::Shape{big, big, 0}}) {
+    try {
+      t.reshape(shape);
+      if (shape.back() != 0) ADD_FAILURE() << "accepted " << crema::Tensor::format_shape(shape);
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("more than 2^48 elements"), std::string::npos) << e.what();
+    }
+  }
+  t.reshape({int64_t{1} << 24, 16});  // 2^28: fine (not allocated until used)
+  EXPECT_EQ(t.count(), int64_t{1} << 28);
+}

@@ -16,6 +16,11 @@ using Shape = std::vector<int64_t>;  // the same type as the SDK's crema::Shape
 
 class Tensor {
  public:
+  // Element counts stay far from int64's end, so that count * sizeof(float) and the sums of
+  // offsets layers compute cannot wrap.
+  static constexpr int kMaxCountLog2 = 48;
+  static constexpr int64_t kMaxCount = int64_t{1} << kMaxCountLog2;
+
   Tensor() = default;
   explicit Tensor(const Shape& shape) { reshape(shape); }
 
