@@ -59,6 +59,19 @@ void InputFile::read_exact(void* buf, size_t n, const std::string& what) {
                               << ", the file ends after " << got);
 }
 
+void InputFile::read_exact_growing(std::vector<uint8_t>& out, size_t n, const std::string& what) {
+  constexpr size_t kChunk = size_t{64} << 20;
+  out.clear();
+  while (out.size() < n) {
+    const size_t size = out.size(), want = std::min(kChunk, n - size);
+    out.resize(size + want);
+    const size_t got = read(out.data() + size, want);
+    out.resize(size + got);
+    CREMA_CHECK(got == want, path_ << " is truncated: expected " << n << " bytes of " << what
+                                   << ", the file ends after " << out.size());
+  }
+}
+
 std::vector<uint8_t> InputFile::read_all() {
   std::vector<uint8_t> out;
   size_t size = 0;

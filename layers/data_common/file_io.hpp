@@ -22,6 +22,9 @@ class InputFile {
   size_t read(void* buf, size_t n);
   // Reads exactly n bytes or throws "PATH is truncated: ... `what` ...".
   void read_exact(void* buf, size_t n, const std::string& what);
+  // The same into `out`, grown as the bytes arrive: a header that claims more than the file
+  // holds is refused as truncated without allocating what it claimed.
+  void read_exact_growing(std::vector<uint8_t>& out, size_t n, const std::string& what);
   // The rest of the file.
   std::vector<uint8_t> read_all();
   const std::string& path() const { return path_; }

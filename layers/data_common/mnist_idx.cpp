@@ -69,13 +69,16 @@ ImageSet load_mnist(const std::string& images_path, const std::string& labels_pa
   set.channels = 1;
   set.height = static_cast<int>(d[1]);
   set.width = static_cast<int>(d[2]);
-  set.pixels.resize(static_cast<size_t>(n * set.image_bytes()));
-  images.read_exact(set.pixels.data(), set.pixels.size(),
-                    std::to_string(n) + " images of " + std::to_string(d[1]) + "x" +
-                        std::to_string(d[2]) + " (header: " + std::to_string(d[0]) + " images)");
-  std::vector<uint8_t> bytes(static_cast<size_t>(n));
-  labels.read_exact(bytes.data(), bytes.size(),
-                    std::to_string(n) + " labels (header: " + std::to_string(l[0]) + " labels)");
+  // Read as the data arrives: a header claiming 2^31 images in a small file is refused as
+  // truncated, not allocated first.
+  images.read_exact_growing(set.pixels, static_cast<size_t>(n * set.image_bytes()),
+                            std::to_string(n) + " images of " + std::to_string(d[1]) + "x" +
+                                std::to_string(d[2]) + " (header: " + std::to_string(d[0]) +
+                                " images)");
+  std::vector<uint8_t> bytes;
+  labels.read_exact_growing(bytes, static_cast<size_t>(n),
+                            std::to_string(n) + " labels (header: " + std::to_string(l[0]) +
+                                " labels)");
   set.labels.assign(bytes.begin(), bytes.end());
   return set;
 }

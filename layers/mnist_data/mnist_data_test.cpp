@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <zlib.h>
 
 #include <chrono>
@@ -220,6 +221,18 @@ TEST(MNISTData, ErrorsNameTheFile) {
   write_file(d / "train-labels-idx1-ubyte", idx_labels(5));
   std::string trunc = error_of(layer(d.path(), "batch_size: 2"));
   EXPECT_NE(trunc.find(d / "train-images-idx3-ubyte" + " is truncated"), std::string::npos) << trunc;
+
+  // A header claiming 2^30 images of 2x2 (4 GB) in a file of a few KB: refused as truncated
+  // without allocating what it claims (the peak memory stays far below 4 GB).
+  std::vector<uint8_t> liar = idx_images(1000, 2, 2), liar_labels = idx_labels(1000);
+  for (std::vector<uint8_t>* v : {&liar, &liar_labels}) (*v)[4] = 0x40, (*v)[5] = (*v)[6] = (*v)[7] = 0;
+  write_file(d / "train-images-idx3-ubyte", liar);
+  write_file(d / "train-labels-idx1-ubyte", liar_labels);
+  std::string claimed = error_of(layer(d.path(), "batch_size: 2"));
+  EXPECT_NE(claimed.find("is truncated"), std::string::npos) << claimed;
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  EXPECT_LT(usage.ru_maxrss, 1 << 20) << "peak resident KB";  // under 1 GB
 
   write_file(d / "train-images-idx3-ubyte", idx_images(5, 3, 3));
   write_file(d / "train-labels-idx1-ubyte", idx_labels(4));
