@@ -9,9 +9,10 @@
 //   mu = M / f,  var = V / f   (both 0 when f = 0)
 // Statistics: one pass of shifted sums per channel (shift = the channel's first value, so a
 // large mean does not cancel), float within 512-element blocks, double across blocks and planes
-// in a fixed order (the result does not depend on the thread count). Backward needs y: in place
-// forward keeps a copy (member); otherwise backward recomputes y = (x - mu) / sigma from the
-// bottom, which Caffe's net (Split before any in-place consumer) leaves untouched.
+// in a fixed order (crema/layers/channel_reduce.hpp: the result does not depend on the thread
+// count). Backward needs y: in place forward keeps a copy (member); otherwise backward
+// recomputes y = (x - mu) / sigma from the bottom, which Caffe's net (Split before any in-place
+// consumer) leaves untouched.
 // GPU (batch_norm.cu): the same steps as native kernels, statistics in double per channel;
 // the running averages are updated on the device in forward, as on the CPU. (cuDNN's batch
 // norm keeps its running statistics differently from Caffe's three blobs, so it is not used.)
@@ -30,6 +31,7 @@
 
 #include "crema/layer.hpp"
 #include "batch_norm_kernels.hpp"
+#include "crema/layers/channel_reduce.hpp"
 #include "crema/layers/channel_runs.hpp"
 #if CREMA_WITH_CUDA
 #include "batch_norm_cuda.h"
@@ -91,8 +93,7 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
     N_ = x.dim(0);
     S_ = N_ * C_ > 0 ? x.count() / (N_ * C_) : 0;
     for (auto* v : {&mean_, &inv_std_, &shift_, &k0_, &k1_, &k2_, &gamma_, &beta_}) v->resize(C_);
-    sum1_.resize(C_);
-    sum2_.resize(C_);
+    sums_.resize(2 * C_);
   }
 
   void forward_cpu(crema::Context& c) {
@@ -109,13 +110,20 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
       }
     } else {
       for (int64_t k = 0; k < C; ++k) shift_[k] = x[k * S_];
-      channel_sums<true>(x, nullptr);
+      // s1 = sum(x - a), s2 = sum((x - a)^2) per channel, a = shift_.
+      const float* a = shift_.data();
+      channel_sums([x, a](int64_t e, int64_t k, auto& s1, auto& s2) {
+        const std::decay_t<decltype(s1)> t = x[e] - a[k];
+        s1 += t;
+        s2 += t * t;
+      });
+      const double *s1 = sums_.data(), *s2 = s1 + C;
       float* M = c.param(0).data();
       float* V = c.param(1).data();
       const double bias_correction = m > 1 ? double(m) / double(m - 1) : 1.0;
       for (int64_t k = 0; k < C; ++k) {
-        const double d = sum1_[k] / m;
-        const double var = std::max(0.0, sum2_[k] / m - d * d);
+        const double d = s1[k] / m;
+        const double var = std::max(0.0, s2[k] / m - d * d);
         mean_[k] = static_cast<float>(shift_[k] + d);
         inv_std_[k] = static_cast<float>(1.0 / std::sqrt(var + eps_));
         M[k] = maf_ * M[k] + mean_[k];
@@ -232,17 +240,24 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
     const bool dx_wanted = c.propagate_down(0);
     const float* is = inv_std_.data();
     const float* v = kept_ ? x_norm_.data() : c.bottom(0).data();
+    const double *s1 = sums_.data(), *s2 = s1 + C;
     if (scale_grad || (dx_wanted && !global_)) {
       for (int64_t k = 0; k < C; ++k) shift_[k] = kept_ ? 0.f : mean_[k];
-      channel_sums<false>(g, v);  // s1 = sum(g), s2 = sum(g (v - a)) = sum(g . y) / b
+      // s1 = sum(g), s2 = sum(g (v - a)) = sum(g . y) / b
+      const float* a = shift_.data();
+      channel_sums([g, v, a](int64_t e, int64_t k, auto& s1, auto& s2) {
+        using T = std::decay_t<decltype(s1)>;
+        s1 += g[e];
+        s2 += T(g[e]) * T(v[e] - a[k]);
+      });
     }
     if (scale_grad) {
       float* dgamma = c.param(3).diff();
       for (int64_t k = 0; k < C; ++k)
-        dgamma[k] += static_cast<float>(sum2_[k] * (kept_ ? 1.0 : is[k]));
+        dgamma[k] += static_cast<float>(s2[k] * (kept_ ? 1.0 : is[k]));
       if (scale_bias_) {
         float* dbeta = c.param(4).diff();
-        for (int64_t k = 0; k < C; ++k) dbeta[k] += static_cast<float>(sum1_[k]);
+        for (int64_t k = 0; k < C; ++k) dbeta[k] += static_cast<float>(s1[k]);
       }
     }
     if (!dx_wanted) return;
@@ -258,8 +273,8 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
     }
     for (int64_t k = 0; k < C; ++k) {
       const double b = kept_ ? 1.0 : is[k];
-      k1_[k] = static_cast<float>(-sum1_[k] / m * k0[k]);
-      k2_[k] = static_cast<float>(-b * b * sum2_[k] / m * k0[k]);
+      k1_[k] = static_cast<float>(-s1[k] / m * k0[k]);
+      k2_[k] = static_cast<float>(-b * b * s2[k] / m * k0[k]);
     }
     const float *k1 = k1_.data(), *k2 = k2_.data(), *a = shift_.data();
     for_runs([&](int64_t off, int64_t len, int64_t c0, auto st) {
@@ -276,47 +291,12 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
     crema::layers::for_channel_runs(N_, C_, S_, kWork, fn);
   }
 
-  // sum1_, sum2_ per channel from plane_sums with a = shift_[c]: per-plane partials (or per
-  // block of rows when S == 1) in double, then summed over planes in a fixed order.
-  template <bool kStats>
-  void channel_sums(const float* u, const float* v) {
-    const int64_t N = N_, C = C_, S = S_;
-    const float* sh = shift_.data();
-    std::fill(sum1_.begin(), sum1_.end(), 0.0);
-    std::fill(sum2_.begin(), sum2_.end(), 0.0);
-    const int64_t parts = S > 1 ? N : std::min<int64_t>(N, 64);
-    partial_.assign(2 * parts * C, 0.0);  // [part][2][C]
-    double* part = partial_.data();
-    if (S > 1) {
-      crema::parallel_for(N * C, std::max<int64_t>(1, kWork / S), [&](int64_t p0, int64_t p1) {
-        for (int64_t p = p0; p < p1; ++p) {
-          const int64_t n = p / C, k = p % C;
-          plane_sums<kStats>(u + p * S, v ? v + p * S : nullptr, sh[k], S, &part[2 * n * C + k],
-                             &part[2 * n * C + C + k]);
-        }
-      });
-    } else {
-      crema::parallel_for(parts, 1, [&](int64_t b0, int64_t b1) {
-        for (int64_t b = b0; b < b1; ++b) {
-          double* s1 = part + 2 * b * C;
-          double* s2 = s1 + C;
-          for (int64_t n = N * b / parts; n < N * (b + 1) / parts; ++n) {
-            const float* un = u + n * C;
-            const float* vn = v ? v + n * C : un;
-            for (int64_t j = 0; j < C; ++j) {
-              const double t = kStats ? double(un[j] - sh[j]) : double(un[j]);
-              s1[j] += t;
-              s2[j] += kStats ? t * t : t * double(vn[j] - sh[j]);
-            }
-          }
-        }
-      });
-    }
-    for (int64_t b = 0; b < parts; ++b)
-      for (int64_t j = 0; j < C; ++j) {
-        sum1_[j] += part[2 * b * C + j];
-        sum2_[j] += part[2 * b * C + C + j];
-      }
+  // sums_ = (s1, s2), each per channel: the two terms of each element summed in a fixed order
+  // (crema/layers/channel_reduce.hpp).
+  template <class Term>
+  void channel_sums(const Term& term) {
+    std::fill(sums_.begin(), sums_.end(), 0.0);
+    crema::layers::channel_reduce<2>(N_, C_, S_, term, partial_, sums_.data());
   }
 
   float maf_, eps_;
@@ -326,7 +306,7 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
   float slope_ = 0.f;                                       // the absorbed ReLU's negative slope
   int64_t C_ = 0, N_ = 0, S_ = 0;
   std::vector<float> mean_, inv_std_, shift_, k0_, k1_, k2_, x_norm_, gamma_, beta_;
-  std::vector<double> sum1_, sum2_, partial_;
+  std::vector<double> sums_, partial_;  // sums_: s1 then s2, C each
 #if CREMA_WITH_CUDA
   crema::cuda::DeviceBuffer stats_gpu_;   // mean, inv_std, k1, k2 (C each)
   crema::cuda::DeviceBuffer x_norm_gpu_;  // y kept by an in-place forward with batch statistics

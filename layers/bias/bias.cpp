@@ -5,7 +5,8 @@
 //   dE/dx = dE/dy            dE/db[d] = sum_{o,i} dE/dy[o,d,i]
 // b is bottom 1 (two-bottom form) or a learned blob of shape x.shape[axis : axis + num_axes]
 // (num_axes -1: to the end), filled from bias_param.filler (default constant 0). Runs in place.
-// The sums go per plane (or per block of rows) in double, then over `outer` in a fixed order.
+// The sums go per plane (or per block of rows) in double, then over `outer` in a fixed order
+// (crema/layers/channel_reduce.hpp).
 // CUDA: bias.cu, the same passes (double partials, no atomics).
 // Reference: Caffe src/caffe/layers/bias_layer.cpp.
 #include <algorithm>
@@ -13,13 +14,13 @@
 #include <vector>
 
 #include "crema/layer.hpp"
+#include "crema/layers/channel_reduce.hpp"
 #if CREMA_WITH_CUDA
 #include "bias_cuda.h"
 #include "crema/cuda.hpp"
 #endif
 
 namespace {
-constexpr int64_t kBlock = 512;
 constexpr int64_t kWork = 1 << 14;
 
 // y = x + b over one run: b one value (a plane) or a row of D values. Plain functions with
@@ -30,21 +31,6 @@ void add_plane(const float* x, float* y, float b, int64_t n) {
 }
 void add_row(const float* x, float* y, const float* b, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = x[i] + b[i];
-}
-// sum(g) over n values: float within blocks, double across.
-double plane_sum(const float* g, int64_t n) {
-  double d = 0;
-  for (int64_t b = 0; b < n; b += kBlock) {
-    const int64_t e = std::min(n, b + kBlock);
-    float a = 0.f;
-#pragma omp simd reduction(+ : a)
-    for (int64_t i = b; i < e; ++i) a += g[i];
-    d += a;
-  }
-  return d;
-}
-void row_sum(const float* g, double* s, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) s[i] += g[i];
 }
 }  // namespace
 
@@ -121,31 +107,16 @@ class Bias final : public crema::Layer<Bias> {
     }
     const bool want_b = two_ ? c.propagate_down(1) : c.params_need_grad();
     if (!want_b) return;
-    // dE/db[d] = sum over o, i of dE/dy; partials laid out [part][D].
-    const int64_t D = dim_, I = inner_;
-    int64_t parts = outer_;
-    if (I > 1) {
-      partial_.resize(outer_ * D);
-      crema::parallel_for(outer_ * D, std::max<int64_t>(1, kWork / I), [&](int64_t p0, int64_t p1) {
-        for (int64_t p = p0; p < p1; ++p) partial_[p] = plane_sum(dy + p * I, I);
-      });
-    } else {
-      parts = std::min<int64_t>(outer_, 64);
-      partial_.assign(parts * D, 0.0);
-      crema::parallel_for(parts, 1, [&](int64_t k0, int64_t k1) {
-        for (int64_t k = k0; k < k1; ++k) {
-          for (int64_t o = outer_ * k / parts; o < outer_ * (k + 1) / parts; ++o)
-            row_sum(dy + o * D, &partial_[k * D], D);
-        }
-      });
-    }
-    // A learned bias accumulates; bottom 1 is overwritten.
+    // dE/db[d] = sum over o, i of dE/dy, in a fixed order. A learned bias accumulates (its
+    // gradient first in the sum); bottom 1 is overwritten.
+    const int64_t D = dim_;
     float* db = two_ ? c.bottom(1).diff() : c.param(0).diff();
-    for (int64_t d = 0; d < D; ++d) {
-      double s = two_ ? 0.0 : db[d];
-      for (int64_t k = 0; k < parts; ++k) s += partial_[k * D + d];
-      db[d] = static_cast<float>(s);
-    }
+    sums_.resize(D);
+    for (int64_t d = 0; d < D; ++d) sums_[d] = two_ ? 0.0 : db[d];
+    crema::layers::channel_reduce<1>(
+        outer_, D, inner_, [dy](int64_t e, int64_t, auto& s) { s += dy[e]; }, partial_,
+        sums_.data());
+    for (int64_t d = 0; d < D; ++d) db[d] = static_cast<float>(sums_[d]);
   }
 
 #if CREMA_WITH_CUDA
@@ -185,7 +156,7 @@ class Bias final : public crema::Layer<Bias> {
   int axis_, num_axes_;
   bool two_ = false;
   int64_t outer_ = 0, dim_ = 0, inner_ = 0;
-  std::vector<double> partial_;
+  std::vector<double> partial_, sums_;
 };
 
 CREMA_EXPORT_PLUGIN("bias", "1.0.0", Bias)

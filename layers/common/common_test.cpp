@@ -1,17 +1,19 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // The helpers the layer plugins share, on their own: im2col against its defining formula over
 // random geometries, col2im as its exact adjoint, the layout transposes, exp_poly's accuracy,
-// the per-channel runs and the threaded copy. (The convolution tests check them again through
+// the per-channel runs and sums, and the threaded copy. (The convolution tests check them again through
 // whole layers; a mistake here shows first here.)
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <sstream>
 #include <vector>
 
+#include "crema/layers/channel_reduce.hpp"
 #include "crema/layers/channel_runs.hpp"
 #include "crema/layers/copy.hpp"
 #include "crema/layers/fast_math.hpp"
@@ -190,6 +192,54 @@ TEST_F(LayersCommon, ChannelRunsVisitEveryElementOnceWithItsChannel) {
       ASSERT_EQ(visits[i], 1) << "inner " << inner << ", element " << i;
       ASSERT_EQ(channel_seen[i], (i / inner) % channels) << "inner " << inner << ", element " << i;
     }
+  }
+}
+
+// Sums of u and u * v per channel with channel_reduce, added to totals that start at `init`; the
+// `after` of each run overwrites u there with NaN (as a layer's dx over dy in place), which the
+// sums must not see. u is taken by value: the call spoils it.
+std::vector<double> reduce_two(std::vector<float> u, const std::vector<float>& v, int64_t outer,
+                               int64_t channels, int64_t inner, double init) {
+  std::vector<double> totals(2 * channels, init), partial;
+  const float *pu = u.data(), *pv = v.data();
+  float* spoil = u.data();
+  channel_reduce<2>(
+      outer, channels, inner,
+      [pu, pv](int64_t e, int64_t, auto& s0, auto& s1) {
+        s0 += pu[e];
+        s1 += std::decay_t<decltype(s1)>(pu[e]) * pv[e];
+      },
+      partial, totals.data(),
+      [&](int64_t offset, int64_t length, int64_t, auto) {
+        std::fill(spoil + offset, spoil + offset + length, std::nanf(""));
+      });
+  return totals;
+}
+
+TEST_F(LayersCommon, ChannelReduceMatchesADoubleSumAndNotTheThreadCount) {
+  std::mt19937 rng(3);
+  // Planes of one block, of several with a remainder (512-value blocks), and rows (inner 1)
+  // with more rows than row blocks.
+  for (const int64_t inner : {int64_t{1}, int64_t{7}, int64_t{1300}}) {
+    const int64_t outer = inner == 1 ? 300 : 5, channels = 3, n = outer * channels * inner;
+    const auto u = random_floats(n, rng), v = random_floats(n, rng);
+    std::vector<double> want(2 * channels, 0.5), scale(2 * channels, 0.0);
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t c = (i / inner) % channels;
+      want[c] += u[i];
+      want[channels + c] += double(u[i]) * v[i];
+      scale[c] += std::abs(u[i]);
+      scale[channels + c] += std::abs(double(u[i]) * v[i]);
+    }
+    crema::set_num_threads(1);
+    const auto one = reduce_two(u, v, outer, channels, inner, 0.5);
+    crema::set_num_threads(2);
+    const auto two = reduce_two(u, v, outer, channels, inner, 0.5);
+    for (int64_t k = 0; k < 2 * channels; ++k)
+      // float within blocks of at most 512 terms: a few float ulps of the sum of |terms|.
+      EXPECT_NEAR(one[k], want[k], 1e-6 * scale[k]) << "inner " << inner << ", sum " << k;
+    EXPECT_EQ(std::memcmp(one.data(), two.data(), one.size() * sizeof(double)), 0)
+        << "inner " << inner << ": 1 and 2 threads disagree";
   }
 }
 

@@ -6,7 +6,7 @@
 //   dE/da_c = sum over n and space of dE/dy * x * (x <= 0)
 // Runs in place; then forward keeps a copy of x (a_c may be negative or zero, so y does not
 // give x back), as Caffe does. Backward is one pass: the slope sums (per plane or per block of
-// rows, double, summed in a fixed order) and dE/dx.
+// rows, double, summed in a fixed order: crema/layers/channel_reduce.hpp) and dE/dx.
 // CUDA: prelu.cu, the same passes; the slope sums run before dE/dx (which may overwrite dE/dy in
 // place) and keep double partials; the in-place copy of x is a device buffer.
 // Reference: Caffe src/caffe/layers/prelu_layer.cpp; He et al., "Delving Deep into
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "crema/layer.hpp"
+#include "crema/layers/channel_reduce.hpp"
 #include "crema/layers/channel_runs.hpp"
 #if CREMA_WITH_CUDA
 #include "crema/cuda.hpp"
@@ -23,7 +24,6 @@
 #endif
 
 namespace {
-constexpr int64_t kBlock = 512;
 constexpr int64_t kWork = 1 << 14;
 
 using crema::layers::Per;
@@ -47,27 +47,6 @@ void prelu_run(const float* x, float* y, float* keep, Per<St> a, int64_t n) {
 template <int St>
 void prelu_grad(const float* x, const float* dy, float* dx, Per<St> a, int64_t n) {
   for (int64_t i = 0; i < n; ++i) dx[i] = x[i] > 0.f ? dy[i] : a[i] * dy[i];
-}
-
-// One plane of channel slope a: returns sum(g * min(v, 0)); out = dE/dx when given.
-double plane_backward(const float* g, const float* v, float* out, float a, int64_t n) {
-  double d = 0;
-  for (int64_t b = 0; b < n; b += kBlock) {
-    const int64_t e = std::min(n, b + kBlock);
-    float acc = 0.f;
-#pragma omp simd reduction(+ : acc)
-    for (int64_t i = b; i < e; ++i) acc += g[i] * (v[i] < 0.f ? v[i] : 0.f);
-    if (out) prelu_grad<0>(v + b, g + b, out + b, Per<0>{a}, e - b);
-    d += acc;
-  }
-  return d;
-}
-
-// One row of C channels: s[c] += g * min(v, 0); out = dE/dx when given.
-void row_backward(const float* g, const float* v, float* out, const float* a, int64_t C,
-                  double* s) {
-  for (int64_t j = 0; j < C; ++j) s[j] += double(g[j]) * std::min(v[j], 0.f);
-  if (out) prelu_grad<1>(v, g, out, Per<1>{a}, C);
 }
 }  // namespace
 
@@ -122,35 +101,27 @@ class PReLU final : public crema::Layer<PReLU> {
     float* dx = c.propagate_down(0) ? c.bottom(0).diff() : nullptr;  // may be dy (in place)
     const int64_t C = channels_, S = S_;
     if (c.params_need_grad()) {
-      // dE/da_c = sum dy * x * (x <= 0) = sum dy * min(x, 0), partials laid out [part][C]; each
-      // block is summed before its dx overwrites dy (in place). dE/dx as below.
-      int64_t parts = N_;
-      if (S > 1) {
-        partial_.resize(N_ * C);
-        crema::parallel_for(N_ * C, std::max<int64_t>(1, kWork / S), [&](int64_t p0, int64_t p1) {
-          for (int64_t p = p0; p < p1; ++p)
-            partial_[p] =
-                plane_backward(dy + p * S, x + p * S, dx ? dx + p * S : nullptr, a[p % C], S);
-        });
-      } else {
-        parts = std::min<int64_t>(N_, 64);
-        partial_.assign(parts * C, 0.0);
-        crema::parallel_for(parts, 1, [&](int64_t k0, int64_t k1) {
-          for (int64_t k = k0; k < k1; ++k)
-            for (int64_t n = N_ * k / parts; n < N_ * (k + 1) / parts; ++n)
-              row_backward(dy + n * C, x + n * C, dx ? dx + n * C : nullptr, a, C,
-                           &partial_[k * C]);
-        });
-      }
+      // dE/da_c = sum dy * x * (x <= 0) = sum dy * min(x, 0), in a fixed order; each run is
+      // summed before its dx overwrites dy (in place). dE/dx as below.
+      sums_.assign(C, 0.0);
+      crema::layers::channel_reduce<1>(
+          N_, C, S,
+          [dy, x](int64_t e, int64_t, auto& s) {
+            using T = std::decay_t<decltype(s)>;
+            s += T(dy[e]) * T(x[e] < 0.f ? x[e] : 0.f);  // min(x, 0), written as in prelu.cu
+          },
+          partial_, sums_.data(),
+          [&](int64_t off, int64_t len, int64_t c0, auto st) {
+            constexpr int St = decltype(st)::value;
+            if (dx) prelu_grad<St>(x + off, dy + off, dx + off, per<St>(a + c0), len);
+          });
       float* da = c.param(0).diff();
       double total = 0;
       for (int64_t j = 0; j < C; ++j) {
-        double s = 0;
-        for (int64_t k = 0; k < parts; ++k) s += partial_[k * C + j];
         if (shared_)
-          total += s;
+          total += sums_[j];
         else
-          da[j] += static_cast<float>(s);
+          da[j] += static_cast<float>(sums_[j]);
       }
       if (shared_) da[0] += static_cast<float>(total);
       return;
@@ -214,7 +185,7 @@ class PReLU final : public crema::Layer<PReLU> {
   bool shared_, in_place_ = false;
   int64_t channels_ = 0, N_ = 0, S_ = 0;
   std::vector<float> slope_, x_copy_;
-  std::vector<double> partial_;
+  std::vector<double> partial_, sums_;
 #if CREMA_WITH_CUDA
   crema::cuda::DeviceBuffer x_copy_gpu_;  // x in place, from forward to backward
 #endif

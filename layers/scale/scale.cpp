@@ -10,14 +10,15 @@
 // scale_param.bias_filler, default 0) is param 1, or param 0 in the two-bottom form.
 // In place: forward keeps a copy of x for dE/ds, as Caffe does. Backward is one pass: both
 // sums and dE/dx; the sums go per plane (or per block of rows) in double, then over `outer`
-// in a fixed order, so results do not depend on the thread count.
+// in a fixed order (crema/layers/channel_reduce.hpp), so results do not depend on the thread
+// count.
 // CUDA: scale.cu, the same passes; the sums run before dE/dx (which may overwrite dE/dy in place)
 // and keep double partials. Reference: Caffe src/caffe/layers/scale_layer.cpp.
-#include <algorithm>
 #include <type_traits>
 #include <vector>
 
 #include "crema/layer.hpp"
+#include "crema/layers/channel_reduce.hpp"
 #include "crema/layers/channel_runs.hpp"
 #if CREMA_WITH_CUDA
 #include "crema/cuda.hpp"
@@ -25,7 +26,6 @@
 #endif
 
 namespace {
-constexpr int64_t kBlock = 512;
 constexpr int64_t kWork = 1 << 14;
 
 using crema::layers::Per;
@@ -45,38 +45,6 @@ void scale_run(const float* x, float* y, float* keep, Per<St> s, Per<St> b, bool
   } else {
     for (int64_t i = 0; i < n; ++i) y[i] = x[i] * s[i];
   }
-}
-
-// One plane of n values sharing s: *s1 = sum(g * v), *s2 = sum(g); out = g * s when given.
-void plane_backward(const float* g, const float* v, float* out, float s, int64_t n, double* s1,
-                    double* s2) {
-  double d1 = 0, d2 = 0;
-  for (int64_t b = 0; b < n; b += kBlock) {
-    const int64_t e = std::min(n, b + kBlock);
-    float a1 = 0.f, a2 = 0.f;
-#pragma omp simd reduction(+ : a1, a2)
-    for (int64_t i = b; i < e; ++i) {
-      a1 += g[i] * v[i];
-      a2 += g[i];
-    }
-    if (out)
-      for (int64_t i = b; i < e; ++i) out[i] = g[i] * s;
-    d1 += a1;
-    d2 += a2;
-  }
-  *s1 = d1;
-  *s2 = d2;
-}
-
-// One row of D values (inner == 1): s1[d] += g * v, s2[d] += g; out = g * s when given.
-void row_backward(const float* g, const float* v, float* out, const float* s, int64_t D, double* s1,
-                  double* s2) {
-  for (int64_t d = 0; d < D; ++d) {
-    s1[d] += double(g[d]) * v[d];
-    s2[d] += g[d];
-  }
-  if (out)
-    for (int64_t d = 0; d < D; ++d) out[d] = g[d] * s[d];
 }
 }  // namespace
 
@@ -164,36 +132,23 @@ class Scale final : public crema::Layer<Scale> {
         });
       return;
     }
-    // One pass: partial sums of dy * x and dy (laid out [part][2][D], part = o for planes, a
-    // block of rows otherwise), and dE/dx = dE/dy * s[d].
-    const int64_t D = dim_, I = inner_;
-    if (I > 1) {
-      partial_.resize(2 * outer_ * D);
-      crema::parallel_for(outer_ * D, std::max<int64_t>(1, kWork / I), [&](int64_t p0, int64_t p1) {
-        for (int64_t p = p0; p < p1; ++p) {
-          double* part = &partial_[2 * (p / D) * D + p % D];
-          plane_backward(dy + p * I, x + p * I, dx ? dx + p * I : nullptr, s[p % D], I, part,
-                         part + D);
-        }
-      });
-    } else {
-      // inner == 1: rows of D; blocks of rows accumulate D-vectors of doubles.
-      const int64_t blocks = std::min<int64_t>(outer_, 64);
-      partial_.assign(2 * blocks * D, 0.0);
-      crema::parallel_for(blocks, 1, [&](int64_t k0, int64_t k1) {
-        for (int64_t k = k0; k < k1; ++k)
-          for (int64_t o = outer_ * k / blocks; o < outer_ * (k + 1) / blocks; ++o)
-            row_backward(dy + o * D, x + o * D, dx ? dx + o * D : nullptr, s, D,
-                         &partial_[2 * k * D], &partial_[2 * k * D + D]);
-      });
-    }
-    const int64_t parts = I > 1 ? outer_ : std::min<int64_t>(outer_, 64);
+    // One pass: the sums of dy * x and dy per d (in a fixed order), and dE/dx = dE/dy * s[d] on
+    // each run once it is summed (dx may be dy).
+    const int64_t D = dim_;
     sums_.assign(2 * D, 0.0);
-    for (int64_t k = 0; k < parts; ++k)
-      for (int64_t d = 0; d < D; ++d) {
-        sums_[d] += partial_[2 * k * D + d];
-        sums_[D + d] += partial_[2 * k * D + D + d];
-      }
+    crema::layers::channel_reduce<2>(
+        outer_, D, inner_,
+        [dy, x](int64_t e, int64_t, auto& s1, auto& s2) {
+          using T = std::decay_t<decltype(s1)>;
+          s1 += T(dy[e]) * T(x[e]);
+          s2 += dy[e];
+        },
+        partial_, sums_.data(),
+        [&](int64_t off, int64_t len, int64_t d0, auto st) {
+          constexpr int St = decltype(st)::value;
+          if (!dx) return;
+          scale_run<St>(dy + off, dx + off, nullptr, per<St>(s + d0), per<St>(s + d0), false, len);
+        });
     // Learned blobs accumulate; bottom 1 is overwritten.
     if (want_s) {
       float* ds = two_ ? c.bottom(1).diff() : c.param(scale_param_).diff();
