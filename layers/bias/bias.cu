@@ -2,15 +2,11 @@
 // Bias's CUDA kernels over (outer, D, inner) tensors.
 // The forward pass finds d = (i / inner) % D with Index = uint32_t whenever every index fits
 // (32-bit division is several times cheaper than 64-bit). dE/db is a sum over (outer, inner)
-// per d, in two steps without atomics, so it does not depend on scheduling:
-//   1. parts: the values of each d are cut into `parts` runs; one block (inner > 1: a block
-//      reduction over contiguous planes) or one thread (inner == 1: rows of D, so neighbouring
-//      threads read neighbouring d) sums a run into partial[part][d], in double;
-//   2. one thread per d adds its partials in order and writes the gradient.
-#include <algorithm>
-
+// per d, in two steps without atomics (crema/layers/channel_reduce.cuh), so it does not depend
+// on scheduling.
 #include "bias_cuda.h"
 #include "crema/cuda.hpp"
+#include "crema/layers/channel_reduce.cuh"
 
 namespace {
 using crema::cuda::kThreads;
@@ -21,64 +17,22 @@ __global__ void forward(int64_t n, Index D, Index inner, const float* x, const f
   CREMA_CUDA_LOOP(i, n) y[i] = x[i] + b[static_cast<Index>(i) / inner % D];
 }
 
-// inner > 1. Part p of channel d: the values j in [p chunk, (p + 1) chunk) of the M = outer
-// inner values of d, value j at ((j / inner) D + d) inner + j % inner.
-template <class Index>
-__global__ void plane_partials(Index M, Index D, Index inner, Index chunk, const float* dy,
-                               double* partial) {
-  const Index part = blockIdx.y;
-  const Index lo = part * chunk, hi = min(M, lo + chunk);
-  for (Index d = blockIdx.x; d < D; d += gridDim.x) {
-    double acc = 0;
-    for (Index j = lo + threadIdx.x; j < hi; j += blockDim.x) {
-      const Index o = j / inner;
-      acc += dy[(o * D + d) * inner + (j - o * inner)];
-    }
-    acc = crema::cuda::block_sum(acc);
-    if (threadIdx.x == 0) partial[part * D + d] = acc;
+// dE/db's term: dy.
+struct DyTerm {
+  const float* dy;
+  template <class I>
+  __device__ void operator()(I at, I, double& s) const {
+    s += dy[at];
   }
-}
-
-// inner == 1: rows of D values; part p sums rows [p chunk, (p + 1) chunk) for one d per thread.
-__global__ void row_partials(int64_t rows, int64_t D, int64_t chunk, const float* dy,
-                             double* partial) {
-  const int64_t part = blockIdx.y;
-  const int64_t lo = part * chunk, hi = min(rows, lo + chunk);
-  for (int64_t d = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; d < D;
-       d += int64_t(gridDim.x) * blockDim.x) {
-    double acc = 0;
-    for (int64_t r = lo; r < hi; ++r) acc += dy[r * D + d];
-    partial[part * D + d] = acc;
-  }
-}
-
-// dst[d] = (accumulate ? dst[d] : 0) + sum_p partial[p][d], the partials in order.
-__global__ void finish(int64_t D, int64_t parts, const double* partial, float* dst,
-                       bool accumulate) {
-  CREMA_CUDA_LOOP(d, D) {
-    double s = accumulate ? double(dst[d]) : 0.0;
-    for (int64_t p = 0; p < parts; ++p) s += partial[p * D + d];
-    dst[d] = static_cast<float>(s);
-  }
-}
-
-// How the sums are cut: enough blocks (or threads) to fill the GPU, runs long enough to be
-// worth a block (or a thread).
-struct Plan {
-  int64_t parts, chunk;
 };
-Plan plan(int64_t outer, int64_t D, int64_t inner) {
-  const int64_t total = inner == 1 ? outer : outer * inner;
-  const int64_t wanted = inner == 1 ? 65536 / D : 2048 / D;  // threads resp. blocks in all
-  const int64_t longest = inner == 1 ? total / 16 : total / 4096;
-  const int64_t cap = inner == 1 ? 32768 : 2048;
-  const int64_t parts = std::max<int64_t>(1, std::min({wanted, longest, cap}));
-  return {parts, std::max<int64_t>(1, (total + parts - 1) / parts)};
-}
 
-int grid_x(int64_t n) {
-  return static_cast<int>(std::min<int64_t>(std::max<int64_t>(n, 1), 65535));
-}
+// db[d] = float((accumulate ? db[d] : 0) + the partials), the gradient first as on the CPU.
+struct AccumulateFirst {
+  float* db;
+  bool accumulate;
+  __device__ double init(int64_t d) const { return accumulate ? double(db[d]) : 0.0; }
+  __device__ void store(int64_t d, double s) const { db[d] = static_cast<float>(s); }
+};
 }  // namespace
 
 void bias_forward_cuda(void* stream, int64_t outer, int64_t D, int64_t inner, const float* x,
@@ -95,30 +49,17 @@ void bias_forward_cuda(void* stream, int64_t outer, int64_t D, int64_t inner, co
 }
 
 size_t bias_grad_workspace(int64_t outer, int64_t D, int64_t inner) {
-  if (D <= 0) return 0;
-  return sizeof(double) * plan(outer, D, inner).parts * D;
+  return crema::layers::gpu::reduce_workspace(1, outer, D, inner);
 }
 
 void bias_grad_cuda(void* stream, int64_t outer, int64_t D, int64_t inner, const float* dy,
                     float* db, bool accumulate, void* workspace) {
   if (D <= 0) return;
   const cudaStream_t st = crema::cuda::stream(stream);
-  const Plan p = plan(outer, D, inner);
+  namespace gpu = crema::layers::gpu;
+  const gpu::ReducePlan p = gpu::reduce_plan(outer, D, inner);
   double* partial = static_cast<double*>(workspace);
-  if (inner == 1) {
-    const dim3 grid(grid_x((D + kThreads - 1) / kThreads), static_cast<unsigned>(p.parts));
-    row_partials<<<grid, kThreads, 0, st>>>(outer, D, p.chunk, dy, partial);
-  } else {
-    const int64_t M = outer * inner;
-    const dim3 grid(grid_x(D), static_cast<unsigned>(p.parts));
-    if (crema::cuda::fits_int32(outer * D * inner))
-      plane_partials<uint32_t><<<grid, kThreads, 0, st>>>(
-          uint32_t(M), uint32_t(D), uint32_t(inner), uint32_t(p.chunk), dy, partial);
-    else
-      plane_partials<uint64_t><<<grid, kThreads, 0, st>>>(
-          uint64_t(M), uint64_t(D), uint64_t(inner), uint64_t(p.chunk), dy, partial);
-  }
-  crema::cuda::check_launch("Bias backward (sums)");
-  finish<<<crema::cuda::blocks(D), kThreads, 0, st>>>(D, p.parts, partial, db, accumulate);
-  crema::cuda::check_launch("Bias backward (gradient)");
+  gpu::channel_partials<1>(st, outer, D, inner, p, DyTerm{dy}, {{partial}}, "Bias backward (sums)");
+  gpu::channel_finish(st, D, p, partial, AccumulateFirst{db, accumulate},
+                      "Bias backward (gradient)");
 }
