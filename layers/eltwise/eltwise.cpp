@@ -6,8 +6,10 @@
 // CUDA: eltwise.cu, one pass over all bottoms in the CPU's order of operations.
 #include <cstring>
 #include <limits>
+#include <string>
 
 #include "crema/layer.hpp"
+#include "eltwise_op.h"
 #if CREMA_WITH_CUDA
 #include "crema/cuda.hpp"
 #include "eltwise_cuda.h"
@@ -22,11 +24,15 @@ class Eltwise final : public crema::Layer<Eltwise> {
     return i;
   }
   explicit Eltwise(const crema::Params& p)
-      : op_(p.get<std::string>("eltwise_param.operation")),
-        stable_prod_grad_(p.get<bool>("eltwise_param.stable_prod_grad")) {
+      : stable_prod_grad_(p.get<bool>("eltwise_param.stable_prod_grad")) {
+    const std::string op = p.get<std::string>("eltwise_param.operation");
+    CREMA_CHECK(op == "SUM" || op == "PROD" || op == "MAX",
+                "unknown eltwise_param.operation " << op);
+    op_ = op == "SUM" ? kEltwiseSum : op == "PROD" ? kEltwiseProd : kEltwiseMax;
     for (int i = 0; i < p.size("eltwise_param.coeff"); ++i)
       coeff_.push_back(p.get<float>("eltwise_param.coeff", i));
-    CREMA_CHECK(coeff_.empty() || op_ == "SUM", "coeff is only for the SUM operation, not " << op_);
+    CREMA_CHECK(coeff_.empty() || op_ == kEltwiseSum,
+                "coeff is only for the SUM operation, not " << op);
   }
   void reshape(crema::Context& c) {
     CREMA_CHECK(coeff_.empty() || static_cast<int>(coeff_.size()) == c.num_bottom(),
@@ -37,14 +43,14 @@ class Eltwise final : public crema::Layer<Eltwise> {
                   "bottom " << i << " has shape " << crema::shape_string(c.bottom(i).shape())
                             << " but bottom 0 has " << crema::shape_string(c.bottom(0).shape()));
     c.top(0).set_shape(c.bottom(0).shape());
-    if (op_ == "MAX") argmax_.resize(c.bottom(0).count());
+    if (op_ == kEltwiseMax) argmax_.resize(c.bottom(0).count());
   }
   void forward_cpu(crema::Context& c) {
     const int64_t n = c.top(0).count();
     const int nb = c.num_bottom();
     float* y = c.top(0).data();
     crema::parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) {
-      if (op_ == "SUM") {
+      if (op_ == kEltwiseSum) {
         const float c0 = coeff(0);
         const float* x0 = c.bottom(0).data();
         for (int64_t i = b; i < e; ++i) y[i] = c0 * x0[i];
@@ -53,7 +59,7 @@ class Eltwise final : public crema::Layer<Eltwise> {
           const float* xk = c.bottom(k).data();
           for (int64_t i = b; i < e; ++i) y[i] += ck * xk[i];
         }
-      } else if (op_ == "PROD") {
+      } else if (op_ == kEltwiseProd) {
         const float* x0 = c.bottom(0).data();
         for (int64_t i = b; i < e; ++i) y[i] = x0[i];
         for (int k = 1; k < nb; ++k) {
@@ -84,10 +90,10 @@ class Eltwise final : public crema::Layer<Eltwise> {
       float* dx = c.bottom(k).diff();
       const float* xk = c.bottom(k).data();
       crema::parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) {
-        if (op_ == "SUM") {
+        if (op_ == kEltwiseSum) {
           const float ck = coeff(k);
           for (int64_t i = b; i < e; ++i) dx[i] = ck * dy[i];
-        } else if (op_ == "PROD") {
+        } else if (op_ == kEltwiseProd) {
           if (stable_prod_grad_) {
             for (int64_t i = b; i < e; ++i) {
               float prod = 1.f;
@@ -108,8 +114,8 @@ class Eltwise final : public crema::Layer<Eltwise> {
 #if CREMA_WITH_CUDA
   void forward_cuda(crema::Context& c) {
     const int64_t n = c.top(0).count();
-    int* argmax = op_ == "MAX" ? argmax_gpu_.get<int>(n) : nullptr;
-    eltwise_forward_cuda(c.cuda_stream(), gpu_op(), n, c.num_bottom(), bottom_data(c),
+    int* argmax = op_ == kEltwiseMax ? argmax_gpu_.get<int>(n) : nullptr;
+    eltwise_forward_cuda(c.cuda_stream(), op_, n, c.num_bottom(), bottom_data(c),
                          coeff_.empty() ? nullptr : coeff_.data(), c.top(0).data(), argmax);
   }
 
@@ -117,7 +123,7 @@ class Eltwise final : public crema::Layer<Eltwise> {
     const float* const* x = bottom_data(c);
     for (int k = 0; k < c.num_bottom(); ++k) {
       if (!c.propagate_down(k)) continue;
-      eltwise_backward_cuda(c.cuda_stream(), gpu_op(), c.top(0).count(), c.num_bottom(), k, x,
+      eltwise_backward_cuda(c.cuda_stream(), op_, c.top(0).count(), c.num_bottom(), k, x,
                             coeff_.empty() ? nullptr : coeff_.data(), stable_prod_grad_,
                             c.top(0).data(), c.top(0).diff(), argmax_gpu_.data<int>(),
                             c.bottom(k).diff());
@@ -135,9 +141,6 @@ class Eltwise final : public crema::Layer<Eltwise> {
  private:
   float coeff(int k) const { return coeff_.empty() ? 1.f : coeff_[k]; }
 #if CREMA_WITH_CUDA
-  EltwiseOp gpu_op() const {
-    return op_ == "SUM" ? kEltwiseSum : op_ == "PROD" ? kEltwiseProd : kEltwiseMax;
-  }
   // The bottoms' device pointers, for the launchers (which pass them by value to the kernels).
   const float* const* bottom_data(const crema::Context& c) {
     bottom_ptrs_.resize(c.num_bottom());
@@ -147,7 +150,7 @@ class Eltwise final : public crema::Layer<Eltwise> {
   std::vector<const float*> bottom_ptrs_;
   crema::cuda::DeviceBuffer argmax_gpu_;
 #endif
-  std::string op_;
+  EltwiseOp op_;
   bool stable_prod_grad_;
   std::vector<float> coeff_;
   std::vector<int> argmax_;

@@ -4,7 +4,7 @@
 #pragma once
 #include <cstdint>
 
-enum EltwiseOp { kEltwiseSum = 0, kEltwiseProd = 1, kEltwiseMax = 2 };
+#include "eltwise_op.h"
 
 // SUM: y = sum_k coeff[k] x_k;  PROD: y = prod_k x_k;  MAX: y = max_k x_k, argmax = first k.
 void eltwise_forward_cuda(void* stream, EltwiseOp op, int64_t n, int nb, const float* const* x,
