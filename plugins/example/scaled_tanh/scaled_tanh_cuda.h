@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// Plain launchers for scaled_tanh.cu: nvcc never sees the C++ layer wrapper.
+// Plain launchers for scaled_tanh.cu: nvcc never sees the C++ layer wrapper. Both run on
+// `stream` (the call's cuda_stream); n may be 0; y may be x, dx may be dy.
 #pragma once
 #include <cstdint>
 
