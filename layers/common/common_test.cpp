@@ -11,6 +11,7 @@
 #include <cstring>
 #include <random>
 #include <sstream>
+#include <tuple>
 #include <vector>
 
 #include "crema/layers/channel_reduce.hpp"
@@ -192,6 +193,14 @@ TEST_F(LayersCommon, ChannelRunsVisitEveryElementOnceWithItsChannel) {
       ASSERT_EQ(visits[i], 1) << "inner " << inner << ", element " << i;
       ASSERT_EQ(channel_seen[i], (i / inner) % channels) << "inner " << inner << ", element " << i;
     }
+  }
+  // An empty tensor (a zero-sized axis) has no runs: (6, 4, 0) once gave six rows of 4.
+  for (const auto& [outer, channels, inner] :
+       {std::tuple<int64_t, int64_t, int64_t>{6, 4, 0}, {0, 4, 5}, {6, 0, 5}}) {
+    int calls = 0;
+    for_channel_runs(outer, channels, inner, 8,
+                     [&](int64_t, int64_t, int64_t, auto) { ++calls; });
+    EXPECT_EQ(calls, 0) << outer << "x" << channels << "x" << inner;
   }
 }
 
