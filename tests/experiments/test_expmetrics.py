@@ -17,6 +17,7 @@ import shutil
 import sys
 import tempfile
 import unittest
+from unittest import mock
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "tools", "experiments"))
@@ -476,6 +477,164 @@ class Execute(unittest.TestCase):
             shared[0].result["metrics_path"],
             [r for r in arms if r.name == "claim1/res_lo_seed1"][0].result["metrics_path"],
         )
+
+
+STAND_IN_CREMA = r"""#!/bin/sh
+# A stand-in for `crema summary` and `crema train -solver S -threads N`: the training's test
+# accuracy is 0.<digit in the file acc><seed>, so another digit makes another result.
+here=$(dirname "$0")
+case "$1" in
+  summary) echo "Parameters: 1,000"; echo "Multiply-adds (Convolution, InnerProduct): 2,000,000"
+           exit 0 ;;
+  train) ;;
+  *) exit 1 ;;
+esac
+solver=$3
+metrics=$(sed -n 's/^metrics_file: "\(.*\)"$/\1/p' "$solver")
+seed=$(sed -n 's/^random_seed: //p' "$solver")
+last=$(sed -n 's/^max_iter: //p' "$solver")
+acc=$(cat "$here/acc")
+echo "{\"iter\":0,\"lr\":0.1,\"loss\":2.3,\"images_per_s\":0}" > "$metrics"
+echo "{\"iter\":5,\"lr\":0.1,\"loss\":1.3,\"images_per_s\":500}" >> "$metrics"
+for net in 0 1; do
+  echo "{\"iter\":$last,\"test_net\":$net,\"loss\":0.5,\"accuracy\":0.$acc$seed}" >> "$metrics"
+done
+"""
+
+
+class Invocations(unittest.TestCase):
+    """run_experiments.main end to end with a stand-in crema and a synthetic Fashion-MNIST:
+    where results go, what a report covers, and that it names no machine's paths."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="exp_inv_")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.crema = os.path.join(self.tmp, "bin", "crema")
+        os.makedirs(os.path.dirname(self.crema))
+        with open(self.crema, "w") as f:
+            f.write(STAND_IN_CREMA)
+        os.chmod(self.crema, 0o755)
+        self.data = os.path.join(self.tmp, "data")
+        os.makedirs(self.data)
+        n = expplan.MODES["quick"].val_images
+        with open(os.path.join(self.data, "train-images-idx3-ubyte"), "wb") as f:
+            f.write((2051).to_bytes(4, "big") + n.to_bytes(4, "big") + (1).to_bytes(4, "big") * 2)
+            f.write(bytes(n))
+        with open(os.path.join(self.data, "train-labels-idx1-ubyte"), "wb") as f:
+            f.write((2049).to_bytes(4, "big") + n.to_bytes(4, "big") + bytes(n))
+        self.out = os.path.join(self.tmp, "out")
+        self.run_dir = os.path.join(self.tmp, "run")
+        no_plots = mock.patch.object(
+            run_experiments, "make_plots", lambda spec, run_dir: (None, "plots skipped: test")
+        )
+        no_plots.start()
+        self.addCleanup(no_plots.stop)
+
+    def main(self, acc, *args):
+        with open(os.path.join(os.path.dirname(self.crema), "acc"), "w") as f:
+            f.write(str(acc))
+        argv = ["--quick", "--crema", self.crema, "--data", self.data, "--out", self.out]
+        argv += ["--run-dir", self.run_dir, *args]
+        with (
+            contextlib.redirect_stdout(io.StringIO()) as out,
+            contextlib.redirect_stderr(io.StringIO()),
+        ):
+            self.assertEqual(run_experiments.main(argv), 0)
+        with open(os.path.join(self.out, "results.json")) as f:
+            results = json.load(f)
+        with open(os.path.join(self.out, "report.md")) as f:
+            report = f.read()
+        return out.getvalue(), results, report
+
+    def test_default_output_is_outside_the_repository(self):
+        cwd = os.getcwd()
+        os.chdir(self.tmp)
+        self.addCleanup(os.chdir, cwd)
+        rendered = []
+        with mock.patch.object(
+            run_experiments, "render_again", lambda mode, out_dir, *_: rendered.append(out_dir)
+        ):
+            run_experiments.main(["--quick", "--report-only", "--run-dir", self.run_dir])
+            run_experiments.main(["--report-only", "--run-dir", self.run_dir])
+            run_experiments.main(["--quick", "--report-only", "--out", "docs/experiments/quick"])
+        here = os.path.realpath(self.tmp)
+        self.assertEqual(
+            [os.path.realpath(p) for p in rendered],
+            [
+                os.path.join(here, "experiments-out", "quick"),
+                os.path.join(here, "experiments-out", "full"),
+                os.path.join(here, "docs", "experiments", "quick"),  # --out writes anywhere
+            ],
+        )
+
+    def test_report_covers_this_invocation_and_current_earlier_claims(self):
+        self.main(8, "--claims", "1")
+        # Claim 3 alone, trained again with other results: its standard arm is claim 1's
+        # ResNet-8, so claim 1 must show the new numbers, not the ones it was collected with.
+        stdout, results, report = self.main(7, "--claims", "3", "--rerun")
+        self.assertRegex(stdout, r"(?m)^claim 3: .* reproduced at this scale\? ")
+        self.assertNotRegex(stdout, r"(?m)^claim 1: ")
+        self.assertEqual(sorted(results["claims"]), ["1", "3"])
+        res_lo = [a for a in results["claims"]["1"]["arms"] if a["key"] == "res_lo"][0]
+        before = [a for a in results["claims"]["3"]["arms"] if a["key"] == "bn_before"][0]
+        self.assertEqual(
+            [r["test_error"] for r in res_lo["runs"]], [r["test_error"] for r in before["runs"]]
+        )
+        self.assertAlmostEqual(before["runs"][0]["test_error"], 1 - 0.71)
+        self.assertEqual(res_lo["stats"], before["stats"])
+        for seed in (1, 2):
+            with open(os.path.join(self.out, "metrics", "claim1", f"res_lo_seed{seed}.jsonl")) as f:
+                shared = f.read()
+            with open(
+                os.path.join(self.out, "metrics", "claim3", f"bn_before_seed{seed}.jsonl")
+            ) as f:
+                self.assertEqual(shared, f.read())
+        # The report: claim 3 as this invocation's, claim 1 under its own heading.
+        head, _, earlier = report.partition("## Claims from earlier invocations")
+        self.assertTrue(earlier, "no heading for the claims of earlier invocations")
+        summary = head.split("## Summary")[1].split("## Results")[0]
+        self.assertIn("| 3 | BN before the addition", summary)
+        self.assertNotIn("| 1 |", summary)
+        self.assertNotIn("Claim 1:", head)
+        self.assertIn("### Claim 1: Shortcuts make depth help", earlier)
+        self.assertRegex(earlier, r"- Claim 1: `run_experiments.py --quick .* --claims 1` on ")
+        # Another budget: claim 1's runs are no longer what this invocation trains, so its
+        # results are dropped instead of shown beside claim 3's.
+        stdout, results, report = self.main(7, "--claims", "3", "--iterations", "30")
+        self.assertEqual(sorted(results["claims"]), ["3"])
+        self.assertNotIn("Claim 1", report)
+        self.assertIn("Dropped: the results of claim(s) 1 from earlier invocations", report)
+        self.assertRegex(stdout, r"(?m)^claims 1: results of earlier invocations dropped")
+
+    def test_no_machine_paths_in_what_is_written(self):
+        _, results, report = self.main(8, "--claims", "3")
+        machine = os.path.basename(self.tmp)  # the temporary folder's unique name
+        line = [x for x in report.splitlines() if x.startswith("Written by")][0]
+        self.assertIn(
+            "(run_experiments.py --quick --crema .../crema --data .../data --out .../out "
+            "--run-dir .../run --claims 3) on ",
+            line,
+        )
+        self.assertIn("; `crema` .../crema, ", line)
+        self.assertNotIn(machine, report)
+        self.assertNotIn(machine, json.dumps(results))
+        self.assertNotIn(REPO.strip(os.sep), report)  # no link climbing out of the output dir
+        self.assertIn("what each claim is: docs/EXPERIMENTS.md.", line)
+        inside = run_experiments.shown_command(["--out", os.path.join(REPO, "docs", "x")])
+        self.assertEqual(inside, "run_experiments.py --out docs/x")
+        self.assertEqual(
+            run_experiments.shown_command(["--crema=/opt/crema/bin/crema"]),
+            "run_experiments.py --crema=.../crema",
+        )
+        # The finished/ ledger is committed with a report: no run directory, no crema path.
+        ledger = os.path.join(self.out, "finished")
+        self.assertTrue(os.listdir(ledger))
+        for name in os.listdir(ledger):
+            with open(os.path.join(ledger, name)) as f:
+                entry = json.load(f)
+            entry.pop("netgen")  # names --data's folder: an input, like a path in a solver
+            self.assertNotIn(machine, json.dumps(entry), name)
+            self.assertTrue(entry["cmd"].startswith("crema train -solver <run dir>/runs/"))
 
 
 class Collect(unittest.TestCase):

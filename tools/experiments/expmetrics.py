@@ -5,7 +5,7 @@ Python 3 standard library only; no crema, no plotting: tests/experiments/test_ex
 checks everything here on synthetic data.
 
 A crema metrics file (`<snapshot_prefix>_metrics.jsonl` or the solver's `metrics_file`) holds one
-JSON object a line, written by solver/src/solver.cpp and solver/src/test_all.cpp:
+JSON object a line, written by solver/src/metrics_writer.cpp:
 
   {"iter":50,"lr":0.0987,"loss":0.44,"images_per_s":504.3}          a training display
   {"iter":469,"test_net":0,"accuracy":0.91,"loss":0.25}             a test pass of test net #0

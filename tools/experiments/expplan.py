@@ -10,7 +10,8 @@ GRID_SEED = 101  # the grid search's seed: none of the arms' seeds
 TRAIN_COST = 3.0
 # Effective multiply-add rate (forward-equivalent MACs per second, all of a run's work over its
 # wall time) used by --dry-run when no measured run is at hand: ResNet-20 training at ~500 img/s
-# with 2 threads on the 2-core development machine (batch 128), 3 x 31.0 M MACs an image.
+# with 2 threads on a 2-core x86-64 VM (batch 128; docs/EXPERIMENTS.md), 3 x 31.0 M MACs an
+# image.
 DEFAULT_RATE_GMACS = 45.0
 
 

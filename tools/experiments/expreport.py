@@ -164,87 +164,30 @@ def where(results):
     )
 
 
-def write_report(results, out_dir, plot_note):
-    mode = results["mode"]
-    b = results["budget"]
-    L = []
-    L.append(f"# ResNet findings on Fashion-MNIST: {mode} mode")
-    L.append("")
-    docs = os.path.relpath(os.path.join(REPO, "docs", "EXPERIMENTS.md"), out_dir)
-    L.append(
-        f"Written by `tools/experiments/run_experiments.py` ({results['command']}) on "
-        f"{results['finished']}; `crema` {results['crema']}, {where(results)}, "
-        f"{results['jobs']} run(s) at a time. How to run it and what each claim is: "
-        f"[docs/EXPERIMENTS.md]({docs})."
-    )
-    L.append("")
-    if mode == "quick":
-        L.append(
-            "**Quick mode is a smoke test of the pipeline, not an experiment**: a slice of "
-            "the data, a few dozen iterations, shallow nets. Its verdicts say nothing about "
-            "the claims; the full mode's do."
-        )
-        L.append("")
-    L.append(
-        f"Budget of every arm: {b['iterations']} iterations of batch {b['batch']} from the first "
-        f"{b['train_images']:,} training images (cosine learning rate, {b['warmup']} warm-up "
-        f"iterations, weight decay 5e-4), seeds {', '.join(str(s) for s in b['seeds'])} "
-        f"(`random_seed`). Test error: the first {b['test_images']:,} test images; training "
-        f"error: the first {b['traineval_images']:,} training images, in TEST mode (BN "
-        f"running statistics, no dropout); both at the end of the run, {b['test_passes']} "
-        f"test passes in all. Training loss: the solver's smoothed loss (mean over the last "
-        f"{b['display']} iterations) at the last display. Claim 2's grid runs train "
-        f"{b['grid_iterations']} iterations on the first {b['grid_train_images']:,} images "
-        f"and are scored on the last {b['val_images']:,} training images (held out)."
-    )
-    L.append("")
-    L.append(
-        '**Rule.** Each claim is a list of checks "A < B" (errors, losses, wall times) over '
-        "the seeds. A check *holds* when the largest A is below the smallest B (the expected "
-        "order beyond the spread: the ranges over the seeds do not overlap), is *ordered "
-        "within spread* when only the means are in order, *reversed within spread* when the "
-        "means are not, and is *contradicted* when the smallest A is above the largest B. "
-        "Reproduced at this scale: **yes** when every check holds, **no** when any is "
-        "contradicted, else **inconclusive**. Figures are mean ± spread over the seeds, the "
-        "spread being half the range (max - min) / 2."
-    )
-    L.append("")
-    L.append("## Summary")
-    L.append("")
+def split_claims(results):
+    """(the claims the latest invocation ran, those kept from earlier ones) as sorted id lists."""
+    ids = sorted(results["claims"], key=int)
+    run = results.get("claims_run")
+    now = [c for c in ids if run is None or c in run.split(",")]
+    return now, [c for c in ids if c not in now]
+
+
+def summary_table(L, results, ids):
     L.append("| # | claim | checks that hold | reproduced at this scale? |")
     L.append("|---|---|---|---|")
-    for cid in sorted(results["claims"], key=int):
+    for cid in ids:
         c = results["claims"][cid]
         n_hold = sum(1 for k in c["checks"] if k["outcome"] == em.HOLDS)
         L.append(f"| {cid} | {c['title']} | {n_hold} of {len(c['checks'])} | **{c['verdict']}** |")
-    not_run = results.get("not_run", {})
-    for cid in sorted(not_run, key=int):
-        L.append(f"| {cid} | {not_run[cid]['title']} | — | not run yet |")
-    L.append("")
-    if not_run:
-        parts = []
-        for cid in sorted(not_run, key=int):
-            nr = not_run[cid]
-            cost = (
-                f"{nr['runs']} runs not shared with a finished claim, about {nr['hours']:.1f} h "
-                f"of training one run at a time at the throughput measured here"
-                if nr.get("hours")
-                else "cost unknown"
-            )
-            parts.append(f"claim {cid} ({cost})")
-        L.append(
-            "Not run yet in this mode: " + "; ".join(parts) + ". `--claims` runs them; the "
-            "finished/ ledger keeps every finished run, so an interrupted invocation resumes."
-        )
-        L.append("")
-    L.append("## Results")
-    L.append("")
+
+
+def results_table(L, results, ids):
     L.append(
         "| claim | arm | params | optimiser, lr | test error % | train error % | train loss | "
         "images/s | wall per run | reproduced? |"
     )
     L.append("|---|---|---|---|---|---|---|---|---|---|")
-    for cid in sorted(results["claims"], key=int):
+    for cid in ids:
         c = results["claims"][cid]
         for i, a in enumerate(c["arms"]):
             st = a["stats"]
@@ -269,9 +212,12 @@ def write_report(results, out_dir, plot_note):
                 f"{'**' + c['verdict'] + '**' if i == 0 else ''} |"
             )
     L.append("")
-    for cid in sorted(results["claims"], key=int):
+
+
+def claim_sections(L, results, ids, out_dir, level):
+    for cid in ids:
         c = results["claims"][cid]
-        L.append(f"## Claim {cid}: {c['title']}")
+        L.append(f"{level} Claim {cid}: {c['title']}")
         L.append("")
         L.append(f"*Expected:* {c['expectation']}  ")
         L.append(f"*Reference:* {c['reference']}.  ")
@@ -319,6 +265,117 @@ def write_report(results, out_dir, plot_note):
             L.append(r.get("log_tail", "").strip()[-800:])
             L.append("```")
             L.append("")
+
+
+def write_report(results, out_dir, plot_note):
+    mode = results["mode"]
+    b = results["budget"]
+    L = []
+    L.append(f"# ResNet findings on Fashion-MNIST: {mode} mode")
+    L.append("")
+    # A link into the repository only from inside it: from elsewhere it would spell out folders
+    # of this machine.
+    docs = "docs/EXPERIMENTS.md"
+    if os.path.commonpath([os.path.abspath(out_dir), REPO]) == REPO:
+        docs = f"[{docs}]({os.path.relpath(os.path.join(REPO, docs), out_dir)})"
+    L.append(
+        f"Written by `tools/experiments/run_experiments.py` ({results['command']}) on "
+        f"{results['finished']}; `crema` {results['crema']}, {where(results)}, "
+        f"{results['jobs']} run(s) at a time. How to run it and what each claim is: {docs}."
+    )
+    L.append("")
+    if mode == "quick":
+        L.append(
+            "**Quick mode is a smoke test of the pipeline, not an experiment**: a slice of "
+            "the data, a few dozen iterations, shallow nets. Its verdicts say nothing about "
+            "the claims; the full mode's do."
+        )
+        L.append("")
+    L.append(
+        f"Budget of every arm: {b['iterations']} iterations of batch {b['batch']} from the first "
+        f"{b['train_images']:,} training images (cosine learning rate, {b['warmup']} warm-up "
+        f"iterations, weight decay 5e-4), seeds {', '.join(str(s) for s in b['seeds'])} "
+        f"(`random_seed`). Test error: the first {b['test_images']:,} test images; training "
+        f"error: the first {b['traineval_images']:,} training images, in TEST mode (BN "
+        f"running statistics, no dropout); both at the end of the run, {b['test_passes']} "
+        f"test passes in all. Training loss: the solver's smoothed loss (mean over the last "
+        f"{b['display']} iterations) at the last display. Claim 2's grid runs train "
+        f"{b['grid_iterations']} iterations on the first {b['grid_train_images']:,} images "
+        f"and are scored on the last {b['val_images']:,} training images (held out)."
+    )
+    L.append("")
+    L.append(
+        '**Rule.** Each claim is a list of checks "A < B" (errors, losses, wall times) over '
+        "the seeds. A check *holds* when the largest A is below the smallest B (the expected "
+        "order beyond the spread: the ranges over the seeds do not overlap), is *ordered "
+        "within spread* when only the means are in order, *reversed within spread* when the "
+        "means are not, and is *contradicted* when the smallest A is above the largest B. "
+        "Reproduced at this scale: **yes** when every check holds, **no** when any is "
+        "contradicted, else **inconclusive**. Figures are mean ± spread over the seeds, the "
+        "spread being half the range (max - min) / 2."
+    )
+    L.append("")
+    now, earlier = split_claims(results)
+    L.append("## Summary")
+    L.append("")
+    summary_table(L, results, now)
+    not_run = results.get("not_run", {})
+    for cid in sorted(not_run, key=int):
+        L.append(f"| {cid} | {not_run[cid]['title']} | — | not run yet |")
+    L.append("")
+    if not_run:
+        parts = []
+        for cid in sorted(not_run, key=int):
+            nr = not_run[cid]
+            cost = (
+                f"{nr['runs']} runs not shared with a finished claim, about {nr['hours']:.1f} h "
+                f"of training one run at a time at the throughput measured here"
+                if nr.get("hours")
+                else "cost unknown"
+            )
+            parts.append(f"claim {cid} ({cost})")
+        L.append(
+            "Not run yet in this mode: " + "; ".join(parts) + ". `--claims` runs them; the "
+            "finished/ ledger keeps every finished run, so an interrupted invocation resumes."
+        )
+        L.append("")
+    if results.get("dropped"):
+        L.append(
+            f"Dropped: the results of claim(s) {', '.join(results['dropped'])} from earlier "
+            "invocations, whose runs differ from what this invocation trains (another budget, "
+            "net, solver or device); `--claims` runs them again."
+        )
+        L.append("")
+    L.append("## Results")
+    L.append("")
+    results_table(L, results, now)
+    claim_sections(L, results, now, out_dir, "##")
+    if earlier:
+        L.append("## Claims from earlier invocations")
+        L.append("")
+        L.append(
+            f"Claim(s) {', '.join(earlier)}: not run by the invocation above but by earlier "
+            "invocations into this directory, and kept because every run they hold is the "
+            "training the invocation above would do (the same nets, solvers, budget and device: "
+            "the same fingerprints). A run shared with a claim above shows that claim's numbers."
+        )
+        L.append("")
+        for cid in earlier:
+            inv = results["claims"][cid].get("invocation")
+            L.append(
+                f"- Claim {cid}: "
+                + (
+                    f"`{inv['command']}` on {inv['finished']}, {where(inv)}, "
+                    f"{inv['jobs']} run(s) at a time."
+                    if inv
+                    else "an earlier invocation."
+                )
+            )
+        L.append("")
+        summary_table(L, results, earlier)
+        L.append("")
+        results_table(L, results, earlier)
+        claim_sections(L, results, earlier, out_dir, "###")
     L.append("## Wall time")
     L.append("")
     reuse = (

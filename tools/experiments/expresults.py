@@ -7,7 +7,7 @@ import shutil
 
 import expmetrics as em
 from expplan import MODES, OPTIMIZERS, TRAIN_COST, build_runs, claims_for
-from exptrain import run_summary
+from exptrain import plan, run_summary
 from expworkspace import Workspace
 
 
@@ -47,6 +47,7 @@ def collect(claim, grid_runs, arm_runs, ws, out_dir, mode):
                 "train_loss": s.get("train_loss"),
                 "wall_s": s["wall_s"],
                 "metrics": os.path.relpath(dst, out_dir),
+                "fingerprint": r.result.get("portable_fingerprint"),
             }
         )
     for arm in claim.arms:
@@ -76,14 +77,21 @@ def collect(claim, grid_runs, arm_runs, ws, out_dir, mode):
                 macs, r.iterations, m.batch, r.test_interval, r.tests, m.test_batch
             )
             s["threads"] = r.result["threads"]
+            s["fingerprint"] = r.result.get("portable_fingerprint")
             if s["status"] == "failed":
                 s["log_tail"] = r.result.get("log_tail", "")
             entry["runs"].append(s)
+        cres["arms"].append(entry)
+    return evaluate(claim, cres)
+
+
+def evaluate(claim, cres):
+    """Each arm's statistics over its runs, the claim's checks and its verdict."""
+    for entry in cres["arms"]:
         entry["stats"] = {
             k: em.summarize([x.get(k) for x in entry["runs"]])
             for k in ("test_error", "train_error", "train_loss", "wall_s", "images_per_s")
         }
-        cres["arms"].append(entry)
     by_key = {a["key"]: a for a in cres["arms"]}
 
     def side(expr):
@@ -95,6 +103,7 @@ def collect(claim, grid_runs, arm_runs, ws, out_dir, mode):
             {r["seed"]: r.get(metric) for r in by_key[y]["runs"]},
         )
 
+    cres["checks"] = []
     for text, a, b in claim.checks:
         va, vb = side(a), side(b)
         outcome = em.check_order(list(va.values()), list(vb.values()))
@@ -109,6 +118,67 @@ def collect(claim, grid_runs, arm_runs, ws, out_dir, mode):
         )
     cres["verdict"] = em.claim_verdict([c["outcome"] for c in cres["checks"]])
     return cres
+
+
+def run_keys(cres):
+    """{run key: fingerprint} of a claim's results: (arm key, seed) for an arm's run, ("grid",
+    optimiser, lr) for a grid point."""
+    keys = {("grid", g["opt"], g["lr"]): g.get("fingerprint") for g in cres.get("grid", [])}
+    for a in cres["arms"]:
+        for r in a["runs"]:
+            keys[(a["key"], r["seed"])] = r.get("fingerprint")
+    return keys
+
+
+def planned_keys(claim, cres, ws, mode, seeds, iterations):
+    """{run key: fingerprint} of the runs this invocation would train for `claim` (claim 2's
+    arms at the lr its results chose), or None when an lr is unknown."""
+    grid, arms = build_runs(mode, [claim], seeds, iterations)
+    chosen = {a["key"]: a["lr"] for a in cres["arms"]}
+    keys = {}
+    for r in grid + arms:
+        if r.lr is None:
+            r.lr = chosen.get(r.arm.key)
+            if r.lr is None:
+                return None
+        key = ("grid", r.opt, r.lr) if r.kind == "grid" else (r.arm.key, r.seed)
+        keys[key] = plan(r, ws)[-1]
+    return keys
+
+
+def carry_over(earlier, now, ws, mode, seeds, iterations, out_dir):
+    """The claims of earlier invocations (`earlier`: id -> results) that are still current: every
+    run they hold has the fingerprint this invocation would give it (same nets, solvers, budget,
+    device), and no run is missing or extra. A run one of them shares with a claim run now
+    (`now`) takes that run's numbers and metrics file, and the claim's checks are evaluated
+    again, so a shared run shows one number everywhere. Returns (kept: id -> results, the ids
+    dropped)."""
+    current = {}
+    for c in now.values():
+        for a in c["arms"]:
+            for r in a["runs"]:
+                if r.get("fingerprint"):
+                    current[r["fingerprint"]] = r
+    claims = claims_for(mode)
+    kept, dropped = {}, []
+    for cid, cres in sorted(earlier.items(), key=lambda kv: int(kv[0])):
+        have = run_keys(cres)
+        want = planned_keys(claims[int(cid)], cres, ws, mode, seeds, iterations)
+        if None in have.values() or have != want:
+            dropped.append(cid)
+            continue
+        for a in cres["arms"]:
+            for i, r in enumerate(a["runs"]):
+                twin = current.get(r["fingerprint"])
+                if twin is None:
+                    continue
+                if twin["metrics"] != r["metrics"]:
+                    copy_metrics(
+                        os.path.join(out_dir, twin["metrics"]), os.path.join(out_dir, r["metrics"])
+                    )
+                a["runs"][i] = dict(twin, metrics=r["metrics"])
+        kept[cid] = evaluate(claims[int(cid)], cres)
+    return kept, dropped
 
 
 def copy_metrics(src, dst):

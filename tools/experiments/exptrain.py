@@ -26,6 +26,23 @@ def portable_fingerprint(solver, net_txt, run_dir, root):
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+def portable_cmd(cmd, root):
+    """A run's command line without the machine's paths: crema by its name, the run directory
+    as <run dir>."""
+    words = cmd.replace(root, "<run dir>").split(" ")
+    return " ".join([os.path.basename(words[0])] + words[1:]) if words[0] else cmd
+
+
+def plan(run, ws):
+    """What a run trains, written nowhere but the net: (run folder, solver text, net text,
+    netgen's argv, metrics path, portable fingerprint)."""
+    net_path, net_txt, argv = ws.net(run.arm.arch, run.train_images)
+    d = os.path.join(ws.root, "runs", run.name)
+    metrics_path = os.path.join(d, "metrics.jsonl")
+    solver = solver_text(run, ws.m, net_path, metrics_path, ws.gpu)
+    return d, solver, net_txt, argv, metrics_path, portable_fingerprint(solver, net_txt, d, ws.root)
+
+
 def ledger_path(ws, run):
     return os.path.join(ws.ledger, run.name.replace("/", "__") + ".json") if ws.ledger else None
 
@@ -41,7 +58,9 @@ def record_finished(ws, run, res):
         return
     with open(res["metrics_path"]) as f:
         lines = f.read().splitlines()
-    entry = {k: v for k, v in res.items() if k != "reused"}
+    # No machine paths: restore_finished sets metrics_path in the run directory it restores into.
+    entry = {k: v for k, v in res.items() if k not in ("reused", "metrics_path")}
+    entry["cmd"] = portable_cmd(res.get("cmd", ""), ws.root)
     entry["metrics_lines"] = lines
     os.makedirs(ws.ledger, exist_ok=True)
     with open(path + ".tmp", "w") as f:
@@ -86,15 +105,11 @@ def restore_finished(ws, run, portable, fingerprint, metrics_path, result_path):
 
 def execute(run, ws, threads, rerun, timeout, log):
     m = ws.m
-    net_path, net_txt, argv = ws.net(run.arm.arch, run.train_images)
-    d = os.path.join(ws.root, "runs", run.name)
+    d, solver, net_txt, argv, metrics_path, portable = plan(run, ws)
     os.makedirs(d, exist_ok=True)
-    metrics_path = os.path.join(d, "metrics.jsonl")
-    solver = solver_text(run, m, net_path, metrics_path, ws.gpu)
     solver_path = os.path.join(d, "solver.prototxt")
     write_if_changed(solver_path, solver)
     fingerprint = hashlib.sha256((solver + net_txt).encode()).hexdigest()
-    portable = portable_fingerprint(solver, net_txt, d, ws.root)
     result_path = os.path.join(d, "result.json")
     if not rerun:
         old = None

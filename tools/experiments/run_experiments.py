@@ -20,10 +20,13 @@ Each arm is trained with the same budget (iterations, batch) for every seed (ran
 ...). Nets come from tools/netgen/netgen.py with the data layers rewritten for the slices and
 test nets the runner needs; solvers are written here. Everything crema needs goes into the run
 directory (default build/experiments/<mode>/); the output directory (default
-docs/experiments/<mode>/) receives report.md, results.json, claim<N>.png and metrics/ (the raw
-metrics files). A run whose solver and net are unchanged since a finished run in the same run
-directory is not trained again (--rerun forces it): an interrupted full run resumes. Each finished
-run is also recorded in the output directory's finished/ ledger (its result and metrics), which is
+experiments-out/<mode>/ in the current directory) receives report.md, results.json,
+claim<N>.png and metrics/ (the raw metrics files). The report covers the claims of this
+invocation; claims that earlier invocations wrote into the same output directory follow under
+their own heading, and only while their runs are the ones this invocation would train. A run
+whose solver and net are unchanged since a finished run in the same run directory is not
+trained again (--rerun forces it): an interrupted full run resumes. Each finished run is also
+recorded in the output directory's finished/ ledger (its result and metrics), which can be
 committed with the report, so a long full run resumes on another machine or in a fresh clone.
 
 Python 3 standard library only; plots need matplotlib (this interpreter or Debian's
@@ -46,7 +49,14 @@ sys.path.insert(0, HERE)
 import expmetrics as em  # noqa: E402
 from expplan import DATA, DEFAULT_RATE_GMACS, FM_TRAIN_SIZE, MODES, build_runs, claims_for  # noqa: E402
 from expreport import make_plots, plot_spec, write_report  # noqa: E402
-from expresults import collect, cost_macs, full_estimate, mark_not_run, measured_rate  # noqa: E402
+from expresults import (  # noqa: E402
+    carry_over,
+    collect,
+    cost_macs,
+    full_estimate,
+    mark_not_run,
+    measured_rate,
+)
 from exptrain import run_all, run_summary  # noqa: E402
 from expworkspace import Workspace, write_val_split  # noqa: E402
 
@@ -75,6 +85,38 @@ def render_again(mode, out_dir, run_dir, crema):
         results = json.load(f)
     render(results, mode, out_dir, run_dir, crema, measured_rate(results, results.get("threads")))
     return 0
+
+
+def default_out_dir(mode):
+    """Where results go without --out: outside the repository's tracked files (the committed
+    docs/experiments/<mode>/ are written only when asked for with --out)."""
+    return os.path.join(os.getcwd(), "experiments-out", mode)
+
+
+def shown_path(path):
+    """A path as the report prints it: relative to the repository when inside it, else only its
+    last component (no machine's folders in a committed report)."""
+    p = os.path.abspath(path)
+    if os.path.commonpath([p, REPO]) == REPO:
+        return os.path.relpath(p, REPO)
+    return ".../" + os.path.basename(p.rstrip(os.sep))
+
+
+PATH_FLAGS = ("--crema", "--out", "--run-dir", "--data")
+
+
+def shown_command(argv):
+    """The invocation as the report prints it, its path arguments through shown_path."""
+    words, after_flag = [], False
+    for w in argv:
+        flag, eq, value = w.partition("=")
+        if after_flag:
+            w = shown_path(w)
+        elif eq and flag in PATH_FLAGS:
+            w = f"{flag}={shown_path(value)}"
+        after_flag = w in PATH_FLAGS
+        words.append(w)
+    return " ".join(["run_experiments.py"] + words)
 
 
 def refuse_other_device(results_path, mode, gpu):
@@ -164,7 +206,9 @@ def main(argv=None):
     ap.add_argument(
         "--dry-run", action="store_true", help="print the plan and the time estimate; train nothing"
     )
-    ap.add_argument("--out", help="output directory (default: docs/experiments/<mode>/)")
+    ap.add_argument(
+        "--out", help="output directory (default: experiments-out/<mode>/ in the current directory)"
+    )
     ap.add_argument(
         "--run-dir", help="generated files and crema's outputs (default: build/experiments/<mode>/)"
     )
@@ -203,7 +247,8 @@ def main(argv=None):
         "--rate-gmacs",
         type=float,
         help="for --dry-run's estimate: forward-equivalent G multiply-adds/s of one run "
-        f"(default {DEFAULT_RATE_GMACS:g}: 2 threads on the 2-core development machine)",
+        f"(default {DEFAULT_RATE_GMACS:g}: ResNet-20 at 2 threads on a 2-core VM, "
+        "docs/EXPERIMENTS.md)",
     )
     a = ap.parse_args(argv)
     mode = "quick" if a.quick else "full"
@@ -218,7 +263,7 @@ def main(argv=None):
     threads = (
         a.threads if a.threads is not None else (m.threads or max(1, (os.cpu_count() or 1) // jobs))
     )
-    out_dir = os.path.abspath(a.out or os.path.join(REPO, "docs", "experiments", mode))
+    out_dir = os.path.abspath(a.out or default_out_dir(mode))
     run_dir = os.path.abspath(a.run_dir or os.path.join(REPO, "build", "experiments", mode))
     crema = find_crema(a.crema)
     grid, arms = build_runs(mode, claims, seeds, a.iterations)
@@ -286,8 +331,8 @@ def main(argv=None):
                     )
     run_all(arms, ws, threads, jobs, a.rerun, a.timeout, counter)
 
-    # Results: merged with those of other claims already in out_dir (same mode), so claims can
-    # be run one invocation at a time.
+    # Results: this invocation's claims, then those of earlier invocations into out_dir (same
+    # mode) that are still current, so claims can be run one invocation at a time.
     results_path = os.path.join(out_dir, "results.json")
     results = {"claims": {}}
     if os.path.exists(results_path):
@@ -298,8 +343,17 @@ def main(argv=None):
                 results = old
         except ValueError:
             pass
+    invocation = {
+        "command": shown_command(argv if argv is not None else sys.argv[1:]),
+        "finished": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "crema": shown_path(crema),
+        "threads": threads,
+        "gpu": a.gpu,
+        "jobs": jobs,
+    }
+    now = {}
     for c in claims:
-        results["claims"][str(c.id)] = collect(
+        now[str(c.id)] = collect(
             c,
             [r for r in grid if r.claim is c],
             [r for r in arms if r.claim is c],
@@ -307,6 +361,11 @@ def main(argv=None):
             out_dir,
             mode,
         )
+        now[str(c.id)]["invocation"] = invocation
+    earlier = {cid: c for cid, c in results.get("claims", {}).items() if cid not in now}
+    kept, dropped = carry_over(earlier, now, ws, mode, seeds, a.iterations, out_dir)
+    results["claims"] = {**kept, **now}
+    results["dropped"] = dropped
     all_runs = grid + arms
     unique = [r for r in all_runs if not r.result.get("shared_with")]
     reused = [r for r in unique if r.result.get("reused")]
@@ -314,12 +373,7 @@ def main(argv=None):
     results.update(
         {
             "mode": mode,
-            "command": "run_experiments.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "finished": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
-            "crema": os.path.relpath(crema, REPO),
-            "threads": threads,
-            "gpu": a.gpu,
-            "jobs": jobs,
+            **invocation,
             "wall_s": time.monotonic() - t_start,
             "claims_run": ",".join(map(str, claim_ids)),
             "n_runs": len(unique),
@@ -349,10 +403,14 @@ def main(argv=None):
     elif mode == "full":
         results.pop("full_estimate", None)
     render(results, mode, out_dir, run_dir, crema, rate, t_start)
-    for cid in sorted(results["claims"], key=int):
+    for cid in sorted(now, key=int):
+        print(f"claim {cid}: {now[cid]['title']}: reproduced at this scale? {now[cid]['verdict']}")
+    if kept:
+        print(f"claims {', '.join(sorted(kept, key=int))}: from earlier invocations, in the report")
+    if dropped:
         print(
-            f"claim {cid}: {results['claims'][cid]['title']}: reproduced at this scale? "
-            f"{results['claims'][cid]['verdict']}"
+            f"claims {', '.join(dropped)}: results of earlier invocations dropped (their runs "
+            "differ from what this invocation trains; --claims runs them again)"
         )
     failed = [r.name for r in all_runs if r.result["status"] == "failed"]
     if failed:
