@@ -1,20 +1,65 @@
 #!/usr/bin/env bash
-# Builds crema for a lent H200 (sm_90, CUDA on, tests on) in build-gpu and packs it for the device
-# tool: .gpu/ by ../shared/gpu/bundle.sh, Fashion-MNIST beside it, then .gpu.tar.xz (what the
-# call carries: OpenBLAS and ~30 plugins each with its static CUDA runtime do not fit 64 MiB
-# uncompressed).
-#   bash scripts/gpu_bundle.sh            then, with the device tool:
-#   run  carry: [".gpu.tar.xz"]  command: "bash scripts/gpu_check.sh"
+# Builds crema for a GPU machine that has the NVIDIA driver, CUDA (cuBLAS) and cuDNN but not
+# crema's Debian libraries, and packs it: build-gpu (sm_90, CUDA on, tests on), then .gpu/ with
+# the build's executables and plugins (stripped), every shared library they need except glibc,
+# libstdc++ and the CUDA libraries (.gpu/syslib), .gpu/run.sh to run them, Fashion-MNIST, and
+# .gpu.tar.xz of it all. Copy the repository with .gpu.tar.xz to the GPU machine and run
+# scripts/gpu_check.sh there (docs/GPU.md).
+#   usage: bash scripts/gpu_bundle.sh        (on the build machine: nvcc, Debian's packages)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/usr/local/cuda/bin:$PATH
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCREMA_WITH_CUDA=ON \
   -DCMAKE_CUDA_ARCHITECTURES=90 -DCREMA_NATIVE=OFF > build-gpu-configure.log
 cmake --build build-gpu -j"$(nproc)"
-bash ../shared/gpu/bundle.sh build-gpu .gpu
-# Fashion-MNIST for the experiments' GPU timing (the GPU machine has no Debian packages): 31 MB
-# of gzip, beside ~11 MB of compressed build, under the 64 MiB a call carries.
+
+# pack BUILD_DIR DEST: the build's ELF files under DEST/<build dir name>, their libraries in
+# DEST/syslib, DEST/run.sh (LD_LIBRARY_PATH there, then the GPU machine's CUDA libraries).
+pack() {
+  local build dest base f rel name path
+  build=$(cd "$1" && pwd)
+  dest=$2
+  rm -rf "$dest"
+  mkdir -p "$dest/syslib"
+  dest=$(cd "$dest" && pwd)
+  base=$(basename "$build")
+  # Libraries the GPU machine provides itself (or that must come from its driver).
+  local skip='^(linux-vdso|ld-linux|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libgcc_s\.so|libstdc\+\+\.so|libcuda\.so|libnvidia-|libcublas|libcublasLt|libcudnn|libcufft|libcurand|libcusparse|libcusolver|libnccl|libnvrtc|libnvJitLink)'
+  while IFS= read -r f; do
+    if head -c 4 "$f" | grep -q $'\x7fELF'; then
+      rel=${f#"$build"/}
+      mkdir -p "$dest/$base/$(dirname "$rel")"
+      cp -p "$f" "$dest/$base/$rel"
+      strip --strip-unneeded "$dest/$base/$rel" 2> /dev/null || true
+    fi
+  done < <(find "$build" -type f \( -perm -u+x -o -name '*.so' -o -name '*.so.*' \) \
+             -not -path '*/CMakeFiles/*')
+  find "$dest/$base" -type f | while IFS= read -r f; do
+    ldd "$f" 2> /dev/null | awk '/=> \//{print $1, $3}'
+  done | sort -u | while read -r name path; do
+    [[ $name =~ $skip ]] && continue
+    [ -e "$dest/syslib/$name" ] || cp -L "$path" "$dest/syslib/$name"
+  done
+  cat > "$dest/run.sh" << 'RUN'
+#!/usr/bin/env bash
+# Runs a command with the bundle's libraries first, then the machine's CUDA libraries (the CUDA
+# toolkit's, or those of a pip-installed PyTorch).
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+lib="$here/syslib"
+for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
+         /opt/*/.venv/lib/python3*/site-packages/nvidia/*/lib \
+         /usr/local/lib/python3*/dist-packages/nvidia/*/lib; do
+  [ -d "$d" ] && lib="$lib:$d"
+done
+export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+exec "$@"
+RUN
+  chmod +x "$dest/run.sh"
+}
+
+pack build-gpu .gpu
+# Fashion-MNIST for the experiments' GPU timing (the GPU machine has no Debian packages).
 mkdir -p .gpu/fashion-mnist
 cp /usr/share/datasets/fashion-mnist/*-ubyte.gz .gpu/fashion-mnist/
 tar -C . -cJf .gpu.tar.xz .gpu
-ls -l .gpu.tar.xz
+du -sh .gpu .gpu.tar.xz

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Runs on the lent GPU machine (repo root, $OUT collected): unpacks the bundle, runs every GPU test
-# suite, then times one training step of ResNet-20 (batch 128) and ResNet-50 (batch 32, 224x224)
-# with `crema time -gpu 0` beside PyTorch on the same card (FP32, cuDNN benchmark mode), and
-# trains claim 3 of the experiments at the full budget on the GPU (one seed: two ResNet-20 runs),
-# whose report ($OUT/experiments_gpu) gives the full mode's expected wall time on this card.
-# Everything it prints also lands in $OUT/gpu_check.log.
+# Runs on the GPU machine, in the repository root beside .gpu.tar.xz from scripts/gpu_bundle.sh:
+# unpacks the bundle, runs the GPU cases of every test suite, then times one training step of
+# ResNet-20 (batch 128) and ResNet-50 (batch 32, 224x224) with `crema time -gpu 0` beside PyTorch
+# on the same card (FP32, cuDNN benchmark mode; when a Python with torch is found), and trains
+# claim 3 of the experiments at the full budget on the GPU (one seed: two ResNet-20 runs), whose
+# report ($OUT/experiments_gpu) gives the full mode's expected wall time on this card.
+# Everything it prints also lands in $OUT/gpu_check.log (OUT defaults to /tmp/crema_gpu_out).
+#   usage: bash scripts/gpu_check.sh
 set -uo pipefail
 out=${OUT:-/tmp/crema_gpu_out}
 mkdir -p "$out"
