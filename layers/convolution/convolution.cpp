@@ -9,7 +9,7 @@
 // On the GPU, convolution_param.engine picks the method: DEFAULT (cuDNN when the host has it and
 // the batch fits its int32 descriptors) and CUDNN go through cuDNN (conv_cudnn.hpp), CAFFE (and
 // the cases cuDNN cannot take) through im2col + cuBLAS GEMMs (conv_gpu_gemm.hpp). The CPU path
-// ignores the engine.
+// ignores the engine; convolution_param.cpu_method and winograd_tile choose its method.
 #include <algorithm>
 #include <cstdlib>
 #include <string>
@@ -33,10 +33,22 @@ class Convolution final : public crema::Layer<Convolution> {
   explicit Convolution(const crema::Params& p)
       : spec_(crema::layers::read_conv_spec(p)),
         engine_(p.get<std::string>("convolution_param.engine")) {
-    // Tuning and test hooks: the buffer budget of one chunk of images in KB, the pixel rows a
-    // chunk's GEMM gets at least (CREMA_CONV_MIN_GEMM_ROWS), 1x1 by per-image GEMMs
-    // (CREMA_CONV_POINTWISE: 0 never, 1 always, default measured), the smallest output plane that
-    // uses the row-shift method, and Winograd (see conv_gemm.hpp).
+    // The CPU method a net asks for (cpu_method, winograd_tile: crema additions to
+    // convolution_param); AUTO leaves every choice to the measured defaults (conv_gemm.hpp).
+    const std::string method = p.get<std::string>("convolution_param.cpu_method");
+    if (method == "GEMM") tuning_.winograd = tuning_.direct = 0;
+    if (method == "WINOGRAD") tuning_.winograd = 1, tuning_.direct = 0;
+    if (method == "DIRECT") tuning_.winograd = 0, tuning_.direct = 1;
+    tuning_.winograd_tile = p.get<int>("convolution_param.winograd_tile");
+    CREMA_CHECK(tuning_.winograd_tile == 0 || tuning_.winograd_tile == 2 ||
+                    tuning_.winograd_tile == 4,
+                "winograd_tile must be 2 or 4 (0: chosen per shape), got "
+                    << tuning_.winograd_tile);
+    // Debugging overrides, which win over the prototxt (docs/CONFIGURATION.md): the buffer
+    // budget of one chunk of images in KB, the pixel rows a chunk's GEMM gets at least
+    // (CREMA_CONV_MIN_GEMM_ROWS), 1x1 by per-image GEMMs (CREMA_CONV_POINTWISE: 0 never,
+    // 1 always, default measured), the smallest output plane that uses the row-shift method,
+    // and Winograd (see conv_gemm.hpp).
     // CREMA_CONV_CHUNK_KB sets the Winograd chunk budget too, CREMA_CONV_WINOGRAD_CHUNK_KB
     // that one alone; CREMA_CONV_WINOGRAD: 0 never, 1 wherever it applies (default: measured),
     // CREMA_CONV_WINOGRAD_DW likewise for dE/dW (where Winograd runs at all),
@@ -180,7 +192,12 @@ class Convolution final : public crema::Layer<Convolution> {
          "2,3,7,6"},
         {"type: 'Convolution' convolution_param { num_output: 4 kernel_size: 1 group: 2 "
          "engine: CAFFE weight_filler { type: 'gaussian' std: 0.3 } }",
-         "3,4,3,5"}};
+         "3,4,3,5"},
+        // The CPU method chosen in the prototxt: Winograd F(4x4, 3x3).
+        {"type: 'Convolution' convolution_param { num_output: 5 kernel_size: 3 pad: 1 "
+         "cpu_method: WINOGRAD winograd_tile: 4 weight_filler { type: 'gaussian' std: 0.3 } "
+         "bias_filler { type: 'gaussian' std: 0.3 } }",
+         "2,3,6,7"}};
   }
 
  private:

@@ -260,6 +260,64 @@ TEST(Convolution, WinogradChunksGiveTheSameResult) {
   unsetenv("CREMA_CONV_WINOGRAD");
 }
 
+// The CPU method chosen in convolution_param (cpu_method, winograd_tile) rather than through
+// CREMA_CONV_*: each choice gives the reference numbers and runs the path the matching
+// variables force (bit for bit, where the methods' roundings differ), and the variables, a
+// debugging override, still win over the prototxt.
+std::vector<float> forward_of(const std::string& body, const std::vector<int64_t>& shape) {
+  LayerHarness h(conv(body + kFillers), {shape});
+  h.fill_gaussian(0, 1.0);
+  h.forward();
+  return std::vector<float>(h.top_data(0), h.top_data(0) + h.count(h.top_shape(0)));
+}
+
+using Env = std::vector<std::pair<const char*, const char*>>;
+std::vector<float> forward_with_env(const std::string& body, const std::vector<int64_t>& shape,
+                                    const Env& env) {
+  for (const auto& [name, value] : env) setenv(name, value, 1);
+  std::vector<float> y = forward_of(body, shape);
+  for (const auto& [name, value] : env) unsetenv(name);
+  return y;
+}
+
+TEST(Convolution, CpuMethodFromThePrototxt) {
+  // 3x3, stride 1, 3 input channels, 16 outputs: Winograd, direct convolution and the GEMMs
+  // all apply.
+  const std::string base = "num_output: 16 kernel_size: 3 pad: 1";
+  const std::vector<int64_t> shape = {2, 3, 9, 8};
+  const struct {
+    const char* fields;
+    Env env;
+  } cases[] = {
+      {"cpu_method: GEMM", {{"CREMA_CONV_WINOGRAD", "0"}, {"CREMA_CONV_DIRECT", "0"}}},
+      {"cpu_method: WINOGRAD winograd_tile: 2",
+       {{"CREMA_CONV_WINOGRAD", "1"}, {"CREMA_CONV_DIRECT", "0"},
+        {"CREMA_CONV_WINOGRAD_TILE", "2"}}},
+      {"cpu_method: WINOGRAD winograd_tile: 4",
+       {{"CREMA_CONV_WINOGRAD", "1"}, {"CREMA_CONV_DIRECT", "0"},
+        {"CREMA_CONV_WINOGRAD_TILE", "4"}}},
+      {"cpu_method: DIRECT", {{"CREMA_CONV_WINOGRAD", "0"}, {"CREMA_CONV_DIRECT", "1"}}},
+  };
+  std::vector<std::vector<float>> outputs;
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.fields);
+    const std::string body = base + " " + c.fields;
+    expect_matches_reference(body, shape, {3, 3, 1, 1, 1, 1, 1, 1, 1});
+    outputs.push_back(forward_of(body, shape));
+    EXPECT_EQ(outputs.back(), forward_with_env(base, shape, c.env))
+        << "not the path the variables force";
+  }
+  for (size_t i = 0; i < outputs.size(); ++i)
+    for (size_t j = i + 1; j < outputs.size(); ++j)
+      EXPECT_NE(outputs[i], outputs[j]) << cases[i].fields << " and " << cases[j].fields
+                                        << " gave the same bits: the test cannot tell them apart";
+  // The environment wins.
+  EXPECT_EQ(forward_with_env(base + " cpu_method: GEMM", shape, cases[1].env), outputs[1]);
+  EXPECT_NE(error_of(conv("num_output: 2 kernel_size: 3 winograd_tile: 3"), {1, 1, 5, 5})
+                .find("winograd_tile must be 2 or 4"),
+            std::string::npos);
+}
+
 struct GradCase {
   const char* body;
   std::vector<int64_t> shape;
