@@ -5,14 +5,18 @@
 // x is the Datum's uint8 `data` or, when that is empty, its `float_data`. As in Caffe, the
 // order is the database's (no shuffling); rand_skip skips a random 0..rand_skip-1 records first.
 // Encoded (JPEG/PNG) datums and the LEVELDB backend are refused with a message saying why.
+// The file is checked before liblmdb maps it (lmdb_check.hpp) and every record's bytes before
+// they are decoded; what can still crash liblmdb is in docs/RELIABILITY.md.
 #include <lmdb.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <memory>
 
 #include "crema/layer.hpp"
 #include "datum.hpp"
 #include "file_io.hpp"
+#include "lmdb_check.hpp"
 #include "prefetch.hpp"
 #include "transform.hpp"
 
@@ -20,11 +24,33 @@ namespace {
 
 using crema::data::DatumView;
 
-#define CHECK_MDB(call, what)                                                             \
-  do {                                                                                 \
-    int mdb_rc_ = (call);                                                              \
-    CREMA_CHECK(mdb_rc_ == MDB_SUCCESS, what << ": " << mdb_strerror(mdb_rc_));       \
+static_assert(MDB_VERSION_MAJOR == 0 && MDB_VERSION_MINOR == 9,
+              "lmdb_check.cpp reads the on-disk format of LMDB 0.9");
+
+const char* const kRewrite = "write it again (crema convert, or the Caffe tool that made it)";
+
+// liblmdb's text, and what to do where it found the file damaged.
+std::string mdb_reason(int rc) {
+  const bool damaged = rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_INVALID;
+  return std::string(mdb_strerror(rc)) +
+         (damaged ? std::string(": the database is damaged; ") + kRewrite : "");
+}
+
+#define CHECK_MDB(call, what)                                                 \
+  do {                                                                        \
+    int mdb_rc_ = (call);                                                     \
+    CREMA_CHECK(mdb_rc_ == MDB_SUCCESS, what << ": " << mdb_reason(mdb_rc_)); \
   } while (0)
+
+// Runs f, prefixing the messages of the errors it throws (which name the file) with `prefix`.
+template <class F>
+auto prefixed(const std::string& prefix, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const crema::Error& e) {
+    throw crema::Error(prefix + e.what());
+  }
+}
 
 // The database handles, closed in the right order also when the constructor throws.
 struct Lmdb {
@@ -44,6 +70,18 @@ std::string key_string(const MDB_val& k) {
   for (char& ch : s)
     if (ch < 32 || ch > 126) ch = '?';
   return "'" + s + "'";
+}
+
+// liblmdb calls this on a failed internal check (met on damage inside a page) and aborts when it
+// returns; leaving by an exception or longjmp would unwind through C code mid-operation, so the
+// process still ends, but the message names the database and the way to find the damage.
+void report_lmdb_assert(MDB_env* env, const char* msg) {
+  const char* path = "?";
+  mdb_env_get_path(env, &path);
+  std::fprintf(stderr,
+               "crema: Data: LMDB %s is damaged: liblmdb failed its internal check (%s) and aborts "
+               "the process; `crema convert -verify %s` reports the damage without crashing\n",
+               path, msg, path);
 }
 
 }  // namespace
@@ -106,18 +144,21 @@ class Data final : public crema::Layer<Data> {
  private:
   // Opens the database read-only and takes the image shape from its first record.
   void open() {
+    layout_ = prefixed("Data: ", [&] { return crema::data::check_lmdb(source_); });
     CHECK_MDB(mdb_env_create(&db_.env), "Data: mdb_env_create");
+    mdb_env_set_assert(db_.env, report_lmdb_assert);
     // NOTLS: the read transaction is used on the prefetch thread, not the one that opened it.
     int rc = mdb_env_open(db_.env, source_.c_str(), MDB_RDONLY | MDB_NOTLS, 0664);
     if (rc == EACCES)  // a database on read-only storage: no lock file can be made
       rc = mdb_env_open(db_.env, source_.c_str(), MDB_RDONLY | MDB_NOTLS | MDB_NOLOCK, 0664);
-    CREMA_CHECK(rc == MDB_SUCCESS, "Data: cannot open LMDB " << source_ << ": " << mdb_strerror(rc));
+    CREMA_CHECK(rc == MDB_SUCCESS, "Data: cannot open LMDB " << source_ << ": " << mdb_reason(rc));
     CHECK_MDB(mdb_txn_begin(db_.env, nullptr, MDB_RDONLY, &db_.txn), "Data: " << source_);
     CHECK_MDB(mdb_dbi_open(db_.txn, nullptr, 0, &db_.dbi), "Data: " << source_);
     CHECK_MDB(mdb_cursor_open(db_.txn, db_.dbi, &db_.cursor), "Data: " << source_);
     rc = mdb_cursor_get(db_.cursor, &key_, &value_, MDB_FIRST);
     CREMA_CHECK(rc != MDB_NOTFOUND, "Data: LMDB " << source_ << " holds no records");
     CHECK_MDB(rc, "Data: reading " << source_);
+    map_ = crema::data::lmdb_map_base(layout_, mdb_txn_id(db_.txn), key_.mv_data, key_.mv_size);
     decode();
     channels_ = datum_.channels, height_ = datum_.height, width_ = datum_.width;
     CREMA_CHECK(channels_ > 0 && height_ > 0 && width_ > 0,
@@ -127,8 +168,17 @@ class Data final : public crema::Layer<Data> {
   }
   // Decodes the record under the cursor and checks it against the first one's shape.
   void decode() {
-    crema::data::decode_datum(static_cast<const uint8_t*>(value_.mv_data), value_.mv_size, datum_);
+    CREMA_CHECK(!map_ ||
+                    (crema::data::lmdb_span_in_file(layout_, map_, key_.mv_data, key_.mv_size) &&
+                     crema::data::lmdb_span_in_file(layout_, map_, value_.mv_data, value_.mv_size)),
+                "Data: LMDB " << layout_.file << " is damaged: a record's key (" << key_.mv_size
+                              << " bytes) or value (" << value_.mv_size
+                              << " bytes) lies outside the file; " << kRewrite);
     const std::string where = "record " + key_string(key_) + " of " + source_;
+    prefixed("Data: " + where + ": ", [&] {
+      crema::data::decode_datum(static_cast<const uint8_t*>(value_.mv_data), value_.mv_size,
+                                datum_);
+    });
     CREMA_CHECK(!datum_.encoded, "Data: " << where << " is an encoded image (JPEG/PNG); crema's "
                                           << "Data layer reads raw datums only: convert the "
                                           << "images without -encoded");
@@ -173,7 +223,9 @@ class Data final : public crema::Layer<Data> {
   int channels_ = 0, height_ = 0, width_ = 0;
   bool train_ = true;
   crema::data::Rng rng_;
+  crema::data::LmdbLayout layout_;
   Lmdb db_;
+  const void* map_ = nullptr;  // where liblmdb mapped the file; null: unknown, records unchecked
   MDB_val key_{}, value_{};
   DatumView datum_;
   std::unique_ptr<crema::data::Prefetcher> prefetch_;  // last: joined before the cursor goes

@@ -3,6 +3,9 @@
 #include <lmdb.h>
 
 #include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <random>
 #include <set>
 
 #include "crema.pb.h"
@@ -77,6 +80,20 @@ std::string error_of(const std::string& text) {
     return e.what();
   }
   return "no error";
+}
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+// DIR/data.mdb with `bytes` in it.
+std::string lmdb_dir(const TempDir& d, const std::string& name, const std::string& bytes) {
+  std::filesystem::create_directories(d / name);
+  std::ofstream(d / name + "/data.mdb", std::ios::binary) << bytes;
+  return d / name;
+}
+template <class T>
+void poke(std::string& bytes, size_t offset, T v) {
+  std::memcpy(&bytes[offset], &v, sizeof v);
 }
 std::vector<int> labels(LayerHarness& h) {
   std::vector<int> out;
@@ -199,6 +216,61 @@ TEST(Data, ThreadErrorsReachForward) {
                 std::string::npos) << e.what();
     }
   }
+}
+
+// Damage that crashed the process inside liblmdb (SIGBUS on a truncated file, SIGFPE on a page
+// size of 0, an assertion's SIGABRT on a root at page 1, SIGSEGV on a first record that claims
+// duplicates) or that liblmdb refused with a bare MDB_INVALID is refused at open, naming the
+// file and what is wrong with it.
+TEST(Data, RefusesTruncatedAndDamagedFiles) {
+  TempDir d;
+  write_lmdb(d / "db", raw_records(64, 3, 16, 16));  // a branch page over a dozen leaf pages
+  const std::string good = read_bytes(d / "db/data.mdb");
+  uint32_t page = 0;
+  std::memcpy(&page, &good[40], 4);  // meta 0's mm_psize (LMDB's layout: lmdb_check.cpp)
+  ASSERT_EQ(good.size() % page, 0u);
+  ASSERT_GE(good.size() / page, 12u);
+  auto refused = [&](const std::string& name, const std::string& bytes, const std::string& what) {
+    const std::string dir = lmdb_dir(d, name, bytes);
+    std::string e = "no error";
+    try {  // opened and read through: the truncated file crashed only in the pages it lacks
+      LayerHarness h(layer(dir, "backend: LMDB batch_size: 64"), {}, phase(false));
+      h.forward();
+      h.forward();
+    } catch (const std::exception& x) {
+      e = x.what();
+    }
+    EXPECT_NE(e.find("Data: LMDB " + dir + "/data.mdb is damaged: "), std::string::npos)
+        << name << ": " << e;
+    EXPECT_NE(e.find(what), std::string::npos) << name << ": " << e;
+  };
+  refused("half", good.substr(0, good.size() / 2 / page * page), "truncated: its newest meta page");
+  refused("one_page", good.substr(0, page), "it has " + std::to_string(page) + " bytes, less than");
+  std::string magic = good;
+  poke(magic, 16, uint32_t{0});
+  refused("magic", magic, "meta page 0 has magic 0x0 instead of LMDB's 0xbeefc0de");
+  std::string garbage(good.size(), '\0');
+  std::mt19937 rng(5);
+  for (char& c : garbage) c = char(rng());
+  refused("garbage", garbage, "page 0 is not a meta page");
+  // Valid meta pages over garbage: the root page gives it away.
+  std::string tree = good.substr(0, 2 * page) + garbage.substr(2 * page);
+  refused("tree", tree, "the root page");
+  std::string psize = good;
+  poke(psize, 40, uint32_t{0});
+  refused("psize", psize, "meta page 0 gives a page size of 0");
+  std::string root = good;  // the main tree's root (mm_dbs[1].md_root) in the newer meta, page 1
+  poke(root, page + 88 + 40, uint64_t{1});
+  refused("root", root, "puts the root of the records' tree at page 1");
+  std::string dup = good;  // the first record's node (flags 2 bytes after its size) says F_DUPDATA
+  const size_t first = good.find("00000000");
+  ASSERT_NE(first, std::string::npos);
+  poke(dup, first - 8 + 4, uint16_t{0x04});
+  refused("dup", dup, "the first record claims duplicates");
+  EXPECT_NE(error_of(layer(d / "db/data.mdb", "backend: LMDB batch_size: 2"))
+                .find("not a single-file LMDB"),
+            std::string::npos);
+  LayerHarness h(layer(d / "db", "backend: LMDB batch_size: 64"), {}, phase(false));  // intact
 }
 
 TEST(Datum, DecoderMatchesProtobuf) {
