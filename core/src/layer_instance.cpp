@@ -1,17 +1,18 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "crema/core/layer_instance.hpp"
 
+#include <algorithm>
 #include <cstddef>
 
 #include <google/protobuf/dynamic_message.h>
 #include <google/protobuf/message.h>
 
-#include <iostream>
 #include <sstream>
 #include <stdexcept>
 
 #include "crema/core/device.hpp"
 #include "crema/core/filler.hpp"
+#include "crema/core/log.hpp"
 #include "crema/core/registry.hpp"
 
 namespace crema {
@@ -31,6 +32,7 @@ LayerInstance::LayerInstance(const pb::LayerParameter& param, Registry& registry
   params_handle_.layer = dynamic_param_.get();
   params_handle_.layer_name = param.name();
   void* self = nullptr;
+  LogSourceScope source(&param_.type(), &param_.name());  // lines the plugin logs name the layer
   if (desc_->create(host_table(), &params_handle_, &self) != CREMA_OK || !self)
     throw std::runtime_error(label() + ": " + take_plugin_error());
   self_ = self;
@@ -85,11 +87,16 @@ void LayerInstance::setup(const std::vector<Tensor*>& bottom, const std::vector<
   if (!count_ok(nt, desc_->min_tops, desc_->max_tops))
     throw std::runtime_error(label() + " produces " + range(desc_->min_tops, desc_->max_tops) +
                              " top(s), got " + std::to_string(nt));
+  if (!in_place_ok())
+    for (size_t i = 0; i < top.size(); ++i)
+      if (std::find(bottom.begin(), bottom.end(), top[i]) != bottom.end())
+        throw std::runtime_error(in_place_refusal(top_label(i)));
   std::vector<crema_tensor> b, t, p;
   for (Tensor* x : bottom) b.push_back(x->view(CREMA_CPU, kNone, kNone));
   for (Tensor* x : top) t.push_back(x->view(CREMA_CPU, kNone, kNone));
   crema_io io = make_io(b, t, p);
   crema_param_decls decls;
+  LogSourceScope source(&param_.type(), &param_.name());
   if (desc_->setup && desc_->setup(self_, &exec, &io, &decls) != CREMA_OK) fail("setup", bottom);
   params_.clear();
   for (size_t i = 0; i < decls.decls.size(); ++i) {
@@ -115,18 +122,60 @@ size_t LayerInstance::reshape(const std::vector<Tensor*>& bottom, const std::vec
   for (Tensor* x : bottom) b.push_back(x->view(CREMA_CPU, kNone, kNone));
   for (Tensor* x : top) t.push_back(x->view(CREMA_CPU, kNone, kNone));
   for (auto& x : params_) p.push_back(x.tensor->view(CREMA_CPU, kNone, kNone));
+  // Every top must get its shape from this call: a top left as it was would be allocated with a
+  // stale size (and written past its end) or, in place, silently keep the bottom's shape.
+  for (crema_tensor& x : t) x.prev_ndim = x.ndim, x.ndim = -1;
   crema_io io = make_io(b, t, p);
   size_t ws = 0;
+  LogSourceScope source(&param_.type(), &param_.name());
   if (desc_->reshape(self_, &exec, &io, &ws) != CREMA_OK) fail("reshape", bottom);
+  std::vector<Shape> shapes;
   for (size_t i = 0; i < top.size(); ++i) {
-    Shape s(t[i].dims, t[i].dims + t[i].ndim);
-    top[i]->reshape(s);
+    const int32_t n = t[i].ndim;
+    if (n < 0 || n > CREMA_MAX_DIMS)
+      throw std::runtime_error(label() + " reshape: " + top_label(i) +
+                               (n == -1 ? " got no shape" : " got ndim " + std::to_string(n)) +
+                               ": reshape() must set every top's shape (c.top(i).set_shape(...))");
+    Shape s(t[i].dims, t[i].dims + n);
+    for (int64_t d : s)
+      if (d < 0)
+        throw std::runtime_error(label() + " reshape: " + top_label(i) + " got shape " +
+                                 Tensor::format_shape(s) + " with a negative dimension");
+    for (size_t j = 0; j < bottom.size(); ++j)
+      if (top[i] == bottom[j] && s != bottom[j]->shape())
+        throw std::runtime_error(label() + " reshape: " + top_label(i) +
+                                 " runs in place on bottom " + std::to_string(j) +
+                                 " but got shape " + Tensor::format_shape(s) +
+                                 " instead of the bottom's " + bottom[j]->shape_string());
+    shapes.push_back(std::move(s));
+  }
+  for (size_t i = 0; i < top.size(); ++i) {
+    try {
+      top[i]->reshape(shapes[i]);
+    } catch (const std::exception& e) {  // a count past the limit
+      throw std::runtime_error(label() + " reshape: " + top_label(i) + ": " + e.what());
+    }
   }
   return ws;
 }
 
+std::string LayerInstance::top_label(size_t i) const {
+  std::string out = "top " + std::to_string(i);
+  const int k = static_cast<int>(i);
+  if (k < param_.top_size()) out += " ('" + param_.top(k) + "')";
+  return out;
+}
+
+std::string LayerInstance::in_place_refusal(const std::string& top) const {
+  return label() + " cannot run in place (" + top +
+         " is also its bottom): give the top another name, or, if the layer computes correctly "
+         "with top and bottom one tensor, declare it in its plugin: LayerInfo.flags = "
+         "CREMA_LAYER_IN_PLACE (crema_layer_desc.flags)";
+}
+
 void LayerInstance::call(crema_run_fn fn, const char* stage, crema_io& io, const crema_exec& exec,
                          const std::vector<Tensor*>& bottom) {
+  LogSourceScope source(&param_.type(), &param_.name());
   if (fn(self_, &exec, &io) != CREMA_OK) fail(stage, bottom);
 }
 
@@ -147,7 +196,7 @@ void LayerInstance::forward(const std::vector<Tensor*>& bottom, const std::vecto
     } else {
       ex.device = CREMA_CPU;
       if (!warned_cpu_fallback_)
-        std::cerr << "W " << label() << " has no CUDA path: running it on the CPU" << std::endl;
+        CREMA_LOG(WARNING) << label() << " has no CUDA path: running it on the CPU";
       warned_cpu_fallback_ = true;
     }
   }
@@ -195,8 +244,9 @@ void LayerInstance::backward(const std::vector<Tensor*>& top, const std::vector<
   call(fn, "backward", io, ex, bottom);
 }
 
-void LayerInstance::fill_params(uint64_t seed) {
+void LayerInstance::fill_params(uint64_t seed, const std::vector<bool>& skip) {
   for (size_t i = 0; i < params_.size(); ++i) {
+    if (i < skip.size() && skip[i]) continue;
     ParamBlob& p = params_[i];
     Filler f = Filler::constant(p.default_value);
     if (!p.default_filler.empty()) f.type = p.default_filler;

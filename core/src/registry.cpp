@@ -26,16 +26,22 @@ namespace crema {
 namespace fs = std::filesystem;
 namespace gpb = google::protobuf;
 
+// Accepted plugins are never dropped: live LayerInstances hold `const LayerType*` into `types`
+// (std::map nodes stay where they are) and LayerType holds `const PluginInfo*` into `infos` (a
+// deque: appending moves nothing). A rescan opens only libraries not seen before.
 struct Registry::Impl {
   std::vector<std::string> flag_dirs;
   bool use_defaults = true;
   bool loaded = false;
   std::deque<boost::dll::shared_library> libs;  // kept open for the process's lifetime
-  std::vector<PluginInfo> plugins;
+  std::set<std::string> seen;                   // every library opened (accepted or refused)
+  std::deque<PluginInfo> infos;
+  std::vector<PluginInfo> plugins;  // the listing: infos in load order
   std::vector<Refusal> refusals;
+  std::vector<std::string> warnings;
   std::map<std::string, std::map<uint32_t, LayerType>> types;  // type -> version -> layer
   std::map<std::string, std::string> type_owner;                // "type@v" -> path
-  std::unique_ptr<SchemaComposer> schema;
+  std::unique_ptr<SchemaComposer> schema = std::make_unique<SchemaComposer>();
   std::mutex mu;
 };
 
@@ -109,13 +115,7 @@ void Registry::ensure_loaded() {
   std::lock_guard<std::mutex> lock(impl_->mu);
   if (impl_->loaded) return;
   Impl& s = *impl_;
-  s.plugins.clear();
-  s.refusals.clear();
-  s.types.clear();
-  s.type_owner.clear();
-  s.schema = std::make_unique<SchemaComposer>();
-  std::set<std::string> seen;
-  s.plugins.reserve(256);  // LayerType keeps pointers into this vector
+  const size_t first_new = s.infos.size();
   for (const std::string& dir : search_dirs()) {
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) continue;
@@ -125,7 +125,7 @@ void Registry::ensure_loaded() {
     std::sort(files.begin(), files.end());
     for (const fs::path& f : files) {
       std::string path = fs::weakly_canonical(f, ec).string();
-      if (!seen.insert(path).second) continue;
+      if (!s.seen.insert(path).second) continue;
       auto refuse = [&](const std::string& why) { s.refusals.push_back({path, why}); };
       boost::dll::shared_library lib;
       boost::dll::fs::error_code lec;
@@ -154,7 +154,8 @@ void Registry::ensure_loaded() {
         continue;
       }
       std::string why = check_descriptor(p);
-      if (why.empty()) why = s.schema->add_plugin(path, p);
+      std::vector<std::string> warnings;
+      if (why.empty()) why = s.schema->add_plugin(path, p, &warnings);
       if (why.empty()) {
         for (uint32_t i = 0; i < p->n_layers && why.empty(); ++i) {
           const crema_layer_desc& d = p->layers[i];
@@ -170,6 +171,10 @@ void Registry::ensure_loaded() {
         refuse(why);
         continue;
       }
+      for (const std::string& w : warnings) {
+        s.warnings.push_back(path + ": " + w);
+        host_table()->log(CREMA_LOG_WARNING, s.warnings.back().c_str());
+      }
       s.libs.push_back(std::move(lib));
       PluginInfo info;
       info.path = path;
@@ -179,21 +184,21 @@ void Registry::ensure_loaded() {
         info.types.push_back(p->layers[i].type);
         info.cuda = info.cuda || p->layers[i].forward_cuda != nullptr;
       }
+      s.infos.push_back(info);
       s.plugins.push_back(info);
       for (uint32_t i = 0; i < p->n_layers; ++i) {
         const crema_layer_desc& d = p->layers[i];
         s.type_owner[std::string(d.type) + "@" + std::to_string(d.layer_version)] = path;
+        s.types[d.type][d.layer_version] = LayerType{&d, &s.infos.back()};
       }
     }
   }
-  // Pointers into s.plugins are taken only now, once the vector is complete.
-  for (const PluginInfo& info : s.plugins) {
-    const crema_plugin* p = s.schema->plugin(info.path);
-    for (uint32_t i = 0; i < p->n_layers; ++i)
-      s.types[p->layers[i].type][p->layers[i].layer_version] = LayerType{&p->layers[i], &info};
+  // The schema grows only with new plugins; the pools of earlier compositions stay alive for the
+  // messages made from them.
+  if (s.infos.size() > first_new || !s.schema->composed()) {
+    std::string err = s.schema->compose();
+    if (!err.empty()) throw std::runtime_error("composing plugin parameter schemas: " + err);
   }
-  std::string err = s.schema->compose();
-  if (!err.empty()) throw std::runtime_error("composing plugin parameter schemas: " + err);
   s.loaded = true;
 }
 
@@ -237,6 +242,11 @@ const std::vector<PluginInfo>& Registry::plugins() {
 const std::vector<Refusal>& Registry::refusals() {
   ensure_loaded();
   return impl_->refusals;
+}
+
+const std::vector<std::string>& Registry::warnings() {
+  ensure_loaded();
+  return impl_->warnings;
 }
 
 std::string Registry::describe_search() const {

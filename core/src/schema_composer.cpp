@@ -15,6 +15,21 @@ namespace {
 
 constexpr const char* kComposedPackage = "crema.composed";
 
+// LayerParameter numbers: out-of-tree plugins take 10000 and up; below that only the blocks
+// allocated to crema's own plugins in net_defs/FIELD_NUMBERS.md (docs/PLUGIN_ABI.md).
+constexpr uint32_t kOutOfTreeFirst = 10000;
+struct Allocated {
+  uint32_t number;
+  const char* field;
+};
+constexpr Allocated kInTreeBlocks[] = {{1100, "mnist_data_param"}, {1101, "cifar_data_param"}};
+
+bool allocated_in_tree(uint32_t number, const std::string& field) {
+  for (const Allocated& a : kInTreeBlocks)
+    if (a.number == number && field == a.field) return true;
+  return false;
+}
+
 struct CollectErrors : gpb::DescriptorPool::ErrorCollector {
   std::string text;
   void AddError(const std::string& filename, const std::string& element, const gpb::Message*,
@@ -62,7 +77,8 @@ void SchemaComposer::remove_plugin(const std::string& path) {
     }
 }
 
-std::string SchemaComposer::add_plugin(const std::string& path, const crema_plugin* p) {
+std::string SchemaComposer::add_plugin(const std::string& path, const crema_plugin* p,
+                                       std::vector<std::string>* warnings) {
   auto acc = std::make_unique<Accepted>();
   acc->path = path;
   acc->plugin = p;
@@ -121,13 +137,26 @@ std::string SchemaComposer::add_plugin(const std::string& path, const crema_plug
       }
     bool dup = false;
     for (const Block& b : acc->blocks) dup = dup || b.field == field;
-    if (!dup) acc->blocks.push_back({field, message, d.param_field_number, path});
+    if (dup) continue;
+    acc->blocks.push_back({field, message, d.param_field_number, path});
+    if (warnings && d.param_field_number < kOutOfTreeFirst &&
+        !allocated_in_tree(d.param_field_number, field))
+      warnings->push_back(
+          "layer type '" + std::string(d.type) + "': block '" + field +
+          "' takes LayerParameter field number " + std::to_string(d.param_field_number) +
+          ", free today, but plugins outside crema take " + std::to_string(kOutOfTreeFirst) +
+          " and up (docs/PLUGIN_ABI.md, net_defs/FIELD_NUMBERS.md): lower "
+          "numbers belong to the core and crema's own plugins");
   }
   accepted_.push_back(std::move(acc));
   return "";
 }
 
 std::string SchemaComposer::compose() {
+  if (pool_) {
+    retired_factories_.push_back(std::move(factory_));
+    retired_pools_.push_back(std::move(pool_));
+  }
   pool_ = std::make_unique<gpb::DescriptorPool>();
   CollectErrors errors;
   gpb::FileDescriptorProto core = core_file();

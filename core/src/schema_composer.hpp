@@ -29,12 +29,16 @@ class SchemaComposer {
   SchemaComposer();
   ~SchemaComposer();
   // Checks a plugin's schema and blocks against the core and the plugins accepted so far.
-  // Returns "" when accepted, else the reason to refuse it.
-  std::string add_plugin(const std::string& path, const crema_plugin* plugin);
+  // Returns "" when accepted, else the reason to refuse it; what is accepted but questionable
+  // (a field number outside the plugin ranges) goes to `warnings`.
+  std::string add_plugin(const std::string& path, const crema_plugin* plugin,
+                         std::vector<std::string>* warnings = nullptr);
   void remove_plugin(const std::string& path);
   const crema_plugin* plugin(const std::string& path) const;
-  // Builds the composed pool; "" on success.
+  // Builds the composed pool; "" on success. The pool and factory of an earlier composition stay
+  // alive (messages made from them live on in layers created before a rescan).
   std::string compose();
+  bool composed() const { return pool_ != nullptr; }
 
   const google::protobuf::DescriptorPool& pool() const { return *pool_; }
   const google::protobuf::Descriptor* message_type(const std::string& core_name) const;
@@ -43,6 +47,9 @@ class SchemaComposer {
  private:
   struct Accepted;
   std::vector<std::unique_ptr<Accepted>> accepted_;
+  // Declared pools first: a factory goes before the pool it reads from.
+  std::vector<std::unique_ptr<google::protobuf::DescriptorPool>> retired_pools_;
+  std::vector<std::unique_ptr<google::protobuf::DynamicMessageFactory>> retired_factories_;
   std::unique_ptr<google::protobuf::DescriptorPool> pool_;
   std::unique_ptr<google::protobuf::DynamicMessageFactory> factory_;
 };

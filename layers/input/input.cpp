@@ -25,7 +25,7 @@ class Input final : public crema::Layer<Input> {
   // Shapes come from input_param once; afterwards the user may reshape the tops (as in Caffe).
   void reshape(crema::Context& c) {
     if (shaped_) {
-      for (int t = 0; t < c.num_top(); ++t) c.top(t).set_shape(c.top(t).shape());
+      for (int t = 0; t < c.num_top(); ++t) c.top(t).set_shape(c.top(t).previous_shape());
       return;
     }
     shaped_ = true;

@@ -98,8 +98,11 @@ int GradientChecker::run(LayerHarness& h, int only_bottom, bool params, std::str
     if (only_bottom >= 0 && b != only_bottom) continue;
     if (!h.bottom_takes_gradient(b)) continue;
     for (int64_t i = 0; i < h.count(h.bottom_shape(b)); ++i) {
-      float x = base.bottoms[b][i];
-      if (kink_range_ > 0 && std::fabs(x - kink_) < kink_range_) continue;
+      const float x = base.bottoms[b][i];
+      bool at_kink = false;
+      for (double k : kinks_)
+        at_kink = at_kink || (kink_range_ > 0 && std::fabs(x - k) < kink_range_);
+      if (at_kink) continue;
       restore(h, base);
       double numeric = probe(h.bottom_data(b), i);
       compare("bottom", b, i, grad_bottom[b][i], numeric);
@@ -120,8 +123,10 @@ int GradientChecker::run(LayerHarness& h, int only_bottom, bool params, std::str
   return failures;
 }
 
-double max_device_disagreement(const std::string& layer_text, const std::vector<Shape>& bottom_shapes,
-                               const HarnessOptions& options, uint64_t seed) {
+double max_device_disagreement(const std::string& layer_text,
+                               const std::vector<Shape>& bottom_shapes,
+                               const HarnessOptions& options, uint64_t seed,
+                               const InputFill& input) {
   HarnessOptions cpu_opt = options, gpu_opt = options;
   cpu_opt.gpu = false;
   gpu_opt.gpu = true;
@@ -129,8 +134,8 @@ double max_device_disagreement(const std::string& layer_text, const std::vector<
   if (!gpu.has_cuda_path())
     throw std::runtime_error(gpu.type() + " has no CUDA path: nothing to compare on the GPU");
   for (int b = 0; b < cpu.num_bottoms(); ++b) {
-    cpu.fill_gaussian(b, 1.0, 0.0, seed + b);
-    gpu.fill_gaussian(b, 1.0, 0.0, seed + b);
+    cpu.fill(b, input, seed + b);
+    gpu.fill(b, input, seed + b);
   }
   for (int p = 0; p < cpu.num_params(); ++p)
     std::copy(cpu.param_data(p), cpu.param_data(p) + cpu.count(cpu.param_shape(p)), gpu.param_data(p));

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "crema/testing/harness.hpp"
 
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/text_format.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <random>
 #include <sstream>
@@ -11,24 +15,62 @@
 #include "crema/core/layer_instance.hpp"
 #include "crema/core/prototxt.hpp"
 #include "crema/core/registry.hpp"
+#include "test_registry.hpp"
 
 namespace crema::testing {
 
-namespace {
+// Directories are only ever added (the registry keeps what it loaded anyway), so that those given
+// before, such as crema's -plugin_dir, stay searched.
 Registry& test_registry(const std::vector<std::string>& extra) {
-  static std::vector<std::string> current;
-  static bool configured = false;
   std::vector<std::string> dirs = extra;
   if (const char* env = std::getenv("CREMA_TEST_PLUGIN_DIR")) dirs.push_back(env);
   Registry& r = Registry::global();
-  if (!configured || dirs != current) {
-    r.set_search_dirs(dirs, true);
-    current = dirs;
-    configured = true;
-  }
+  const std::vector<std::string> known = r.search_dirs();
+  for (const std::string& d : dirs)
+    if (std::find(known.begin(), known.end(), d) == known.end()) r.add_search_dir(d);
   return r;
 }
+
+namespace {
+// The layer type of `layer_text`, read without the plugins' blocks (they may be what is missing):
+// quietly, parse_layer_text reports what is wrong with the text.
+std::string layer_type(const std::string& layer_text) {
+  struct Quiet : google::protobuf::io::ErrorCollector {
+    void AddError(int, int, const std::string&) override {}
+    void AddWarning(int, int, const std::string&) override {}
+  } quiet;
+  google::protobuf::TextFormat::Parser parser;
+  parser.RecordErrorsTo(&quiet);
+  parser.AllowUnknownField(true);
+  pb::LayerParameter lp;
+  return parser.ParseFromString(layer_text, &lp) ? lp.type() : "";
+}
+
+// A test binary run outside CTest lacks CREMA_TEST_PLUGIN_DIR: say where the harness looked and
+// what to set.
+std::string missing_type(const std::string& type, Registry& registry) {
+  std::ostringstream os;
+  os << "LayerHarness: no plugin provides layer type '" << type << "'.\n"
+     << registry.describe_search() << "\n  ";
+  const char* env = std::getenv("CREMA_TEST_PLUGIN_DIR");
+  if (env)
+    os << "CREMA_TEST_PLUGIN_DIR=" << env << " holds no plugin that provides it.";
+  else
+    os << "CREMA_TEST_PLUGIN_DIR is not set: CTest sets it to the folder of the plugin under test. "
+          "Outside CTest set it yourself, CREMA_TEST_PLUGIN_DIR=<folder of the plugin's .so> "
+          "./<test binary>, or give HarnessOptions::plugin_dirs.";
+  return os.str();
+}
 }  // namespace
+
+std::string InputFill::describe() const {
+  std::ostringstream os;
+  if (kind == kUniform)
+    os << "uniform [" << lo << ", " << hi << ")";
+  else
+    os << "gaussian N(0, " << std << ")";
+  return os.str();
+}
 
 struct LayerHarness::Impl {
   std::unique_ptr<LayerInstance> layer;
@@ -45,6 +87,8 @@ LayerHarness::LayerHarness(const std::string& layer_text, const std::vector<Shap
   Impl& s = *impl_;
   s.options = options;
   Registry& registry = test_registry(options.plugin_dirs);
+  const std::string type = layer_type(layer_text);
+  if (!type.empty() && !registry.has(type)) throw std::runtime_error(missing_type(type, registry));
   pb::LayerParameter lp = parse_layer_text(layer_text, "<test layer>", registry);
   if (lp.name().empty()) lp.set_name("under_test");
   lp.set_phase(options.train ? pb::TRAIN : pb::TEST);
@@ -123,6 +167,13 @@ void LayerHarness::fill_uniform(int bottom, double lo, double hi, uint64_t seed)
   std::uniform_real_distribution<float> d(static_cast<float>(lo), static_cast<float>(hi));
   float* x = bottom_data(bottom);
   for (int64_t i = 0; i < impl_->bottoms.at(bottom)->count(); ++i) x[i] = d(rng);
+}
+
+void LayerHarness::fill(int bottom, const InputFill& input, uint64_t seed) {
+  if (input.kind == InputFill::kUniform)
+    fill_uniform(bottom, input.lo, input.hi, seed);
+  else
+    fill_gaussian(bottom, input.std, 0.0, seed);
 }
 
 void LayerHarness::fill_params_gaussian(double std, uint64_t seed) {

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // The plugin loader refuses every kind of broken plugin with a message and never crashes.
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 
+#include <cstddef>
+
+#include "crema/core/host.hpp"
 #include "crema/core/layer_instance.hpp"
 #include "crema/core/net.hpp"
 #include "crema/core/prototxt.hpp"
@@ -10,7 +14,26 @@
 namespace crema {
 namespace {
 
+constexpr auto npos = std::string::npos;
+
 std::string dir(const std::string& kind) { return std::string(CREMA_BINARY_DIR) + "/tests/plugins/" + kind; }
+std::string builtin_dir() { return std::string(CREMA_BINARY_DIR) + "/lib/crema/plugins"; }
+
+// Builds a net of an Input 'x' (2x3) and `layer` over the plugins of `kind` and the built-in ones;
+// returns the error, "" when the net builds.
+std::string net_error(const std::string& kind, const std::string& layer) {
+  Registry r;
+  r.set_search_dirs({dir(kind), builtin_dir()}, false);
+  pb::NetParameter net = parse_net_text(
+      "layer { name: 'in' type: 'Input' top: 'x' input_param { shape { dim: 2 dim: 3 } } }" + layer,
+      "<t>", r);
+  try {
+    Net n(net, {}, r);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
 
 std::string refusal(const std::string& kind) {
   Registry r;
@@ -32,6 +55,29 @@ TEST(Loader, RefusesWrongAbiMajor) {
   std::string m = refusal("wrong_abi");
   EXPECT_NE(m.find("ABI major version 2"), std::string::npos) << m;
   EXPECT_NE(m.find("rebuild"), std::string::npos) << m;
+}
+
+// The loader's own major check needs a descriptor; the SDK's entry function refuses a host of
+// another major before making one, and must say why through the host's set_error.
+TEST(Loader, EntryFunctionExplainsAbiMajorMismatch) {
+  void* lib = dlopen((dir("good") + "/good.so").c_str(), RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(lib, nullptr) << dlerror();
+  auto entry = reinterpret_cast<crema_plugin_entry_fn>(dlsym(lib, CREMA_ENTRY_SYMBOL));
+  ASSERT_NE(entry, nullptr);
+  crema_host other = *host_table();
+  other.abi_major = CREMA_ABI_MAJOR + 1;
+  take_plugin_error();
+  EXPECT_EQ(entry(&other), nullptr);
+  std::string m = take_plugin_error();
+  EXPECT_NE(m.find("built for ABI major " + std::to_string(CREMA_ABI_MAJOR) + ", host speaks " +
+                   std::to_string(CREMA_ABI_MAJOR + 1)),
+            npos)
+      << m;
+  // A table too short to hold set_error: refused without calling through it.
+  other.struct_size = offsetof(crema_host, set_error);
+  EXPECT_EQ(entry(&other), nullptr);
+  EXPECT_EQ(take_plugin_error().find("built for"), npos);
+  dlclose(lib);
 }
 
 TEST(Loader, RefusesPluginNeedingNewerMinor) {
@@ -114,6 +160,99 @@ TEST(Loader, ThrowInForwardComesBackAsMessage) {
     EXPECT_NE(m.find("layer 'e' (Echo) forward"), std::string::npos) << m;
     EXPECT_NE(m.find("failed in forward on purpose"), std::string::npos) << m;
   }
+}
+
+// Live layers hold their LayerType: a rescan (a directory added, or other directories named) keeps
+// every accepted plugin and its types where they are, and never opens a library twice.
+TEST(Loader, RescanKeepsLoadedTypesAndLibraries) {
+  Registry r;
+  r.set_search_dirs({dir("counted")}, false);
+  const LayerType* echo = &r.find("Echo");
+  pb::LayerParameter lp = parse_layer_text("name: 'e' type: 'Echo' bottom: 'x' top: 'y'", "<t>", r);
+  auto layer = std::make_unique<LayerInstance>(lp, r);
+
+  r.add_search_dir(builtin_dir());
+  EXPECT_TRUE(r.has("ReLU"));
+  EXPECT_EQ(&r.find("Echo"), echo);
+  const size_t n = r.plugins().size();
+  EXPECT_GT(n, 1u);
+  r.set_search_dirs({builtin_dir()}, false);
+  EXPECT_TRUE(r.has("Echo"));
+  EXPECT_EQ(&r.find("Echo"), echo);
+  EXPECT_EQ(r.plugins().size(), n);
+  int listed = 0;
+  for (const PluginInfo& p : r.plugins())
+    if (p.name == "counted") {
+      ++listed;
+      EXPECT_EQ(p.version, "1.0.1") << "its entry function ran again";
+    }
+  EXPECT_EQ(listed, 1);
+  EXPECT_NE(layer->plugin_path().find("counted.so"), npos) << layer->plugin_path();
+
+  // The layer made before the rescans still runs.
+  Tensor x({2, 3}), y;
+  for (int i = 0; i < 6; ++i) x.mutable_host_data()[i] = static_cast<float>(i);
+  crema_exec ex{};
+  ex.struct_size = sizeof(ex);
+  ex.device = CREMA_CPU;
+  ex.num_threads = 1;
+  layer->setup({&x}, {&y}, ex);
+  layer->reshape({&x}, {&y}, ex);
+  layer->forward({&x}, {&y}, ex);
+  EXPECT_EQ(y.shape(), (Shape{2, 3}));
+  EXPECT_EQ(y.host_data()[5], 5.f);
+  layer.reset();
+}
+
+TEST(Loader, ReshapeMustSetEveryTopShape) {
+  std::string m =
+      net_error("no_top_shape", "layer { name: 'e' type: 'Echo' bottom: 'x' top: 'y' }");
+  EXPECT_NE(m.find("layer 'e' (Echo) reshape"), npos) << m;
+  EXPECT_NE(m.find("top 0 ('y')"), npos) << m;
+  EXPECT_NE(m.find("set_shape"), npos) << m;
+  // In place too: the top is not left with the bottom's shape by accident.
+  m = net_error("no_top_shape", "layer { name: 'e' type: 'Echo' bottom: 'x' top: 'x' }");
+  EXPECT_NE(m.find("layer 'e' (Echo) reshape"), npos) << m;
+  EXPECT_NE(m.find("top 0 ('x')"), npos) << m;
+}
+
+TEST(Loader, InPlaceTopMustKeepTheBottomShape) {
+  std::string m =
+      net_error("wrong_in_place_shape", "layer { name: 'e' type: 'Echo' bottom: 'x' top: 'x' }");
+  EXPECT_NE(m.find("layer 'e' (Echo) reshape"), npos) << m;
+  EXPECT_NE(m.find("top 0 ('x')"), npos) << m;
+  EXPECT_NE(m.find("(6)"), npos) << m;
+  EXPECT_NE(m.find("(2,3)"), npos) << m;
+}
+
+TEST(Loader, InPlaceRefusalNamesTheFlag) {
+  std::string m = net_error("good", "layer { name: 'e' type: 'Echo' bottom: 'x' top: 'x' }");
+  EXPECT_NE(m.find("cannot run in place"), npos) << m;
+  EXPECT_NE(m.find("LayerInfo.flags = CREMA_LAYER_IN_PLACE"), npos) << m;
+}
+
+TEST(Loader, WarnsOnceAboutAFieldNumberBelowTheOutOfTreeRange) {
+  Registry r;
+  r.set_search_dirs({dir("low_field_number")}, false);
+  EXPECT_TRUE(r.refusals().empty());
+  EXPECT_TRUE(r.has("LowNumber"));
+  ASSERT_EQ(r.warnings().size(), 1u);
+  const std::string m = r.warnings()[0];
+  EXPECT_NE(m.find("low_number_param"), npos) << m;
+  EXPECT_NE(m.find("777"), npos) << m;
+  EXPECT_NE(m.find("10000"), npos) << m;
+  EXPECT_NE(m.find("PLUGIN_ABI.md"), npos) << m;
+  r.add_search_dir(builtin_dir());
+  EXPECT_TRUE(r.has("ReLU"));
+  EXPECT_EQ(r.warnings().size(), 1u);
+}
+
+TEST(Loader, BuiltInPluginsLoadWithoutRefusalsOrWarnings) {
+  Registry r;
+  r.set_search_dirs({builtin_dir()}, false);
+  EXPECT_GT(r.plugins().size(), 20u);
+  for (const Refusal& x : r.refusals()) ADD_FAILURE() << x.path << ": " << x.reason;
+  for (const std::string& w : r.warnings()) ADD_FAILURE() << w;
 }
 
 TEST(Loader, SearchesEnvironmentAndExecutableRelativeDirectories) {

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // Every built-in layer plugin on the GPU, through the configurations it declares for
-// `crema check-plugin` (its static tests()): the finite-difference gradient check on the GPU and
-// CPU/GPU agreement of tops, bottom diffs and parameter diffs. And every layer type except the
-// data sources has a CUDA path at all. Skipped, never passed, without a GPU; the layers' own test
-// files hold the detailed GPU cases.
+// `crema check-plugin` (its static tests()), run by crema::testing::check_config as declared:
+// the finite-difference gradient check on the GPU and CPU/GPU agreement of tops, bottom diffs and
+// parameter diffs (layer_plugins_cpu_test runs the same configurations on the CPU). And every
+// layer type except the data sources has a CUDA path at all. Skipped, never passed, without a
+// GPU; the layers' own test files hold the detailed GPU cases.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -48,24 +49,19 @@ TEST(LayerPluginsGpu, EveryComputeLayerHasACudaPath) {
 
 TEST(LayerPluginsGpu, DeclaredConfigurationsPassOnTheGpu) {
   if (device::count() == 0) GTEST_SKIP() << "no CUDA device: " << device::unavailable_reason();
-  testing::HarnessOptions opt;
-  opt.plugin_dirs = {plugin_dir()};
-  opt.gpu = true;
+  testing::CheckOptions gpu_only;  // the CPU side runs in layer_plugins_cpu_test
+  gpu_only.cpu = false;
+  gpu_only.plugin_dirs = {plugin_dir()};
   int configurations = 0;
   for (const PluginInfo& info : registry().plugins()) {
-    const crema_plugin* p = registry().plugin_descriptor(info.path);
-    ASSERT_NE(p, nullptr) << info.path;
     if (!info.cuda) continue;
-    for (uint32_t i = 0; i < p->n_tests; ++i) {
-      const std::string text = p->tests[i].layer_text, shapes = p->tests[i].bottom_shapes;
-      SCOPED_TRACE(text + "  [" + shapes + "]");
+    for (const testing::DeclaredConfig& c : testing::declared_configs(info.path, {plugin_dir()})) {
+      SCOPED_TRACE(c.layer_text + "  [" + c.bottom_shapes + "]  " + c.describe());
       ++configurations;
-      testing::LayerHarness h(text, testing::parse_shapes(shapes), opt);
-      ASSERT_TRUE(h.has_cuda_path());
-      for (int b = 0; b < h.num_bottoms(); ++b) h.fill_gaussian(b, 1.0, 0.0, 17 + b);
-      std::string log;
-      EXPECT_EQ(testing::GradientChecker(1e-2, 1e-2).check(h, &log), 0) << log;
-      EXPECT_LT(testing::max_device_disagreement(text, testing::parse_shapes(shapes), opt), 1e-4);
+      const auto results = testing::check_config(c, gpu_only);
+      EXPECT_EQ(results.size(), 2u);  // the GPU gradient check and CPU/GPU agreement
+      for (const testing::CheckResult& r : results)
+        EXPECT_TRUE(r.passed) << r.check << ": " << r.detail;
     }
   }
   EXPECT_GT(configurations, 20);

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // Deliberately broken plugins, one per shared library (BROKEN_KIND selects which), for the
-// loader tests: each must be refused or fail with a message, never crash the host.
+// loader tests: each must be refused or fail with a message, never crash the host. A few are
+// well-formed but odd, for what the loader and the harness must tolerate or say: a block number
+// below the plugin range (11), an entry function that counts its calls (12), a descriptor as a
+// plugin built before ABI 1.2 writes it (13).
 #include <stdexcept>
+#include <string>
 
 #include "crema/layer.hpp"
 
@@ -10,6 +14,9 @@ class Echo final : public crema::Layer<Echo> {
  public:
   static crema::LayerInfo info() {
     crema::LayerInfo i{ECHO_TYPE};
+#if BROKEN_KIND == 9 || BROKEN_KIND == 10
+    i.flags = CREMA_LAYER_IN_PLACE;
+#endif
     return i;
   }
   explicit Echo(const crema::Params&) {
@@ -17,7 +24,18 @@ class Echo final : public crema::Layer<Echo> {
     throw std::runtime_error("Echo refuses to be created");
 #endif
   }
+#if BROKEN_KIND == 9  // forgets to set its top's shape
+  void reshape(crema::Context&) {}
+#elif BROKEN_KIND == 10  // runs in place but gives its top another shape than the bottom's
+  void reshape(crema::Context& c) { c.top(0).set_shape({c.bottom(0).count()}); }
+#else
   void reshape(crema::Context& c) { c.top(0).set_shape(c.bottom(0).shape()); }
+#endif
+#if BROKEN_KIND == 13
+  static std::vector<crema::TestConfig> tests() {
+    return {{"type: 'Echo'", "2,3"}, {"type: 'Echo'", "4"}};
+  }
+#endif
   void forward_cpu(crema::Context& c) {
 #if BROKEN_KIND == 7
     (void)c;
@@ -63,6 +81,37 @@ class NoSchema final : public crema::Layer<NoSchema> {
   void forward_cpu(crema::Context&) {}
 };
 CREMA_EXPORT_PLUGIN("no_schema", "1.0.0", NoSchema)
-#else  // 0, 6, 7: well-formed (6 and 7 fail later, in create and forward)
+#elif BROKEN_KIND == 11  // a parameter block numbered below the out-of-tree range
+class LowNumber final : public crema::Layer<LowNumber> {
+ public:
+  static crema::LayerInfo info() {
+    return crema::LayerInfo{"LowNumber", "low_number_param", 777, "crema.test.LowNumberParameter"};
+  }
+  explicit LowNumber(const crema::Params& p) : x_(p.get<float>("low_number_param.x")) {}
+  void reshape(crema::Context& c) { c.top(0).set_shape(c.bottom(0).shape()); }
+  void forward_cpu(crema::Context& c) {
+    for (int64_t i = 0; i < c.bottom(0).count(); ++i)
+      c.top(0).data()[i] = x_ * c.bottom(0).data()[i];
+  }
+
+ private:
+  float x_;
+};
+CREMA_EXPORT_PLUGIN("low_number", "1.0.0", LowNumber)
+#elif BROKEN_KIND == 12  // well-formed; its version counts the calls of its entry function
+extern "C" __attribute__((visibility("default"))) const crema_plugin* crema_plugin_entry(const crema_host* h) {
+  static int calls = 0;
+  static std::string version;
+  version = "1.0." + std::to_string(++calls);
+  return crema::detail::make_plugin<Echo>(h, "counted", version.c_str());
+}
+#elif BROKEN_KIND == 13  // a descriptor as a minor-1 plugin writes it: no test settings
+extern "C" __attribute__((visibility("default"))) const crema_plugin* crema_plugin_entry(const crema_host* h) {
+  static crema_plugin p = *crema::detail::make_plugin<Echo>(h, "old_minor", "1.0.0");
+  p.struct_size = offsetof(crema_plugin, test_settings);
+  p.test_settings = reinterpret_cast<const crema_test_settings*>(uintptr_t{1});  // never read
+  return &p;
+}
+#else  // 0, 6, 7, 9, 10: well-formed descriptors (6, 7, 9, 10 fail later: create, forward, reshape)
 CREMA_EXPORT_PLUGIN("echo", "1.0.0", Echo)
 #endif

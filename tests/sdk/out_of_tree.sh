@@ -16,7 +16,26 @@ cmake -S "$src/plugins/example/scaled_tanh" -B "$work/scaled_tanh" -G Ninja -DCM
   -DCMAKE_PREFIX_PATH="$work/prefix" > "$work/configure.log" || { cat "$work/configure.log"; exit 1; }
 cmake --build "$work/scaled_tanh" > "$work/build.log" || { cat "$work/build.log"; exit 1; }
 ctest --test-dir "$work/scaled_tanh" --output-on-failure
-"$work/prefix/bin/crema" check-plugin "$work/scaled_tanh/scaled_tanh.so"
+# Outside CTest (no CREMA_TEST_PLUGIN_DIR) the test binary fails saying where it looked and what to set.
+if (unset CREMA_TEST_PLUGIN_DIR; "$work/scaled_tanh/scaled_tanh_test") > "$work/direct.log" 2>&1; then
+  echo "scaled_tanh_test passed without finding its plugin"; exit 1
+fi
+grep -q "CREMA_TEST_PLUGIN_DIR=" "$work/direct.log" || { cat "$work/direct.log"; exit 1; }
+"$work/prefix/bin/crema" check-plugin "$work/scaled_tanh/scaled_tanh.so" | tee "$work/check.log"
+grep -q "inputs: gaussian N(0, 1) on every bottom; checker: step 0.01" "$work/check.log" ||
+  { echo "check-plugin does not say what it draws and how it checks"; exit 1; }
+# Configured without a build type, the plugin still builds with crema's Release flags, and says so.
+cmake -S "$src/plugins/example/scaled_tanh" -B "$work/no_type" -G Ninja \
+  -DCMAKE_PREFIX_PATH="$work/prefix" > "$work/no_type.log" || { cat "$work/no_type.log"; exit 1; }
+grep -q "no CMAKE_BUILD_TYPE" "$work/no_type.log" || { cat "$work/no_type.log"; exit 1; }
+ninja -C "$work/no_type" -t commands scaled_tanh.so | grep "scaled_tanh.cpp" | grep -q -- "-O3" ||
+  { echo "scaled_tanh.cpp is not compiled with -O3 without a build type"; exit 1; }
+# Without GoogleTest the plugin builds and the configure step says its tests were skipped.
+cmake -S "$src/plugins/example/scaled_tanh" -B "$work/no_gtest" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_DISABLE_FIND_PACKAGE_GTest=ON -DCMAKE_PREFIX_PATH="$work/prefix" > "$work/no_gtest.log" 2>&1 ||
+  { cat "$work/no_gtest.log"; exit 1; }
+grep -q "scaled_tanh_test.cpp.*not built" "$work/no_gtest.log" || { cat "$work/no_gtest.log"; exit 1; }
+grep -q "GTest" "$work/no_gtest.log" || { cat "$work/no_gtest.log"; exit 1; }
 cat > "$work/net.prototxt" <<'NET'
 name: "scaled_tanh_net"
 layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 2 dim: 3 dim: 4 dim: 4 } } }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// crema plugins: every plugin found, its types, version, library, devices and parameter block.
+// crema plugins: every plugin found, its types, version, library, devices and parameter block;
+// then the directories searched, warnings and the libraries refused.
 #include <iostream>
 
 #include "flags.hpp"
@@ -14,8 +15,10 @@ int run_plugins(int argc, char** argv) {
   desc.add_options()("schema", po::bool_switch(), "also print each layer's parameter message");
   auto vm = parse_flags(argc, argv, desc, "plugins");
   Registry& r = Registry::global();
-  r.plugins();  // load before describing
-  std::cout << r.describe_search() << "\n\n";
+  // What was found first; where it was looked for and what was refused after.
+  size_t n_types = 0;
+  for (const PluginInfo& p : r.plugins()) n_types += p.types.size();
+  std::cout << r.plugins().size() << " plugin(s) with " << n_types << " layer type(s)\n";
   for (const PluginInfo& p : r.plugins()) {
     std::cout << p.name << " " << p.version << "  " << p.path << "\n";
     const crema_plugin* d = r.plugin_descriptor(p.path);
@@ -30,6 +33,15 @@ int run_plugins(int argc, char** argv) {
       }
     }
   }
+  std::cout << "\nsearched:";
+  const auto dirs = r.search_dirs();
+  if (dirs.empty()) std::cout << " (no directories)";
+  for (const auto& dir : dirs) std::cout << "\n  " << dir;
+  std::cout << "\n";
+  for (const std::string& w : r.warnings()) std::cout << "warning: " << w << "\n";
+  for (const Refusal& x : r.refusals())
+    std::cout << "refused " << x.path << ": " << x.reason << "\n";
+  std::cout << "(add directories with -plugin_dir DIR or CREMA_PLUGIN_PATH=DIR1:DIR2)\n";
   return r.refusals().empty() ? 0 : 1;
 }
 

@@ -122,14 +122,21 @@ class Params {
 };
 
 // A view of one host-owned tensor (the host's own tensor class is crema::Tensor in core/).
+// In reshape() a top has no shape (ndim() -1) until set_shape().
 class TensorView {
  public:
   explicit TensorView(crema_tensor* t) : t_(t) {}
   int ndim() const { return t_->ndim; }
   int64_t dim(int axis) const { return t_->dims[canonical_axis(axis)]; }
-  Shape shape() const { return Shape(t_->dims, t_->dims + t_->ndim); }
+  Shape shape() const { return t_->ndim > 0 ? Shape(t_->dims, t_->dims + t_->ndim) : Shape(); }
+  // reshape(): the shape a top had before this call, for a layer that keeps it (Input keeps the
+  // shapes the user gives its tops): c.top(i).set_shape(c.top(i).previous_shape()).
+  Shape previous_shape() const {
+    const int n = t_->ndim >= 0 ? t_->ndim : t_->prev_ndim;
+    return n > 0 ? Shape(t_->dims, t_->dims + n) : Shape();
+  }
   int64_t count(int from = 0, int to = -1) const {
-    if (to < 0) to = t_->ndim;
+    if (to < 0) to = t_->ndim > 0 ? t_->ndim : 0;
     int64_t n = 1;
     for (int i = from; i < to; ++i) n *= t_->dims[i];
     return n;
@@ -273,10 +280,67 @@ struct LayerInfo {
   uint32_t layer_version = 1;
 };
 
-// A configuration for the gradient checker: LayerParameter text and bottom shapes "2,3,4;2,3".
+// A configuration for the gradient checker (crema check-plugin, the harness's check_config and
+// crema's own sweeps): LayerParameter text and bottom shapes "2,3,4;2,3", and optionally how the
+// inputs are drawn and how the checker runs; a zero field means the checker's default
+// (inputs N(0, 1), step 1e-2, threshold 1e-2, no kinks):
+//   {"type: 'ReLU'", "2,3,4,5"}
+//   crema::TestConfig{"type: 'Clip'", "4,250"}.with_uniform_inputs(-2, 2).with_kinks({-1, 1})
 struct TestConfig {
   const char* layer_text;
   const char* bottom_shapes;
+  double step = 0, threshold = 0;
+  std::vector<double> kinks = {};  // at most CREMA_MAX_KINKS
+  double kink_range = 0;           // 0: the step
+  crema_test_input input = CREMA_TEST_INPUT_DEFAULT;
+  double input_std = 0, input_lo = 0, input_hi = 0;
+
+  TestConfig with_step(double s) const {
+    return with([&](TestConfig& t) { t.step = s; });
+  }
+  TestConfig with_threshold(double v) const {
+    return with([&](TestConfig& t) { t.threshold = v; });
+  }
+  // Inputs within `range` of a kink are not probed (0: the step, whose probes straddle it).
+  TestConfig with_kinks(const std::vector<double>& k, double range = 0) const {
+    CREMA_CHECK(k.size() <= CREMA_MAX_KINKS, "a test configuration takes at most "
+                                                 << CREMA_MAX_KINKS << " kinks, got " << k.size());
+    return with([&](TestConfig& t) { t.kinks = k, t.kink_range = range; });
+  }
+  TestConfig with_gaussian_inputs(double std) const {
+    return with([&](TestConfig& t) { t.input = CREMA_TEST_INPUT_GAUSSIAN, t.input_std = std; });
+  }
+  TestConfig with_uniform_inputs(double lo, double hi) const {
+    return with([&](TestConfig& t) {
+      t.input = CREMA_TEST_INPUT_UNIFORM, t.input_lo = lo, t.input_hi = hi;
+    });
+  }
+
+  crema_test_settings settings() const {
+    CREMA_CHECK(kinks.size() <= CREMA_MAX_KINKS, "a test configuration takes at most "
+                                                     << CREMA_MAX_KINKS << " kinks, got "
+                                                     << kinks.size());
+    crema_test_settings s{};
+    s.struct_size = sizeof(s);
+    s.input = input;
+    s.input_std = input_std;
+    s.input_lo = input_lo;
+    s.input_hi = input_hi;
+    s.step = step;
+    s.threshold = threshold;
+    s.n_kinks = static_cast<uint32_t>(kinks.size());
+    for (uint32_t i = 0; i < s.n_kinks; ++i) s.kinks[i] = kinks[i];
+    s.kink_range = kink_range;
+    return s;
+  }
+
+ private:
+  template <class Fn>
+  TestConfig with(const Fn& fn) const {
+    TestConfig t = *this;
+    fn(t);
+    return t;
+  }
 };
 
 namespace detail {
@@ -420,26 +484,50 @@ extern "C" __attribute__((weak)) const unsigned char* crema_plugin_schema(size_t
 
 template <class... Layers>
 const crema_plugin* make_plugin(const crema_host* h, const char* name, const char* version) {
-  if (!h || h->abi_major != CREMA_ABI_MAJOR) return nullptr;
+  if (!h) return nullptr;
+  if (h->abi_major != CREMA_ABI_MAJOR) {
+    // Only the table's first members are common to every major (see crema_host).
+    if (h->struct_size >= offsetof(crema_host, set_error) + sizeof(h->set_error) && h->set_error) {
+      const std::string why = std::string(name) + " " + version + " was built for ABI major " +
+                              std::to_string(CREMA_ABI_MAJOR) + ", host speaks " +
+                              std::to_string(h->abi_major) +
+                              ": rebuild the plugin against this crema's SDK";
+      h->set_error(why.c_str());
+    }
+    return nullptr;
+  }
   host_ref() = h;
   static const crema_layer_desc layers[] = {Layers::descriptor()...};
-  static std::vector<crema_test_config> tests = [] {
-    std::vector<crema_test_config> out;
-    for (const auto& list : {Layers::test_configs()...})
-      for (const TestConfig& t : list) out.push_back({t.layer_text, t.bottom_shapes});
-    return out;
-  }();
+  static std::vector<crema_test_config> tests;
+  static std::vector<crema_test_settings> settings;
   static crema_plugin plugin{};
-  plugin.struct_size = sizeof(plugin);
-  plugin.abi_major = CREMA_ABI_MAJOR;
-  plugin.abi_minor_required = 0;  // the oldest minor whose features this wrapper calls
-  plugin.name = name;
+  if (!plugin.struct_size) {
+    // tests() runs here: what it throws (too many kinks) refuses the plugin with its message.
+    if (guarded([&] {
+          for (const auto& list : {Layers::test_configs()...})
+            for (const TestConfig& t : list) {
+              tests.push_back({t.layer_text, t.bottom_shapes});
+              settings.push_back(t.settings());
+            }
+        }) != CREMA_OK) {
+      tests.clear();
+      settings.clear();
+      return nullptr;
+    }
+    plugin.struct_size = sizeof(plugin);
+    plugin.abi_major = CREMA_ABI_MAJOR;
+    // The oldest minor whose features this wrapper needs: 0. What later minors added (absorb,
+    // n_absorbed, test_settings, prev_ndim) is read only when the host or the struct has it.
+    plugin.abi_minor_required = 0;
+    plugin.name = name;
+    if (crema_plugin_schema) plugin.schema = crema_plugin_schema(&plugin.schema_size);
+    plugin.n_layers = sizeof...(Layers);
+    plugin.layers = layers;
+    plugin.n_tests = static_cast<uint32_t>(tests.size());
+    plugin.tests = tests.data();
+    plugin.test_settings = settings.data();
+  }
   plugin.version = version;
-  if (crema_plugin_schema) plugin.schema = crema_plugin_schema(&plugin.schema_size);
-  plugin.n_layers = sizeof...(Layers);
-  plugin.layers = layers;
-  plugin.n_tests = static_cast<uint32_t>(tests.size());
-  plugin.tests = tests.data();
   return &plugin;
 }
 }  // namespace detail

@@ -26,7 +26,7 @@ extern "C" {
 #endif
 
 #define CREMA_ABI_MAJOR 1
-#define CREMA_ABI_MINOR 1
+#define CREMA_ABI_MINOR 2
 #define CREMA_MAX_DIMS 8
 #define CREMA_ENTRY_SYMBOL "crema_plugin_entry"
 
@@ -41,8 +41,10 @@ typedef enum crema_log_level { CREMA_LOG_INFO = 0, CREMA_LOG_WARNING = 1, CREMA_
 typedef struct crema_tensor {
   int32_t dtype;  /* crema_dtype */
   int32_t device; /* crema_device */
+  /* Minor 2: in reshape, every top arrives with ndim -1 ("not set by this call"), its current
+   * shape in prev_ndim and dims; the layer must set ndim and dims of each (see reshape). */
   int32_t ndim;
-  int32_t reserved;
+  int32_t prev_ndim; /* reshape's tops only (0 elsewhere, and from hosts before minor 2) */
   int64_t dims[CREMA_MAX_DIMS];
   void* data;
   void* diff;
@@ -106,8 +108,30 @@ typedef struct crema_exec {
   void* cudnn_handle;   /* cudnnHandle_t bound to cuda_stream, or NULL without cuDNN */
 } crema_exec;
 
+/* Random streams: rng_seed and rng_counter become random numbers through SplitMix64 (Steele, Lea
+ * & Flood, "Fast splittable pseudorandom number generators", OOPSLA 2014). Value i = 0, 1, ... of
+ * the stream with state s is crema_splitmix64(s + (i + 1) * CREMA_SPLITMIX64_GAMMA); a forward
+ * call's stream starts from a key such as
+ *   crema_splitmix64(rng_seed + crema_splitmix64(rng_counter + CREMA_SPLITMIX64_GAMMA))
+ * (Dropout's mask). The host derives rng_seed the same way, and the function is the same in CUDA
+ * kernels, so a GPU path draws the CPU path's numbers bit for bit. */
+#define CREMA_SPLITMIX64_GAMMA 0x9E3779B97F4A7C15ull
+#ifdef __CUDACC__
+#define CREMA_HOST_DEVICE __host__ __device__
+#else
+#define CREMA_HOST_DEVICE
+#endif
+/* SplitMix64's output function: a bijection of 64-bit words whose every output bit depends on
+ * every input bit. */
+static inline CREMA_HOST_DEVICE uint64_t crema_splitmix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
 /* Services the host gives every plugin. Pointers the host added in a later minor are absent when
- * struct_size does not cover them. */
+ * struct_size does not cover them. The first five members (struct_size to set_error) keep their
+ * place in every ABI major, so that a plugin can tell a host of another major why it refuses. */
 typedef struct crema_host {
   uint32_t struct_size;
   uint32_t abi_major;
@@ -181,7 +205,10 @@ typedef struct crema_layer_desc {
   void (*destroy)(void* self);
   /* Once, with bottom shapes known: declare parameter blobs, validate against shapes. */
   int32_t (*setup)(void* self, const crema_exec* exec, crema_io* io, crema_param_decls* decls);
-  /* Whenever bottom shapes change: set top ndim/dims and the workspace bytes wanted. */
+  /* Whenever bottom shapes change: set top ndim/dims and the workspace bytes wanted. Every top
+   * must be set by every call (a layer that keeps a top's shape, as Input does for shapes the
+   * user sets, copies prev_ndim and dims), and a top computed in place on a bottom must keep
+   * that bottom's shape: otherwise the host fails the call naming the layer and the top. */
   int32_t (*reshape)(void* self, const crema_exec* exec, crema_io* io, size_t* workspace_bytes);
   crema_run_fn forward_cpu, backward_cpu;
   crema_run_fn forward_cuda, backward_cuda; /* NULL: no CUDA path */
@@ -195,11 +222,40 @@ typedef struct crema_layer_desc {
 } crema_layer_desc;
 
 /* A configuration `crema check-plugin` and the test harness run through the gradient checker:
- * a LayerParameter in prototxt text and the bottom shapes, e.g. "2,3,4,5;2,3,1,1". */
+ * a LayerParameter in prototxt text and the bottom shapes, e.g. "2,3,4,5;2,3,1,1". Its layout
+ * is fixed (hosts before minor 2 step through crema_plugin.tests by its size): what grows is
+ * crema_test_settings, in an array of its own. */
 typedef struct crema_test_config {
   const char* layer_text;
   const char* bottom_shapes;
 } crema_test_config;
+
+/* Minor 2. How a test configuration's inputs are drawn (every bottom alike). */
+typedef enum crema_test_input {
+  CREMA_TEST_INPUT_DEFAULT = 0,  /* gaussian, mean 0, std 1 */
+  CREMA_TEST_INPUT_GAUSSIAN = 1, /* mean 0, std input_std */
+  CREMA_TEST_INPUT_UNIFORM = 2   /* uniform on [input_lo, input_hi) */
+} crema_test_input;
+
+#define CREMA_MAX_KINKS 4
+
+/* Minor 2, optional: how the checker runs one test configuration (crema_plugin.test_settings[i]
+ * goes with tests[i]). A zero field means the checker's default. */
+typedef struct crema_test_settings {
+  uint32_t struct_size; /* the same in every element: the array's stride */
+  int32_t input;        /* crema_test_input */
+  double input_std;
+  double input_lo, input_hi;
+  double step;      /* central-difference step (default 1e-2) */
+  double threshold; /* relative tolerance (default 1e-2) */
+  /* Inputs where the layer is not differentiable (ReLU's 0, a clip's bounds): elements whose
+   * input lies within kink_range of one (default: the step, whose probes straddle it) are not
+   * probed. */
+  uint32_t n_kinks;
+  uint32_t reserved;
+  double kinks[CREMA_MAX_KINKS];
+  double kink_range;
+} crema_test_settings;
 
 typedef struct crema_plugin {
   uint32_t struct_size;
@@ -216,6 +272,9 @@ typedef struct crema_plugin {
   const crema_layer_desc* layers;
   uint32_t n_tests;
   const crema_test_config* tests;
+  /* Minor 2, optional: n_tests settings that go with `tests`, or NULL (the checker's defaults).
+   * Absent when struct_size does not cover it. */
+  const crema_test_settings* test_settings;
 } crema_plugin;
 
 /* The one symbol a plugin exports. Returns NULL (after host->set_error) to refuse loading. */

@@ -44,7 +44,8 @@ class LayerInstance {
   // Declares and allocates the parameter blobs (not yet filled) and checks the blob counts.
   void setup(const std::vector<Tensor*>& bottom, const std::vector<Tensor*>& top,
              const crema_exec& exec);
-  // Sets the top shapes from the bottom shapes; returns the workspace bytes wanted.
+  // Sets the top shapes from the bottom shapes; returns the workspace bytes wanted. Throws when
+  // the plugin leaves a top without a shape or changes the shape of a top it computes in place.
   size_t reshape(const std::vector<Tensor*>& bottom, const std::vector<Tensor*>& top,
                  const crema_exec& exec);
   // Offers `next` (which runs in place on this layer's only top) to be computed inside this
@@ -59,11 +60,16 @@ class LayerInstance {
                 const crema_exec& exec, const std::vector<LayerInstance*>& absorbed = {},
                 const std::vector<int8_t>& absorbed_need = {});
   // Fills every parameter blob from its filler (fresh nets; not when loading weights).
-  void fill_params(uint64_t seed);
+  // `skip[k]` leaves parameter k alone (one shared with an earlier layer, filled there).
+  void fill_params(uint64_t seed, const std::vector<bool>& skip = {});
 
   std::vector<ParamBlob>& params() { return params_; }
   // A message for errors: "layer 'conv1' (Convolution)".
   std::string label() const;
+  // "top 0 ('prob')": the top's index and, when the parameters name it, its name.
+  std::string top_label(size_t i) const;
+  // Why this layer may not run in place on `top` (a top_label), and the flag that would allow it.
+  std::string in_place_refusal(const std::string& top) const;
 
  private:
   [[noreturn]] void fail(const std::string& stage, const std::vector<Tensor*>& bottom) const;

@@ -4,7 +4,9 @@
 // Search order: directories added with add_search_dir() (the -plugin_dir flag), then
 // CREMA_PLUGIN_PATH (colon-separated), then lib/crema/plugins relative to the running executable.
 // The current directory is never searched unless named. Every *.so there is opened once, on the
-// first request; a library that fails any check is refused with its reason and never used.
+// first request; a library that fails any check is refused with its reason and never used. Adding
+// or naming directories later rescans: libraries not seen before are opened, and nothing accepted
+// is ever dropped (live layers hold their LayerType), so types found earlier stay found.
 #pragma once
 #include <memory>
 #include <string>
@@ -42,9 +44,10 @@ class Registry {
   Registry();
   ~Registry();
 
-  // Before the first lookup; later calls rescan.
+  // Before the first lookup; later calls rescan (adding what the new directory holds).
   void add_search_dir(const std::string& dir);
-  // Only these directories (tests and tools that must not see the default ones).
+  // Only these directories (tests and tools that must not see the default ones): from now on;
+  // plugins already loaded from other directories stay.
   void set_search_dirs(const std::vector<std::string>& dirs, bool use_defaults);
   std::vector<std::string> search_dirs() const;
 
@@ -55,6 +58,8 @@ class Registry {
   std::vector<std::string> types();
   const std::vector<PluginInfo>& plugins();
   const std::vector<Refusal>& refusals();
+  // What the loader accepted but warned about (once, when it loaded the library), path first.
+  const std::vector<std::string>& warnings();
   std::string describe_search() const;  // for error messages
   // The descriptor of an accepted plugin library (by canonical path), or nullptr.
   const crema_plugin* plugin_descriptor(const std::string& path);

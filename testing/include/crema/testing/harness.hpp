@@ -7,6 +7,9 @@
 //   h.fill_gaussian(0, 1.0);
 //   crema::testing::GradientChecker(1e-2, 1e-3).check(h);
 //
+// A plugin's declared configurations (its static tests()) run through one entry point,
+// check_config(): crema check-plugin, crema's CPU and GPU sweeps and plugin tests alike.
+//
 // Only std types cross this header, so tests do not depend on the host's internals.
 #pragma once
 #include <cstdint>
@@ -21,9 +24,21 @@ using Shape = std::vector<int64_t>;
 struct HarnessOptions {
   bool train = true;
   bool gpu = false;                   // run on CUDA (callers skip when no GPU exists)
-  bool in_place = false;              // top 0 is bottom 0
-  std::vector<std::string> plugin_dirs;  // empty: CREMA_TEST_PLUGIN_DIR, then the defaults
+  bool in_place = false;              // top 0 is bottom 0 (the layer must declare it may be)
+  // Searched besides CREMA_TEST_PLUGIN_DIR (CTest sets it to the plugin's folder),
+  // CREMA_PLUGIN_PATH and lib/crema/plugins beside the test binary's folder. Plugins stay loaded
+  // for the process: a type found once keeps its library.
+  std::vector<std::string> plugin_dirs;
   uint64_t seed = 1;
+};
+
+// How a configuration's inputs are drawn (every bottom alike).
+struct InputFill {
+  enum Kind { kGaussian, kUniform };
+  Kind kind = kGaussian;
+  double std = 1.0;              // kGaussian: N(0, std^2)
+  double lo = -1.0, hi = 1.0;    // kUniform: [lo, hi)
+  std::string describe() const;  // "gaussian N(0, 1)", "uniform [-2, 2)"
 };
 
 class LayerHarness {
@@ -52,6 +67,7 @@ class LayerHarness {
 
   void fill_gaussian(int bottom, double std, double mean = 0.0, uint64_t seed = 7);
   void fill_uniform(int bottom, double lo, double hi, uint64_t seed = 7);
+  void fill(int bottom, const InputFill& input, uint64_t seed = 7);
   void fill_params_gaussian(double std, uint64_t seed = 11);
 
   void reshape();
@@ -76,12 +92,18 @@ class LayerHarness {
 
 // Central differences against the layer's backward pass. The objective is sum_k w_k * top_k with
 // fixed random weights w, so one backward gives the whole analytic gradient. Elements whose input
-// lies within `kink_range` of `kink` (ReLU's 0) are skipped, as in Caffe.
+// lies within `kink_range` of a kink (ReLU's 0; with_kinks for several) are skipped, as in Caffe.
 class GradientChecker {
  public:
   GradientChecker(double step = 1e-2, double threshold = 1e-3, uint64_t seed = 1701,
                   double kink = 0.0, double kink_range = -1.0)
-      : step_(step), threshold_(threshold), seed_(seed), kink_(kink), kink_range_(kink_range) {}
+      : step_(step), threshold_(threshold), seed_(seed), kinks_{kink}, kink_range_(kink_range) {}
+  // Replaces the kinks: inputs within kink_range of any of them are not probed.
+  GradientChecker& with_kinks(std::vector<double> kinks, double kink_range) {
+    kinks_ = std::move(kinks);
+    kink_range_ = kink_range;
+    return *this;
+  }
   // Checks every element of every bottom that takes a gradient and of every learnable param.
   // Returns the number of mismatches; `log` gets one line per mismatch (the first 20).
   //   EXPECT_EQ(checker.check(h, &log), 0) << log;
@@ -95,7 +117,8 @@ class GradientChecker {
   int run(LayerHarness& h, int only_bottom, bool params, std::string* log) const;
   double step_, threshold_;
   uint64_t seed_;
-  double kink_, kink_range_;
+  std::vector<double> kinks_;
+  double kink_range_;
 };
 
 // Bottom shapes as written in a TestConfig: "2,3,4,5;2,3" -> {{2,3,4,5},{2,3}}.
@@ -108,7 +131,47 @@ bool gpu_available();
 // relative difference over tops, bottom diffs and param diffs. Throws when the layer has no CUDA
 // path (it would run on the CPU twice and agree trivially).
 double max_device_disagreement(const std::string& layer_text,
-                               const std::vector<Shape>& bottom_shapes, const HarnessOptions& options,
-                               uint64_t seed = 3);
+                               const std::vector<Shape>& bottom_shapes,
+                               const HarnessOptions& options, uint64_t seed = 3,
+                               const InputFill& input = {});
+
+// One test configuration a plugin declares (crema::TestConfig in its tests()), with the checker
+// settings it leaves out resolved to their defaults.
+struct DeclaredConfig {
+  std::string plugin_path;               // the library that declares it
+  std::vector<std::string> plugin_dirs;  // where the harness finds it (its folder last)
+  std::string layer_text, bottom_shapes;
+  InputFill input;  // default: N(0, 1)
+  double step = 1e-2, threshold = 1e-2;
+  std::vector<double> kinks;
+  double kink_range = 1e-2;  // default: the step
+  // "inputs: uniform [-2, 2) on every bottom; checker: step 0.01, threshold 0.01, kinks -1, 1
+  // (range 0.01)"
+  std::string describe() const;
+};
+
+// The configurations the plugin library at `plugin_path` declares, loaded through the real loader
+// (its folder is searched after `plugin_dirs`). Throws when the loader refuses the library.
+std::vector<DeclaredConfig> declared_configs(const std::string& plugin_path,
+                                             const std::vector<std::string>& plugin_dirs = {});
+
+struct CheckOptions {
+  bool cpu = true;
+  bool gpu = true;          // when a CUDA device exists; otherwise one skipped result says so
+  double agreement = 1e-4;  // the largest relative CPU/GPU difference accepted
+  std::vector<std::string> plugin_dirs;  // empty: the configuration's
+};
+
+struct CheckResult {
+  std::string check;  // "cpu", "gpu" (gradient checks), "cpu/gpu" (agreement)
+  bool passed = false, skipped = false;
+  std::string detail;  // mismatches, the error, the difference, or why it was skipped
+};
+
+// Runs one declared configuration as declared: its inputs drawn as it says, the CPU gradient
+// check, and when a GPU exists the GPU gradient check and CPU/GPU agreement (skipped, with the
+// reason, without a device or without a CUDA path in the layer).
+std::vector<CheckResult> check_config(const DeclaredConfig& config,
+                                      const CheckOptions& options = {});
 
 }  // namespace crema::testing

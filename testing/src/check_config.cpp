@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// A plugin's declared test configurations, read from its descriptor through the real loader, and
+// the one entry point that runs each as declared on every device there is.
+#include <cstddef>
+#include <filesystem>
+#include <sstream>
+#include <stdexcept>
+
+#include "crema/core/registry.hpp"
+#include "crema/testing/harness.hpp"
+#include "test_registry.hpp"
+
+namespace crema::testing {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Settings i of a plugin whose descriptor has them (minor 2), or nullptr: an older plugin's
+// struct_size ends before test_settings, and then nothing past it is read.
+const crema_test_settings* settings_of(const crema_plugin* p, uint32_t i) {
+  if (p->struct_size < offsetof(crema_plugin, test_settings) + sizeof(p->test_settings) ||
+      !p->test_settings)
+    return nullptr;
+  const uint32_t stride = p->test_settings[0].struct_size;
+  if (stride < sizeof(crema_test_settings)) return nullptr;  // no minor-2 layout
+  return reinterpret_cast<const crema_test_settings*>(
+      reinterpret_cast<const char*>(p->test_settings) + size_t{stride} * i);
+}
+
+void apply(const crema_test_settings& s, DeclaredConfig& c) {
+  if (s.input == CREMA_TEST_INPUT_GAUSSIAN && s.input_std > 0) c.input.std = s.input_std;
+  if (s.input == CREMA_TEST_INPUT_UNIFORM) {
+    c.input.kind = InputFill::kUniform;
+    c.input.lo = s.input_lo;
+    c.input.hi = s.input_hi;
+  }
+  if (s.step > 0) c.step = s.step;
+  if (s.threshold > 0) c.threshold = s.threshold;
+  for (uint32_t k = 0; k < s.n_kinks && k < CREMA_MAX_KINKS; ++k) c.kinks.push_back(s.kinks[k]);
+  c.kink_range = s.kink_range > 0 ? s.kink_range : c.step;
+}
+
+}  // namespace
+
+std::string DeclaredConfig::describe() const {
+  std::ostringstream os;
+  os << "inputs: " << input.describe() << " on every bottom; checker: step " << step
+     << ", threshold " << threshold << ", ";
+  if (kinks.empty()) os << "no kinks";
+  for (size_t k = 0; k < kinks.size(); ++k) os << (k ? ", " : "kinks ") << kinks[k];
+  if (!kinks.empty()) os << " (range " << kink_range << ")";
+  return os.str();
+}
+
+std::vector<DeclaredConfig> declared_configs(const std::string& plugin_path,
+                                             const std::vector<std::string>& plugin_dirs) {
+  std::error_code ec;
+  if (!fs::exists(plugin_path, ec)) throw std::runtime_error(plugin_path + ": no such file");
+  std::vector<std::string> dirs = plugin_dirs;
+  dirs.push_back(fs::absolute(plugin_path).parent_path().string());
+  Registry& registry = test_registry(dirs);
+  const std::string canonical = fs::weakly_canonical(plugin_path, ec).string();
+  for (const Refusal& r : registry.refusals())
+    if (r.path == canonical) throw std::runtime_error(plugin_path + " is refused: " + r.reason);
+  const crema_plugin* p = registry.plugin_descriptor(canonical);
+  if (!p) throw std::runtime_error(plugin_path + ": not loaded\n" + registry.describe_search());
+  std::vector<DeclaredConfig> out;
+  for (uint32_t i = 0; i < p->n_tests; ++i) {
+    DeclaredConfig c;
+    c.plugin_path = canonical;
+    c.plugin_dirs = dirs;
+    c.layer_text = p->tests[i].layer_text ? p->tests[i].layer_text : "";
+    c.bottom_shapes = p->tests[i].bottom_shapes ? p->tests[i].bottom_shapes : "";
+    if (const crema_test_settings* s = settings_of(p, i)) apply(*s, c);
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::vector<CheckResult> check_config(const DeclaredConfig& c, const CheckOptions& o) {
+  HarnessOptions opt;
+  opt.plugin_dirs = o.plugin_dirs.empty() ? c.plugin_dirs : o.plugin_dirs;
+  const std::vector<Shape> shapes = parse_shapes(c.bottom_shapes);
+  auto gradient = [&](bool gpu) {
+    CheckResult r;
+    r.check = gpu ? "gpu" : "cpu";
+    try {
+      opt.gpu = gpu;
+      LayerHarness h(c.layer_text, shapes, opt);
+      if (gpu && !h.has_cuda_path()) {
+        r.skipped = true;
+        r.detail = h.type() + " has no CUDA path";
+        return r;
+      }
+      for (int b = 0; b < h.num_bottoms(); ++b) h.fill(b, c.input, 17 + b);
+      GradientChecker checker(c.step, c.threshold);
+      r.passed = checker.with_kinks(c.kinks, c.kink_range).check(h, &r.detail) == 0;
+    } catch (const std::exception& e) {
+      r.detail = e.what();
+    }
+    return r;
+  };
+  std::vector<CheckResult> out;
+  if (o.cpu) out.push_back(gradient(false));
+  if (!o.gpu) return out;
+  if (!gpu_available()) {
+    CheckResult r;
+    r.check = "gpu";
+    r.skipped = true;
+    r.detail = "no CUDA device";
+    out.push_back(r);
+    return out;
+  }
+  out.push_back(gradient(true));
+  if (out.back().skipped) return out;
+  CheckResult a;
+  a.check = "cpu/gpu";
+  try {
+    opt.gpu = false;
+    const double d = max_device_disagreement(c.layer_text, shapes, opt, 3, c.input);
+    a.passed = d <= o.agreement;
+    std::ostringstream os;
+    os << "largest relative difference " << d << " (accepted: " << o.agreement << ")";
+    a.detail = os.str();
+  } catch (const std::exception& e) {
+    a.detail = e.what();
+  }
+  out.push_back(a);
+  return out;
+}
+
+}  // namespace crema::testing
