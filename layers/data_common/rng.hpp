@@ -1,21 +1,18 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// A small random generator for the data layers. Hand-written (splitmix64) rather than
-// std::mt19937 + std::uniform_int_distribution because the distributions are not specified
-// bit-for-bit by the standard: the same seed must give the same epoch order everywhere.
+// A small random generator for the data layers: SplitMix64 (crema_splitmix64, plugin_abi.h)
+// rather than std::mt19937 + std::uniform_int_distribution because the distributions are not
+// specified bit-for-bit by the standard: the same seed must give the same epoch order everywhere.
 #pragma once
 #include <cstdint>
+
+#include "crema/plugin_abi.h"
 
 namespace crema::data {
 
 class Rng {
  public:
   explicit Rng(uint64_t seed = 0) : state_(seed) {}
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
+  uint64_t next() { return crema_splitmix64(state_ += CREMA_SPLITMIX64_GAMMA); }
   // Uniform in [0, n) for n > 0 (multiply-shift; the bias is below 2^-32 for our n).
   uint64_t below(uint64_t n) {
     return static_cast<uint64_t>((static_cast<unsigned __int128>(next()) * n) >> 64);

@@ -2,14 +2,14 @@
 // Dropout (Caffe's DropoutLayer), p = dropout_param.dropout_ratio (default 0.5):
 //   TRAIN: m_i ~ Bernoulli(1 - p),  y = x * m / (1 - p)     dE/dx = dE/dy * m / (1 - p)
 //   TEST:  y = x                                            dE/dx = dE/dy
-// With dropout_param.scale_train = false (the field of Caffe forks; read only when the schema
-// has it) TRAIN is y = x * m and TEST is y = x * (1 - p) instead.
+// With dropout_param.scale_train = false (the field of Caffe forks) TRAIN is y = x * m and TEST
+// is y = x * (1 - p) instead.
 // The mask is a counter-based stream: m_i = [u32(key, i) >= p * 2^32] with
 //   key = mix(seed + mix(counter + G)),  u32(key, i) = high 32 bits of mix(key + (i + 1) G),
-// mix = SplitMix64's finaliser, G = 0x9E3779B97F4A7C15. The same (rng_seed, rng_counter) give
-// the same mask on any thread count (and, by the same formula, on a GPU). Backward regenerates
-// the mask from the key its forward used (a member), so no mask is stored. Runs in place.
-// CUDA (dropout.cu): the same key and formula per element, so the GPU mask is the CPU mask.
+// mix = crema_splitmix64 (SplitMix64's output function, plugin_abi.h), G its gamma. The same
+// (rng_seed, rng_counter) give the same mask on any thread count. Backward regenerates the mask
+// from the key its forward used (a member), so no mask is stored. Runs in place.
+// CUDA (dropout.cu): the same key and dropout_keep() per element, so the GPU mask is the CPU's.
 // Reference: Caffe src/caffe/layers/dropout_layer.cpp; Srivastava et al., JMLR 2014;
 // Steele et al., "Fast splittable pseudorandom number generators", OOPSLA 2014.
 #include <cstdint>
@@ -17,42 +17,23 @@
 #include <vector>
 
 #include "crema/layer.hpp"
+#include "dropout_mask.h"
 #if CREMA_WITH_CUDA
 #include "crema/cuda.hpp"
 #include "dropout_cuda.h"
 #endif
 
 namespace {
-constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ull;
 constexpr int64_t kGrain = 1 << 14;
 
-inline uint64_t mix(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-// out_i = in_i * (u32(key, i) >= thr ? kept : 0) for i in [b, e); in may be out.
+// out_i = in_i * (m_i ? kept : 0) for i in [b, e); in may be out.
 void masked_scale(const float* in, float* out, uint64_t key, uint32_t thr, float kept, int64_t b,
                   int64_t e) {
-  for (int64_t i = b; i < e; ++i) {
-    const uint32_t u =
-        static_cast<uint32_t>(mix(key + static_cast<uint64_t>(i + 1) * kGolden) >> 32);
-    out[i] = in[i] * (u >= thr ? kept : 0.f);
-  }
+  for (int64_t i = b; i < e; ++i) out[i] = in[i] * (dropout_keep(key, i, thr) ? kept : 0.f);
 }
 
 void scale_copy(const float* in, float* out, float s, int64_t b, int64_t e) {
   for (int64_t i = b; i < e; ++i) out[i] = in[i] * s;
-}
-
-bool read_scale_train(const crema::Params& p) {
-  try {
-    return p.get<bool>("dropout_param.scale_train");
-  } catch (const crema::Error&) {
-    crema::host().set_error("");  // the core schema has no scale_train: Caffe's default
-    return true;
-  }
 }
 }  // namespace
 
@@ -64,7 +45,8 @@ class Dropout final : public crema::Layer<Dropout> {
     return i;
   }
   explicit Dropout(const crema::Params& p)
-      : ratio_(p.get<float>("dropout_param.dropout_ratio")), scale_train_(read_scale_train(p)) {
+      : ratio_(p.get<float>("dropout_param.dropout_ratio")),
+        scale_train_(p.get<bool>("dropout_param.scale_train")) {
     CREMA_CHECK(ratio_ >= 0.f && ratio_ < 1.f, "dropout_ratio must be in [0, 1), got " << ratio_);
     threshold_ = static_cast<uint32_t>(4294967295.0 * static_cast<double>(ratio_));
     scale_ = 1.f / (1.f - ratio_);
@@ -84,7 +66,7 @@ class Dropout final : public crema::Layer<Dropout> {
       crema::parallel_for(n, 1 << 15, [=](int64_t b, int64_t e) { scale_copy(x, y, s, b, e); });
       return;
     }
-    key_ = draw_key(c);
+    key_ = dropout_key(c.rng_seed(), c.rng_counter());
     apply_mask(x, y, n);
   }
 
@@ -112,7 +94,7 @@ class Dropout final : public crema::Layer<Dropout> {
       test_pass_cuda(c, c.bottom(0).data(), c.top(0).data(), n);
       return;
     }
-    key_ = draw_key(c);
+    key_ = dropout_key(c.rng_seed(), c.rng_counter());
     dropout_mask_cuda(c.cuda_stream(), n, key_, threshold_, scale_train_ ? scale_ : 1.f,
                       c.bottom(0).data(), c.top(0).data());
   }
@@ -136,11 +118,6 @@ class Dropout final : public crema::Layer<Dropout> {
   }
 
  private:
-  // The mask's key: one per (rng_seed, rng_counter), i.e. per forward.
-  static uint64_t draw_key(const crema::Context& c) {
-    return mix(c.rng_seed() + mix(c.rng_counter() + kGolden));
-  }
-
 #if CREMA_WITH_CUDA
   // TEST phase: out = in (a device copy unless in place), or in * (1 - p) without scale_train.
   void test_pass_cuda(const crema::Context& c, const float* in, float* out, int64_t n) const {

@@ -170,12 +170,11 @@ class DummyData final : public crema::Layer<DummyData> {
 
   const Filler& filler(int top) const { return fillers_[fillers_.size() == 1 ? 0 : top]; }
 
+  // One well-spread seed from three words: odd multiples of each, then SplitMix64's output.
   static uint64_t mix(uint64_t a, uint64_t b, uint64_t c) {
-    uint64_t z = a * 0x9E3779B97F4A7C15ull ^ (b + 0x632BE59BD9B4E019ull) * 0xBF58476D1CE4E5B9ull ^
-                 (c + 1) * 0x94D049BB133111EBull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    return crema_splitmix64(a * CREMA_SPLITMIX64_GAMMA ^
+                            (b + 0x632BE59BD9B4E019ull) * 0xBF58476D1CE4E5B9ull ^
+                            (c + 1) * 0x94D049BB133111EBull);
   }
   static void fill(const Filler& f, float* x, int64_t n, uint64_t seed) {
     const int64_t chunks = (n + kChunk - 1) / kChunk;
