@@ -5,10 +5,10 @@
 #include <omp.h>
 
 #include <cstdlib>
-#include <iostream>
 
-#include "crema/core/params_access.hpp"
 #include "crema/core/device.hpp"
+#include "crema/core/log.hpp"
+#include "crema/core/params_access.hpp"
 
 #ifdef CREMA_WITH_CUDA
 #include <cublas_v2.h>
@@ -22,9 +22,12 @@ int g_threads = 0;
 
 void set_error(const char* message) { t_last_error = message ? message : ""; }
 
+// Plugins log through the host's logger; their lines name the layer being run (LogSourceScope).
 void log(int32_t level, const char* message) {
-  static const char* tags[] = {"I", "W", "E"};
-  std::cerr << tags[level < 0 || level > 2 ? 0 : level] << " " << message << std::endl;
+  LogSourceScope::log_plugin_line(level == 1   ? LogLevel::kWarning
+                                  : level == 2 ? LogLevel::kError
+                                               : LogLevel::kInfo,
+                                  message);
 }
 
 int32_t declare_param(crema_param_decls* decls, const crema_param_spec* spec) {
@@ -62,8 +65,10 @@ void parallel_for(int64_t n, int64_t grain, void (*fn)(void*, int64_t, int64_t),
     return;
   }
   int64_t step = (n + chunks - 1) / chunks;
+  const LogSourceScope::Source source = LogSourceScope::current();  // for lines the workers log
 #pragma omp parallel for num_threads(chunks) schedule(static, 1)
   for (int64_t c = 0; c < chunks; ++c) {
+    LogSourceScope scope(source.type, source.name);
     int64_t b = c * step, e = std::min(n, b + step);
     if (b < e) fn(ctx, b, e);
   }

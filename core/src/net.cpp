@@ -9,6 +9,7 @@
 #include "crema/core/device.hpp"
 #include "crema/core/host.hpp"
 #include "crema/core/net_wiring.hpp"
+#include "crema/core/memory_budget.hpp"
 #include "crema/core/registry.hpp"
 
 namespace crema {
@@ -24,12 +25,8 @@ Net::Net(const pb::NetParameter& param, const NetOptions& options)
 Net::~Net() = default;
 
 namespace {
-uint64_t mix(uint64_t x) {  // splitmix64: well-spread per-layer seeds from one net seed
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
+// SplitMix64's next value from state x: well-spread per-layer seeds from one net seed.
+uint64_t mix(uint64_t x) { return crema_splitmix64(x + CREMA_SPLITMIX64_GAMMA); }
 }  // namespace
 
 crema_exec Net::make_exec(int layer) const {
@@ -73,6 +70,7 @@ void Net::init(const pb::NetParameter& param, Registry& registry) {
   param_owner_.resize(n);
   rng_counters_.assign(n, 0);
   std::map<std::string, std::pair<int, int>> shared_param_owner;  // name -> (layer, param)
+  std::vector<std::vector<bool>> shared_from_earlier(n);          // filled by their owner
   for (int i = 0; i < n; ++i) {
     pb::LayerParameter lp = definition_.layer(i);
     lp.set_phase(options_.phase);
@@ -115,9 +113,9 @@ void Net::init(const pb::NetParameter& param, Registry& registry) {
     crema_exec ex = make_exec(i);
     layer.setup(bottom_vecs_[i], top_vecs_[i], ex);
     workspace_bytes_ = std::max(workspace_bytes_, layer.reshape(bottom_vecs_[i], top_vecs_[i], ex));
-    if (options_.fill_params) layer.fill_params(mix(options_.seed + 7919ull * (i + 1)));
     // Parameters: shared by `param { name }`, otherwise learnable unless running statistics.
     auto& params = layer.params();
+    shared_from_earlier[i].assign(params.size(), false);
     for (size_t k = 0; k < params.size(); ++k) {
       std::string pname = static_cast<int>(k) < lp.param_size() ? lp.param(k).name() : "";
       std::string label = lp.name() + "[" + std::to_string(k) + "]";
@@ -130,6 +128,7 @@ void Net::init(const pb::NetParameter& param, Registry& registry) {
                                    params[k].tensor->shape_string() + " vs " +
                                    owner.tensor->shape_string());
         params[k].tensor = owner.tensor;
+        shared_from_earlier[i][k] = true;
         param_owner_[i].push_back(param_owner_[ol][ok]);
         continue;
       }
@@ -156,6 +155,45 @@ void Net::init(const pb::NetParameter& param, Registry& registry) {
   plan_absorption();
   share_or_own_aliases();
   workspace_ = std::make_shared<Tensor>(Shape{static_cast<int64_t>((workspace_bytes_ + 3) / 4)});
+  if (options_.check_memory) check_memory_budget();
+  // Filled only now, once the whole net is known to fit: each parameter from its own stream.
+  if (options_.fill_params)
+    for (int i = 0; i < n; ++i)
+      layers_[i]->fill_params(mix(options_.seed + 7919ull * (i + 1)), shared_from_earlier[i]);
+}
+
+MemoryNeed Net::memory_needed() const {
+  MemoryNeed need;
+  std::set<const void*> seen;
+  const bool diffs = options_.phase == pb::TRAIN || definition_.force_backward();
+  auto add = [&](const Tensor& t, const std::string& what) {
+    uint64_t bytes = 0;
+    if (seen.insert(t.data_buffer()).second) bytes += t.buffer_bytes();
+    if (diffs && seen.insert(t.diff_buffer()).second) bytes += t.buffer_bytes();
+    need.bytes += bytes;
+    if (bytes > need.largest_bytes) need.largest_bytes = bytes, need.largest = what;
+  };
+  for (int i = 0; i < num_layers(); ++i) {
+    for (size_t j = 0; j < top_vecs_[i].size(); ++j)
+      add(*top_vecs_[i][j], "top '" + blob_names_[top_ids_[i][j]] + "' of " + layers_[i]->label());
+    const auto& params = layers_[i]->params();
+    for (size_t k = 0; k < params.size(); ++k)
+      add(*params[k].tensor, "parameter " + std::to_string(k) + " of " + layers_[i]->label());
+  }
+  need.bytes += workspace_bytes_;
+  return need;
+}
+
+void Net::check_memory_budget() const {
+  const MemoryNeed need = memory_needed();
+  const MemoryLimit limit = memory_limit(options_.max_memory);
+  if (limit.bytes == 0 || need.bytes <= limit.bytes) return;
+  throw std::runtime_error(
+      options_.source + ": the " + (name_.empty() ? "" : "net '" + name_ + "' in ") +
+      pb::Phase_Name(options_.phase) + " needs " +
+      format_bytes(need.bytes) + " but " + format_bytes(limit.bytes) + " may be used (" +
+      limit.source + "); the largest part is " + need.largest + ", " +
+      format_bytes(need.largest_bytes) + ". Reduce the batch size or the input, or set -max_memory");
 }
 
 void Net::init_backward_needs(const pb::NetParameter& def) {
@@ -391,9 +429,12 @@ Shape blob_shape(const pb::BlobProto& b) {
   }
   return s;
 }
+// The element count of a shape read from a weights file; -1 when a dimension is negative or the
+// count does not fit in 64 bits (four int32 legacy dimensions can claim 2^124 elements).
 int64_t shape_count(const Shape& s) {
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  for (int64_t d : s)
+    if (d < 0 || __builtin_mul_overflow(n, d, &n)) return -1;
   return n;
 }
 }  // namespace

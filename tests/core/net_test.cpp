@@ -190,5 +190,43 @@ TEST(Net, CopyingWeightsReportsWhatMatched) {
   EXPECT_EQ(fresh.layer(fresh.layer_index("ip2")).params()[0].tensor->host_data()[3], 3.5f);
 }
 
+// A legacy 4-d blob (num, channels, height, width) is accepted for a parameter of the same
+// element count; dimensions read from a damaged file are refused: negative ones, whose product
+// can still match (-1 x -2 x 1 x 1 for 2 values), and ones whose product overflowed (a signed
+// overflow, found by the caffemodel fuzz target under UBSan).
+TEST(Net, CopyingWeightsRefusesImpossibleLegacyShapes) {
+  const std::string net = std::string(kInput) +
+      "layer { name: 'ip' type: 'InnerProduct' bottom: 'x' top: 'y' inner_product_param { num_output: 2 } }";
+  Net source(net_of(net));
+  pb::NetParameter weights;
+  source.to_proto(&weights);
+  pb::LayerParameter& ip = *weights.mutable_layer(1);
+  ASSERT_EQ(ip.name(), "ip");
+  auto legacy = [&](int32_t n, int32_t c, int32_t h, int32_t w) {
+    pb::NetParameter out = weights;
+    pb::BlobProto& bias = *out.mutable_layer(1)->mutable_blobs(1);
+    bias.clear_shape();
+    bias.set_num(n), bias.set_channels(c), bias.set_height(h), bias.set_width(w);
+    return out;
+  };
+  Net target(net_of(net));
+  EXPECT_NO_THROW(target.copy_trained_layers_from(legacy(1, 1, 1, 2)));
+  EXPECT_THROW(target.copy_trained_layers_from(legacy(-1, -2, 1, 1)), std::runtime_error);
+  EXPECT_THROW(target.copy_trained_layers_from(legacy(INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX)),
+               std::runtime_error);
+  EXPECT_THROW(target.copy_trained_layers_from(legacy(65536, 65536, 65536, 65536)),
+               std::runtime_error);
+}
+
+// An Input whose element count wraps (4294967296 x 4294967296) is refused naming the layer.
+TEST(Net, OverflowingInputShapeNamesTheLayer) {
+  std::string m = build_error(
+      "layer { name: 'huge' type: 'Input' top: 'x' input_param { shape { dim: 4294967296 "
+      "dim: 4294967296 } } }\n"
+      "layer { name: 'prob' type: 'Softmax' bottom: 'x' top: 'y' }");
+  EXPECT_NE(m.find("huge"), std::string::npos) << m;
+  EXPECT_NE(m.find("more than 2^48 elements"), std::string::npos) << m;
+}
+
 }  // namespace
 }  // namespace crema

@@ -26,6 +26,18 @@ struct NetOptions {
   // overrides it, as a debugging switch.
   bool fuse = true;
   std::string source = "<net>";
+  // Memory the net may take (bytes; 0: what the machine and its cgroup have free). A net that
+  // needs more is refused before anything is allocated.
+  uint64_t max_memory = 0;
+  bool check_memory = true;
+};
+
+// What a built net will allocate on first use: every distinct data buffer, the diff buffers
+// in training, and the workspace.
+struct MemoryNeed {
+  uint64_t bytes = 0;
+  std::string largest;  // "top 'conv1' of layer 'conv1' (Convolution)"
+  uint64_t largest_bytes = 0;
 };
 
 // A learnable parameter as the solver sees it (shared parameters appear once, at their owner).
@@ -102,6 +114,8 @@ class Net {
   // Shares this net's parameter blobs with another built from the same definition (test net).
   void share_weights_from(const Net& other);
 
+  MemoryNeed memory_needed() const;
+
   // The filtered, split-inserted definition this net was built from.
   const pb::NetParameter& definition() const { return definition_; }
   size_t workspace_bytes() const { return workspace_bytes_; }
@@ -110,6 +124,7 @@ class Net {
   void init(const pb::NetParameter& param, Registry& registry);
   void init_backward_needs(const pb::NetParameter& def);
   void share_or_own_aliases();
+  void check_memory_budget() const;
   void plan_absorption();
   std::vector<LayerInstance*> absorbed_layers(int i) const;  // none off the CPU
   crema_exec make_exec(int layer) const;

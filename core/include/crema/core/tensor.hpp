@@ -47,6 +47,10 @@ class Tensor {
   void share_data(const Tensor& other);
   void share_diff(const Tensor& other);
   bool shares_data_with(const Tensor& other) const { return data_ && data_ == other.data_; }
+  // The buffers behind data and diff (allocated on first use), to count shared memory once.
+  const void* data_buffer() const { return data_.get(); }
+  const void* diff_buffer() const { return diff_.get(); }
+  size_t buffer_bytes() const { return static_cast<size_t>(capacity_) * sizeof(float); }
   bool shares_diff_with(const Tensor& other) const { return diff_ && diff_ == other.diff_; }
 
   void zero_diff(crema_device where);
