@@ -98,19 +98,32 @@ int count() {
 std::string unavailable_reason() {
   int n = 0;
   cudaError_t e = cudaGetDeviceCount(&n);
-  if (e != cudaSuccess) {
-    cudaGetLastError();
-    return std::string("no usable CUDA device: ") + cudaGetErrorString(e);
+  if (e != cudaSuccess) cudaGetLastError();
+  // CUDA says "driver version is insufficient" when there is no driver at all, which sends
+  // people to upgrade a driver they do not have: driver version 0 means none is installed.
+  int driver = 0, runtime = 0;
+  cudaDriverGetVersion(&driver);
+  cudaRuntimeGetVersion(&runtime);
+  auto version = [](int v) {
+    return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10);
+  };
+  if (e == cudaErrorInsufficientDriver || (e != cudaSuccess && driver == 0)) {
+    if (driver == 0) return "no NVIDIA driver found";
+    return "the NVIDIA driver supports CUDA " + version(driver) +
+           " but crema was built with CUDA " + version(runtime) + ": update the driver";
   }
-  return n == 0 ? "no CUDA device found" : "";
+  if (e == cudaErrorNoDevice || (e == cudaSuccess && n == 0))
+    return "no GPU found (the NVIDIA driver sees no device)";
+  if (e != cudaSuccess) return std::string("no usable CUDA device: ") + cudaGetErrorString(e);
+  return "";
 }
 
 void select(int id) {
   int n = count();
   if (id < 0 || id >= n) {
     std::ostringstream os;
-    os << "GPU " << id << " requested but " << (n ? std::to_string(n) + " device(s) exist"
-                                                 : unavailable_reason());
+    os << "GPU " << id << " requested but "
+       << (n ? std::to_string(n) + " device(s) exist" : unavailable_reason());
     throw std::runtime_error(os.str());
   }
   check(cudaSetDevice(id), "cudaSetDevice");
@@ -142,12 +155,12 @@ void memset_zero(void* ptr, size_t bytes) {
   check(cudaMemsetAsync(ptr, 0, bytes, static_cast<cudaStream_t>(stream())), "cudaMemset");
 }
 void copy_to_device(void* dst, const void* src, size_t bytes) {
-  auto s = static_cast<cudaStream_t>(stream());
+  auto* s = static_cast<cudaStream_t>(stream());
   check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, s), "cudaMemcpy H2D");
   check(cudaStreamSynchronize(s), "cudaStreamSynchronize");
 }
 void copy_to_host(void* dst, const void* src, size_t bytes) {
-  auto s = static_cast<cudaStream_t>(stream());
+  auto* s = static_cast<cudaStream_t>(stream());
   check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, s), "cudaMemcpy D2H");
   check(cudaStreamSynchronize(s), "cudaStreamSynchronize");
 }

@@ -6,6 +6,12 @@
 
 namespace crema {
 
+const std::vector<std::string>& lr_policy_names() {
+  static const std::vector<std::string> names = {"fixed",     "step", "exp",     "inv",
+                                                 "multistep", "poly", "sigmoid", "cosine"};
+  return names;
+}
+
 float learning_rate(const pb::SolverParameter& p, int iter, int* current_step) {
   const std::string& policy = p.lr_policy();
   const double base = p.base_lr(), gamma = p.gamma(), power = p.power();
@@ -20,7 +26,8 @@ float learning_rate(const pb::SolverParameter& p, int iter, int* current_step) {
   } else if (policy == "inv") {
     rate = base * std::pow(1.0 + gamma * iter, -power);
   } else if (policy == "multistep") {
-    while (*current_step < p.stepvalue_size() && iter >= p.stepvalue(*current_step)) ++*current_step;
+    while (*current_step < p.stepvalue_size() && iter >= p.stepvalue(*current_step))
+      ++*current_step;
     rate = base * std::pow(gamma, *current_step);
   } else if (policy == "poly") {
     if (p.max_iter() <= 0) throw std::runtime_error("lr_policy poly needs max_iter > 0");
@@ -31,8 +38,9 @@ float learning_rate(const pb::SolverParameter& p, int iter, int* current_step) {
     if (p.max_iter() <= 0) throw std::runtime_error("lr_policy cosine needs max_iter > 0");
     rate = base * 0.5 * (1.0 + std::cos(M_PI * double(iter) / p.max_iter()));
   } else {
-    throw std::runtime_error("unknown lr_policy '" + policy +
-                             "' (fixed, step, exp, inv, multistep, poly, sigmoid, cosine)");
+    std::string known;
+    for (const std::string& n : lr_policy_names()) known += (known.empty() ? "" : ", ") + n;
+    throw std::runtime_error("unknown lr_policy '" + policy + "' (" + known + ")");
   }
   if (p.warmup_iter() > 0 && iter < p.warmup_iter()) {
     double f = p.warmup_start_factor();

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "crema/solver/solver.hpp"
 
-#include <chrono>
 #include <cmath>
 #include <ctime>
 #include <iomanip>
@@ -9,9 +8,12 @@
 #include <stdexcept>
 
 #include "crema/core/device.hpp"
+#include "crema/core/host.hpp"
+#include "crema/core/log.hpp"
 #include "crema/core/prototxt.hpp"
 #include "crema/solver/lr_policy.hpp"
 #include "crema/solver/net_sources.hpp"
+#include "crema/solver/solver_check.hpp"
 #include "crema/solver/signals.hpp"
 
 namespace crema {
@@ -20,6 +22,13 @@ namespace {
 std::string fmt(double v) {
   std::ostringstream os;
   os << std::setprecision(6) << v;
+  return os.str();
+}
+
+// Epochs to three significant digits: 6.0032 reads "6", 1.1667 "1.17".
+std::string epochs(double v) {
+  std::ostringstream os;
+  os << std::setprecision(3) << v;
   return os.str();
 }
 
@@ -32,7 +41,8 @@ int batch_size_of(Net& net) {
 }  // namespace
 
 Solver::Solver(const pb::SolverParameter& param, const SolverOptions& options)
-    : param_(param), options_(options) {
+    : param_(param), options_(options), progress_(options.quiet) {
+  check_solver_for_training(param_, options_.quiet);  // refuses what cannot train, warns the rest
   seed_ = param_.random_seed() >= 0 ? static_cast<uint64_t>(param_.random_seed())
                                     : static_cast<uint64_t>(std::time(nullptr));
   rule_ = make_update_rule(param_);
@@ -41,20 +51,15 @@ Solver::Solver(const pb::SolverParameter& param, const SolverOptions& options)
   if (param_.snapshot() > 0 || param_.snapshot_after_train()) check_snapshot_dir();
   init_nets();
   for (const auto& w : param_.weights()) load_weights(w);
-  for (const LearnableParam& p : net_->learnable_params())
-    (void)p, history_.emplace_back();
   history_.resize(net_->learnable_params().size() * rule_->history_per_param());
   for (size_t i = 0; i < history_.size(); ++i)
     history_[i].reshape(net_->learnable_params()[i % net_->learnable_params().size()].tensor->shape());
-  if (!param_.metrics_file().empty()) metrics_.open(param_.metrics_file(), false);
-  else if (param_.has_snapshot_prefix()) metrics_.open(snapshot_base() + "metrics.jsonl", false);
+  // Touched at the first record only: a start that fails later (a mistyped -snapshot path)
+  // leaves an earlier run's file alone.
+  metrics_.open(metrics_path(param_, options_.solver_path));
 }
 
 Solver::~Solver() = default;
-
-void Solver::log(const std::string& message) const {
-  if (!options_.quiet) log_line("solver.cpp:0", message);
-}
 
 void Solver::init_nets() {
   NetOptions train;
@@ -62,6 +67,8 @@ void Solver::init_nets() {
   train.seed = seed_;
   train.level = param_.train_state().level();
   train.stages.assign(param_.train_state().stage().begin(), param_.train_state().stage().end());
+  train.fuse = options_.fuse;
+  train.max_memory = options_.max_memory;
   std::vector<NetSource> sources = solver_net_sources(param_, options_.solver_path);
   auto load = [&](const NetSource& s) {
     return s.inline_net ? *s.inline_net : read_net_file(s.path);
@@ -80,6 +87,8 @@ void Solver::init_nets() {
     }
   if (!train_src) throw std::runtime_error(options_.solver_path + ": no train net");
   train.source = train_src->inline_net ? options_.solver_path : train_src->path;
+  auto where = [](const NetSource& s) { return s.inline_net ? std::string("inline") : s.path; };
+  net_sources_.push_back("train net: " + where(*train_src));
   net_ = std::make_unique<Net>(load(*train_src), train);
   if (param_.test_iter_size() == 0 || param_.test_interval() <= 0) test_srcs.clear();
   if (!test_srcs.empty() && param_.test_iter_size() != static_cast<int>(test_srcs.size()))
@@ -91,12 +100,15 @@ void Solver::init_nets() {
     test.phase = pb::TEST;
     test.seed = seed_;
     test.fill_params = false;
+    test.fuse = options_.fuse;
+    test.max_memory = options_.max_memory;
     if (static_cast<int>(i) < param_.test_state_size()) {
       const pb::NetState& st = param_.test_state(static_cast<int>(i));
       test.level = st.level();
       test.stages.assign(st.stage().begin(), st.stage().end());
     }
     test.source = test_srcs[i]->inline_net ? options_.solver_path : test_srcs[i]->path;
+    net_sources_.push_back("test net #" + std::to_string(i) + ": " + where(*test_srcs[i]));
     test_nets_.push_back(std::make_unique<Net>(load(*test_srcs[i]), test));
     test_nets_.back()->share_weights_from(*net_);
   }
@@ -105,7 +117,8 @@ void Solver::init_nets() {
     net_->set_device(CREMA_CUDA);
     for (auto& t : test_nets_) t->set_device(CREMA_CUDA);
   } else if (param_.solver_mode() == pb::SolverParameter::GPU) {
-    log("solver_mode GPU but " + device::unavailable_reason() + ": training on the CPU");
+    CREMA_LOG_IF(INFO, !options_.quiet)
+        << "solver_mode GPU but " << device::unavailable_reason() << ": training on the CPU";
   }
 }
 
@@ -115,28 +128,83 @@ void Solver::load_weights(const std::string& weights_paths) {
   while (std::getline(ss, path, ',')) {
     if (path.empty()) continue;
     pb::NetParameter w = read_weights_file(path);
-    net_->copy_trained_layers_from(w);
-    log("Copied weights from " + path);
+    const Net::WeightsCopy copy = net_->copy_trained_layers_from(w);
+    // Fine-tuning expects some layers without weights: named, as a warning.
+    if (copy.not_copied.empty())
+      CREMA_LOG_IF(INFO, !options_.quiet) << "Copied weights from " << path << ": " << copy.summary();
+    else
+      CREMA_LOG(WARNING) << "Copied weights from " << path << ": " << copy.summary();
   }
 }
 
+int Solver::images_per_iter() const { return batch_size_of(*net_) * param_.iter_size(); }
+
+void Solver::log_start() const {
+  if (options_.quiet) return;
+  const int threads = num_threads();
+  const std::string device = net_->device() == CREMA_CUDA
+                                 ? "GPU " + std::to_string(param_.device_id()) + " (" +
+                                       device::describe(param_.device_id()) + ")"
+                                 : "CPU, " + std::to_string(threads) +
+                                       (threads == 1 ? " thread" : " threads");
+  CREMA_LOG(INFO) << "Device: " << device << "; precision fp32";
+  std::string nets = options_.solver_path.empty() ? "Solver: inline"
+                                                  : "Solver: " + options_.solver_path;
+  for (const std::string& s : net_sources_) nets += "; " + s;
+  CREMA_LOG(INFO) << nets;
+  const int batch = images_per_iter();
+  CREMA_LOG(INFO) << "Batch: " << batch << " images an iteration (batch size "
+                  << batch_size_of(*net_)
+                  << (param_.iter_size() > 1 ? " x iter_size " + std::to_string(param_.iter_size())
+                                             : "")
+                  << ")";
+  std::ostringstream length;
+  length << "Training: max_iter " << param_.max_iter();
+  const double epoch_iters = epoch_images_ > 0 ? double(epoch_images_) / batch : 0;
+  const std::string total = epoch_iters > 0 ? epochs(param_.max_iter() / epoch_iters) : "";
+  if (epoch_iters > 0)
+    length << " = " << total << (total == "1" ? " epoch" : " epochs") << " of " << epoch_images_
+           << " images (" << fmt(epoch_iters) << " iterations an epoch)";
+  length << "; this run: iterations " << iter_ << " to " << param_.max_iter();
+  if (epoch_iters > 0 && iter_ > 0)
+    length << " (epochs " << epochs(iter_ / epoch_iters) << " to " << total << ")";
+  CREMA_LOG(INFO) << length.str();
+  std::string when;
+  if (param_.snapshot() > 0) when = "every " + std::to_string(param_.snapshot()) + " iterations";
+  if (param_.snapshot_after_train())
+    when += (when.empty() ? "" : " and ") + std::string("at the end");
+  if (when.empty())
+    CREMA_LOG(INFO) << "Snapshots: none (snapshot 0, snapshot_after_train false)";
+  else
+    CREMA_LOG(INFO) << "Snapshots: " << snapshot_base() << "iter_N.caffemodel and .solverstate, "
+                    << when;
+  if (metrics_.path().empty())
+    CREMA_LOG(INFO) << "Metrics: none (no snapshot_prefix or metrics_file)";
+  else
+    CREMA_LOG(INFO) << "Metrics: " << metrics_.path()
+                    << (iter_ > 0 ? " (keeping its records before iteration " +
+                                        std::to_string(iter_) + ")"
+                                  : "");
+}
+
 bool Solver::solve() {
-  log("Solving " + net_->name());
-  log("Learning Rate Policy: " + param_.lr_policy());
+  CREMA_LOG_IF(INFO, !options_.quiet) << "Solving " << net_->name();
+  CREMA_LOG_IF(INFO, !options_.quiet) << "Learning Rate Policy: " << param_.lr_policy();
+  log_start();
   step(param_.max_iter() - iter_);
   if (signal_requested() == SignalAction::kStop) {
     progress_.clear();
-    log("Optimization stopped early.");
+    CREMA_LOG_IF(INFO, !options_.quiet) << "Optimization stopped early.";
     return false;
   }
   if (param_.snapshot_after_train() && (param_.snapshot() == 0 || iter_ % param_.snapshot() != 0))
     snapshot();
   if (param_.display() && iter_ % param_.display() == 0) {
     float loss = net_->forward();
-    log("Iteration " + std::to_string(iter_) + ", loss = " + fmt(loss));
+    CREMA_LOG_IF(INFO, !options_.quiet) << "Iteration " << iter_ << ", loss = " << fmt(loss);
   }
   if (param_.test_interval() && iter_ % param_.test_interval() == 0) test_all();
-  log("Optimization Done.");
+  CREMA_LOG_IF(INFO, !options_.quiet) << "Optimization Done.";
   return true;
 }
 
@@ -144,9 +212,8 @@ void Solver::step(int iters) {
   const int start = iter_, stop = iter_ + iters, avg = param_.average_loss();
   losses_.clear();
   smoothed_loss_ = 0;
-  const int images_per_iter = batch_size_of(*net_) * param_.iter_size();
-  auto t_display = std::chrono::steady_clock::now();
-  int iters_since_display = 0;
+  const int images_per_iter = this->images_per_iter();
+  progress_.begin();
   while (iter_ < stop) {
     net_->clear_param_diffs();
     if (param_.test_interval() && iter_ % param_.test_interval() == 0 &&
@@ -178,41 +245,15 @@ void Solver::step(int iters) {
       losses_[idx] = loss;
     }
     float rate = learning_rate(param_, iter_, &current_step_);
-    ++iters_since_display;
+    progress_.count_iteration();
     if (display) {
-      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_display).count();
-      double ips = iters_since_display > 1 ? (iters_since_display - 1) / std::max(secs, 1e-9) : 0;
-      progress_.clear();
-      log("Iteration " + std::to_string(iter_) + " (" + fmt(ips) + " iter/s, " + fmt(secs) + "s/" +
-          std::to_string(param_.display()) + " iters), loss = " + fmt(smoothed_loss_));
-      int k = 0;
-      for (int id : net_->output_blob_indices()) {
-        Tensor* b = net_->blob_at(id);
-        const float* x = b->host_data();
-        float w = net_->blob_loss_weight(id);
-        for (int64_t j = 0; j < b->count(); ++j) {
-          std::string extra = w != 0 ? " (* " + fmt(w) + " = " + fmt(w * x[j]) + " loss)" : "";
-          log("    Train net output #" + std::to_string(k++) + ": " + net_->blob_names()[id] +
-              " = " + fmt(x[j]) + extra);
-        }
-      }
-      log("Iteration " + std::to_string(iter_) + ", lr = " + fmt(rate));
-      std::ostringstream js;
-      js << "{\"iter\":" << iter_ << ",\"lr\":" << fmt(rate) << ",\"loss\":" << fmt(smoothed_loss_)
-         << ",\"images_per_s\":" << fmt(ips * images_per_iter) << "}";
-      metrics_.write(js.str());
-      t_display = std::chrono::steady_clock::now();
-      iters_since_display = 0;
+      const double ips = progress_.display(iter_, param_.display(), smoothed_loss_, rate, *net_);
+      progress_.log_progress(iter_, param_.max_iter(), ips, images_per_iter, epoch_images_);
+      metrics_.write_display(iter_, rate, smoothed_loss_, ips * images_per_iter);
     }
     apply_update_with_rate(rate);
     ++iter_;
-    {
-      static auto t_last = std::chrono::steady_clock::now();
-      auto now = std::chrono::steady_clock::now();
-      double dt = std::chrono::duration<double>(now - t_last).count();
-      t_last = now;
-      progress_.update(iter_, param_.max_iter(), smoothed_loss_, images_per_iter / std::max(dt, 1e-9), dt);
-    }
+    progress_.iteration_done(iter_, param_.max_iter(), smoothed_loss_, images_per_iter);
     SignalAction request = signal_requested();
     if ((param_.snapshot() && iter_ % param_.snapshot() == 0) || request == SignalAction::kSnapshot) {
       snapshot();

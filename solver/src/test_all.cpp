@@ -3,6 +3,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "crema/core/log.hpp"
 #include "crema/solver/solver.hpp"
 
 namespace crema {
@@ -11,7 +12,7 @@ std::vector<std::pair<std::string, float>> Solver::test_all() {
   std::vector<std::pair<std::string, float>> first;
   for (int t = 0; t < num_test_nets(); ++t) {
     Net& net = *test_nets_[t];
-    log("Iteration " + std::to_string(iter_) + ", Testing net (#" + std::to_string(t) + ")");
+    CREMA_LOG_IF(INFO, !options_.quiet) << "Iteration " << iter_ << ", Testing net (#" << t << ")";
     std::vector<double> sums;
     std::vector<std::pair<int, int64_t>> slots;  // (blob, element)
     double loss = 0;
@@ -29,13 +30,9 @@ std::vector<std::pair<std::string, float>> Solver::test_all() {
         }
       }
     }
-    if (param_.test_compute_loss()) {
-      std::ostringstream os;
-      os << "Test loss: " << loss / iters;
-      log(os.str());
-    }
-    std::ostringstream js;
-    js << "{\"iter\":" << iter_ << ",\"test_net\":" << t;
+    CREMA_LOG_IF(INFO, !options_.quiet && param_.test_compute_loss())
+        << "Test loss: " << loss / iters;
+    std::vector<std::pair<std::string, double>> means;
     for (size_t k = 0; k < sums.size(); ++k) {
       const int id = slots[k].first;
       const double mean = sums[k] / iters;
@@ -43,13 +40,12 @@ std::vector<std::pair<std::string, float>> Solver::test_all() {
       std::ostringstream os;
       os << std::setprecision(6) << "    Test net output #" << k << ": " << net.blob_names()[id] << " = " << mean;
       if (w != 0) os << " (* " << w << " = " << w * mean << " loss)";
-      log(os.str());
-      js << ",\"" << net.blob_names()[id] << (slots[k].second ? "_" + std::to_string(slots[k].second) : "")
-         << "\":" << std::setprecision(6) << mean;
+      CREMA_LOG_IF(INFO, !options_.quiet) << os.str();
+      const std::string element = slots[k].second ? "_" + std::to_string(slots[k].second) : "";
+      means.push_back({net.blob_names()[id] + element, mean});
       if (t == 0) first.push_back({net.blob_names()[id], static_cast<float>(mean)});
     }
-    js << "}";
-    metrics_.write(js.str());
+    metrics_.write_test(iter_, t, means);
   }
   last_scores_ = first;
   last_test_iter_ = iter_;

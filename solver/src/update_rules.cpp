@@ -17,6 +17,7 @@ class Sgd : public UpdateRule {
   void compute(int64_t n, float r, int, float* g, float* h, float*) const override {
     for (int64_t i = 0; i < n; ++i) g[i] = h[i] = mu_ * h[i] + r * g[i];
   }
+
  private:
   float mu_;
 };
@@ -33,6 +34,7 @@ class Nesterov : public UpdateRule {
       g[i] = (1 + mu_) * h[i] - mu_ * prev;
     }
   }
+
  private:
   float mu_;
 };
@@ -48,6 +50,7 @@ class AdaGrad : public UpdateRule {
       g[i] = r * g[i] / (std::sqrt(h[i]) + delta_);
     }
   }
+
  private:
   float delta_;
 };
@@ -63,6 +66,7 @@ class RmsProp : public UpdateRule {
       g[i] = r * g[i] / (std::sqrt(h[i]) + delta_);
     }
   }
+
  private:
   float decay_, delta_;
 };
@@ -82,6 +86,7 @@ class AdaDelta : public UpdateRule {
       g[i] = r * u;
     }
   }
+
  private:
   float mu_, delta_;
 };
@@ -105,11 +110,18 @@ class Adam : public UpdateRule {
       g[i] = corrected * m[i] / (std::sqrt(v[i]) + eps_);
     }
   }
+
  private:
   float b1_, b2_, eps_;
 };
 
 }  // namespace
+
+const std::vector<std::string>& solver_type_names() {
+  static const std::vector<std::string> names = {"SGD",     "Nesterov", "AdaGrad",
+                                                 "RMSProp", "AdaDelta", "Adam"};
+  return names;
+}
 
 std::unique_ptr<UpdateRule> make_update_rule(const pb::SolverParameter& p) {
   const std::string& t = p.type();
@@ -125,8 +137,9 @@ std::unique_ptr<UpdateRule> make_update_rule(const pb::SolverParameter& p) {
   }
   if (t == "AdaDelta") return std::make_unique<AdaDelta>(p.momentum(), p.delta());
   if (t == "Adam") return std::make_unique<Adam>(p.momentum(), p.momentum2(), p.delta());
-  throw std::runtime_error("unknown solver type '" + t +
-                           "' (SGD, Nesterov, AdaGrad, RMSProp, AdaDelta, Adam)");
+  std::string known;
+  for (const std::string& n : solver_type_names()) known += (known.empty() ? "" : ", ") + n;
+  throw std::runtime_error("unknown solver type '" + t + "' (" + known + ")");
 }
 
 }  // namespace crema

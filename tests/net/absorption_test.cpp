@@ -58,13 +58,11 @@ struct Run {
 };
 
 Run run(const std::string& text, bool fuse, pb::Phase phase, int steps) {
-  if (fuse) unsetenv("CREMA_FUSE");
-  else setenv("CREMA_FUSE", "0", 1);
   NetOptions opt;
   opt.seed = 11;
   opt.phase = phase;
+  opt.fuse = fuse;
   Net net(parse_net_text(text, "<absorb>", Registry::global()), opt);
-  unsetenv("CREMA_FUSE");
   EXPECT_EQ(net.absorbed_into(net.layer_index("sc1")), fuse ? net.layer_index("bn1") : -1);
   std::mt19937 rng(7);
   std::normal_distribution<float> g(0.3f, 2.f);
@@ -121,11 +119,26 @@ TEST(Absorption, BatchNormTakesTheScaleAndReluAfterItInPlace) {
   EXPECT_EQ(other.absorbed_into(other.layer_index("sc1")), -1);
   EXPECT_EQ(other.absorbed_into(other.layer_index("relu1")), -1);
   EXPECT_EQ(other.absorbed_into(other.layer_index("sc2")), -1);
-  // CREMA_FUSE=0: every layer runs alone.
+  // NetOptions::fuse = false (crema train/test/time -fuse=false): every layer runs alone.
+  NetOptions no_fusion;
+  no_fusion.fuse = false;
+  Net off(parse_net_text(text, "<absorb>", Registry::global()), no_fusion);
+  for (int i = 0; i < off.num_layers(); ++i) EXPECT_EQ(off.absorbed_into(i), -1) << i;
+}
+
+// CREMA_FUSE, a debugging override, wins over NetOptions::fuse both ways.
+TEST(Absorption, CremaFuseOverridesTheOption) {
+  const std::string text = net_text("c1", "", "", "scale_param { bias_term: true }");
+  NetOptions no_fusion;
+  no_fusion.fuse = false;
   setenv("CREMA_FUSE", "0", 1);
   Net off(parse_net_text(text, "<absorb>", Registry::global()), NetOptions{});
+  setenv("CREMA_FUSE", "1", 1);
+  Net on(parse_net_text(text, "<absorb>", Registry::global()), no_fusion);
   unsetenv("CREMA_FUSE");
   for (int i = 0; i < off.num_layers(); ++i) EXPECT_EQ(off.absorbed_into(i), -1) << i;
+  EXPECT_EQ(on.absorbed_into(on.layer_index("sc1")), on.layer_index("bn1"));
+  EXPECT_EQ(on.absorbed_into(on.layer_index("relu1")), on.layer_index("bn1"));
 }
 
 TEST(Absorption, FusedPassesMatchTheSeparateLayers) {

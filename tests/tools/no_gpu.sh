@@ -16,6 +16,13 @@ if ! grep -q "^No GPU: " "$work/query"; then
   echo "SKIP: a GPU is here: $(head -3 "$work/query")"; exit 77
 fi
 [ $rc -eq 1 ] || fail "device_query without a GPU exited $rc (want 1)"
+# Said in a user's words: CUDA's "driver version is insufficient" also means "no driver at all".
+grep -qE "^No GPU: (no NVIDIA driver found|no GPU found|.*built without CUDA|the NVIDIA driver supports CUDA)" \
+  "$work/query" || fail "device_query does not say plainly why: $(cat "$work/query")"
+if ! ls /dev/nvidia* > /dev/null 2>&1 && ! ldconfig -p 2> /dev/null | grep -q "libcuda\.so"; then
+  grep -qE "no NVIDIA driver found|built without CUDA" "$work/query" ||
+    fail "no driver here, but device_query says: $(cat "$work/query")"
+fi
 
 cat > "$work/net.prototxt" <<'NET'
 name: "tiny"
@@ -36,7 +43,7 @@ expect_refusal() {  # what, command...
   (cd "$work" && "$@") > "$work/out" 2>&1
   local rc=$?
   [ $rc -eq 1 ] || fail "$what exited $rc (want 1): $(tail -3 "$work/out")"
-  grep -qiE "no usable CUDA device|no CUDA device|built without CUDA" "$work/out" ||
+  grep -qiE "no NVIDIA driver|no GPU found|NVIDIA driver supports|no usable CUDA device|built without CUDA" "$work/out" ||
     fail "$what gave no reason: $(tail -3 "$work/out")"
 }
 expect_refusal "train -gpu 0" "$crema" train -solver solver.prototxt -gpu 0

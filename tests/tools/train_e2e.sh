@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # End to end through the crema binary on a slice of Fashion-MNIST: a tiny conv net trains (loss
-# falls, accuracy clearly beats chance), Caffe's flag spellings work, a snapshot resumes, SIGINT
-# snapshots and stops, `crema test` scores the weights, and bad input gets clear errors.
+# falls, accuracy clearly beats chance) and its log says what runs while keeping Caffe's lines,
+# Caffe's flag spellings work, a second run into the same files is refused, a snapshot resumes
+# with the metrics file reading as one run, SIGINT snapshots, stops and says how to resume,
+# `crema test` scores the weights and says how many images, `crema time` names absorbed layers,
+# and bad input gets clear errors.
 #   usage: train_e2e.sh CREMA_BINARY
 set -uo pipefail
 crema=$1
@@ -57,26 +60,82 @@ awk "BEGIN {exit !($acc > 0.5)}" || fail "accuracy $acc does not beat chance (0.
 grep -q "Test net output #.*: accuracy = " "$work/log" || fail "no Caffe-style test line"
 [ -f "$work/snap/tiny_iter_60.caffemodel" ] && [ -f "$work/snap/tiny_iter_60.solverstate" ] || fail "no snapshot"
 grep -q '"iter":50' "$work/snap/tiny_metrics.jsonl" || fail "no metrics file"
-
-# 2. Caffe's flag spellings.
-for flags in "-solver $work/solver.prototxt -iterations 2" "--solver $work/solver.prototxt --iterations=2" \
-             "-solver=$work/solver.prototxt -iterations=2"; do
-  "$crema" train $flags -threads 1 > /dev/null 2>&1 || fail "flags '$flags' rejected"
+# The start lines, and a progress line after each display.
+for want in "Device: CPU, 1 thread; precision fp32" "Solver: $work/solver.prototxt; train net: .*net.prototxt" \
+            "Batch: 50 images an iteration" "Training: max_iter 60 = 1 epoch of 3000 images" \
+            "Snapshots: $work/snap/tiny_iter_N.caffemodel and .solverstate, every 60 iterations" \
+            "Metrics: $work/snap/tiny_metrics.jsonl" "Log: stderr" \
+            "Progress: 50/60 iterations (83.3%), epoch 0.83 of 1, [0-9]* images/s, ETA [0-9:]*$"; do
+  grep -q "\] $want" "$work/log" || fail "no '$want' line: $(head -20 "$work/log")"
 done
+# What Caffe's parsers match (parse_log.py: "Iteration (\d+)", "lr = "; parse_log.sh: ", loss = ")
+# is in Caffe's lines only.
+grep -E 'Iteration [0-9]|, loss = |lr = ' "$work/log" |
+  grep -vE '\] (Iteration [0-9]+( \(.* iter/s, .*s/[0-9]+ iters\), loss = |, lr = |, loss = |, Testing net )|    (Train|Test) net output #)' \
+  > "$work/not_caffe" && fail "lines Caffe's parsers would misread: $(cat "$work/not_caffe")"
+
+# 2. Caffe's flag spellings, in short runs of their own files (-overwrite: one after the other).
+sed "s|snapshot_prefix: .*|snapshot_prefix: \"$work/quick/q\"|" "$work/solver.prototxt" > "$work/quick.prototxt"
+for flags in "-solver $work/quick.prototxt -iterations 2" "--solver $work/quick.prototxt --iterations=2" \
+             "-solver=$work/quick.prototxt -iterations=2"; do
+  "$crema" train $flags -threads 1 -overwrite > /dev/null 2>&1 || fail "flags '$flags' rejected"
+done
+
+# -fuse=false runs every layer alone; -log_file writes the log lines, the progress lines too, to
+# a file as well.
+"$crema" train -solver "$work/quick.prototxt" -iterations 2 -threads 1 -fuse=false -log_file "$work/file.log" \
+  -overwrite > /dev/null 2> "$work/fuse_log" || { cat "$work/fuse_log"; fail "-fuse=false -log_file rejected"; }
+cmp -s "$work/fuse_log" "$work/file.log" || fail "-log_file does not hold the log lines"
+grep -q "solver.cpp:[1-9][0-9]*\] Solving tiny_fashion" "$work/file.log" || fail "log lines name no source line"
+grep -q "\] Log: stderr and $work/file.log" "$work/file.log" || fail "the log does not say where it goes"
+grep -q "\] Progress: 0/2 iterations" "$work/file.log" || fail "no progress line in the log file"
+"$crema" train -solver "$work/quick.prototxt" -iterations 2 -fuse=maybe 2> "$work/err" && fail "-fuse=maybe accepted"
+
+# A second run into the first run's files is refused before it trains, saying how to continue it;
+# so is a start from a state file that is none. Neither touches the metrics file.
+cp "$work/snap/tiny_metrics.jsonl" "$work/metrics.before"
+"$crema" train -solver "$work/solver.prototxt" -threads 1 > /dev/null 2> "$work/again" && fail "a second run into snap/tiny trained"
+grep -q "continue that run:   crema train -solver $work/solver.prototxt -snapshot $work/snap/tiny_iter_60.solverstate -threads 1$" \
+  "$work/again" || fail "the refusal says no way to continue: $(cat "$work/again")"
+grep -q "add -overwrite" "$work/again" || fail "the refusal names no -overwrite: $(cat "$work/again")"
+cmp -s "$work/metrics.before" "$work/snap/tiny_metrics.jsonl" || fail "the refused run changed the metrics file"
+echo "not a solver state" > "$work/junk.solverstate"
+"$crema" train -solver "$work/solver.prototxt" -snapshot "$work/junk.solverstate" -threads 1 > /dev/null 2>&1 &&
+  fail "a junk solver state was accepted"
+cmp -s "$work/metrics.before" "$work/snap/tiny_metrics.jsonl" || fail "a failed resume changed the metrics file"
 
 # 3. Resume from the snapshot: continues at iteration 60.
 "$crema" train -solver "$work/solver.prototxt" -snapshot "$work/snap/tiny_iter_60.solverstate" -iterations 70 -threads 1 \
   > /dev/null 2> "$work/resume" || { cat "$work/resume"; fail "resume failed"; }
 grep -q "Restored solver state .* at iteration 60" "$work/resume" || fail "resume did not restore iteration 60"
 [ -f "$work/snap/tiny_iter_70.caffemodel" ] || fail "resume wrote no final snapshot"
+# The metrics file reads as one run: the first run's records before 60, the resumed run's after.
+grep -q '^{"iter":50,"lr"' "$work/snap/tiny_metrics.jsonl" || fail "resuming dropped the records before 60"
+[ "$(grep -c '^{"iter":60,"test_net":0' "$work/snap/tiny_metrics.jsonl")" = 1 ] ||
+  fail "iteration 60's test pass is not recorded once: $(cat "$work/snap/tiny_metrics.jsonl")"
+grep -q '^{"iter":70,"test_net":0' "$work/snap/tiny_metrics.jsonl" || fail "the resumed run recorded nothing"
 
 # 4. Scoring the weights.
 "$crema" test -model "$work/net.prototxt" -weights "$work/snap/tiny_iter_60.caffemodel" -iterations 5 -threads 1 \
   > "$work/test" 2>&1 || { cat "$work/test"; fail "crema test failed"; }
 grep -qP '^accuracy = 0\.[5-9]' "$work/test" || { cat "$work/test"; fail "crema test accuracy"; }
+grep -q "^Scored 500 images (5 iterations of 100) of the 1000 in the test data; -iterations all" "$work/test" ||
+  fail "crema test does not say what it scored: $(grep -v Batch "$work/test")"
+"$crema" test -model "$work/net.prototxt" -weights "$work/snap/tiny_iter_60.caffemodel" -iterations all -threads 1 \
+  > "$work/test_all" 2>&1 || { cat "$work/test_all"; fail "crema test -iterations all failed"; }
+grep -q "^Scored 1000 images (10 iterations of 100): every image of the test data once" "$work/test_all" ||
+  fail "-iterations all: $(grep -v Batch "$work/test_all")"
 
-# 5. SIGINT: snapshot and stop.
-"$crema" train -solver "$work/solver.prototxt" -iterations 100000 -threads 1 > /dev/null 2> "$work/sigint" &
+# crema time: Scale and ReLU run inside BatchNorm's passes, and their rows say so.
+"$crema" time -model "$work/net.prototxt" -iterations 1 -threads 1 > "$work/time" 2>&1 || { cat "$work/time"; fail "crema time failed"; }
+for layer in scale relu; do
+  grep -qE "^ *$layer  \(computed inside bn" "$work/time" || fail "crema time: $layer not noted: $(cat "$work/time")"
+done
+grep -qE "^ *bn  forward: .*\(includes scale, relu\)$" "$work/time" || fail "crema time: bn's row: $(cat "$work/time")"
+
+# 5. SIGINT: snapshot, stop, and say the command that resumes.
+sed "s|snapshot_prefix: .*|snapshot_prefix: \"$work/sig/s\"|" "$work/solver.prototxt" > "$work/sig.prototxt"
+"$crema" train -solver "$work/sig.prototxt" -iterations 100000 -threads 1 > /dev/null 2> "$work/sigint" &
 pid=$!
 for _ in $(seq 100); do grep -q "Iteration 10 " "$work/sigint" && break; sleep 0.2; done
 kill -INT $pid
@@ -85,6 +144,13 @@ rc=$?
 [ $rc -eq 130 ] || fail "SIGINT exit code $rc, expected 130"
 grep -q "Snapshotting to binary proto file" "$work/sigint" || fail "SIGINT did not snapshot"
 grep -q "stopped early" "$work/sigint" || fail "SIGINT did not stop"
+resume=$(grep -oP '\] Resume with: \K.*' "$work/sigint")
+n=$(echo "$resume" | grep -oP "^crema train -solver $work/sig.prototxt -snapshot $work/sig/s_iter_\K[0-9]+(?=\.solverstate -iterations 100000 -threads 1$)") ||
+  fail "no resume command, or not this one: '$resume'"
+[ -f "$work/sig/s_iter_$n.solverstate" ] || fail "the resume command names a state that is not there: $resume"
+resume=${resume/-iterations 100000/-iterations $((n + 1))}
+eval "\"\$crema\" ${resume#crema }" > /dev/null 2> "$work/resumed" || { cat "$work/resumed"; fail "the resume command failed"; }
+grep -q "Restored solver state .* at iteration $n" "$work/resumed" || fail "the resume command did not resume"
 
 # 6. Clear errors.
 "$crema" train -solver "$work/nope.prototxt" 2> "$work/err" && fail "missing solver accepted"

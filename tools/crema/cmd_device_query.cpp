@@ -11,7 +11,7 @@ namespace crema::tools {
 int run_device_query(int argc, char** argv) {
   po::options_description desc("crema device_query");
   add_common_options(desc);
-  desc.add_options()("gpu", po::value<std::string>()->default_value("all"), "device id or 'all'");
+  desc.add_options()("gpu", gpu_id("gpu", true)->default_value("all"), "the GPU to describe");
   auto vm = parse_flags(argc, argv, desc, "device_query");
   int n = device::count();
   if (n == 0) {

@@ -31,20 +31,24 @@ bool have_dot() { return std::system("command -v dot >/dev/null 2>&1") == 0; }
 int run_draw(int argc, char** argv) {
   po::options_description desc("crema draw -model NET");
   add_common_options(desc);
-  desc.add_options()
-    ("model", po::value<std::string>(), "net definition")
-    ("phase", po::value<std::string>()->default_value("TRAIN"), "TRAIN or TEST: the layers drawn")
-    ("stage", po::value<std::vector<std::string>>()->composing(), "net state stage (repeatable)")
-    ("level", po::value<int>()->default_value(0), "net state level")
-    ("out", po::value<std::string>(), "output file (default: DOT on stdout)")
-    ("format", po::value<std::string>(), "dot, svg or png (default: from -out's extension, else dot)")
-    ("rankdir", po::value<std::string>()->default_value("TB"), "Graphviz rankdir: TB or LR")
-    ("no_cluster", po::bool_switch(), "do not box the blocks (layers sharing a name prefix)")
-    ("blob_labels", po::bool_switch(), "label the edges with the blob names");
+  auto add = desc.add_options();
+  add("model", existing_file("model"), "net definition");
+  add("phase", one_of("phase", {"TRAIN", "TEST"})->default_value("TRAIN"),
+      "TRAIN or TEST: the layers drawn");
+  add("stage", po::value<std::vector<std::string>>()->composing()->value_name("NAME"),
+      "net state stage (repeatable)");
+  add("level", po::value<int>()->default_value(0)->value_name("N"), "net state level");
+  add("out", po::value<std::string>()->value_name("FILE"),
+      "output file: .dot, or .svg/.png drawn by Graphviz's dot (default: DOT on stdout)");
+  add("format", po::value<std::string>()->value_name("dot|svg|png"),
+      "dot, svg or png (default: from -out's extension, else dot)");
+  add("rankdir", one_of("rankdir", {"TB", "LR"})->default_value("TB"),
+      "Graphviz rankdir: top to bottom or left to right");
+  add("no_cluster", po::bool_switch(), "do not box the blocks (layers sharing a name prefix)");
+  add("blob_labels", po::bool_switch(), "label the edges with the blob names");
   auto vm = parse_flags(argc, argv, desc, "draw");
   if (!vm.count("model")) throw std::runtime_error("-model is required (see crema draw -help)");
   const std::string phase = vm["phase"].as<std::string>();
-  if (phase != "TRAIN" && phase != "TEST") throw std::runtime_error("-phase is TRAIN or TEST, not " + phase);
   const std::string out = vm.count("out") ? vm["out"].as<std::string>() : "";
   std::string format = vm.count("format") ? vm["format"].as<std::string>() : extension(out);
   if (format.empty() || format == "gv") format = "dot";
@@ -74,7 +78,13 @@ int run_draw(int argc, char** argv) {
   }
   if (out.empty()) throw std::runtime_error("-format " + format + " needs -out FILE");
   if (!have_dot())
-    throw std::runtime_error("Graphviz 'dot' is not installed: write DOT (-format dot) and render it elsewhere");
+    throw std::runtime_error(
+        "-out " + out +
+        " needs Graphviz's dot, which is not installed (on the PATH): install it "
+        "(bash scripts/install_deps.sh, or sudo apt-get install graphviz), or write DOT, which "
+        "needs nothing: -out " +
+        std::filesystem::path(out).replace_extension(".dot").string() +
+        " (render it elsewhere: dot -T" + format + " FILE.dot -o FILE." + format + ")");
   const std::string tmp = out + ".dot.tmp";
   {
     std::ofstream f(tmp);
@@ -87,7 +97,9 @@ int run_draw(int argc, char** argv) {
   };
   const int rc = std::system(("dot -T" + format + " -o " + q(out) + " " + q(tmp)).c_str());
   std::remove(tmp.c_str());
-  if (rc != 0) throw std::runtime_error("dot -T" + format + " failed (exit status " + std::to_string(rc) + ")");
+  if (rc != 0)
+    throw std::runtime_error("dot -T" + format + " failed (exit status " + std::to_string(rc) +
+                             ")");
   return 0;
 }
 

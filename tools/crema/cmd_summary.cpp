@@ -66,18 +66,18 @@ std::string shape_text(const Shape& s) {
 int run_summary(int argc, char** argv) {
   po::options_description desc("crema summary -model NET");
   add_common_options(desc);
-  desc.add_options()
-    ("model", po::value<std::string>(), "net definition")
-    ("phase", po::value<std::string>()->default_value("TEST"), "TRAIN or TEST")
-    ("stage", po::value<std::vector<std::string>>()->composing(), "net state stage (repeatable)")
-    ("level", po::value<int>()->default_value(0), "net state level")
-    ("input_shape", po::value<std::string>(),
-     "replace every data/Input layer by an Input of this shape, e.g. 1,3,224,224 (labels get N)")
-    ("splits", po::bool_switch(), "also list the Split layers crema inserts");
+  auto add = desc.add_options();
+  add("model", existing_file("model"), "net definition");
+  add("phase", one_of("phase", {"TRAIN", "TEST"})->default_value("TEST"), "TRAIN or TEST");
+  add("stage", po::value<std::vector<std::string>>()->composing()->value_name("NAME"),
+      "net state stage (repeatable)");
+  add("level", po::value<int>()->default_value(0)->value_name("N"), "net state level");
+  add("input_shape", shape_value("input_shape"),
+      "replace every data/Input layer by an Input of this shape, e.g. 1,3,224,224 (labels get N)");
+  add("splits", po::bool_switch(), "also list the Split layers crema inserts");
   auto vm = parse_flags(argc, argv, desc, "summary");
   if (!vm.count("model")) throw std::runtime_error("-model is required (see crema summary -help)");
   const std::string phase = vm["phase"].as<std::string>();
-  if (phase != "TRAIN" && phase != "TEST") throw std::runtime_error("-phase is TRAIN or TEST, not " + phase);
   NetOptions opt;
   opt.phase = phase == "TEST" ? pb::TEST : pb::TRAIN;
   opt.level = vm["level"].as<int>();
@@ -85,53 +85,56 @@ int run_summary(int argc, char** argv) {
   opt.source = vm["model"].as<std::string>();
   opt.fill_params = false;
   pb::NetParameter def = read_net_file(opt.source);
-  if (vm.count("input_shape")) def = with_input_shape(def, parse_shape(vm["input_shape"].as<std::string>()));
-  std::unique_ptr<Net> net;
-  try {
-    net = std::make_unique<Net>(def, opt);
-  } catch (const std::exception& e) {
-    std::string hint = vm.count("input_shape") ? ""
-        : "\n(to measure the net without its data, give -input_shape N,C,H,W: every data layer becomes an Input)";
-    throw std::runtime_error(std::string(e.what()) + hint);
-  }
+  if (vm.count("input_shape"))
+    def = with_input_shape(def, parse_shape(vm["input_shape"].as<std::string>()));
+  std::unique_ptr<Net> net = build_net(def, opt);
   NetStats s = net_stats(*net);
   const bool splits = vm["splits"].as<bool>();
 
-  size_t wname = 5, wtype = 4, wshape = 12;
+  int wname = 5, wtype = 4, wshape = 12;  // column widths
   int hidden = 0;
   int64_t hidden_memory = 0;
   for (const LayerStats& l : s.layers) {
     if (l.type == "Split" && !splits) continue;
-    wname = std::max(wname, l.name.size());
-    wtype = std::max(wtype, l.type.size());
-    wshape = std::max(wshape, shape_text(l.top_shape).size());
+    wname = std::max(wname, static_cast<int>(l.name.size()));
+    wtype = std::max(wtype, static_cast<int>(l.type.size()));
+    wshape = std::max(wshape, static_cast<int>(shape_text(l.top_shape).size()));
   }
   std::cout << "Net \"" << net->name() << "\" (" << opt.source << "), phase " << phase << ", batch "
             << s.batch << "\n";
-  std::cout << std::left << std::setw(wname) << "layer" << "  " << std::setw(wtype) << "type" << "  "
-            << std::setw(wshape) << "output" << std::right << "  " << std::setw(12) << "params" << "  "
-            << std::setw(14) << "MACs" << "  " << std::setw(11) << "memory" << "\n";
+  std::cout << std::left << std::setw(wname) << "layer"
+            << "  " << std::setw(wtype) << "type"
+            << "  " << std::setw(wshape) << "output" << std::right << "  " << std::setw(12)
+            << "params"
+            << "  " << std::setw(14) << "MACs"
+            << "  " << std::setw(11) << "memory"
+            << "\n";
   for (const LayerStats& l : s.layers) {
     if (l.type == "Split" && !splits) {
       ++hidden;
       hidden_memory += l.activations;
       continue;
     }
-    std::cout << std::left << std::setw(wname) << l.name << "  " << std::setw(wtype) << l.type << "  "
-              << std::setw(wshape) << shape_text(l.top_shape) << std::right << "  " << std::setw(12)
-              << (l.params ? with_commas(l.params) : "-") << "  " << std::setw(14)
-              << (l.macs ? with_commas(static_cast<int64_t>(l.macs)) : "-") << "  " << std::setw(11)
-              << (l.activations ? bytes(4.0 * l.activations) : l.type == "Split" ? "shared" : "in place") << "\n";
+    std::cout << std::left << std::setw(wname) << l.name << "  " << std::setw(wtype) << l.type
+              << "  " << std::setw(wshape) << shape_text(l.top_shape) << std::right << "  "
+              << std::setw(12) << (l.params ? with_commas(l.params) : "-") << "  " << std::setw(14)
+              << (l.macs > 0 ? with_commas(static_cast<int64_t>(l.macs)) : "-") << "  "
+              << std::setw(11)
+              << (l.activations       ? bytes(4.0 * l.activations)
+                  : l.type == "Split" ? "shared"
+                                      : "in place")
+              << "\n";
   }
   const double n = std::max<int64_t>(1, s.batch);
   std::cout << "\nLayers: " << s.layers.size() - hidden;
   if (hidden)
     std::cout << " (+" << hidden << " Split layers holding " << bytes(4.0 * hidden_memory)
               << " of copies; -splits lists them)";
-  std::cout << "\nParameters: " << with_commas(s.params) << " (" << human(static_cast<double>(s.params))
-            << "), " << bytes(4.0 * s.params) << "\n";
-  std::cout << "Multiply-adds (Convolution, InnerProduct): " << with_commas(static_cast<int64_t>(s.macs))
-            << " (" << human(s.macs) << ") per forward";
+  std::cout << "\nParameters: " << with_commas(s.params) << " ("
+            << human(static_cast<double>(s.params)) << "), " << bytes(4.0 * s.params) << "\n";
+  std::cout << "Multiply-adds (Convolution, InnerProduct): "
+            << with_commas(static_cast<int64_t>(s.macs)) << " (" << human(s.macs)
+            << ") per forward";
   if (s.batch > 1) std::cout << ", " << human(s.macs / n) << " per image";
   std::cout << "\nElement-wise ops (BatchNorm, Scale, ReLU, Eltwise, Pooling, Dropout): "
             << human(s.other_ops) << " per forward\n";

@@ -30,21 +30,28 @@ double ms_since(Clock::time_point t) {
 int run_time(int argc, char** argv) {
   po::options_description desc("crema time");
   add_common_options(desc);
+  add_fuse_option(desc);
+  add_max_memory_option(desc);
   desc.add_options()
-    ("model", po::value<std::string>(), "net definition")
-    ("iterations", po::value<int>()->default_value(20), "timed iterations (after 2 warm-up ones)")
-    ("gpu", po::value<std::string>(), "time on this GPU")
-    ("phase", po::value<std::string>()->default_value("TRAIN"), "TRAIN or TEST")
-    ("forward_only", po::bool_switch(), "time the forward pass only");
+    ("model", existing_file("model"), "net definition")
+    ("iterations", positive_int("iterations")->default_value(20), "timed iterations (after 2 warm-up ones)")
+    ("gpu", gpu_id("gpu"), "time on this GPU")
+    ("phase", one_of("phase", {"TRAIN", "TEST"})->default_value("TRAIN"), "TRAIN or TEST")
+    ("forward_only", po::bool_switch(), "time the forward pass only")
+    ("input_shape", shape_value("input_shape"),
+     "replace every data/Input layer by an Input of this shape, e.g. 64,3,32,32 (labels get N)");
   auto vm = parse_flags(argc, argv, desc, "time");
   if (!vm.count("model")) throw std::runtime_error("-model is required");
   NetOptions opt;
   opt.phase = vm["phase"].as<std::string>() == "TEST" ? pb::TEST : pb::TRAIN;
   opt.source = vm["model"].as<std::string>();
+  opt.fuse = vm["fuse"].as<bool>();
+  opt.max_memory = max_memory_flag(vm);
   pb::NetParameter def = read_net_file(opt.source);
+  if (vm.count("input_shape")) def = with_input_shape(def, parse_shape(vm["input_shape"].as<std::string>()));
   // A training net's backward computes what its losses need, as in a training step (no gradient
   // for the data); a deploy net has no loss: time its whole backward all the same.
-  std::unique_ptr<Net> built = std::make_unique<Net>(def, opt);
+  std::unique_ptr<Net> built = build_net(def, opt);
   bool any_backward = false;
   for (int i = 0; i < built->num_layers(); ++i) any_backward |= built->layer_needs_backward(i);
   if (!any_backward && !def.force_backward()) {
@@ -91,9 +98,26 @@ int run_time(int argc, char** argv) {
   }
   std::cout << std::fixed << std::setprecision(3);
   std::cout << "Average time per layer (ms):\n";
+  // On the CPU a layer absorbed into the one before it (BatchNorm taking Scale and ReLU) runs
+  // inside that layer's passes: its time is in that layer's row.
+  const bool absorbing = net.device() == CREMA_CPU;
+  std::vector<std::string> includes(n);
   for (int i = 0; i < n; ++i)
-    std::cout << std::setw(28) << net.layer_names()[i] << "  forward: " << std::setw(9) << fwd[i] / iters
-              << "  backward: " << std::setw(9) << bwd[i] / iters << "\n";
+    if (absorbing && net.absorbed_into(i) >= 0)
+      includes[net.absorbed_into(i)] += (includes[net.absorbed_into(i)].empty() ? "" : ", ") +
+                                        net.layer_names()[i];
+  for (int i = 0; i < n; ++i) {
+    std::cout << std::setw(28) << net.layer_names()[i];
+    if (absorbing && net.absorbed_into(i) >= 0) {
+      const std::string& by = net.layer_names()[net.absorbed_into(i)];
+      std::cout << "  (computed inside " << by << ": its times are in " << by << "'s row)\n";
+      continue;
+    }
+    std::cout << "  forward: " << std::setw(9) << fwd[i] / iters << "  backward: " << std::setw(9)
+              << bwd[i] / iters;
+    if (!includes[i].empty()) std::cout << "  (includes " << includes[i] << ")";
+    std::cout << "\n";
+  }
   double f = 0, b = 0;
   for (int i = 0; i < n; ++i) f += fwd[i], b += bwd[i];
   std::sort(steps.begin(), steps.end());

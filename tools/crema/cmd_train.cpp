@@ -1,29 +1,116 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// crema train -solver S [-weights W | -snapshot STATE] [-gpu N] [-iterations N]
+// crema train -solver S [-weights W | -snapshot STATE] [-gpu N] [-iterations N] [-overwrite]
+// A fresh run is refused where an earlier one left snapshots or metrics (unless -overwrite); a
+// run stopped by SIGINT says the command that resumes it.
 #include <iomanip>
 #include <iostream>
 
 #include "crema/core/device.hpp"
+#include "crema/core/log.hpp"
 #include "crema/core/prototxt.hpp"
 #include "crema/solver/solver.hpp"
+#include "data_size.hpp"
 #include "flags.hpp"
 #include "verbs.hpp"
 
 namespace crema::tools {
 
+namespace {
+
+// A word the shell reads back as it is.
+std::string shell_word(const std::string& w) {
+  if (!w.empty() && w.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                        "0123456789_-+=./,:@%") == std::string::npos)
+    return w;
+  std::string q = "'";
+  for (char c : w) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// The .solverstate written with a snapshot's .caffemodel.
+std::string state_of(const std::string& weights) {
+  const std::string ext = ".caffemodel";
+  const bool has_ext = weights.size() >= ext.size() &&
+                       weights.compare(weights.size() - ext.size(), ext.size(), ext) == 0;
+  return (has_ext ? weights.substr(0, weights.size() - ext.size()) : weights) + ".solverstate";
+}
+
+// This command line resuming from `state`: the flags as the user gave them, in their order, with
+// -snapshot STATE after -solver, and without -weights, an earlier -snapshot or -overwrite.
+std::string resume_command(int argc, char** argv, const po::options_description& desc,
+                           const std::string& state) {
+  std::vector<std::string> words = {"crema", "train"};
+  bool placed = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const po::option_description* o = nullptr;
+    if (arg.size() > 1 && arg[0] == '-') {
+      std::string name = arg.substr(arg[1] == '-' ? 2 : 1);
+      name = name.substr(0, name.find('='));
+      try {
+        o = desc.find_nothrow(name, true);  // as the parser took it: a prefix names the flag
+      } catch (const std::exception&) {
+      }
+    }
+    const bool value_follows = o && o->semantic()->max_tokens() > 0 &&
+                               arg.find('=') == std::string::npos && i + 1 < argc;
+    const std::string flag = o ? o->long_name() : "";
+    if (flag == "weights" || flag == "snapshot" || flag == "overwrite") {
+      i += value_follows;
+      continue;
+    }
+    words.push_back(arg);
+    if (value_follows) words.push_back(argv[++i]);
+    if (flag == "solver") words.insert(words.end(), {"-snapshot", state}), placed = true;
+  }
+  if (!placed) words.insert(words.end(), {"-snapshot", state});
+  std::string line;
+  for (const std::string& w : words) line += (line.empty() ? "" : " ") + shell_word(w);
+  return line;
+}
+
+// Why a fresh run into an earlier run's files is refused, and the three ways on.
+std::string earlier_run_refusal(const EarlierRun& earlier, int argc, char** argv,
+                                const po::options_description& desc, const std::string& solver) {
+  std::vector<std::string> files;
+  if (earlier.states.size() == 1)
+    files.push_back("the snapshot " + earlier.states.back());
+  else if (!earlier.states.empty())
+    files.push_back("snapshots up to " + earlier.states.back());
+  else if (earlier.snapshots > 0)
+    files.push_back(std::to_string(earlier.snapshots) + " snapshot file(s)");
+  if (!earlier.metrics.empty()) files.push_back("the metrics file " + earlier.metrics);
+  std::string m = "an earlier run wrote " + files[0] +
+                  (files.size() > 1 ? " and " + files[1] : "") +
+                  ", which this run would overwrite\n";
+  if (!earlier.states.empty())
+    m += "  continue that run:   " + resume_command(argc, argv, desc, earlier.states.back()) + "\n";
+  m += "  keep it, train anew: set another snapshot_prefix (or metrics_file) in " + solver +
+       "\n  train over it:       add -overwrite";
+  return m;
+}
+
+}  // namespace
+
 int run_train(int argc, char** argv) {
   po::options_description desc("crema train");
   add_common_options(desc);
+  add_fuse_option(desc);
+  add_max_memory_option(desc);
   desc.add_options()
-    ("solver", po::value<std::string>(), "solver definition (SolverParameter prototxt)")
-    ("weights", po::value<std::string>(), "initialise from these weights (comma-separated) to fine-tune")
-    ("snapshot", po::value<std::string>(), "resume from this .solverstate")
-    ("gpu", po::value<std::string>(), "train on this GPU (overrides solver_mode)")
-    ("iterations", po::value<int>(), "override max_iter")
-    ("sigint_effect", po::value<std::string>()->default_value("stop"), "on SIGINT: stop, snapshot or none")
-    ("sighup_effect", po::value<std::string>()->default_value("snapshot"), "on SIGHUP: stop, snapshot or none")
-    ("level", po::value<int>(), "train net state level")
-    ("stage", po::value<std::vector<std::string>>()->composing(), "train net state stage (repeatable)");
+    ("solver", existing_file("solver"), "solver definition (SolverParameter prototxt)")
+    ("weights", existing_files("weights"), "initialise from these weights (comma-separated) to fine-tune")
+    ("snapshot", existing_file("snapshot"), "resume from this .solverstate")
+    ("gpu", gpu_id("gpu", true), "train on this GPU (overrides solver_mode)")
+    ("iterations", positive_int("iterations"), "override max_iter")
+    ("sigint_effect", one_of("sigint_effect", {"stop", "snapshot", "none"})->default_value("stop"), "on SIGINT: stop, snapshot or none")
+    ("sighup_effect", one_of("sighup_effect", {"stop", "snapshot", "none"})->default_value("snapshot"), "on SIGHUP: stop, snapshot or none")
+    ("level", po::value<int>()->value_name("N"), "train net state level")
+    ("stage", po::value<std::vector<std::string>>()->composing()->value_name("NAME"), "train net state stage (repeatable)")
+    ("overwrite", po::bool_switch(),
+     "train although snapshot_prefix (or metrics_file) holds an earlier run's snapshots or metrics, "
+     "which crema train otherwise refuses: the metrics file starts afresh and the snapshots of the "
+     "iterations this run reaches are replaced (resuming with -snapshot needs no -overwrite)");
   auto vm = parse_flags(argc, argv, desc, "train");
   if (!vm.count("solver")) throw std::runtime_error("-solver is required (see crema train -help)");
   if (vm.count("weights") && vm.count("snapshot"))
@@ -41,21 +128,38 @@ int run_train(int argc, char** argv) {
   if (vm.count("level")) param.mutable_train_state()->set_level(vm["level"].as<int>());
   if (vm.count("stage"))
     for (const auto& s : vm["stage"].as<std::vector<std::string>>()) param.mutable_train_state()->add_stage(s);
+  if (!vm.count("snapshot") && !vm["overwrite"].as<bool>()) {
+    const EarlierRun earlier = find_earlier_run(param, path);
+    if (!earlier.empty()) throw std::runtime_error(earlier_run_refusal(earlier, argc, argv, desc, path));
+  }
   install_signal_handlers(parse_signal_action(vm["sigint_effect"].as<std::string>()),
                           parse_signal_action(vm["sighup_effect"].as<std::string>()));
   SolverOptions options;
   options.solver_path = path;
+  options.fuse = vm["fuse"].as<bool>();
+  options.max_memory = max_memory_flag(vm);
   Solver solver(param, options);
   if (vm.count("snapshot")) solver.restore(vm["snapshot"].as<std::string>());
   if (vm.count("weights")) solver.load_weights(vm["weights"].as<std::string>());
+  const DataSize data = data_size(solver.net());
+  solver.set_epoch_images(data.images);
+  if (data.images == 0) CREMA_LOG(INFO) << "Epochs: not counted: " << data.why_unknown;
+  CREMA_LOG(INFO) << "Log: stderr"
+                  << (vm.count("log_file") ? " and " + vm["log_file"].as<std::string>()
+                                           : " (-log_file FILE keeps a copy)");
   bool finished = solver.solve();
   if (solver.num_test_nets() > 0) {
-    auto scores = solver.last_test_iter() == solver.iter() ? solver.last_scores() : solver.test_all();
+    auto scores = solver.last_test_iter() == solver.iter() ? solver.last_scores()
+                                                           : solver.test_all();
     for (const auto& [name, value] : scores)
       if (name.find("accuracy") != std::string::npos || name.find("acc") == 0)
         std::cout << "Final test " << name << ": " << std::fixed << std::setprecision(4) << value
                   << " (iteration " << solver.iter() << ")" << std::endl;
   }
+  // Last, where a user who pressed Ctrl-C looks.
+  if (!finished && !solver.last_snapshot().empty())
+    CREMA_LOG(INFO) << "Resume with: "
+                    << resume_command(argc, argv, desc, state_of(solver.last_snapshot()));
   return finished ? 0 : 130;
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // crema validate FILE...: parses (and upgrades) net and solver definitions and checks each net's
-// wiring and layer types for both phases, without allocating anything.
+// wiring and layer types for both phases, and a solver's settings (check_solver), without
+// allocating anything.
 #include <filesystem>
 #include <iostream>
 #include <set>
@@ -8,9 +9,10 @@
 #include "crema/core/net_wiring.hpp"
 #include "crema/core/proto_io.hpp"
 #include "crema/core/prototxt.hpp"
-#include "flags.hpp"
 #include "crema/core/registry.hpp"
 #include "crema/solver/net_sources.hpp"
+#include "crema/solver/solver_check.hpp"
+#include "flags.hpp"
 #include "verbs.hpp"
 
 namespace crema::tools {
@@ -76,10 +78,18 @@ int run_validate(int argc, char** argv) {
   if (!vm.count("inputs")) throw std::runtime_error("give one or more .prototxt files");
   int bad = 0;
   for (const auto& path : vm["inputs"].as<std::vector<std::string>>()) {
+    int solver_errors = 0;
     try {
       std::string text = read_text_file(path);
       if (looks_like_solver(text)) {
         pb::SolverParameter solver = parse_solver_text(text, path, Registry::global());
+        // What train would refuse or run without learning is an error here; fields the type
+        // or lr_policy ignores are warnings.
+        for (const SolverIssue& issue : check_solver(solver)) {
+          const bool refused = issue.level != SolverIssue::kWarning;
+          std::cerr << path << (refused ? ": error: " : ": warning: ") << issue.message << "\n";
+          solver_errors += refused;
+        }
         for (const NetSource& n : solver_net_sources(solver, path)) {
           pb::NetParameter net = n.inline_net ? *n.inline_net : read_net_file(n.path);
           std::vector<pb::NetState> states;
@@ -89,13 +99,19 @@ int run_validate(int argc, char** argv) {
             states.push_back(s);
           }
           if (n.role != "train") {
-            for (const auto& ts : solver.test_state()) states.push_back(ts), states.back().set_phase(pb::TEST);
-            if (solver.test_state_size() == 0) states.emplace_back(), states.back().set_phase(pb::TEST);
+            for (const auto& ts : solver.test_state())
+              states.push_back(ts), states.back().set_phase(pb::TEST);
+            if (solver.test_state_size() == 0)
+              states.emplace_back(), states.back().set_phase(pb::TEST);
           }
           check_net(net, n.inline_net ? path + " (" + n.role + ")" : n.path, states);
         }
       } else {
         check_net(parse_net_text(text, path, Registry::global()), path);
+      }
+      if (solver_errors) {
+        ++bad;
+        continue;
       }
       std::cout << path << ": OK\n";
     } catch (const std::exception& e) {

@@ -1,10 +1,16 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "net_stats.hpp"
 
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/dynamic_message.h>
+
 #include <algorithm>
 #include <sstream>
 #include <stdexcept>
 #include <vector>
+
+#include "crema/core/net_wiring.hpp"
+#include "crema/core/registry.hpp"
 
 namespace crema::tools {
 
@@ -24,7 +30,72 @@ int64_t pool_window(const pb::PoolingParameter& p) {
   return kh * kw;
 }
 
+// A data layer's batch_size, from whichever <type>_param holds one (plugins' parameter blocks
+// are read through the composed schema); 0 when none does.
+int64_t batch_size_of(const pb::LayerParameter& layer) {
+  namespace gpb = google::protobuf;
+  Registry& registry = Registry::global();
+  const gpb::Descriptor* type = registry.message_type("LayerParameter");
+  if (!type) return 0;
+  std::unique_ptr<gpb::Message> m(registry.factory().GetPrototype(type)->New());
+  if (!m->ParseFromString(layer.SerializeAsString())) return 0;
+  std::vector<const gpb::FieldDescriptor*> fields;
+  m->GetReflection()->ListFields(*m, &fields);
+  for (const gpb::FieldDescriptor* f : fields) {
+    if (f->cpp_type() != gpb::FieldDescriptor::CPPTYPE_MESSAGE || f->is_repeated()) continue;
+    const gpb::Message& param = m->GetReflection()->GetMessage(*m, f);
+    const gpb::FieldDescriptor* b = param.GetDescriptor()->FindFieldByName("batch_size");
+    if (!b || b->is_repeated()) continue;
+    const gpb::Reflection* r = param.GetReflection();
+    switch (b->cpp_type()) {
+      case gpb::FieldDescriptor::CPPTYPE_UINT32: return r->GetUInt32(param, b);
+      case gpb::FieldDescriptor::CPPTYPE_INT32: return r->GetInt32(param, b);
+      case gpb::FieldDescriptor::CPPTYPE_UINT64:
+        return static_cast<int64_t>(r->GetUInt64(param, b));
+      case gpb::FieldDescriptor::CPPTYPE_INT64: return r->GetInt64(param, b);
+      default: break;
+    }
+  }
+  return 0;
+}
+
+// "(get the data ... or measure the net without it: -input_shape 128,3,32,32 ...)" for the first
+// layer without bottoms in the phase built; C, H and W are known for MNISTData and CIFARData, and
+// a crop_size gives H and W.
+std::string missing_data_hint(const pb::NetParameter& def, const NetOptions& opt) {
+  pb::NetState state;
+  state.set_phase(opt.phase);
+  state.set_level(opt.level);
+  for (const std::string& s : opt.stages) state.add_stage(s);
+  std::string shape = "N,C,H,W";
+  const pb::NetParameter built = filter_net(def, state);
+  for (const pb::LayerParameter& l : built.layer()) {
+    if (l.bottom_size() > 0 || l.top_size() == 0) continue;
+    const int64_t n = batch_size_of(l);
+    std::string c = "C", hw = "H,W";
+    if (l.type() == "MNISTData") c = "1", hw = "28,28";
+    if (l.type() == "CIFARData") c = "3", hw = "32,32";
+    if (const uint32_t crop = l.transform_param().crop_size(); crop > 0)
+      hw = std::to_string(crop) + "," + std::to_string(crop);
+    shape = n > 0 ? std::to_string(n) : "N";
+    shape.append(",").append(c).append(",").append(hw);
+    break;
+  }
+  return "\n(get the data (see net_defs/README.md) or measure the net without it: -input_shape " +
+         shape + " makes every data layer an Input of that shape)";
+}
+
 }  // namespace
+
+std::unique_ptr<Net> build_net(const pb::NetParameter& def, const NetOptions& opt) {
+  try {
+    return std::make_unique<Net>(def, opt);
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    if (what.find("cannot open") == std::string::npos) throw;
+    throw std::runtime_error(what + missing_data_hint(def, opt));
+  }
+}
 
 // Multiply-adds are counted where they dominate: a weight applied at every output position
 // (Convolution, ConvolutionDepthwise, InnerProduct, Deconvolution) costs |W| x positions. The
@@ -51,7 +122,8 @@ NetStats net_stats(Net& net) {
         if (ls.type == "ConvolutionDepthwise" && w.ndim() == 4 && w.dim(1) != 1)
           ls.macs = double(w.count()) / w.dim(1) * top.count() / top.dim(1);
       } else if (ls.type == "InnerProduct") {
-        ls.macs = double(w.count()) * (top.count() / std::max<int64_t>(1, top.dim(-1)));
+        const int64_t rows = top.count() / std::max<int64_t>(1, top.dim(-1));  // exact
+        ls.macs = double(w.count()) * double(rows);
       }
     }
     if (!net.tops(i).empty() && !net.bottoms(i).empty()) {
@@ -88,7 +160,8 @@ Shape parse_shape(const std::string& text) {
     } catch (const std::exception&) {
     }
     if (v <= 0 || used != item.size())
-      throw std::runtime_error("bad shape '" + text + "': give positive integers separated by commas, e.g. 1,3,224,224");
+      throw std::runtime_error("bad shape '" + text +
+                               "': give positive integers separated by commas, e.g. 1,3,224,224");
     shape.push_back(v);
   }
   if (shape.empty()) throw std::runtime_error("empty shape");

@@ -3,6 +3,7 @@
 // (crema summary, crema time), and measuring a train_val net without its data files.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,11 +14,12 @@ namespace crema::tools {
 struct LayerStats {
   std::string name, type;
   Shape top_shape;
-  int64_t params = 0;      // learnable values (BatchNorm's running statistics are state, not counted)
-  double macs = 0;         // multiply-adds of one forward: Convolution, InnerProduct only
-  double other_ops = 0;    // element-wise work of one forward: BatchNorm, Scale, Bias, Eltwise,
-                           // Pooling (one per window element), ReLU, Dropout (one per element)
-  int64_t activations = 0; // values of the tops that own memory (not in place, not aliasing a bottom)
+  int64_t params = 0;    // learnable values (BatchNorm's running statistics are state, not counted)
+  double macs = 0;       // multiply-adds of one forward: Convolution, InnerProduct only
+  double other_ops = 0;  // element-wise work of one forward: BatchNorm, Scale, Bias, Eltwise,
+                         // Pooling (one per window element), ReLU, Dropout (one per element)
+  int64_t activations =
+      0;  // values of the tops that own memory (not in place, not aliasing a bottom)
 };
 
 struct NetStats {
@@ -38,5 +40,10 @@ NetStats net_stats(Net& net);
 pb::NetParameter with_input_shape(const pb::NetParameter& def, const Shape& shape);
 // "1,3,224,224" -> {1, 3, 224, 224}; throws on anything else.
 Shape parse_shape(const std::string& text);
+
+// Builds the net (crema time, crema summary). When a data layer cannot open its files the error
+// goes on to say how to get the data or measure the net without it: -input_shape with the shape
+// that layer would give, e.g. "-input_shape 128,3,32,32".
+std::unique_ptr<Net> build_net(const pb::NetParameter& def, const NetOptions& opt);
 
 }  // namespace crema::tools

@@ -4,13 +4,15 @@
 // L1/L2 regularisation with decay_mult, lr_mult), crema's additions (cosine and warm-up schedules,
 // NaN stop, atomic snapshots, a metrics file, a progress line).
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "crema.pb.h"
 #include "crema/core/net.hpp"
-#include "crema/solver/log.hpp"
+#include "crema/solver/metrics_writer.hpp"
+#include "crema/solver/progress_display.hpp"
 #include "crema/solver/update_rules.hpp"
 
 namespace crema {
@@ -20,9 +22,26 @@ enum class SignalAction { kNone, kStop, kSnapshot };
 SignalAction parse_signal_action(const std::string& name);
 void install_signal_handlers(SignalAction on_sigint, SignalAction on_sighup);
 
+// Where a solver's files go: "<snapshot_prefix>_" ("<dir>/" for a prefix ending in '/'; the
+// solver file's stem without a prefix), and the metrics file ("" when the run writes none).
+std::string snapshot_base(const pb::SolverParameter& param, const std::string& solver_path);
+std::string metrics_path(const pb::SolverParameter& param, const std::string& solver_path);
+
+// What an earlier run into the same files left: its solver states, oldest first, and its
+// metrics file when that holds records. A new run would overwrite them.
+struct EarlierRun {
+  std::vector<std::string> states;  // <base>iter_N.solverstate, by N
+  int snapshots = 0;                // .caffemodel and .solverstate files
+  std::string metrics;              // "" when there is none, or it is empty
+  bool empty() const { return snapshots == 0 && metrics.empty(); }
+};
+EarlierRun find_earlier_run(const pb::SolverParameter& param, const std::string& solver_path);
+
 struct SolverOptions {
   std::string solver_path;  // for resolving net paths and messages
   bool quiet = false;       // no log lines (tests)
+  bool fuse = true;         // NetOptions::fuse of the train and test nets (crema train -fuse)
+  uint64_t max_memory = 0;  // NetOptions::max_memory of the train and test nets (-max_memory)
 };
 
 class Solver {
@@ -40,6 +59,9 @@ class Solver {
   std::string snapshot();
   void restore(const std::string& solverstate_path);
   void load_weights(const std::string& weights_paths);  // comma-separated
+  // Images in one epoch of the train net's data (0: unknown). The start and progress lines then
+  // give epochs; the plugin ABI does not carry it, so the caller reads it from the data files.
+  void set_epoch_images(int64_t images) { epoch_images_ = images; }
 
   int iter() const { return iter_; }
   Net& net() { return *net_; }
@@ -51,6 +73,8 @@ class Solver {
   // The first test net's scores from the latest test pass, and its iteration (-1: none yet).
   const std::vector<std::pair<std::string, float>>& last_scores() const { return last_scores_; }
   int last_test_iter() const { return last_test_iter_; }
+  // The latest iteration's wall time (the progress line's rate and ETA).
+  double seconds_per_iter() const { return progress_.seconds_per_iter(); }
 
  private:
   void init_nets();
@@ -58,7 +82,8 @@ class Solver {
   void apply_update_on_gpu(float rate, bool l1);  // update_gpu.cu's kernels (CUDA builds)
   void check_snapshot_dir() const;
   std::string snapshot_base() const;
-  void log(const std::string& message) const;
+  void log_start() const;  // what runs, on what, for how long, and where its files go
+  int images_per_iter() const;
 
   pb::SolverParameter param_;
   SolverOptions options_;
@@ -75,8 +100,10 @@ class Solver {
   std::string last_snapshot_;
   std::vector<std::pair<std::string, float>> last_scores_;
   int last_test_iter_ = -1;
-  MetricsFile metrics_;
-  ProgressLine progress_;
+  int64_t epoch_images_ = 0;
+  std::vector<std::string> net_sources_;  // "train net: PATH", "test net #0: PATH"
+  MetricsWriter metrics_;
+  ProgressDisplay progress_;
 };
 
 }  // namespace crema

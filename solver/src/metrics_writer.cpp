@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "crema/solver/metrics_writer.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iomanip>
+#include <sstream>
+
+namespace crema {
+
+namespace {
+std::string fmt(double v) {
+  std::ostringstream os;
+  os << std::setprecision(6) << v;
+  return os.str();
+}
+
+// Keeps the lines of `path` whose "iter" is below `iter` (and any line without one), written to
+// a temporary and renamed over the file.
+void keep_records_before(const std::string& path, int iter) {
+  std::ifstream in(path);
+  if (!in) return;
+  const std::string key = "{\"iter\":";  // every record starts with it
+  std::ostringstream kept;
+  bool dropped = false;
+  for (std::string line; std::getline(in, line);) {
+    if (line.compare(0, key.size(), key) == 0 &&
+        std::strtol(line.c_str() + key.size(), nullptr, 10) >= iter) {
+      dropped = true;
+      continue;
+    }
+    kept << line << "\n";
+  }
+  in.close();
+  if (!dropped) return;
+  const std::string tmp = path + ".tmp." + std::to_string(getpid());
+  std::ofstream out(tmp, std::ios::trunc);
+  out << kept.str();
+  out.close();
+  if (!out || std::rename(tmp.c_str(), path.c_str()) != 0) std::remove(tmp.c_str());
+}
+}  // namespace
+
+void MetricsWriter::open(const std::string& path) {
+  path_ = path;
+  started_ = false;
+  if (out_.is_open()) out_.close();
+}
+
+void MetricsWriter::start() {
+  started_ = true;
+  if (path_.empty()) return;
+  if (resume_at_ >= 0) {
+    keep_records_before(path_, resume_at_);
+    out_.open(path_, std::ios::app);
+  } else {
+    out_.open(path_, std::ios::trunc);
+  }
+}
+
+void MetricsWriter::write_display(int iter, float lr, float smoothed_loss, double images_per_s) {
+  std::ostringstream js;
+  js << "{\"iter\":" << iter << ",\"lr\":" << fmt(lr) << ",\"loss\":" << fmt(smoothed_loss)
+     << ",\"images_per_s\":" << fmt(images_per_s) << "}";
+  write(js.str());
+}
+
+void MetricsWriter::write_test(int iter, int test_net,
+                               const std::vector<std::pair<std::string, double>>& means) {
+  std::ostringstream js;
+  js << "{\"iter\":" << iter << ",\"test_net\":" << test_net;
+  for (const auto& [name, mean] : means) js << ",\"" << name << "\":" << fmt(mean);
+  js << "}";
+  write(js.str());
+}
+
+void MetricsWriter::write(const std::string& json_object) {
+  if (!started_) start();
+  if (!out_.is_open()) return;
+  out_ << json_object << "\n";
+  out_.flush();
+}
+
+}  // namespace crema
