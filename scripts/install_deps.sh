@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages crema needs (as root, or through sudo). Quick when all are there.
 set -euo pipefail
-packages=(cmake ninja-build g++ make python3 libprotobuf-dev protobuf-compiler libopenblas-dev libopenblas-openmp-dev
+packages=(cmake ninja-build g++ make python3 libprotobuf-dev protobuf-compiler libopenblas-dev libopenblas-openmp-dev graphviz
           libboost-dev libboost-program-options-dev libgtest-dev libbenchmark-dev zlib1g-dev
-          liblmdb-dev dataset-fashion-mnist python3-matplotlib)
+          liblmdb-dev dataset-fashion-mnist python3-matplotlib clang-format clang-tidy
+          # libFuzzer and clang's OpenMP, for the fuzz targets (scripts/fuzz.sh)
+          clang libclang-rt-dev libomp-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

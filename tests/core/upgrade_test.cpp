@@ -1,5 +1,5 @@
-// Tests of crema::upgrade_net / upgrade_solver on the shared prototxt corpus
-// (CREMA_CORPUS_DIR) and on small hand-written legacy nets.
+// Tests of crema::upgrade_net / upgrade_solver on the prototxt corpus (CREMA_CORPUS_DIR; the
+// suites named *Corpus, skipped without it) and on small hand-written legacy nets.
 #include "crema/core/upgrade.hpp"
 
 #include <google/protobuf/text_format.h>
@@ -11,18 +11,14 @@
 #include <stdexcept>
 #include <string>
 
-#ifndef CREMA_CORPUS_DIR
-#error "CREMA_CORPUS_DIR must point at shared/corpus/prototxt"
-#endif
+#include "corpus.hpp"
 
 namespace crema {
 namespace {
 
 using google::protobuf::TextFormat;
 
-std::string corpus_path(const std::string& rel) {
-  return std::string(CREMA_CORPUS_DIR) + "/" + rel;
-}
+std::string corpus_path(const std::string& rel) { return test_corpus::dir() + "/" + rel; }
 
 template <typename Message>
 Message parse_text(const std::string& text) {
@@ -51,8 +47,8 @@ pb::NetParameter load_upgraded(const std::string& rel) {
   return net;
 }
 
-const pb::LayerParameter& find_layer(const pb::NetParameter& net,
-                                     const std::string& name, int nth = 0) {
+const pb::LayerParameter& find_layer(const pb::NetParameter& net, const std::string& name,
+                                     int nth = 0) {
   for (const auto& l : net.layer()) {
     if (l.name() == name && nth-- == 0) return l;
   }
@@ -74,14 +70,15 @@ std::string error_of(Fn fn) {
 
 // ---- V0 ----
 
-TEST(UpgradeV0, Cifar10FullTrain) {
+TEST(UpgradeV0Corpus, Cifar10FullTrain) {
+  CREMA_REQUIRE_CORPUS();
   const auto net = load_upgraded("v1-format/cifar10-full-train-v0.prototxt");
   EXPECT_EQ(net.name(), "CIFAR10_full_train");
   ASSERT_EQ(net.layer_size(), 14);
-  const char* kTypes[] = {"Data", "Convolution", "Pooling", "ReLU", "LRN",
-                          "Convolution", "ReLU", "Pooling", "LRN",
-                          "Convolution", "ReLU", "Pooling", "InnerProduct",
-                          "SoftmaxWithLoss"};
+  const char* kTypes[] = {"Data",         "Convolution",    "Pooling", "ReLU",
+                          "LRN",          "Convolution",    "ReLU",    "Pooling",
+                          "LRN",          "Convolution",    "ReLU",    "Pooling",
+                          "InnerProduct", "SoftmaxWithLoss"};
   for (int i = 0; i < 14; ++i) EXPECT_EQ(net.layer(i).type(), kTypes[i]) << i;
 
   const auto& data = find_layer(net, "cifar");
@@ -116,8 +113,7 @@ TEST(UpgradeV0, Cifar10FullTrain) {
   EXPECT_EQ(pool1.pooling_param().pool(), pb::PoolingParameter::MAX);
   EXPECT_EQ(pool1.pooling_param().kernel_size(), 3u);
   EXPECT_EQ(pool1.pooling_param().stride(), 2u);
-  EXPECT_EQ(find_layer(net, "pool2").pooling_param().pool(),
-            pb::PoolingParameter::AVE);
+  EXPECT_EQ(find_layer(net, "pool2").pooling_param().pool(), pb::PoolingParameter::AVE);
 
   const auto& relu1 = find_layer(net, "relu1");  // in place
   EXPECT_EQ(relu1.bottom(0), "pool1");
@@ -183,7 +179,8 @@ TEST(UpgradeV0, ErrorsNameSourceAndLayer) {
 
 // ---- V1 ----
 
-TEST(UpgradeV1, CaffeNetTrainVal) {
+TEST(UpgradeV1Corpus, CaffeNetTrainVal) {
+  CREMA_REQUIRE_CORPUS();
   const auto net = load_upgraded("v1-format/caffenet-trainval-v1.prototxt");
   ASSERT_EQ(net.layer_size(), 26);
   EXPECT_EQ(net.layer(0).type(), "Data");
@@ -218,8 +215,7 @@ TEST(UpgradeV1, CaffeNetTrainVal) {
   EXPECT_EQ(find_layer(net, "norm1").type(), "LRN");
   EXPECT_EQ(find_layer(net, "norm1").lrn_param().local_size(), 5u);
   EXPECT_EQ(find_layer(net, "drop6").type(), "Dropout");
-  EXPECT_FLOAT_EQ(find_layer(net, "drop6").dropout_param().dropout_ratio(),
-                  0.5f);
+  EXPECT_FLOAT_EQ(find_layer(net, "drop6").dropout_param().dropout_ratio(), 0.5f);
   const auto& fc7 = find_layer(net, "fc7");
   EXPECT_EQ(fc7.type(), "InnerProduct");
   EXPECT_EQ(fc7.inner_product_param().num_output(), 4096u);
@@ -236,17 +232,14 @@ TEST(UpgradeV1, CaffeNetTrainVal) {
   EXPECT_EQ(loss.top(0), "loss");
 }
 
-TEST(UpgradeV1, Cifar10FullTrainTest) {
-  const auto net =
-      load_upgraded("v1-format/cifar10-full-traintest-v1.prototxt");
+TEST(UpgradeV1Corpus, Cifar10FullTrainTest) {
+  CREMA_REQUIRE_CORPUS();
+  const auto net = load_upgraded("v1-format/cifar10-full-traintest-v1.prototxt");
   ASSERT_EQ(net.layer_size(), 16);
   const auto& norm1 = find_layer(net, "norm1");
-  EXPECT_EQ(norm1.lrn_param().norm_region(),
-            pb::LRNParameter::WITHIN_CHANNEL);
-  EXPECT_EQ(find_layer(net, "pool1").pooling_param().pool(),
-            pb::PoolingParameter::MAX);
-  EXPECT_EQ(find_layer(net, "pool2").pooling_param().pool(),
-            pb::PoolingParameter::AVE);
+  EXPECT_EQ(norm1.lrn_param().norm_region(), pb::LRNParameter::WITHIN_CHANNEL);
+  EXPECT_EQ(find_layer(net, "pool1").pooling_param().pool(), pb::PoolingParameter::MAX);
+  EXPECT_EQ(find_layer(net, "pool2").pooling_param().pool(), pb::PoolingParameter::AVE);
 }
 
 TEST(UpgradeV1, LegacyTransformFieldsAndParamNames) {
@@ -289,8 +282,7 @@ TEST(UpgradeV1, CurrentFormatDataLayerWithLegacyFields) {
   auto conflict = parse_text<pb::NetParameter>(R"(
     layer { name: "d" type: "Data" top: "data"
             data_param { crop_size: 10 } transform_param { crop_size: 12 } })");
-  const std::string msg =
-      error_of([&] { upgrade_net(&conflict, "v2.prototxt"); });
+  const std::string msg = error_of([&] { upgrade_net(&conflict, "v2.prototxt"); });
   EXPECT_NE(msg.find("crop_size"), std::string::npos) << msg;
   EXPECT_NE(msg.find("'d'"), std::string::npos) << msg;
 }
@@ -304,8 +296,7 @@ TEST(UpgradeV1, MixedFormatsAreRejected) {
 
   auto untyped = parse_text<pb::NetParameter>(R"(
     layers { name: "nameless_type" bottom: "x" top: "x" })");
-  const std::string msg2 =
-      error_of([&] { upgrade_net(&untyped, "untyped.txt"); });
+  const std::string msg2 = error_of([&] { upgrade_net(&untyped, "untyped.txt"); });
   EXPECT_NE(msg2.find("nameless_type"), std::string::npos) << msg2;
 }
 
@@ -331,12 +322,14 @@ void expect_input_layer(const pb::NetParameter& net, int layer_count) {
   EXPECT_EQ(net.layer(1).bottom(0), "data");
 }
 
-TEST(UpgradeInput, InputDimBecomesInputLayer) {
+TEST(UpgradeInputCorpus, InputDimBecomesInputLayer) {
+  CREMA_REQUIRE_CORPUS();
   const auto net = load_upgraded("imagenet-resnet/resnet-50-deploy.prototxt");
   expect_input_layer(net, 229);
 }
 
-TEST(UpgradeInput, InputShapeBecomesInputLayer) {
+TEST(UpgradeInputCorpus, InputShapeBecomesInputLayer) {
+  CREMA_REQUIRE_CORPUS();
   const auto net = load_upgraded("preact-resnet/resnet101-v2-deploy.prototxt");
   expect_input_layer(net, 442);
 }
@@ -360,7 +353,8 @@ TEST(UpgradeInput, ShapelessInputsAreDropped) {
 
 // ---- BatchNorm ----
 
-TEST(UpgradeBatchNorm, FrozenStatisticParamsAreStripped) {
+TEST(UpgradeBatchNormCorpus, FrozenStatisticParamsAreStripped) {
+  CREMA_REQUIRE_CORPUS();
   auto net = load<pb::NetParameter>("cifar-resnet/resnet-20-trainval.prototxt");
   int bn_with_params = 0;
   for (const auto& l : net.layer()) {
@@ -395,16 +389,17 @@ TEST(UpgradeBatchNorm, LearnableOrSharedParamsAreKept) {
 
 // ---- current-format files ----
 
-TEST(UpgradeNet, CurrentFormatIsUntouched) {
-  auto net = load<pb::NetParameter>(
-      "wide-resnet/wrn-53-2-bottleneck-imagenet-deploy.prototxt");
+TEST(UpgradeNetCorpus, CurrentFormatIsUntouched) {
+  CREMA_REQUIRE_CORPUS();
+  auto net = load<pb::NetParameter>("wide-resnet/wrn-53-2-bottleneck-imagenet-deploy.prototxt");
   const pb::NetParameter before = net;
   EXPECT_FALSE(net_needs_upgrade(net));
   upgrade_net(&net, "wrn");
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(before, net));
 }
 
-TEST(UpgradeNet, EveryCorpusNetUpgrades) {
+TEST(UpgradeNetCorpus, EveryCorpusNetUpgrades) {
+  CREMA_REQUIRE_CORPUS();
   const char* kNets[] = {
       "cifar-resnet/resnet-20-trainval.prototxt",
       "cifar-resnet/resnet20-netspec-coldmooon.prototxt",
@@ -431,9 +426,9 @@ TEST(UpgradeNet, EveryCorpusNetUpgrades) {
   }
 }
 
-TEST(UpgradeNet, CeilModeFromForkParses) {
-  const auto net =
-      load<pb::NetParameter>("wide-resnet/wrn50-2-imagenet-deploy.prototxt");
+TEST(UpgradeNetCorpus, CeilModeFromForkParses) {
+  CREMA_REQUIRE_CORPUS();
+  const auto net = load<pb::NetParameter>("wide-resnet/wrn50-2-imagenet-deploy.prototxt");
   bool found = false;
   for (const auto& l : net.layer()) {
     if (l.pooling_param().has_ceil_mode()) {
@@ -448,9 +443,10 @@ TEST(UpgradeNet, CeilModeFromForkParses) {
 
 // ---- solvers ----
 
-TEST(UpgradeSolver, SolverTypeEnumBecomesTypeString) {
-  auto solver = load<pb::SolverParameter>(
-      "solvers/autoencoder-adagrad-old-solver-type-enum.prototxt");
+TEST(UpgradeSolverCorpus, SolverTypeEnumBecomesTypeString) {
+  CREMA_REQUIRE_CORPUS();
+  auto solver =
+      load<pb::SolverParameter>("solvers/autoencoder-adagrad-old-solver-type-enum.prototxt");
   ASSERT_TRUE(solver.has_solver_type());
   EXPECT_EQ(solver.solver_type(), pb::SolverParameter::ADAGRAD);
   EXPECT_TRUE(solver_needs_upgrade(solver));
@@ -463,12 +459,9 @@ TEST(UpgradeSolver, SolverTypeEnumBecomesTypeString) {
 
 TEST(UpgradeSolver, EveryEnumValueMaps) {
   const std::pair<pb::SolverParameter::SolverType, const char*> kCases[] = {
-      {pb::SolverParameter::SGD, "SGD"},
-      {pb::SolverParameter::NESTEROV, "Nesterov"},
-      {pb::SolverParameter::ADAGRAD, "AdaGrad"},
-      {pb::SolverParameter::RMSPROP, "RMSProp"},
-      {pb::SolverParameter::ADADELTA, "AdaDelta"},
-      {pb::SolverParameter::ADAM, "Adam"},
+      {pb::SolverParameter::SGD, "SGD"},           {pb::SolverParameter::NESTEROV, "Nesterov"},
+      {pb::SolverParameter::ADAGRAD, "AdaGrad"},   {pb::SolverParameter::RMSPROP, "RMSProp"},
+      {pb::SolverParameter::ADADELTA, "AdaDelta"}, {pb::SolverParameter::ADAM, "Adam"},
   };
   for (const auto& [value, name] : kCases) {
     pb::SolverParameter s;
@@ -479,17 +472,15 @@ TEST(UpgradeSolver, EveryEnumValueMaps) {
 }
 
 TEST(UpgradeSolver, BothTypeFieldsAreRejected) {
-  auto s = parse_text<pb::SolverParameter>(
-      "solver_type: ADAM type: \"Adam\"");
-  const std::string msg =
-      error_of([&] { upgrade_solver(&s, "both.prototxt"); });
+  auto s = parse_text<pb::SolverParameter>("solver_type: ADAM type: \"Adam\"");
+  const std::string msg = error_of([&] { upgrade_solver(&s, "both.prototxt"); });
   EXPECT_NE(msg.find("both.prototxt"), std::string::npos) << msg;
   EXPECT_NE(msg.find("solver_type"), std::string::npos) << msg;
 }
 
-TEST(UpgradeSolver, InlineV1NetIsUpgraded) {
-  auto solver = load<pb::SolverParameter>(
-      "solvers/lenet-consolidated-netparam-v1-solver.prototxt");
+TEST(UpgradeSolverCorpus, InlineV1NetIsUpgraded) {
+  CREMA_REQUIRE_CORPUS();
+  auto solver = load<pb::SolverParameter>("solvers/lenet-consolidated-netparam-v1-solver.prototxt");
   ASSERT_TRUE(solver_needs_upgrade(solver));
   upgrade_solver(&solver, "lenet_consolidated_solver.prototxt");
   const auto& net = solver.net_param();

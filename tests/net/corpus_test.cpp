@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// Every real Caffe file in ../shared/corpus/prototxt: parses (or names its missing blocks), and
-// when every layer type it uses has a plugin, builds, infers shapes, runs forward and backward
-// on random input and summarises (parameters, multiply-adds). Data layers whose database is absent become Input layers of the shape the file
-// implies (3x32x32 for CIFAR nets, 3x224x224 for ImageNet ones, crop_size when given).
+// Every real Caffe file in the corpus (CREMA_CORPUS_DIR; skipped without it): parses (or names
+// its missing blocks), and when every layer type it uses has a plugin, builds, infers shapes, runs
+// forward and backward on random input and summarises (parameters, multiply-adds). Data layers
+// whose database is absent become Input layers of the shape the file implies (3x32x32 for CIFAR
+// nets, 3x224x224 for ImageNet ones, crop_size when given).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include <random>
 #include <set>
 
+#include "corpus.hpp"
 #include "crema/core/host.hpp"
 #include "crema/core/net.hpp"
 #include "crema/core/prototxt.hpp"
@@ -23,7 +25,7 @@ namespace fs = std::filesystem;
 
 std::vector<std::string> corpus_nets() {
   std::vector<std::string> out;
-  for (const auto& e : fs::recursive_directory_iterator(CREMA_CORPUS_DIR)) {
+  for (const auto& e : fs::recursive_directory_iterator(test_corpus::dir())) {
     std::string p = e.path().string();
     if (e.path().extension() != ".prototxt" || p.find("solver") != std::string::npos) continue;
     out.push_back(p);
@@ -59,6 +61,7 @@ pb::NetParameter substitute_data(pb::NetParameter net, const std::string& path) 
 }
 
 TEST(Corpus, EveryFileParsesAndEveryBuildableFileRuns) {
+  CREMA_REQUIRE_CORPUS();
   set_num_threads(0);
   Registry& r = Registry::global();
   int ran = 0;

@@ -19,6 +19,7 @@
 #include <random>
 #include <sstream>
 
+#include "corpus.hpp"
 #include "net_stats.hpp"
 #include "crema/core/net.hpp"
 #include "crema/core/net_wiring.hpp"
@@ -180,9 +181,9 @@ std::map<std::string, int> type_counts(const std::string& path) {
 // Same layers, type by type, as the published Caffe files of the corpus (KaimingHe's ResNet-50/
 // 101/152 deploy, a CIFAR ResNet-20 with projection shortcuts, Coldmooon's pre-activation
 // ResNet-164, razorx89's WRN-16-4 with dropout).
-TEST(GeneratedNets, LayerCountsMatchPublishedCaffeFiles) {
-  const std::string corpus = CREMA_CORPUS_DIR;
-  if (!std::filesystem::exists(corpus)) GTEST_SKIP() << "no corpus at " << corpus;
+TEST(GeneratedNetsCorpus, LayerCountsMatchPublishedCaffeFiles) {
+  CREMA_REQUIRE_CORPUS();
+  const std::string corpus = test_corpus::dir();
   const std::pair<const char*, const char*> pairs[] = {
       {"imagenet-resnet/resnet-50-deploy.prototxt", "imagenet/resnet50.prototxt"},
       {"imagenet-resnet/resnet-101-deploy.prototxt", "imagenet/resnet101.prototxt"},
