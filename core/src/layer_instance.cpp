@@ -18,10 +18,9 @@
 namespace crema {
 
 constexpr Tensor::Access kNone = Tensor::Access::kNone, kRead = Tensor::Access::kRead,
-                        kWrite = Tensor::Access::kWrite;
+                         kWrite = Tensor::Access::kWrite;
 
-LayerInstance::LayerInstance(const pb::LayerParameter& param, Registry& registry)
-    : param_(param) {
+LayerInstance::LayerInstance(const pb::LayerParameter& param, Registry& registry) : param_(param) {
   type_ = &registry.find(param.type());
   desc_ = type_->desc;
   // The plugin reads its parameters through the composed schema, where its own block is a
@@ -77,8 +76,9 @@ void LayerInstance::setup(const std::vector<Tensor*>& bottom, const std::vector<
                           const crema_exec& exec) {
   auto count_ok = [](int n, int lo, int hi) { return n >= lo && (hi < 0 || n <= hi); };
   auto range = [](int lo, int hi) {
-    return lo == hi ? std::to_string(lo)
-                    : std::to_string(lo) + ".." + (hi < 0 ? std::string("any") : std::to_string(hi));
+    return lo == hi
+               ? std::to_string(lo)
+               : std::to_string(lo) + ".." + (hi < 0 ? std::string("any") : std::to_string(hi));
   };
   int nb = static_cast<int>(bottom.size()), nt = static_cast<int>(top.size());
   if (!count_ok(nb, desc_->min_bottoms, desc_->max_bottoms))
@@ -220,8 +220,10 @@ void LayerInstance::backward(const std::vector<Tensor*>& top, const std::vector<
   crema_exec ex = exec;
   crema_run_fn fn = desc_->backward_cpu;
   if (exec.device == CREMA_CUDA) {
-    if (desc_->backward_cuda) fn = desc_->backward_cuda;
-    else ex.device = CREMA_CPU;
+    if (desc_->backward_cuda)
+      fn = desc_->backward_cuda;
+    else
+      ex.device = CREMA_CPU;
   }
   if (!fn) throw std::runtime_error(label() + " has no backward pass but a gradient is needed");
   auto dev = static_cast<crema_device>(ex.device);
@@ -229,7 +231,8 @@ void LayerInstance::backward(const std::vector<Tensor*>& top, const std::vector<
   for (Tensor* x : top) t.push_back(x->view(dev, kRead, kRead));
   for (size_t i = 0; i < bottom.size(); ++i)
     b.push_back(bottom[i]->view(dev, kRead, propagate_down[i] ? kWrite : kNone));
-  for (auto& x : params_) p.push_back(x.tensor->view(dev, kRead, params_need_grad ? kWrite : kNone));
+  for (auto& x : params_)
+    p.push_back(x.tensor->view(dev, kRead, params_need_grad ? kWrite : kNone));
   if (dev == CREMA_CPU)
     for (size_t k = 0; k < absorbed.size(); ++k)
       for (auto& x : absorbed[k]->params_)

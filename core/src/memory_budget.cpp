@@ -71,8 +71,12 @@ uint64_t parse_bytes(const std::string& text) {
   for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   if (!unit.empty() && unit.back() == 'B') unit.pop_back();
   if (!unit.empty() && unit.back() == 'I') unit.pop_back();  // "GiB"
-  const double scale = unit.empty() ? 1 : unit == "K" ? 1024.0 : unit == "M" ? 1048576.0
-                     : unit == "G" ? 1073741824.0 : unit == "T" ? 1099511627776.0 : -1;
+  const double scale = unit.empty()  ? 1
+                       : unit == "K" ? 1024.0
+                       : unit == "M" ? 1048576.0
+                       : unit == "G" ? 1073741824.0
+                       : unit == "T" ? 1099511627776.0
+                                     : -1;
   if (!(v > 0) || scale < 0 || !std::isfinite(v * scale) || v * scale >= 1.8e19)
     throw std::runtime_error("bad memory size '" + text + "': give e.g. 8G, 512M or a byte count");
   return static_cast<uint64_t>(v * scale);

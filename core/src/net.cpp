@@ -8,8 +8,8 @@
 
 #include "crema/core/device.hpp"
 #include "crema/core/host.hpp"
-#include "crema/core/net_wiring.hpp"
 #include "crema/core/memory_budget.hpp"
+#include "crema/core/net_wiring.hpp"
 #include "crema/core/registry.hpp"
 
 namespace crema {
@@ -36,7 +36,8 @@ crema_exec Net::make_exec(int layer) const {
   e.device = device_;
   e.num_threads = num_threads();
   e.rng_seed = mix(options_.seed * 1315423911ull + static_cast<uint64_t>(layer));
-  e.rng_counter = layer >= 0 && layer < static_cast<int>(rng_counters_.size()) ? rng_counters_[layer] : 0;
+  e.rng_counter =
+      layer >= 0 && layer < static_cast<int>(rng_counters_.size()) ? rng_counters_[layer] : 0;
   if (workspace_ && workspace_bytes_) {
     e.workspace = device_ == CREMA_CUDA ? static_cast<void*>(workspace_->mutable_device_data())
                                         : static_cast<void*>(workspace_->mutable_host_data());
@@ -105,8 +106,9 @@ void Net::init(const pb::NetParameter& param, Registry& registry) {
       }
       top_ids_[i].push_back(id);
       top_vecs_[i].push_back(blobs_[id].get());
-      float w = j < lp.loss_weight_size() ? lp.loss_weight(j)
-                : (j == 0 && (layer.desc().flags & CREMA_LAYER_LOSS)) ? 1.f : 0.f;
+      float w = j < lp.loss_weight_size()                             ? lp.loss_weight(j)
+                : (j == 0 && (layer.desc().flags & CREMA_LAYER_LOSS)) ? 1.f
+                                                                      : 0.f;
       top_loss_weights_[i].push_back(w);
       if (w != 0) blob_loss_weights_[id] = w;
     }
@@ -123,10 +125,10 @@ void Net::init(const pb::NetParameter& param, Registry& registry) {
         auto [ol, ok] = shared_param_owner[pname];
         ParamBlob& owner = layers_[ol]->params()[ok];
         if (owner.tensor->shape() != params[k].tensor->shape())
-          throw std::runtime_error(layer.label() + " shares parameter '" + pname + "' with layer '" +
-                                   layer_names_[ol] + "' but shapes differ: " +
-                                   params[k].tensor->shape_string() + " vs " +
-                                   owner.tensor->shape_string());
+          throw std::runtime_error(layer.label() + " shares parameter '" + pname +
+                                   "' with layer '" + layer_names_[ol] +
+                                   "' but shapes differ: " + params[k].tensor->shape_string() +
+                                   " vs " + owner.tensor->shape_string());
         params[k].tensor = owner.tensor;
         shared_from_earlier[i][k] = true;
         param_owner_[i].push_back(param_owner_[ol][ok]);
@@ -138,7 +140,8 @@ void Net::init(const pb::NetParameter& param, Registry& registry) {
         continue;
       }
       param_owner_[i].push_back(static_cast<int>(learnable_.size()));
-      learnable_.push_back({params[k].tensor.get(), params[k].lr_mult, params[k].decay_mult, label});
+      learnable_.push_back(
+          {params[k].tensor.get(), params[k].lr_mult, params[k].decay_mult, label});
     }
   }
   std::vector<int> consumers(blobs_.size(), 0);
@@ -190,10 +193,10 @@ void Net::check_memory_budget() const {
   if (limit.bytes == 0 || need.bytes <= limit.bytes) return;
   throw std::runtime_error(
       options_.source + ": the " + (name_.empty() ? "" : "net '" + name_ + "' in ") +
-      pb::Phase_Name(options_.phase) + " needs " +
-      format_bytes(need.bytes) + " but " + format_bytes(limit.bytes) + " may be used (" +
-      limit.source + "); the largest part is " + need.largest + ", " +
-      format_bytes(need.largest_bytes) + ". Reduce the batch size or the input, or set -max_memory");
+      pb::Phase_Name(options_.phase) + " needs " + format_bytes(need.bytes) + " but " +
+      format_bytes(limit.bytes) + " may be used (" + limit.source + "); the largest part is " +
+      need.largest + ", " + format_bytes(need.largest_bytes) +
+      ". Reduce the batch size or the input, or set -max_memory");
 }
 
 void Net::init_backward_needs(const pb::NetParameter& def) {
@@ -239,8 +242,10 @@ void Net::init_backward_needs(const pb::NetParameter& def) {
       layer_params_need_grad_[i] = false;
     }
     for (size_t j = 0; j < bottom_ids_[i].size(); ++j) {
-      if (contributes) under_loss.insert(bottom_ids_[i][j]);
-      else bottom_need_backward_[i][j] = 0;
+      if (contributes)
+        under_loss.insert(bottom_ids_[i][j]);
+      else
+        bottom_need_backward_[i][j] = 0;
       if (!bottom_need_backward_[i][j]) skip.insert(bottom_ids_[i][j]);
     }
   }
@@ -387,7 +392,8 @@ int Net::layer_index(const std::string& name) const {
 
 Tensor* Net::blob(const std::string& name) const {
   auto it = blob_index_.find(name);
-  if (it == blob_index_.end()) throw std::runtime_error("net '" + name_ + "' has no blob '" + name + "'");
+  if (it == blob_index_.end())
+    throw std::runtime_error("net '" + name_ + "' has no blob '" + name + "'");
   return blobs_[it->second].get();
 }
 
@@ -455,8 +461,7 @@ std::string Net::WeightsCopy::summary() const {
   return s;
 }
 
-Net::WeightsCopy Net::copy_trained_layers_from(const pb::NetParameter& weights,
-                                               bool require_all) {
+Net::WeightsCopy Net::copy_trained_layers_from(const pb::NetParameter& weights, bool require_all) {
   WeightsCopy report;
   std::vector<std::pair<const pb::LayerParameter*, int>> matches;
   for (const auto& src : weights.layer()) {
@@ -498,18 +503,19 @@ Net::WeightsCopy Net::copy_trained_layers_from(const pb::NetParameter& weights,
                                    : "their layers with blobs: " + name_list(report.unused)) +
         "; this net's layers with parameters: " + name_list(report.not_copied) + ")");
   if (require_all && !report.not_copied.empty())
-    throw std::runtime_error("the weights are of another net: no weights for layer(s) " +
-                             name_list(report.not_copied) +
-                             (report.unused.empty() ? "" : "; layers not in this net: " +
-                                                               name_list(report.unused)));
+    throw std::runtime_error(
+        "the weights are of another net: no weights for layer(s) " + name_list(report.not_copied) +
+        (report.unused.empty() ? "" : "; layers not in this net: " + name_list(report.unused)));
   for (const auto& [src, i] : matches) {
     auto& params = layers_[i]->params();
     for (int k = 0; k < src->blobs_size(); ++k) {
       const pb::BlobProto& b = src->blobs(k);
       Tensor& t = *params[k].tensor;
       float* x = t.mutable_host_data();
-      if (b.data_size() == t.count()) std::copy(b.data().begin(), b.data().end(), x);
-      else std::copy(b.double_data().begin(), b.double_data().end(), x);
+      if (b.data_size() == t.count())
+        std::copy(b.data().begin(), b.data().end(), x);
+      else
+        std::copy(b.double_data().begin(), b.double_data().end(), x);
     }
     report.copied.push_back(layer_names_[i]);
   }

@@ -12,8 +12,8 @@
 #include <sstream>
 
 #include "crema/core/proto_io.hpp"
-#include "crema/core/upgrade.hpp"
 #include "crema/core/registry.hpp"
+#include "crema/core/upgrade.hpp"
 
 namespace crema {
 
@@ -33,9 +33,13 @@ std::string tidy(std::string m) {
 // The identifier a column points into or just after ("  bogus: 3" -> bogus), to name the field.
 std::string field_before(const std::string& line, int column) {
   int end = std::min<int>(column, static_cast<int>(line.size()));
-  while (end > 0 && !(std::isalnum(static_cast<unsigned char>(line[end - 1])) || line[end - 1] == '_')) --end;
+  while (end > 0 &&
+         !(std::isalnum(static_cast<unsigned char>(line[end - 1])) || line[end - 1] == '_'))
+    --end;
   int begin = end;
-  while (begin > 0 && (std::isalnum(static_cast<unsigned char>(line[begin - 1])) || line[begin - 1] == '_')) --begin;
+  while (begin > 0 &&
+         (std::isalnum(static_cast<unsigned char>(line[begin - 1])) || line[begin - 1] == '_'))
+    --begin;
   return line.substr(begin, end - begin);
 }
 
@@ -66,8 +70,8 @@ struct Collector : gpb::io::ErrorCollector {
       // when the ':' is missing ("name \"x\"").
       std::string before = text.substr(0, std::min<size_t>(column, text.size()));
       size_t colon = before.rfind(':');
-      std::string field = field_before(before, static_cast<int>(colon == std::string::npos
-                                                                  ? before.size() : colon));
+      std::string field = field_before(
+          before, static_cast<int>(colon == std::string::npos ? before.size() : colon));
       if (!field.empty()) what += " (field '" + field + "')";
     }
     if (count++ < 10)
@@ -92,7 +96,8 @@ T parse_composed(const std::string& text, const std::string& source, const std::
   parser.RecordErrorsTo(&errors);
   if (!parser.ParseFromString(text, msg.get())) {
     if (errors.count == 0) errors.out << source << ": error: not a valid " << core_name << "\n";
-    if (!errors.hint.empty()) errors.out << "  " << errors.hint << "\n" << registry.describe_search() << "\n";
+    if (!errors.hint.empty())
+      errors.out << "  " << errors.hint << "\n" << registry.describe_search() << "\n";
     std::string s = errors.out.str();
     throw ParseError(s.substr(0, s.size() - 1));
   }

@@ -40,7 +40,7 @@ struct Registry::Impl {
   std::vector<Refusal> refusals;
   std::vector<std::string> warnings;
   std::map<std::string, std::map<uint32_t, LayerType>> types;  // type -> version -> layer
-  std::map<std::string, std::string> type_owner;                // "type@v" -> path
+  std::map<std::string, std::string> type_owner;               // "type@v" -> path
   std::unique_ptr<SchemaComposer> schema = std::make_unique<SchemaComposer>();
   std::mutex mu;
 };

@@ -131,9 +131,9 @@ std::string SchemaComposer::add_plugin(const std::string& path, const crema_plug
         bool same = b.field == field && b.number == d.param_field_number && b.message == message;
         if (same) continue;
         if (b.field == field || b.number == d.param_field_number)
-          return "layer type '" + std::string(d.type) + "': block '" + field + "' = " +
-                 std::to_string(d.param_field_number) + " collides with '" + b.field + "' = " +
-                 std::to_string(b.number) + " of " + b.path;
+          return "layer type '" + std::string(d.type) + "': block '" + field +
+                 "' = " + std::to_string(d.param_field_number) + " collides with '" + b.field +
+                 "' = " + std::to_string(b.number) + " of " + b.path;
       }
     bool dup = false;
     for (const Block& b : acc->blocks) dup = dup || b.field == field;
@@ -173,8 +173,7 @@ std::string SchemaComposer::compose() {
     }
   const std::string composed_prefix = std::string(".") + kComposedPackage + ".";
   for (const auto& m : core.message_type()) {
-    if (m.name() != "NetParameter" && m.name() != "LayerParameter" &&
-        m.name() != "SolverParameter")
+    if (m.name() != "NetParameter" && m.name() != "LayerParameter" && m.name() != "SolverParameter")
       continue;
     gpb::DescriptorProto* copy = composed.add_message_type();
     *copy = m;

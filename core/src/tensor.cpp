@@ -46,12 +46,8 @@ const float* Tensor::host_data() const { return static_cast<const float*>(data_-
 const float* Tensor::host_diff() const { return static_cast<const float*>(diff_->host_data()); }
 float* Tensor::mutable_host_data() { return static_cast<float*>(data_->mutable_host_data()); }
 float* Tensor::mutable_host_diff() { return static_cast<float*>(diff_->mutable_host_data()); }
-const float* Tensor::device_data() const {
-  return static_cast<const float*>(data_->device_data());
-}
-const float* Tensor::device_diff() const {
-  return static_cast<const float*>(diff_->device_data());
-}
+const float* Tensor::device_data() const { return static_cast<const float*>(data_->device_data()); }
+const float* Tensor::device_diff() const { return static_cast<const float*>(diff_->device_data()); }
 float* Tensor::mutable_device_data() { return static_cast<float*>(data_->mutable_device_data()); }
 float* Tensor::mutable_device_diff() { return static_cast<float*>(diff_->mutable_device_data()); }
 

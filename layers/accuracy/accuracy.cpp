@@ -100,8 +100,8 @@ class Accuracy final : public crema::Layer<Accuracy> {
     if (class_hits.empty()) return;
     float* per_class = c.top(1).data();
     for (int64_t k = 0; k < classes_; ++k)
-      per_class[k] =
-          class_count[k] ? static_cast<float>(double(class_hits[k]) / class_count[k]) : 0.f;
+      per_class[k] = class_count[k] ? static_cast<float>(double(class_hits[k]) / class_count[k])
+                                    : 0.f;
   }
 
   // Never asked for a gradient by the net (NO_BACKWARD); present so that test harnesses that

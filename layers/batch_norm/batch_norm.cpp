@@ -29,8 +29,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "crema/layer.hpp"
 #include "batch_norm_kernels.hpp"
+#include "crema/layer.hpp"
 #include "crema/layers/channel_reduce.hpp"
 #include "crema/layers/channel_runs.hpp"
 #if CREMA_WITH_CUDA
@@ -161,13 +161,12 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
     float* mean = stats_gpu_.data();
     const float* is = mean + C_;
     if (global_)
-      batch_norm_backward_global_cuda(c.cuda_stream(), c.top(0).diff(), c.bottom(0).diff(), N_,
-                                      C_, S_, is);
+      batch_norm_backward_global_cuda(c.cuda_stream(), c.top(0).diff(), c.bottom(0).diff(), N_, C_,
+                                      S_, is);
     else
-      batch_norm_backward_cuda(c.cuda_stream(), c.top(0).diff(),
-                               kept_ ? x_norm_gpu_.data() : c.bottom(0).data(),
-                               kept_ ? nullptr : mean, c.bottom(0).diff(), N_, C_, S_, is,
-                               mean + 2 * C_);
+      batch_norm_backward_cuda(
+          c.cuda_stream(), c.top(0).diff(), kept_ ? x_norm_gpu_.data() : c.bottom(0).data(),
+          kept_ ? nullptr : mean, c.bottom(0).diff(), N_, C_, S_, is, mean + 2 * C_);
   }
 #endif
 
@@ -207,12 +206,14 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
     for_runs([&](int64_t off, int64_t len, int64_t c0, auto st) {
       constexpr int St = decltype(st)::value;
       auto run = [&](auto relu) {
-        normalise_affine<St, decltype(relu)::value>(
-            x + off, z + off, keep ? keep + off : nullptr, per<St>(mu + c0), per<St>(is + c0),
-            per<St>(g + c0), per<St>(b + c0), slope, len);
+        normalise_affine<St, decltype(relu)::value>(x + off, z + off, keep ? keep + off : nullptr,
+                                                    per<St>(mu + c0), per<St>(is + c0),
+                                                    per<St>(g + c0), per<St>(b + c0), slope, len);
       };
-      if (ab.relu) run(std::true_type{});
-      else run(std::false_type{});
+      if (ab.relu)
+        run(std::true_type{});
+      else
+        run(std::false_type{});
     });
   }
 
@@ -234,7 +235,9 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
     if (ab.relu) {
       const float* z = c.top(0).data();
       const float slope = slope_;
-      for_runs([&](int64_t off, int64_t len, int64_t, auto) { relu_mask(z + off, g + off, slope, len); });
+      for_runs([&](int64_t off, int64_t len, int64_t, auto) {
+        relu_mask(z + off, g + off, slope, len);
+      });
     }
     const bool scale_grad = ab.scale && c.absorbed_params_need_grad(0);
     const bool dx_wanted = c.propagate_down(0);

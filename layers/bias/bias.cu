@@ -12,8 +12,7 @@ namespace {
 using crema::cuda::kThreads;
 
 template <class Index>
-__global__ void forward(int64_t n, Index D, Index inner, const float* x, const float* b,
-                        float* y) {
+__global__ void forward(int64_t n, Index D, Index inner, const float* x, const float* b, float* y) {
   CREMA_CUDA_LOOP(i, n) y[i] = x[i] + b[static_cast<Index>(i) / inner % D];
 }
 

@@ -87,10 +87,12 @@ std::vector<float> reference_im2col(const std::vector<float>& xt, int num, const
                 const int y = oh * g.stride_h - g.pad_h + i * g.dilation_h;
                 const int x = ow * g.stride_w - g.pad_w + j * g.dilation_w;
                 const int64_t row = (int64_t{n} * oh_n + oh) * ow_n + ow;
-                const int64_t c = (int64_t{gr} * g.kernel_h * g.kernel_w + i * g.kernel_w + j) * cg_n + cg;
+                const int64_t c =
+                    (int64_t{gr} * g.kernel_h * g.kernel_w + i * g.kernel_w + j) * cg_n + cg;
                 const bool inside = y >= 0 && y < g.height && x >= 0 && x < g.width;
                 col[row * cols + c] =
-                    inside ? xt[((int64_t{n} * g.height + y) * g.width + x) * g.channels + gr * cg_n + cg]
+                    inside ? xt[((int64_t{n} * g.height + y) * g.width + x) * g.channels +
+                                gr * cg_n + cg]
                            : 0.f;
               }
   return col;
@@ -98,9 +100,9 @@ std::vector<float> reference_im2col(const std::vector<float>& xt, int num, const
 
 std::string describe(const ConvGeometry& g) {
   std::ostringstream os;
-  os << "C" << g.channels << " G" << g.groups << " " << g.height << "x" << g.width << " k" << g.kernel_h
-     << "x" << g.kernel_w << " p" << g.pad_h << "," << g.pad_w << " s" << g.stride_h << "," << g.stride_w
-     << " d" << g.dilation_h << "," << g.dilation_w;
+  os << "C" << g.channels << " G" << g.groups << " " << g.height << "x" << g.width << " k"
+     << g.kernel_h << "x" << g.kernel_w << " p" << g.pad_h << "," << g.pad_w << " s" << g.stride_h
+     << "," << g.stride_w << " d" << g.dilation_h << "," << g.dilation_w;
   return os.str();
 }
 
@@ -126,7 +128,8 @@ TEST_F(LayersCommon, Col2imIsTheAdjointOfIm2col) {
     std::vector<float> back(xt.size(), 1e6f);
     col2im_nhwc(y.data(), num, g, back.data());
     double lhs = 0, rhs = 0, scale = 0;
-    for (size_t i = 0; i < y.size(); ++i) lhs += double{col[i]} * y[i], scale += std::fabs(col[i] * y[i]);
+    for (size_t i = 0; i < y.size(); ++i)
+      lhs += double{col[i]} * y[i], scale += std::fabs(col[i] * y[i]);
     for (size_t i = 0; i < xt.size(); ++i) rhs += double{xt[i]} * back[i];
     ASSERT_NEAR(lhs, rhs, 1e-5 * (1 + scale)) << describe(g);
   }
@@ -136,7 +139,8 @@ TEST_F(LayersCommon, Col2imSumsTheEntriesReadFromEachPixel) {
   // A 3x3 stride-1 pad-1 kernel over a 3x3 plane: the centre pixel is read by all 9 windows,
   // a corner by 4, an edge by 6; with every column entry 1, col2im gives those counts.
   ConvGeometry g;
-  g.channels = 1, g.height = 3, g.width = 3, g.kernel_h = 3, g.kernel_w = 3, g.pad_h = 1, g.pad_w = 1;
+  g.channels = 1, g.height = 3, g.width = 3, g.kernel_h = 3, g.kernel_w = 3, g.pad_h = 1,
+  g.pad_w = 1;
   std::vector<float> ones(g.out_plane() * g.col_width(), 1.f), x(9, -5.f);
   col2im_nhwc(ones.data(), 1, g, x.data());
   EXPECT_EQ(x, (std::vector<float>{4, 6, 4, 6, 9, 6, 4, 6, 4}));
@@ -183,12 +187,13 @@ TEST_F(LayersCommon, ChannelRunsVisitEveryElementOnceWithItsChannel) {
   for (const int64_t inner : {int64_t{1}, int64_t{5}}) {
     const int64_t outer = 6, channels = 4, n = outer * channels * inner;
     std::vector<int> visits(n, 0), channel_seen(n, -1);
-    for_channel_runs(outer, channels, inner, 8, [&](int64_t offset, int64_t length, int64_t c0, auto stride) {
-      for (int64_t i = 0; i < length; ++i) {
-        ++visits[offset + i];  // runs are disjoint, so no two threads touch one element
-        channel_seen[offset + i] = static_cast<int>(c0 + decltype(stride)::value * i);
-      }
-    });
+    for_channel_runs(
+        outer, channels, inner, 8, [&](int64_t offset, int64_t length, int64_t c0, auto stride) {
+          for (int64_t i = 0; i < length; ++i) {
+            ++visits[offset + i];  // runs are disjoint, so no two threads touch one element
+            channel_seen[offset + i] = static_cast<int>(c0 + decltype(stride)::value * i);
+          }
+        });
     for (int64_t i = 0; i < n; ++i) {
       ASSERT_EQ(visits[i], 1) << "inner " << inner << ", element " << i;
       ASSERT_EQ(channel_seen[i], (i / inner) % channels) << "inner " << inner << ", element " << i;
@@ -198,8 +203,7 @@ TEST_F(LayersCommon, ChannelRunsVisitEveryElementOnceWithItsChannel) {
   for (const auto& [outer, channels, inner] :
        {std::tuple<int64_t, int64_t, int64_t>{6, 4, 0}, {0, 4, 5}, {6, 0, 5}}) {
     int calls = 0;
-    for_channel_runs(outer, channels, inner, 8,
-                     [&](int64_t, int64_t, int64_t, auto) { ++calls; });
+    for_channel_runs(outer, channels, inner, 8, [&](int64_t, int64_t, int64_t, auto) { ++calls; });
     EXPECT_EQ(calls, 0) << outer << "x" << channels << "x" << inner;
   }
 }
@@ -254,7 +258,8 @@ TEST_F(LayersCommon, ChannelReduceMatchesADoubleSumAndNotTheThreadCount) {
 
 TEST_F(LayersCommon, CopyFloatsCopiesAcrossChunkBoundariesAndSkipsSelfCopies) {
   std::mt19937 rng(5);
-  for (const int64_t n : {int64_t{0}, int64_t{1}, int64_t{65535}, int64_t{65536}, int64_t{200001}}) {
+  for (const int64_t n :
+       {int64_t{0}, int64_t{1}, int64_t{65535}, int64_t{65536}, int64_t{200001}}) {
     const auto src = random_floats(n, rng);
     std::vector<float> dst(n + 1, -7.f);
     copy_floats(dst.data(), src.data(), n);

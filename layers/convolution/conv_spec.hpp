@@ -75,10 +75,10 @@ inline ConvSpec read_conv_spec(const Params& p, const std::string& block = "conv
   const int n_dil = p.size(block + ".dilation");
   CREMA_CHECK(n_dil <= 2, "dilation must be given once, or once per spatial axis (2); got "
                               << n_dil << " values");
-  g.dilation_h = detail::checked_geometry("dilation",
-                                          p.get_repeated_or<int64_t>(block + ".dilation", 0, 1));
-  g.dilation_w = detail::checked_geometry("dilation",
-                                          p.get_repeated_or<int64_t>(block + ".dilation", 1, 1));
+  g.dilation_h =
+      detail::checked_geometry("dilation", p.get_repeated_or<int64_t>(block + ".dilation", 0, 1));
+  g.dilation_w =
+      detail::checked_geometry("dilation", p.get_repeated_or<int64_t>(block + ".dilation", 1, 1));
   CREMA_CHECK(g.kernel_h > 0 && g.kernel_w > 0,
               "kernel dimensions must be nonzero, got " << g.kernel_h << "x" << g.kernel_w);
   CREMA_CHECK(g.stride_h > 0 && g.stride_w > 0,
@@ -97,8 +97,9 @@ inline int64_t checked_axis(const char* axis, int64_t in, int64_t kernel, int64_
                                           << ") is larger than the padded input " << axis << " "
                                           << in << " + 2*" << pad << " = " << padded);
   CREMA_CHECK(extent <= detail::kMaxGeometry && padded <= detail::kMaxGeometry,
-              "convolution geometry too large along the " << axis << ": padded input " << padded
-                  << ", kernel extent " << extent << " (at most " << detail::kMaxGeometry << ")");
+              "convolution geometry too large along the "
+                  << axis << ": padded input " << padded << ", kernel extent " << extent
+                  << " (at most " << detail::kMaxGeometry << ")");
   return (padded - extent) / stride + 1;
 }
 
@@ -113,10 +114,10 @@ inline void check_conv_input(const TensorView& x, int axis, ConvGeometry* g) {
   for (int a = 1; a < 4; ++a)
     CREMA_CHECK(x.dim(a) <= detail::kMaxGeometry,
                 "bottom " << shape_string(x.shape()) << " is too large for convolution");
-  const int64_t out_h = checked_axis("height", x.dim(2), g->kernel_h, g->pad_h, g->stride_h,
-                                     g->dilation_h);
-  const int64_t out_w = checked_axis("width", x.dim(3), g->kernel_w, g->pad_w, g->stride_w,
-                                     g->dilation_w);
+  const int64_t out_h =
+      checked_axis("height", x.dim(2), g->kernel_h, g->pad_h, g->stride_h, g->dilation_h);
+  const int64_t out_w =
+      checked_axis("width", x.dim(3), g->kernel_w, g->pad_w, g->stride_w, g->dilation_w);
   const int64_t col_width = x.dim(1) * g->kernel_h * g->kernel_w;
   CREMA_CHECK(col_width <= detail::kMaxGeometry && out_h * out_w <= detail::kMaxGeometry,
               "convolution geometry too large: " << col_width << " column entries per output, "

@@ -40,10 +40,9 @@ class Convolution final : public crema::Layer<Convolution> {
     if (method == "WINOGRAD") tuning_.winograd = 1, tuning_.direct = 0;
     if (method == "DIRECT") tuning_.winograd = 0, tuning_.direct = 1;
     tuning_.winograd_tile = p.get<int>("convolution_param.winograd_tile");
-    CREMA_CHECK(tuning_.winograd_tile == 0 || tuning_.winograd_tile == 2 ||
-                    tuning_.winograd_tile == 4,
-                "winograd_tile must be 2 or 4 (0: chosen per shape), got "
-                    << tuning_.winograd_tile);
+    CREMA_CHECK(
+        tuning_.winograd_tile == 0 || tuning_.winograd_tile == 2 || tuning_.winograd_tile == 4,
+        "winograd_tile must be 2 or 4 (0: chosen per shape), got " << tuning_.winograd_tile);
     // Debugging overrides, which win over the prototxt (docs/CONFIGURATION.md): the buffer
     // budget of one chunk of images in KB, the pixel rows a chunk's GEMM gets at least
     // (CREMA_CONV_MIN_GEMM_ROWS), 1x1 by per-image GEMMs (CREMA_CONV_POINTWISE: 0 never,
@@ -90,9 +89,9 @@ class Convolution final : public crema::Layer<Convolution> {
   void reshape(crema::Context& c) {
     ConvGeometry& g = spec_.geometry;
     crema::layers::check_conv_input(c.bottom(0), spec_.axis, &g);
-    CREMA_CHECK(
-        g.channels == channels_,
-        "bottom has " << g.channels << " channels but the weights were set up for " << channels_);
+    CREMA_CHECK(g.channels == channels_,
+                "bottom has " << g.channels << " channels but the weights were set up for "
+                              << channels_);
     const int64_t num = c.bottom(0).dim(0);
     c.top(0).set_shape({num, spec_.num_output, g.out_h(), g.out_w()});
 #if CREMA_WITH_CUDA
@@ -145,8 +144,8 @@ class Convolution final : public crema::Layer<Convolution> {
     CREMA_CHECK(gpu_ready_, "Convolution: forward on the GPU without a GPU reshape");
     const float* bias = spec_.bias_term ? c.param(1).data() : nullptr;
     if (cudnn_on_)
-      cudnn_->forward(crema::cudnn::handle(c.cudnn_handle()), c.bottom(0).data(),
-                      c.param(0).data(), bias, c.top(0).data(), c.workspace<void>());
+      cudnn_->forward(crema::cudnn::handle(c.cudnn_handle()), c.bottom(0).data(), c.param(0).data(),
+                      bias, c.top(0).data(), c.workspace<void>());
     else
       gpu_gemm_.forward(c, c.bottom(0).data(), c.param(0).data(), bias, c.top(0).data());
   }
@@ -209,8 +208,8 @@ class Convolution final : public crema::Layer<Convolution> {
     cudnn_on_ = want && crema::layers::ConvCudnn::fits(g, spec_.num_output, num);
     if (cudnn_on_) {
       if (!cudnn_) cudnn_ = std::make_unique<crema::layers::ConvCudnn>();
-      c.request_workspace(cudnn_->plan(crema::cudnn::handle(c.cudnn_handle()), g,
-                                       spec_.num_output, num));
+      c.request_workspace(
+          cudnn_->plan(crema::cudnn::handle(c.cudnn_handle()), g, spec_.num_output, num));
     } else {
       c.request_workspace(gpu_gemm_.plan(g, spec_.num_output, num));
     }

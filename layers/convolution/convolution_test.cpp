@@ -79,12 +79,9 @@ void for_each_method(const Fn& fn) {
   // The 1x1 layers alternate between the per-image pointwise GEMMs and im2col (a transpose).
   const struct {
     const char *min_plane, *winograd, *winograd_dw, *winograd_tile, *pointwise, *direct;
-  } plans[] = {{"1", "0", "0", "2", "1", "0"},
-               {"1000000000", "0", "0", "2", "0", "1"},
-               {"1", "1", "0", "2", "1", "-1"},
-               {"1000000000", "1", "1", "2", "0", "0"},
-               {"1", "1", "1", "4", "1", "1"},
-               {"1000000000", "1", "0", "4", "0", "-1"}};
+  } plans[] = {{"1", "0", "0", "2", "1", "0"},  {"1000000000", "0", "0", "2", "0", "1"},
+               {"1", "1", "0", "2", "1", "-1"}, {"1000000000", "1", "1", "2", "0", "0"},
+               {"1", "1", "1", "4", "1", "1"},  {"1000000000", "1", "0", "4", "0", "-1"}};
   for (const auto& p : plans) {
     setenv("CREMA_CONV_ROWSHIFT_MIN", p.min_plane, 1);
     setenv("CREMA_CONV_WINOGRAD", p.winograd, 1);
@@ -239,21 +236,21 @@ TEST(Convolution, WinogradChunksGiveTheSameResult) {
   // F(4x4, 3x3) takes about 3.5 KB per image here.
   setenv("CREMA_CONV_WINOGRAD", "1", 1);
   for (const char* tile : {"2", "4"})
-  for (const char* kb : {"0", "9", "65536"})
-   for (const char* dw : {"0", "1"}) {
-    setenv("CREMA_CONV_WINOGRAD_TILE", tile, 1);
-    setenv("CREMA_CONV_WINOGRAD_CHUNK_KB", kb, 1);
-    setenv("CREMA_CONV_WINOGRAD_DW", dw, 1);
-    SCOPED_TRACE(std::string("CREMA_CONV_WINOGRAD_TILE=") + tile + " CREMA_CONV_WINOGRAD_CHUNK_KB=" +
-                 kb + " CREMA_CONV_WINOGRAD_DW=" + dw);
-    expect_matches_reference("num_output: 3 kernel_size: 3 pad: 1", {5, 2, 6, 6},
-                             {3, 3, 1, 1, 1, 1, 1, 1, 1});
-    LayerHarness h(conv(std::string("num_output: 3 kernel_size: 3 pad: 1") + kFillers),
-                   {{5, 2, 6, 5}});
-    h.fill_gaussian(0, 1.0);
-    std::string log;
-    EXPECT_EQ(GradientChecker(1e-2, 1e-3).check(h, &log), 0) << kb << "\n" << log;
-  }
+    for (const char* kb : {"0", "9", "65536"})
+      for (const char* dw : {"0", "1"}) {
+        setenv("CREMA_CONV_WINOGRAD_TILE", tile, 1);
+        setenv("CREMA_CONV_WINOGRAD_CHUNK_KB", kb, 1);
+        setenv("CREMA_CONV_WINOGRAD_DW", dw, 1);
+        SCOPED_TRACE(std::string("CREMA_CONV_WINOGRAD_TILE=") + tile +
+                     " CREMA_CONV_WINOGRAD_CHUNK_KB=" + kb + " CREMA_CONV_WINOGRAD_DW=" + dw);
+        expect_matches_reference("num_output: 3 kernel_size: 3 pad: 1", {5, 2, 6, 6},
+                                 {3, 3, 1, 1, 1, 1, 1, 1, 1});
+        LayerHarness h(conv(std::string("num_output: 3 kernel_size: 3 pad: 1") + kFillers),
+                       {{5, 2, 6, 5}});
+        h.fill_gaussian(0, 1.0);
+        std::string log;
+        EXPECT_EQ(GradientChecker(1e-2, 1e-3).check(h, &log), 0) << kb << "\n" << log;
+      }
   unsetenv("CREMA_CONV_WINOGRAD_TILE");
   unsetenv("CREMA_CONV_WINOGRAD_CHUNK_KB");
   unsetenv("CREMA_CONV_WINOGRAD_DW");
@@ -291,10 +288,12 @@ TEST(Convolution, CpuMethodFromThePrototxt) {
   } cases[] = {
       {"cpu_method: GEMM", {{"CREMA_CONV_WINOGRAD", "0"}, {"CREMA_CONV_DIRECT", "0"}}},
       {"cpu_method: WINOGRAD winograd_tile: 2",
-       {{"CREMA_CONV_WINOGRAD", "1"}, {"CREMA_CONV_DIRECT", "0"},
+       {{"CREMA_CONV_WINOGRAD", "1"},
+        {"CREMA_CONV_DIRECT", "0"},
         {"CREMA_CONV_WINOGRAD_TILE", "2"}}},
       {"cpu_method: WINOGRAD winograd_tile: 4",
-       {{"CREMA_CONV_WINOGRAD", "1"}, {"CREMA_CONV_DIRECT", "0"},
+       {{"CREMA_CONV_WINOGRAD", "1"},
+        {"CREMA_CONV_DIRECT", "0"},
         {"CREMA_CONV_WINOGRAD_TILE", "4"}}},
       {"cpu_method: DIRECT", {{"CREMA_CONV_WINOGRAD", "0"}, {"CREMA_CONV_DIRECT", "1"}}},
   };
@@ -433,21 +432,21 @@ namespace {
 const char* const kEngines[] = {"DEFAULT", "CUDNN", "CAFFE"};
 
 const GradCase kGpuCases[] = {
-    {"num_output: 4 kernel_size: 3 pad: 1", {2, 3, 5, 7}},                       // 3x3 pad 1
-    {"num_output: 3 kernel_size: 3 stride: 2 pad: 1", {2, 3, 7, 6}},             // stride 2
-    {"num_output: 4 kernel_size: 1", {2, 7, 3, 4}},                              // 1x1 pointwise
-    {"num_output: 2 kernel_size: 1 stride: 2 bias_term: false", {2, 3, 5, 5}},   // 1x1 strided
-    {"num_output: 3 kernel_size: 1 pad: 1", {2, 2, 3, 3}},                       // 1x1 padded
-    {"num_output: 6 kernel_size: 3 pad: 1 group: 2", {2, 4, 4, 5}},              // groups
-    {"num_output: 4 kernel_size: 1 group: 2", {3, 6, 3, 4}},                     // grouped 1x1
-    {"num_output: 3 kernel_size: 3 group: 3 pad: 1 stride: 2", {2, 3, 5, 5}},    // depthwise
-    {"num_output: 6 kernel_size: 3 pad: 1 group: 3", {2, 3, 5, 5}},              // multiplier 2
-    {"num_output: 4 kernel_size: 3 pad: 2 dilation: 2", {2, 2, 6, 5}},           // dilation 2
+    {"num_output: 4 kernel_size: 3 pad: 1", {2, 3, 5, 7}},                      // 3x3 pad 1
+    {"num_output: 3 kernel_size: 3 stride: 2 pad: 1", {2, 3, 7, 6}},            // stride 2
+    {"num_output: 4 kernel_size: 1", {2, 7, 3, 4}},                             // 1x1 pointwise
+    {"num_output: 2 kernel_size: 1 stride: 2 bias_term: false", {2, 3, 5, 5}},  // 1x1 strided
+    {"num_output: 3 kernel_size: 1 pad: 1", {2, 2, 3, 3}},                      // 1x1 padded
+    {"num_output: 6 kernel_size: 3 pad: 1 group: 2", {2, 4, 4, 5}},             // groups
+    {"num_output: 4 kernel_size: 1 group: 2", {3, 6, 3, 4}},                    // grouped 1x1
+    {"num_output: 3 kernel_size: 3 group: 3 pad: 1 stride: 2", {2, 3, 5, 5}},   // depthwise
+    {"num_output: 6 kernel_size: 3 pad: 1 group: 3", {2, 3, 5, 5}},             // multiplier 2
+    {"num_output: 4 kernel_size: 3 pad: 2 dilation: 2", {2, 2, 6, 5}},          // dilation 2
     {"num_output: 4 kernel_h: 2 kernel_w: 3 pad_h: 1 stride_w: 2 stride_h: 1", {2, 2, 4, 7}},
     {"num_output: 6 kernel_h: 3 kernel_w: 2 pad_h: 2 pad_w: 0 stride_h: 2 stride_w: 1 "
      "dilation: 2 dilation: 1 group: 3",
-     {3, 6, 8, 5}},                                                               // all of it
-    {"num_output: 5 kernel_size: 3 bias_term: false", {1, 5, 6, 5}},             // no bias, N=1
+     {3, 6, 8, 5}},                                                   // all of it
+    {"num_output: 5 kernel_size: 3 bias_term: false", {1, 5, 6, 5}},  // no bias, N=1
 };
 
 std::string with_engine(const char* body, const char* engine) {
@@ -475,15 +474,15 @@ TEST(Convolution, GpuAgreesWithCpu) {
     }
   // A ResNet-sized layer and a wide 1x1: longer sums, where cuDNN's order differs most.
   for (const char* engine : kEngines) {
-    EXPECT_LT(crema::testing::max_device_disagreement(
-                  with_engine("num_output: 32 kernel_size: 3 pad: 1", engine), {{4, 32, 14, 14}},
-                  {}),
-              1e-4)
+    EXPECT_LT(
+        crema::testing::max_device_disagreement(
+            with_engine("num_output: 32 kernel_size: 3 pad: 1", engine), {{4, 32, 14, 14}}, {}),
+        1e-4)
         << engine;
-    EXPECT_LT(crema::testing::max_device_disagreement(
-                  with_engine("num_output: 64 kernel_size: 1 stride: 2", engine), {{3, 48, 9, 9}},
-                  {}),
-              1e-4)
+    EXPECT_LT(
+        crema::testing::max_device_disagreement(
+            with_engine("num_output: 64 kernel_size: 1 stride: 2", engine), {{3, 48, 9, 9}}, {}),
+        1e-4)
         << engine;
   }
 }
@@ -499,7 +498,8 @@ TEST(Convolution, GpuGradientsMatchFiniteDifferences) {
       h.fill_gaussian(0, 1.0);
       std::string log;
       EXPECT_EQ(GradientChecker(1e-2, 1e-3).check(h, &log), 0)
-          << gc.body << " engine: " << engine << "\n" << log;
+          << gc.body << " engine: " << engine << "\n"
+          << log;
     }
 }
 
@@ -545,7 +545,8 @@ TEST(Convolution, GpuIm2colChunksGiveTheSameResult) {
       h.fill_gaussian(0, 1.0);
       std::string log;
       EXPECT_EQ(GradientChecker(1e-2, 1e-3).check(h, &log), 0)
-          << body << " CREMA_CONV_GPU_COLUMN_KB=" << kb << "\n" << log;
+          << body << " CREMA_CONV_GPU_COLUMN_KB=" << kb << "\n"
+          << log;
     }
   }
   unsetenv("CREMA_CONV_GPU_COLUMN_KB");

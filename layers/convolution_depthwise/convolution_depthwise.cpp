@@ -31,9 +31,9 @@ class ConvolutionDepthwise final : public crema::Layer<ConvolutionDepthwise> {
     // group and num_output are implied by the channels; given, they must agree (checked in setup).
     if (p.has(b + "num_output")) num_output_ = p.get<int64_t>(b + "num_output");
     if (p.has(b + "group")) group_ = p.get<int64_t>(b + "group");
-    CREMA_CHECK(
-        p.get<int>(b + "axis") == 1 || p.get<int>(b + "axis") == -3,
-        "only the channel axis 1 (N,C,H,W) is supported, got axis " << p.get<int>(b + "axis"));
+    CREMA_CHECK(p.get<int>(b + "axis") == 1 || p.get<int>(b + "axis") == -3,
+                "only the channel axis 1 (N,C,H,W) is supported, got axis "
+                    << p.get<int>(b + "axis"));
     read_pair(p, b, "kernel_size", "kernel", 0, &kh_, &kw_);
     read_pair(p, b, "stride", "stride", 1, &sh_, &sw_);
     read_pair(p, b, "pad", "pad", 0, &ph_, &pw_);

@@ -129,12 +129,12 @@ class Data final : public crema::Layer<Data> {
       for (uint64_t s = skip_rng.below(static_cast<uint64_t>(rand_skip_)); s > 0; --s) advance();
     }
     const size_t n = static_cast<size_t>(batch_size_);
-    prefetch_ = std::make_unique<crema::data::Prefetcher>(n * item_count(), n, depth_,
-                                                          [this](crema::data::Batch& b) { fill(b); });
+    prefetch_ = std::make_unique<crema::data::Prefetcher>(
+        n * item_count(), n, depth_, [this](crema::data::Batch& b) { fill(b); });
   }
   void reshape(crema::Context& c) {
-    c.top(0).set_shape({batch_size_, channels_, transform_.out_size(height_),
-                        transform_.out_size(width_)});
+    c.top(0).set_shape(
+        {batch_size_, channels_, transform_.out_size(height_), transform_.out_size(width_)});
     if (c.num_top() > 1) c.top(1).set_shape({batch_size_});
   }
   void forward_cpu(crema::Context& c) {
@@ -183,12 +183,14 @@ class Data final : public crema::Layer<Data> {
                                           << "Data layer reads raw datums only: convert the "
                                           << "images without -encoded");
     if (channels_)
-      CREMA_CHECK(datum_.channels == channels_ && datum_.height == height_ && datum_.width == width_,
+      CREMA_CHECK(datum_.channels == channels_ && datum_.height == height_ &&
+                      datum_.width == width_,
                   "Data: " << where << " is " << datum_.channels << "x" << datum_.height << "x"
                            << datum_.width << " but the first record is " << channels_ << "x"
                            << height_ << "x" << width_ << ": all records need one shape");
     const size_t want = static_cast<size_t>(datum_.channels) * datum_.height * datum_.width;
-    CREMA_CHECK(datum_.data_size == want || (datum_.data_size == 0 && datum_.float_data.size() == want),
+    CREMA_CHECK(datum_.data_size == want ||
+                    (datum_.data_size == 0 && datum_.float_data.size() == want),
                 "Data: " << where << " has " << datum_.data_size << " data bytes and "
                          << datum_.float_data.size() << " float_data values for its "
                          << datum_.channels << "x" << datum_.height << "x" << datum_.width
@@ -200,7 +202,8 @@ class Data final : public crema::Layer<Data> {
     CHECK_MDB(rc, "Data: reading " << source_);
   }
   size_t item_count() const {
-    return static_cast<size_t>(channels_) * transform_.out_size(height_) * transform_.out_size(width_);
+    return static_cast<size_t>(channels_) * transform_.out_size(height_) *
+           transform_.out_size(width_);
   }
   // Prefetch thread only: the cursor sits on the next record to deliver.
   void fill(crema::data::Batch& b) {

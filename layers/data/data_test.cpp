@@ -161,14 +161,16 @@ TEST(Data, CropAndMirrorInTrainCentreInTest) {
                  phase(false));
   t.forward();
   for (int y = 0; y < 3; ++y)
-    for (int x = 0; x < 3; ++x) EXPECT_EQ(t.top_data(0)[y * 3 + x], float(pix(0, (1 + y) * 6 + 1 + x)));
+    for (int x = 0; x < 3; ++x)
+      EXPECT_EQ(t.top_data(0)[y * 3 + x], float(pix(0, (1 + y) * 6 + 1 + x)));
 }
 
 TEST(Data, RandSkipIsSeededThenSequential) {
   TempDir d;
   write_lmdb(d / "db", raw_records(50, 1, 2, 2));
   auto first = [&](uint64_t seed) {
-    LayerHarness h(layer(d / "db", "backend: LMDB batch_size: 3 rand_skip: 40"), {}, phase(false, seed));
+    LayerHarness h(layer(d / "db", "backend: LMDB batch_size: 3 rand_skip: 40"), {},
+                   phase(false, seed));
     h.forward();
     std::vector<int> l = labels(h);
     EXPECT_EQ(l[1], l[0] + 3);
@@ -195,7 +197,8 @@ TEST(Data, ErrorsAreClear) {
   write_lmdb(d / "enc", enc);
   std::string encoded = error_of(layer(d / "enc", "backend: LMDB batch_size: 2"));
   EXPECT_NE(encoded.find("record '00000000' of " + d / "enc" + " is an encoded image"),
-            std::string::npos) << encoded;
+            std::string::npos)
+      << encoded;
 }
 
 // A bad record met by the prefetch thread fails the forward that would have delivered it.
@@ -213,7 +216,8 @@ TEST(Data, ThreadErrorsReachForward) {
       ADD_FAILURE() << "no error";
     } catch (const std::exception& e) {
       EXPECT_NE(std::string(e.what()).find("record '00000005' of " + d / "db" + " is 1x3x3"),
-                std::string::npos) << e.what();
+                std::string::npos)
+          << e.what();
     }
   }
 }
@@ -296,6 +300,7 @@ TEST(Datum, DecoderMatchesProtobuf) {
   EXPECT_EQ(v.data_size, 0u);
   EXPECT_EQ(v.float_data, (std::vector<float>{1.5f, -2.f, 1.f}));
   std::string cut = s.substr(0, s.size() - 3);
-  EXPECT_THROW(crema::data::decode_datum(reinterpret_cast<const uint8_t*>(cut.data()), cut.size(), v),
-               crema::Error);
+  EXPECT_THROW(
+      crema::data::decode_datum(reinterpret_cast<const uint8_t*>(cut.data()), cut.size(), v),
+      crema::Error);
 }

@@ -25,8 +25,8 @@ bool is_directory(const std::string& path) {
 InputFile::InputFile(const std::string& path) : path_(path), gz_(nullptr) {
   errno = 0;
   gzFile f = gzopen(path.c_str(), "rb");
-  CREMA_CHECK(f != nullptr, "cannot open " << path << ": "
-                                           << (errno ? std::strerror(errno) : "out of memory"));
+  CREMA_CHECK(f != nullptr,
+              "cannot open " << path << ": " << (errno ? std::strerror(errno) : "out of memory"));
   gzbuffer(f, 1 << 18);
   gz_ = f;
 }

@@ -38,9 +38,9 @@ std::string find_idx(const std::string& dir, const std::string& split, const std
 std::vector<uint32_t> read_header(InputFile& f, uint32_t magic, int ndims, const char* what) {
   uint8_t buf[16];
   f.read_exact(buf, static_cast<size_t>(4 * (ndims + 1)), std::string("the idx header of ") + what);
-  CREMA_CHECK(read_be32(buf) == magic,
-              f.path() << ": magic number " << hex(read_be32(buf)) << ", expected " << hex(magic)
-                       << " (idx file of " << what << ")");
+  CREMA_CHECK(read_be32(buf) == magic, f.path() << ": magic number " << hex(read_be32(buf))
+                                                << ", expected " << hex(magic) << " (idx file of "
+                                                << what << ")");
   std::vector<uint32_t> dims;
   for (int d = 0; d < ndims; ++d) dims.push_back(read_be32(buf + 4 * (d + 1)));
   return dims;

@@ -26,7 +26,7 @@ void dropout_mask_cuda(void* stream, int64_t n, uint64_t key, uint32_t thr, floa
 
 void dropout_scale_cuda(void* stream, int64_t n, float s, const float* in, float* out) {
   if (n <= 0) return;
-  scale<<<crema::cuda::blocks(n), crema::cuda::kThreads, 0, crema::cuda::stream(stream)>>>(
-      n, s, in, out);
+  scale<<<crema::cuda::blocks(n), crema::cuda::kThreads, 0, crema::cuda::stream(stream)>>>(n, s, in,
+                                                                                           out);
   crema::cuda::check_launch("Dropout scale");
 }

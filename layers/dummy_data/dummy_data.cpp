@@ -134,9 +134,9 @@ class DummyData final : public crema::Layer<DummyData> {
       float* host = staging_.data() + offset;
       offset += n;
       fill(f, host, n, mix(c.rng_seed(), c.rng_counter(), t));
-      crema::cuda::check(cudaMemcpyAsync(c.top(t).data(), host, sizeof(float) * n,
-                                         cudaMemcpyHostToDevice, stream),
-                         "DummyData (copy to device)");
+      crema::cuda::check(
+          cudaMemcpyAsync(c.top(t).data(), host, sizeof(float) * n, cudaMemcpyHostToDevice, stream),
+          "DummyData (copy to device)");
     }
     if (offset > 0) {
       if (!copied_)
@@ -200,7 +200,7 @@ class DummyData final : public crema::Layer<DummyData> {
   std::vector<crema::Shape> shapes_;
   bool constants_pending_ = true;
 #if CREMA_WITH_CUDA
-  std::vector<float> staging_;   // random tops drawn on the host, read by the pending copies
+  std::vector<float> staging_;    // random tops drawn on the host, read by the pending copies
   cudaEvent_t copied_ = nullptr;  // recorded after the last copy from staging_
 #endif
 };

@@ -7,8 +7,8 @@
 
 #include "crema/core/net.hpp"
 #include "crema/core/prototxt.hpp"
-#include "crema/testing/harness.hpp"
 #include "crema/core/registry.hpp"
+#include "crema/testing/harness.hpp"
 
 using crema::testing::GradientChecker;
 using crema::testing::LayerHarness;

@@ -132,7 +132,8 @@ class Eltwise final : public crema::Layer<Eltwise> {
 #endif
 
   static std::vector<crema::TestConfig> tests() {
-    return {{"type: 'Eltwise' eltwise_param { operation: SUM coeff: 1 coeff: -0.5 }", "2,3,4,5;2,3,4,5"},
+    return {{"type: 'Eltwise' eltwise_param { operation: SUM coeff: 1 coeff: -0.5 }",
+             "2,3,4,5;2,3,4,5"},
             {"type: 'Eltwise' eltwise_param { operation: PROD }", "2,3,4,5;2,3,4,5;2,3,4,5"},
             // Few elements: with step 1e-2, near-ties of N(0,1) inputs (MAX's kinks) stay unlikely.
             {"type: 'Eltwise' eltwise_param { operation: MAX }", "3,1,7;3,1,7"}};

@@ -89,8 +89,8 @@ class EuclideanLoss final : public crema::Layer<EuclideanLoss> {
     for (int k = 0; k < 2; ++k)
       if (c.propagate_down(k))
         euclidean_loss_backward_cuda(c.cuda_stream(), c.bottom(0).count(), k == 0 ? 1.f : -1.f,
-                                     c.top(0).diff(), static_cast<float>(num_),
-                                     diff_gpu_.data(), c.bottom(k).diff());
+                                     c.top(0).diff(), static_cast<float>(num_), diff_gpu_.data(),
+                                     c.bottom(k).diff());
   }
 #endif
 

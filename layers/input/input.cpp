@@ -30,9 +30,9 @@ class Input final : public crema::Layer<Input> {
     }
     shaped_ = true;
     int n = static_cast<int>(shapes_.size());
-    CREMA_CHECK(n == 1 || n == c.num_top(),
-                "input_param gives " << n << " shapes for " << c.num_top()
-                                     << " tops: give one shape, or one per top");
+    CREMA_CHECK(n == 1 || n == c.num_top(), "input_param gives "
+                                                << n << " shapes for " << c.num_top()
+                                                << " tops: give one shape, or one per top");
     for (int t = 0; t < c.num_top(); ++t) c.top(t).set_shape(shapes_[n == 1 ? 0 : t]);
   }
   void forward_cpu(crema::Context&) {}  // the data is written from outside

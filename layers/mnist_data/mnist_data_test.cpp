@@ -19,7 +19,9 @@ namespace {
 constexpr const char* kFashion = "/usr/share/datasets/fashion-mnist";
 
 // Never 0, so a zero in the output can only come from padding.
-uint8_t pix(int i, int y, int x) { return static_cast<uint8_t>(1 + (i * 37 + y * 11 + x * 3) % 250); }
+uint8_t pix(int i, int y, int x) {
+  return static_cast<uint8_t>(1 + (i * 37 + y * 11 + x * 3) % 250);
+}
 
 std::vector<uint8_t> idx_images(int n, int rows, int cols) {
   std::vector<uint8_t> b;
@@ -54,7 +56,8 @@ void write_set(const TempDir& d, const std::string& prefix, int n, int rows, int
   }
 }
 
-std::string layer(const std::string& dir, const std::string& params, const std::string& transform = "") {
+std::string layer(const std::string& dir, const std::string& params,
+                  const std::string& transform = "") {
   return "type: 'MNISTData' top: 'data' top: 'label' mnist_data_param { source: '" + dir + "' " +
          params + " } transform_param { " + transform + " }";
 }
@@ -175,7 +178,8 @@ TEST(MNISTData, MirrorInTrainOnly) {
   TempDir d;
   write_set(d, "train", 32, 3, 4, false);
   for (bool train : {true, false}) {
-    LayerHarness h(layer(d.path(), "batch_size: 32 shuffle: false", "mirror: true"), {}, phase(train));
+    LayerHarness h(layer(d.path(), "batch_size: 32 shuffle: false", "mirror: true"), {},
+                   phase(train));
     h.forward();
     int flipped = 0;
     for (int i = 0; i < 32; ++i) {
@@ -189,8 +193,10 @@ TEST(MNISTData, MirrorInTrainOnly) {
       EXPECT_TRUE(same || mirrored) << "image " << i;
       flipped += mirrored;
     }
-    if (train) EXPECT_TRUE(flipped > 4 && flipped < 28) << flipped << " of 32 mirrored";
-    else EXPECT_EQ(flipped, 0);
+    if (train)
+      EXPECT_TRUE(flipped > 4 && flipped < 28) << flipped << " of 32 mirrored";
+    else
+      EXPECT_EQ(flipped, 0);
   }
 }
 
@@ -220,12 +226,14 @@ TEST(MNISTData, ErrorsNameTheFile) {
   write_file(d / "train-images-idx3-ubyte", cut);
   write_file(d / "train-labels-idx1-ubyte", idx_labels(5));
   std::string trunc = error_of(layer(d.path(), "batch_size: 2"));
-  EXPECT_NE(trunc.find(d / "train-images-idx3-ubyte" + " is truncated"), std::string::npos) << trunc;
+  EXPECT_NE(trunc.find(d / "train-images-idx3-ubyte" + " is truncated"), std::string::npos)
+      << trunc;
 
   // A header claiming 2^30 images of 2x2 (4 GB) in a file of a few KB: refused as truncated
   // without allocating what it claims (the peak memory stays far below 4 GB).
   std::vector<uint8_t> liar = idx_images(1000, 2, 2), liar_labels = idx_labels(1000);
-  for (std::vector<uint8_t>* v : {&liar, &liar_labels}) (*v)[4] = 0x40, (*v)[5] = (*v)[6] = (*v)[7] = 0;
+  for (std::vector<uint8_t>* v : {&liar, &liar_labels})
+    (*v)[4] = 0x40, (*v)[5] = (*v)[6] = (*v)[7] = 0;
   write_file(d / "train-images-idx3-ubyte", liar);
   write_file(d / "train-labels-idx1-ubyte", liar_labels);
   std::string claimed = error_of(layer(d.path(), "batch_size: 2"));
@@ -249,8 +257,7 @@ TEST(MNISTData, ErrorsNameTheFile) {
 
 TEST(MNISTData, RealFashionMnistFirstBatch) {
   std::string images = std::string(kFashion) + "/train-images-idx3-ubyte.gz";
-  if (!std::ifstream(images))
-    GTEST_SKIP() << images << " is not installed";
+  if (!std::ifstream(images)) GTEST_SKIP() << images << " is not installed";
   LayerHarness h(layer(kFashion, "batch_size: 64", "scale: 0.00390625"), {}, phase(false));
   EXPECT_EQ(h.top_shape(0), (crema::testing::Shape{64, 1, 28, 28}));
   h.forward();

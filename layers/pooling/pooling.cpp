@@ -30,8 +30,7 @@ class Pooling final : public crema::Layer<Pooling> {
     return i;
   }
 
-  explicit Pooling(const crema::Params& p)
-      : engine_(p.get<std::string>("pooling_param.engine")) {
+  explicit Pooling(const crema::Params& p) : engine_(p.get<std::string>("pooling_param.engine")) {
     const std::string P = "pooling_param.";
     method_ = p.get<std::string>(P + "pool");
     CREMA_CHECK(method_ == "MAX" || method_ == "AVE",
@@ -197,8 +196,17 @@ class Pooling final : public crema::Layer<Pooling> {
   }
 #if CREMA_WITH_CUDA
   PoolGeometry geometry(const crema::Context& c) const {
-    return {c.bottom(0).dim(0) * c.bottom(0).dim(1), h_, w_, out_h_, out_w_, kh_, kw_, sh_, sw_,
-            ph_, pw_};
+    return {c.bottom(0).dim(0) * c.bottom(0).dim(1),
+            h_,
+            w_,
+            out_h_,
+            out_w_,
+            kh_,
+            kw_,
+            sh_,
+            sw_,
+            ph_,
+            pw_};
   }
 #endif
   int64_t grain() const { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, h_ * w_)); }

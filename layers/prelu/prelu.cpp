@@ -149,8 +149,8 @@ class PReLU final : public crema::Layer<PReLU> {
       CREMA_CHECK(c.workspace_size() >= prelu_slope_grad_workspace(N_, channels_, S_),
                   "PReLU: the workspace asked for in reshape is missing");
       // Before dE/dx, which in place overwrites dE/dy.
-      prelu_slope_grad_cuda(c.cuda_stream(), N_, channels_, S_, shared_, x, dy,
-                            c.param(0).diff(), c.workspace<void>());
+      prelu_slope_grad_cuda(c.cuda_stream(), N_, channels_, S_, shared_, x, dy, c.param(0).diff(),
+                            c.workspace<void>());
     }
     if (c.propagate_down(0))
       prelu_backward_x_cuda(c.cuda_stream(), N_, channels_, S_, shared_, c.param(0).data(), x, dy,

@@ -24,8 +24,8 @@ __global__ void forward(int64_t n, Index C, Index S, bool shared, const float* a
 }
 
 template <class Index>
-__global__ void backward_x(int64_t n, Index C, Index S, bool shared, const float* a,
-                           const float* x, const float* dy, float* dx) {
+__global__ void backward_x(int64_t n, Index C, Index S, bool shared, const float* a, const float* x,
+                           const float* dy, float* dx) {
   CREMA_CUDA_LOOP(i, n) {
     const float slope = a[shared ? 0 : static_cast<Index>(i) / S % C];
     dx[i] = x[i] > 0.f ? dy[i] : slope * dy[i];
@@ -59,18 +59,18 @@ __global__ void finish_shared(int64_t count, const double* partial, float* da) {
 }
 }  // namespace
 
-void prelu_forward_cuda(void* stream, int64_t N, int64_t C, int64_t S, bool shared,
-                        const float* a, const float* x, float* y, float* keep) {
+void prelu_forward_cuda(void* stream, int64_t N, int64_t C, int64_t S, bool shared, const float* a,
+                        const float* x, float* y, float* keep) {
   const int64_t n = N * C * S;
   if (n <= 0) return;
   const cudaStream_t st = crema::cuda::stream(stream);
   const int grid = crema::cuda::blocks(n);
   if (crema::cuda::fits_int32(n))
-    forward<uint32_t><<<grid, kThreads, 0, st>>>(n, uint32_t(C), uint32_t(S), shared, a, x, y,
-                                                 keep);
+    forward<uint32_t>
+        <<<grid, kThreads, 0, st>>>(n, uint32_t(C), uint32_t(S), shared, a, x, y, keep);
   else
-    forward<uint64_t><<<grid, kThreads, 0, st>>>(n, uint64_t(C), uint64_t(S), shared, a, x, y,
-                                                 keep);
+    forward<uint64_t>
+        <<<grid, kThreads, 0, st>>>(n, uint64_t(C), uint64_t(S), shared, a, x, y, keep);
   crema::cuda::check_launch("PReLU forward");
 }
 
@@ -81,11 +81,11 @@ void prelu_backward_x_cuda(void* stream, int64_t N, int64_t C, int64_t S, bool s
   const cudaStream_t st = crema::cuda::stream(stream);
   const int grid = crema::cuda::blocks(n);
   if (crema::cuda::fits_int32(n))
-    backward_x<uint32_t><<<grid, kThreads, 0, st>>>(n, uint32_t(C), uint32_t(S), shared, a, x,
-                                                    dy, dx);
+    backward_x<uint32_t>
+        <<<grid, kThreads, 0, st>>>(n, uint32_t(C), uint32_t(S), shared, a, x, dy, dx);
   else
-    backward_x<uint64_t><<<grid, kThreads, 0, st>>>(n, uint64_t(C), uint64_t(S), shared, a, x,
-                                                    dy, dx);
+    backward_x<uint64_t>
+        <<<grid, kThreads, 0, st>>>(n, uint64_t(C), uint64_t(S), shared, a, x, dy, dx);
   crema::cuda::check_launch("PReLU backward");
 }
 

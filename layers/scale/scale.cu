@@ -65,8 +65,8 @@ void scale_forward_cuda(void* stream, int64_t outer, int64_t D, int64_t inner, c
   crema::cuda::check_launch("Scale forward");
 }
 
-void scale_backward_x_cuda(void* stream, int64_t outer, int64_t D, int64_t inner,
-                           const float* dy, const float* s, float* dx) {
+void scale_backward_x_cuda(void* stream, int64_t outer, int64_t D, int64_t inner, const float* dy,
+                           const float* s, float* dx) {
   const int64_t n = outer * D * inner;
   if (n <= 0) return;
   const cudaStream_t st = crema::cuda::stream(stream);
@@ -82,9 +82,9 @@ size_t scale_param_grads_workspace(int64_t outer, int64_t D, int64_t inner) {
   return crema::layers::gpu::reduce_workspace(2, outer, D, inner);
 }
 
-void scale_param_grads_cuda(void* stream, int64_t outer, int64_t D, int64_t inner,
-                            const float* dy, const float* x, float* ds, bool accumulate_s,
-                            float* db, void* workspace) {
+void scale_param_grads_cuda(void* stream, int64_t outer, int64_t D, int64_t inner, const float* dy,
+                            const float* x, float* ds, bool accumulate_s, float* db,
+                            void* workspace) {
   if (D <= 0 || (!ds && !db)) return;
   const cudaStream_t st = crema::cuda::stream(stream);
   namespace gpu = crema::layers::gpu;

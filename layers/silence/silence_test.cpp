@@ -7,8 +7,8 @@
 #include "crema/core/layer_instance.hpp"
 #include "crema/core/net.hpp"
 #include "crema/core/prototxt.hpp"
-#include "crema/core/tensor.hpp"
 #include "crema/core/registry.hpp"
+#include "crema/core/tensor.hpp"
 
 namespace {
 crema::pb::LayerParameter silence_param(int bottoms) {

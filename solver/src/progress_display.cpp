@@ -49,8 +49,8 @@ void ProgressDisplay::begin() {
 double ProgressDisplay::display(int iter, int display_every, float smoothed_loss, float lr,
                                 const Net& net) {
   const double secs = std::chrono::duration<double>(Clock::now() - t_display_).count();
-  const double ips =
-      iters_since_display_ > 1 ? (iters_since_display_ - 1) / std::max(secs, 1e-9) : 0;
+  const double ips = iters_since_display_ > 1 ? (iters_since_display_ - 1) / std::max(secs, 1e-9)
+                                              : 0;
   line_.clear();
   CREMA_LOG_IF(INFO, !quiet_) << "Iteration " << iter << " (" << fmt(ips) << " iter/s, "
                               << fmt(secs) << "s/" << display_every
@@ -62,8 +62,8 @@ double ProgressDisplay::display(int iter, int display_every, float smoothed_loss
     const float w = net.blob_loss_weight(id);
     for (int64_t j = 0; j < b->count(); ++j) {
       const std::string extra = w != 0 ? " (* " + fmt(w) + " = " + fmt(w * x[j]) + " loss)" : "";
-      CREMA_LOG_IF(INFO, !quiet_) << "    Train net output #" << k++ << ": "
-                                  << net.blob_names()[id] << " = " << fmt(x[j]) << extra;
+      CREMA_LOG_IF(INFO, !quiet_) << "    Train net output #" << k++ << ": " << net.blob_names()[id]
+                                  << " = " << fmt(x[j]) << extra;
     }
   }
   CREMA_LOG_IF(INFO, !quiet_) << "Iteration " << iter << ", lr = " << fmt(lr);

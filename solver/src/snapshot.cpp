@@ -90,8 +90,10 @@ void Solver::check_snapshot_dir() const {
   fs::create_directories(dir, ec);
   std::string probe = (dir / (".crema_write_probe." + std::to_string(getpid()))).string();
   std::ofstream f(probe);
-  if (!f) throw std::runtime_error("snapshot directory '" + dir.string() + "' is not writable (snapshot_prefix: '" +
-                                   param_.snapshot_prefix() + "'): fix it before training, not after");
+  if (!f)
+    throw std::runtime_error("snapshot directory '" + dir.string() +
+                             "' is not writable (snapshot_prefix: '" + param_.snapshot_prefix() +
+                             "'): fix it before training, not after");
   f.close();
   fs::remove(probe, ec);
   // snapshot_base() is "dir/name_" or "dir/": the files' names start with the part after dir/.
@@ -115,7 +117,8 @@ std::string Solver::snapshot() {
   }
   write_binary_proto_atomic(base + ".solverstate", state);
   last_snapshot_ = base + ".caffemodel";
-  CREMA_LOG_IF(INFO, !options_.quiet) << "Snapshotting to binary proto file " << base << ".caffemodel";
+  CREMA_LOG_IF(INFO, !options_.quiet)
+      << "Snapshotting to binary proto file " << base << ".caffemodel";
   CREMA_LOG_IF(INFO, !options_.quiet)
       << "Snapshotting solver state to binary proto file " << base << ".solverstate";
   return last_snapshot_;

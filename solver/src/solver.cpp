@@ -13,8 +13,8 @@
 #include "crema/core/prototxt.hpp"
 #include "crema/solver/lr_policy.hpp"
 #include "crema/solver/net_sources.hpp"
-#include "crema/solver/solver_check.hpp"
 #include "crema/solver/signals.hpp"
+#include "crema/solver/solver_check.hpp"
 
 namespace crema {
 
@@ -53,7 +53,8 @@ Solver::Solver(const pb::SolverParameter& param, const SolverOptions& options)
   for (const auto& w : param_.weights()) load_weights(w);
   history_.resize(net_->learnable_params().size() * rule_->history_per_param());
   for (size_t i = 0; i < history_.size(); ++i)
-    history_[i].reshape(net_->learnable_params()[i % net_->learnable_params().size()].tensor->shape());
+    history_[i].reshape(
+        net_->learnable_params()[i % net_->learnable_params().size()].tensor->shape());
   // Touched at the first record only: a start that fails later (a mistyped -snapshot path)
   // leaves an earlier run's file alone.
   metrics_.open(metrics_path(param_, options_.solver_path));
@@ -131,7 +132,8 @@ void Solver::load_weights(const std::string& weights_paths) {
     const Net::WeightsCopy copy = net_->copy_trained_layers_from(w);
     // Fine-tuning expects some layers without weights: named, as a warning.
     if (copy.not_copied.empty())
-      CREMA_LOG_IF(INFO, !options_.quiet) << "Copied weights from " << path << ": " << copy.summary();
+      CREMA_LOG_IF(INFO, !options_.quiet)
+          << "Copied weights from " << path << ": " << copy.summary();
     else
       CREMA_LOG(WARNING) << "Copied weights from " << path << ": " << copy.summary();
   }
@@ -255,7 +257,8 @@ void Solver::step(int iters) {
     ++iter_;
     progress_.iteration_done(iter_, param_.max_iter(), smoothed_loss_, images_per_iter);
     SignalAction request = signal_requested();
-    if ((param_.snapshot() && iter_ % param_.snapshot() == 0) || request == SignalAction::kSnapshot) {
+    if ((param_.snapshot() && iter_ % param_.snapshot() == 0) ||
+        request == SignalAction::kSnapshot) {
       snapshot();
       if (request == SignalAction::kSnapshot) clear_signal_request();
     }

@@ -38,7 +38,8 @@ std::vector<std::pair<std::string, float>> Solver::test_all() {
       const double mean = sums[k] / iters;
       const float w = net.blob_loss_weight(id);
       std::ostringstream os;
-      os << std::setprecision(6) << "    Test net output #" << k << ": " << net.blob_names()[id] << " = " << mean;
+      os << std::setprecision(6) << "    Test net output #" << k << ": " << net.blob_names()[id]
+         << " = " << mean;
       if (w != 0) os << " (* " << w << " = " << w * mean << " loss)";
       CREMA_LOG_IF(INFO, !options_.quiet) << os.str();
       const std::string element = slots[k].second ? "_" + std::to_string(slots[k].second) : "";

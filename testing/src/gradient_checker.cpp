@@ -30,8 +30,10 @@ Snapshot save(LayerHarness& h) {
 }
 
 void restore(LayerHarness& h, const Snapshot& s) {
-  for (int b = 0; b < h.num_bottoms(); ++b) std::copy(s.bottoms[b].begin(), s.bottoms[b].end(), h.bottom_data(b));
-  for (int p = 0; p < h.num_params(); ++p) std::copy(s.params[p].begin(), s.params[p].end(), h.param_data(p));
+  for (int b = 0; b < h.num_bottoms(); ++b)
+    std::copy(s.bottoms[b].begin(), s.bottoms[b].end(), h.bottom_data(b));
+  for (int p = 0; p < h.num_params(); ++p)
+    std::copy(s.params[p].begin(), s.params[p].end(), h.param_data(p));
 }
 }  // namespace
 
@@ -62,7 +64,8 @@ int GradientChecker::run(LayerHarness& h, int only_bottom, bool params, std::str
   restore(h, base);
   h.set_rng_counter(counter);
   h.forward();
-  for (int t = 0; t < h.num_tops(); ++t) std::copy(weights[t].begin(), weights[t].end(), h.top_diff(t));
+  for (int t = 0; t < h.num_tops(); ++t)
+    std::copy(weights[t].begin(), weights[t].end(), h.top_diff(t));
   h.zero_param_diffs();
   h.backward();
   std::vector<std::vector<float>> grad_bottom, grad_param;
@@ -81,8 +84,8 @@ int GradientChecker::run(LayerHarness& h, int only_bottom, bool params, std::str
     double scale = std::max({std::fabs(numeric), std::fabs(analytic), 1.0});
     if (std::fabs(numeric - analytic) <= threshold_ * scale) return;
     if (++failures <= 20)
-      os << h.type() << " " << what << " " << index << " element " << i << ": analytic "
-         << analytic << " numeric " << numeric << "\n";
+      os << h.type() << " " << what << " " << index << " element " << i << ": analytic " << analytic
+         << " numeric " << numeric << "\n";
   };
   auto probe = [&](float* x, int64_t i) {
     float keep = x[i];
@@ -119,7 +122,8 @@ int GradientChecker::run(LayerHarness& h, int only_bottom, bool params, std::str
     }
   restore(h, base);
   h.set_rng_counter(counter);
-  if (log) *log = os.str() + (failures > 20 ? "... and " + std::to_string(failures - 20) + " more\n" : "");
+  if (log)
+    *log = os.str() + (failures > 20 ? "... and " + std::to_string(failures - 20) + " more\n" : "");
   return failures;
 }
 
@@ -138,7 +142,8 @@ double max_device_disagreement(const std::string& layer_text,
     gpu.fill(b, input, seed + b);
   }
   for (int p = 0; p < cpu.num_params(); ++p)
-    std::copy(cpu.param_data(p), cpu.param_data(p) + cpu.count(cpu.param_shape(p)), gpu.param_data(p));
+    std::copy(cpu.param_data(p), cpu.param_data(p) + cpu.count(cpu.param_shape(p)),
+              gpu.param_data(p));
   double worst = 0;
   auto diff = [&](const float* a, const float* b, int64_t n) {
     double num = 0, den = 0;

@@ -100,9 +100,11 @@ LayerHarness::LayerHarness(const std::string& layer_text, const std::vector<Shap
     n_tops = s.layer->desc().min_tops > 0 ? s.layer->desc().min_tops : 1;
     for (int i = 0; i < n_tops; ++i) lp.add_top("top" + std::to_string(i));
   }
-  for (const Shape& shape : bottom_shapes) s.bottoms.push_back(std::make_shared<crema::Tensor>(shape));
+  for (const Shape& shape : bottom_shapes)
+    s.bottoms.push_back(std::make_shared<crema::Tensor>(shape));
   for (int i = 0; i < n_tops; ++i)
-    s.tops.push_back(i == 0 && options.in_place ? s.bottoms.at(0) : std::make_shared<crema::Tensor>());
+    s.tops.push_back(i == 0 && options.in_place ? s.bottoms.at(0)
+                                                : std::make_shared<crema::Tensor>());
   for (auto& t : s.bottoms) s.bvec.push_back(t.get());
   for (auto& t : s.tops) s.tvec.push_back(t.get());
   s.exec.struct_size = sizeof(s.exec);
@@ -129,7 +131,9 @@ int LayerHarness::num_tops() const { return static_cast<int>(impl_->tops.size())
 int LayerHarness::num_params() const { return static_cast<int>(impl_->layer->params().size()); }
 Shape LayerHarness::bottom_shape(int i) const { return impl_->bottoms.at(i)->shape(); }
 Shape LayerHarness::top_shape(int i) const { return impl_->tops.at(i)->shape(); }
-Shape LayerHarness::param_shape(int i) const { return impl_->layer->params().at(i).tensor->shape(); }
+Shape LayerHarness::param_shape(int i) const {
+  return impl_->layer->params().at(i).tensor->shape();
+}
 int64_t LayerHarness::count(const Shape& s) const {
   int64_t n = 1;
   for (int64_t d : s) n *= d;

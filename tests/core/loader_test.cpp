@@ -16,7 +16,9 @@ namespace {
 
 constexpr auto npos = std::string::npos;
 
-std::string dir(const std::string& kind) { return std::string(CREMA_BINARY_DIR) + "/tests/plugins/" + kind; }
+std::string dir(const std::string& kind) {
+  return std::string(CREMA_BINARY_DIR) + "/tests/plugins/" + kind;
+}
 std::string builtin_dir() { return std::string(CREMA_BINARY_DIR) + "/lib/crema/plugins"; }
 
 // Builds a net of an Input 'x' (2x3) and `layer` over the plugins of `kind` and the built-in ones;
@@ -83,8 +85,8 @@ TEST(Loader, EntryFunctionExplainsAbiMajorMismatch) {
 TEST(Loader, RefusesPluginNeedingNewerMinor) {
   std::string m = refusal("too_new");
   // broken_plugins.cpp asks for this crema's minor + 5.
-  const std::string want = "needs ABI 1." + std::to_string(CREMA_ABI_MINOR + 5) + " but this crema provides 1." +
-                           std::to_string(CREMA_ABI_MINOR);
+  const std::string want = "needs ABI 1." + std::to_string(CREMA_ABI_MINOR + 5) +
+                           " but this crema provides 1." + std::to_string(CREMA_ABI_MINOR);
   EXPECT_NE(m.find(want), std::string::npos) << m;
 }
 
@@ -147,10 +149,12 @@ TEST(Loader, ErrorInCreateComesBackAsMessage) {
 
 TEST(Loader, ThrowInForwardComesBackAsMessage) {
   Registry r;
-  r.set_search_dirs({dir("forward_throws"), std::string(CREMA_BINARY_DIR) + "/lib/crema/plugins"}, false);
-  pb::NetParameter net = parse_net_text(
-      "layer { name: 'in' type: 'Input' top: 'x' input_param { shape { dim: 2 } } }"
-      "layer { name: 'e' type: 'Echo' bottom: 'x' top: 'y' }", "<t>", r);
+  r.set_search_dirs({dir("forward_throws"), std::string(CREMA_BINARY_DIR) + "/lib/crema/plugins"},
+                    false);
+  pb::NetParameter net =
+      parse_net_text("layer { name: 'in' type: 'Input' top: 'x' input_param { shape { dim: 2 } } }"
+                     "layer { name: 'e' type: 'Echo' bottom: 'x' top: 'y' }",
+                     "<t>", r);
   Net n(net, {}, r);
   try {
     n.forward();

@@ -39,8 +39,8 @@ TEST(Log, LineHasGlogShapeWithTheCallersFileAndLine) {
     line = __LINE__ + 1;
     CREMA_LOG(INFO) << "Iteration " << 7 << ", loss = " << 0.5;
   });
-  EXPECT_TRUE(one_line(out, R"(log_test\.cpp:)" + std::to_string(line) +
-                                R"(\] Iteration 7, loss = 0\.5)"))
+  EXPECT_TRUE(
+      one_line(out, R"(log_test\.cpp:)" + std::to_string(line) + R"(\] Iteration 7, loss = 0\.5)"))
       << out;
   EXPECT_EQ(out.find('/'), std::string::npos) << "the file's name, not its path: " << out;
   EXPECT_NE(out.find(" " + std::to_string(getpid()) + " "), std::string::npos) << out;
@@ -98,9 +98,12 @@ TEST(Log, PluginLinesNameTheLayerTheyRunFor) {
     // parallel_for's workers (the second chunk runs on another thread) log for the same layer.
     set_num_threads(2);
     ::testing::internal::CaptureStderr();
-    host->parallel_for(4, 1, [](void*, int64_t b, int64_t) {
-      if (b > 0) host_table()->log(CREMA_LOG_ERROR, "in a worker");
-    }, nullptr);
+    host->parallel_for(
+        4, 1,
+        [](void*, int64_t b, int64_t) {
+          if (b > 0) host_table()->log(CREMA_LOG_ERROR, "in a worker");
+        },
+        nullptr);
     set_num_threads(0);
     std::string worker = ::testing::internal::GetCapturedStderr();
     EXPECT_TRUE(one_line(worker, R"(Convolution:conv1\] in a worker)")) << worker;

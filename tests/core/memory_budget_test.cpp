@@ -45,7 +45,9 @@ TEST(MemoryBudget, ANetOverTheLimitIsRefusedBeforeAllocating) {
   } catch (const std::runtime_error& e) {
     const std::string m = e.what();
     EXPECT_NE(m.find("m.prototxt: the net 'm' in TRAIN needs 3.9 MiB but 1.0 MiB may be used "
-                     "(-max_memory)"), std::string::npos) << m;
+                     "(-max_memory)"),
+              std::string::npos)
+        << m;
     EXPECT_NE(m.find("parameter 0 of layer 'ip'"), std::string::npos) << m;
   }
   opt.max_memory = 8 << 20;

@@ -10,7 +10,9 @@
 namespace crema {
 namespace {
 
-pb::NetParameter net_of(const std::string& text) { return parse_net_text(text, "t.prototxt", Registry::global()); }
+pb::NetParameter net_of(const std::string& text) {
+  return parse_net_text(text, "t.prototxt", Registry::global());
+}
 
 std::string build_error(const std::string& text) {
   try {
@@ -21,10 +23,13 @@ std::string build_error(const std::string& text) {
   return "";
 }
 
-const char* kInput = "layer { name: 'in' type: 'Input' top: 'x' input_param { shape { dim: 2 dim: 3 } } }\n";
+const char* kInput =
+    "layer { name: 'in' type: 'Input' top: 'x' input_param { shape { dim: 2 dim: 3 } } }\n";
 
 TEST(Net, BottomNobodyProduces) {
-  std::string m = build_error(std::string(kInput) + "layer { name: 'e' type: 'Eltwise' bottom: 'x' bottom: 'ghost' top: 'y' }");
+  std::string m =
+      build_error(std::string(kInput) +
+                  "layer { name: 'e' type: 'Eltwise' bottom: 'x' bottom: 'ghost' top: 'y' }");
   EXPECT_NE(m.find("layer 'e'"), std::string::npos) << m;
   EXPECT_NE(m.find("'ghost'"), std::string::npos) << m;
 }
@@ -35,9 +40,9 @@ TEST(Net, DuplicateTop) {
 }
 
 TEST(Net, CycleOrWrongOrder) {
-  std::string m = build_error(std::string(kInput) +
-                              "layer { name: 'a' type: 'Eltwise' bottom: 'x' bottom: 'z' top: 'y' }\n"
-                              "layer { name: 'b' type: 'Eltwise' bottom: 'x' bottom: 'y' top: 'z' }");
+  std::string m = build_error(
+      std::string(kInput) + "layer { name: 'a' type: 'Eltwise' bottom: 'x' bottom: 'z' top: 'y' }\n"
+                            "layer { name: 'b' type: 'Eltwise' bottom: 'x' bottom: 'y' top: 'z' }");
   EXPECT_NE(m.find("produced only later"), std::string::npos) << m;
   EXPECT_NE(m.find("'b'"), std::string::npos) << m;
 }
@@ -52,14 +57,16 @@ TEST(Net, ShapeMismatchNamesLayerAndShapes) {
 }
 
 TEST(Net, InPlaceRefusedForLayersThatCannot) {
-  std::string m = build_error(std::string(kInput) +
+  std::string m = build_error(
+      std::string(kInput) +
       "layer { name: 'in2' type: 'Input' top: 'w' input_param { shape { dim: 2 dim: 3 } } }\n"
       "layer { name: 'sum' type: 'Eltwise' bottom: 'x' bottom: 'w' top: 'x' }");
   EXPECT_NE(m.find("cannot run in place"), std::string::npos) << m;
 }
 
 TEST(Net, PhaseRulesSelectLayers) {
-  std::string text = std::string(kInput) +
+  std::string text =
+      std::string(kInput) +
       "layer { name: 'tr' type: 'Eltwise' bottom: 'x' bottom: 'x' top: 'y' include { phase: TRAIN } }\n"
       "layer { name: 'te' type: 'Eltwise' bottom: 'x' bottom: 'x' top: 'y' include { phase: TEST } }\n"
       "layer { name: 'st' type: 'Eltwise' bottom: 'x' bottom: 'x' top: 'z' include { phase: TEST stage: 'deep' } }\n";
@@ -76,9 +83,10 @@ TEST(Net, PhaseRulesSelectLayers) {
 
 // x feeds two consumers: the net splits it and sums both gradients into x.
 TEST(Net, FanOutSumsGradients) {
-  Net n(net_of(std::string("force_backward: true\n") + kInput +
-               "layer { name: 'a' type: 'Eltwise' bottom: 'x' bottom: 'x' top: 'y' eltwise_param { coeff: 2 coeff: 3 } loss_weight: 1 }\n"
-               "layer { name: 'b' type: 'Eltwise' bottom: 'x' bottom: 'x' top: 'z' eltwise_param { coeff: -1 coeff: 0.5 } loss_weight: 2 }"));
+  Net n(net_of(
+      std::string("force_backward: true\n") + kInput +
+      "layer { name: 'a' type: 'Eltwise' bottom: 'x' bottom: 'x' top: 'y' eltwise_param { coeff: 2 coeff: 3 } loss_weight: 1 }\n"
+      "layer { name: 'b' type: 'Eltwise' bottom: 'x' bottom: 'x' top: 'z' eltwise_param { coeff: -1 coeff: 0.5 } loss_weight: 2 }"));
   EXPECT_GE(n.layer_index("x_in_0_split"), 0);
   float* x = n.blob("x")->mutable_host_data();
   for (int i = 0; i < 6; ++i) x[i] = float(i);
@@ -89,9 +97,10 @@ TEST(Net, FanOutSumsGradients) {
 }
 
 TEST(Net, PropagateDownFalseStopsTheGradient) {
-  Net n(net_of(std::string("force_backward: true\n") + kInput +
-               "layer { name: 'in2' type: 'Input' top: 'w' input_param { shape { dim: 2 dim: 3 } } }\n"
-               "layer { name: 'a' type: 'Eltwise' bottom: 'x' bottom: 'w' top: 'y' loss_weight: 1 propagate_down: true propagate_down: false }"));
+  Net n(net_of(
+      std::string("force_backward: true\n") + kInput +
+      "layer { name: 'in2' type: 'Input' top: 'w' input_param { shape { dim: 2 dim: 3 } } }\n"
+      "layer { name: 'a' type: 'Eltwise' bottom: 'x' bottom: 'w' top: 'y' loss_weight: 1 propagate_down: true propagate_down: false }"));
   std::fill(n.blob("w")->mutable_host_diff(), n.blob("w")->mutable_host_diff() + 6, 7.f);
   n.forward_backward();
   EXPECT_FLOAT_EQ(n.blob("x")->host_diff()[0], 1.f);
@@ -99,13 +108,15 @@ TEST(Net, PropagateDownFalseStopsTheGradient) {
 }
 
 TEST(Net, OutputsAreUnconsumedTops) {
-  Net n(net_of(std::string(kInput) + "layer { name: 'a' type: 'Eltwise' bottom: 'x' bottom: 'x' top: 'y' }"));
+  Net n(net_of(std::string(kInput) +
+               "layer { name: 'a' type: 'Eltwise' bottom: 'x' bottom: 'x' top: 'y' }"));
   ASSERT_EQ(n.output_blob_indices().size(), 1u);
   EXPECT_EQ(n.blob_names()[n.output_blob_indices()[0]], "y");
 }
 
 TEST(Net, ReshapeFollowsTheInput) {
-  Net n(net_of(std::string(kInput) + "layer { name: 'a' type: 'Eltwise' bottom: 'x' bottom: 'x' top: 'y' }"));
+  Net n(net_of(std::string(kInput) +
+               "layer { name: 'a' type: 'Eltwise' bottom: 'x' bottom: 'x' top: 'y' }"));
   n.blob("x")->reshape({5, 7});
   n.reshape();
   EXPECT_EQ(n.blob("y")->shape(), (Shape{5, 7}));
@@ -119,11 +130,12 @@ TEST(Net, LegacyInputDimsBecomeAnInputLayer) {
 
 // Two layers naming the same parameter share one blob: one learnable entry, summed gradients.
 TEST(Net, SharedParametersAccumulateGradients) {
-  Net n(net_of(std::string(kInput) +
-               "layer { name: 'ip1' type: 'InnerProduct' bottom: 'x' top: 'y1' loss_weight: 1 param { name: 'w' }"
-               "  inner_product_param { num_output: 2 bias_term: false weight_filler { type: 'gaussian' } } }\n"
-               "layer { name: 'ip2' type: 'InnerProduct' bottom: 'x' top: 'y2' loss_weight: 1 param { name: 'w' }"
-               "  inner_product_param { num_output: 2 bias_term: false weight_filler { type: 'gaussian' } } }"));
+  Net n(net_of(
+      std::string(kInput) +
+      "layer { name: 'ip1' type: 'InnerProduct' bottom: 'x' top: 'y1' loss_weight: 1 param { name: 'w' }"
+      "  inner_product_param { num_output: 2 bias_term: false weight_filler { type: 'gaussian' } } }\n"
+      "layer { name: 'ip2' type: 'InnerProduct' bottom: 'x' top: 'y2' loss_weight: 1 param { name: 'w' }"
+      "  inner_product_param { num_output: 2 bias_term: false weight_filler { type: 'gaussian' } } }"));
   ASSERT_EQ(n.learnable_params().size(), 1u);
   Tensor* w1 = n.layer(n.layer_index("ip1")).params()[0].tensor.get();
   Tensor* w2 = n.layer(n.layer_index("ip2")).params()[0].tensor.get();
@@ -134,11 +146,13 @@ TEST(Net, SharedParametersAccumulateGradients) {
   n.forward_backward();
   // loss = 2 * sum_{n,o} (W x_n)_o, so dE/dW[o][i] = 2 * sum_n x[n][i]
   for (int o = 0; o < 2; ++o)
-    for (int i = 0; i < 3; ++i) EXPECT_FLOAT_EQ(w1->host_diff()[o * 3 + i], 2.f * (x[i] + x[3 + i]));
+    for (int i = 0; i < 3; ++i)
+      EXPECT_FLOAT_EQ(w1->host_diff()[o * 3 + i], 2.f * (x[i] + x[3 + i]));
 }
 
 TEST(Net, SharedParameterShapeMismatchIsAnError) {
-  std::string m = build_error(std::string(kInput) +
+  std::string m = build_error(
+      std::string(kInput) +
       "layer { name: 'ip1' type: 'InnerProduct' bottom: 'x' top: 'y1' param { name: 'w' } inner_product_param { num_output: 2 } }\n"
       "layer { name: 'ip2' type: 'InnerProduct' bottom: 'x' top: 'y2' param { name: 'w' } inner_product_param { num_output: 4 } }");
   EXPECT_NE(m.find("shares parameter 'w'"), std::string::npos) << m;
@@ -148,7 +162,8 @@ TEST(Net, SharedParameterShapeMismatchIsAnError) {
 // once scored zero weights without a word), a partial match names the layers left out, and a
 // mismatch anywhere leaves every weight as it was.
 TEST(Net, CopyingWeightsReportsWhatMatched) {
-  const std::string two_layers = std::string(kInput) +
+  const std::string two_layers =
+      std::string(kInput) +
       "layer { name: 'ip1' type: 'InnerProduct' bottom: 'x' top: 'h' inner_product_param { num_output: 2 } }\n"
       "layer { name: 'ip2' type: 'InnerProduct' bottom: 'h' top: 'y' inner_product_param { num_output: 4 } }";
   Net source(net_of(two_layers));
@@ -195,7 +210,8 @@ TEST(Net, CopyingWeightsReportsWhatMatched) {
 // can still match (-1 x -2 x 1 x 1 for 2 values), and ones whose product overflowed (a signed
 // overflow, found by the caffemodel fuzz target under UBSan).
 TEST(Net, CopyingWeightsRefusesImpossibleLegacyShapes) {
-  const std::string net = std::string(kInput) +
+  const std::string net =
+      std::string(kInput) +
       "layer { name: 'ip' type: 'InnerProduct' bottom: 'x' top: 'y' inner_product_param { num_output: 2 } }";
   Net source(net_of(net));
   pb::NetParameter weights;

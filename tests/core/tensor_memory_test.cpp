@@ -26,8 +26,8 @@ TEST(TensorMemory, SmallBuffersAreZeroedAndCacheLineAligned) {
 TEST(TensorMemory, LargeBuffersStartOnAHugePageBoundary) {
   constexpr uintptr_t kHuge = uintptr_t{2} << 20;
   // 2 MB exactly, 3 MB plus a bit, and a 25 MB activation of ResNet-50 (8 x 256 x 56 x 56).
-  for (const crema::Shape& shape : {crema::Shape{1 << 19}, crema::Shape{3, 262147},
-                                    crema::Shape{8, 256, 56, 56}}) {
+  for (const crema::Shape& shape :
+       {crema::Shape{1 << 19}, crema::Shape{3, 262147}, crema::Shape{8, 256, 56, 56}}) {
     crema::Tensor t(shape);
     float* d = t.mutable_host_data();
     const char* env = std::getenv("CREMA_HUGE_PAGES");  // "0" turns the 2 MB alignment off
@@ -46,13 +46,14 @@ TEST(TensorMemory, LargeBuffersStartOnAHugePageBoundary) {
 TEST(TensorMemory, OverflowingShapesAreRefused) {
   crema::Tensor t;
   const int64_t big = int64_t{1} << 32;
-  for (const crema::Shape& shape : {crema::Shape{big, big}, crema::Shape{1 << 25, 1 << 24},
-                                    crema::Shape{big, big, 0}}) {
+  for (const crema::Shape& shape :
+       {crema::Shape{big, big}, crema::Shape{1 << 25, 1 << 24}, crema::Shape{big, big, 0}}) {
     try {
       t.reshape(shape);
       if (shape.back() != 0) ADD_FAILURE() << "accepted " << crema::Tensor::format_shape(shape);
     } catch (const std::runtime_error& e) {
-      EXPECT_NE(std::string(e.what()).find("more than 2^48 elements"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("more than 2^48 elements"), std::string::npos)
+          << e.what();
     }
   }
   t.reshape({int64_t{1} << 24, 16});  // 2^28: fine (not allocated until used)

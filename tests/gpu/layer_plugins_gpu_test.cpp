@@ -11,8 +11,8 @@
 #include <set>
 
 #include "crema/core/device.hpp"
-#include "crema/testing/harness.hpp"
 #include "crema/core/registry.hpp"
+#include "crema/testing/harness.hpp"
 
 namespace crema {
 namespace {

@@ -9,12 +9,12 @@
 #include <cmath>
 #include <filesystem>
 
+#include "../solver/tiny_net.hpp"
 #include "crema/core/device.hpp"
 #include "crema/core/host.hpp"
 #include "crema/core/prototxt.hpp"
-#include "crema/solver/solver.hpp"
 #include "crema/core/registry.hpp"
-#include "../solver/tiny_net.hpp"
+#include "crema/solver/solver.hpp"
 
 namespace crema {
 namespace {
@@ -72,7 +72,8 @@ SolverOptions quiet() {
 
 std::vector<float> weights(Solver& s) {
   std::vector<float> out;
-  for (Tensor* t : s.net().all_params()) out.insert(out.end(), t->host_data(), t->host_data() + t->count());
+  for (Tensor* t : s.net().all_params())
+    out.insert(out.end(), t->host_data(), t->host_data() + t->count());
   return out;
 }
 
@@ -122,7 +123,8 @@ TEST_F(SolverGpuTest, ClippingAndL1MatchTheCpu) {
 }
 
 TEST_F(SolverGpuTest, ResidualNetLossCurveMatchesTheCpu) {
-  Solver cpu(solver_for(kResidual, "SGD", false), quiet()), gpu(solver_for(kResidual, "SGD", true), quiet());
+  Solver cpu(solver_for(kResidual, "SGD", false), quiet()),
+      gpu(solver_for(kResidual, "SGD", true), quiet());
   for (int it = 0; it < 15; ++it) {
     cpu.step(1);
     gpu.step(1);

@@ -31,17 +31,23 @@ layer { name: "in" type: "Input" top: "data" top: "label"
         input_param { shape { dim: 3 dim: 2 dim: 5 dim: 4 } shape { dim: 3 } } }
 layer { name: "conv1" type: "Convolution" bottom: "data" top: "c1"
         convolution_param { num_output: 5 kernel_size: 3 pad: 1 weight_filler { type: "msra" } } }
-layer { name: "bn1" type: "BatchNorm" bottom: "c1" top: ")" + bn1_top + R"(" )" + bn_param + R"( }
-layer { name: "sc1" type: "Scale" bottom: ")" + bn1_top + R"(" top: ")" + bn1_top + R"("
+layer { name: "bn1" type: "BatchNorm" bottom: "c1" top: ")" +
+         bn1_top + R"(" )" + bn_param + R"( }
+layer { name: "sc1" type: "Scale" bottom: ")" +
+         bn1_top + R"(" top: ")" + bn1_top + R"("
         scale_param { bias_term: true filler { type: "uniform" min: 0.5 max: 1.5 }
                       bias_filler { type: "uniform" min: -0.5 max: 0.5 } } }
-layer { name: "relu1" type: "ReLU" bottom: ")" + bn1_top + R"(" top: ")" + bn1_top + R"(" )" +
-         relu_param + R"( }
-layer { name: "conv2" type: "Convolution" bottom: ")" + bn1_top + R"(" top: "c2"
+layer { name: "relu1" type: "ReLU" bottom: ")" +
+         bn1_top + R"(" top: ")" + bn1_top + R"(" )" + relu_param + R"( }
+layer { name: "conv2" type: "Convolution" bottom: ")" +
+         bn1_top + R"(" top: "c2"
         convolution_param { num_output: 4 kernel_size: 1 weight_filler { type: "msra" } } }
-layer { name: "bn2" type: "BatchNorm" bottom: "c2" top: "c2" )" + bn_param + R"( }
-layer { name: "sc2" type: "Scale" bottom: "c2" top: "c2" )" + scale2_param + R"( }
-layer { name: "conv2b" type: "Convolution" bottom: ")" + bn1_top + R"(" top: "c2b"
+layer { name: "bn2" type: "BatchNorm" bottom: "c2" top: "c2" )" +
+         bn_param + R"( }
+layer { name: "sc2" type: "Scale" bottom: "c2" top: "c2" )" +
+         scale2_param + R"( }
+layer { name: "conv2b" type: "Convolution" bottom: ")" +
+         bn1_top + R"(" top: "c2b"
         convolution_param { num_output: 4 kernel_size: 1 weight_filler { type: "msra" } } }
 layer { name: "sum" type: "Eltwise" bottom: "c2" bottom: "c2b" top: "s"
         eltwise_param { operation: SUM coeff: 1 coeff: -0.5 } }
@@ -75,7 +81,9 @@ Run run(const std::string& text, bool fuse, pb::Phase phase, int steps) {
     r.loss.push_back(net.forward());
     if (phase == pb::TRAIN) net.backward();
   }
-  if (phase == pb::TRAIN) r.data_diff.assign(net.blob("data")->host_diff(), net.blob("data")->host_diff() + net.blob("data")->count());
+  if (phase == pb::TRAIN)
+    r.data_diff.assign(net.blob("data")->host_diff(),
+                       net.blob("data")->host_diff() + net.blob("data")->count());
   for (Tensor* p : net.all_params()) {
     r.params.emplace_back(p->host_data(), p->host_data() + p->count());
     if (phase == pb::TRAIN) r.params.emplace_back(p->host_diff(), p->host_diff() + p->count());
@@ -85,7 +93,8 @@ Run run(const std::string& text, bool fuse, pb::Phase phase, int steps) {
 
 // Float rounding differs between the two orders of the same products (frozen statistics of a
 // fresh net divide by sqrt(eps): gradients of ~10 with rounding of ~1e-4 relative to 1).
-void expect_close(const std::vector<float>& a, const std::vector<float>& b, const std::string& what) {
+void expect_close(const std::vector<float>& a, const std::vector<float>& b,
+                  const std::string& what) {
   ASSERT_EQ(a.size(), b.size()) << what;
   for (size_t i = 0; i < a.size(); ++i)
     ASSERT_NEAR(a[i], b[i], 1e-4 * (1 + std::fabs(b[i]))) << what << " [" << i << "]";
@@ -107,14 +116,15 @@ TEST(Absorption, BatchNormTakesTheScaleAndReluAfterItInPlace) {
   const int bn1 = net.layer_index("bn1"), bn2 = net.layer_index("bn2");
   EXPECT_EQ(net.absorbed_into(net.layer_index("sc1")), bn1);
   EXPECT_EQ(net.absorbed_into(net.layer_index("relu1")), bn1);
-  EXPECT_EQ(net.absorbed_into(net.layer_index("sc2")), bn2);  // no ReLU after: the Scale alone
+  EXPECT_EQ(net.absorbed_into(net.layer_index("sc2")), bn2);      // no ReLU after: the Scale alone
   EXPECT_EQ(net.absorbed_into(net.layer_index("sum_relu")), -1);  // Eltwise absorbs nothing
   EXPECT_EQ(net.absorbed_into(net.layer_index("fc")), -1);
   EXPECT_EQ(net.absorbed_into(bn1), -1);
   // A Scale over two axes is not the per-channel form: neither it nor the ReLU after it.
   std::string two_axes = net_text("c1", "", "", "scale_param { num_axes: 2 }");
   std::string pos = "scale_param { bias_term: true filler";
-  two_axes.replace(two_axes.find(pos), pos.size(), "scale_param { num_axes: 2 bias_term: true filler");
+  two_axes.replace(two_axes.find(pos), pos.size(),
+                   "scale_param { num_axes: 2 bias_term: true filler");
   Net other(parse_net_text(two_axes, "<absorb>", Registry::global()), NetOptions{});
   EXPECT_EQ(other.absorbed_into(other.layer_index("sc1")), -1);
   EXPECT_EQ(other.absorbed_into(other.layer_index("relu1")), -1);

@@ -15,8 +15,8 @@
 #include "crema/core/host.hpp"
 #include "crema/core/net.hpp"
 #include "crema/core/prototxt.hpp"
-#include "net_stats.hpp"
 #include "crema/core/registry.hpp"
+#include "net_stats.hpp"
 
 namespace crema {
 namespace {
@@ -75,12 +75,14 @@ TEST(Corpus, EveryFileParsesAndEveryBuildableFileRuns) {
       // Only a parameter block no plugin provides may stop a file from parsing.
       std::string m = e.what();
       EXPECT_NE(m.find("no loaded plugin provides the parameter block"), std::string::npos) << m;
-      std::cout << "[ parse    ] " << fs::path(path).filename().string() << ": needs a plugin for a block\n";
+      std::cout << "[ parse    ] " << fs::path(path).filename().string()
+                << ": needs a plugin for a block\n";
       continue;
     }
     std::set<std::string> missing;
     for (const auto& l : net.layer())
-      if (l.type() != "Data" && l.type() != "ImageData" && !r.has(l.type())) missing.insert(l.type());
+      if (l.type() != "Data" && l.type() != "ImageData" && !r.has(l.type()))
+        missing.insert(l.type());
     if (!missing.empty()) {
       std::string list;
       for (const auto& t : missing) list += " " + t, missing_everywhere.insert(t);
@@ -92,7 +94,8 @@ TEST(Corpus, EveryFileParsesAndEveryBuildableFileRuns) {
     opt.source = path;
     bool has_train_data = false;
     for (const auto& l : runnable.layer())
-      for (const auto& rule : l.include()) has_train_data = has_train_data || rule.phase() == pb::TRAIN;
+      for (const auto& rule : l.include())
+        has_train_data = has_train_data || rule.phase() == pb::TRAIN;
     opt.phase = has_train_data || runnable.layer_size() == 0 ? pb::TRAIN : pb::TEST;
     try {
       Net n(runnable, opt);
@@ -114,14 +117,16 @@ TEST(Corpus, EveryFileParsesAndEveryBuildableFileRuns) {
       EXPECT_GT(stats.macs, 0);
       ++ran;
       std::cout << "[ ran      ] " << fs::path(path).filename().string() << " (" << n.num_layers()
-                << " layers, " << stats.params << " parameters, " << stats.macs / 1e9 << " GMACs)\n";
+                << " layers, " << stats.params << " parameters, " << stats.macs / 1e9
+                << " GMACs)\n";
     } catch (const std::exception& e) {
       ADD_FAILURE() << e.what();
     }
   }
   std::string still;
   for (const auto& t : missing_everywhere) still += " " + t;
-  std::cout << "types still missing across the corpus:" << (still.empty() ? " none" : still) << "\n";
+  std::cout << "types still missing across the corpus:" << (still.empty() ? " none" : still)
+            << "\n";
   // The goal: only the detection net's ROIPooling / SmoothL1Loss / Python stay out of reach.
   for (const auto& t : missing_everywhere)
     EXPECT_TRUE(t == "ROIPooling" || t == "SmoothL1Loss" || t == "Python") << "no plugin for " << t;

@@ -67,7 +67,8 @@ TEST(ResidualNet, WholeNetGradientMatchesFiniteDifferences) {
   std::vector<std::pair<Tensor*, std::string>> checked = {{data, "data"}};
   for (const LearnableParam& p : net.learnable_params()) checked.push_back({p.tensor, p.label});
   std::vector<std::vector<float>> analytic;
-  for (auto& [t, name] : checked) analytic.emplace_back(t->host_diff(), t->host_diff() + t->count());
+  for (auto& [t, name] : checked)
+    analytic.emplace_back(t->host_diff(), t->host_diff() + t->count());
 
   const float h = 1e-3f;
   int failures = 0, compared = 0;
@@ -84,7 +85,8 @@ TEST(ResidualNet, WholeNetGradientMatchesFiniteDifferences) {
       double scale = std::max({std::fabs(numeric), std::fabs(a), 1.0});
       ++compared;
       if (std::fabs(numeric - a) > 2e-2 * scale && ++failures <= 10)
-        ADD_FAILURE() << checked[k].second << "[" << i << "]: analytic " << a << " numeric " << numeric;
+        ADD_FAILURE() << checked[k].second << "[" << i << "]: analytic " << a << " numeric "
+                      << numeric;
     }
   }
   EXPECT_EQ(failures, 0) << "of " << compared;

@@ -7,10 +7,10 @@
 #include <regex>
 #include <set>
 
-#include "net_dot.hpp"
 #include "crema/core/net_wiring.hpp"
 #include "crema/core/prototxt.hpp"
 #include "crema/core/registry.hpp"
+#include "net_dot.hpp"
 
 namespace crema::tools {
 namespace {
@@ -47,20 +47,26 @@ pb::NetParameter tiny(pb::Phase phase) {
 std::set<std::string> all(const std::string& text, const std::string& pattern) {
   std::set<std::string> out;
   std::regex re(pattern);
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator(); ++it)
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator();
+       ++it)
     out.insert((*it)[1].str() + ((*it).size() > 2 ? " -> " + (*it)[2].str() : ""));
   return out;
 }
 
-std::set<std::string> nodes(const std::string& dot) { return all(dot, "\\n\\s*\"([^\"]+)\" \\[label="); }
-std::set<std::string> edges(const std::string& dot) { return all(dot, "\"([^\"]+)\" -> \"([^\"]+)\""); }
+std::set<std::string> nodes(const std::string& dot) {
+  return all(dot, "\\n\\s*\"([^\"]+)\" \\[label=");
+}
+std::set<std::string> edges(const std::string& dot) {
+  return all(dot, "\"([^\"]+)\" -> \"([^\"]+)\"");
+}
 
 TEST(Draw, NodesFoldInPlaceLayers) {
   const std::string dot = net_to_dot(tiny(pb::TRAIN));
-  EXPECT_EQ(nodes(dot), (std::set<std::string>{"data", "conv1", "b1_conv1", "b1_conv2", "b1_proj", "b1_sum",
-                                               "pool", "fc", "loss"}))
+  EXPECT_EQ(nodes(dot), (std::set<std::string>{"data", "conv1", "b1_conv1", "b1_conv2", "b1_proj",
+                                               "b1_sum", "pool", "fc", "loss"}))
       << dot;
-  EXPECT_NE(dot.find("conv1\\nConvolution 3x3, 4\\n+ BatchNorm, Scale, ReLU"), std::string::npos) << dot;
+  EXPECT_NE(dot.find("conv1\\nConvolution 3x3, 4\\n+ BatchNorm, Scale, ReLU"), std::string::npos)
+      << dot;
   EXPECT_NE(dot.find("b1_conv1\\nConvolution 3x3/2, 4\\n+ ReLU"), std::string::npos) << dot;
   EXPECT_NE(dot.find("Pooling AVE global"), std::string::npos) << dot;
   EXPECT_EQ(dot.find("conv1_bn"), std::string::npos) << dot;
@@ -68,9 +74,10 @@ TEST(Draw, NodesFoldInPlaceLayers) {
 
 TEST(Draw, EdgesFollowTheBlobs) {
   const std::string dot = net_to_dot(tiny(pb::TRAIN));
-  EXPECT_EQ(edges(dot), (std::set<std::string>{"data -> conv1", "conv1 -> b1_conv1", "conv1 -> b1_proj",
-                                               "b1_conv1 -> b1_conv2", "b1_conv2 -> b1_sum", "b1_proj -> b1_sum",
-                                               "b1_sum -> pool", "pool -> fc", "fc -> loss", "data -> loss"}))
+  EXPECT_EQ(edges(dot), (std::set<std::string>{
+                            "data -> conv1", "conv1 -> b1_conv1", "conv1 -> b1_proj",
+                            "b1_conv1 -> b1_conv2", "b1_conv2 -> b1_sum", "b1_proj -> b1_sum",
+                            "b1_sum -> pool", "pool -> fc", "fc -> loss", "data -> loss"}))
       << dot;
 }
 

@@ -20,15 +20,17 @@
 #include <sstream>
 
 #include "corpus.hpp"
-#include "net_stats.hpp"
 #include "crema/core/net.hpp"
 #include "crema/core/net_wiring.hpp"
 #include "crema/core/prototxt.hpp"
+#include "net_stats.hpp"
 
 namespace crema::tools {
 namespace {
 
-std::string def_path(const std::string& rel) { return std::string(CREMA_SOURCE_DIR) + "/net_defs/" + rel; }
+std::string def_path(const std::string& rel) {
+  return std::string(CREMA_SOURCE_DIR) + "/net_defs/" + rel;
+}
 
 // Built for TEST at batch 1 with the data layers replaced by Input: nothing is filled or read.
 NetStats stats_of(const std::string& rel, const Shape& input) {
@@ -71,13 +73,16 @@ TEST(Summary, CifarResNet110OptionA) {
 
 TEST(Summary, PlainTwinHasTheParametersOfOptionA) {
   // Option A shortcuts are parameter-free: the plain twin counts the same.
-  EXPECT_EQ(stats_of("cifar/plain20.prototxt", kCifar).params, stats_of("cifar/resnet20.prototxt", kCifar).params);
-  EXPECT_EQ(stats_of("cifar/plain56.prototxt", kCifar).params, stats_of("cifar/resnet56.prototxt", kCifar).params);
+  EXPECT_EQ(stats_of("cifar/plain20.prototxt", kCifar).params,
+            stats_of("cifar/resnet20.prototxt", kCifar).params);
+  EXPECT_EQ(stats_of("cifar/plain56.prototxt", kCifar).params,
+            stats_of("cifar/resnet56.prototxt", kCifar).params);
 }
 
 TEST(Summary, CifarOptionBAddsTwoProjections) {
   // 1x1 16->32 and 32->64 convolutions with their BN/Scale: 512 + 64 + 2048 + 128.
-  EXPECT_EQ(stats_of("cifar/resnet20_optB.prototxt", kCifar).params, 269722 + 512 + 64 + 2048 + 128);
+  EXPECT_EQ(stats_of("cifar/resnet20_optB.prototxt", kCifar).params,
+            269722 + 512 + 64 + 2048 + 128);
 }
 
 TEST(Summary, PreActResNet164) {
@@ -117,7 +122,10 @@ TEST(Summary, ImageNetFamily) {
   // He et al. 2015, Table 1 gives 1.8, 3.6, 7.6, 11.3 x 10^9 FLOPs with the stride in the first
   // 1x1; with the stride in the 3x3 (as here) torchvision's model zoo lists 11.69M, 21.80M,
   // 44.55M, 60.19M parameters and 1.81, 3.66, 7.80, 11.51 G multiply-adds.
-  struct Row { const char* file; double params_m, gmacs; };
+  struct Row {
+    const char* file;
+    double params_m, gmacs;
+  };
   for (const Row& r : {Row{"imagenet/resnet18.prototxt", 11.69, 1.81},
                        Row{"imagenet/resnet34.prototxt", 21.80, 3.66},
                        Row{"imagenet/resnet101.prototxt", 44.55, 7.80},
@@ -190,11 +198,13 @@ TEST(GeneratedNetsCorpus, LayerCountsMatchPublishedCaffeFiles) {
       {"imagenet-resnet/resnet-152-deploy.prototxt", "imagenet/resnet152.prototxt"},
       {"cifar-resnet/resnet-20-trainval.prototxt", "fashion_mnist/resnet20.prototxt"},
       {"preact-resnet/preresnet164-cifar10.prototxt", "cifar/resnet164_preact.prototxt"},
-      {"wide-resnet/wrn-16-4-dropout-cifar100-trainval.prototxt", "fashion_mnist/wrn_16_4_dropout.prototxt"},
+      {"wide-resnet/wrn-16-4-dropout-cifar100-trainval.prototxt",
+       "fashion_mnist/wrn_16_4_dropout.prototxt"},
   };
   for (const auto& [published, ours] : pairs) {
     auto a = type_counts(corpus + "/" + published), b = type_counts(def_path(ours));
-    for (const char* t : {"Convolution", "BatchNorm", "Scale", "ReLU", "Eltwise", "Dropout", "InnerProduct"})
+    for (const char* t :
+         {"Convolution", "BatchNorm", "Scale", "ReLU", "Eltwise", "Dropout", "InnerProduct"})
       EXPECT_EQ(a[t], b[t]) << t << " layers: " << published << " vs " << ours;
   }
 }

@@ -33,7 +33,7 @@ class Echo final : public crema::Layer<Echo> {
 #endif
 #if BROKEN_KIND == 13
   static std::vector<crema::TestConfig> tests() {
-    return {{"type: 'Echo'", "2,3"}, {"type: 'Echo'", "4"}};
+    return {{"type: 'Echo'", "2,3"}, { "type: 'Echo'", "4" }};
   }
 #endif
   void forward_cpu(crema::Context& c) {
@@ -47,32 +47,36 @@ class Echo final : public crema::Layer<Echo> {
 };
 
 #if BROKEN_KIND == 1  // wrong ABI major
-extern "C" __attribute__((visibility("default"))) const crema_plugin* crema_plugin_entry(const crema_host* h) {
+extern "C" __attribute__((visibility("default"))) const crema_plugin* crema_plugin_entry(
+    const crema_host* h) {
   static crema_plugin p = *crema::detail::make_plugin<Echo>(h, "wrong_abi", "1.0.0");
   p.abi_major = CREMA_ABI_MAJOR + 1;
   return &p;
 }
-#elif BROKEN_KIND == 2  // needs a newer minor than the host has
-extern "C" __attribute__((visibility("default"))) const crema_plugin* crema_plugin_entry(const crema_host* h) {
+#elif BROKEN_KIND == 2   // needs a newer minor than the host has
+extern "C" __attribute__((visibility("default"))) const crema_plugin* crema_plugin_entry(
+    const crema_host* h) {
   static crema_plugin p = *crema::detail::make_plugin<Echo>(h, "too_new", "1.0.0");
   p.abi_minor_required = CREMA_ABI_MINOR + 5;
   return &p;
 }
-#elif BROKEN_KIND == 3  // no entry function at all
+#elif BROKEN_KIND == 3   // no entry function at all
 extern "C" __attribute__((visibility("default"))) int not_a_plugin() { return 42; }
-#elif BROKEN_KIND == 4  // the entry function throws
-extern "C" __attribute__((visibility("default"))) const crema_plugin* crema_plugin_entry(const crema_host*) {
+#elif BROKEN_KIND == 4   // the entry function throws
+extern "C" __attribute__((visibility("default"))) const crema_plugin* crema_plugin_entry(
+    const crema_host*) {
   throw std::runtime_error("entry exploded");
 }
-#elif BROKEN_KIND == 5  // a schema that is not a FileDescriptorSet
-extern "C" __attribute__((visibility("default"))) const crema_plugin* crema_plugin_entry(const crema_host* h) {
+#elif BROKEN_KIND == 5   // a schema that is not a FileDescriptorSet
+extern "C" __attribute__((visibility("default"))) const crema_plugin* crema_plugin_entry(
+    const crema_host* h) {
   static const unsigned char garbage[] = {0xff, 0xff, 0xff, 0x01, 0x02};
   static crema_plugin p = *crema::detail::make_plugin<Echo>(h, "bad_schema", "1.0.0");
   p.schema = garbage;
   p.schema_size = sizeof(garbage);
   return &p;
 }
-#elif BROKEN_KIND == 8  // claims a parameter block the core lacks, without a schema
+#elif BROKEN_KIND == 8   // claims a parameter block the core lacks, without a schema
 class NoSchema final : public crema::Layer<NoSchema> {
  public:
   static crema::LayerInfo info() { return crema::LayerInfo{"NoSchema", "no_schema_param"}; }
@@ -99,14 +103,16 @@ class LowNumber final : public crema::Layer<LowNumber> {
 };
 CREMA_EXPORT_PLUGIN("low_number", "1.0.0", LowNumber)
 #elif BROKEN_KIND == 12  // well-formed; its version counts the calls of its entry function
-extern "C" __attribute__((visibility("default"))) const crema_plugin* crema_plugin_entry(const crema_host* h) {
+extern "C" __attribute__((visibility("default"))) const crema_plugin* crema_plugin_entry(
+    const crema_host* h) {
   static int calls = 0;
   static std::string version;
   version = "1.0." + std::to_string(++calls);
   return crema::detail::make_plugin<Echo>(h, "counted", version.c_str());
 }
 #elif BROKEN_KIND == 13  // a descriptor as a minor-1 plugin writes it: no test settings
-extern "C" __attribute__((visibility("default"))) const crema_plugin* crema_plugin_entry(const crema_host* h) {
+extern "C" __attribute__((visibility("default"))) const crema_plugin* crema_plugin_entry(
+    const crema_host* h) {
   static crema_plugin p = *crema::detail::make_plugin<Echo>(h, "old_minor", "1.0.0");
   p.struct_size = offsetof(crema_plugin, test_settings);
   p.test_settings = reinterpret_cast<const crema_test_settings*>(uintptr_t{1});  // never read

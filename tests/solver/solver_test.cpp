@@ -14,8 +14,8 @@
 #include "crema/core/host.hpp"
 #include "crema/core/proto_io.hpp"
 #include "crema/core/prototxt.hpp"
-#include "crema/solver/solver.hpp"
 #include "crema/core/registry.hpp"
+#include "crema/solver/solver.hpp"
 #include "tiny_net.hpp"
 
 namespace crema {
@@ -41,7 +41,8 @@ pb::SolverParameter solver_for(const std::string& type, const std::string& dir) 
 
 std::vector<float> weights(Solver& s) {
   std::vector<float> out;
-  for (Tensor* t : s.net().all_params()) out.insert(out.end(), t->host_data(), t->host_data() + t->count());
+  for (Tensor* t : s.net().all_params())
+    out.insert(out.end(), t->host_data(), t->host_data() + t->count());
   return out;
 }
 
@@ -151,7 +152,9 @@ TEST_F(SolverTest, NanLossStopsAndKeepsTheLastGoodSnapshot) {
   } catch (const std::exception& e) {
     std::string m = e.what();
     EXPECT_NE(m.find("Iteration 2: loss is"), std::string::npos) << m;
-    EXPECT_NE(m.find("Last good snapshot: " + dir_.string() + "/snap_iter_2.caffemodel"), std::string::npos) << m;
+    EXPECT_NE(m.find("Last good snapshot: " + dir_.string() + "/snap_iter_2.caffemodel"),
+              std::string::npos)
+        << m;
   }
   EXPECT_EQ(s.iter(), 2);
   // The snapshot named in the message still loads, and holds only finite weights.
@@ -232,7 +235,8 @@ TEST_F(SolverTest, ClipGradientsBoundsTheFirstStep) {
   s.step(1);
   std::vector<float> after = weights(s);
   double sq = 0;
-  for (size_t i = 0; i < before.size(); ++i) sq += double(after[i] - before[i]) * (after[i] - before[i]);
+  for (size_t i = 0; i < before.size(); ++i)
+    sq += double(after[i] - before[i]) * (after[i] - before[i]);
   // The step is lr * lr_mult * clipped gradient; fc2's bias has lr_mult 2, so bound loosely.
   EXPECT_LE(std::sqrt(sq), 2 * 0.05 * 1e-3 * 1.0001);
   EXPECT_GT(std::sqrt(sq), 0.05 * 1e-3 * 0.5);
@@ -320,8 +324,8 @@ TEST_F(SolverTest, MetricsFileRecordsDisplaysAndTestPasses) {
   for (std::string l; std::getline(f, l);) lines.push_back(l);
   const std::string num = R"([0-9.e+-]+)";
   ASSERT_EQ(lines.size(), 3u);
-  EXPECT_TRUE(std::regex_match(lines[0], std::regex(R"(\{"iter":0,"lr":0\.05,"loss":)" + num +
-                                                    R"(,"images_per_s":0\})")))
+  EXPECT_TRUE(std::regex_match(
+      lines[0], std::regex(R"(\{"iter":0,"lr":0\.05,"loss":)" + num + R"(,"images_per_s":0\})")))
       << lines[0];
   EXPECT_TRUE(
       std::regex_match(lines[1], std::regex(R"(\{"iter":2,"test_net":0,"loss":)" + num + R"(\})")))

@@ -131,9 +131,9 @@ TEST(Convert, Cifar10TestSplitToLmdb) {
     for (int k = 0; k < 3072; ++k) recs.push_back(pix(i, k));
   }
   write_file(d / "cifar/test_batch.bin", recs);
-  ASSERT_EQ(convert({"-format", "cifar10", "-input", d / "cifar", "-split", "test", "-output",
-                     d / "db"}),
-            0);
+  ASSERT_EQ(
+      convert({"-format", "cifar10", "-input", d / "cifar", "-split", "test", "-output", d / "db"}),
+      0);
   LayerHarness h("type: 'Data' top: 'data' top: 'label' data_param { source: '" + d / "db" +
                      "' backend: LMDB batch_size: 5 } transform_param { scale: 0.5 }",
                  {}, test_phase());
@@ -151,12 +151,15 @@ TEST(Convert, Cifar10TestSplitToLmdb) {
 // .gz files directly (same transform, TEST phase).
 TEST(Convert, FashionMnistLmdbMatchesMNISTData) {
   const std::string dir = "/usr/share/datasets/fashion-mnist";
-  if (!std::ifstream(dir + "/t10k-images-idx3-ubyte.gz")) GTEST_SKIP() << dir << " is not installed";
+  if (!std::ifstream(dir + "/t10k-images-idx3-ubyte.gz"))
+    GTEST_SKIP() << dir << " is not installed";
   TempDir d;
-  ASSERT_EQ(convert({"-format", "mnist", "-images", dir + "/t10k-images-idx3-ubyte.gz", "-labels",
-                     dir + "/t10k-labels-idx1-ubyte.gz", "-max_images", "500", "-output", d / "db"}),
-            0);
-  const std::string transform = " transform_param { scale: 0.00390625 mean_value: 20 crop_size: 24 }";
+  ASSERT_EQ(
+      convert({"-format", "mnist", "-images", dir + "/t10k-images-idx3-ubyte.gz", "-labels",
+               dir + "/t10k-labels-idx1-ubyte.gz", "-max_images", "500", "-output", d / "db"}),
+      0);
+  const std::string transform =
+      " transform_param { scale: 0.00390625 mean_value: 20 crop_size: 24 }";
   LayerHarness lmdb("type: 'Data' top: 'data' top: 'label' data_param { source: '" + d / "db" +
                         "' backend: LMDB batch_size: 100 }" + transform,
                     {}, test_phase());

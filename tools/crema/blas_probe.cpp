@@ -16,7 +16,8 @@ double sgemm_gflops(int threads) {
   double best = 0;
   for (int rep = 0; rep < 5; ++rep) {
     auto t = std::chrono::steady_clock::now();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.f, a.data(), n, b.data(), n,
+                0.f, c.data(), n);
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
     best = std::max(best, 2.0 * n * n * n / s / 1e9);
   }

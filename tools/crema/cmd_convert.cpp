@@ -19,7 +19,7 @@
 
 namespace crema::tools {
 
-int run_convert(int argc, char** argv);  // registered in main.cpp
+int run_convert(int argc, char** argv);   // registered in main.cpp
 int verify_lmdb(const std::string& dir);  // cmd_convert_verify.cpp
 
 namespace {
@@ -77,26 +77,29 @@ int run_convert(int argc, char** argv) {
       "crema convert -format mnist -images FILE -labels FILE -output DB\n"
       "crema convert -format cifar10|cifar100 -input DIR|FILE [-split train|test] -output DB\n"
       "crema convert -verify DB");
-  desc.add_options()
-    ("format", one_of("format", {"mnist", "cifar10", "cifar100"}), "the files' format")
-    ("images", existing_file("images"), "mnist: the idx3 images file (plain or .gz)")
-    ("labels", existing_file("labels"), "mnist: the idx1 labels file (plain or .gz)")
-    ("input", po::value<std::string>()->value_name("DIR|FILE"),
-     "cifar: the binary-version directory, or one .bin file")
-    ("split", one_of("split", {"train", "test"})->default_value("train"), "cifar: which images")
-    ("coarse_label", po::bool_switch(), "cifar100: store the coarse instead of the fine label")
-    ("max_images", non_negative_int64("max_images")->default_value(0), "convert only the first N (0: all)")
-    ("backend", po::value<std::string>()->default_value("lmdb")->value_name("lmdb"), "lmdb (leveldb is not supported)")
-    ("output", po::value<std::string>()->value_name("DB"), "the LMDB directory to create")
-    ("verify", po::value<std::string>()->value_name("DB"),
-     "read every record of the LMDB directory DB and check it as the Data layer will; damage "
-     "that crashes liblmdb is reported, not fatal (it reads in a child process). Prints the "
-     "record count and shape; exit status 0 when all is well, 1 otherwise");
+  desc.add_options()("format", one_of("format", {"mnist", "cifar10", "cifar100"}),
+                     "the files' format")("images", existing_file("images"),
+                                          "mnist: the idx3 images file (plain or .gz)")(
+      "labels", existing_file("labels"), "mnist: the idx1 labels file (plain or .gz)")(
+      "input", po::value<std::string>()->value_name("DIR|FILE"),
+      "cifar: the binary-version directory, or one .bin file")(
+      "split", one_of("split", {"train", "test"})->default_value("train"), "cifar: which images")(
+      "coarse_label", po::bool_switch(), "cifar100: store the coarse instead of the fine label")(
+      "max_images", non_negative_int64("max_images")->default_value(0),
+      "convert only the first N (0: all)")(
+      "backend", po::value<std::string>()->default_value("lmdb")->value_name("lmdb"),
+      "lmdb (leveldb is not supported)")("output", po::value<std::string>()->value_name("DB"),
+                                         "the LMDB directory to create")(
+      "verify", po::value<std::string>()->value_name("DB"),
+      "read every record of the LMDB directory DB and check it as the Data layer will; damage "
+      "that crashes liblmdb is reported, not fatal (it reads in a child process). Prints the "
+      "record count and shape; exit status 0 when all is well, 1 otherwise");
   add_common_options(desc);
   auto vm = parse_flags(argc, argv, desc, "convert");
   if (vm.count("verify")) return verify_lmdb(vm["verify"].as<std::string>());
   auto need = [&](const char* flag) {
-    if (!vm.count(flag)) throw std::runtime_error(std::string("give -") + flag + " (see: crema convert -help)");
+    if (!vm.count(flag))
+      throw std::runtime_error(std::string("give -") + flag + " (see: crema convert -help)");
     return vm[flag].as<std::string>();
   };
   const std::string format = need("format"), output = need("output");
@@ -126,7 +129,8 @@ int run_convert(int argc, char** argv) {
   std::string value;
   char key[32];
   for (int64_t i = 0; i < set.size(); ++i) {
-    datum.set_data(set.pixels.data() + i * set.image_bytes(), static_cast<size_t>(set.image_bytes()));
+    datum.set_data(set.pixels.data() + i * set.image_bytes(),
+                   static_cast<size_t>(set.image_bytes()));
     datum.set_label(static_cast<int>(set.labels[static_cast<size_t>(i)]));
     datum.SerializeToString(&value);
     std::snprintf(key, sizeof key, "%08lld", static_cast<long long>(i));

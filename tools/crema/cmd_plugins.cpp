@@ -3,8 +3,8 @@
 // then the directories searched, warnings and the libraries refused.
 #include <iostream>
 
-#include "flags.hpp"
 #include "crema/core/registry.hpp"
+#include "flags.hpp"
 #include "verbs.hpp"
 
 namespace crema::tools {
@@ -28,7 +28,8 @@ int run_plugins(int argc, char** argv) {
                 << (l.forward_cuda ? ", CUDA" : "")
                 << "  params: " << (l.param_field ? l.param_field : "-") << "\n";
       if (vm["schema"].as<bool>() && l.param_field) {
-        std::string s = r.param_schema(r.find(std::string(l.type) + "@" + std::to_string(l.layer_version)));
+        std::string s =
+            r.param_schema(r.find(std::string(l.type) + "@" + std::to_string(l.layer_version)));
         std::cout << "    " << s << "\n";
       }
     }

@@ -38,14 +38,14 @@ int run_test(int argc, char** argv) {
   add_common_options(desc);
   add_fuse_option(desc);
   add_max_memory_option(desc);
-  desc.add_options()
-    ("model", existing_file("model"), "net definition")
-    ("weights", existing_file("weights"), "trained weights (.caffemodel)")
-    ("iterations", po::value<std::string>()->default_value("50")->value_name("N|all"),
-     "batches to score; all: every image of the test data once (MNISTData, CIFARData and Data "
-     "layers, whose files say how many images they hold)")
-    ("gpu", gpu_id("gpu"), "run on this GPU")
-    ("stage", po::value<std::vector<std::string>>()->composing()->value_name("NAME"), "net state stage (repeatable)");
+  desc.add_options()("model", existing_file("model"), "net definition")(
+      "weights", existing_file("weights"), "trained weights (.caffemodel)")(
+      "iterations", po::value<std::string>()->default_value("50")->value_name("N|all"),
+      "batches to score; all: every image of the test data once (MNISTData, CIFARData and Data "
+      "layers, whose files say how many images they hold)")("gpu", gpu_id("gpu"),
+                                                            "run on this GPU")(
+      "stage", po::value<std::vector<std::string>>()->composing()->value_name("NAME"),
+      "net state stage (repeatable)");
   auto vm = parse_flags(argc, argv, desc, "test");
   if (!vm.count("model")) throw std::runtime_error("-model is required");
   const std::string iterations = vm["iterations"].as<std::string>();
@@ -75,8 +75,10 @@ int run_test(int argc, char** argv) {
     } catch (const std::exception& e) {
       throw std::runtime_error(path + ": " + e.what());
     }
-    if (copy.not_copied.empty()) CREMA_LOG(INFO) << path << ": " << copy.summary();
-    else CREMA_LOG(WARNING) << path << ": " << copy.summary();
+    if (copy.not_copied.empty())
+      CREMA_LOG(INFO) << path << ": " << copy.summary();
+    else
+      CREMA_LOG(WARNING) << path << ": " << copy.summary();
   } else {
     CREMA_LOG(WARNING) << "no -weights: scoring randomly initialised weights";
   }
@@ -109,7 +111,8 @@ int run_test(int argc, char** argv) {
   }
   if (data.batch > 0) std::cout << scored(iters, data) << "\n";
   std::cout << "Loss: " << loss / iters << "\n";
-  for (size_t k = 0; k < sums.size(); ++k) std::cout << names[k] << " = " << sums[k] / iters << "\n";
+  for (size_t k = 0; k < sums.size(); ++k)
+    std::cout << names[k] << " = " << sums[k] / iters << "\n";
   return 0;
 }
 

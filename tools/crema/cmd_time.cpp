@@ -10,11 +10,11 @@
 #include <memory>
 #include <random>
 
+#include "blas_probe.hpp"
 #include "crema/core/device.hpp"
 #include "crema/core/net.hpp"
 #include "crema/core/prototxt.hpp"
 #include "flags.hpp"
-#include "blas_probe.hpp"
 #include "net_stats.hpp"
 #include "verbs.hpp"
 
@@ -32,14 +32,13 @@ int run_time(int argc, char** argv) {
   add_common_options(desc);
   add_fuse_option(desc);
   add_max_memory_option(desc);
-  desc.add_options()
-    ("model", existing_file("model"), "net definition")
-    ("iterations", positive_int("iterations")->default_value(20), "timed iterations (after 2 warm-up ones)")
-    ("gpu", gpu_id("gpu"), "time on this GPU")
-    ("phase", one_of("phase", {"TRAIN", "TEST"})->default_value("TRAIN"), "TRAIN or TEST")
-    ("forward_only", po::bool_switch(), "time the forward pass only")
-    ("input_shape", shape_value("input_shape"),
-     "replace every data/Input layer by an Input of this shape, e.g. 64,3,32,32 (labels get N)");
+  desc.add_options()("model", existing_file("model"), "net definition")(
+      "iterations", positive_int("iterations")->default_value(20),
+      "timed iterations (after 2 warm-up ones)")("gpu", gpu_id("gpu"), "time on this GPU")(
+      "phase", one_of("phase", {"TRAIN", "TEST"})->default_value("TRAIN"),
+      "TRAIN or TEST")("forward_only", po::bool_switch(), "time the forward pass only")(
+      "input_shape", shape_value("input_shape"),
+      "replace every data/Input layer by an Input of this shape, e.g. 64,3,32,32 (labels get N)");
   auto vm = parse_flags(argc, argv, desc, "time");
   if (!vm.count("model")) throw std::runtime_error("-model is required");
   NetOptions opt;
@@ -48,7 +47,8 @@ int run_time(int argc, char** argv) {
   opt.fuse = vm["fuse"].as<bool>();
   opt.max_memory = max_memory_flag(vm);
   pb::NetParameter def = read_net_file(opt.source);
-  if (vm.count("input_shape")) def = with_input_shape(def, parse_shape(vm["input_shape"].as<std::string>()));
+  if (vm.count("input_shape"))
+    def = with_input_shape(def, parse_shape(vm["input_shape"].as<std::string>()));
   // A training net's backward computes what its losses need, as in a training step (no gradient
   // for the data); a deploy net has no loss: time its whole backward all the same.
   std::unique_ptr<Net> built = build_net(def, opt);
@@ -77,7 +77,9 @@ int run_time(int argc, char** argv) {
   const int iters = vm["iterations"].as<int>();
   const int n = net.num_layers();
   std::vector<double> fwd(n, 0), bwd(n, 0);
-  auto sync = [&] { if (net.device() == CREMA_CUDA) device::synchronize(); };
+  auto sync = [&] {
+    if (net.device() == CREMA_CUDA) device::synchronize();
+  };
   std::vector<double> steps;
   for (int it = -2; it < iters; ++it) {  // two warm-up iterations
     auto t_step = Clock::now();
@@ -129,7 +131,8 @@ int run_time(int argc, char** argv) {
   NetStats stats = net_stats(net);
   const double flops = backward ? 3.0 * 2 * stats.macs : 2.0 * stats.macs;  // bwd ~ 2x fwd
   const double gflops = flops / (median * 1e6);
-  std::cout << "Multiply-adds per forward: " << stats.macs / 1e9 << " G; achieved " << gflops << " GFLOP/s";
+  std::cout << "Multiply-adds per forward: " << stats.macs / 1e9 << " G; achieved " << gflops
+            << " GFLOP/s";
   if (net.device() == CREMA_CPU) {
     const double peak = sgemm_gflops(num_threads());
     std::cout << " = " << 100.0 * gflops / peak << "% of OpenBLAS sgemm (" << peak << " GFLOP/s on "

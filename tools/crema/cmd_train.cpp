@@ -97,20 +97,25 @@ int run_train(int argc, char** argv) {
   add_common_options(desc);
   add_fuse_option(desc);
   add_max_memory_option(desc);
-  desc.add_options()
-    ("solver", existing_file("solver"), "solver definition (SolverParameter prototxt)")
-    ("weights", existing_files("weights"), "initialise from these weights (comma-separated) to fine-tune")
-    ("snapshot", existing_file("snapshot"), "resume from this .solverstate")
-    ("gpu", gpu_id("gpu", true), "train on this GPU (overrides solver_mode)")
-    ("iterations", positive_int("iterations"), "override max_iter")
-    ("sigint_effect", one_of("sigint_effect", {"stop", "snapshot", "none"})->default_value("stop"), "on SIGINT: stop, snapshot or none")
-    ("sighup_effect", one_of("sighup_effect", {"stop", "snapshot", "none"})->default_value("snapshot"), "on SIGHUP: stop, snapshot or none")
-    ("level", po::value<int>()->value_name("N"), "train net state level")
-    ("stage", po::value<std::vector<std::string>>()->composing()->value_name("NAME"), "train net state stage (repeatable)")
-    ("overwrite", po::bool_switch(),
-     "train although snapshot_prefix (or metrics_file) holds an earlier run's snapshots or metrics, "
-     "which crema train otherwise refuses: the metrics file starts afresh and the snapshots of the "
-     "iterations this run reaches are replaced (resuming with -snapshot needs no -overwrite)");
+  desc.add_options()("solver", existing_file("solver"),
+                     "solver definition (SolverParameter prototxt)")(
+      "weights", existing_files("weights"),
+      "initialise from these weights (comma-separated) to fine-tune")(
+      "snapshot", existing_file("snapshot"), "resume from this .solverstate")(
+      "gpu", gpu_id("gpu", true), "train on this GPU (overrides solver_mode)")(
+      "iterations", positive_int("iterations"), "override max_iter")(
+      "sigint_effect", one_of("sigint_effect", {"stop", "snapshot", "none"})->default_value("stop"),
+      "on SIGINT: stop, snapshot or none")(
+      "sighup_effect",
+      one_of("sighup_effect", {"stop", "snapshot", "none"})->default_value("snapshot"),
+      "on SIGHUP: stop, snapshot or none")("level", po::value<int>()->value_name("N"),
+                                           "train net state level")(
+      "stage", po::value<std::vector<std::string>>()->composing()->value_name("NAME"),
+      "train net state stage (repeatable)")(
+      "overwrite", po::bool_switch(),
+      "train although snapshot_prefix (or metrics_file) holds an earlier run's snapshots or metrics, "
+      "which crema train otherwise refuses: the metrics file starts afresh and the snapshots of the "
+      "iterations this run reaches are replaced (resuming with -snapshot needs no -overwrite)");
   auto vm = parse_flags(argc, argv, desc, "train");
   if (!vm.count("solver")) throw std::runtime_error("-solver is required (see crema train -help)");
   if (vm.count("weights") && vm.count("snapshot"))
@@ -121,16 +126,19 @@ int run_train(int argc, char** argv) {
   if (vm.count("gpu")) {
     std::string g = vm["gpu"].as<std::string>();
     int id = g == "all" ? 0 : std::stoi(g);
-    if (device::count() == 0) throw std::runtime_error("-gpu " + g + ": " + device::unavailable_reason());
+    if (device::count() == 0)
+      throw std::runtime_error("-gpu " + g + ": " + device::unavailable_reason());
     param.set_solver_mode(pb::SolverParameter::GPU);
     param.set_device_id(id);
   }
   if (vm.count("level")) param.mutable_train_state()->set_level(vm["level"].as<int>());
   if (vm.count("stage"))
-    for (const auto& s : vm["stage"].as<std::vector<std::string>>()) param.mutable_train_state()->add_stage(s);
+    for (const auto& s : vm["stage"].as<std::vector<std::string>>())
+      param.mutable_train_state()->add_stage(s);
   if (!vm.count("snapshot") && !vm["overwrite"].as<bool>()) {
     const EarlierRun earlier = find_earlier_run(param, path);
-    if (!earlier.empty()) throw std::runtime_error(earlier_run_refusal(earlier, argc, argv, desc, path));
+    if (!earlier.empty())
+      throw std::runtime_error(earlier_run_refusal(earlier, argc, argv, desc, path));
   }
   install_signal_handlers(parse_signal_action(vm["sigint_effect"].as<std::string>()),
                           parse_signal_action(vm["sighup_effect"].as<std::string>()));

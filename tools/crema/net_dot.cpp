@@ -29,19 +29,22 @@ std::string cluster_key(const std::string& name) {
   return "";
 }
 
-std::string dims(const google::protobuf::RepeatedField<uint32_t>& v, uint32_t h, bool has_h, uint32_t w,
-                 bool has_w, uint32_t fallback) {
+std::string dims(const google::protobuf::RepeatedField<uint32_t>& v, uint32_t h, bool has_h,
+                 uint32_t w, bool has_w, uint32_t fallback) {
   uint32_t a = has_h ? h : (v.size() ? v.Get(0) : fallback);
   uint32_t b = has_w ? w : (v.size() ? v.Get(v.size() - 1) : fallback);
-  return a == b ? std::to_string(a) + "x" + std::to_string(a) : std::to_string(a) + "x" + std::to_string(b);
+  return a == b ? std::to_string(a) + "x" + std::to_string(a)
+                : std::to_string(a) + "x" + std::to_string(b);
 }
 
 // The second line of a node: the type and what matters of its parameters.
 std::string describe(const pb::LayerParameter& l) {
   std::string d = l.type();
-  if (l.type() == "Convolution" || l.type() == "Deconvolution" || l.type() == "ConvolutionDepthwise") {
+  if (l.type() == "Convolution" || l.type() == "Deconvolution" ||
+      l.type() == "ConvolutionDepthwise") {
     const auto& c = l.convolution_param();
-    d += " " + dims(c.kernel_size(), c.kernel_h(), c.has_kernel_h(), c.kernel_w(), c.has_kernel_w(), 0);
+    d += " " +
+         dims(c.kernel_size(), c.kernel_h(), c.has_kernel_h(), c.kernel_w(), c.has_kernel_w(), 0);
     uint32_t s = c.has_stride_h() ? c.stride_h() : (c.stride_size() ? c.stride(0) : 1);
     if (s != 1) d += "/" + std::to_string(s);
     d += ", " + std::to_string(c.num_output());
@@ -83,12 +86,14 @@ std::string describe(const pb::LayerParameter& l) {
 
 const char* fill_for(const std::string& type, bool source) {
   if (source) return "#e0e0e0";
-  if (type == "Convolution" || type == "Deconvolution" || type == "ConvolutionDepthwise") return "#cfe2f3";
+  if (type == "Convolution" || type == "Deconvolution" || type == "ConvolutionDepthwise")
+    return "#cfe2f3";
   if (type == "Pooling") return "#d9ead3";
   if (type == "Eltwise") return "#fce5cd";
   if (type == "Concat" || type == "Split" || type == "Slice") return "#fff2cc";
   if (type == "InnerProduct") return "#d9d2e9";
-  if (type.find("Loss") != std::string::npos || type == "Accuracy" || type == "Softmax") return "#f4cccc";
+  if (type.find("Loss") != std::string::npos || type == "Accuracy" || type == "Softmax")
+    return "#f4cccc";
   return "#ffffff";
 }
 
@@ -179,7 +184,8 @@ std::string net_to_dot(const pb::NetParameter& def, const DrawOptions& opt) {
   o << "  edge [fontname=\"Helvetica\", fontsize=8];\n";
   auto node_line = [&](const Node& n, const std::string& indent) {
     if (n.blob) {
-      o << indent << quote(n.id) << " [label=" << quote(n.name) << ", shape=ellipse, fillcolor=\"#e0e0e0\"];\n";
+      o << indent << quote(n.id) << " [label=" << quote(n.name)
+        << ", shape=ellipse, fillcolor=\"#e0e0e0\"];\n";
       return;
     }
     std::string label = n.name + "\\n" + n.line2;
@@ -190,14 +196,16 @@ std::string net_to_dot(const pb::NetParameter& def, const DrawOptions& opt) {
     std::string q = quote(label);
     // quote() escaped the backslashes of our "\n" line breaks: undo that for them.
     for (size_t p = 0; (p = q.find("\\\\n", p)) != std::string::npos;) q.replace(p, 3, "\\n");
-    o << indent << quote(n.id) << " [label=" << q << ", fillcolor=\"" << fill_for(n.type, n.source) << "\"";
+    o << indent << quote(n.id) << " [label=" << q << ", fillcolor=\"" << fill_for(n.type, n.source)
+      << "\"";
     if (n.type == "Eltwise") o << ", shape=ellipse";
     if (n.source) o << ", shape=box3d";
     o << "];\n";
   };
   for (const auto& [k, members] : clusters) {
     o << "  subgraph " << quote("cluster_" + k) << " {\n";
-    o << "    label=" << quote(k) << "; style=\"rounded,dashed\"; color=\"#888888\"; fontname=\"Helvetica\";\n";
+    o << "    label=" << quote(k)
+      << "; style=\"rounded,dashed\"; color=\"#888888\"; fontname=\"Helvetica\";\n";
     for (int m : members) node_line(nodes[m], "    ");
     o << "  }\n";
   }

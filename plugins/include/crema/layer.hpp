@@ -42,13 +42,13 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-#define CREMA_CHECK(cond, msg)                                          \
-  do {                                                                  \
-    if (!(cond)) {                                                      \
-      std::ostringstream crema_check_os_;                               \
-      crema_check_os_ << msg;                                           \
-      throw ::crema::Error(crema_check_os_.str());                      \
-    }                                                                   \
+#define CREMA_CHECK(cond, msg)                     \
+  do {                                             \
+    if (!(cond)) {                                 \
+      std::ostringstream crema_check_os_;          \
+      crema_check_os_ << msg;                      \
+      throw ::crema::Error(crema_check_os_.str()); \
+    }                                              \
   } while (0)
 
 namespace detail {
@@ -192,7 +192,9 @@ class Context {
   uint64_t rng_counter() const { return exec_->rng_counter; }
   int num_threads() const { return exec_->num_threads; }
   template <class T = float>
-  T* workspace() const { return static_cast<T*>(exec_->workspace); }
+  T* workspace() const {
+    return static_cast<T*>(exec_->workspace);
+  }
   size_t workspace_size() const { return exec_->workspace_size; }
   bool on_gpu() const { return exec_->device == CREMA_CUDA; }
   void* cuda_stream() const { return exec_->cuda_stream; }
@@ -205,8 +207,9 @@ class Context {
     if (workspace_bytes_ && bytes > *workspace_bytes_) *workspace_bytes_ = bytes;
   }
   // setup(): declare a parameter blob; returns its index for param(i).
-  int add_param(const Shape& shape, const char* filler_path, const char* default_filler = "constant",
-                float default_value = 0.f, bool is_state = false) {
+  int add_param(const Shape& shape, const char* filler_path,
+                const char* default_filler = "constant", float default_value = 0.f,
+                bool is_state = false) {
     CREMA_CHECK(decls_ != nullptr, "add_param is only allowed in setup()");
     crema_param_spec spec{};
     spec.struct_size = sizeof(spec);
@@ -231,7 +234,8 @@ class Context {
 // Host BLAS, row-major: C = alpha * op(A) * op(B) + beta * C with op(A) MxK, op(B) KxN.
 inline void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a,
                  const float* b, float beta, float* c) {
-  host().sgemm(trans_a, trans_b, m, n, k, alpha, a, trans_a ? m : k, b, trans_b ? k : n, beta, c, n);
+  host().sgemm(trans_a, trans_b, m, n, k, alpha, a, trans_a ? m : k, b, trans_b ? k : n, beta, c,
+               n);
 }
 // y = alpha * op(A) * x + beta * y with A MxN.
 inline void gemv(bool trans_a, int m, int n, float alpha, const float* a, const float* x,
@@ -251,8 +255,10 @@ inline void gpu_gemm(const Context& c, bool trans_a, bool trans_b, int m, int n,
 inline void gpu_gemv(const Context& c, bool trans_a, int m, int n, float alpha, const float* a,
                      const float* x, float beta, float* y) {
   // op(A) x as a GEMM with one column: (M x N)(N x 1), or A^T: (N x M)(M x 1).
-  if (trans_a) gpu_gemm(c, true, false, n, 1, m, alpha, a, x, beta, y);
-  else gpu_gemm(c, false, false, m, 1, n, alpha, a, x, beta, y);
+  if (trans_a)
+    gpu_gemm(c, true, false, n, 1, m, alpha, a, x, beta, y);
+  else
+    gpu_gemm(c, false, false, m, 1, n, alpha, a, x, beta, y);
 }
 // Runs fn(begin, end) over [0, n) on the host's threads.
 template <class Fn>
@@ -263,17 +269,16 @@ void parallel_for(int64_t n, int64_t grain, const Fn& fn) {
     return;
   }
   host().parallel_for(
-      n, grain,
-      [](void* ctx, int64_t b, int64_t e) { (*static_cast<const Fn*>(ctx))(b, e); },
+      n, grain, [](void* ctx, int64_t b, int64_t e) { (*static_cast<const Fn*>(ctx))(b, e); },
       const_cast<void*>(static_cast<const void*>(&fn)));
 }
 
 // What the host needs to know about a layer type before creating one.
 struct LayerInfo {
   const char* type;
-  const char* param_field = nullptr;     // e.g. "convolution_param"
-  uint32_t param_field_number = 0;       // only for blocks the core does not know
-  const char* param_message = nullptr;   // full message name in the plugin's schema
+  const char* param_field = nullptr;    // e.g. "convolution_param"
+  uint32_t param_field_number = 0;      // only for blocks the core does not know
+  const char* param_message = nullptr;  // full message name in the plugin's schema
   int min_bottoms = 1, max_bottoms = 1, min_tops = 1, max_tops = 1;
   uint32_t flags = 0;
   uint32_t no_grad_bottoms = 0;
@@ -344,22 +349,30 @@ struct TestConfig {
 };
 
 namespace detail {
-template <class T, class = void> struct has_setup : std::false_type {};
-template <class T> struct has_setup<T, std::void_t<decltype(&T::setup)>> : std::true_type {};
-template <class T, class = void> struct has_backward_cpu : std::false_type {};
+template <class T, class = void>
+struct has_setup : std::false_type {};
+template <class T>
+struct has_setup<T, std::void_t<decltype(&T::setup)>> : std::true_type {};
+template <class T, class = void>
+struct has_backward_cpu : std::false_type {};
 template <class T>
 struct has_backward_cpu<T, std::void_t<decltype(&T::backward_cpu)>> : std::true_type {};
-template <class T, class = void> struct has_forward_cuda : std::false_type {};
+template <class T, class = void>
+struct has_forward_cuda : std::false_type {};
 template <class T>
 struct has_forward_cuda<T, std::void_t<decltype(&T::forward_cuda)>> : std::true_type {};
-template <class T, class = void> struct has_backward_cuda : std::false_type {};
+template <class T, class = void>
+struct has_backward_cuda : std::false_type {};
 template <class T>
 struct has_backward_cuda<T, std::void_t<decltype(&T::backward_cuda)>> : std::true_type {};
-template <class T, class = void> struct has_absorb : std::false_type {};
+template <class T, class = void>
+struct has_absorb : std::false_type {};
 template <class T>
 struct has_absorb<T, std::void_t<decltype(&T::absorb)>> : std::true_type {};
-template <class T, class = void> struct has_tests : std::false_type {};
-template <class T> struct has_tests<T, std::void_t<decltype(&T::tests)>> : std::true_type {};
+template <class T, class = void>
+struct has_tests : std::false_type {};
+template <class T>
+struct has_tests<T, std::void_t<decltype(&T::tests)>> : std::true_type {};
 
 template <class Fn>
 int32_t guarded(Fn&& fn) {
@@ -534,10 +547,10 @@ const crema_plugin* make_plugin(const crema_host* h, const char* name, const cha
 }  // namespace crema
 
 // Writes the plugin's one exported symbol. Use once per shared library.
-#define CREMA_EXPORT_PLUGIN(NAME, VERSION, ...)                                          \
+#define CREMA_EXPORT_PLUGIN(NAME, VERSION, ...)                                             \
   extern "C" __attribute__((visibility("default"))) const crema_plugin* crema_plugin_entry( \
-      const crema_host* host) {                                                          \
-    return ::crema::detail::make_plugin<__VA_ARGS__>(host, NAME, VERSION);               \
+      const crema_host* host) {                                                             \
+    return ::crema::detail::make_plugin<__VA_ARGS__>(host, NAME, VERSION);                  \
   }
 
 #endif  // CREMA_LAYER_HPP

@@ -34,7 +34,11 @@ typedef enum crema_status { CREMA_OK = 0, CREMA_ERROR = 1 } crema_status;
 typedef enum crema_dtype { CREMA_FLOAT32 = 0 } crema_dtype; /* half/bfloat16 later */
 typedef enum crema_device { CREMA_CPU = 0, CREMA_CUDA = 1 } crema_device;
 typedef enum crema_phase { CREMA_TRAIN = 0, CREMA_TEST = 1 } crema_phase;
-typedef enum crema_log_level { CREMA_LOG_INFO = 0, CREMA_LOG_WARNING = 1, CREMA_LOG_ERROR = 2 } crema_log_level;
+typedef enum crema_log_level {
+  CREMA_LOG_INFO = 0,
+  CREMA_LOG_WARNING = 1,
+  CREMA_LOG_ERROR = 2
+} crema_log_level;
 
 /* A tensor view. `data` and `diff` point to memory on `device`, owned by the host; either may be
  * NULL when the call does not give access to it (e.g. diff during a forward pass). */
@@ -103,9 +107,9 @@ typedef struct crema_exec {
   uint64_t rng_counter; /* increases by one per forward call: (seed, counter) names a stream */
   void* workspace;      /* scratch of the size requested in reshape, on `device` */
   size_t workspace_size;
-  void* cuda_stream;    /* cudaStream_t to run on (CUDA calls only) */
-  void* cublas_handle;  /* cublasHandle_t bound to cuda_stream */
-  void* cudnn_handle;   /* cudnnHandle_t bound to cuda_stream, or NULL without cuDNN */
+  void* cuda_stream;   /* cudaStream_t to run on (CUDA calls only) */
+  void* cublas_handle; /* cublasHandle_t bound to cuda_stream */
+  void* cudnn_handle;  /* cudnnHandle_t bound to cuda_stream, or NULL without cuDNN */
 } crema_exec;
 
 /* Random streams: rng_seed and rng_counter become random numbers through SplitMix64 (Steele, Lea
@@ -180,17 +184,17 @@ typedef struct crema_host {
 typedef int32_t (*crema_run_fn)(void* self, const crema_exec* exec, crema_io* io);
 
 enum crema_layer_flags {
-  CREMA_LAYER_IN_PLACE = 1u << 0,      /* top may be the same tensor as bottom */
-  CREMA_LAYER_LOSS = 1u << 1,          /* top 0 gets loss_weight 1 unless the prototxt says */
-  CREMA_LAYER_NO_BACKWARD = 1u << 2,   /* never propagates (data layers, Accuracy, Silence) */
-  CREMA_LAYER_SHARES_DATA = 1u << 3,   /* tops alias bottom data (Reshape, Flatten) */
+  CREMA_LAYER_IN_PLACE = 1u << 0,    /* top may be the same tensor as bottom */
+  CREMA_LAYER_LOSS = 1u << 1,        /* top 0 gets loss_weight 1 unless the prototxt says */
+  CREMA_LAYER_NO_BACKWARD = 1u << 2, /* never propagates (data layers, Accuracy, Silence) */
+  CREMA_LAYER_SHARES_DATA = 1u << 3, /* tops alias bottom data (Reshape, Flatten) */
 };
 
 /* One layer type. A plugin may provide several. */
 typedef struct crema_layer_desc {
   uint32_t struct_size;
-  const char* type;          /* prototxt `type`, e.g. "Swish" */
-  uint32_t layer_version;    /* a prototxt may pin it as type: "Swish@2" */
+  const char* type;       /* prototxt `type`, e.g. "Swish" */
+  uint32_t layer_version; /* a prototxt may pin it as type: "Swish@2" */
   /* The parameter block this layer reads, e.g. "swish_param", or NULL. For a block the core's
    * LayerParameter lacks, the plugin's schema must define `param_message` and the host adds the
    * field with `param_field_number` (10000+ for out-of-tree plugins). */
@@ -198,8 +202,8 @@ typedef struct crema_layer_desc {
   uint32_t param_field_number;
   const char* param_message; /* full name, e.g. "crema.swish.SwishParameter" */
   int32_t min_bottoms, max_bottoms, min_tops, max_tops; /* -1: unbounded */
-  uint32_t flags;            /* crema_layer_flags */
-  uint32_t no_grad_bottoms;  /* bit i: bottom i never gets a gradient (labels) */
+  uint32_t flags;                                       /* crema_layer_flags */
+  uint32_t no_grad_bottoms; /* bit i: bottom i never gets a gradient (labels) */
 
   int32_t (*create)(const crema_host* host, const crema_params* params, void** self);
   void (*destroy)(void* self);

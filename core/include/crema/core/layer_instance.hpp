@@ -11,7 +11,9 @@
 #include "crema/core/host.hpp"
 #include "crema/core/tensor.hpp"
 
-namespace google::protobuf { class Message; }
+namespace google::protobuf {
+class Message;
+}
 
 namespace crema {
 

@@ -19,8 +19,8 @@ struct NetOptions {
   pb::Phase phase = pb::TRAIN;
   int level = 0;
   std::vector<std::string> stages;
-  uint64_t seed = 1701;      // parameter fillers and per-layer random streams
-  bool fill_params = true;   // false when weights are loaded right after
+  uint64_t seed = 1701;     // parameter fillers and per-layer random streams
+  bool fill_params = true;  // false when weights are loaded right after
   // Layers absorb the in-place layers after them into their CPU passes (plan_absorption);
   // false runs every layer alone (crema train/test/time -fuse=false). CREMA_FUSE=0 or 1
   // overrides it, as a debugging switch.
@@ -144,8 +144,8 @@ class Net {
   std::vector<std::vector<float>> top_loss_weights_;
   std::vector<std::vector<int8_t>> bottom_need_backward_;
   std::vector<bool> layer_need_backward_, layer_params_need_grad_;
-  std::vector<int> absorbed_into_;           // per layer: its absorber, or -1
-  std::vector<std::vector<int>> absorbs_;     // per layer: the layers it absorbed, in order
+  std::vector<int> absorbed_into_;         // per layer: its absorber, or -1
+  std::vector<std::vector<int>> absorbs_;  // per layer: the layers it absorbed, in order
   std::vector<int> output_blobs_;
   std::vector<LearnableParam> learnable_;
   std::vector<std::vector<int>> param_owner_;  // per layer, per param: -1 or index in learnable_

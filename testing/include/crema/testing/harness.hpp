@@ -23,8 +23,8 @@ using Shape = std::vector<int64_t>;
 
 struct HarnessOptions {
   bool train = true;
-  bool gpu = false;                   // run on CUDA (callers skip when no GPU exists)
-  bool in_place = false;              // top 0 is bottom 0 (the layer must declare it may be)
+  bool gpu = false;       // run on CUDA (callers skip when no GPU exists)
+  bool in_place = false;  // top 0 is bottom 0 (the layer must declare it may be)
   // Searched besides CREMA_TEST_PLUGIN_DIR (CTest sets it to the plugin's folder),
   // CREMA_PLUGIN_PATH and lib/crema/plugins beside the test binary's folder. Plugins stay loaded
   // for the process: a type found once keeps its library.

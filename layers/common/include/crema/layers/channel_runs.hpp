@@ -39,14 +39,17 @@ template <class Fn>
 void for_channel_runs(int64_t outer, int64_t channels, int64_t inner, int64_t work, const Fn& fn) {
   if (outer <= 0 || channels <= 0 || inner <= 0) return;  // an empty tensor has no runs
   if (inner > 1) {
-    crema::parallel_for(outer * channels, std::max<int64_t>(1, work / inner), [&](int64_t p0, int64_t p1) {
-      for (int64_t p = p0; p < p1; ++p) fn(p * inner, inner, p % channels, std::integral_constant<int, 0>());
-    });
+    crema::parallel_for(outer * channels, std::max<int64_t>(1, work / inner),
+                        [&](int64_t p0, int64_t p1) {
+                          for (int64_t p = p0; p < p1; ++p)
+                            fn(p * inner, inner, p % channels, std::integral_constant<int, 0>());
+                        });
   } else {
     crema::parallel_for(outer, std::max<int64_t>(1, work / std::max<int64_t>(channels, 1)),
                         [&](int64_t o0, int64_t o1) {
                           for (int64_t o = o0; o < o1; ++o)
-                            fn(o * channels, channels, int64_t{0}, std::integral_constant<int, 1>());
+                            fn(o * channels, channels, int64_t{0},
+                               std::integral_constant<int, 1>());
                         });
   }
 }
