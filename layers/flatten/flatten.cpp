@@ -60,7 +60,10 @@ class Flatten final : public crema::Layer<Flatten> {
 
   static std::vector<crema::TestConfig> tests() {
     return {{"type: 'Flatten'", "2,3,4,5"},
-            {"type: 'Flatten' flatten_param { axis: 0 end_axis: 1 }", "2,3,5"}};
+            {"type: 'Flatten'", "1,7,3"},
+            {"type: 'Flatten'", "3,1"},
+            {"type: 'Flatten' flatten_param { axis: 0 end_axis: 1 }", "2,3,5"},
+            {"type: 'Flatten' flatten_param { axis: 2 }", "2,3,4,5"}};
   }
 
  private:

@@ -33,15 +33,6 @@ TEST(Flatten, CopiesDataAndDiff) {
   for (int i = 0; i < 12; ++i) EXPECT_EQ(h.bottom_diff(0)[i], float(i));
 }
 
-TEST(Flatten, Gradient) {
-  for (const Shape& s : {Shape{2, 3, 4, 5}, Shape{1, 7, 3}, Shape{3, 1}}) {
-    LayerHarness h("type: 'Flatten'", {s});
-    h.fill_gaussian(0, 1.0);
-    std::string log;
-    EXPECT_EQ(GradientChecker().check(h, &log), 0) << log;
-  }
-}
-
 TEST(Flatten, RefusesReversedAxes) {
   try {
     LayerHarness h("type: 'Flatten' flatten_param { axis: 2 end_axis: 1 }", {{2, 3, 4}});
@@ -53,17 +44,10 @@ TEST(Flatten, RefusesReversedAxes) {
                std::exception);
 }
 
-TEST(Flatten, GpuGradientAndAgreement) {
+// The declared configurations' gradients run in the CPU and GPU sweeps; a copy layer's GPU
+// result must equal the CPU's exactly.
+TEST(Flatten, GpuAgreesExactly) {
   if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
-  crema::testing::HarnessOptions o;
-  o.gpu = true;
-  for (const Shape& s : {Shape{2, 3, 4, 5}, Shape{1, 7, 3}, Shape{3, 1}}) {
-    LayerHarness h("type: 'Flatten'", {s}, o);
-    ASSERT_TRUE(h.has_cuda_path());
-    h.fill_gaussian(0, 1.0);
-    std::string log;
-    EXPECT_EQ(GradientChecker().check(h, &log), 0) << log;
-  }
   for (const char* body :
        {"", "flatten_param { axis: 0 end_axis: 1 }", "flatten_param { axis: 2 }"})
     EXPECT_EQ(crema::testing::max_device_disagreement(std::string("type: 'Flatten' ") + body,

@@ -159,9 +159,14 @@ class PReLU final : public crema::Layer<PReLU> {
 #endif
 
   static std::vector<crema::TestConfig> tests() {
-    return {{"type: 'PReLU'", "2,3,4,5"},
-            {"type: 'PReLU' prelu_param { channel_shared: true }", "3,5"},
-            {"type: 'PReLU' prelu_param { filler { type: 'uniform' min: -1 max: 1 } }", "1,9,3"}};
+    // The kink at 0, as ReLU's.
+    return {
+        crema::TestConfig{"type: 'PReLU'", "2,3,4,5"}.with_kinks({0}),
+        crema::TestConfig{"type: 'PReLU' prelu_param { channel_shared: true }", "3,5"}.with_kinks(
+            {0}),
+        crema::TestConfig{"type: 'PReLU' prelu_param { filler { type: 'uniform' min: -1 max: 1 } }",
+                          "1,9,3"}
+            .with_kinks({0})};
   }
 
  private:

@@ -95,9 +95,13 @@ class ReLU final : public crema::Layer<ReLU> {
 #endif
 
   static std::vector<crema::TestConfig> tests() {
-    return {{"type: 'ReLU'", "2,3,4,5"},
-            {"type: 'ReLU' relu_param { negative_slope: 0.1 }", "3,7,5"},
-            {"type: 'ReLU' relu_param { negative_slope: -0.3 }", "1,9"}};
+    // The kink at 0: elements within a step of it are skipped, as in Caffe's checker.
+    return {
+        crema::TestConfig{"type: 'ReLU'", "2,3,4,5"}.with_kinks({0}),
+        crema::TestConfig{"type: 'ReLU' relu_param { negative_slope: 0.1 }", "3,7,5"}.with_kinks(
+            {0}),
+        crema::TestConfig{"type: 'ReLU' relu_param { negative_slope: -0.3 }", "1,9"}.with_kinks(
+            {0})};
   }
 
  private:

@@ -108,6 +108,7 @@ class Reshape final : public crema::Layer<Reshape> {
   static std::vector<crema::TestConfig> tests() {
     return {
         {"type: 'Reshape' reshape_param { shape { dim: 0 dim: -1 } }", "2,3,4"},
+        {"type: 'Reshape' reshape_param { shape { dim: -1 } }", "1,7,3"},
         {"type: 'Reshape' reshape_param { shape { dim: 3 dim: 1 } axis: 1 num_axes: 1 }", "2,3,5"}};
   }
 

@@ -22,24 +22,6 @@ TEST(Split, CopiesForwardAndSumsBackward) {
   for (int i = 0; i < n; ++i) ASSERT_FLOAT_EQ(h.bottom_diff(0)[i], 6.f * (i % 97)) << i;
 }
 
-TEST(Split, Gradient) {
-  LayerHarness h("type: 'Split' top: 'a' top: 'b'", {{2, 3, 3, 5}});
-  h.fill_gaussian(0, 1.0);
-  std::string log;
-  EXPECT_EQ(GradientChecker().check(h, &log), 0) << log;
-}
-
-TEST(Split, GpuGradient) {
-  if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
-  crema::testing::HarnessOptions o;
-  o.gpu = true;
-  LayerHarness h("type: 'Split' top: 'a' top: 'b'", {{2, 3, 3, 5}}, o);
-  ASSERT_TRUE(h.has_cuda_path());
-  h.fill_gaussian(0, 1.0);
-  std::string log;
-  EXPECT_EQ(GradientChecker().check(h, &log), 0) << log;
-}
-
 TEST(Split, GpuAgreesWithCpu) {
   if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
   // 1, 2, 3 tops, and 10: more than one kernel launch sums (8), the second continues the first.
