@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "crema/solver/metrics_writer.hpp"
+#include "number_format.hpp"
 
 #include <unistd.h>
 
@@ -11,11 +12,6 @@
 namespace crema {
 
 namespace {
-std::string fmt(double v) {
-  std::ostringstream os;
-  os << std::setprecision(6) << v;
-  return os.str();
-}
 
 // Keeps the lines of `path` whose "iter" is below `iter` (and any line without one), written to
 // a temporary and renamed over the file.
@@ -62,8 +58,9 @@ void MetricsWriter::start() {
 
 void MetricsWriter::write_display(int iter, float lr, float smoothed_loss, double images_per_s) {
   std::ostringstream js;
-  js << "{\"iter\":" << iter << ",\"lr\":" << fmt(lr) << ",\"loss\":" << fmt(smoothed_loss)
-     << ",\"images_per_s\":" << fmt(images_per_s) << "}";
+  js << "{\"iter\":" << iter << ",\"lr\":" << format_number(lr)
+     << ",\"loss\":" << format_number(smoothed_loss)
+     << ",\"images_per_s\":" << format_number(images_per_s) << "}";
   write(js.str());
 }
 
@@ -71,7 +68,7 @@ void MetricsWriter::write_test(int iter, int test_net,
                                const std::vector<std::pair<std::string, double>>& means) {
   std::ostringstream js;
   js << "{\"iter\":" << iter << ",\"test_net\":" << test_net;
-  for (const auto& [name, mean] : means) js << ",\"" << name << "\":" << fmt(mean);
+  for (const auto& [name, mean] : means) js << ",\"" << name << "\":" << format_number(mean);
   js << "}";
   write(js.str());
 }

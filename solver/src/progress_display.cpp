@@ -12,16 +12,9 @@
 #include <string>
 
 #include "crema/core/log.hpp"
+#include "number_format.hpp"
 
 namespace crema {
-
-namespace {
-std::string fmt(double v) {
-  std::ostringstream os;
-  os << std::setprecision(6) << v;
-  return os.str();
-}
-}  // namespace
 
 ProgressLine::ProgressLine() : tty_(isatty(STDERR_FILENO)) {}
 
@@ -52,21 +45,22 @@ double ProgressDisplay::display(int iter, int display_every, float smoothed_loss
   const double ips = iters_since_display_ > 1 ? (iters_since_display_ - 1) / std::max(secs, 1e-9)
                                               : 0;
   line_.clear();
-  CREMA_LOG_IF(INFO, !quiet_) << "Iteration " << iter << " (" << fmt(ips) << " iter/s, "
-                              << fmt(secs) << "s/" << display_every
-                              << " iters), loss = " << fmt(smoothed_loss);
+  CREMA_LOG_IF(INFO, !quiet_) << "Iteration " << iter << " (" << format_number(ips) << " iter/s, "
+                              << format_number(secs) << "s/" << display_every
+                              << " iters), loss = " << format_number(smoothed_loss);
   int k = 0;
   for (int id : net.output_blob_indices()) {
     const Tensor* b = net.blob_at(id);
     const float* x = b->host_data();
     const float w = net.blob_loss_weight(id);
     for (int64_t j = 0; j < b->count(); ++j) {
-      const std::string extra = w != 0 ? " (* " + fmt(w) + " = " + fmt(w * x[j]) + " loss)" : "";
+      const std::string extra =
+          w != 0 ? " (* " + format_number(w) + " = " + format_number(w * x[j]) + " loss)" : "";
       CREMA_LOG_IF(INFO, !quiet_) << "    Train net output #" << k++ << ": " << net.blob_names()[id]
-                                  << " = " << fmt(x[j]) << extra;
+                                  << " = " << format_number(x[j]) << extra;
     }
   }
-  CREMA_LOG_IF(INFO, !quiet_) << "Iteration " << iter << ", lr = " << fmt(lr);
+  CREMA_LOG_IF(INFO, !quiet_) << "Iteration " << iter << ", lr = " << format_number(lr);
   t_display_ = Clock::now();
   iters_since_display_ = 0;
   return ips;

@@ -15,15 +15,11 @@
 #include "crema/solver/net_sources.hpp"
 #include "crema/solver/signals.hpp"
 #include "crema/solver/solver_check.hpp"
+#include "number_format.hpp"
 
 namespace crema {
 
 namespace {
-std::string fmt(double v) {
-  std::ostringstream os;
-  os << std::setprecision(6) << v;
-  return os.str();
-}
 
 // Epochs to three significant digits: 6.0032 reads "6", 1.1667 "1.17".
 std::string epochs(double v) {
@@ -166,7 +162,7 @@ void Solver::log_start() const {
   const std::string total = epoch_iters > 0 ? epochs(param_.max_iter() / epoch_iters) : "";
   if (epoch_iters > 0)
     length << " = " << total << (total == "1" ? " epoch" : " epochs") << " of " << epoch_images_
-           << " images (" << fmt(epoch_iters) << " iterations an epoch)";
+           << " images (" << format_number(epoch_iters) << " iterations an epoch)";
   length << "; this run: iterations " << iter_ << " to " << param_.max_iter();
   if (epoch_iters > 0 && iter_ > 0)
     length << " (epochs " << epochs(iter_ / epoch_iters) << " to " << total << ")";
@@ -203,7 +199,8 @@ bool Solver::solve() {
     snapshot();
   if (param_.display() && iter_ % param_.display() == 0) {
     float loss = net_->forward();
-    CREMA_LOG_IF(INFO, !options_.quiet) << "Iteration " << iter_ << ", loss = " << fmt(loss);
+    CREMA_LOG_IF(INFO, !options_.quiet)
+        << "Iteration " << iter_ << ", loss = " << format_number(loss);
   }
   if (param_.test_interval() && iter_ % param_.test_interval() == 0) test_all();
   CREMA_LOG_IF(INFO, !options_.quiet) << "Optimization Done.";
@@ -232,7 +229,8 @@ void Solver::step(int iters) {
     loss /= param_.iter_size();
     if (!std::isfinite(loss)) {
       progress_.clear();
-      throw std::runtime_error("Iteration " + std::to_string(iter_) + ": loss is " + fmt(loss) +
+      throw std::runtime_error("Iteration " + std::to_string(iter_) + ": loss is " +
+                               format_number(loss) +
                                "; training stopped before updating the weights." +
                                (last_snapshot_.empty() ? std::string(" No snapshot was written.")
                                                        : " Last good snapshot: " + last_snapshot_) +
