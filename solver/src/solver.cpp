@@ -195,14 +195,16 @@ bool Solver::solve() {
     CREMA_LOG_IF(INFO, !options_.quiet) << "Optimization stopped early.";
     return false;
   }
-  if (param_.snapshot_after_train() && (param_.snapshot() == 0 || iter_ % param_.snapshot() != 0))
-    snapshot();
+  // Caffe's closing display forward runs in TRAIN and moves BatchNorm's running statistics:
+  // the final snapshot comes after it and after the final test, so it holds what was scored.
   if (param_.display() && iter_ % param_.display() == 0) {
     float loss = net_->forward();
     CREMA_LOG_IF(INFO, !options_.quiet)
         << "Iteration " << iter_ << ", loss = " << format_number(loss);
   }
   if (param_.test_interval() && iter_ % param_.test_interval() == 0) test_all();
+  if (param_.snapshot_after_train() && (param_.snapshot() == 0 || iter_ % param_.snapshot() != 0))
+    snapshot();
   CREMA_LOG_IF(INFO, !options_.quiet) << "Optimization Done.";
   return true;
 }

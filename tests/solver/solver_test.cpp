@@ -139,6 +139,29 @@ TEST_F(SolverTest, RestoredFieldsAreCheckedAgainstTheSolver) {
   EXPECT_EQ(resumed.iter(), 3);
 }
 
+// The final snapshot holds the weights and BatchNorm statistics the final display and test saw
+// (the closing TRAIN forward moved the running statistics after the snapshot was written).
+TEST_F(SolverTest, FinalSnapshotHoldsWhatTheLastPassesSaw) {
+  auto p = solver_for("SGD", dir_.string());
+  std::string net = tiny_net();
+  const std::string relu = "layer { name: \"relu\"";
+  net.insert(net.find(relu),
+             "layer { name: \"bn\" type: \"BatchNorm\" bottom: \"h\" top: \"h\" }\n");
+  *p.mutable_net_param() = parse_net_text(net, "<tiny+bn>", Registry::global());
+  p.set_max_iter(3);
+  p.set_display(1);
+  p.set_snapshot_after_train(true);
+  Solver s(p, quiet());
+  ASSERT_TRUE(s.solve());
+  pb::NetParameter saved;
+  read_binary_proto(dir_.string() + "/snap_iter_3.caffemodel", &saved);
+  std::vector<float> in_file;
+  for (const auto& layer : saved.layer())
+    for (const auto& blob : layer.blobs())
+      in_file.insert(in_file.end(), blob.data().begin(), blob.data().end());
+  EXPECT_EQ(in_file, weights(s));
+}
+
 TEST_F(SolverTest, NanLossStopsAndKeepsTheLastGoodSnapshot) {
   auto p = solver_for("SGD", dir_.string());
   p.set_snapshot(2);
