@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs crema's SDK from BUILD_DIR into a fresh prefix, builds plugins/example/scaled_tanh out of
-# tree against it, runs its tests, `crema check-plugin` on it, and a net that uses its typed
+# Installs crema's SDK from BUILD_DIR into a fresh prefix, builds the example plugin from the
+# install's own copy (share/crema/examples/scaled_tanh) against it, runs its tests, `crema check-plugin` on it, and a net that uses its typed
 # parameter block.   usage: out_of_tree.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 build=$1 src=$2
@@ -12,7 +12,13 @@ if [ -d /usr/lib/x86_64-linux-gnu/openblas-openmp ] && ldd "$work/prefix/bin/cre
   ldd "$work/prefix/bin/crema" | grep "libopenblas" | grep -q "openblas-openmp" ||
     { echo "installed crema loads another OpenBLAS:"; ldd "$work/prefix/bin/crema" | grep openblas; exit 1; }
 fi
-cmake -S "$src/plugins/example/scaled_tanh" -B "$work/scaled_tanh" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+# Everything an author needs is in the install: the headers the docs name and the example.
+example="$work/prefix/share/crema/examples/scaled_tanh"
+for f in include/crema/plugin_abi.h include/crema/layer.hpp include/crema/cuda.hpp \
+         include/crema/testing/harness.hpp share/crema/examples/scaled_tanh/CMakeLists.txt; do
+  [ -f "$work/prefix/$f" ] || { echo "the install lacks $f"; exit 1; }
+done
+cmake -S "$example" -B "$work/scaled_tanh" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$work/prefix" > "$work/configure.log" || { cat "$work/configure.log"; exit 1; }
 cmake --build "$work/scaled_tanh" > "$work/build.log" || { cat "$work/build.log"; exit 1; }
 ctest --test-dir "$work/scaled_tanh" --output-on-failure
