@@ -193,5 +193,12 @@ if [ -n "$src" ] && [ -n "$build" ] && [ -f "$build/build.ninja" ] && command -v
   fi
   ! grep -qE "_test$" "$work/runtime" || fail "crema_runtime builds tests"
 fi
+# validate reports what a net needs against the memory limit, and refuses what train would refuse.
+run validate net.prototxt
+out_has "\(TRAIN\): needs .*may be used" || { show; fail "validate gives no memory figure"; }
+refused "would refuse it" validate -max_memory 100 net.prototxt
+refused "needs .* but 100 B may be used \(-max_memory\)" time -model net.prototxt -max_memory 100
+refused "max_memory 12x: give a size" time -model net.prototxt -max_memory 12x
+
 [ "$failures" -eq 0 ] || { echo "$failures check(s) failed"; exit 1; }
 echo "PASS"

@@ -6,6 +6,8 @@
 #include <iostream>
 #include <set>
 
+#include "crema/core/memory_budget.hpp"
+#include "crema/core/net.hpp"
 #include "crema/core/net_wiring.hpp"
 #include "crema/core/proto_io.hpp"
 #include "crema/core/prototxt.hpp"
@@ -31,9 +33,41 @@ std::string state_name(const pb::NetState& s) {
   return n;
 }
 
+// What the net of `state` will need, against the limit a run would use (crema train and test
+// refuse a net over it before allocating). The net is built without filling or allocating; data
+// layers open their files, so a net whose data is absent gets a note instead.
+void report_memory(const pb::NetParameter& net, const pb::NetState& state,
+                   const std::string& source, uint64_t max_memory) {
+  NetOptions opt;
+  opt.phase = state.phase();
+  opt.level = state.level();
+  opt.stages.assign(state.stage().begin(), state.stage().end());
+  opt.fill_params = false;
+  opt.check_memory = false;
+  opt.source = source;
+  const std::string where = source + " (" + state_name(state) + ")";
+  MemoryNeed need;
+  try {
+    need = Net(net, opt).memory_needed();
+  } catch (const std::exception& e) {
+    std::cerr << "note: " << where << ": memory not computed: " << e.what() << "\n";
+    return;
+  }
+  const MemoryLimit limit = memory_limit(max_memory);
+  std::cout << where << ": needs " << format_bytes(need.bytes) << " (largest: " << need.largest
+            << ", " << format_bytes(need.largest_bytes) << ")";
+  if (limit.bytes)
+    std::cout << "; " << format_bytes(limit.bytes) << " may be used (" << limit.source << ")";
+  std::cout << "\n";
+  if (limit.bytes && need.bytes > limit.bytes)
+    throw std::runtime_error(where + " needs " + format_bytes(need.bytes) + " but " +
+                             format_bytes(limit.bytes) + " may be used (" + limit.source +
+                             "): crema train and test would refuse it");
+}
+
 // A plain net file is valid when it builds for at least one phase (deploy and TEST-only files
 // are common); the phases that cannot build are reported as notes.
-void check_net(const pb::NetParameter& net, const std::string& source,
+void check_net(const pb::NetParameter& net, const std::string& source, uint64_t max_memory,
                std::vector<pb::NetState> states = {}) {
   bool any_phase = states.empty();
   if (states.empty())
@@ -43,6 +77,7 @@ void check_net(const pb::NetParameter& net, const std::string& source,
       states.push_back(s);
     }
   std::set<std::string> missing;
+  std::vector<pb::NetState> wired;
   std::string phase_errors;
   int built = 0;
   for (const pb::NetState& state : states) {
@@ -58,6 +93,7 @@ void check_net(const pb::NetParameter& net, const std::string& source,
     pb::NetParameter split = insert_splits(filtered);
     for (const auto& l : split.layer())
       if (!Registry::global().has(l.type())) missing.insert(l.type());
+    wired.push_back(state);
   }
   if (built == 0) throw std::runtime_error(phase_errors.substr(0, phase_errors.size() - 1));
   if (!phase_errors.empty()) std::cerr << "note: " << phase_errors;
@@ -67,6 +103,7 @@ void check_net(const pb::NetParameter& net, const std::string& source,
     throw std::runtime_error(source + ": no plugin provides layer type(s): " + list + "\n" +
                              Registry::global().describe_search());
   }
+  for (const pb::NetState& state : wired) report_memory(net, state, source, max_memory);
 }
 
 }  // namespace
@@ -74,7 +111,9 @@ void check_net(const pb::NetParameter& net, const std::string& source,
 int run_validate(int argc, char** argv) {
   po::options_description desc("crema validate FILE...");
   add_common_options(desc);
+  add_max_memory_option(desc);
   auto vm = parse_flags(argc, argv, desc, "validate", true);
+  const uint64_t max_memory = max_memory_flag(vm);
   if (!vm.count("inputs")) throw std::runtime_error("give one or more .prototxt files");
   int bad = 0;
   for (const auto& path : vm["inputs"].as<std::vector<std::string>>()) {
@@ -104,10 +143,10 @@ int run_validate(int argc, char** argv) {
             if (solver.test_state_size() == 0)
               states.emplace_back(), states.back().set_phase(pb::TEST);
           }
-          check_net(net, n.inline_net ? path + " (" + n.role + ")" : n.path, states);
+          check_net(net, n.inline_net ? path + " (" + n.role + ")" : n.path, max_memory, states);
         }
       } else {
-        check_net(parse_net_text(text, path, Registry::global()), path);
+        check_net(parse_net_text(text, path, Registry::global()), path, max_memory);
       }
       if (solver_errors) {
         ++bad;
