@@ -23,6 +23,7 @@ constexpr Tensor::Access kNone = Tensor::Access::kNone, kRead = Tensor::Access::
 LayerInstance::LayerInstance(const pb::LayerParameter& param, Registry& registry) : param_(param) {
   type_ = &registry.find(param.type());
   desc_ = type_->desc;
+  fatal_context_ = label() + " of plugin " + type_->plugin->path;
   // The plugin reads its parameters through the composed schema, where its own block is a
   // real field (in the generated class it is an unknown field).
   const google::protobuf::Descriptor* d = registry.message_type("LayerParameter");
@@ -32,6 +33,7 @@ LayerInstance::LayerInstance(const pb::LayerParameter& param, Registry& registry
   params_handle_.layer_name = param.name();
   void* self = nullptr;
   LogSourceScope source(&param_.type(), &param_.name());  // lines the plugin logs name the layer
+  FatalContextScope fatal(&fatal_context_);
   if (desc_->create(host_table(), &params_handle_, &self) != CREMA_OK || !self)
     throw std::runtime_error(label() + ": " + take_plugin_error());
   self_ = self;
@@ -97,6 +99,7 @@ void LayerInstance::setup(const std::vector<Tensor*>& bottom, const std::vector<
   crema_io io = make_io(b, t, p);
   crema_param_decls decls;
   LogSourceScope source(&param_.type(), &param_.name());
+  FatalContextScope fatal(&fatal_context_);
   if (desc_->setup && desc_->setup(self_, &exec, &io, &decls) != CREMA_OK) fail("setup", bottom);
   params_.clear();
   for (size_t i = 0; i < decls.decls.size(); ++i) {
@@ -128,6 +131,7 @@ size_t LayerInstance::reshape(const std::vector<Tensor*>& bottom, const std::vec
   crema_io io = make_io(b, t, p);
   size_t ws = 0;
   LogSourceScope source(&param_.type(), &param_.name());
+  FatalContextScope fatal(&fatal_context_);
   if (desc_->reshape(self_, &exec, &io, &ws) != CREMA_OK) fail("reshape", bottom);
   std::vector<Shape> shapes;
   for (size_t i = 0; i < top.size(); ++i) {
@@ -176,6 +180,7 @@ std::string LayerInstance::in_place_refusal(const std::string& top) const {
 void LayerInstance::call(crema_run_fn fn, const char* stage, crema_io& io, const crema_exec& exec,
                          const std::vector<Tensor*>& bottom) {
   LogSourceScope source(&param_.type(), &param_.name());
+  FatalContextScope fatal(&fatal_context_);
   if (fn(self_, &exec, &io) != CREMA_OK) fail(stage, bottom);
 }
 

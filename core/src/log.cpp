@@ -4,6 +4,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -19,11 +21,59 @@ std::mutex g_mutex;  // whole lines: OpenMP threads may log at once
 std::ofstream g_file;
 thread_local LogSourceScope::Source t_source;
 
+std::atomic<const std::string*> g_fatal_context{nullptr};
+
+void write_all(const char* text, size_t n) {
+  while (n > 0) {
+    const ssize_t w = ::write(STDERR_FILENO, text, n);
+    if (w <= 0) return;
+    text += w;
+    n -= static_cast<size_t>(w);
+  }
+}
+
+void write_str(const char* text) { write_all(text, std::strlen(text)); }
+
+// Async-signal-safe: write(2), sigaction and raise only.
+void on_fatal_signal(int sig) {
+  const char* name = sig == SIGSEGV   ? "SIGSEGV"
+                     : sig == SIGBUS  ? "SIGBUS"
+                     : sig == SIGFPE  ? "SIGFPE"
+                     : sig == SIGILL  ? "SIGILL"
+                     : sig == SIGABRT ? "SIGABRT"
+                                      : "?";
+  write_str("crema: fatal signal ");
+  write_str(name);
+  if (const std::string* context = g_fatal_context.load()) {
+    write_str(" while running ");
+    write_all(context->data(), context->size());
+  }
+  write_str("\n");
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  sigaction(sig, &dfl, nullptr);
+  raise(sig);
+}
+
 const char* basename_of(const char* path) {
   const char* slash = std::strrchr(path, '/');
   return slash ? slash + 1 : path;
 }
 }  // namespace
+
+FatalContextScope::FatalContextScope(const std::string* text)
+    : saved_(g_fatal_context.exchange(text)) {}
+
+FatalContextScope::~FatalContextScope() { g_fatal_context.store(saved_); }
+
+void install_fatal_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_fatal_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_NODEFER;  // the re-raise from the handler arrives
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) sigaction(sig, &sa, nullptr);
+}
 
 void log_line(LogLevel level, const std::string& where, const std::string& message) {
   static const char kTags[] = {'I', 'W', 'E'};

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "crema/core/registry.hpp"
 
+#include <dlfcn.h>
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/dynamic_message.h>
@@ -31,6 +32,8 @@ namespace gpb = google::protobuf;
 // deque: appending moves nothing). A rescan opens only libraries not seen before.
 struct Registry::Impl {
   std::vector<std::string> flag_dirs;
+  std::vector<std::string> flag_files;  // single libraries, loaded before any directory's
+  std::set<std::string> warned_dirs;
   bool use_defaults = true;
   bool loaded = false;
   std::deque<boost::dll::shared_library> libs;  // kept open for the process's lifetime
@@ -55,6 +58,11 @@ Registry::~Registry() = default;
 
 void Registry::add_search_dir(const std::string& dir) {
   impl_->flag_dirs.push_back(dir);
+  impl_->loaded = false;
+}
+
+void Registry::add_plugin_file(const std::string& path) {
+  impl_->flag_files.push_back(path);
   impl_->loaded = false;
 }
 
@@ -109,6 +117,24 @@ std::string check_descriptor(const crema_plugin* p) {
   return "";
 }
 
+// boost::dll reports only errno when dlopen fails ("Bad file descriptor"); dlerror() says why
+// ("undefined symbol: foo", "invalid ELF header").
+std::string load_error(const std::string& path, const boost::dll::fs::error_code& ec) {
+  void* h = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (h) {
+    ::dlclose(h);
+    return ec.message();
+  }
+  const char* e = ::dlerror();
+  return e ? e : ec.message();
+}
+
+bool world_writable(const std::string& path) {
+  std::error_code ec;
+  const fs::perms p = fs::status(path, ec).permissions();
+  return !ec && (p & fs::perms::others_write) != fs::perms::none;
+}
+
 }  // namespace
 
 void Registry::ensure_loaded() {
@@ -116,6 +142,22 @@ void Registry::ensure_loaded() {
   if (impl_->loaded) return;
   Impl& s = *impl_;
   const size_t first_new = s.infos.size();
+  auto warn = [&](const std::string& w) {
+    s.warnings.push_back(w);
+    host_table()->log(CREMA_LOG_WARNING, s.warnings.back().c_str());
+  };
+  auto warn_writable = [&](const std::string& p, const char* what) {
+    std::string w = p;
+    w += ": plugin ";
+    w += what;
+    w +=
+        " is writable by everyone: anyone on this machine could change what crema loads (chmod o-w ";
+    w += p;
+    w += ")";
+    warn(w);
+  };
+  // The libraries named alone first, then each directory's.
+  std::vector<std::vector<fs::path>> groups{{s.flag_files.begin(), s.flag_files.end()}};
   for (const std::string& dir : search_dirs()) {
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) continue;
@@ -123,15 +165,26 @@ void Registry::ensure_loaded() {
     for (const auto& e : fs::directory_iterator(dir, ec))
       if (e.path().extension() == ".so") files.push_back(e.path());
     std::sort(files.begin(), files.end());
+    if (!files.empty() && world_writable(dir) && s.warned_dirs.insert(dir).second)
+      warn_writable(dir, "directory");
+    groups.push_back(std::move(files));
+  }
+  for (const std::vector<fs::path>& files : groups) {
+    std::error_code ec;
     for (const fs::path& f : files) {
+      // A path that cannot be resolved (a symlink loop) is named as found.
       std::string path = fs::weakly_canonical(f, ec).string();
+      if (ec || path.empty()) path = f.string();
       if (!s.seen.insert(path).second) continue;
       auto refuse = [&](const std::string& why) { s.refusals.push_back({path, why}); };
+      if (world_writable(path)) warn_writable(path, "file");
       boost::dll::shared_library lib;
       boost::dll::fs::error_code lec;
-      lib.load(path, boost::dll::load_mode::rtld_lazy | boost::dll::load_mode::rtld_local, lec);
+      // Bound now: a plugin calling a function nothing defines is refused here, naming it,
+      // instead of dying with "symbol lookup error" when the call comes.
+      lib.load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, lec);
       if (lec) {
-        refuse("cannot be loaded: " + lec.message());
+        refuse("cannot be loaded: " + load_error(path, lec));
         continue;
       }
       if (!lib.has(CREMA_ENTRY_SYMBOL)) {
@@ -172,7 +225,7 @@ void Registry::ensure_loaded() {
         continue;
       }
       for (const std::string& w : warnings) {
-        s.warnings.push_back(path + ": " + w);
+        s.warnings.emplace_back(path).append(": ").append(w);
         host_table()->log(CREMA_LOG_WARNING, s.warnings.back().c_str());
       }
       s.libs.push_back(std::move(lib));

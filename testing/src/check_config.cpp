@@ -19,6 +19,7 @@ namespace {
 // Settings i of a plugin whose descriptor has them (minor 2), or nullptr: an older plugin's
 // struct_size ends before test_settings, and then nothing past it is read.
 const crema_test_settings* settings_of(const crema_plugin* p, uint32_t i) {
+  // NOLINTNEXTLINE(bugprone-sizeof-expression): the size of the pointer field itself is meant
   if (p->struct_size < offsetof(crema_plugin, test_settings) + sizeof(p->test_settings) ||
       !p->test_settings)
     return nullptr;
@@ -57,9 +58,10 @@ std::vector<DeclaredConfig> declared_configs(const std::string& plugin_path,
                                              const std::vector<std::string>& plugin_dirs) {
   std::error_code ec;
   if (!fs::exists(plugin_path, ec)) throw std::runtime_error(plugin_path + ": no such file");
-  std::vector<std::string> dirs = plugin_dirs;
-  dirs.push_back(fs::absolute(plugin_path).parent_path().string());
+  // The plugin alone, not its directory: a broken sibling must not take its check down.
+  const std::vector<std::string>& dirs = plugin_dirs;
   Registry& registry = test_registry(dirs);
+  registry.add_plugin_file(plugin_path);
   const std::string canonical = fs::weakly_canonical(plugin_path, ec).string();
   for (const Refusal& r : registry.refusals())
     if (r.path == canonical) throw std::runtime_error(plugin_path + " is refused: " + r.reason);

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cstddef>
+#include <filesystem>
+#include <fstream>
 
 #include "crema/core/host.hpp"
 #include "crema/core/layer_instance.hpp"
@@ -249,6 +251,64 @@ TEST(Loader, WarnsOnceAboutAFieldNumberBelowTheOutOfTreeRange) {
   r.add_search_dir(builtin_dir());
   EXPECT_TRUE(r.has("ReLU"));
   EXPECT_EQ(r.warnings().size(), 1u);
+}
+
+// Bound at load: a call of a function nothing defines is refused then, naming the symbol, not
+// left to kill the process with "symbol lookup error" when the layer runs.
+TEST(Loader, RefusesUnresolvedSymbolAtLoad) {
+  std::string m = refusal("unresolved");
+  EXPECT_NE(m.find("undefined symbol"), npos) << m;
+  EXPECT_NE(m.find("crema_test_defined_nowhere"), npos) << m;
+}
+
+// A scratch directory under the build tree, emptied first.
+std::string scratch(const std::string& name) {
+  std::string d = std::string(CREMA_BINARY_DIR) + "/tests/scratch/" + name;
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  return d;
+}
+
+TEST(Loader, RefusalGivesTheDynamicLoadersReason) {
+  const std::string d = scratch("not_elf");
+  std::ofstream(d + "/x.so") << "not a shared library\n";
+  Registry r;
+  r.set_search_dirs({d}, false);
+  ASSERT_EQ(r.refusals().size(), 1u);
+  const std::string m = r.refusals()[0].path + ": " + r.refusals()[0].reason;
+  EXPECT_NE(m.find("x.so"), npos) << m;
+  EXPECT_TRUE(m.find("invalid ELF header") != npos || m.find("file too short") != npos) << m;
+  EXPECT_EQ(m.find("Bad file descriptor"), npos) << m;
+}
+
+TEST(Loader, SymlinkLoopIsRefusedByName) {
+  const std::string d = scratch("symlink_loop");
+  std::filesystem::create_symlink("b.so", d + "/a.so");
+  std::filesystem::create_symlink("a.so", d + "/b.so");
+  Registry r;
+  r.set_search_dirs({d}, false);
+  ASSERT_EQ(r.refusals().size(), 2u);
+  EXPECT_EQ(r.refusals()[0].path, d + "/a.so");
+  EXPECT_EQ(r.refusals()[1].path, d + "/b.so");
+  EXPECT_NE(r.refusals()[0].reason.find("symbolic links"), npos) << r.refusals()[0].reason;
+}
+
+// Anyone on the machine could replace what loads from there.
+TEST(Loader, WarnsAboutWorldWritableDirectoryAndPlugin) {
+  namespace fs = std::filesystem;
+  const std::string d = scratch("world_writable");
+  fs::copy_file(dir("good") + "/good.so", d + "/good.so");
+  fs::permissions(d, fs::perms::others_write, fs::perm_options::add);
+  fs::permissions(d + "/good.so", fs::perms::others_write, fs::perm_options::add);
+  Registry r;
+  r.set_search_dirs({d}, false);
+  EXPECT_TRUE(r.has("Echo"));
+  ASSERT_EQ(r.warnings().size(), 2u);
+  EXPECT_EQ(r.warnings()[0].find(d + ": plugin directory is writable by everyone"), 0u)
+      << r.warnings()[0];
+  EXPECT_EQ(r.warnings()[1].find(d + "/good.so: plugin file is writable by everyone"), 0u)
+      << r.warnings()[1];
+  fs::permissions(d, fs::perms::others_write, fs::perm_options::remove);
 }
 
 TEST(Loader, BuiltInPluginsLoadWithoutRefusalsOrWarnings) {

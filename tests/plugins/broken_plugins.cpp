@@ -3,11 +3,18 @@
 // loader tests: each must be refused or fail with a message, never crash the host. A few are
 // well-formed but odd, for what the loader and the harness must tolerate or say: a block number
 // below the plugin range (11), an entry function that counts its calls (12), a descriptor as a
-// plugin built before ABI 1.2 writes it (13).
+// plugin built before ABI 1.2 writes it (13). Some take the process down, for the host's
+// isolation and crash reports: a call of a function nothing defines (14), an entry function that
+// segfaults (15), a forward that segfaults (16), calls exit(3) (17) or never returns (18).
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
 #include "crema/layer.hpp"
+
+#if BROKEN_KIND == 14  // linked with its undefined symbols left unresolved (CMakeLists.txt)
+extern "C" void crema_test_defined_nowhere();
+#endif
 
 // A valid little layer (y = x) that the broken variants below bend.
 class Echo final : public crema::Layer<Echo> {
@@ -31,7 +38,7 @@ class Echo final : public crema::Layer<Echo> {
 #else
   void reshape(crema::Context& c) { c.top(0).set_shape(c.bottom(0).shape()); }
 #endif
-#if BROKEN_KIND == 13
+#if BROKEN_KIND == 13 || BROKEN_KIND >= 16
   static std::vector<crema::TestConfig> tests() {
     return {{"type: 'Echo'", "2,3"}, { "type: 'Echo'", "4" }};
   }
@@ -40,6 +47,21 @@ class Echo final : public crema::Layer<Echo> {
 #if BROKEN_KIND == 7
     (void)c;
     throw std::runtime_error("Echo failed in forward on purpose");
+#elif BROKEN_KIND == 14
+    (void)c;
+    crema_test_defined_nowhere();
+#elif BROKEN_KIND == 16
+    (void)c;
+    volatile int* volatile nowhere = nullptr;  // a store the compiler must make
+    *nowhere = 1;
+#elif BROKEN_KIND == 17
+    (void)c;
+    std::exit(3);
+#elif BROKEN_KIND == 18
+    (void)c;
+    volatile bool forever = true;
+    while (forever) {
+    }
 #else
     for (int64_t i = 0; i < c.bottom(0).count(); ++i) c.top(0).data()[i] = c.bottom(0).data()[i];
 #endif
@@ -115,9 +137,17 @@ extern "C" __attribute__((visibility("default"))) const crema_plugin* crema_plug
     const crema_host* h) {
   static crema_plugin p = *crema::detail::make_plugin<Echo>(h, "old_minor", "1.0.0");
   p.struct_size = offsetof(crema_plugin, test_settings);
-  p.test_settings = reinterpret_cast<const crema_test_settings*>(uintptr_t{1});  // never read
+  // Never read: a non-null address no object has, for a read of it to fault.
+  // NOLINTNEXTLINE(performance-no-int-to-ptr): the invalid integer address is the point
+  p.test_settings = reinterpret_cast<const crema_test_settings*>(uintptr_t{1});
   return &p;
 }
-#else  // 0, 6, 7, 9, 10: well-formed descriptors (6, 7, 9, 10 fail later: create, forward, reshape)
+#elif BROKEN_KIND == 15  // the entry function segfaults
+extern "C" __attribute__((visibility("default"))) const crema_plugin* crema_plugin_entry(
+    const crema_host*) {
+  const crema_plugin* volatile nowhere = nullptr;
+  return nowhere + nowhere->struct_size;
+}
+#else  // 0, 6, 7, 9, 10, 14, 16-18: well-formed descriptors (all but 0 fail later)
 CREMA_EXPORT_PLUGIN("echo", "1.0.0", Echo)
 #endif

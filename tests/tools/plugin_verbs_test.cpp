@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // `crema plugins` and `crema check-plugin`: what they print, in which order.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
+#include <csignal>
+#include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -20,6 +24,7 @@ std::string plugin_dir(const std::string& kind) {
 // Runs a verb with `args`; returns its exit status and what it wrote to stdout.
 int run(int (*verb)(int, char**), std::vector<std::string> args, std::string* out) {
   std::vector<char*> argv;
+  argv.reserve(args.size());
   for (auto& a : args) argv.push_back(a.data());
   std::ostringstream captured;
   std::streambuf* keep = std::cout.rdbuf(captured.rdbuf());
@@ -68,6 +73,65 @@ TEST(CheckPluginVerb, PrintsInputsAndCheckerSettingsPerConfiguration) {
   EXPECT_NE(out.find("step 0.01, threshold 0.01, kinks -1, 1 (range 0.01)"), npos) << out;
   EXPECT_NE(out.find("PASS cpu"), npos) << out;
   EXPECT_LT(out.find("inputs:"), out.find("PASS cpu")) << out;
+}
+
+// Runs the crema command with `args`; returns its wait status and what it wrote (both streams).
+// Through the binary: each check-plugin loads its plugin into a process of its own.
+int run_crema(const std::string& args, std::string* out) {
+  const std::string cmd = "ulimit -c 0; exec " + std::string(CREMA_BINARY_DIR) + "/bin/crema " +
+                          args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return -1;
+  out->clear();
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof(buf), p)) > 0;) out->append(buf, n);
+  return pclose(p);
+}
+
+// Only the named plugin (and the built-in ones) load: a sibling whose entry function segfaults
+// must not take the check down.
+TEST(CheckPluginVerb, LoadsTheNamedPluginNotItsSiblings) {
+  std::string out;
+  const std::string good = plugin_dir("sibling") + "/sibling_good.so";
+  EXPECT_EQ(run_crema("check-plugin " + good, &out), 0) << out;
+  EXPECT_NE(out.find("sibling_good.so: 0 test configuration(s)"), npos) << out;
+}
+
+// A plugin that crashes, exits or hangs fails each configuration, named, and the next one runs.
+TEST(CheckPluginVerb, CrashExitAndHangFailTheirConfigurations) {
+  const struct {
+    std::string kind, why;
+  } cases[] = {{"forward_segv", "crashed with SIGSEGV (Segmentation fault)"},
+               {"forward_exit", "the plugin ended the process (exit status 3)"},
+               {"forward_hang", "timed out after 0.5 s (-timeout sets the limit)"}};
+  for (const auto& k : cases) {
+    std::string out;
+    const std::string so = plugin_dir(k.kind) + "/" + k.kind + ".so";
+    const int status = run_crema("check-plugin " + so + " -timeout 0.5", &out);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status << "\n" << out;
+    const size_t first = out.find(k.why + " while checking type: 'Echo'  [2,3]");
+    EXPECT_NE(first, npos) << out;
+    EXPECT_NE(out.find(k.why + " while checking type: 'Echo'  [4]", first), npos) << out;
+    EXPECT_NE(out.find("0 passed, 2 failed"), npos) << out;
+  }
+}
+
+// A fatal signal in a plugin names the layer and the library on the way down, and the process
+// still dies by the signal.
+TEST(CremaCommand, FatalSignalNamesTheLayerAndPlugin) {
+  const std::string net = std::string(CREMA_BINARY_DIR) + "/tests/segv_net.prototxt";
+  std::ofstream(net) << "layer { name: 'in' type: 'Input' top: 'x' input_param { shape { dim: 2 "
+                        "dim: 3 } } }\n"
+                        "layer { name: 'e1' type: 'Echo' bottom: 'x' top: 'y' }\n";
+  std::string out;
+  const int status = run_crema("time -model " + net + " -plugin_dir " + plugin_dir("forward_segv") +
+                                   " -phase TEST -forward_only -iterations 1",
+                               &out);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV) << status << "\n" << out;
+  EXPECT_NE(out.find("crema: fatal signal SIGSEGV while running layer 'e1' (Echo) of plugin " +
+                     plugin_dir("forward_segv") + "/forward_segv.so\n"),
+            npos)
+      << out;
 }
 
 }  // namespace

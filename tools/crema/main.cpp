@@ -4,10 +4,13 @@
 #include <iostream>
 #include <string>
 
+#include "crema/core/log.hpp"
 #include "verbs.hpp"
 
 int main(int argc, char** argv) {
   using namespace crema::tools;
+  // A plugin that crashes is named on the way down: the layer and library in progress.
+  crema::install_fatal_signal_handlers();
   const std::string first = argc < 2 ? "help" : argv[1];
   if (first == "help" || first == "-help" || first == "--help" || first == "-h") {
     if (argc < 3 || first != "help") {

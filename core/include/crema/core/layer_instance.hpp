@@ -87,6 +87,7 @@ class LayerInstance {
   void* self_ = nullptr;
   std::vector<ParamBlob> params_;
   bool warned_cpu_fallback_ = false;
+  std::string fatal_context_;  // "layer 'conv1' (Convolution) of plugin /p/x.so", for signals
 };
 
 }  // namespace crema

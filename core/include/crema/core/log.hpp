@@ -42,6 +42,26 @@ class LogSourceScope {
   Source saved_;
 };
 
+// The layer in progress, for the report of a fatal signal: set by the host around every plugin
+// call, process-wide (a plugin's OpenMP threads crash for the layer the caller runs). `text`
+// ("layer 'conv1' (Convolution) of plugin /p/x.so") is formatted beforehand, since a signal
+// handler may only write(2) it, and must outlive the scope.
+class FatalContextScope {
+ public:
+  explicit FatalContextScope(const std::string* text);
+  ~FatalContextScope();
+  FatalContextScope(const FatalContextScope&) = delete;
+  FatalContextScope& operator=(const FatalContextScope&) = delete;
+
+ private:
+  const std::string* saved_;
+};
+
+// Handlers for SIGSEGV, SIGBUS, SIGFPE, SIGILL and SIGABRT that write
+// "crema: fatal signal SIGSEGV while running <the FatalContextScope text>" to stderr, then restore
+// the default action and raise the signal again (the process dies by it, core dump included).
+void install_fatal_signal_handlers();
+
 // Collects one line and writes it when destroyed (the end of the CREMA_LOG statement).
 class LogMessage {
  public:

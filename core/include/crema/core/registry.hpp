@@ -49,6 +49,8 @@ class Registry {
   // Only these directories (tests and tools that must not see the default ones): from now on;
   // plugins already loaded from other directories stay.
   void set_search_dirs(const std::vector<std::string>& dirs, bool use_defaults);
+  // One library alone, loaded before the directories' (crema check-plugin: not its siblings).
+  void add_plugin_file(const std::string& path);
   std::vector<std::string> search_dirs() const;
 
   // The layer type, at the highest version or the pinned one ("Swish@2"). Throws with the types
