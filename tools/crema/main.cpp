@@ -2,6 +2,8 @@
 // The crema command: one binary, one verb per job (verbs.cpp), Caffe's flag spellings.
 // Help goes to stdout with exit status 0; a wrong verb is an error (stderr, exit status 2).
 #include <iostream>
+#include <new>
+#include <stdexcept>
 #include <string>
 
 #include "crema/core/log.hpp"
@@ -36,10 +38,19 @@ int main(int argc, char** argv) {
     print_usage(std::cerr);
     return 2;
   }
+  // crema's own errors are runtime_errors that say what is wrong; anything else escaping a verb is
+  // a library's text about crema's internals, so the user is told what it means instead.
+  const std::string prefix = "crema " + first + ": ";
   try {
     return verb->run(argc - 1, argv + 1);
+  } catch (const std::bad_alloc&) {
+    std::cerr << prefix << "out of memory (the allocation failed; -max_memory and crema validate "
+              << "show what the net needs)" << std::endl;
+  } catch (const std::runtime_error& e) {
+    std::cerr << prefix << e.what() << std::endl;
   } catch (const std::exception& e) {
-    std::cerr << "crema " << first << ": " << e.what() << std::endl;
-    return 1;
+    std::cerr << prefix << "internal error (" << e.what() << "): a bug in crema, please report it "
+              << "with the command and its files" << std::endl;
   }
+  return 1;
 }
