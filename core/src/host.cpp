@@ -79,7 +79,7 @@ void parallel_for(int64_t n, int64_t grain, void (*fn)(void*, int64_t, int64_t),
 int32_t gpu_sgemm(const crema_exec* exec, int32_t ta, int32_t tb, int32_t m, int32_t n, int32_t k,
                   float alpha, const float* a, int32_t lda, const float* b, int32_t ldb, float beta,
                   float* c, int32_t ldc) {
-  auto h = static_cast<cublasHandle_t>(exec->cublas_handle);
+  cublasHandle_t h = static_cast<cublasHandle_t>(exec->cublas_handle);
   cublasStatus_t s = cublasSgemm(h, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
                                  n, m, k, &alpha, b, ldb, a, lda, &beta, c, ldc);
   if (s != CUBLAS_STATUS_SUCCESS) {

@@ -119,7 +119,8 @@ void Net::init(const pb::NetParameter& param, Registry& registry) {
     auto& params = layer.params();
     shared_from_earlier[i].assign(params.size(), false);
     for (size_t k = 0; k < params.size(); ++k) {
-      std::string pname = static_cast<int>(k) < lp.param_size() ? lp.param(k).name() : "";
+      std::string pname =
+          static_cast<int>(k) < lp.param_size() ? lp.param(static_cast<int>(k)).name() : "";
       std::string label = lp.name() + "[" + std::to_string(k) + "]";
       if (!pname.empty() && shared_param_owner.count(pname)) {
         auto [ol, ok] = shared_param_owner[pname];
@@ -211,9 +212,10 @@ void Net::init_backward_needs(const pb::NetParameter& def) {
     bool need = false;
     for (size_t j = 0; j < bottom_ids_[i].size(); ++j) {
       bool b = blob_need_backward[bottom_ids_[i][j]];
-      if (static_cast<int>(j) < lp.propagate_down_size() && !lp.propagate_down(j)) b = false;
+      if (static_cast<int>(j) < lp.propagate_down_size() && !lp.propagate_down(static_cast<int>(j)))
+        b = false;
       if (d.no_grad_bottoms & (1u << j)) b = false;
-      bottom_need_backward_[i].push_back(b);
+      bottom_need_backward_[i].push_back(static_cast<int8_t>(b));
       need = need || b;
     }
     bool params = false;
@@ -256,8 +258,10 @@ void Net::init_backward_needs(const pb::NetParameter& def) {
       layer_need_backward_[i] = true;
       const auto& lp = def.layer(i);
       for (size_t j = 0; j < bottom_need_backward_[i].size(); ++j) {
-        bool denied = static_cast<int>(j) < lp.propagate_down_size() && !lp.propagate_down(j);
-        bottom_need_backward_[i][j] = !(d.no_grad_bottoms & (1u << j)) && !denied;
+        bool denied = static_cast<int>(j) < lp.propagate_down_size() &&
+                      !lp.propagate_down(static_cast<int>(j));
+        bottom_need_backward_[i][j] =
+            static_cast<int8_t>(!(d.no_grad_bottoms & (1u << j)) && !denied);
       }
     }
   }

@@ -117,7 +117,10 @@ std::string SchemaComposer::add_plugin(const std::string& path, const crema_plug
     if (core)
       return "layer type '" + std::string(d.type) + "': block '" + field +
              "' is already a core field of LayerParameter";
-    if (const gpb::FieldDescriptor* taken = core_layer->FindFieldByNumber(d.param_field_number))
+    // As compose() converts it: a number past int (never a valid field number) finds no core
+    // field here and fails compose()'s build.
+    if (const gpb::FieldDescriptor* taken =
+            core_layer->FindFieldByNumber(static_cast<int>(d.param_field_number)))
       return "layer type '" + std::string(d.type) + "': field number " +
              std::to_string(d.param_field_number) + " is taken by core field '" + taken->name() +
              "'";

@@ -87,12 +87,11 @@ std::vector<float> reference_im2col(const std::vector<float>& xt, int num, const
                 const int y = oh * g.stride_h - g.pad_h + i * g.dilation_h;
                 const int x = ow * g.stride_w - g.pad_w + j * g.dilation_w;
                 const int64_t row = (int64_t{n} * oh_n + oh) * ow_n + ow;
-                const int64_t c =
-                    (int64_t{gr} * g.kernel_h * g.kernel_w + i * g.kernel_w + j) * cg_n + cg;
+                const int64_t c = ((int64_t{gr} * g.kernel_h + i) * g.kernel_w + j) * cg_n + cg;
                 const bool inside = y >= 0 && y < g.height && x >= 0 && x < g.width;
                 col[row * cols + c] =
                     inside ? xt[((int64_t{n} * g.height + y) * g.width + x) * g.channels +
-                                gr * cg_n + cg]
+                                int64_t{gr} * cg_n + cg]
                            : 0.f;
               }
   return col;
@@ -150,7 +149,7 @@ TEST_F(LayersCommon, LayoutTransposesRoundTripAndAddTheBias) {
   std::mt19937 rng(3);
   const int num = 3, channels = 5;
   const int64_t plane = 7;
-  const auto x = random_floats(num * channels * plane, rng);
+  const auto x = random_floats(int64_t{num} * channels * plane, rng);
   const auto bias = random_floats(channels, rng);
   std::vector<float> xt(x.size()), back(x.size());
   nchw_to_nhwc(x.data(), num, channels, plane, xt.data());

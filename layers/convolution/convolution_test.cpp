@@ -24,7 +24,10 @@ struct Ref {
 };
 std::vector<float> reference(LayerHarness& h, const Ref& r, bool bias) {
   auto xs = h.bottom_shape(0), ys = h.top_shape(0);
-  const int N = xs[0], C = xs[1], H = xs[2], W = xs[3], M = ys[1], OH = ys[2], OW = ys[3];
+  // The test shapes are small: every dimension fits an int.
+  const int N = static_cast<int>(xs[0]), C = static_cast<int>(xs[1]), H = static_cast<int>(xs[2]),
+            W = static_cast<int>(xs[3]), M = static_cast<int>(ys[1]), OH = static_cast<int>(ys[2]),
+            OW = static_cast<int>(ys[3]);
   const int cg = C / r.group, mg = M / r.group;
   const float* x = h.bottom_data(0);
   const float* w = h.param_data(0);

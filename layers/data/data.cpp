@@ -36,11 +36,14 @@ std::string mdb_reason(int rc) {
          (damaged ? std::string(": the database is damaged; ") + kRewrite : "");
 }
 
+// NOLINTBEGIN(bugprone-macro-parentheses): `what` is a stream fragment ("Data: " << source_),
+// as CREMA_CHECK's message is; in parentheses it would not compile.
 #define CHECK_MDB(call, what)                                                 \
   do {                                                                        \
     int mdb_rc_ = (call);                                                     \
     CREMA_CHECK(mdb_rc_ == MDB_SUCCESS, what << ": " << mdb_reason(mdb_rc_)); \
   } while (0)
+// NOLINTEND(bugprone-macro-parentheses)
 
 // Runs f, prefixing the messages of the errors it throws (which name the file) with `prefix`.
 template <class F>

@@ -58,6 +58,7 @@ void write_lmdb(const std::string& path, const std::vector<crema::pb::Datum>& re
 }
 std::vector<crema::pb::Datum> raw_records(int n, int c, int h, int w) {
   std::vector<crema::pb::Datum> r;
+  r.reserve(n);
   for (int i = 0; i < n; ++i) r.push_back(raw_datum(i, c, h, w));
   return r;
 }
@@ -113,8 +114,10 @@ TEST(Data, ShapesValuesLabelsSequentialAndWrapping) {
   EXPECT_EQ(h.top_shape(1), (Shape{4}));
   h.forward();
   for (int i = 0; i < 4; ++i)
-    for (int k = 0; k < 60; ++k)
-      ASSERT_EQ(h.top_data(0)[i * 60 + k], (float(pix(i, k)) - float(1 + k / 20)) * 0.25f);
+    for (int k = 0; k < 60; ++k) {
+      const int channel = k / 20;  // mean_value 1, 2, 3 for the channels of 4x5 = 20 pixels
+      ASSERT_EQ(h.top_data(0)[i * 60 + k], (float(pix(i, k)) - float(1 + channel)) * 0.25f);
+    }
   EXPECT_EQ(labels(h), (std::vector<int>{-1, 2, 5, 8}));
   h.forward();
   h.forward();
@@ -258,7 +261,7 @@ TEST(Data, RefusesTruncatedAndDamagedFiles) {
   for (char& c : garbage) c = char(rng());
   refused("garbage", garbage, "page 0 is not a meta page");
   // Valid meta pages over garbage: the root page gives it away.
-  std::string tree = good.substr(0, 2 * page) + garbage.substr(2 * page);
+  std::string tree = good.substr(0, size_t{2} * page) + garbage.substr(size_t{2} * page);
   refused("tree", tree, "the root page");
   std::string psize = good;
   poke(psize, 40, uint32_t{0});

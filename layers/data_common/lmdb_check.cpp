@@ -189,7 +189,7 @@ LmdbLayout check_lmdb(const std::string& dir) {
   if (f.fd() < 0 || ::fstat(f.fd(), &st) != 0)
     throw Error("cannot open LMDB " + dir + ": " + l.file + ": " + std::strerror(errno));
   l.file_bytes = static_cast<uint64_t>(st.st_size);
-  if (l.file_bytes < 2 * 512)
+  if (l.file_bytes < uint64_t{2} * 512)
     damaged(l.file,
             "it has " + std::to_string(l.file_bytes) + " bytes, less than its two meta pages");
 

@@ -24,10 +24,11 @@ std::string hex(uint32_t v) {
 std::string find_idx(const std::string& dir, const std::string& split, const std::string& kind,
                      const std::string& idx) {
   const std::string prefix = split == "test" ? "t10k" : split;
+  const std::string stem = dir + "/" + prefix + "-" + kind;
   std::string tried;
   for (const char* sep : {"-", "."})
     for (const char* ext : {"", ".gz"}) {
-      std::string path = dir + "/" + prefix + "-" + kind + sep + idx + "-ubyte" + ext;
+      std::string path = (stem + sep).append(idx).append("-ubyte").append(ext);
       if (file_exists(path)) return path;
       tried += (tried.empty() ? "" : ", ") + path;
     }
@@ -37,12 +38,13 @@ std::string find_idx(const std::string& dir, const std::string& split, const std
 // The dimensions in the header of an idx file of unsigned bytes with `ndims` dimensions.
 std::vector<uint32_t> read_header(InputFile& f, uint32_t magic, int ndims, const char* what) {
   uint8_t buf[16];
-  f.read_exact(buf, static_cast<size_t>(4 * (ndims + 1)), std::string("the idx header of ") + what);
+  f.read_exact(buf, 4 * static_cast<size_t>(ndims + 1), std::string("the idx header of ") + what);
   CREMA_CHECK(read_be32(buf) == magic, f.path() << ": magic number " << hex(read_be32(buf))
                                                 << ", expected " << hex(magic) << " (idx file of "
                                                 << what << ")");
   std::vector<uint32_t> dims;
-  for (int d = 0; d < ndims; ++d) dims.push_back(read_be32(buf + 4 * (d + 1)));
+  dims.reserve(ndims);
+  for (int d = 0; d < ndims; ++d) dims.push_back(read_be32(buf + 4 * static_cast<size_t>(d + 1)));
   return dims;
 }
 

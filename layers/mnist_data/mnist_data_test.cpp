@@ -146,7 +146,7 @@ TEST(MNISTData, RandomCropWithZeroPadding) {
   h.forward();
   std::set<std::pair<int, int>> offsets;
   for (int i = 0; i < 16; ++i) {
-    const float* out = h.top_data(0) + i * 36;
+    const float* out = h.top_data(0) + int64_t{i} * 36;
     int found = 0;
     for (int dy = -2; dy <= 2; ++dy)
       for (int dx = -2; dx <= 2; ++dx) {

@@ -211,8 +211,8 @@ void LayerHarness::set_rng_counter(uint64_t counter) { impl_->exec.rng_counter =
 void LayerHarness::backward(const std::vector<bool>& propagate_down) {
   std::vector<int8_t> pd(impl_->bvec.size(), 0);
   for (size_t i = 0; i < pd.size(); ++i)
-    pd[i] = bottom_takes_gradient(static_cast<int>(i)) &&
-            (propagate_down.empty() || propagate_down.at(i));
+    pd[i] = static_cast<int8_t>(bottom_takes_gradient(static_cast<int>(i)) &&
+                                (propagate_down.empty() || propagate_down.at(i)));
   impl_->layer->backward(impl_->tvec, impl_->bvec, pd, true, impl_->exec);
 }
 

@@ -27,7 +27,7 @@ const char* kNet =
 TEST(MemoryBudget, NeedCountsEachBufferOnceWithDiffsInTraining) {
   NetOptions test;
   test.phase = pb::TEST;
-  const uint64_t data = 4 * (4000 + 500000 + 500 + 2000);
+  const uint64_t data = uint64_t{4} * (4000 + 500000 + 500 + 2000);
   EXPECT_EQ(Net(net_of(kNet), test).memory_needed().bytes, data);
   const MemoryNeed train = Net(net_of(kNet)).memory_needed();
   EXPECT_EQ(train.bytes, 2 * data);

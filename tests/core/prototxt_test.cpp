@@ -41,7 +41,7 @@ TEST(Prototxt, WrongTypeNamesTheValue) {
 TEST(Prototxt, MissingBraceIsReportedAtTheEnd) {
   std::string m = error_of("layer {\n  name: 'a'\n  type: 'ReLU'\n");
   EXPECT_NE(m.find("net.prototxt:4:"), std::string::npos) << m;
-  EXPECT_NE(m.find("}"), std::string::npos) << m;
+  EXPECT_NE(m.find('}'), std::string::npos) << m;
 }
 
 TEST(Prototxt, UnknownEnumValueNamesIt) {

@@ -67,6 +67,7 @@ TEST(ResidualNet, WholeNetGradientMatchesFiniteDifferences) {
   std::vector<std::pair<Tensor*, std::string>> checked = {{data, "data"}};
   for (const LearnableParam& p : net.learnable_params()) checked.push_back({p.tensor, p.label});
   std::vector<std::vector<float>> analytic;
+  analytic.reserve(checked.size());
   for (auto& [t, name] : checked)
     analytic.emplace_back(t->host_diff(), t->host_diff() + t->count());
 

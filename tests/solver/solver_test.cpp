@@ -109,7 +109,7 @@ TEST_F(SolverTest, RestoredFieldsAreCheckedAgainstTheSolver) {
   const std::string state_path = dir_.string() + "/snap_iter_3.solverstate";
   pb::SolverState state;
   read_binary_proto(state_path, &state);
-  auto expect_refused = [&](pb::SolverState bad, const std::string& field) {
+  auto expect_refused = [&](const pb::SolverState& bad, const std::string& field) {
     const std::string bad_path = dir_.string() + "/bad.solverstate";
     write_binary_proto_atomic(bad_path, bad);
     Solver s(p, quiet());
@@ -421,12 +421,14 @@ TEST_F(SolverTest, StartAndProgressLinesSayWhatRunsAndLeaveCaffesLinesAlone) {
       R"(\] Device: CPU, 1 thread; precision fp32\n)",
       R"(\] Solver: inline; train net: inline\n)",
       R"(\] Batch: 8 images an iteration \(batch size 8\)\n)",
+      // NOLINTNEXTLINE(bugprone-suspicious-missing-comma): one line's regex, split at 100 columns
       R"(\] Training: max_iter 4 = 2 epochs of 16 images \(2 iterations an epoch\); )"
       R"(this run: iterations 0 to 4\n)",
       R"(\] Snapshots: none \(snapshot 0, snapshot_after_train false\)\n)",
       R"(\] Metrics: .*snap_metrics\.jsonl\n)",
       R"(\] Progress: 0/4 iterations \(0\.0%\), epoch 0\.00 of 2\n)",
-      R"(\] Progress: 2/4 iterations \(50\.0%\), epoch 1\.00 of 2, [0-9]+ images/s, ETA 0:00:00\n)"};
+      R"(\] Progress: 2/4 iterations \(50\.0%\), epoch 1\.00 of 2, [0-9]+ images/s, ETA 0:00:00\n)",
+  };
   for (const char* want : wanted)
     EXPECT_TRUE(std::regex_search(out, std::regex(want))) << want << "\n" << out;
   const std::regex caffe(

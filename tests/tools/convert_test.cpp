@@ -23,6 +23,7 @@ uint8_t pix(int i, int k) { return static_cast<uint8_t>((i * 37 + k * 7) % 256);
 int convert(std::vector<std::string> args) {
   args.insert(args.begin(), "convert");
   std::vector<char*> argv;
+  argv.reserve(args.size());
   for (auto& a : args) argv.push_back(a.data());
   return crema::tools::run_convert(int(argv.size()), argv.data());
 }
@@ -61,10 +62,11 @@ Node find_node(const std::string& file_bytes, const std::string& key) {
     std::memcpy(&v, &file_bytes[at], 2);
     return v;
   };
-  for (size_t page = 2 * page_size; page + page_size <= file_bytes.size(); page += page_size) {
+  for (size_t page = size_t{2} * page_size; page + page_size <= file_bytes.size();
+       page += page_size) {
     if (u16(page + 10) != 0x02) continue;  // P_LEAF
     for (int i = 0; i < (u16(page + 12) - 16) / 2; ++i) {
-      const size_t node = page + u16(page + 16 + 2 * i);
+      const size_t node = page + u16(page + 16 + 2 * static_cast<size_t>(i));
       if (file_bytes.compare(node + 8, u16(node + 6), key) == 0) return {page, i, node};
     }
   }
@@ -193,7 +195,7 @@ TEST(Convert, VerifyReportsDamageInsidePages) {
   const std::string db = mnist_lmdb(d, "db", 64);
   std::ifstream in(db + "/data.mdb", std::ios::binary);
   const std::string good(std::istreambuf_iterator<char>(in), {});
-  auto damaged = [&](const std::string& name, std::string bytes) {
+  auto damaged = [&](const std::string& name, const std::string& bytes) {
     std::filesystem::create_directories(d / name);
     std::ofstream(d / name + "/data.mdb", std::ios::binary) << bytes;
     return d / name;
@@ -204,7 +206,7 @@ TEST(Convert, VerifyReportsDamageInsidePages) {
   std::string far = good;
   const Node n30 = find_node(good, "00000030");
   ASSERT_GE(n30.index, 0);
-  poke16(far, n30.page + 16 + 2 * n30.index, 0xFFF8);
+  poke16(far, n30.page + 16 + 2 * static_cast<size_t>(n30.index), 0xFFF8);
   std::string e = verify_error(damaged("far", far));
   EXPECT_NE(e.find(d / "far" +
                    " is damaged: liblmdb crashed (signal SIGBUS) after record 29 (key '00000029')"),

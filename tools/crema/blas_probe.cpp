@@ -12,7 +12,8 @@ namespace crema::tools {
 double sgemm_gflops(int threads) {
   openblas_set_num_threads(threads);
   const int n = 1024;
-  std::vector<float> a(n * n, 1.f), b(n * n, 0.5f), c(n * n);
+  const size_t elems = static_cast<size_t>(n) * n;
+  std::vector<float> a(elems, 1.f), b(elems, 0.5f), c(elems);
   double best = 0;
   for (int rep = 0; rep < 5; ++rep) {
     auto t = std::chrono::steady_clock::now();

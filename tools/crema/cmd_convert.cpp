@@ -19,7 +19,6 @@
 
 namespace crema::tools {
 
-int run_convert(int argc, char** argv);   // registered in main.cpp
 int verify_lmdb(const std::string& dir);  // cmd_convert_verify.cpp
 
 namespace {

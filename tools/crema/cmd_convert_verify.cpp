@@ -54,6 +54,14 @@ std::string printable_key(const MDB_val& k) {
   return "'" + s + (k.mv_size > 64 ? "...'" : "'");
 }
 
+// The parts one after the other in one string: for the messages built in the record loop.
+template <class... Parts>
+std::string cat(const Parts&... parts) {
+  std::string s;
+  (s += ... += parts);
+  return s;
+}
+
 void report_assert(MDB_env* env, const char* msg) {
   send(*static_cast<int*>(mdb_env_get_userctx(env)), 'A', msg);
 }
@@ -87,35 +95,35 @@ void walk(const std::string& dir, const data::LmdbLayout& layout, int fd) {
     if (n == 0) map = data::lmdb_map_base(layout, mdb_txn_id(txn), key.mv_data, key.mv_size);
     if (map && !(data::lmdb_span_in_file(layout, map, key.mv_data, key.mv_size) &&
                  data::lmdb_span_in_file(layout, map, value.mv_data, value.mv_size)))
-      throw std::runtime_error(dir + " is damaged: a record's key (" + std::to_string(key.mv_size) +
-                               " bytes) or value (" + std::to_string(value.mv_size) +
-                               " bytes) lies outside the file, " + last + "; " + kRewrite);
-    const std::string where = "record " + std::to_string(n) + " (key " + printable_key(key) + ")";
+      throw std::runtime_error(cat(
+          dir, " is damaged: a record's key (", std::to_string(key.mv_size), " bytes) or value (",
+          std::to_string(value.mv_size), " bytes) lies outside the file, ", last, "; ", kRewrite));
+    const std::string where = cat("record ", std::to_string(n), " (key ", printable_key(key), ")");
     pb::Datum& d = n == 0 ? first : datum;
     if (value.mv_size > INT_MAX ||
         !d.ParseFromArray(value.mv_data, static_cast<int>(value.mv_size)))
-      throw std::runtime_error(dir + " is damaged: " + where + " is not a Datum; " + kRewrite);
+      throw std::runtime_error(cat(dir, " is damaged: ", where, " is not a Datum; ", kRewrite));
     if (d.encoded())
-      throw std::runtime_error(dir + ": " + where +
-                               " is an encoded image (JPEG/PNG); crema's Data "
-                               "layer reads raw datums only");
+      throw std::runtime_error(cat(dir, ": ", where,
+                                   " is an encoded image (JPEG/PNG); crema's Data "
+                                   "layer reads raw datums only"));
     std::ostringstream shape;
     shape << d.channels() << "x" << d.height() << "x" << d.width();
     const int64_t want = int64_t{d.channels()} * d.height() * d.width();
     if (d.channels() <= 0 || d.height() <= 0 || d.width() <= 0 ||
         (n > 0 && (d.channels() != first.channels() || d.height() != first.height() ||
                    d.width() != first.width())))
-      throw std::runtime_error(dir + ": " + where + " has shape " + shape.str() +
-                               (n > 0 ? ", the first record " + std::to_string(first.channels()) +
-                                            "x" + std::to_string(first.height()) + "x" +
-                                            std::to_string(first.width())
-                                      : std::string()) +
-                               ": the Data layer reads one positive shape");
+      throw std::runtime_error(
+          cat(dir, ": ", where, " has shape ", shape.str(),
+              n > 0 ? cat(", the first record ", std::to_string(first.channels()), "x",
+                          std::to_string(first.height()), "x", std::to_string(first.width()))
+                    : std::string(),
+              ": the Data layer reads one positive shape"));
     if (!(int64_t(d.data().size()) == want || (d.data().empty() && d.float_data_size() == want)))
-      throw std::runtime_error(dir + ": " + where + " has " + std::to_string(d.data().size()) +
-                               " data bytes and " + std::to_string(d.float_data_size()) +
-                               " float_data values for its " + shape.str() + " shape");
-    last = "after record " + std::to_string(n) + " (key " + printable_key(key) + ")";
+      throw std::runtime_error(cat(dir, ": ", where, " has ", std::to_string(d.data().size()),
+                                   " data bytes and ", std::to_string(d.float_data_size()),
+                                   " float_data values for its ", shape.str(), " shape"));
+    last = "after " + where;
     send(fd, 'R', last);
   }
   if (rc != MDB_NOTFOUND) {

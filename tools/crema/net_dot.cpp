@@ -31,8 +31,8 @@ std::string cluster_key(const std::string& name) {
 
 std::string dims(const google::protobuf::RepeatedField<uint32_t>& v, uint32_t h, bool has_h,
                  uint32_t w, bool has_w, uint32_t fallback) {
-  uint32_t a = has_h ? h : (v.size() ? v.Get(0) : fallback);
-  uint32_t b = has_w ? w : (v.size() ? v.Get(v.size() - 1) : fallback);
+  uint32_t a = has_h ? h : (v.empty() ? fallback : v.Get(0));
+  uint32_t b = has_w ? w : (v.empty() ? fallback : v.Get(v.size() - 1));
   return a == b ? std::to_string(a) + "x" + std::to_string(a)
                 : std::to_string(a) + "x" + std::to_string(b);
 }
