@@ -10,4 +10,6 @@ style=0
 bash scripts/check_style.sh || style=1
 # Two test processes share the cores: OpenMP threads must sleep, not spin, while they wait.
 OMP_WAIT_POLICY=passive ctest --test-dir build --output-on-failure -j 2
+# The CPU tree again under ASan and UBSan with its tests, and each fuzz target for a few seconds.
+bash scripts/test_sanitized.sh
 [ "$style" -eq 0 ] || { echo "test.sh: scripts/check_style.sh found problems (above)"; exit 1; }
