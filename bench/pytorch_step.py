@@ -83,6 +83,9 @@ def main():
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ap.add_argument("--tf32", action="store_true", help="allow TF32 on the GPU (PyTorch's cuDNN default)")
+    ap.add_argument("--channels-last", action="store_true", help="NHWC memory format (oneDNN's best on the CPU)")
+    ap.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32",
+                    help="bf16/fp16: torch.autocast over forward and loss, fp32 weights and update")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     if a.model == "resnet20":
@@ -106,10 +109,18 @@ def main():
         net, x, y = net.cuda(), x.cuda(), y.cuda()
         opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
 
+    if a.channels_last:
+        net, x = net.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+    autocast_type = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(a.precision)
+    scaler = torch.amp.GradScaler(a.device, enabled=a.precision == "fp16")
+
     def step():
         opt.zero_grad(set_to_none=True)
-        loss_fn(net(x), y).backward()
-        opt.step()
+        with torch.autocast(a.device, dtype=autocast_type or torch.float32, enabled=autocast_type is not None):
+            loss = loss_fn(net(x), y)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
 
     times = []
     warmup = 5 if gpu else 2
@@ -128,7 +139,8 @@ def main():
         if i >= warmup:
             times.append(ms)
     where = f"cuda ({torch.cuda.get_device_name()})" if gpu else f"threads {a.threads}"
-    print(f"pytorch {torch.__version__} {a.model} batch {a.batch} {where}: "
+    layout = "channels_last" if a.channels_last else "NCHW"
+    print(f"pytorch {torch.__version__} {a.model} batch {a.batch} {where} {a.precision} {layout}: "
           f"median step {statistics.median(times):.1f} ms over {a.iters}")
 
 

@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "crema/core/device.hpp"
+#include "crema/core/gemm_bf16.hpp"
 #include "crema/core/log.hpp"
 #include "crema/core/params_access.hpp"
 
@@ -90,6 +91,23 @@ int32_t gpu_sgemm(const crema_exec* exec, int32_t ta, int32_t tb, int32_t m, int
 }
 #endif
 
+// crema_host.allreduce_sum: the reduction the solver's communicator installed (none: one rank).
+HostAllreduce& installed_allreduce() {
+  static HostAllreduce fn;
+  return fn;
+}
+
+int32_t allreduce_sum(const crema_exec* exec, float* data, int64_t count) {
+  if (!installed_allreduce() || count <= 0) return CREMA_OK;
+  try {
+    installed_allreduce()(data, count, static_cast<crema_device>(exec->device));
+  } catch (const std::exception& e) {
+    set_error(e.what());
+    return CREMA_ERROR;
+  }
+  return CREMA_OK;
+}
+
 crema_host make_table() {
   crema_host h{};
   h.struct_size = sizeof(h);
@@ -111,9 +129,13 @@ crema_host make_table() {
 #ifdef CREMA_WITH_CUDA
   h.gpu_sgemm = &gpu_sgemm;
 #endif
+  h.allreduce_sum = &allreduce_sum;
+  if (bf16_gemm_available()) h.gemm_bf16 = &gemm_bf16;
   return h;
 }
 }  // namespace
+
+void set_host_allreduce(HostAllreduce fn) { installed_allreduce() = std::move(fn); }
 
 const crema_host* host_table() {
   static const crema_host table = make_table();

@@ -13,6 +13,7 @@
 #include "crema/core/device.hpp"
 #include "crema/core/filler.hpp"
 #include "crema/core/log.hpp"
+#include "crema/core/precision.hpp"
 #include "crema/core/registry.hpp"
 
 namespace crema {
@@ -44,6 +45,18 @@ LayerInstance::~LayerInstance() {
 }
 
 const std::string& LayerInstance::plugin_path() const { return type_->plugin->path; }
+
+bool LayerInstance::computes_in(crema_dtype math, crema_device device) const {
+  if (math == CREMA_FLOAT32) return true;
+  const uint32_t declared = device == CREMA_CUDA ? type_->cuda_math : type_->cpu_math;
+  // bf16 on a CPU without bf16 dot products would be emulated, slower than fp32.
+  if (device == CREMA_CPU && math == CREMA_BFLOAT16 && !cpu_has_bf16()) return false;
+  return declared & CREMA_DTYPE_BIT(math);
+}
+
+uint32_t LayerInstance::declared_math(crema_device device) const {
+  return device == CREMA_CUDA ? type_->cuda_math : type_->cpu_math;
+}
 
 std::string LayerInstance::label() const {
   return "layer '" + param_.name() + "' (" + param_.type() + ")";

@@ -29,7 +29,7 @@ namespace {
 uint64_t mix(uint64_t x) { return crema_splitmix64(x + CREMA_SPLITMIX64_GAMMA); }
 }  // namespace
 
-crema_exec Net::make_exec(int layer) const {
+crema_exec Net::make_exec(int layer, bool backward) const {
   crema_exec e{};
   e.struct_size = sizeof(e);
   e.phase = options_.phase == pb::TRAIN ? CREMA_TRAIN : CREMA_TEST;
@@ -38,6 +38,12 @@ crema_exec Net::make_exec(int layer) const {
   e.rng_seed = mix(options_.seed * 1315423911ull + static_cast<uint64_t>(layer));
   e.rng_counter =
       layer >= 0 && layer < static_cast<int>(rng_counters_.size()) ? rng_counters_[layer] : 0;
+  if (layer >= 0 && layer < static_cast<int>(requested_math_.size())) {
+    const LayerMath m = layer_math(layer);
+    e.math = backward ? m.backward : m.forward;
+  }
+  e.world_rank = options_.world_rank;
+  e.world_size = options_.world_size;
   if (workspace_ && workspace_bytes_) {
     e.workspace = device_ == CREMA_CUDA ? static_cast<void*>(workspace_->mutable_device_data())
                                         : static_cast<void*>(workspace_->mutable_host_data());
@@ -49,6 +55,43 @@ crema_exec Net::make_exec(int layer) const {
     e.cudnn_handle = device::cudnn_handle();
   }
   return e;
+}
+
+LayerMath Net::layer_math(int i) const {
+  LayerMath m = requested_math_[i];
+  auto usable = [&](crema_dtype t) {
+    return layers_[i]->computes_in(t, device_) ? t : CREMA_FLOAT32;
+  };
+  return {usable(m.forward), usable(m.backward)};
+}
+
+std::string Net::precision_summary() const {
+  std::map<crema_dtype, std::pair<int, std::set<std::string>>> by_math;  // math -> count, types
+  bool asked = false;
+  for (int i = 0; i < num_layers(); ++i) {
+    asked = asked || requested_math_[i].forward != CREMA_FLOAT32 ||
+            requested_math_[i].backward != CREMA_FLOAT32;
+    const crema_dtype f = layer_math(i).forward;
+    by_math[f].first += 1;
+    if (f != CREMA_FLOAT32) by_math[f].second.insert(layers_[i]->type());
+  }
+  if (!asked) return "fp32";
+  std::string out;
+  for (const auto& [math, what] : by_math) {
+    if (math == CREMA_FLOAT32) continue;
+    std::string types;
+    for (const std::string& t : what.second) types += (types.empty() ? "" : ", ") + t;
+    out += std::string(out.empty() ? "" : "; ") + dtype_name(math) + " in " +
+           std::to_string(what.first) + " of " + std::to_string(num_layers()) + " layers (" +
+           types + ")";
+  }
+  if (out.empty()) {
+    out = "fp32 in every layer: none of them computes in the precision asked";
+    if (device_ == CREMA_CPU && !cpu_has_bf16())
+      out += " (this CPU lacks AVX512_BF16, the bf16 dot products crema's CPU path needs)";
+    return out;
+  }
+  return out + ", fp32 in the rest (forward; backward likewise unless a layer says otherwise)";
 }
 
 void Net::init(const pb::NetParameter& param, Registry& registry) {
@@ -83,6 +126,7 @@ void Net::init(const pb::NetParameter& param, Registry& registry) {
         lp.add_top("(automatic) " + lp.name() + " top " + std::to_string(lp.top_size()));
       *definition_.mutable_layer(i) = lp;
     }
+    requested_math_.push_back(requested_math(definition_, lp, options_.precision));
     layer_names_.push_back(lp.name());
     for (const auto& b : lp.bottom()) {
       int id = blob_index_.at(b);
@@ -354,6 +398,7 @@ float Net::forward(int from, int to) {
 void Net::backward(int from, int to) {
   if (from < 0) from = num_layers() - 1;
   for (int i = from; i >= to; --i) {
+    if (backward_listener_ && i + 1 <= from) backward_listener_(i + 1);
     if (device_ == CREMA_CPU && absorbed_into_[i] >= 0) continue;  // computed by its absorber
     const std::vector<LayerInstance*> absorbed = absorbed_layers(i);
     bool need = layer_need_backward_[i];
@@ -369,11 +414,22 @@ void Net::backward(int from, int to) {
       if (w == 0) continue;
       Tensor* t = top_vecs_[i][j];
       float* d = t->mutable_host_diff();
-      std::fill(d, d + t->count(), w);
+      std::fill(d, d + t->count(), w * loss_scale_);
     }
     layers_[i]->backward(top_vecs_[i], bottom_vecs_[i], bottom_need_backward_[i],
-                         layer_params_need_grad_[i], make_exec(i), absorbed, absorbed_need);
+                         layer_params_need_grad_[i], make_exec(i, true), absorbed, absorbed_need);
   }
+  if (backward_listener_ && to <= from) backward_listener_(to);
+}
+
+std::vector<int> Net::param_grad_ready_layers() const {
+  std::vector<int> ready(learnable_.size(), num_layers());
+  for (int i = 0; i < num_layers(); ++i) {
+    const int computed_by = device_ == CREMA_CPU && absorbed_into_[i] >= 0 ? absorbed_into_[i] : i;
+    for (int owner : param_owner_[i])
+      if (owner >= 0) ready[owner] = std::min(ready[owner], computed_by);
+  }
+  return ready;
 }
 
 void Net::clear_param_diffs() {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <sstream>
@@ -116,8 +117,24 @@ pb::NetParameter parse_net_text(const std::string& text, const std::string& sour
   return net;
 }
 
+// The Python layer (layers/python) imports its modules from the folders of the definitions this
+// process read too, as Caffe users keep a layer's .py beside its prototxt: they are listed in
+// CREMA_DEFINITION_DIRS (colon-separated, in the order first read), since plugins see no paths.
+static void note_definition_dir(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash ? slash : 1);
+  const char* now = std::getenv("CREMA_DEFINITION_DIRS");
+  const std::string list = now ? now : "";
+  if (dir.find(':') != std::string::npos ||
+      (":" + list + ":").find(":" + dir + ":") != std::string::npos)
+    return;
+  setenv("CREMA_DEFINITION_DIRS", (list.empty() ? dir : list + ":" + dir).c_str(), 1);
+}
+
 pb::NetParameter read_net_file(const std::string& path, Registry& registry) {
-  return parse_net_text(read_text_file(path), path, registry);
+  pb::NetParameter net = parse_net_text(read_text_file(path), path, registry);
+  note_definition_dir(path);
+  return net;
 }
 
 pb::NetParameter read_net_file(const std::string& path) {
@@ -132,7 +149,9 @@ pb::SolverParameter parse_solver_text(const std::string& text, const std::string
 }
 
 pb::SolverParameter read_solver_file(const std::string& path) {
-  return parse_solver_text(read_text_file(path), path, Registry::global());
+  pb::SolverParameter solver = parse_solver_text(read_text_file(path), path, Registry::global());
+  note_definition_dir(path);  // for a net defined inside the solver file
+  return solver;
 }
 
 pb::LayerParameter parse_layer_text(const std::string& text, const std::string& source,

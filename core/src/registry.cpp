@@ -117,6 +117,18 @@ std::string check_descriptor(const crema_plugin* p) {
   return "";
 }
 
+// Layer type i's extension (ABI minor 3), or nullptr when the plugin has none. Stepped by the
+// plugin's own struct_size, so that later minors may grow the struct.
+const crema_layer_ext* layer_extension(const crema_plugin& p, uint32_t i) {
+  if (p.struct_size < offsetof(crema_plugin, layer_ext) + sizeof(p.layer_ext) || !p.layer_ext)
+    return nullptr;
+  const auto* base = reinterpret_cast<const unsigned char*>(p.layer_ext);
+  const auto* ext =
+      reinterpret_cast<const crema_layer_ext*>(base + size_t{i} * p.layer_ext->struct_size);
+  return ext->struct_size >= offsetof(crema_layer_ext, cuda_math) + sizeof(uint32_t) ? ext
+                                                                                     : nullptr;
+}
+
 // boost::dll reports only errno when dlopen fails ("Bad file descriptor"); dlerror() says why
 // ("undefined symbol: foo", "invalid ELF header").
 std::string load_error(const std::string& path, const boost::dll::fs::error_code& ec) {
@@ -242,7 +254,12 @@ void Registry::ensure_loaded() {
       for (uint32_t i = 0; i < p->n_layers; ++i) {
         const crema_layer_desc& d = p->layers[i];
         s.type_owner[std::string(d.type) + "@" + std::to_string(d.layer_version)] = path;
-        s.types[d.type][d.layer_version] = LayerType{&d, &s.infos.back()};
+        LayerType type{&d, &s.infos.back()};
+        if (const crema_layer_ext* ext = layer_extension(*p, i)) {
+          type.cpu_math = ext->cpu_math & ~CREMA_DTYPE_BIT(CREMA_FLOAT32);
+          type.cuda_math = ext->cuda_math & ~CREMA_DTYPE_BIT(CREMA_FLOAT32);
+        }
+        s.types[d.type][d.layer_version] = type;
       }
     }
   }

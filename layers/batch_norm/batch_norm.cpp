@@ -22,6 +22,10 @@
 //   backward  g = dz masked by z > 0 (negative_slope elsewhere), in place over dz;
 //             dgamma += sum(g . y), dbeta += sum(g), and dE/dy = gamma * g into the formula below
 // which reads and writes the tensor once per pass instead of once per layer.
+// sync (crema's field; data-parallel training): the statistics of every rank's batch. The
+// shift becomes the ranks' mean shift and the sums (s1, s2) are summed over the ranks through
+// the host's allreduce; so are backward's sums for dE/dx, while the Scale's gradients stay this
+// rank's (the solver sums those). With batch statistics m is then the ranks' count together.
 // Reference: Caffe src/caffe/layers/batch_norm_layer.cpp; Ioffe & Szegedy, ICML 2015.
 #include <algorithm>
 #include <cmath>
@@ -55,7 +59,8 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
       : maf_(p.get<float>("batch_norm_param.moving_average_fraction")),
         eps_(p.get<float>("batch_norm_param.eps")),
         global_set_(p.has("batch_norm_param.use_global_stats")),
-        global_value_(p.get<bool>("batch_norm_param.use_global_stats")) {
+        global_value_(p.get<bool>("batch_norm_param.use_global_stats")),
+        sync_(p.get<bool>("batch_norm_param.sync")) {
     CREMA_CHECK(eps_ >= 0.f, "batch_norm_param.eps must be >= 0, got " << eps_);
   }
 
@@ -98,7 +103,8 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
 
   void forward_cpu(crema::Context& c) {
     global_ = global_set_ ? global_value_ : !c.training();
-    const int64_t C = C_, m = N_ * S_;
+    const int64_t C = C_;
+    int64_t m = N_ * S_;
     if (m == 0) return;
     const float* x = c.bottom(0).data();
     if (global_) {
@@ -110,6 +116,11 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
       }
     } else {
       for (int64_t k = 0; k < C; ++k) shift_[k] = x[k * S_];
+      const bool sync = sync_ && c.world_size() > 1;
+      if (sync) {  // one shift on every rank: the mean of theirs
+        c.allreduce_sum(shift_.data(), C);
+        for (int64_t k = 0; k < C; ++k) shift_[k] /= static_cast<float>(c.world_size());
+      }
       // s1 = sum(x - a), s2 = sum((x - a)^2) per channel, a = shift_.
       const float* a = shift_.data();
       channel_sums([x, a](int64_t e, int64_t k, auto& s1, auto& s2) {
@@ -117,6 +128,7 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
         s1 += t;
         s2 += t * t;
       });
+      if (sync) m *= sum_over_ranks(c);  // the statistics of every rank's batch
       const double *s1 = sums_.data(), *s2 = s1 + C;
       float* M = c.param(0).data();
       float* V = c.param(1).data();
@@ -142,6 +154,9 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
 #if CREMA_WITH_CUDA
   void forward_cuda(crema::Context& c) {
     global_ = global_set_ ? global_value_ : !c.training();
+    CREMA_CHECK(global_ || !sync_ || c.world_size() == 1,
+                "batch_norm_param.sync is computed on the CPU only so far: train without it on "
+                "GPUs (each rank's statistics, as Caffe and DDP do)");
     if (N_ * S_ == 0) return;
     float* mean = stats_gpu_.get(4 * C_);  // mean, inv_std, then backward's k1, k2
     float* is = mean + C_;
@@ -264,6 +279,9 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
       }
     }
     if (!dx_wanted) return;
+    // Synchronised statistics depend on every rank's x: so does dE/dx, through the sums (the
+    // Scale's gradients above stay this rank's; the solver sums them over the ranks).
+    const int64_t m_all = sync_ && !global_ && c.world_size() > 1 ? m * sum_over_ranks(c) : m;
     float* dx = c.bottom(0).diff();  // may be g (in place): each element is read, then written
     for (int64_t k = 0; k < C; ++k) k0_[k] = is[k] * gamma_[k];
     const float* k0 = k0_.data();
@@ -276,8 +294,8 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
     }
     for (int64_t k = 0; k < C; ++k) {
       const double b = kept_ ? 1.0 : is[k];
-      k1_[k] = static_cast<float>(-s1[k] / m * k0[k]);
-      k2_[k] = static_cast<float>(-b * b * s2[k] / m * k0[k]);
+      k1_[k] = static_cast<float>(-s1[k] / m_all * k0[k]);
+      k2_[k] = static_cast<float>(-b * b * s2[k] / m_all * k0[k]);
     }
     const float *k1 = k1_.data(), *k2 = k2_.data(), *a = shift_.data();
     for_runs([&](int64_t off, int64_t len, int64_t c0, auto st) {
@@ -285,6 +303,15 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
       input_grad<St>(g + off, v + off, dx + off, per<St>(k0 + c0), per<St>(k1 + c0),
                      per<St>(a + c0), per<St>(k2 + c0), len);
     });
+  }
+
+  // sums_ summed over the ranks (batch_norm_param.sync), through float: returns the number of
+  // ranks, by which the element count grows.
+  int64_t sum_over_ranks(crema::Context& c) {
+    sync_buffer_.assign(sums_.begin(), sums_.end());
+    c.allreduce_sum(sync_buffer_.data(), static_cast<int64_t>(sync_buffer_.size()));
+    std::copy(sync_buffer_.begin(), sync_buffer_.end(), sums_.begin());
+    return c.world_size();
   }
 
   // fn(offset, length, c0, stride) over contiguous runs: a plane of channel c0 (stride 0) when
@@ -303,13 +330,14 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
   }
 
   float maf_, eps_;
-  bool global_set_, global_value_;
+  bool global_set_, global_value_, sync_;
   bool global_ = false, kept_ = false;  // what the last forward used / whether it kept y
   bool scale_ = false, scale_bias_ = false, relu_ = false;  // absorbed (see absorb())
   float slope_ = 0.f;                                       // the absorbed ReLU's negative slope
   int64_t C_ = 0, N_ = 0, S_ = 0;
   std::vector<float> mean_, inv_std_, shift_, k0_, k1_, k2_, x_norm_, gamma_, beta_;
   std::vector<double> sums_, partial_;  // sums_: s1 then s2, C each
+  std::vector<float> sync_buffer_;      // sums_ on their way through the ranks' allreduce
 #if CREMA_WITH_CUDA
   crema::cuda::DeviceBuffer stats_gpu_;   // mean, inv_std, k1, k2 (C each)
   crema::cuda::DeviceBuffer x_norm_gpu_;  // y kept by an in-place forward with batch statistics

@@ -36,12 +36,12 @@
 
 namespace crema::layers {
 namespace {
-// Row-major C = op(A) op(B) + beta C with explicit leading dimensions.
-void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
-           const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+// Row-major C = op(A) op(B) + beta C with explicit leading dimensions, products in `math`.
+void sgemm(crema_dtype math, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a,
+           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   auto i32 = [](int64_t v) { return static_cast<int32_t>(v); };
-  crema::host().sgemm(ta, tb, i32(m), i32(n), i32(k), 1.f, a, i32(lda), b, i32(ldb), beta, c,
-                      i32(ldc));
+  crema::gemm(math, ta, tb, i32(m), i32(n), i32(k), 1.f, a, i32(lda), b, i32(ldb), beta, c,
+              i32(ldc));
 }
 // Per-image 1x1 GEMMs on N,C,H,W, or (false) im2col, a transpose into pixel rows, and chunk GEMMs.
 // Measured (conv_bench, 1 thread): at 7x7 outputs with 512-2048 output channels im2col is
@@ -84,14 +84,16 @@ int64_t ConvGemm::plan(const ConvGeometry& g, int num_output, int64_t num, const
     // tuning.min_gemm_rows pixel rows while every thread still gets a chunk (measured on
     // 512 3x3 7x7, batch 8: 1.5-1.8x faster with all 8 images in one chunk).
     const int64_t per_thread = (num + std::max(threads, 1) - 1) / std::max(threads, 1);
-    const int64_t wanted = (tuning.min_gemm_rows + g.out_plane() - 1) / std::max<int64_t>(g.out_plane(), 1);
-    if (wanted > chunk_) chunk_ = std::clamp<int64_t>(std::min(wanted, per_thread), chunk_, std::max<int64_t>(num, 1));
+    const int64_t wanted = (tuning.min_gemm_rows + g.out_plane() - 1) /
+                           std::max<int64_t>(g.out_plane(), 1);
+    if (wanted > chunk_)
+      chunk_ = std::clamp<int64_t>(std::min(wanted, per_thread), chunk_, std::max<int64_t>(num, 1));
   }
   // Winograd F(2x2, 3x3) for the forward pass and dE/dx (dE/dx runs with pad 2 - pad).
   const bool wino_ok = (method_ == Method::kRowShift || method_ == Method::kIm2col) &&
                        g.kernel_h == 3 && g.kernel_w == 3 && g.stride_h == 1 && g.stride_w == 1 &&
-                       g.dilation_h == 1 && g.dilation_w == 1 && g.groups == 1 &&
-                       g.pad_h >= 0 && g.pad_h <= 2 && g.pad_w >= 0 && g.pad_w <= 2;
+                       g.dilation_h == 1 && g.dilation_w == 1 && g.groups == 1 && g.pad_h >= 0 &&
+                       g.pad_h <= 2 && g.pad_w >= 0 && g.pad_w <= 2;
   // Default: where conv_bench measured it faster than the GEMM methods (ResNet-20's 3x3 stride-1
   // shapes, 3 to 64 channels, 8x8 to 32x32 outputs: forward 1.7-2.8x, backward 1.1-1.3x; and
   // ResNet-50's 7x7 x 512: 1.3x, with the whole batch in one chunk, see below).
@@ -99,13 +101,15 @@ int64_t ConvGemm::plan(const ConvGeometry& g, int num_output, int64_t num, const
   winograd_ = wino_ok && (tuning.winograd > 0 || (tuning.winograd < 0 && wino_auto));
   // dE/dW by Winograd: measured faster from 16 input channels (16-64: backward 1.3-1.6x over
   // Winograd dE/dx + row-shift dE/dW), slower for 3 (its GEMMs are C x M of depth tiles).
-  winograd_dw_ = winograd_ && (tuning.winograd_dw > 0 || (tuning.winograd_dw < 0 && g.channels >= 16));
+  winograd_dw_ = winograd_ &&
+                 (tuning.winograd_dw > 0 || (tuning.winograd_dw < 0 && g.channels >= 16));
   // F(4x4) where its tiles fit the output closely. Measured (conv_bench, 1 thread): 1.3-2.2x
   // faster than F(2x2) on 8x8 to 56x56 outputs with 16 to 128 channels; 1.3x slower on
   // ResNet-50's 14x14 x 256 (16x16 outputs computed, and a 36-plane weight transform per call
   // against few tiles). Growing its chunks past one image made it slower on 28x28 and 56x56.
   auto rounded = [](int64_t v, int64_t t) { return (v + t - 1) / t * t; };
-  const bool tile4_fits = rounded(g.out_h(), 4) * rounded(g.out_w(), 4) * 100 <= 115 * g.out_plane();
+  const bool tile4_fits = rounded(g.out_h(), 4) * rounded(g.out_w(), 4) * 100 <=
+                          115 * g.out_plane();
   wtile_ = tuning.winograd_tile == 4 || tuning.winograd_tile == 2 ? tuning.winograd_tile
                                                                   : (tile4_fits ? 4 : 2);
   // Direct forward and dE/dW for few input channels (measured on ResNet-50's 7x7 stride-2 stem:
@@ -113,10 +117,12 @@ int64_t ConvGemm::plan(const ConvGeometry& g, int num_output, int64_t num, const
   // Its padded image lives in the column buffer, which holds it when the stride is at most
   // the kernel.
   direct_ = (method_ == Method::kIm2col || method_ == Method::kRowShift) &&
-            direct_applies(g, num_output) && g.stride_h <= g.kernel_h &&
-            g.stride_w <= g.kernel_w &&
+            direct_applies(g, num_output) && g.stride_h <= g.kernel_h && g.stride_w <= g.kernel_w &&
             (tuning.direct > 0 || (tuning.direct < 0 && !winograd_));
   if (direct_) winograd_ = winograd_dw_ = false;
+  // bf16 products: the GEMM methods only (Winograd's transforms would add their rounding to
+  // bf16's; the direct method stays fp32).
+  if (math_ == CREMA_BFLOAT16) winograd_ = winograd_dw_ = false;
   wchunk_ = 1;
   if (winograd_) {
     wchunk_ = std::clamp<int64_t>(
@@ -130,18 +136,21 @@ int64_t ConvGemm::plan(const ConvGeometry& g, int num_output, int64_t num, const
       const int64_t per_thread = (num + std::max(threads, 1) - 1) / std::max(threads, 1);
       const int64_t wanted = (tuning.min_gemm_rows + tiles - 1) / tiles;
       if (wanted > wchunk_)
-        wchunk_ = std::clamp<int64_t>(std::min(wanted, per_thread), wchunk_, std::max<int64_t>(num, 1));
+        wchunk_ =
+            std::clamp<int64_t>(std::min(wanted, per_thread), wchunk_, std::max<int64_t>(num, 1));
     }
   }
   // Depthwise keeps its own (serial) loop over chunks.
-  const int64_t chunks = std::max((num_ + chunk_ - 1) / chunk_,
-                                  winograd_ ? (num_ + wchunk_ - 1) / wchunk_ : 0);
-  slots_ = method_ == Method::kDepthwise ? 1
-                                         : static_cast<int>(std::clamp<int64_t>(threads, 1, std::max<int64_t>(chunks, 1)));
+  const int64_t chunks =
+      std::max((num_ + chunk_ - 1) / chunk_, winograd_ ? (num_ + wchunk_ - 1) / wchunk_ : 0);
+  slots_ = method_ == Method::kDepthwise
+               ? 1
+               : static_cast<int>(std::clamp<int64_t>(threads, 1, std::max<int64_t>(chunks, 1)));
   // Wr and dWr, then per slot: its chunk buffers and a weight-gradient partial.
   return 2 * wk_ + slots_ * (slot_floats() + wk_) +
-         (winograd_ ? (1 + (winograd_dw_ ? slots_ : 0)) * winograd_transform_floats() * g.channels * m_
-                    : 0);
+         (winograd_
+              ? (1 + (winograd_dw_ ? slots_ : 0)) * winograd_transform_floats() * g.channels * m_
+              : 0);
 }
 
 int64_t ConvGemm::slot_floats() const {
@@ -215,7 +224,8 @@ void ConvGemm::forward(const float* x, const float* w, const float* bias, float*
     for (int64_t u = 0; u < units; ++u)
       for (int64_t grp = 0; grp < G; ++grp)
         for (int64_t t = 0; t < terms_; ++t)  // Y^T[:, g] (+)= col_g[rows shifted by t] * Wr_g,t^T
-          sgemm(false, true, rows, mg, kt, buf.col + (u * col_rows + t * shift) * kc + grp * kt, kc,
+          sgemm(math_, false, true, rows, mg, kt,
+                buf.col + (u * col_rows + t * shift) * kc + grp * kt, kc,
                 wr + grp * mg * kg + t * kt, kg, t ? 1.f : 0.f, buf.yt + u * out * m_ + grp * mg,
                 m_);
     nhwc_to_nchw(buf.yt, nb, static_cast<int>(m_), out, bias, y + n0 * m_ * out);
@@ -265,7 +275,7 @@ void ConvGemm::backward_gemm(const float* x, const float* w, const float* dy, fl
       for (int64_t u = 0; u < units; ++u)
         for (int64_t grp = 0; grp < G; ++grp)
           for (int64_t t = 0; t < terms_; ++t)
-            sgemm(true, false, mg, kt, rows, buf.yt + u * out * m_ + grp * mg, m_,
+            sgemm(math_, true, false, mg, kt, rows, buf.yt + u * out * m_ + grp * mg, m_,
                   buf.col + (u * col_rows + t * shift) * kc + grp * kt, kc, 1.f,
                   dwk + grp * mg * kg + t * kt, kg);
     }
@@ -276,7 +286,7 @@ void ConvGemm::backward_gemm(const float* x, const float* w, const float* dy, fl
       for (int64_t u = 0; u < units; ++u)
         for (int64_t grp = 0; grp < G; ++grp)
           for (int64_t t = 0; t < terms_; ++t)
-            sgemm(false, false, rows, kt, mg, buf.yt + u * out * m_ + grp * mg, m_,
+            sgemm(math_, false, false, rows, kt, mg, buf.yt + u * out * m_ + grp * mg, m_,
                   wr + grp * mg * kg + t * kt, kg, t ? 1.f : 0.f,
                   buf.col + (u * col_rows + t * shift) * kc + grp * kt, kc);
       // dE/dx = col2im(dE/dcol), back to N,C,H,W.
@@ -315,17 +325,18 @@ void ConvGemm::pointwise_forward(const float* x, const float* w, const float* bi
                                  float* ws) const {
   const int64_t out = g_.out_plane(), in = g_.channels * g_.in_plane(), G = g_.groups, mg = m_ / G,
                 cg = g_.channels / G;
-  for_each_chunk([&](int slot, int64_t n, int) {  // Y_n[g] = W_g * X_n[g] (X_n subsampled when strided)
-    const float* xn = x + n * in;
-    if (!g_.is_pointwise()) {
-      float* xs = buffers(ws, slot).xt;
-      gather(xn, xs);
-      xn = xs;
-    }
-    for (int64_t grp = 0; grp < G; ++grp)
-      sgemm(false, false, mg, out, cg, w + grp * mg * cg, cg, xn + grp * cg * out, out, 0.f,
-            y + (n * m_ + grp * mg) * out, out);
-  });
+  for_each_chunk(
+      [&](int slot, int64_t n, int) {  // Y_n[g] = W_g * X_n[g] (X_n subsampled when strided)
+        const float* xn = x + n * in;
+        if (!g_.is_pointwise()) {
+          float* xs = buffers(ws, slot).xt;
+          gather(xn, xs);
+          xn = xs;
+        }
+        for (int64_t grp = 0; grp < G; ++grp)
+          sgemm(math_, false, false, mg, out, cg, w + grp * mg * cg, cg, xn + grp * cg * out, out,
+                0.f, y + (n * m_ + grp * mg) * out, out);
+      });
   if (!bias) return;
   crema::parallel_for(num_ * m_, std::max<int64_t>(1, 16384 / out), [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
@@ -354,15 +365,15 @@ void ConvGemm::pointwise_backward(const float* x, const float* w, const float* d
         xn = xs;
       }
       for (int64_t grp = 0; grp < G; ++grp)
-        sgemm(false, true, mg, cg, out, dy + (n * m_ + grp * mg) * out, out, xn + grp * cg * out,
-              out, 1.f, dwk + grp * mg * cg, cg);
+        sgemm(math_, false, true, mg, cg, out, dy + (n * m_ + grp * mg) * out, out,
+              xn + grp * cg * out, out, 1.f, dwk + grp * mg * cg, cg);
     }
     // dE/dX_n[g] = W_g^T * dY_n[g]; strided: into the sampled positions, 0 elsewhere.
     if (dx) {
       float* dxn = strided ? xs : dx + n * in;
       for (int64_t grp = 0; grp < G; ++grp)
-        sgemm(true, false, cg, out, mg, w + grp * mg * cg, cg, dy + (n * m_ + grp * mg) * out, out,
-              0.f, dxn + grp * cg * out, out);
+        sgemm(math_, true, false, cg, out, mg, w + grp * mg * cg, cg,
+              dy + (n * m_ + grp * mg) * out, out, 0.f, dxn + grp * cg * out, out);
       if (strided) scatter(xs, dx + n * in);
     }
   });

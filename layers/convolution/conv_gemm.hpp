@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // The GEMM formulations of 2-D convolution behind the Convolution plugin (see conv_gemm.cpp).
 #pragma once
-#include <cstddef>
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 
 #include "crema/layer.hpp"
@@ -25,12 +25,13 @@ class ConvGemm {
     size_t chunk_bytes = size_t{512} << 10;  // budget of one chunk's buffers (cache-sized)
     int64_t rowshift_min_plane = 64;         // kRowShift when OH*OW is at least this
     int64_t min_gemm_rows = 384;             // a chunk grows past the budget to this many pixels
-    int pointwise = -1;  // 1x1 by per-image GEMMs on N,C,H,W: -1 measured, 0 never (im2col), 1 always
+    int pointwise =
+        -1;  // 1x1 by per-image GEMMs on N,C,H,W: -1 measured, 0 never (im2col), 1 always
     // Winograd F(2x2, 3x3) for the forward pass and dE/dx of 3x3, stride 1, dilation 1, group 1,
     // pad <= 2 convolutions (conv_gemm_winograd.cpp): -1 where measured faster, 0 never, 1 always.
     int winograd = -1;
     size_t winograd_chunk_bytes = size_t{512} << 10;  // its own chunk budget
-    int winograd_dw = -1;  // dE/dW by Winograd too (with winograd): -1 measured, 0 never, 1 always
+    int winograd_dw = -1;   // dE/dW by Winograd too (with winograd): -1 measured, 0 never, 1 always
     int winograd_tile = 0;  // outputs per tile side, F(m x m, 3x3): 0 measured, 2 or 4
     // The forward pass and dE/dW of few-channel layers by direct convolution
     // (conv_gemm_direct.cpp): -1 where it applies and Winograd does not, 0 never, 1 wherever
@@ -42,6 +43,10 @@ class ConvGemm {
   // per thread, each with its own buffers); returns the workspace size in floats.
   int64_t plan(const ConvGeometry& g, int num_output, int64_t num, const Tuning& tuning,
                int threads = 1);
+  // The type the GEMMs compute in (crema_exec.math); set before plan(), which keeps Winograd
+  // to fp32.
+  void set_math(crema_dtype math) { math_ = math; }
+  crema_dtype math() const { return math_; }
   Method method() const { return method_; }
   int64_t chunk() const { return chunk_; }
   // Forward and dE/dx through Winograd (dE/dW still through method()); its chunk of images.
@@ -66,7 +71,9 @@ class ConvGemm {
   Buffers buffers(float* ws, int slot = 0) const;
   // Runs fn(slot, first image, image count) over every chunk, `slots_` chunks at a time.
   template <class Fn>
-  void for_each_chunk(const Fn& fn) const { for_each_chunk(fn, chunk_); }
+  void for_each_chunk(const Fn& fn) const {
+    for_each_chunk(fn, chunk_);
+  }
   template <class Fn>
   void for_each_chunk(const Fn& fn, int64_t chunk) const;
   // Per-slot weight-gradient partials (slot 0 accumulates straight into `into`), summed at the end.
@@ -95,11 +102,10 @@ class ConvGemm {
                         float* ws) const;
   void winograd_backward_weights(const float* x, const float* dy, float* dw, float* ws) const;
   void winograd_backward_data(const float* w, const float* dy, float* dx, float* ws) const;
-  void winograd_convolve(const float* in, int64_t cin, int64_t h, int64_t w, int64_t ph,
-                         int64_t pw, int64_t cout, int64_t oh, int64_t ow, const float* bias,
-                         float* out, float* ws) const;
-  void direct_forward(const float* x, const float* w, const float* bias, float* y,
-                      float* ws) const;
+  void winograd_convolve(const float* in, int64_t cin, int64_t h, int64_t w, int64_t ph, int64_t pw,
+                         int64_t cout, int64_t oh, int64_t ow, const float* bias, float* out,
+                         float* ws) const;
+  void direct_forward(const float* x, const float* w, const float* bias, float* y, float* ws) const;
   void direct_backward_weights(const float* x, const float* dy, float* dw, float* ws) const;
   void direct_pad(const float* xn, float* xp) const;
   int64_t direct_padded_width() const;
@@ -110,11 +116,12 @@ class ConvGemm {
   Method method_ = Method::kIm2col;
   int64_t m_ = 0, num_ = 0, chunk_ = 1;
   int64_t terms_ = 1;  // GEMMs per group: KH for kRowShift, else 1
-  int slots_ = 1;       // chunks processed at once, one per thread
-  int64_t wk_ = 0;      // floats of one weight (gradient) matrix
+  int slots_ = 1;      // chunks processed at once, one per thread
+  int64_t wk_ = 0;     // floats of one weight (gradient) matrix
   bool winograd_ = false, winograd_dw_ = false, direct_ = false;
   int64_t wchunk_ = 1;  // images per Winograd chunk
   int wtile_ = 2;       // Winograd outputs per tile side
+  crema_dtype math_ = CREMA_FLOAT32;
 };
 
 template <class Fn>

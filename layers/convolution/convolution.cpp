@@ -17,6 +17,7 @@
 #include "conv_gemm.hpp"
 #include "conv_spec.hpp"
 #include "crema/layer.hpp"
+#include "crema/layers/onednn_conv.hpp"
 #if CREMA_WITH_CUDA
 #include <memory>
 
@@ -28,7 +29,12 @@ using crema::layers::ConvGeometry;
 
 class Convolution final : public crema::Layer<Convolution> {
  public:
-  static crema::LayerInfo info() { return {"Convolution", "convolution_param"}; }
+  static crema::LayerInfo info() {
+    crema::LayerInfo i{"Convolution", "convolution_param"};
+    // bf16 on the CPU through oneDNN (conv_bf16 below), where the build has it.
+    if (crema::host_has_bf16_gemm()) i.cpu_math = CREMA_DTYPE_BIT(CREMA_BFLOAT16);
+    return i;
+  }
 
   explicit Convolution(const crema::Params& p)
       : spec_(crema::layers::read_conv_spec(p)),
@@ -99,11 +105,22 @@ class Convolution final : public crema::Layer<Convolution> {
     if (c.on_gpu()) return reshape_gpu(c, num);
 #endif
     // Each thread takes whole chunks with buffers of its own: small GEMMs do not split well.
+    // The plan follows the forward's math (bf16: GEMMs only, no Winograd).
+    gemm_.set_math(c.math());
     const int64_t floats = gemm_.plan(g, spec_.num_output, num, tuning_, c.num_threads());
-    if (floats > 0) c.request_workspace(static_cast<size_t>(floats) * sizeof(float));
+    size_t bytes = static_cast<size_t>(std::max<int64_t>(floats, 0)) * sizeof(float);
+    onednn_ = c.math() == CREMA_BFLOAT16 && onednn_for_bf16(g);
+    if (onednn_)
+      bytes = std::max(bytes, onednn_conv_.plan(g, spec_.num_output, num, spec_.bias_term));
+    if (bytes > 0) c.request_workspace(bytes);
   }
 
   void forward_cpu(crema::Context& c) {
+    if (onednn_ && c.math() == CREMA_BFLOAT16)
+      return onednn_conv_.forward(c.bottom(0).data(), c.param(0).data(),
+                                  spec_.bias_term ? c.param(1).data() : nullptr, c.top(0).data(),
+                                  c.workspace<void>());
+    gemm_.set_math(c.math());
     gemm_.forward(c.bottom(0).data(), c.param(0).data(),
                   spec_.bias_term ? c.param(1).data() : nullptr, c.top(0).data(),
                   c.workspace<float>());
@@ -133,10 +150,16 @@ class Convolution final : public crema::Layer<Convolution> {
       });
     }
     // dE/dW += ..., dE/dx = ... (the GEMMs and their derivation: conv_gemm.cpp)
-    if (need_w || need_x)
+    if ((need_w || need_x) && onednn_ && c.math() == CREMA_BFLOAT16)
+      onednn_conv_.backward(c.bottom(0).data(), c.param(0).data(), dy,
+                            need_w ? c.param(0).diff() : nullptr,
+                            need_x ? c.bottom(0).diff() : nullptr, c.workspace<void>());
+    else if (need_w || need_x) {
+      gemm_.set_math(c.math());
       gemm_.backward(c.bottom(0).data(), c.param(0).data(), dy,
                      need_w ? c.param(0).diff() : nullptr, need_x ? c.bottom(0).diff() : nullptr,
                      c.workspace<float>());
+    }
   }
 
 #if CREMA_WITH_CUDA
@@ -217,11 +240,24 @@ class Convolution final : public crema::Layer<Convolution> {
   }
 #endif
 
+  // Which engine computes bf16: oneDNN's convolution (its primitives reorder N,C,H,W into
+  // blocked bf16 and back) or the GEMM methods with bf16 GEMMs. Measured per layer on
+  // ResNet-50, batch 8, one thread (BENCHMARKS.md): oneDNN 2-4x faster on the 3x3 and 7x7
+  // layers, the GEMMs 1.5-3x faster on the 1x1 layers, whose reorders cost more than their
+  // products. CREMA_CONV_BF16=onednn or gemm overrides it (docs/CONFIGURATION.md).
+  static bool onednn_for_bf16(const crema::layers::ConvGeometry& g) {
+    if (!crema::layers::OnednnConv::available()) return false;
+    if (const char* env = std::getenv("CREMA_CONV_BF16")) return std::string(env) == "onednn";
+    return g.kernel_h * g.kernel_w > 1;
+  }
+
   crema::layers::ConvSpec spec_;
   std::string engine_;  // convolution_param.engine: DEFAULT, CAFFE or CUDNN
   int channels_ = 0;
   crema::layers::ConvGemm::Tuning tuning_;
   crema::layers::ConvGemm gemm_;
+  bool onednn_ = false;  // bf16 through oneDNN (planned in reshape): onednn_conv_ is ready
+  crema::layers::OnednnConv onednn_conv_;
 #if CREMA_WITH_CUDA
   bool gpu_ready_ = false, cudnn_on_ = false;
   std::unique_ptr<crema::layers::ConvCudnn> cudnn_;  // created on the first GPU reshape

@@ -22,7 +22,18 @@ const char* kFillers =
 struct Ref {
   int kh, kw, ph, pw, sh, sw, dh, dw, group;
 };
-std::vector<float> reference(LayerHarness& h, const Ref& r, bool bias) {
+// The bf16 value of v by the definition: the nearest number with 8 significant bits, ties to even.
+double bf16(double v) {
+  if (v == 0 || !std::isfinite(v)) return v;
+  int e;
+  const double m = std::frexp(v, &e);
+  return std::ldexp(std::nearbyint(std::ldexp(m, 8)), e - 8);
+}
+
+// With `round_bf16`, x and W are rounded to bf16 first (what the bf16 path multiplies), and
+// `magnitude` gets each output's sum of |terms| (the scale of its fp32 rounding error).
+std::vector<float> reference(LayerHarness& h, const Ref& r, bool bias, bool round_bf16 = false,
+                             std::vector<double>* magnitude = nullptr) {
   auto xs = h.bottom_shape(0), ys = h.top_shape(0);
   // The test shapes are small: every dimension fits an int.
   const int N = static_cast<int>(xs[0]), C = static_cast<int>(xs[1]), H = static_cast<int>(xs[2]),
@@ -32,21 +43,27 @@ std::vector<float> reference(LayerHarness& h, const Ref& r, bool bias) {
   const float* x = h.bottom_data(0);
   const float* w = h.param_data(0);
   std::vector<float> y(static_cast<size_t>(N) * M * OH * OW);
+  if (magnitude) magnitude->assign(y.size(), 0.0);
   for (int n = 0; n < N; ++n)
     for (int o = 0; o < M; ++o)
       for (int oh = 0; oh < OH; ++oh)
         for (int ow = 0; ow < OW; ++ow) {
-          double s = bias ? h.param_data(1)[o] : 0.0;
+          double s = bias ? h.param_data(1)[o] : 0.0, mag = std::fabs(s);
           for (int c = 0; c < cg; ++c)
             for (int i = 0; i < r.kh; ++i)
               for (int j = 0; j < r.kw; ++j) {
                 int ih = oh * r.sh - r.ph + i * r.dh, iw = ow * r.sw - r.pw + j * r.dw;
                 if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
                 int cin = (o / mg) * cg + c;
-                s += double(w[((o * cg + c) * r.kh + i) * r.kw + j]) *
-                     x[((n * C + cin) * H + ih) * W + iw];
+                double wv = w[((o * cg + c) * r.kh + i) * r.kw + j];
+                double xv = x[((n * C + cin) * H + ih) * W + iw];
+                if (round_bf16) wv = bf16(wv), xv = bf16(xv);
+                s += wv * xv;
+                mag += std::fabs(wv * xv);
               }
-          y[((n * M + o) * OH + oh) * OW + ow] = static_cast<float>(s);
+          const size_t at = ((static_cast<size_t>(n) * M + o) * OH + oh) * OW + ow;
+          y[at] = static_cast<float>(s);
+          if (magnitude) (*magnitude)[at] = mag;
         }
   return y;
 }
@@ -553,4 +570,50 @@ TEST(Convolution, GpuIm2colChunksGiveTheSameResult) {
     }
   }
   unsetenv("CREMA_CONV_GPU_COLUMN_KB");
+}
+
+// bf16 (crema train -precision bf16): the output is the product of bf16-rounded inputs and
+// weights summed in fp32, through either engine (oneDNN for kernels over 1x1, bf16 GEMMs for
+// 1x1; CREMA_CONV_BF16 forces one), so it matches the rounded reference to fp32 accuracy and
+// differs from the unrounded one by bf16's.
+TEST(Convolution, Bf16ComputesWithRoundedInputsAndFp32Sums) {
+  struct Case {
+    const char* body;
+    std::vector<int64_t> shape;
+    Ref ref;
+  };
+  const Case cases[] = {
+      {"num_output: 8 kernel_size: 3 pad: 1", {2, 16, 9, 11}, {3, 3, 1, 1, 1, 1, 1, 1, 1}},
+      {"num_output: 6 kernel_size: 1", {3, 32, 5, 7}, {1, 1, 0, 0, 1, 1, 1, 1, 1}},
+      {"num_output: 6 kernel_h: 3 kernel_w: 2 stride: 2 dilation: 2 group: 2 pad: 1",
+       {2, 8, 9, 8},
+       {3, 2, 1, 1, 2, 2, 2, 2, 2}},
+      {"num_output: 12 kernel_size: 1 stride: 2", {2, 24, 7, 7}, {1, 1, 0, 0, 2, 2, 1, 1, 1}}};
+  for (const char* engine : {"", "onednn", "gemm"}) {
+    if (*engine) setenv("CREMA_CONV_BF16", engine, 1);
+    for (const Case& c : cases) {
+      crema::testing::HarnessOptions opt;
+      opt.math = 1;  // CREMA_BFLOAT16
+      LayerHarness h(conv(std::string(c.body) + kFillers), {c.shape}, opt);
+      if (h.math() != 1) {
+        unsetenv("CREMA_CONV_BF16");
+        GTEST_SKIP() << "no bf16 on this CPU or build (crema computes in fp32 there)";
+      }
+      h.fill_gaussian(0, 1.0);
+      h.forward();
+      std::vector<double> mag;
+      const std::vector<float> want = reference(h, c.ref, true, true, &mag);
+      const std::vector<float> exact = reference(h, c.ref, true);
+      const float* y = h.top_data(0);
+      double worst = 0, off_unrounded = 0;
+      for (size_t i = 0; i < want.size(); ++i) {
+        worst = std::max(worst, std::fabs(y[i] - want[i]) / std::max(mag[i], 1e-30));
+        off_unrounded = std::max(off_unrounded, double(std::fabs(y[i] - exact[i])));
+      }
+      // fp32 sums of at most a few hundred terms: within 1e-5 of their magnitude.
+      EXPECT_LT(worst, 1e-5) << c.body << " engine '" << engine << "'";
+      EXPECT_GT(off_unrounded, 1e-4) << c.body << ": the inputs were not rounded to bf16";
+    }
+  }
+  unsetenv("CREMA_CONV_BF16");
 }

@@ -4,6 +4,7 @@
 //   tops: data (N,C,h,w) = (x - mean[c]) * scale after crop/mirror, label (N)
 // x is the Datum's uint8 `data` or, when that is empty, its `float_data`. As in Caffe, the
 // order is the database's (no shuffling); rand_skip skips a random 0..rand_skip-1 records first.
+// In a data-parallel run rank r of N reads batches r, r + N, ... of that order.
 // Encoded (JPEG/PNG) datums and the LEVELDB backend are refused with a message saying why.
 // The file is checked before liblmdb maps it (lmdb_check.hpp) and every record's bytes before
 // they are decoded; what can still crash liblmdb is in docs/RELIABILITY.md.
@@ -131,6 +132,9 @@ class Data final : public crema::Layer<Data> {
       crema::data::Rng skip_rng(crema::data::stream_seed(c.rng_seed(), 3));
       for (uint64_t s = skip_rng.below(static_cast<uint64_t>(rand_skip_)); s > 0; --s) advance();
     }
+    // Data-parallel: rank r of N reads batches r, r + N, ... of the database's order.
+    skip_between_ = static_cast<int64_t>(c.world_size() - 1) * batch_size_;
+    for (int64_t s = int64_t{c.world_rank()} * batch_size_; s > 0; --s) advance();
     const size_t n = static_cast<size_t>(batch_size_);
     prefetch_ = std::make_unique<crema::data::Prefetcher>(
         n * item_count(), n, depth_, [this](crema::data::Batch& b) { fill(b); });
@@ -220,10 +224,12 @@ class Data final : public crema::Layer<Data> {
       b.label[static_cast<size_t>(i)] = static_cast<float>(datum_.label);
       advance();
     }
+    for (int64_t s = skip_between_; s > 0; --s) advance();  // the other ranks' batches
   }
 
   std::string source_;
   int64_t batch_size_, rand_skip_;
+  int64_t skip_between_ = 0;  // records of the other ranks after each batch
   int depth_;
   crema::data::Transform transform_;
   int channels_ = 0, height_ = 0, width_ = 0;

@@ -53,7 +53,8 @@ void ImageSetReader::setup(crema::Context& c) {
   const bool shuffle = opt_.shuffle_set ? opt_.shuffle : train_;
   order_ = std::make_unique<EpochOrder>(set_.size(), shuffle, stream_seed(c.rng_seed(), 1));
   aug_seed_ = stream_seed(c.rng_seed(), 2);
-  start_at(0);
+  stride_ = static_cast<uint64_t>(c.world_size());
+  start_at(static_cast<uint64_t>(c.world_rank()));
 }
 
 void ImageSetReader::start_at(uint64_t batch) {
@@ -62,7 +63,8 @@ void ImageSetReader::start_at(uint64_t batch) {
   const size_t n = static_cast<size_t>(opt_.batch_size);
   const size_t item = static_cast<size_t>(set_.channels) * opt_.transform.out_size(set_.height) *
                       opt_.transform.out_size(set_.width);
-  prefetch_ = std::make_unique<Prefetcher>(n * item, n, opt_.prefetch, [this](Batch& b) { fill(b); });
+  prefetch_ =
+      std::make_unique<Prefetcher>(n * item, n, opt_.prefetch, [this](Batch& b) { fill(b); });
 }
 
 void ImageSetReader::reshape(crema::Context& c) {
@@ -76,7 +78,7 @@ void ImageSetReader::forward(crema::Context& c) {
   CREMA_CHECK(prefetch_, "forward before setup");
   if (c.rng_counter() != next_pop_) start_at(c.rng_counter());  // a jump: resume or a new pass
   prefetch_->pop(c.top(0).data(), c.num_top() > 1 ? c.top(1).data() : nullptr);
-  ++next_pop_;
+  next_pop_ += stride_;
 }
 
 // Runs on the prefetch thread; touches only order_, next_fill_ and the read-only set. Batch k's
@@ -84,7 +86,8 @@ void ImageSetReader::forward(crema::Context& c) {
 void ImageSetReader::fill(Batch& b) {
   const int oh = opt_.transform.out_size(set_.height), ow = opt_.transform.out_size(set_.width);
   const int64_t item = int64_t{set_.channels} * oh * ow;
-  const uint64_t batch = next_fill_++;
+  const uint64_t batch = next_fill_;
+  next_fill_ += stride_;
   Rng aug(stream_seed(aug_seed_, batch));
   for (int i = 0; i < opt_.batch_size; ++i) {
     const int64_t k = order_->at(static_cast<int64_t>(batch) * opt_.batch_size + i);

@@ -61,7 +61,9 @@ class ImageSetReader {
   void setup(crema::Context& c);    // starts the prefetch thread with the phase and seed
   void reshape(crema::Context& c);  // tops: data (N,C,h,w), label (N)
   // Delivers batch number c.rng_counter(): the solver names it from the iteration, so a resumed
-  // run continues with the batches the uninterrupted run would have seen.
+  // run continues with the batches the uninterrupted run would have seen. In a data-parallel
+  // run rank r of N is given batches r, r + N, ... (crema_exec.world_rank): the prefetch thread
+  // fills those, so the ranks read disjoint batches of each epoch's order.
   void forward(crema::Context& c);
   const ImageSet& set() const { return set_; }
 
@@ -74,8 +76,9 @@ class ImageSetReader {
   bool train_ = true;
   std::unique_ptr<EpochOrder> order_;
   uint64_t aug_seed_ = 0;
-  uint64_t next_fill_ = 0;  // batch the prefetch thread fills next
-  uint64_t next_pop_ = 0;   // batch the next pop() returns
+  uint64_t next_fill_ = 0;                // batch the prefetch thread fills next
+  uint64_t next_pop_ = 0;                 // batch the next pop() returns
+  uint64_t stride_ = 1;                   // batches between this rank's: the number of ranks
   std::unique_ptr<Prefetcher> prefetch_;  // last: its thread uses the members above
 };
 

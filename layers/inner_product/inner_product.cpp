@@ -6,6 +6,8 @@
 // Y is M x N, top shape = bottom shape[0:axis] + (N). One GEMM for the whole batch.
 // GPU: the same GEMMs in cuBLAS; the bias is added and its gradient summed through a ones
 // vector of length M (a rank-1 GEMM and a GEMV), as Caffe's GPU path does.
+// bf16 (when the net asks for it): the same GEMMs with bf16 products and fp32 sums (the host's
+// gemm_bf16); the bias and its gradient stay fp32.
 // Reference: Caffe, src/caffe/layers/inner_product_layer.cpp.
 #include <algorithm>
 #include <string>
@@ -19,7 +21,11 @@
 
 class InnerProduct final : public crema::Layer<InnerProduct> {
  public:
-  static crema::LayerInfo info() { return {"InnerProduct", "inner_product_param"}; }
+  static crema::LayerInfo info() {
+    crema::LayerInfo i{"InnerProduct", "inner_product_param"};
+    if (crema::host_has_bf16_gemm()) i.cpu_math = CREMA_DTYPE_BIT(CREMA_BFLOAT16);
+    return i;
+  }
 
   explicit InnerProduct(const crema::Params& p)
       : n_(p.get<int64_t>("inner_product_param.num_output")),
@@ -54,7 +60,7 @@ class InnerProduct final : public crema::Layer<InnerProduct> {
   void forward_cpu(crema::Context& c) {
     float* y = c.top(0).data();
     // Y(MxN) = X(MxK) op(W)(KxN)
-    crema::gemm(false, !transpose_, int(m_), int(n_), int(k_), 1.f, c.bottom(0).data(),
+    crema::gemm(c.math(), false, !transpose_, int(m_), int(n_), int(k_), 1.f, c.bottom(0).data(),
                 c.param(0).data(), 0.f, y);
     if (!bias_) return;
     const float* b = c.param(1).data();
@@ -71,9 +77,11 @@ class InnerProduct final : public crema::Layer<InnerProduct> {
     if (c.params_need_grad()) {
       // dE/dW = dY^T X (N x K), or X^T dY (K x N) when W is stored transposed; accumulated.
       if (transpose_)
-        crema::gemm(true, false, int(k_), int(n_), int(m_), 1.f, x, dy, 1.f, c.param(0).diff());
+        crema::gemm(c.math(), true, false, int(k_), int(n_), int(m_), 1.f, x, dy, 1.f,
+                    c.param(0).diff());
       else
-        crema::gemm(true, false, int(n_), int(k_), int(m_), 1.f, dy, x, 1.f, c.param(0).diff());
+        crema::gemm(c.math(), true, false, int(n_), int(k_), int(m_), 1.f, dy, x, 1.f,
+                    c.param(0).diff());
       if (bias_) {
         // dE/db_j = sum_r dY[r][j]; columns split over threads, rows summed contiguously.
         float* db = c.param(1).diff();
@@ -86,8 +94,8 @@ class InnerProduct final : public crema::Layer<InnerProduct> {
     }
     if (c.propagate_down(0)) {
       // dE/dX = dY W (W: N x K), or dY W^T (W: K x N).
-      crema::gemm(false, transpose_, int(m_), int(k_), int(n_), 1.f, dy, c.param(0).data(), 0.f,
-                  c.bottom(0).diff());
+      crema::gemm(c.math(), false, transpose_, int(m_), int(k_), int(n_), 1.f, dy,
+                  c.param(0).data(), 0.f, c.bottom(0).diff());
     }
   }
 

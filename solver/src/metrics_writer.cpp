@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iomanip>
 #include <sstream>
 
@@ -43,17 +44,27 @@ void MetricsWriter::open(const std::string& path) {
   path_ = path;
   started_ = false;
   if (out_.is_open()) out_.close();
+  events_ = EventWriter();
+}
+
+std::string MetricsWriter::events_dir() const {
+  const std::string dir = std::filesystem::path(path_).parent_path().string();
+  return dir.empty() ? "." : dir;
 }
 
 void MetricsWriter::start() {
   started_ = true;
   if (path_.empty()) return;
+  // snapshot_prefix's directory is made by the first snapshot, which may come later or never.
+  std::error_code ec;
+  std::filesystem::create_directories(events_dir(), ec);
   if (resume_at_ >= 0) {
     keep_records_before(path_, resume_at_);
     out_.open(path_, std::ios::app);
   } else {
     out_.open(path_, std::ios::trunc);
   }
+  if (tensorboard_) events_.open(events_dir(), resume_at_ >= 0 ? resume_at_ : 0);
 }
 
 void MetricsWriter::write_display(int iter, float lr, float smoothed_loss, double images_per_s) {
@@ -62,6 +73,11 @@ void MetricsWriter::write_display(int iter, float lr, float smoothed_loss, doubl
      << ",\"loss\":" << format_number(smoothed_loss)
      << ",\"images_per_s\":" << format_number(images_per_s) << "}";
   write(js.str());
+  std::vector<std::pair<std::string, float>> scalars = {{"train/loss", smoothed_loss},
+                                                        {"train/lr", lr}};
+  // 0 means not measured (the first display): no point rather than a dip to zero.
+  if (images_per_s > 0) scalars.push_back({"train/images_per_s", static_cast<float>(images_per_s)});
+  events_.write_scalars(iter, scalars);
 }
 
 void MetricsWriter::write_test(int iter, int test_net,
@@ -71,6 +87,12 @@ void MetricsWriter::write_test(int iter, int test_net,
   for (const auto& [name, mean] : means) js << ",\"" << name << "\":" << format_number(mean);
   js << "}";
   write(js.str());
+  const std::string group = test_net == 0 ? "test/" : "test" + std::to_string(test_net) + "/";
+  std::vector<std::pair<std::string, float>> scalars;
+  scalars.reserve(means.size());
+  for (const auto& [name, mean] : means)
+    scalars.push_back({group + name, static_cast<float>(mean)});
+  events_.write_scalars(iter, scalars);
 }
 
 void MetricsWriter::write(const std::string& json_object) {

@@ -15,6 +15,7 @@
 #include "crema/core/log.hpp"
 #include "crema/core/proto_io.hpp"
 #include "crema/core/prototxt.hpp"
+#include "crema/solver/comm.hpp"
 #include "crema/solver/solver.hpp"
 
 namespace crema {
@@ -102,6 +103,10 @@ void Solver::check_snapshot_dir() const {
 
 std::string Solver::snapshot() {
   const std::string base = snapshot_base() + "iter_" + std::to_string(iter_);
+  // One model on every rank (running statistics averaged); rank 0 alone writes it, so a
+  // snapshot is the same whatever the number of ranks.
+  average_state_blobs();
+  if (comm_.rank() != 0) return last_snapshot_ = base + ".caffemodel";
   pb::NetParameter weights;
   net_->to_proto(&weights, param_.snapshot_diff());
   write_binary_proto_atomic(base + ".caffemodel", weights);
@@ -109,6 +114,10 @@ std::string Solver::snapshot() {
   state.set_iter(iter_);
   state.set_learned_net(base + ".caffemodel");
   state.set_current_step(current_step_);
+  if (loss_scaler_.active()) {
+    state.set_loss_scale(loss_scaler_.scale());
+    state.set_loss_scale_good_steps(loss_scaler_.good_steps());
+  }
   for (const Tensor& h : history_) {
     pb::BlobProto* b = state.add_history();
     for (int64_t d : h.shape()) b->mutable_shape()->add_dim(d);
@@ -163,7 +172,10 @@ void Solver::restore(const std::string& path) {
   }
   iter_ = state.iter();
   current_step_ = state.current_step();
+  if (state.has_loss_scale())
+    loss_scaler_.restore(state.loss_scale(), state.loss_scale_good_steps());
   metrics_.resume_at(iter_);
+  sync_from_root();  // every rank continues from rank 0's state
   CREMA_LOG_IF(INFO, !options_.quiet)
       << "Restored solver state from " << path << " at iteration " << iter_;
 }

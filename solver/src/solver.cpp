@@ -11,10 +11,12 @@
 #include "crema/core/host.hpp"
 #include "crema/core/log.hpp"
 #include "crema/core/prototxt.hpp"
+#include "crema/solver/comm.hpp"
 #include "crema/solver/lr_policy.hpp"
 #include "crema/solver/net_sources.hpp"
 #include "crema/solver/signals.hpp"
 #include "crema/solver/solver_check.hpp"
+#include "distributed/gradient_reducer.hpp"
 #include "number_format.hpp"
 
 namespace crema {
@@ -37,14 +39,20 @@ int batch_size_of(Net& net) {
 }  // namespace
 
 Solver::Solver(const pb::SolverParameter& param, const SolverOptions& options)
-    : param_(param), options_(options), progress_(options.quiet) {
+    : param_(param),
+      options_(options),
+      progress_(options.quiet || world().rank() != 0),
+      comm_(world()) {
+  if (comm_.rank() != 0) options_.quiet = true;       // rank 0 alone logs
   check_solver_for_training(param_, options_.quiet);  // refuses what cannot train, warns the rest
   seed_ = param_.random_seed() >= 0 ? static_cast<uint64_t>(param_.random_seed())
                                     : static_cast<uint64_t>(std::time(nullptr));
+  comm_.broadcast(&seed_, sizeof(seed_));  // one data order and one initialisation for all ranks
   rule_ = make_update_rule(param_);
   if (param_.average_loss() < 1) throw std::runtime_error("average_loss must be >= 1");
   if (param_.iter_size() < 1) throw std::runtime_error("iter_size must be >= 1");
-  if (param_.snapshot() > 0 || param_.snapshot_after_train()) check_snapshot_dir();
+  if ((param_.snapshot() > 0 || param_.snapshot_after_train()) && comm_.rank() == 0)
+    check_snapshot_dir();
   init_nets();
   for (const auto& w : param_.weights()) load_weights(w);
   history_.resize(net_->learnable_params().size() * rule_->history_per_param());
@@ -53,7 +61,14 @@ Solver::Solver(const pb::SolverParameter& param, const SolverOptions& options)
         net_->learnable_params()[i % net_->learnable_params().size()].tensor->shape());
   // Touched at the first record only: a start that fails later (a mistyped -snapshot path)
   // leaves an earlier run's file alone.
-  metrics_.open(metrics_path(param_, options_.solver_path));
+  metrics_.open(comm_.rank() == 0 ? metrics_path(param_, options_.solver_path) : "");
+  if (comm_.size() > 1) {
+    check_same_setup();
+    sync_from_root();
+    reducer_ = std::make_unique<GradientReducer>(comm_, *net_, options_.bucket_bytes,
+                                                 options_.overlap_allreduce);
+  }
+  metrics_.set_tensorboard(options_.tensorboard);
 }
 
 Solver::~Solver() = default;
@@ -66,6 +81,9 @@ void Solver::init_nets() {
   train.stages.assign(param_.train_state().stage().begin(), param_.train_state().stage().end());
   train.fuse = options_.fuse;
   train.max_memory = options_.max_memory;
+  train.world_rank = comm_.rank();
+  train.world_size = comm_.size();
+  train.precision = options_.precision;
   std::vector<NetSource> sources = solver_net_sources(param_, options_.solver_path);
   auto load = [&](const NetSource& s) {
     return s.inline_net ? *s.inline_net : read_net_file(s.path);
@@ -87,6 +105,9 @@ void Solver::init_nets() {
   auto where = [](const NetSource& s) { return s.inline_net ? std::string("inline") : s.path; };
   net_sources_.push_back("train net: " + where(*train_src));
   net_ = std::make_unique<Net>(load(*train_src), train);
+  const pb::NetParameter& def = net_->definition();
+  loss_scaler_ = LossScaler(def.global_grad_scale(), def.global_grad_scale_adaptive(),
+                            param_.loss_scale_window());
   if (param_.test_iter_size() == 0 || param_.test_interval() <= 0) test_srcs.clear();
   if (!test_srcs.empty() && param_.test_iter_size() != static_cast<int>(test_srcs.size()))
     throw std::runtime_error(options_.solver_path + ": " + std::to_string(test_srcs.size()) +
@@ -99,6 +120,9 @@ void Solver::init_nets() {
     test.fill_params = false;
     test.fuse = options_.fuse;
     test.max_memory = options_.max_memory;
+    test.world_rank = comm_.rank();
+    test.world_size = comm_.size();
+    test.precision = options_.precision;
     if (static_cast<int>(i) < param_.test_state_size()) {
       const pb::NetState& st = param_.test_state(static_cast<int>(i));
       test.level = st.level();
@@ -135,7 +159,13 @@ void Solver::load_weights(const std::string& weights_paths) {
   }
 }
 
-int Solver::images_per_iter() const { return batch_size_of(*net_) * param_.iter_size(); }
+// Every rank's images: the global batch, which the rate and epoch counts are of.
+int Solver::images_per_iter() const {
+  return batch_size_of(*net_) * param_.iter_size() * comm_.size();
+}
+
+int Solver::rank() const { return comm_.rank(); }
+int Solver::world_size() const { return comm_.size(); }
 
 void Solver::log_start() const {
   if (options_.quiet) return;
@@ -145,7 +175,7 @@ void Solver::log_start() const {
                                        device::describe(param_.device_id()) + ")"
                                  : "CPU, " + std::to_string(threads) +
                                        (threads == 1 ? " thread" : " threads");
-  CREMA_LOG(INFO) << "Device: " << device << "; precision fp32";
+  CREMA_LOG(INFO) << "Device: " << device << "; precision " << net_->precision_summary();
   std::string nets = options_.solver_path.empty() ? "Solver: inline"
                                                   : "Solver: " + options_.solver_path;
   for (const std::string& s : net_sources_) nets += "; " + s;
@@ -155,7 +185,14 @@ void Solver::log_start() const {
                   << batch_size_of(*net_)
                   << (param_.iter_size() > 1 ? " x iter_size " + std::to_string(param_.iter_size())
                                              : "")
+                  << (comm_.size() > 1 ? " x " + std::to_string(comm_.size()) + " ranks" : "")
                   << ")";
+  if (comm_.size() > 1)
+    CREMA_LOG(INFO) << "Data-parallel: " << comm_.describe() << "; rank r reads batches r, r + "
+                    << comm_.size() << ", ...; gradients summed in " << reducer_->num_buckets()
+                    << " bucket(s) of at most " << format_number(options_.bucket_bytes / 1048576.0)
+                    << " MB, " << (options_.overlap_allreduce ? "overlapped with" : "after")
+                    << " the backward pass; rank 0 logs and snapshots";
   std::ostringstream length;
   length << "Training: max_iter " << param_.max_iter();
   const double epoch_iters = epoch_images_ > 0 ? double(epoch_images_) / batch : 0;
@@ -183,6 +220,11 @@ void Solver::log_start() const {
                     << (iter_ > 0 ? " (keeping its records before iteration " +
                                         std::to_string(iter_) + ")"
                                   : "");
+  if (metrics_.tensorboard())
+    CREMA_LOG(INFO) << "TensorBoard: events.out.tfevents.* in " << metrics_.events_dir()
+                    << " (tensorboard --logdir " << metrics_.events_dir() << ")";
+  else if (!metrics_.path().empty())
+    CREMA_LOG(INFO) << "TensorBoard: off (-tensorboard false)";
 }
 
 bool Solver::solve() {
@@ -205,6 +247,7 @@ bool Solver::solve() {
   if (param_.test_interval() && iter_ % param_.test_interval() == 0) test_all();
   if (param_.snapshot_after_train() && (param_.snapshot() == 0 || iter_ % param_.snapshot() != 0))
     snapshot();
+  log_reduction_stats();
   CREMA_LOG_IF(INFO, !options_.quiet) << "Optimization Done.";
   return true;
 }
@@ -222,13 +265,26 @@ void Solver::step(int iters) {
       test_all();
     const bool display = param_.display() && iter_ % param_.display() == 0;
     float loss = 0;
+    net_->set_loss_scale(loss_scaler_.scale());
     for (int i = 0; i < param_.iter_size(); ++i) {
       // The iteration, not a call count, names each layer's random stream: resumed runs
-      // replay the same dropout masks and data order.
-      net_->set_rng_counter(static_cast<uint64_t>(iter_) * param_.iter_size() + i);
+      // replay the same dropout masks and data order. Rank r of N reads batch k * N + r: one
+      // step of N ranks reads the batches one process with iter_size N reads.
+      const uint64_t k = static_cast<uint64_t>(iter_) * param_.iter_size() + i;
+      net_->set_rng_counter(k * comm_.size() + comm_.rank());
+      const bool last = i + 1 == param_.iter_size();
+      if (reducer_ && last) {  // the gradients of the step are complete in this backward pass
+        reducer_->begin_step();
+        net_->set_backward_listener([this](int layer) { reducer_->layers_done_from(layer); });
+      }
       loss += net_->forward_backward();
+      if (reducer_ && last) {
+        net_->set_backward_listener(nullptr);
+        reducer_->finish();
+      }
     }
     loss /= param_.iter_size();
+    reduce_loss(&loss);  // the mean over the ranks; every rank stops on a NaN together
     if (!std::isfinite(loss)) {
       progress_.clear();
       throw std::runtime_error("Iteration " + std::to_string(iter_) + ": loss is " +
@@ -253,10 +309,15 @@ void Solver::step(int iters) {
       progress_.log_progress(iter_, param_.max_iter(), ips, images_per_iter, epoch_images_);
       metrics_.write_display(iter_, rate, smoothed_loss_, ips * images_per_iter);
     }
-    apply_update_with_rate(rate);
+    // Loss scaling: gradients divided by the scale, or the step skipped on overflow.
+    std::string scale_event;
+    const bool apply = loss_scaler_.unscale(net_->learnable_params(), &scale_event);
+    CREMA_LOG_IF(INFO, !options_.quiet && !scale_event.empty())
+        << "Iteration " << iter_ << ": " << scale_event;
+    if (apply) apply_update_with_rate(rate);
     ++iter_;
     progress_.iteration_done(iter_, param_.max_iter(), smoothed_loss_, images_per_iter);
-    SignalAction request = signal_requested();
+    SignalAction request = agreed_signal_request();
     if ((param_.snapshot() && iter_ % param_.snapshot() == 0) ||
         request == SignalAction::kSnapshot) {
       snapshot();

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// Scoring the test nets: test_iter forward passes each, every output averaged over them.
+// Scoring the test nets: test_iter forward passes each, every output averaged over them. In a
+// data-parallel run the ranks share the passes and sum what they scored.
 #include <iomanip>
 #include <sstream>
 
 #include "crema/core/log.hpp"
+#include "crema/solver/comm.hpp"
 #include "crema/solver/solver.hpp"
 
 namespace crema {
@@ -12,24 +14,27 @@ std::vector<std::pair<std::string, float>> Solver::test_all() {
   std::vector<std::pair<std::string, float>> first;
   for (int t = 0; t < num_test_nets(); ++t) {
     Net& net = *test_nets_[t];
+    if (t == 0) average_state_blobs();  // every rank scores one model
     CREMA_LOG_IF(INFO, !options_.quiet) << "Iteration " << iter_ << ", Testing net (#" << t << ")";
-    std::vector<double> sums;
     std::vector<std::pair<int, int64_t>> slots;  // (blob, element)
-    double loss = 0;
+    for (int id : net.output_blob_indices())
+      for (int64_t j = 0; j < net.blob_at(id)->count(); ++j) slots.push_back({id, j});
+    std::vector<double> sums(slots.size() + 1, 0.0);  // the outputs, then the loss
     const int iters = param_.test_iter(t);
-    for (int i = 0; i < iters; ++i) {
+    // Rank r of N scores batches r, r + N, ...: the ranks together score each batch once.
+    for (int i = comm_.rank(); i < iters; i += comm_.size()) {
       net.set_rng_counter(static_cast<uint64_t>(i));
-      loss += net.forward();
+      sums.back() += net.forward();
       size_t k = 0;
       for (int id : net.output_blob_indices()) {
         const Tensor* b = net.blob_at(id);
         const float* x = b->host_data();
-        for (int64_t j = 0; j < b->count(); ++j, ++k) {
-          if (i == 0) sums.push_back(0), slots.push_back({id, j});
-          sums[k] += x[j];
-        }
+        for (int64_t j = 0; j < b->count(); ++j, ++k) sums[k] += x[j];
       }
     }
+    comm_.allreduce_sum(sums.data(), sums.size());
+    const double loss = sums.back();
+    sums.pop_back();
     CREMA_LOG_IF(INFO, !options_.quiet && param_.test_compute_loss())
         << "Test loss: " << loss / iters;
     std::vector<std::pair<std::string, double>> means;

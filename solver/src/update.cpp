@@ -18,9 +18,12 @@ void Solver::apply_update_with_rate(float rate) {
   const float decay = param_.weight_decay();
   const bool l1 = param_.regularization_type() == "L1";
   if (!l1 && param_.regularization_type() != "L2")
-    throw std::runtime_error("unknown regularization_type '" + param_.regularization_type() + "' (L1, L2)");
+    throw std::runtime_error("unknown regularization_type '" + param_.regularization_type() +
+                             "' (L1, L2)");
   if (net_->device() == CREMA_CUDA) return apply_update_on_gpu(rate, l1);
-  const float norm = 1.f / param_.iter_size();
+  // The gradients are sums over iter_size passes on each of the ranks: their mean, as one
+  // process with iter_size x ranks passes would take.
+  const float norm = 1.f / static_cast<float>(param_.iter_size() * world_size());
   for (LearnableParam& p : params) {
     const int64_t n = p.tensor->count();
     float* g = p.tensor->mutable_host_diff();
@@ -61,10 +64,10 @@ void Solver::apply_update_with_rate(float rate) {
 void Solver::apply_update_on_gpu(float rate, bool l1) {
   auto& params = net_->learnable_params();
   void* stream = device::stream();
-  const float norm = 1.f / param_.iter_size();
+  const float norm = 1.f / static_cast<float>(param_.iter_size() * world_size());
   for (LearnableParam& p : params)
-    gpu_update::regularize(stream, p.tensor->count(), norm, param_.weight_decay() * p.decay_mult, l1,
-                           p.tensor->device_data(), p.tensor->mutable_device_diff());
+    gpu_update::regularize(stream, p.tensor->count(), norm, param_.weight_decay() * p.decay_mult,
+                           l1, p.tensor->device_data(), p.tensor->mutable_device_diff());
   float scale = 1.f;
   if (param_.clip_gradients() >= 0) {
     auto* sumsq = reinterpret_cast<double*>(norm_scratch_.mutable_device_data());
@@ -80,9 +83,9 @@ void Solver::apply_update_on_gpu(float rate, bool l1) {
   for (size_t k = 0; k < np; ++k) {
     LearnableParam& p = params[k];
     float* h1 = rule_->history_per_param() > 1 ? history_[np + k].mutable_device_data() : nullptr;
-    gpu_update::apply(stream, rule, p.tensor->count(), scale, rule_->kernel_rate(rate * p.lr_mult, iter_),
-                      p.tensor->mutable_device_data(), p.tensor->mutable_device_diff(),
-                      history_[k].mutable_device_data(), h1);
+    gpu_update::apply(stream, rule, p.tensor->count(), scale,
+                      rule_->kernel_rate(rate * p.lr_mult, iter_), p.tensor->mutable_device_data(),
+                      p.tensor->mutable_device_diff(), history_[k].mutable_device_data(), h1);
   }
 }
 #else

@@ -105,6 +105,30 @@ std::vector<CheckResult> check_config(const DeclaredConfig& c, const CheckOption
   };
   std::vector<CheckResult> out;
   if (o.cpu) out.push_back(gradient(false));
+  if (o.cpu && o.narrower) {
+    std::vector<int> types;
+    try {
+      opt.gpu = false;
+      types = LayerHarness(c.layer_text, shapes, opt).narrower_math();
+    } catch (const std::exception&) {
+      // the fp32 check above reports it
+    }
+    for (int math : types) {
+      CheckResult r;
+      r.check = std::string("cpu ") + (math == CREMA_BFLOAT16 ? "bf16" : "fp16");
+      try {
+        const double d = max_math_disagreement(c.layer_text, shapes, opt, math, 3, c.input);
+        r.passed = d <= o.narrower_tolerance;
+        std::ostringstream os;
+        os << "largest relative difference to fp32 " << d << " (accepted: " << o.narrower_tolerance
+           << ")";
+        r.detail = os.str();
+      } catch (const std::exception& e) {
+        r.detail = e.what();
+      }
+      out.push_back(r);
+    }
+  }
   if (!o.gpu) return out;
   if (!gpu_available()) {
     CheckResult r;

@@ -137,41 +137,57 @@ double max_device_disagreement(const std::string& layer_text,
   LayerHarness cpu(layer_text, bottom_shapes, cpu_opt), gpu(layer_text, bottom_shapes, gpu_opt);
   if (!gpu.has_cuda_path())
     throw std::runtime_error(gpu.type() + " has no CUDA path: nothing to compare on the GPU");
-  for (int b = 0; b < cpu.num_bottoms(); ++b) {
-    cpu.fill(b, input, seed + b);
-    gpu.fill(b, input, seed + b);
+  return max_disagreement(cpu, gpu, seed, input);
+}
+
+double max_math_disagreement(const std::string& layer_text, const std::vector<Shape>& bottom_shapes,
+                             const HarnessOptions& options, int math, uint64_t seed,
+                             const InputFill& input) {
+  HarnessOptions fp32_opt = options, narrow_opt = options;
+  fp32_opt.math = 0;
+  narrow_opt.math = math;
+  LayerHarness fp32(layer_text, bottom_shapes, fp32_opt),
+      narrow(layer_text, bottom_shapes, narrow_opt);
+  if (narrow.math() != math)
+    throw std::runtime_error(narrow.type() + " does not compute in type " + std::to_string(math) +
+                             " here: nothing to compare");
+  return max_disagreement(fp32, narrow, seed, input);
+}
+
+double max_disagreement(LayerHarness& a, LayerHarness& b, uint64_t seed, const InputFill& input) {
+  for (int k = 0; k < a.num_bottoms(); ++k) {
+    a.fill(k, input, seed + k);
+    b.fill(k, input, seed + k);
   }
-  for (int p = 0; p < cpu.num_params(); ++p)
-    std::copy(cpu.param_data(p), cpu.param_data(p) + cpu.count(cpu.param_shape(p)),
-              gpu.param_data(p));
+  for (int p = 0; p < a.num_params(); ++p)
+    std::copy(a.param_data(p), a.param_data(p) + a.count(a.param_shape(p)), b.param_data(p));
   double worst = 0;
-  auto diff = [&](const float* a, const float* b, int64_t n) {
+  auto diff = [&](const float* x, const float* y, int64_t n) {
     double num = 0, den = 0;
     for (int64_t i = 0; i < n; ++i) {
-      num = std::max(num, double(std::fabs(a[i] - b[i])));
-      den = std::max(den, double(std::fabs(a[i])));
+      num = std::max(num, double(std::fabs(x[i] - y[i])));
+      den = std::max(den, double(std::fabs(x[i])));
     }
     worst = std::max(worst, num / std::max(den, 1e-6));
   };
-  cpu.forward();
-  gpu.forward();
+  a.forward();
+  b.forward();
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<float> u(-1.f, 1.f);
-  for (int t = 0; t < cpu.num_tops(); ++t) {
-    int64_t n = cpu.count(cpu.top_shape(t));
-    diff(cpu.top_data(t), gpu.top_data(t), n);
-    for (int64_t i = 0; i < n; ++i) cpu.top_diff(t)[i] = gpu.top_diff(t)[i] = u(rng);
+  for (int t = 0; t < a.num_tops(); ++t) {
+    int64_t n = a.count(a.top_shape(t));
+    diff(a.top_data(t), b.top_data(t), n);
+    for (int64_t i = 0; i < n; ++i) a.top_diff(t)[i] = b.top_diff(t)[i] = u(rng);
   }
-  cpu.zero_param_diffs();
-  gpu.zero_param_diffs();
-  cpu.backward();
-  gpu.backward();
-  for (int b = 0; b < cpu.num_bottoms(); ++b)
-    if (cpu.bottom_takes_gradient(b))
-      diff(cpu.bottom_diff(b), gpu.bottom_diff(b), cpu.count(cpu.bottom_shape(b)));
-  for (int p = 0; p < cpu.num_params(); ++p)
-    if (!cpu.param_is_state(p))
-      diff(cpu.param_diff(p), gpu.param_diff(p), cpu.count(cpu.param_shape(p)));
+  a.zero_param_diffs();
+  b.zero_param_diffs();
+  a.backward();
+  b.backward();
+  for (int k = 0; k < a.num_bottoms(); ++k)
+    if (a.bottom_takes_gradient(k))
+      diff(a.bottom_diff(k), b.bottom_diff(k), a.count(a.bottom_shape(k)));
+  for (int p = 0; p < a.num_params(); ++p)
+    if (!a.param_is_state(p)) diff(a.param_diff(p), b.param_diff(p), a.count(a.param_shape(p)));
   return worst;
 }
 

@@ -112,6 +112,10 @@ LayerHarness::LayerHarness(const std::string& layer_text, const std::vector<Shap
   s.exec.device = options.gpu ? CREMA_CUDA : CREMA_CPU;
   s.exec.num_threads = crema::num_threads();  // CREMA_NUM_THREADS=2 exercises threaded paths
   s.exec.rng_seed = options.seed;
+  if (options.math != CREMA_FLOAT32 &&
+      s.layer->computes_in(static_cast<crema_dtype>(options.math),
+                           static_cast<crema_device>(s.exec.device)))
+    s.exec.math = options.math;
   if (options.gpu) {
     device::select(0);
     s.exec.cuda_stream = device::stream();
@@ -121,6 +125,16 @@ LayerHarness::LayerHarness(const std::string& layer_text, const std::vector<Shap
   s.layer->setup(s.bvec, s.tvec, s.exec);
   s.layer->fill_params(options.seed);
   reshape();
+}
+
+int LayerHarness::math() const { return impl_->exec.math; }
+
+std::vector<int> LayerHarness::narrower_math() const {
+  std::vector<int> out;
+  const auto device = static_cast<crema_device>(impl_->exec.device);
+  for (crema_dtype t : {CREMA_BFLOAT16, CREMA_FLOAT16})
+    if (impl_->layer->computes_in(t, device)) out.push_back(t);
+  return out;
 }
 
 LayerHarness::~LayerHarness() = default;

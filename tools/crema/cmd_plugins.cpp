@@ -2,12 +2,23 @@
 // crema plugins: every plugin found, its types, version, library, devices and parameter block;
 // then the directories searched, warnings and the libraries refused.
 #include <iostream>
+#include <string>
 
+#include "crema/core/precision.hpp"
 #include "crema/core/registry.hpp"
 #include "flags.hpp"
 #include "verbs.hpp"
 
 namespace crema::tools {
+namespace {
+// " (fp32, bf16)": the math types a path offers, when it offers more than fp32.
+std::string math_types(uint32_t narrower) {
+  std::string out;
+  for (crema_dtype t : {CREMA_BFLOAT16, CREMA_FLOAT16})
+    if (narrower & CREMA_DTYPE_BIT(t)) out += std::string(", ") + dtype_name(t);
+  return out.empty() ? "" : " (fp32" + out + ")";
+}
+}  // namespace
 
 int run_plugins(int argc, char** argv) {
   po::options_description desc("crema plugins");
@@ -24,8 +35,10 @@ int run_plugins(int argc, char** argv) {
     const crema_plugin* d = r.plugin_descriptor(p.path);
     for (uint32_t i = 0; d && i < d->n_layers; ++i) {
       const crema_layer_desc& l = d->layers[i];
+      const LayerType& t = r.find(std::string(l.type) + "@" + std::to_string(l.layer_version));
       std::cout << "  " << l.type << "@" << l.layer_version << "  devices: CPU"
-                << (l.forward_cuda ? ", CUDA" : "")
+                << math_types(t.cpu_math) << (l.forward_cuda ? ", CUDA" : "")
+                << (l.forward_cuda ? math_types(t.cuda_math) : "")
                 << "  params: " << (l.param_field ? l.param_field : "-") << "\n";
       if (vm["schema"].as<bool>() && l.param_field) {
         std::string s =

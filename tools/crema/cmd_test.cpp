@@ -11,6 +11,7 @@
 #include "crema/core/prototxt.hpp"
 #include "data_size.hpp"
 #include "flags.hpp"
+#include "npy.hpp"
 #include "verbs.hpp"
 
 namespace crema::tools {
@@ -38,6 +39,7 @@ int run_test(int argc, char** argv) {
   add_common_options(desc);
   add_fuse_option(desc);
   add_max_memory_option(desc);
+  add_precision_option(desc);
   desc.add_options()("model", existing_file("model"), "net definition")(
       "weights", existing_file("weights"), "trained weights (.caffemodel)")(
       "iterations", po::value<std::string>()->default_value("50")->value_name("N|all"),
@@ -46,6 +48,14 @@ int run_test(int argc, char** argv) {
                                                             "run on this GPU")(
       "stage", po::value<std::vector<std::string>>()->composing()->value_name("NAME"),
       "net state stage (repeatable)");
+  desc.add_options()(
+      "input", po::value<std::vector<std::string>>()->composing()->value_name("BLOB=FILE.npy"),
+      "set an input blob (an Input layer's top) from a NumPy float array, "
+      "reshaping the net to its shape (repeatable)")(
+      "save_outputs", po::value<std::string>()->value_name("DIR"),
+      "write the net's outputs after the last batch as DIR/<blob>.npy")(
+      "save_blob", po::value<std::vector<std::string>>()->composing()->value_name("BLOB"),
+      "with -save_outputs, also write this blob (repeatable)");
   auto vm = parse_flags(argc, argv, desc, "test");
   if (!vm.count("model")) throw std::runtime_error("-model is required");
   const std::string iterations = vm["iterations"].as<std::string>();
@@ -65,8 +75,10 @@ int run_test(int argc, char** argv) {
   opt.fill_params = !vm.count("weights");
   opt.fuse = vm["fuse"].as<bool>();
   opt.max_memory = max_memory_flag(vm);
+  opt.precision = precision_flag(vm);
   if (vm.count("stage")) opt.stages = vm["stage"].as<std::vector<std::string>>();
   Net net(read_net_file(opt.source), opt);
+  if (opt.precision) CREMA_LOG(INFO) << "Precision: " << net.precision_summary();
   if (vm.count("weights")) {
     const std::string path = vm["weights"].as<std::string>();
     Net::WeightsCopy copy;
@@ -82,6 +94,9 @@ int run_test(int argc, char** argv) {
   } else {
     CREMA_LOG(WARNING) << "no -weights: scoring randomly initialised weights";
   }
+  if (vm.count("input"))
+    for (const std::string& spec : vm["input"].as<std::vector<std::string>>())
+      load_input(net, spec);
   if (vm.count("gpu")) {
     device::select(std::stoi(vm["gpu"].as<std::string>()));
     net.set_device(CREMA_CUDA);
@@ -109,6 +124,12 @@ int run_test(int argc, char** argv) {
       }
     }
   }
+  if (vm.count("save_outputs"))
+    for (const std::string& path :
+         save_outputs(net, vm["save_outputs"].as<std::string>(),
+                      vm.count("save_blob") ? vm["save_blob"].as<std::vector<std::string>>()
+                                            : std::vector<std::string>{}))
+      std::cout << "Saved " << path << "\n";
   if (data.batch > 0) std::cout << scored(iters, data) << "\n";
   std::cout << "Loss: " << loss / iters << "\n";
   for (size_t k = 0; k < sums.size(); ++k)

@@ -32,6 +32,7 @@ int run_time(int argc, char** argv) {
   add_common_options(desc);
   add_fuse_option(desc);
   add_max_memory_option(desc);
+  add_precision_option(desc);
   desc.add_options()("model", existing_file("model"), "net definition")(
       "iterations", positive_int("iterations")->default_value(20),
       "timed iterations (after 2 warm-up ones)")("gpu", gpu_id("gpu"), "time on this GPU")(
@@ -46,6 +47,7 @@ int run_time(int argc, char** argv) {
   opt.source = vm["model"].as<std::string>();
   opt.fuse = vm["fuse"].as<bool>();
   opt.max_memory = max_memory_flag(vm);
+  opt.precision = precision_flag(vm);
   pb::NetParameter def = read_net_file(opt.source);
   if (vm.count("input_shape"))
     def = with_input_shape(def, parse_shape(vm["input_shape"].as<std::string>()));
@@ -128,6 +130,7 @@ int run_time(int argc, char** argv) {
   if (backward) std::cout << "Average Backward pass: " << b / iters << " ms.\n";
   std::cout << "Average Forward-Backward: " << (f + b) / iters << " ms.\n";
   std::cout << "Median step: " << median << " ms over " << iters << " iterations\n";
+  std::cout << "Precision: " << net.precision_summary() << "\n";
   NetStats stats = net_stats(net);
   const double flops = backward ? 3.0 * 2 * stats.macs : 2.0 * stats.macs;  // bwd ~ 2x fwd
   const double gflops = flops / (median * 1e6);

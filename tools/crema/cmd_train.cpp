@@ -8,8 +8,10 @@
 #include "crema/core/device.hpp"
 #include "crema/core/log.hpp"
 #include "crema/core/prototxt.hpp"
+#include "crema/solver/comm.hpp"
 #include "crema/solver/solver.hpp"
 #include "data_size.hpp"
+#include "distributed_run.hpp"
 #include "flags.hpp"
 #include "verbs.hpp"
 
@@ -92,11 +94,13 @@ std::string earlier_run_refusal(const EarlierRun& earlier, int argc, char** argv
 
 }  // namespace
 
-int run_train(int argc, char** argv) {
+namespace {
+int train_on_this_rank(int argc, char** argv) {
   po::options_description desc("crema train");
   add_common_options(desc);
   add_fuse_option(desc);
   add_max_memory_option(desc);
+  add_precision_option(desc);
   desc.add_options()("solver", existing_file("solver"),
                      "solver definition (SolverParameter prototxt)")(
       "weights", existing_files("weights"),
@@ -112,6 +116,14 @@ int run_train(int argc, char** argv) {
                                            "train net state level")(
       "stage", po::value<std::vector<std::string>>()->composing()->value_name("NAME"),
       "train net state stage (repeatable)")(
+      "allreduce_overlap", po::value<bool>()->default_value(true, "true")->value_name("true|false"),
+      "under mpirun: sum each bucket of gradients over the ranks as soon as the backward pass has "
+      "finished it (false: all after the backward pass)")(
+      "bucket_mb", po::value<double>()->default_value(4, "4")->value_name("MB"),
+      "under mpirun: size of the gradient buckets summed over the ranks")(
+      "tensorboard", po::value<bool>()->default_value(true, "true")->value_name("true|false"),
+      "write TensorBoard event files (events.out.tfevents.*) beside the metrics file; "
+      "-tensorboard false writes the metrics file alone")(
       "overwrite", po::bool_switch(),
       "train although snapshot_prefix (or metrics_file) holds an earlier run's snapshots or metrics, "
       "which crema train otherwise refuses: the metrics file starts afresh and the snapshots of the "
@@ -125,9 +137,10 @@ int run_train(int argc, char** argv) {
   if (vm.count("iterations")) param.set_max_iter(vm["iterations"].as<int>());
   if (vm.count("gpu")) {
     std::string g = vm["gpu"].as<std::string>();
-    int id = g == "all" ? 0 : std::stoi(g);
     if (device::count() == 0)
       throw std::runtime_error("-gpu " + g + ": " + device::unavailable_reason());
+    // -gpu all under mpirun: one GPU per rank of this machine.
+    const int id = g == "all" ? local_rank() % device::count() : std::stoi(g);
     param.set_solver_mode(pb::SolverParameter::GPU);
     param.set_device_id(id);
   }
@@ -146,29 +159,43 @@ int run_train(int argc, char** argv) {
   options.solver_path = path;
   options.fuse = vm["fuse"].as<bool>();
   options.max_memory = max_memory_flag(vm);
+  options.overlap_allreduce = vm["allreduce_overlap"].as<bool>();
+  const double bucket_mb = vm["bucket_mb"].as<double>();
+  if (!(bucket_mb > 0 && bucket_mb <= 4096))
+    throw std::runtime_error("-bucket_mb " + std::to_string(bucket_mb) + ": give 0 < MB <= 4096");
+  options.bucket_bytes = static_cast<size_t>(bucket_mb * 1048576.0);
+  options.precision = precision_flag(vm);
+  options.tensorboard = vm["tensorboard"].as<bool>();
   Solver solver(param, options);
   if (vm.count("snapshot")) solver.restore(vm["snapshot"].as<std::string>());
   if (vm.count("weights")) solver.load_weights(vm["weights"].as<std::string>());
   const DataSize data = data_size(solver.net());
   solver.set_epoch_images(data.images);
-  if (data.images == 0) CREMA_LOG(INFO) << "Epochs: not counted: " << data.why_unknown;
-  CREMA_LOG(INFO) << "Log: stderr"
-                  << (vm.count("log_file") ? " and " + vm["log_file"].as<std::string>()
-                                           : " (-log_file FILE keeps a copy)");
+  const bool root = solver.rank() == 0;  // rank 0 alone speaks for a data-parallel run
+  if (data.images == 0 && root) CREMA_LOG(INFO) << "Epochs: not counted: " << data.why_unknown;
+  CREMA_LOG_IF(INFO, root) << "Log: stderr"
+                           << (vm.count("log_file") ? " and " + vm["log_file"].as<std::string>()
+                                                    : " (-log_file FILE keeps a copy)");
   bool finished = solver.solve();
   if (solver.num_test_nets() > 0) {
     auto scores = solver.last_test_iter() == solver.iter() ? solver.last_scores()
                                                            : solver.test_all();
     for (const auto& [name, value] : scores)
-      if (name.find("accuracy") != std::string::npos || name.find("acc") == 0)
+      if (root && (name.find("accuracy") != std::string::npos || name.find("acc") == 0))
         std::cout << "Final test " << name << ": " << std::fixed << std::setprecision(4) << value
                   << " (iteration " << solver.iter() << ")" << std::endl;
   }
   // Last, where a user who pressed Ctrl-C looks.
-  if (!finished && !solver.last_snapshot().empty())
+  if (!finished && !solver.last_snapshot().empty() && root)
     CREMA_LOG(INFO) << "Resume with: "
                     << resume_command(argc, argv, desc, state_of(solver.last_snapshot()));
   return finished ? 0 : 130;
+}
+}  // namespace
+
+// Under mpirun (or srun) every process is one rank of a data-parallel run (docs/DISTRIBUTED.md).
+int run_train(int argc, char** argv) {
+  return run_as_rank([&] { return train_on_this_rank(argc, argv); });
 }
 
 }  // namespace crema::tools

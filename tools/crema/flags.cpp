@@ -16,6 +16,7 @@
 #include "crema/core/host.hpp"
 #include "crema/core/log.hpp"
 #include "crema/core/memory_budget.hpp"
+#include "crema/core/precision.hpp"
 #include "crema/core/registry.hpp"
 #include "net_stats.hpp"
 #include "verbs.hpp"
@@ -155,6 +156,10 @@ po::typed_value<std::string>* gpu_id(const std::string& flag, bool allow_all) {
       [flag, allow_all](const std::string& text) {
         int64_t id = 0;
         if ((allow_all && text == "all") || read_whole(text, 0, INT_MAX, &id)) return text;
+        if (allow_all && text.find(',') != std::string::npos)  // Caffe's -gpu 0,1
+          bad_value(flag, text,
+                    "several GPUs in one process are not supported yet: start one process a GPU, "
+                    "mpirun -np 2 crema train ... -gpu all (docs/DISTRIBUTED.md)");
         bad_value(
             flag, text,
             std::string("give a GPU number: 0 for the first (crema device_query lists them)") +
@@ -242,6 +247,28 @@ void add_max_memory_option(po::options_description& desc) {
 
 uint64_t max_memory_flag(const po::variables_map& vm) {
   return vm.count("max_memory") ? vm["max_memory"].as<uint64_t>() : 0;
+}
+
+void add_precision_option(po::options_description& desc) {
+  desc.add_options()(
+      "precision",
+      new CheckedValue<int>(  // a crema_dtype
+          [](const std::string& text) {
+            try {
+              return static_cast<int>(parse_precision(text));
+            } catch (const std::exception&) {
+              bad_value("precision", text, "give fp32, bf16 or fp16");
+            }
+          },
+          "fp32|bf16|fp16"),
+      "the type convolutions and inner products compute in (products of rounded inputs, fp32 "
+      "sums; weights, statistics, losses and the update stay fp32), over the net file's "
+      "default_forward_math; layers that set their own keep it (docs/PRECISION.md)");
+}
+
+std::optional<crema_dtype> precision_flag(const po::variables_map& vm) {
+  if (!vm.count("precision")) return std::nullopt;
+  return static_cast<crema_dtype>(vm["precision"].as<int>());
 }
 
 void print_verb_help(std::ostream& out, const std::string& verb,

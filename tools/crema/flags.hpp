@@ -3,9 +3,12 @@
 #pragma once
 #include <boost/program_options.hpp>
 #include <cstdint>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
+
+#include "crema/plugin_abi.h"
 
 namespace crema::tools {
 
@@ -19,6 +22,10 @@ void add_fuse_option(po::options_description& desc);
 // that needs more is refused before anything is allocated. 0 when not given.
 void add_max_memory_option(po::options_description& desc);
 uint64_t max_memory_flag(const po::variables_map& vm);
+// -precision fp32|bf16|fp16: NetOptions::precision (the math type of every layer that does not
+// set its own). Unset when not given: the net file's default_forward_math ... decide.
+void add_precision_option(po::options_description& desc);
+std::optional<crema_dtype> precision_flag(const po::variables_map& vm);
 // Parses argv (after the verb) into `vm`; positional arguments go to "inputs". -h, -help or
 // --help anywhere prints the verb's help (print_verb_help) and exits 0. Throws with a usage hint
 // on unknown flags and bad values, before anything else runs. Applies -plugin_dir, -threads and

@@ -5,6 +5,7 @@
 
 #include "crema/core/device.hpp"
 #include "crema/plugin_abi.h"
+#include "crema/solver/comm.hpp"
 
 #ifndef CREMA_VERSION
 #error "CREMA_VERSION (the CMake project version) is set by tools/CMakeLists.txt"
@@ -25,7 +26,7 @@ const std::vector<VerbInfo>& verb_table() {
        "trained weights (fine-tuning).",
        {{"what to train",
          {"solver", "weights", "snapshot", "overwrite", "iterations", "level", "stage"}},
-        {"where it runs", {"gpu", "fuse"}},
+        {"where it runs", {"gpu", "fuse", "precision"}},
         {"signals", {"sigint_effect", "sighup_effect"}}},
        {"crema train -solver net_defs/fashion_mnist/solver.prototxt",
         "crema train -solver net_defs/fashion_mnist/solver.prototxt "
@@ -37,7 +38,7 @@ const std::vector<VerbInfo>& verb_table() {
        "Runs the net's TEST phase for -iterations batches with the trained weights and prints "
        "each output (accuracy, loss) per batch and averaged.",
        {{"what to score", {"model", "weights", "iterations", "stage"}},
-        {"where it runs", {"gpu", "fuse"}}},
+        {"where it runs", {"gpu", "fuse", "precision"}}},
        {"crema test -model net_defs/fashion_mnist/resnet20.prototxt "
         "-weights snapshots/fashion_mnist/resnet20_iter_2814.caffemodel -iterations 100"}},
       {"time",
@@ -49,7 +50,7 @@ const std::vector<VerbInfo>& verb_table() {
        "A net whose data is not installed is timed with -input_shape: every data layer becomes "
        "an Input of that shape, filled with random values.",
        {{"what to time", {"model", "input_shape", "phase", "iterations", "forward_only"}},
-        {"where it runs", {"gpu", "fuse"}}},
+        {"where it runs", {"gpu", "fuse", "precision"}}},
        {"crema time -model net_defs/bench/resnet20_cifar_b64.prototxt -iterations 10",
         "crema time -model net_defs/cifar/resnet56.prototxt -input_shape 64,3,32,32"}},
       {"validate",
@@ -82,6 +83,49 @@ const std::vector<VerbInfo>& verb_table() {
        {},
        {"crema draw -model net_defs/cifar/resnet20.prototxt -out resnet20.svg",
         "crema draw -model net_defs/cifar/resnet20.prototxt -phase TEST > resnet20.dot"}},
+      {"plot",
+       run_plot,
+       "draw training curves of one or more runs into a PNG",
+       "crema plot -log DIR [DIR...] [-out curves.png] [flags]",
+       "Draws training loss, test loss, test accuracy and the learning rate against iterations "
+       "from the metrics files crema train writes (<snapshot_prefix>_metrics.jsonl), one curve "
+       "per run, the legend naming each run by its -log path. Drawn by Python's matplotlib "
+       "(sudo apt-get install python3-matplotlib; CREMA_PYTHON names the python to use). "
+       "For a live view: tensorboard --logdir DIR (docs/MONITORING.md).",
+       {},
+       {"crema plot -log snapshots/fashion_mnist",
+        "crema plot -log runs/lr0.1 runs/lr0.01 -out lr_sweep.png"}},
+      {"export",
+       run_export,
+       "write a net and its weights as an ONNX model",
+       "crema export -model NET.prototxt [-weights W.caffemodel] -out NET.onnx [flags]",
+       "Writes the net's TEST phase as an ONNX model (NCHW, float32 weights as initializers, "
+       "a symbolic batch axis N) for ONNX Runtime, TensorRT or OpenVINO. BatchNorm + Scale "
+       "become one BatchNormalization, pooling keeps Caffe's rounding and AVE divisors; a layer "
+       "without a mapping is refused with its name and type (docs/ONNX.md). A train/test net "
+       "needs -input_shape: its data layers become inputs, losses and Accuracy are dropped.",
+       {{"what to write", {"model", "weights", "out", "opset", "input_shape"}}},
+       {"crema export -model net_defs/imagenet/resnet50.prototxt -weights r50.caffemodel "
+        "-out resnet50.onnx",
+        "crema export -model net_defs/cifar/resnet20.prototxt -input_shape 1,3,32,32 "
+        "-weights resnet20_iter_64000.caffemodel -out resnet20.onnx"}},
+      {"import",
+       run_import,
+       "turn an ONNX model into a prototxt and caffemodel",
+       "crema import -onnx MODEL.onnx -out NET.prototxt -weights NET.caffemodel [flags]",
+       "Writes an ONNX model (Conv, BatchNormalization, Relu, Add, pooling, Gemm, MatMul, "
+       "Softmax, Concat, Flatten, ...) as a deploy prototxt and its weights, for crema test "
+       "and for fine-tuning with crema train; -train_net and -solver also write a train/test "
+       "net over LMDB data and a solver. Unsupported operators are listed all at once, with "
+       "their node names (docs/ONNX.md).",
+       {{"what to read and write", {"onnx", "out", "weights", "batch"}},
+        {"fine-tuning",
+         {"train_net", "solver", "train_source", "test_source", "train_batch", "base_lr",
+          "max_iter"}}},
+       {"crema import -onnx resnet18.onnx -out resnet18.prototxt -weights resnet18.caffemodel",
+        "crema import -onnx net.onnx -out net.prototxt -weights net.caffemodel "
+        "-train_net train.prototxt -solver solver.prototxt -train_source train_lmdb "
+        "-test_source test_lmdb"}},
       {"convert",
        run_convert,
        "write MNIST or CIFAR files into an LMDB for the Data layer",
@@ -152,7 +196,9 @@ void print_version(std::ostream& out) {
   out << "crema " CREMA_VERSION "\n"
       << "plugin ABI " << CREMA_ABI_MAJOR << "." << CREMA_ABI_MINOR << "\n"
       << (device::built_with_cuda() ? "CUDA: built (crema device_query shows the GPUs)\n"
-                                    : "CUDA: not built (CREMA_WITH_CUDA=OFF): CPU only\n");
+                                    : "CUDA: not built (CREMA_WITH_CUDA=OFF): CPU only\n")
+      << (built_with_mpi() ? "MPI: yes (mpirun -np N crema train ...: docs/DISTRIBUTED.md)\n"
+                           : "MPI: no (CREMA_WITH_MPI=OFF): one process\n");
 }
 
 }  // namespace crema::tools

@@ -17,6 +17,9 @@ int run_device_query(int argc, char** argv);
 int run_convert(int argc, char** argv);
 int run_summary(int argc, char** argv);
 int run_draw(int argc, char** argv);
+int run_plot(int argc, char** argv);
+int run_export(int argc, char** argv);
+int run_import(int argc, char** argv);
 
 // Some of a verb's flags under a heading of their own in its help.
 struct FlagGroup {

@@ -201,6 +201,26 @@ class Context {
   void* cublas_handle() const { return exec_->cublas_handle; }
   void* cudnn_handle() const { return exec_->cudnn_handle; }  // nullptr without cuDNN
   const crema_exec* exec() const { return exec_; }
+  // The type this call computes in: CREMA_FLOAT32 unless the layer declared a narrower one for
+  // this device (LayerInfo::cpu_math / cuda_math) and the net asks for it. Tensors stay fp32.
+  crema_dtype math() const {
+    const bool has = exec_->struct_size >= offsetof(crema_exec, math) + sizeof(int32_t);
+    return has ? static_cast<crema_dtype>(exec_->math) : CREMA_FLOAT32;
+  }
+  // Data-parallel training (minor 3): this process's rank and the number of ranks (0 of 1 from
+  // hosts before minor 3 and alone). See crema_exec.world_rank.
+  int world_rank() const { return has_world() ? exec_->world_rank : 0; }
+  int world_size() const { return has_world() && exec_->world_size > 0 ? exec_->world_size : 1; }
+  // Sums `count` floats at `data` (on this call's device) in place over every rank; alone, or on
+  // a host without the service, nothing to do.
+  void allreduce_sum(float* data, int64_t count) const {
+    if (world_size() == 1) return;
+    const crema_host& h = host();
+    const bool has = h.struct_size >= offsetof(crema_host, allreduce_sum) + sizeof(void*) &&
+                     h.allreduce_sum != nullptr;
+    CREMA_CHECK(has, "this host cannot reduce across ranks (it predates plugin ABI 1.3)");
+    CREMA_CHECK(h.allreduce_sum(exec_, data, count) == CREMA_OK, "allreduce across ranks failed");
+  }
 
   // reshape(): scratch memory wanted for forward/backward, on the call's device.
   void request_workspace(size_t bytes) {
@@ -225,6 +245,9 @@ class Context {
   }
 
  private:
+  bool has_world() const {
+    return exec_->struct_size >= offsetof(crema_exec, world_size) + sizeof(int32_t);
+  }
   const crema_exec* exec_;
   crema_io* io_;
   crema_param_decls* decls_;
@@ -236,6 +259,26 @@ inline void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, c
                  const float* b, float beta, float* c) {
   host().sgemm(trans_a, trans_b, m, n, k, alpha, a, trans_a ? m : k, b, trans_b ? k : n, beta, c,
                n);
+}
+// Whether the host computes GEMMs with bf16 products on this CPU (crema_host.gemm_bf16): a
+// layer declares bf16 math (LayerInfo::cpu_math) only then.
+inline bool host_has_bf16_gemm() {
+  const crema_host& h = host();
+  return h.struct_size >= offsetof(crema_host, gemm_bf16) + sizeof(void*) && h.gemm_bf16;
+}
+// The same GEMM with explicit leading dimensions, computed in `math`: bf16 products with fp32
+// sums where the host has them, fp32 otherwise.
+inline void gemm(crema_dtype math, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+                 const float* a, int lda, const float* b, int ldb, float beta, float* c, int ldc) {
+  if (math == CREMA_BFLOAT16 && host_has_bf16_gemm())
+    host().gemm_bf16(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  else
+    host().sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+// Dense operands, as gemm() above, computed in `math`.
+inline void gemm(crema_dtype math, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+                 const float* a, const float* b, float beta, float* c) {
+  gemm(math, trans_a, trans_b, m, n, k, alpha, a, trans_a ? m : k, b, trans_b ? k : n, beta, c, n);
 }
 // y = alpha * op(A) * x + beta * y with A MxN.
 inline void gemv(bool trans_a, int m, int n, float alpha, const float* a, const float* x,
@@ -283,6 +326,9 @@ struct LayerInfo {
   uint32_t flags = 0;
   uint32_t no_grad_bottoms = 0;
   uint32_t layer_version = 1;
+  // Math types besides fp32 each path computes in (CREMA_DTYPE_BIT(CREMA_BFLOAT16) | ...): the
+  // host asks for one (Context::math()) only where it is declared here. Minor 3.
+  uint32_t cpu_math = 0, cuda_math = 0;
 };
 
 // A configuration for the gradient checker (crema check-plugin, the harness's check_config and
@@ -495,6 +541,14 @@ namespace detail {
 // Weak: defined by the file crema_add_layer_plugin() generates when the plugin has a PROTO.
 extern "C" __attribute__((weak)) const unsigned char* crema_plugin_schema(size_t* size);
 
+inline crema_layer_ext layer_extension(const LayerInfo& info) {
+  crema_layer_ext e{};
+  e.struct_size = sizeof(e);
+  e.cpu_math = info.cpu_math;
+  e.cuda_math = info.cuda_math;
+  return e;
+}
+
 template <class... Layers>
 const crema_plugin* make_plugin(const crema_host* h, const char* name, const char* version) {
   if (!h) return nullptr;
@@ -511,6 +565,7 @@ const crema_plugin* make_plugin(const crema_host* h, const char* name, const cha
   }
   host_ref() = h;
   static const crema_layer_desc layers[] = {Layers::descriptor()...};
+  static const crema_layer_ext layer_ext[] = {layer_extension(Layers::info())...};
   static std::vector<crema_test_config> tests;
   static std::vector<crema_test_settings> settings;
   static crema_plugin plugin{};
@@ -539,6 +594,7 @@ const crema_plugin* make_plugin(const crema_host* h, const char* name, const cha
     plugin.n_tests = static_cast<uint32_t>(tests.size());
     plugin.tests = tests.data();
     plugin.test_settings = settings.data();
+    plugin.layer_ext = layer_ext;
   }
   plugin.version = version;
   return &plugin;

@@ -26,12 +26,15 @@ extern "C" {
 #endif
 
 #define CREMA_ABI_MAJOR 1
-#define CREMA_ABI_MINOR 2
+#define CREMA_ABI_MINOR 3
 #define CREMA_MAX_DIMS 8
 #define CREMA_ENTRY_SYMBOL "crema_plugin_entry"
 
 typedef enum crema_status { CREMA_OK = 0, CREMA_ERROR = 1 } crema_status;
-typedef enum crema_dtype { CREMA_FLOAT32 = 0 } crema_dtype; /* half/bfloat16 later */
+/* Element types. Tensors on the CPU hold FLOAT32; a layer may compute in a narrower type (see
+ * crema_exec.math and crema_layer_ext). */
+typedef enum crema_dtype { CREMA_FLOAT32 = 0, CREMA_BFLOAT16 = 1, CREMA_FLOAT16 = 2 } crema_dtype;
+#define CREMA_DTYPE_BIT(t) (1u << (t))
 typedef enum crema_device { CREMA_CPU = 0, CREMA_CUDA = 1 } crema_device;
 typedef enum crema_phase { CREMA_TRAIN = 0, CREMA_TEST = 1 } crema_phase;
 typedef enum crema_log_level {
@@ -110,6 +113,19 @@ typedef struct crema_exec {
   void* cuda_stream;   /* cudaStream_t to run on (CUDA calls only) */
   void* cublas_handle; /* cublasHandle_t bound to cuda_stream */
   void* cudnn_handle;  /* cudnnHandle_t bound to cuda_stream, or NULL without cuDNN */
+  /* Minor 3 (data-parallel training; check struct_size before reading). This call's process is
+   * rank world_rank of world_size training one model together (0 of 1 alone). The solver gives
+   * rank r its k-th forward of a step the rng_counter k * world_size + r, so the batches of one
+   * step are disjoint across ranks and together are the ones a single process with iter_size
+   * world_size reads: a data layer delivers batch rng_counter and, to prefetch, steps by
+   * world_size (docs/DISTRIBUTED.md). */
+  int32_t world_rank;
+  int32_t world_size;
+  /* Minor 3: the type this call computes in (crema_dtype): products of bf16/fp16-rounded inputs
+   * accumulated in fp32. Always one the layer type declared for the device (crema_layer_ext),
+   * else FLOAT32; tensors keep their own dtype. FLOAT32 when struct_size ends before it. */
+  int32_t math;
+  int32_t reserved_exec;
 } crema_exec;
 
 /* Random streams: rng_seed and rng_counter become random numbers through SplitMix64 (Steele, Lea
@@ -179,6 +195,16 @@ typedef struct crema_host {
   int32_t (*gpu_sgemm)(const crema_exec* exec, int32_t trans_a, int32_t trans_b, int32_t m,
                        int32_t n, int32_t k, float alpha, const float* a, int32_t lda,
                        const float* b, int32_t ldb, float beta, float* c, int32_t ldc);
+  /* Minor 3, optional (absent or NULL: no such service). Sums `count` floats at `data` (memory on
+   * exec->device) in place over the exec->world_size ranks of the run: BatchNorm's synchronised
+   * statistics. Every rank must make the same calls in the same order; alone it returns at once.
+   * CREMA_ERROR (with set_error) when the reduction failed. */
+  int32_t (*allreduce_sum)(const crema_exec* exec, float* data, int64_t count);
+  /* Minor 3, optional (absent or NULL: this host or CPU has no bf16 GEMM). sgemm's arguments
+   * and result, with bf16 products: A and B rounded to bf16 (nearest even), sums in fp32. */
+  void (*gemm_bf16)(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k,
+                    float alpha, const float* a, int32_t lda, const float* b, int32_t ldb,
+                    float beta, float* c, int32_t ldc);
 } crema_host;
 
 typedef int32_t (*crema_run_fn)(void* self, const crema_exec* exec, crema_io* io);
@@ -261,6 +287,17 @@ typedef struct crema_test_settings {
   double kink_range;
 } crema_test_settings;
 
+/* Minor 3, optional: what a layer type offers beyond crema_layer_desc (crema_plugin.layer_ext[i]
+ * goes with layers[i]). Per-layer-type hooks of later minors are appended here. */
+typedef struct crema_layer_ext {
+  uint32_t struct_size; /* the same in every element: the array's stride */
+  /* Math types besides FLOAT32 each path computes in: CREMA_DTYPE_BIT(CREMA_BFLOAT16) | ... The
+   * host asks a layer for a narrower type only where it is declared here. */
+  uint32_t cpu_math;
+  uint32_t cuda_math;
+  uint32_t reserved;
+} crema_layer_ext;
+
 typedef struct crema_plugin {
   uint32_t struct_size;
   uint32_t abi_major;
@@ -279,6 +316,8 @@ typedef struct crema_plugin {
   /* Minor 2, optional: n_tests settings that go with `tests`, or NULL (the checker's defaults).
    * Absent when struct_size does not cover it. */
   const crema_test_settings* test_settings;
+  /* Minor 3, optional: n_layers extensions that go with `layers`, or NULL (FLOAT32 only). */
+  const crema_layer_ext* layer_ext;
 } crema_plugin;
 
 /* The one symbol a plugin exports. Returns NULL (after host->set_error) to refuse loading. */

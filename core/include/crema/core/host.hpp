@@ -3,13 +3,16 @@
 // handles: a layer's parameters and the list of parameter blobs it declares.
 #pragma once
 #include <deque>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "crema/core/tensor.hpp"
 #include "crema/plugin_abi.h"
 
-namespace google::protobuf { class Message; }
+namespace google::protobuf {
+class Message;
+}
 
 struct crema_params {
   const google::protobuf::Message* layer;  // the layer's LayerParameter (dynamic, composed schema)
@@ -30,6 +33,11 @@ struct crema_param_decls {
 namespace crema {
 
 const crema_host* host_table();
+// What crema_host.allreduce_sum runs: sums `count` floats at `data` (on `device`) in place over
+// the ranks of a data-parallel run, throwing on failure. The solver installs its communicator's;
+// unset (one process), the call returns at once.
+using HostAllreduce = std::function<void(float* data, int64_t count, crema_device device)>;
+void set_host_allreduce(HostAllreduce fn);
 // Takes (and clears) the message the last failing plugin call recorded on this thread.
 std::string take_plugin_error();
 

@@ -2,13 +2,16 @@
 // Net: a NetParameter built for one phase into layers and tensors, with shape inference, forward
 // and backward over the whole graph or a range, losses, shared parameters, and weight I/O.
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "crema.pb.h"
 #include "crema/core/layer_instance.hpp"
+#include "crema/core/precision.hpp"
 #include "crema/core/tensor.hpp"
 
 namespace crema {
@@ -30,6 +33,13 @@ struct NetOptions {
   // needs more is refused before anything is allocated.
   uint64_t max_memory = 0;
   bool check_memory = true;
+  // Math type for every layer that does not set its own (crema train/test/time -precision),
+  // replacing the NetParameter's default_forward_math ... (docs/PRECISION.md). Unset: the file's.
+  std::optional<crema_dtype> precision;
+  // Data-parallel training: this process is rank world_rank of world_size (crema_exec's fields;
+  // the solver names each rank's batches through set_rng_counter).
+  int world_rank = 0;
+  int world_size = 1;
 };
 
 // What a built net will allocate on first use: every distinct data buffer, the diff buffers
@@ -70,9 +80,29 @@ class Net {
   // Names the random stream of the next forward for every layer (dropout masks, data order):
   // the solver sets it from the iteration so that resumed runs replay the same streams.
   void set_rng_counter(uint64_t counter) { rng_counters_.assign(rng_counters_.size(), counter); }
+  // Loss scaling: backward() starts from loss_weight * scale instead of loss_weight, so every
+  // gradient comes out multiplied by it (the solver divides it out; solver/loss_scaler.hpp).
+  void set_loss_scale(float scale) { loss_scale_ = scale; }
+  float loss_scale() const { return loss_scale_; }
+  // Called during backward() after each layer index i it passes (computed, absorbed or
+  // skipped), so that the gradients finished by then can be sent while the rest runs (the
+  // data-parallel solver's bucketed allreduce). Empty: no calls.
+  void set_backward_listener(std::function<void(int layer)> listener) {
+    backward_listener_ = std::move(listener);
+  }
+  // Per learnable parameter: the layer index after which a full backward() has finished its
+  // gradient (the lowest layer that adds to it; an absorbed layer's is its absorber's on the
+  // CPU). Depends on the device.
+  std::vector<int> param_grad_ready_layers() const;
 
   void set_device(crema_device device);
   crema_device device() const { return device_; }
+  // The type layer i computes its forward / backward in on the current device: what the net
+  // asks (NetOptions::precision, the prototxt's *_math and *_type fields) where the layer's
+  // plugin offers it and the CPU can (AVX512_BF16 for bf16), else fp32.
+  LayerMath layer_math(int i) const;
+  // "bf16 in 53 of 170 layers (Convolution, InnerProduct), fp32 in the rest", or "fp32".
+  std::string precision_summary() const;
 
   int num_layers() const { return static_cast<int>(layers_.size()); }
   LayerInstance& layer(int i) { return *layers_[i]; }
@@ -127,7 +157,7 @@ class Net {
   void check_memory_budget() const;
   void plan_absorption();
   std::vector<LayerInstance*> absorbed_layers(int i) const;  // none off the CPU
-  crema_exec make_exec(int layer) const;
+  crema_exec make_exec(int layer, bool backward = false) const;
 
   std::string name_;
   NetOptions options_;
@@ -152,6 +182,9 @@ class Net {
   std::shared_ptr<Tensor> workspace_;
   size_t workspace_bytes_ = 0;
   mutable std::vector<uint64_t> rng_counters_;
+  std::vector<LayerMath> requested_math_;  // per layer, before support is checked
+  float loss_scale_ = 1.f;
+  std::function<void(int)> backward_listener_;
 };
 
 }  // namespace crema

@@ -32,6 +32,8 @@ struct PluginInfo {
 struct LayerType {
   const crema_layer_desc* desc;
   const PluginInfo* plugin;
+  // Math types besides fp32 per path (CREMA_DTYPE_BIT masks; crema_layer_ext, ABI minor 3).
+  uint32_t cpu_math = 0, cuda_math = 0;
 };
 
 struct Refusal {

@@ -11,6 +11,7 @@
 
 #include "crema.pb.h"
 #include "crema/core/net.hpp"
+#include "crema/solver/loss_scaler.hpp"
 #include "crema/solver/metrics_writer.hpp"
 #include "crema/solver/progress_display.hpp"
 #include "crema/solver/update_rules.hpp"
@@ -42,7 +43,16 @@ struct SolverOptions {
   bool quiet = false;       // no log lines (tests)
   bool fuse = true;         // NetOptions::fuse of the train and test nets (crema train -fuse)
   uint64_t max_memory = 0;  // NetOptions::max_memory of the train and test nets (-max_memory)
+  std::optional<crema_dtype> precision;  // NetOptions::precision of every net (-precision)
+  bool tensorboard = true;  // TensorBoard events beside the metrics file (crema train -tensorboard)
+  // Data-parallel runs (docs/DISTRIBUTED.md): gradients are summed in buckets of this size,
+  // started while the backward pass runs (overlap) or all after it.
+  size_t bucket_bytes = size_t{4} << 20;
+  bool overlap_allreduce = true;
 };
+
+class Communicator;
+class GradientReducer;
 
 class Solver {
  public:
@@ -75,6 +85,9 @@ class Solver {
   int last_test_iter() const { return last_test_iter_; }
   // The latest iteration's wall time (the progress line's rate and ETA).
   double seconds_per_iter() const { return progress_.seconds_per_iter(); }
+  // Data-parallel runs: this process's rank and the number of ranks (0 and 1 alone).
+  int rank() const;
+  int world_size() const;
 
  private:
   void init_nets();
@@ -84,6 +97,16 @@ class Solver {
   std::string snapshot_base() const;
   void log_start() const;  // what runs, on what, for how long, and where its files go
   int images_per_iter() const;
+  // Data-parallel runs (distributed/solver_sync.cpp): every rank gets rank 0's weights and,
+  // on resume, its iteration and history; ranks with other nets or solvers are refused; the
+  // gradients of a step are summed over the ranks; running statistics are averaged before a
+  // test or snapshot so that every rank holds one model.
+  void check_same_setup();
+  void sync_from_root();
+  void average_state_blobs();
+  void reduce_loss(float* loss);
+  SignalAction agreed_signal_request();  // SIGINT/SIGHUP seen by any rank acts on all
+  void log_reduction_stats() const;
 
   pb::SolverParameter param_;
   SolverOptions options_;
@@ -104,6 +127,9 @@ class Solver {
   std::vector<std::string> net_sources_;  // "train net: PATH", "test net #0: PATH"
   MetricsWriter metrics_;
   ProgressDisplay progress_;
+  Communicator& comm_;
+  std::unique_ptr<GradientReducer> reducer_;  // null alone
+  LossScaler loss_scaler_;  // the train net's global_grad_scale (docs/PRECISION.md)
 };
 
 }  // namespace crema

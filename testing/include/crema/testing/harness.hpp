@@ -30,6 +30,9 @@ struct HarnessOptions {
   // for the process: a type found once keeps its library.
   std::vector<std::string> plugin_dirs;
   uint64_t seed = 1;
+  // The type to ask the layer to compute in (a crema_dtype: 0 fp32, 1 bf16, 2 fp16); asked only
+  // where the layer declares it and the machine can, as a net asks (LayerHarness::math()).
+  int math = 0;
 };
 
 // How a configuration's inputs are drawn (every bottom alike).
@@ -84,6 +87,10 @@ class LayerHarness {
   std::string type() const;
   // Whether the layer has its own CUDA forward (without one, a GPU harness runs it on the CPU).
   bool has_cuda_path() const;
+  // The type the layer is asked to compute in (HarnessOptions::math where it can, else 0), and
+  // the narrower types it declares for this harness's device that this machine can run.
+  int math() const;
+  std::vector<int> narrower_math() const;
 
  private:
   struct Impl;
@@ -130,6 +137,15 @@ bool gpu_available();
 // Forward and backward on CPU and GPU from the same inputs and weights; returns the largest
 // relative difference over tops, bottom diffs and param diffs. Throws when the layer has no CUDA
 // path (it would run on the CPU twice and agree trivially).
+// Two harnesses of one layer, filled alike (inputs from `seed`, the first one's weights copied),
+// forward and backward with the same top gradients: the largest relative difference (to the
+// first one's largest magnitude) over tops, bottom diffs and param diffs.
+double max_disagreement(LayerHarness& a, LayerHarness& b, uint64_t seed, const InputFill& input);
+// The same layer computing in fp32 and in `math` (a crema_dtype) on the CPU or GPU of `options`.
+// Throws when the layer does not compute in `math` there.
+double max_math_disagreement(const std::string& layer_text, const std::vector<Shape>& bottom_shapes,
+                             const HarnessOptions& options, int math, uint64_t seed,
+                             const InputFill& input = {});
 double max_device_disagreement(const std::string& layer_text,
                                const std::vector<Shape>& bottom_shapes,
                                const HarnessOptions& options, uint64_t seed = 3,
@@ -159,11 +175,18 @@ struct CheckOptions {
   bool cpu = true;
   bool gpu = true;          // when a CUDA device exists; otherwise one skipped result says so
   double agreement = 1e-4;  // the largest relative CPU/GPU difference accepted
+  // Each narrower math type the layer declares (bf16 ...) against its fp32 path, on the CPU.
+  // bf16 keeps 8 significant bits: each rounded input is off by up to 2^-9 (0.2%), and a sum of
+  // many such products by about that much of its magnitude; 2% of the largest value leaves room
+  // for cancellation without passing a wrong result (a wrong index or a missing term is off by
+  // O(100%)).
+  bool narrower = true;
+  double narrower_tolerance = 2e-2;
   std::vector<std::string> plugin_dirs;  // empty: the configuration's
 };
 
 struct CheckResult {
-  std::string check;  // "cpu", "gpu" (gradient checks), "cpu/gpu" (agreement)
+  std::string check;  // "cpu", "gpu" (gradient checks), "cpu/gpu" (agreement), "cpu bf16"
   bool passed = false, skipped = false;
   std::string detail;  // mismatches, the error, the difference, or why it was skipped
 };

@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Precision: the type each layer computes in, from NetParameter's defaults (NVCaffe's
+// default_forward_math ...), the layer's own overrides and a run's override (-precision), and
+// whether this CPU can compute in bf16. docs/PRECISION.md.
+#pragma once
+#include <optional>
+#include <string>
+
+#include "crema.pb.h"
+#include "crema/plugin_abi.h"
+
+namespace crema {
+
+struct LayerMath {
+  crema_dtype forward = CREMA_FLOAT32, backward = CREMA_FLOAT32;
+  bool operator==(const LayerMath& o) const {
+    return forward == o.forward && backward == o.backward;
+  }
+};
+
+// "fp32", "bf16", "fp16".
+const char* dtype_name(crema_dtype t);
+// "fp32" (or "float"), "bf16" ("bfloat16"), "fp16" ("half", "float16"); throws naming the choices.
+crema_dtype parse_precision(const std::string& name);
+// What a layer asks to compute in: its forward_math / backward_math, else its forward_type /
+// backward_type, else the net's default_*_math, else default_*_type; `run` (-precision) replaces
+// the net's defaults. DOUBLE computes in fp32; INT, UINT and BOOL are refused (the message names
+// the layer and the field).
+LayerMath requested_math(const pb::NetParameter& net, const pb::LayerParameter& layer,
+                         std::optional<crema_dtype> run);
+// AVX512_BF16 (bf16 dot products) on this CPU; CREMA_CPU_BF16=0 says no, to try the fp32
+// fallback on any machine.
+bool cpu_has_bf16();
+// AMX tiles with bf16 (matrix units of newer Xeons), for the log.
+bool cpu_has_amx_bf16();
+
+}  // namespace crema

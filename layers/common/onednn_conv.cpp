@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// oneDNN's convolution primitives in bf16 with fp32 tensors at the edges (onednn_conv.hpp).
+// Every pass reorders its fp32 N,C,H,W inputs into the bf16 layouts the primitive picked
+// (format "any": blocked for AMX), runs, and reorders the fp32 result back; dE/dW is added to
+// the layer's gradient by the reorder itself (a sum post-op). All of it lives in the layer's
+// workspace, so that the buffers are shared by every layer of the net.
+#include "crema/layers/onednn_conv.hpp"
+
+#if CREMA_WITH_ONEDNN
+#include <oneapi/dnnl/dnnl.hpp>
+#endif
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace crema::layers {
+
+#if CREMA_WITH_ONEDNN
+namespace {
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+// One slice of the workspace: its offset, and the oneDNN memory that views it per call.
+struct Slot {
+  size_t offset = 0;
+  memory mem;
+};
+
+size_t aligned(size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+// Places a buffer of descriptor d at the end of a pass's scratch layout.
+Slot place(const memory::desc& d, size_t* end) {
+  Slot s{*end, memory(d, cpu_engine(), DNNL_MEMORY_NONE)};
+  *end += aligned(d.get_size());
+  return s;
+}
+
+void* at(void* ws, const Slot& s) { return static_cast<char*>(ws) + s.offset; }
+}  // namespace
+
+struct OnednnConv::Plan {
+  bool bias = false;
+  memory user_x, user_w, user_y, user_dy, user_dx, user_dw, user_b;
+  // forward
+  dnnl::convolution_forward fwd;
+  Slot f_x, f_w, f_y, f_scratch;
+  dnnl::reorder f_rx, f_rw, f_ry;
+  // dE/dx
+  dnnl::convolution_backward_data bwd_data;
+  Slot d_dy, d_w, d_dx, d_scratch;
+  dnnl::reorder d_rdy, d_rw, d_rdx;
+  // dE/dW
+  dnnl::convolution_backward_weights bwd_weights;
+  Slot w_x, w_dy, w_dw, w_scratch;
+  dnnl::reorder w_rx, w_rdy, w_rdw;
+  size_t forward_bytes = 0, backward_bytes = 0;
+  std::string impl;
+};
+
+OnednnConv::OnednnConv() = default;
+OnednnConv::~OnednnConv() = default;
+
+bool OnednnConv::available() { return true; }
+
+size_t OnednnConv::plan(const ConvGeometry& g, int num_output, int64_t num, bool bias,
+                        bool weights_io) {
+  auto p = std::make_unique<Plan>();
+  p->bias = bias;
+  dnnl::engine& eng = cpu_engine();
+  const int64_t groups = g.groups;
+  const memory::dims src{num, g.channels, g.height, g.width};
+  const memory::dims dst{num, num_output, g.out_h(), g.out_w()};
+  const memory::dims wei =
+      groups == 1
+          ? memory::dims{num_output, g.channels, g.kernel_h, g.kernel_w}
+          : memory::dims{groups, num_output / groups, g.channels / groups, g.kernel_h, g.kernel_w};
+  const tag wei_tag = groups == 1 ? (weights_io ? tag::iohw : tag::oihw) : tag::goihw;
+  const memory::dims strides{g.stride_h, g.stride_w};
+  const memory::dims dilates{g.dilation_h - 1, g.dilation_w - 1};  // oneDNN counts the gaps
+  const memory::dims pad{g.pad_h, g.pad_w};
+  // Caffe's floor((H + 2P - extent) / S) + 1 is oneDNN's output size with the same padding on
+  // both sides (its division floors too).
+  const memory::desc user_src(src, dt::f32, tag::nchw), user_dst(dst, dt::f32, tag::nchw),
+      user_wei(wei, dt::f32, wei_tag), user_bias({num_output}, dt::f32, tag::x);
+  p->user_x = memory(user_src, eng, DNNL_MEMORY_NONE);
+  p->user_dx = memory(user_src, eng, DNNL_MEMORY_NONE);
+  p->user_y = memory(user_dst, eng, DNNL_MEMORY_NONE);
+  p->user_dy = memory(user_dst, eng, DNNL_MEMORY_NONE);
+  p->user_w = memory(user_wei, eng, DNNL_MEMORY_NONE);
+  p->user_dw = memory(user_wei, eng, DNNL_MEMORY_NONE);
+  p->user_b = memory(user_bias, eng, DNNL_MEMORY_NONE);
+
+  const memory::desc any_src(src, dt::bf16, tag::any), any_wei(wei, dt::bf16, tag::any),
+      any_dst_f32(dst, dt::f32, tag::any), any_dst_bf16(dst, dt::bf16, tag::any),
+      any_src_f32(src, dt::f32, tag::any), any_wei_f32(wei, dt::f32, tag::any);
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  const auto algo = dnnl::algorithm::convolution_direct;
+  auto fd = bias
+                ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algo, any_src,
+                                                  any_wei, user_bias, any_dst_f32, strides, dilates,
+                                                  pad, pad)
+                : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algo, any_src,
+                                                  any_wei, any_dst_f32, strides, dilates, pad, pad);
+  dnnl::convolution_forward::primitive_desc fpd(fd, attr, eng);
+  dnnl::convolution_backward_data::primitive_desc dpd(
+      dnnl::convolution_backward_data::desc(algo, any_src_f32, any_wei, any_dst_bf16, strides,
+                                            dilates, pad, pad),
+      attr, eng, fpd);
+  dnnl::convolution_backward_weights::primitive_desc wpd(
+      dnnl::convolution_backward_weights::desc(algo, any_src, any_wei_f32, any_dst_bf16, strides,
+                                               dilates, pad, pad),
+      attr, eng, fpd);
+  p->fwd = dnnl::convolution_forward(fpd);
+  p->bwd_data = dnnl::convolution_backward_data(dpd);
+  p->bwd_weights = dnnl::convolution_backward_weights(wpd);
+
+  size_t end = 0;
+  p->f_x = place(fpd.src_desc(), &end);
+  p->f_w = place(fpd.weights_desc(), &end);
+  p->f_y = place(fpd.dst_desc(), &end);
+  p->f_scratch = place(fpd.scratchpad_desc(), &end);
+  p->forward_bytes = end;
+  end = 0;
+  p->d_dy = place(dpd.diff_dst_desc(), &end);
+  p->d_w = place(dpd.weights_desc(), &end);
+  p->d_dx = place(dpd.diff_src_desc(), &end);
+  p->d_scratch = place(dpd.scratchpad_desc(), &end);
+  p->w_x = place(wpd.src_desc(), &end);
+  p->w_dy = place(wpd.diff_dst_desc(), &end);
+  p->w_dw = place(wpd.diff_weights_desc(), &end);
+  p->w_scratch = place(wpd.scratchpad_desc(), &end);
+  p->backward_bytes = end;
+
+  p->f_rx = dnnl::reorder(p->user_x, p->f_x.mem);
+  p->f_rw = dnnl::reorder(p->user_w, p->f_w.mem);
+  p->f_ry = dnnl::reorder(p->f_y.mem, p->user_y);
+  p->d_rdy = dnnl::reorder(p->user_dy, p->d_dy.mem);
+  p->d_rw = dnnl::reorder(p->user_w, p->d_w.mem);
+  p->d_rdx = dnnl::reorder(p->d_dx.mem, p->user_dx);
+  p->w_rx = dnnl::reorder(p->user_x, p->w_x.mem);
+  p->w_rdy = dnnl::reorder(p->user_dy, p->w_dy.mem);
+  // dE/dW accumulates into the layer's gradient (Caffe's iter_size sums): dw = 1*dw + new.
+  dnnl::post_ops sum;
+  sum.append_sum(1.f);
+  dnnl::primitive_attr accumulate;
+  accumulate.set_post_ops(sum);
+  p->w_rdw = dnnl::reorder(dnnl::reorder::primitive_desc(p->w_dw.mem, p->user_dw, accumulate));
+  p->impl = std::string(fpd.impl_info_str()) + " | " + dpd.impl_info_str() + " | " +
+            wpd.impl_info_str();
+  const size_t bytes = std::max(p->forward_bytes, p->backward_bytes);
+  plan_ = std::move(p);
+  return bytes;
+}
+
+namespace {
+void bind(const memory& m, const void* data) { m.set_data_handle(const_cast<void*>(data)); }
+void bind(const Slot& s, void* ws) { s.mem.set_data_handle(at(ws, s)); }
+}  // namespace
+
+void OnednnConv::forward(const float* x, const float* w, const float* bias, float* y,
+                         void* ws) const {
+  Plan& p = *plan_;
+  dnnl::stream s(cpu_engine());
+  bind(p.user_x, x);
+  bind(p.user_w, w);
+  bind(p.user_y, y);
+  for (const Slot* slot : {&p.f_x, &p.f_w, &p.f_y, &p.f_scratch}) bind(*slot, ws);
+  p.f_rx.execute(s, p.user_x, p.f_x.mem);
+  p.f_rw.execute(s, p.user_w, p.f_w.mem);
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, p.f_x.mem},
+                                       {DNNL_ARG_WEIGHTS, p.f_w.mem},
+                                       {DNNL_ARG_DST, p.f_y.mem},
+                                       {DNNL_ARG_SCRATCHPAD, p.f_scratch.mem}};
+  if (p.bias) {
+    bind(p.user_b, bias);
+    args[DNNL_ARG_BIAS] = p.user_b;
+  }
+  p.fwd.execute(s, args);
+  p.f_ry.execute(s, p.f_y.mem, p.user_y);
+  s.wait();
+}
+
+void OnednnConv::backward(const float* x, const float* w, const float* dy, float* dw, float* dx,
+                          void* ws) const {
+  Plan& p = *plan_;
+  dnnl::stream s(cpu_engine());
+  bind(p.user_dy, dy);
+  if (dx) {
+    bind(p.user_w, w);
+    bind(p.user_dx, dx);
+    for (const Slot* slot : {&p.d_dy, &p.d_w, &p.d_dx, &p.d_scratch}) bind(*slot, ws);
+    p.d_rdy.execute(s, p.user_dy, p.d_dy.mem);
+    p.d_rw.execute(s, p.user_w, p.d_w.mem);
+    p.bwd_data.execute(s, {{DNNL_ARG_DIFF_DST, p.d_dy.mem},
+                           {DNNL_ARG_WEIGHTS, p.d_w.mem},
+                           {DNNL_ARG_DIFF_SRC, p.d_dx.mem},
+                           {DNNL_ARG_SCRATCHPAD, p.d_scratch.mem}});
+    p.d_rdx.execute(s, p.d_dx.mem, p.user_dx);
+  }
+  if (dw) {
+    bind(p.user_x, x);
+    bind(p.user_dw, dw);
+    for (const Slot* slot : {&p.w_x, &p.w_dy, &p.w_dw, &p.w_scratch}) bind(*slot, ws);
+    p.w_rx.execute(s, p.user_x, p.w_x.mem);
+    p.w_rdy.execute(s, p.user_dy, p.w_dy.mem);
+    p.bwd_weights.execute(s, {{DNNL_ARG_SRC, p.w_x.mem},
+                              {DNNL_ARG_DIFF_DST, p.w_dy.mem},
+                              {DNNL_ARG_DIFF_WEIGHTS, p.w_dw.mem},
+                              {DNNL_ARG_SCRATCHPAD, p.w_scratch.mem}});
+    p.w_rdw.execute(s, p.w_dw.mem, p.user_dw);
+  }
+  s.wait();
+}
+
+const char* OnednnConv::implementation() const { return plan_ ? plan_->impl.c_str() : ""; }
+
+#else  // built without oneDNN
+
+struct OnednnConv::Plan {};
+OnednnConv::OnednnConv() = default;
+OnednnConv::~OnednnConv() = default;
+bool OnednnConv::available() { return false; }
+size_t OnednnConv::plan(const ConvGeometry&, int, int64_t, bool, bool) {
+  throw std::runtime_error("this crema was built without oneDNN: no bf16 convolution");
+}
+void OnednnConv::forward(const float*, const float*, const float*, float*, void*) const {}
+void OnednnConv::backward(const float*, const float*, const float*, float*, float*, void*) const {}
+const char* OnednnConv::implementation() const { return ""; }
+#endif
+
+}  // namespace crema::layers

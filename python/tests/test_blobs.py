@@ -1,0 +1,84 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""net.blobs and net.params view crema's memory: no copy, and writes reach the net."""
+
+import crema
+import numpy as np
+import pytest
+from conftest import REGRESSION_NET, write
+
+
+@pytest.fixture
+def net(tmp_path):
+    return crema.Net(str(write(tmp_path / "net.prototxt", REGRESSION_NET)), crema.TRAIN)
+
+
+def test_data_and_diff_view_the_same_memory_each_time(net):
+    a, b = net.blobs["x"].data, net.blobs["x"].data
+    assert a.dtype == np.float32 and a.shape == (4, 6)
+    assert np.shares_memory(a, b)
+    a[...] = 3.5
+    assert (net.blobs["x"].data == 3.5).all()
+    d1, d2 = net.blobs["y"].diff, net.blobs["y"].diff
+    assert np.shares_memory(d1, d2) and not np.shares_memory(d1, net.blobs["y"].data)
+
+
+def test_writes_reach_the_forward_pass(net):
+    """Inputs and weights written through the views are what the C++ layers compute with."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+    w = rng.standard_normal((3, 6)).astype(np.float32)
+    net.blobs["x"].data[...] = x
+    net.params["ip"][0].data[...] = w
+    net.params["ip"][1].data[...] = 0.25
+    net.forward()
+    np.testing.assert_allclose(net.blobs["y"].data, x @ w.T + 0.25, rtol=1e-5, atol=1e-5)
+
+
+def test_a_kept_array_sees_what_the_net_writes(net):
+    y = net.blobs["y"].data  # taken before forward
+    net.blobs["x"].data[...] = 1
+    net.forward()
+    w, b = net.params["ip"][0].data, net.params["ip"][1].data
+    np.testing.assert_allclose(y, np.ones((4, 6)) @ w.T + b, rtol=1e-5, atol=1e-5)
+
+
+def test_array_keeps_the_net_alive(tmp_path):
+    arr = crema.Net(str(write(tmp_path / "n.prototxt", REGRESSION_NET))).params["ip"][0].data
+    import gc
+
+    gc.collect()
+    assert arr.shape == (3, 6) and np.isfinite(arr).all()
+
+
+def test_shapes_reshape_and_layers(net):
+    assert net.blobs["x"].shape == (4, 6)
+    assert net.blobs["loss"].shape == ()
+    assert (net.blobs["x"].num, net.blobs["x"].channels, net.blobs["x"].count) == (4, 6, 24)
+    assert net.inputs == ["x", "t"] and net.outputs == ["loss"]
+    assert net._layer_names == ["data", "target", "ip", "loss"]
+    assert [layer.type for layer in net.layers] == [
+        "Input",
+        "Input",
+        "InnerProduct",
+        "EuclideanLoss",
+    ]
+    assert list(net.params) == ["ip"] and [p.shape for p in net.params["ip"]] == [(3, 6), (3,)]
+    net.blobs["x"].reshape(2, 6)
+    net.blobs["t"].reshape((2, 3))
+    out = net.forward()
+    assert net.blobs["y"].shape == (2, 3) and out["loss"].shape == ()
+
+
+def test_forward_with_inputs_reshapes_and_returns_outputs(net):
+    x = np.ones((7, 6), np.float32)
+    t = np.zeros((7, 3), np.float32)
+    out = net.forward(x=x, t=t, blobs=["y"])
+    assert set(out) == {"loss", "y"} and out["y"].shape == (7, 3)
+    np.testing.assert_allclose(out["loss"], (out["y"] ** 2).sum() / 7 / 2, rtol=1e-5)
+
+
+def test_assigning_a_whole_array_copies_it_in(net):
+    net.blobs["x"].data = np.full((4, 6), 2.0)
+    assert (net.blobs["x"].data == 2).all()
+    with pytest.raises(ValueError, match=r"5 values.*\(4,6\)"):
+        net.blobs["x"].data = np.zeros(5)

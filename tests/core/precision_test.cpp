@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Precision as configuration: NVCaffe's net-level defaults and per-layer overrides, the run's
+// -precision, which layers compute in bf16 and why the others do not, and the bf16 GEMM the host
+// offers plugins (against a double-precision product of bf16-rounded inputs).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "crema/core/gemm_bf16.hpp"
+#include "crema/core/net.hpp"
+#include "crema/core/precision.hpp"
+#include "crema/core/prototxt.hpp"
+#include "crema/core/registry.hpp"
+
+namespace crema {
+namespace {
+
+pb::NetParameter net_of(const std::string& text) {
+  return parse_net_text(text, "t.prototxt", Registry::global());
+}
+
+// An NVCaffe mixed-precision file: its fields and enum names parse unchanged.
+const char* kMixedNet = R"(
+  default_forward_type: FLOAT16
+  default_backward_type: FLOAT16
+  default_forward_math: FLOAT
+  default_backward_math: FLOAT
+  global_grad_scale: 32
+  global_grad_scale_adaptive: true
+  layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 4 dim: 8 dim: 5 dim: 5 } } }
+  layer { name: "conv" type: "Convolution" bottom: "x" top: "c"
+          forward_math: BFLOAT16 backward_math: BFLOAT16
+          convolution_param { num_output: 4 kernel_size: 3 } }
+  layer { name: "fc" type: "InnerProduct" bottom: "c" top: "y" forward_type: FLOAT
+          inner_product_param { num_output: 3 } }
+  layer { name: "relu" type: "ReLU" bottom: "y" top: "y" }
+)";
+
+TEST(Precision, NvcaffeFieldsParseAndResolve) {
+  const pb::NetParameter net = net_of(kMixedNet);
+  EXPECT_EQ(net.default_forward_type(), pb::FLOAT16);
+  EXPECT_FLOAT_EQ(net.global_grad_scale(), 32.f);
+  EXPECT_TRUE(net.global_grad_scale_adaptive());
+  // *_math wins over *_type, the layer's over the net's.
+  const LayerMath conv = requested_math(net, net.layer(1), std::nullopt);
+  EXPECT_EQ(conv.forward, CREMA_BFLOAT16);
+  EXPECT_EQ(conv.backward, CREMA_BFLOAT16);
+  const LayerMath fc = requested_math(net, net.layer(2), std::nullopt);
+  EXPECT_EQ(fc.forward, CREMA_FLOAT32);   // its forward_type
+  EXPECT_EQ(fc.backward, CREMA_FLOAT32);  // the net's default_backward_math
+  const LayerMath relu = requested_math(net, net.layer(3), std::nullopt);
+  EXPECT_EQ(relu.forward, CREMA_FLOAT32);
+}
+
+TEST(Precision, MathFollowsTypeWhenUnset) {
+  const pb::NetParameter net =
+      net_of("default_forward_type: BFLOAT16\n"
+             "layer { name: 'in' type: 'Input' top: 'x' input_param { shape { dim: 2 dim: 3 } } }");
+  const LayerMath m = requested_math(net, net.layer(0), std::nullopt);
+  EXPECT_EQ(m.forward, CREMA_BFLOAT16);
+  EXPECT_EQ(m.backward, CREMA_FLOAT32);
+}
+
+TEST(Precision, RunOverrideReplacesNetDefaultsNotLayerSettings) {
+  const pb::NetParameter net = net_of(kMixedNet);
+  EXPECT_EQ(requested_math(net, net.layer(3), CREMA_BFLOAT16).forward, CREMA_BFLOAT16);
+  EXPECT_EQ(requested_math(net, net.layer(2), CREMA_BFLOAT16).forward, CREMA_FLOAT32);
+  EXPECT_EQ(requested_math(net, net.layer(1), CREMA_FLOAT32).forward, CREMA_BFLOAT16);
+}
+
+TEST(Precision, IntegerMathIsRefusedNamingLayerAndField) {
+  const pb::NetParameter net = net_of("layer { name: 'in' type: 'Input' top: 'x' forward_math: INT "
+                                      "input_param { shape { dim: 2 dim: 3 } } }");
+  try {
+    requested_math(net, net.layer(0), std::nullopt);
+    FAIL() << "INT math accepted";
+  } catch (const std::exception& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("layer 'in' (Input)"), std::string::npos) << m;
+    EXPECT_NE(m.find("forward_math INT"), std::string::npos) << m;
+  }
+  // DOUBLE is computed in fp32, crema's widest type.
+  const pb::NetParameter d =
+      net_of("default_forward_math: DOUBLE\n"
+             "layer { name: 'in' type: 'Input' top: 'x' input_param { shape { dim: 2 dim: 3 } } }");
+  EXPECT_EQ(requested_math(d, d.layer(0), std::nullopt).forward, CREMA_FLOAT32);
+}
+
+TEST(Precision, ParsePrecisionNamesTheChoices) {
+  EXPECT_EQ(parse_precision("bf16"), CREMA_BFLOAT16);
+  EXPECT_EQ(parse_precision("fp16"), CREMA_FLOAT16);
+  EXPECT_EQ(parse_precision("fp32"), CREMA_FLOAT32);
+  try {
+    parse_precision("int8");
+    FAIL();
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("fp32, bf16 or fp16"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Precision, NetAsksBf16OnlyOfLayersThatDeclareIt) {
+  NetOptions o;
+  o.phase = pb::TEST;
+  o.precision = CREMA_BFLOAT16;
+  Net net(net_of(kMixedNet), o);
+  const int conv = net.layer_index("conv"), fc = net.layer_index("fc"),
+            relu = net.layer_index("relu");
+  if (!cpu_has_bf16() || !bf16_gemm_available()) {
+    EXPECT_EQ(net.layer_math(conv).forward, CREMA_FLOAT32);
+    EXPECT_NE(net.precision_summary().find("lacks AVX512_BF16"), std::string::npos)
+        << net.precision_summary();
+    GTEST_SKIP() << "this CPU or build has no bf16 GEMM: the fp32 fallback was checked";
+  }
+  EXPECT_EQ(net.layer_math(conv).forward, CREMA_BFLOAT16);  // declared by Convolution
+  EXPECT_EQ(net.layer_math(fc).forward, CREMA_FLOAT32);     // its own forward_type: FLOAT
+  EXPECT_EQ(net.layer_math(relu).forward, CREMA_FLOAT32);   // ReLU declares no bf16
+  const std::string s = net.precision_summary();
+  EXPECT_NE(s.find("bf16 in 1 of"), std::string::npos) << s;
+  EXPECT_NE(s.find("Convolution"), std::string::npos) << s;
+}
+
+TEST(Precision, CpuWithoutBf16FallsBackToFp32WithTheReason) {
+  setenv("CREMA_CPU_BF16", "0", 1);
+  NetOptions o;
+  o.phase = pb::TEST;
+  o.precision = CREMA_BFLOAT16;
+  Net net(net_of(kMixedNet), o);
+  EXPECT_EQ(net.layer_math(net.layer_index("conv")).forward, CREMA_FLOAT32);
+  // Nothing computes in bf16, and the summary says why.
+  const std::string summary = net.precision_summary();
+  unsetenv("CREMA_CPU_BF16");
+  EXPECT_NE(summary.find("lacks AVX512_BF16"), std::string::npos) << summary;
+}
+
+// The bf16 value of x by the definition: the nearest number with 8 significant bits, ties to
+// even, computed in double (independent of the bit manipulation under test); subnormal inputs
+// become zero of their sign (AVX512_BF16's conversion treats them as zero).
+double bf16_reference(float x) {
+  if (x == 0 || !std::isfinite(x)) return x;
+  if (std::fabs(x) < 0x1p-126) return std::copysign(0.0, x);  // subnormals flush to zero
+  int e;
+  const double m = std::frexp(static_cast<double>(x), &e);  // x = m 2^e, 0.5 <= |m| < 1
+  const double scaled = std::nearbyint(std::ldexp(m, 8));   // 8 significant bits, ties to even
+  return std::ldexp(scaled, e - 8);
+}
+
+TEST(Bf16, RoundingIsNearestEven) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> g(0.f, 100.f);
+  std::vector<float> x(4099);
+  for (float& v : x) v = g(rng);
+  x[0] = 1.00390625f;    // 1 + 2^-8: a tie, down to the even 1
+  x[1] = 1.01171875f;    // 1 + 3 * 2^-8: a tie, up to the even 1 + 2^-6
+  x[2] = -3.0e-39f;      // subnormal
+  x[3] = 3.3961775e38f;  // rounds past the largest bf16 (3.3895e38) to infinity
+  std::vector<uint16_t> r(x.size());
+  round_to_bf16(x.data(), x.size(), r.data());
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double want = i == 3 ? INFINITY : bf16_reference(x[i]);
+    ASSERT_EQ(static_cast<double>(bf16_to_float(r[i])), want) << "x = " << x[i] << " (" << i << ")";
+  }
+  const float special[] = {NAN, INFINITY, -INFINITY, 0.f, -0.f};
+  uint16_t s[5];
+  round_to_bf16(special, 5, s);
+  EXPECT_TRUE(std::isnan(bf16_to_float(s[0])));
+  EXPECT_EQ(bf16_to_float(s[1]), INFINITY);
+  EXPECT_EQ(bf16_to_float(s[2]), -INFINITY);
+  EXPECT_TRUE(std::signbit(bf16_to_float(s[4])));
+}
+
+// C = alpha op(A) op(B) + beta C in double, from bf16-rounded A and B.
+std::vector<double> reference_gemm(bool ta, bool tb, int m, int n, int k, float alpha,
+                                   const std::vector<float>& a, int lda,
+                                   const std::vector<float>& b, int ldb, float beta,
+                                   const std::vector<float>& c, int ldc, std::vector<double>* mag) {
+  std::vector<double> out(c.begin(), c.end());
+  mag->assign(c.size(), 0);
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      double s = 0, sa = 0;
+      for (int p = 0; p < k; ++p) {
+        const double x = bf16_reference(ta ? a[p * lda + i] : a[i * lda + p]);
+        const double y = bf16_reference(tb ? b[j * ldb + p] : b[p * ldb + j]);
+        s += x * y;
+        sa += std::fabs(x * y);
+      }
+      out[i * ldc + j] = alpha * s + beta * c[i * ldc + j];
+      (*mag)[i * ldc + j] = std::fabs(alpha) * sa + std::fabs(beta * c[i * ldc + j]);
+    }
+  return out;
+}
+
+TEST(Bf16, GemmIsTheProductOfRoundedInputsSummedInFp32) {
+  if (!bf16_gemm_available()) GTEST_SKIP() << "no bf16 GEMM on this CPU or build";
+  std::mt19937 rng(5);
+  std::normal_distribution<float> g(0.f, 1.f);
+  const int m = 37, n = 29, k = 301;
+  for (int ta = 0; ta < 2; ++ta)
+    for (int tb = 0; tb < 2; ++tb)
+      for (float beta : {0.f, 1.f, 0.5f}) {
+        const int lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 5, ldc = n + 2;
+        std::vector<float> a((ta ? k : m) * lda), b((tb ? n : k) * ldb), c(m * ldc);
+        for (float& v : a) v = g(rng);
+        for (float& v : b) v = g(rng);
+        for (float& v : c) v = g(rng);
+        std::vector<double> mag;
+        const std::vector<double> want =
+            reference_gemm(ta, tb, m, n, k, 0.75f, a, lda, b, ldb, beta, c, ldc, &mag);
+        std::vector<float> got = c;
+        gemm_bf16(ta, tb, m, n, k, 0.75f, a.data(), lda, b.data(), ldb, beta, got.data(), ldc);
+        double worst = 0, off_fp32 = 0;
+        for (int i = 0; i < m; ++i)
+          for (int j = 0; j < n; ++j) {
+            const int at = i * ldc + j;
+            // fp32 sums of k terms: within k * 2^-24 of the sum of magnitudes.
+            worst = std::max(worst, std::fabs(got[at] - want[at]) / mag[at]);
+            double exact = 0;
+            for (int p = 0; p < k; ++p)
+              exact += static_cast<double>(ta ? a[p * lda + i] : a[i * lda + p]) *
+                       (tb ? b[j * ldb + p] : b[p * ldb + j]);
+            off_fp32 = std::max(off_fp32, std::fabs(0.75 * exact + beta * c[at] - want[at]));
+          }
+        EXPECT_LT(worst, k * 6e-8) << "ta " << ta << " tb " << tb << " beta " << beta;
+        EXPECT_GT(off_fp32, 1e-3) << "the inputs were not rounded to bf16";
+        // Padding between rows stays untouched.
+        for (int i = 0; i < m; ++i)
+          for (int j = n; j < ldc; ++j) EXPECT_EQ(got[i * ldc + j], c[i * ldc + j]);
+      }
+}
+
+}  // namespace
+}  // namespace crema
