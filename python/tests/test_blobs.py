@@ -82,3 +82,15 @@ def test_assigning_a_whole_array_copies_it_in(net):
     assert (net.blobs["x"].data == 2).all()
     with pytest.raises(ValueError, match=r"5 values.*\(4,6\)"):
         net.blobs["x"].data = np.zeros(5)
+
+
+def test_forward_and_backward_over_a_range_of_layers(net):
+    net.blobs["x"].data[...] = 1
+    out = net.forward(end="ip")
+    assert set(out) == {"y"}
+    w, b = net.params["ip"][0].data, net.params["ip"][1].data
+    np.testing.assert_allclose(out["y"], np.ones((4, 6)) @ w.T + b, rtol=1e-5, atol=1e-6)
+    net.clear_param_diffs()
+    net.backward(start="ip", y=np.ones((4, 3)))  # dE/dy given, the loss layer skipped
+    np.testing.assert_allclose(net.params["ip"][1].diff, [4, 4, 4], rtol=1e-6)
+    np.testing.assert_allclose(net.params["ip"][0].diff, np.full((3, 6), 4.0), rtol=1e-6)

@@ -79,7 +79,8 @@ def test_save_and_copy_from_round_trip(tmp_path):
 
 def test_gpu_mode_gives_the_cpu_results(tmp_path):
     if crema.device_count() == 0:
-        pytest.skip("no GPU: " + ("built with CUDA" if crema.built_with_cuda() else "no CUDA"))
+        built = "built with CUDA, no device" if crema.built_with_cuda() else "built without CUDA"
+        pytest.skip(f"no GPU ({built})")
     model = str(write(tmp_path / "scored.prototxt", SCORED_NET))
     cpu = crema.Net(model, crema.TEST)
     cpu.save(str(tmp_path / "w.caffemodel"))
