@@ -61,6 +61,8 @@ struct OnednnConv::Plan {
   dnnl::convolution_backward_weights bwd_weights;
   Slot w_x, w_dy, w_dw, w_scratch;
   dnnl::reorder w_rx, w_rdy, w_rdw;
+  // dE/dW reads the bf16 dE/dy that dE/dx reordered, when both primitives want one layout.
+  bool share_dy = false;
   size_t forward_bytes = 0, backward_bytes = 0;
   std::string impl;
 };
@@ -135,7 +137,8 @@ size_t OnednnConv::plan(const ConvGeometry& g, int num_output, int64_t num, bool
   p->d_dx = place(dpd.diff_src_desc(), &end);
   p->d_scratch = place(dpd.scratchpad_desc(), &end);
   p->w_x = place(wpd.src_desc(), &end);
-  p->w_dy = place(wpd.diff_dst_desc(), &end);
+  p->share_dy = wpd.diff_dst_desc() == dpd.diff_dst_desc();
+  p->w_dy = p->share_dy ? p->d_dy : place(wpd.diff_dst_desc(), &end);
   p->w_dw = place(wpd.diff_weights_desc(), &end);
   p->w_scratch = place(wpd.scratchpad_desc(), &end);
   p->backward_bytes = end;
@@ -211,7 +214,7 @@ void OnednnConv::backward(const float* x, const float* w, const float* dy, float
     bind(p.user_dw, dw);
     for (const Slot* slot : {&p.w_x, &p.w_dy, &p.w_dw, &p.w_scratch}) bind(*slot, ws);
     p.w_rx.execute(s, p.user_x, p.w_x.mem);
-    p.w_rdy.execute(s, p.user_dy, p.w_dy.mem);
+    if (!(dx && p.share_dy)) p.w_rdy.execute(s, p.user_dy, p.w_dy.mem);
     p.bwd_weights.execute(s, {{DNNL_ARG_SRC, p.w_x.mem},
                               {DNNL_ARG_DIFF_DST, p.w_dy.mem},
                               {DNNL_ARG_DIFF_WEIGHTS, p.w_dw.mem},
