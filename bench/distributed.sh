@@ -8,7 +8,8 @@
 # ResNet-20's 1.1 MB of gradients go in buckets of 0.25 MB (in one 4 MB bucket nothing could
 # start before the backward pass ends); ResNet-50's 98 MB in the default 4 MB.
 # From the closing line of each 2-rank run: the wait for the allreduce after the backward pass
-# (overlap off: the whole allreduce; on: the part the backward pass did not hide).
+# (overlap off: the whole allreduce; on: the part the backward pass did not hide), and the time
+# the MPI calls between layers took from the backward pass (overlap on).
 #   usage: bench/distributed.sh [BUILD_DIR] [ITERATIONS] [RATE]      (as root for the namespaces)
 set -uo pipefail
 build=$(realpath "${1:-build}")
@@ -45,6 +46,7 @@ rate_of() {
   python3 -c "import json,sys; r=[json.loads(l)['images_per_s'] for l in open(sys.argv[1]) if 'images_per_s' in l][1:]; r=[x for x in r if x>0]; print(f'{sum(r)/len(r):.1f}' if r else 'n/a')" "$1"
 }
 waited() { grep -o "waited [0-9.e+-]* ms a step" "$1" | awk '{print $2}'; }
+during() { grep -o "included) [0-9.e+-]* ms" "$1" | awk '{print $2}'; }
 
 ns_ready=0
 if ip netns add "${tag}a" 2> /dev/null && ip netns add "${tag}b" &&
@@ -85,13 +87,13 @@ ranks() {  # ranks NAME NET OVERLAP WHERE BUCKET_MB
   fi
   "${launch[@]}" "$crema" train -solver "$1.solver" -threads 1 -allreduce_overlap "$3" -bucket_mb "$5" \
     > "$1.log" 2>&1 || { tail "$1.log"; return; }
-  echo "| $1 | 2 ranks x 1 thread, $4, overlap $3, buckets of $5 MB | $(rate_of "$1.jsonl") | $(waited "$1.log") |"
+  echo "| $1 | 2 ranks x 1 thread, $4, overlap $3, buckets of $5 MB | $(rate_of "$1.jsonl") | $(waited "$1.log") | $(during "$1.log") |"
 }
 
 echo "crema $(git -C "$src" rev-parse --short HEAD), $(date -u +%Y-%m-%d), $(nproc) cores:" \
   "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "| run | how | images/s | allreduce wait after backward (ms a step) |"
-echo "|---|---|---|---|"
+echo "| run | how | images/s | allreduce wait after backward (ms a step) | MPI calls during backward (ms a step) |"
+echo "|---|---|---|---|---|"
 one r20_1p1t r20_b128.prototxt 1
 one r20_1p2t r20_b128.prototxt 2
 ranks r20_2r_shm_on r20_b64.prototxt true shared-memory 0.25

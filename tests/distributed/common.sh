@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
+# shellcheck shell=bash disable=SC2034
 # Shared by the data-parallel tests: a work directory, Open MPI's settings for running as root
 # (CI does), the tiny nets and solvers, and the weights comparison.
 #   source common.sh CREMA_BINARY SOURCE_DIR
@@ -11,6 +12,8 @@ fail() { echo "FAIL: $*"; exit 1; }
 skip() { echo "SKIPPED: $*"; exit 77; }
 # Open MPI refuses root unless told (its documented switches); CI runs as root.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# Containers often forbid the cross-process copies (CMA) Open MPI's shared memory uses by default.
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
 # One thread a rank: two ranks share this machine's cores.
 export CREMA_NUM_THREADS=1
 command -v mpirun > /dev/null || skip "mpirun is not installed (openmpi-bin)"

@@ -84,10 +84,17 @@ def main():
     parser.add_argument("b")
     parser.add_argument("--rtol", type=float, default=1e-4)
     parser.add_argument("--atol", type=float, default=1e-5)
-    parser.add_argument("--skip-type", action="append", default=[],
-                        help="layer type whose blobs are not compared (e.g. BatchNorm)")
-    parser.add_argument("--expect-differ", action="store_true",
-                        help="succeed only when the weights differ beyond the tolerance")
+    parser.add_argument(
+        "--skip-type",
+        action="append",
+        default=[],
+        help="layer type whose blobs are not compared (e.g. BatchNorm)",
+    )
+    parser.add_argument(
+        "--expect-differ",
+        action="store_true",
+        help="succeed only when the weights differ beyond the tolerance",
+    )
     args = parser.parse_args()
     a, b = read_layers(args.a), read_layers(args.b)
     if sorted(a) != sorted(b):
@@ -113,8 +120,10 @@ def main():
         return 1
     excess, name, k, va, vb = worst
     agree = excess <= 0
-    print(f"{compared} values; largest difference at {name}[{k}]: {va!r} vs {vb!r} "
-          f"({'within' if agree else 'beyond'} atol {args.atol} + rtol {args.rtol})")
+    print(
+        f"{compared} values; largest difference at {name}[{k}]: {va!r} vs {vb!r} "
+        f"({'within' if agree else 'beyond'} atol {args.atol} + rtol {args.rtol})"
+    )
     return 0 if agree != args.expect_differ else 1
 
 

@@ -13,14 +13,15 @@ write_solver long.prototxt bn.prototxt out/long SGD 1 100000
 sed -i 's/snapshot: 10/snapshot: 5/; s/test_interval: 10/test_interval: 0/' long.prototxt
 
 # 1. kill -9 one rank.
-mpi -np 2 "$crema" train -solver long.prototxt > kill.log 2>&1 &
+# The solver's full path tells this test's ranks from any other run's.
+mpi -np 2 "$crema" train -solver "$work/long.prototxt" > kill.log 2>&1 &
 launcher=$!
 for _ in $(seq 300); do
   [ -f out/long_iter_10.solverstate ] && break
   sleep 0.1
 done
 [ -f out/long_iter_10.solverstate ] || { kill "$launcher"; cat kill.log; fail "no snapshot within 30 s"; }
-ranks=$(pgrep -f "crema train -solver long.prototxt" | grep -v "^$launcher$")
+ranks=$(pgrep -f "crema train -solver $work/long.prototxt" | grep -v "^$launcher$")
 victim=$(for p in $ranks; do [ "$(tr '\0' '\n' < /proc/"$p"/environ 2> /dev/null |
   grep -c '^OMPI_COMM_WORLD_RANK=1$')" = 1 ] && echo "$p"; done | head -1)
 [ -n "$victim" ] || { kill "$launcher"; fail "rank 1's process not found"; }
@@ -34,7 +35,11 @@ echo "killed rank 1; mpirun exited with $rc after ${took_ms} ms"
 [ "$rc" -ne 0 ] || fail "mpirun exited 0 after a rank was killed"
 [ "$took_ms" -lt 10000 ] || fail "the other rank ran on for ${took_ms} ms"
 grep -q "rank 1 .*exited on signal 9" kill.log || { cat kill.log; fail "the message does not name rank 1 and the signal"; }
-pgrep -f "crema train -solver long.prototxt" > /dev/null && fail "a rank is still running"
+for _ in $(seq 50); do
+  pgrep -f "crema train -solver $work/long.prototxt" > /dev/null || break
+  sleep 0.1
+done
+pgrep -f "crema train -solver $work/long.prototxt" > /dev/null && fail "a rank is still running"
 newest=$(ls out/long_iter_*.caffemodel | sed 's/.*_iter_\([0-9]*\)\.caffemodel/\1/' | sort -n | tail -1)
 "$crema" test -model bn.prototxt -weights "out/long_iter_$newest.caffemodel" -iterations 2 \
   > test.log 2>&1 || { cat test.log; fail "the newest snapshot (iteration $newest) does not load"; }

@@ -65,8 +65,10 @@ void GradientReducer::start(Bucket& b) {
 
 void GradientReducer::layers_done_from(int layer) {
   if (!overlap_) return;
+  const double t0 = now();
   while (next_ < buckets_.size() && buckets_[next_].ready_from >= layer) start(buckets_[next_++]);
   comm_.progress();
+  stats_.progress_seconds += now() - t0;
 }
 
 void GradientReducer::finish() {

@@ -26,8 +26,9 @@ class GradientReducer {
   // Measurements for the closing log line and the benchmark.
   struct Stats {
     int steps = 0;
-    double wait_seconds = 0;  // in finish(): communication the backward pass did not hide
-    double pack_seconds = 0;  // copying gradients into and out of bucket buffers
+    double wait_seconds = 0;      // in finish(): communication the backward pass did not hide
+    double progress_seconds = 0;  // in MPI calls between layers (taken from the backward pass)
+    double pack_seconds = 0;      // copying gradients into and out of bucket buffers
   };
   const Stats& stats() const { return stats_; }
   size_t num_buckets() const { return buckets_.size(); }

@@ -90,11 +90,12 @@ std::string ranks_differing_from_root(Communicator& comm, uint64_t value) {
   if (comm.size() == 1) return "";
   // Every rank's value in its own slots, as two exact 32-bit halves (doubles hold them exactly).
   std::vector<double> all(2 * static_cast<size_t>(comm.size()), 0.0);
-  all[2 * comm.rank()] = static_cast<double>(value >> 32);
-  all[2 * comm.rank() + 1] = static_cast<double>(value & 0xffffffffu);
+  const size_t mine = 2 * static_cast<size_t>(comm.rank());
+  all[mine] = static_cast<double>(value >> 32);
+  all[mine + 1] = static_cast<double>(value & 0xffffffffu);
   comm.allreduce_sum(all.data(), all.size());
   std::string differ;
-  for (int r = 1; r < comm.size(); ++r)
+  for (size_t r = 1; r < static_cast<size_t>(comm.size()); ++r)
     if (all[2 * r] != all[0] || all[2 * r + 1] != all[1])
       differ += (differ.empty() ? "" : ", ") + std::to_string(r);
   return differ;
