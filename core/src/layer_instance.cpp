@@ -204,6 +204,34 @@ bool LayerInstance::absorb(const LayerInstance& next) {
   return desc_->absorb(self_, next.type().c_str(), &next.params_handle_) == 1;
 }
 
+const crema_onnx_graph* LayerInstance::onnx_export(const std::vector<Shape>& bottom,
+                                                   const std::vector<Shape>& top) const {
+  if (!type_->onnx_export) return nullptr;
+  // Shapes only: the hook describes the layer, it computes nothing.
+  auto views = [](const std::vector<Shape>& shapes) {
+    std::vector<crema_tensor> v(shapes.size());
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      v[i].dtype = CREMA_FLOAT32;
+      v[i].device = CREMA_CPU;
+      v[i].ndim = static_cast<int32_t>(std::min<size_t>(shapes[i].size(), CREMA_MAX_DIMS));
+      for (int32_t d = 0; d < v[i].ndim; ++d) v[i].dims[d] = shapes[i][static_cast<size_t>(d)];
+    }
+    return v;
+  };
+  std::vector<crema_tensor> b = views(bottom), t = views(top);
+  crema_io io{};
+  io.struct_size = sizeof(io);
+  io.bottom = b.data();
+  io.n_bottom = static_cast<int32_t>(b.size());
+  io.top = t.data();
+  io.n_top = static_cast<int32_t>(t.size());
+  const crema_onnx_graph* graph = nullptr;
+  take_plugin_error();  // clears an earlier call's message
+  if (type_->onnx_export(self_, &io, &graph) != CREMA_OK || !graph)
+    throw std::runtime_error(label() + ": its plugin gives no ONNX form: " + take_plugin_error());
+  return graph;
+}
+
 void LayerInstance::forward(const std::vector<Tensor*>& bottom, const std::vector<Tensor*>& top,
                             const crema_exec& exec, const std::vector<LayerInstance*>& absorbed) {
   crema_exec ex = exec;

@@ -120,6 +120,7 @@ std::string check_descriptor(const crema_plugin* p) {
 // Layer type i's extension (ABI minor 3), or nullptr when the plugin has none. Stepped by the
 // plugin's own struct_size, so that later minors may grow the struct.
 const crema_layer_ext* layer_extension(const crema_plugin& p, uint32_t i) {
+  // NOLINTNEXTLINE(bugprone-sizeof-expression): the size of the pointer field itself is meant
   if (p.struct_size < offsetof(crema_plugin, layer_ext) + sizeof(p.layer_ext) || !p.layer_ext)
     return nullptr;
   const auto* base = reinterpret_cast<const unsigned char*>(p.layer_ext);
@@ -258,6 +259,8 @@ void Registry::ensure_loaded() {
         if (const crema_layer_ext* ext = layer_extension(*p, i)) {
           type.cpu_math = ext->cpu_math & ~CREMA_DTYPE_BIT(CREMA_FLOAT32);
           type.cuda_math = ext->cuda_math & ~CREMA_DTYPE_BIT(CREMA_FLOAT32);
+          if (ext->struct_size >= offsetof(crema_layer_ext, onnx_export) + sizeof(ext->onnx_export))
+            type.onnx_export = ext->onnx_export;
         }
         s.types[d.type][d.layer_version] = type;
       }

@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """Hand-written nets for the edge cases of the export (tests/onnx/nets/)."""
 
+import os
 import time
 from pathlib import Path
 
 import onnx
-from onnx_support import CheckFailed, export_and_compare
+from onnx_support import CREMA, CheckFailed, export_and_compare, run
 
 NETS = Path(__file__).resolve().parent / "nets"
 
@@ -37,16 +38,46 @@ def check_pool_overhang(work: Path):
         raise CheckFailed(f"divisor corrections on {sorted(corrected)}")
 
 
+def with_hooked_plugin():
+    """Subprocesses find the test plugin with an export hook (CREMA_PLUGIN_PATH)."""
+    hooked = os.environ.get("CREMA_TEST_HOOKED_PLUGIN_DIR", "")
+    if not hooked:
+        raise CheckFailed("CREMA_TEST_HOOKED_PLUGIN_DIR is not set (tests/onnx/CMakeLists.txt)")
+    path = os.environ.get("CREMA_PLUGIN_PATH", "")
+    os.environ["CREMA_PLUGIN_PATH"] = hooked + (":" + path if path else "")
+
+
+def check_plugin_nodes(work: Path):
+    """The plugin's nodes are in the model: Mul, Tanh, Mul, Add named after the layer."""
+    ops = [(op, name) for op, name in node_ops(work / "m.onnx") if name.startswith("hooked")]
+    if [op for op, _ in ops] != ["Mul", "Tanh", "Mul", "Add"]:
+        raise CheckFailed(f"the hook's nodes are not in the model: {ops}")
+
+
+def plugin_refusal(work: Path):
+    """A hook that refuses: crema export names the layer and gives the plugin's reason."""
+    work.mkdir(parents=True, exist_ok=True)
+    status, out = run(
+        [CREMA, "export", "-model", NETS / "plugin_refuses.prototxt", "-out", work / "r.onnx"],
+        expect_ok=False,
+    )
+    if status != 1 or "'refuser' (HookedRefuser)" not in out or "on purpose" not in out:
+        raise CheckFailed(f"status {status}, message:\n{out}")
+    return 0.0
+
+
 CASES = [
     ("pooling_ceil_pad", "pooling_ceil_pad.prototxt", None),
     ("pooling_ave_border", "pooling_ave_border.prototxt", check_pool_overhang),
     ("bn_scale_fold", "bn_scale_fold.prototxt", check_bn_scale_folded),
     ("layers", "layers.prototxt", None),
+    ("plugin_hook", "plugin_hook.prototxt", check_plugin_nodes),
 ]
 
 
 def run_all(work: Path):
     failures = []
+    with_hooked_plugin()
     for name, file, extra in CASES:
         start = time.time()
         try:
@@ -59,4 +90,10 @@ def run_all(work: Path):
         except Exception as e:  # noqa: BLE001 - every failure is reported, then counted
             print(f"FAIL case {name}: {e}")
             failures.append(name)
+    try:
+        plugin_refusal(work / "plugin_refusal")
+        print("PASS case plugin_refusal: the hook's reason reported")
+    except Exception as e:  # noqa: BLE001 - reported, then counted
+        print(f"FAIL case plugin_refusal: {e}")
+        failures.append("plugin_refusal")
     return failures

@@ -74,8 +74,8 @@ int main(int argc, char** argv) try {
       // Scale's gamma near 1; weights (deploy nets name no filler) scaled by their fan-in, so
       // that deep nets stay finite; biases, betas and slopes near 0.
       const bool gamma = l.type() == "Scale" && k == 0 && d[0] == 1.f;
-      const float std = t.ndim() >= 2 ? 1.f / std::sqrt(static_cast<float>(t.count() / t.dim(0)))
-                                      : 0.1f;
+      const int64_t fan_in = t.ndim() >= 2 ? t.count() / t.dim(0) : 0;  // a whole number
+      const float std = fan_in > 0 ? 1.f / std::sqrt(static_cast<float>(fan_in)) : 0.1f;
       for (int64_t j = 0; j < t.count(); ++j)
         d[j] = gamma ? 0.75f + 0.5f * uniform(rng) / 2.f : std * normal(rng);
     }

@@ -49,6 +49,12 @@ layer { name: "act" type: "ScaledTanh" bottom: "x" top: "y" scaled_tanh_param { 
 NET
 CREMA_PLUGIN_PATH="$work/scaled_tanh" "$work/prefix/bin/crema" validate "$work/net.prototxt"
 CREMA_PLUGIN_PATH="$work/scaled_tanh" "$work/prefix/bin/crema" time -model "$work/net.prototxt" -iterations 2 > /dev/null
+# The example's ONNX export hook (ABI 1.3): crema export writes its Mul -> Tanh -> Mul, with a
+# and b as two initializers (docs/ONNX.md; tests/onnx checks such a hook against ONNX Runtime).
+CREMA_PLUGIN_PATH="$work/scaled_tanh" "$work/prefix/bin/crema" export -model "$work/net.prototxt" \
+  -out "$work/net.onnx" > "$work/export.log"
+{ grep -q "3 nodes, 2 initializers" "$work/export.log" && grep -q "Tanh" "$work/net.onnx"; } ||
+  { echo "crema export did not use the example plugin's ONNX export hook:"; cat "$work/export.log"; exit 1; }
 # An unknown field inside the plugin's block is a file:line:column error.
 sed -i 's/a: 1.5/c: 1.5/' "$work/net.prototxt"
 if CREMA_PLUGIN_PATH="$work/scaled_tanh" "$work/prefix/bin/crema" validate "$work/net.prototxt" 2> "$work/err"; then

@@ -115,7 +115,8 @@ std::vector<std::string> save_outputs(const Net& net, const std::string& dir,
     for (char& c : file)
       if (c == '/') c = '_';
     const Tensor* b = net.blob(name);
-    const std::string path = dir + "/" + file + ".npy";
+    std::string path = dir;
+    path.append("/").append(file).append(".npy");
     write_npy(path, b->shape(), b->host_data());
     written.push_back(path);
   }

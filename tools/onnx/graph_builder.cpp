@@ -21,7 +21,7 @@ std::string GraphBuilder::unique(const std::string& base) {
 }
 
 std::string GraphBuilder::define(const std::string& blob, const std::string& layer) {
-  const std::string name = unique(used_.count(blob) ? blob + "/" + layer : blob);
+  std::string name = unique(used_.count(blob) ? blob + "/" + layer : blob);
   current_[blob] = name;
   return name;
 }

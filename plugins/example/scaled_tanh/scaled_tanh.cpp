@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // ScaledTanh: y = a * tanh(b * x)   (LeCun, Bottou, Orr & Mueller, 1998, "Efficient BackProp").
-// An example of a layer built outside crema's tree, with a parameter block of its own.
+// An example of a layer built outside crema's tree, with a parameter block of its own and an
+// ONNX form for crema export.
 #include <cmath>
 
 #include "crema/layer.hpp"
@@ -49,6 +50,18 @@ class ScaledTanh final : public crema::Layer<ScaledTanh> {
   }
 #endif
 
+  // Its ONNX form for `crema export` (optional; ABI minor 3): Mul(x, b) -> Tanh -> Mul(., a).
+  // The description lives in the layer, valid until the next call.
+  const crema_onnx_graph* onnx_export(const crema_io& /*io*/) {
+    onnx_consts_[0] = {sizeof(crema_onnx_const), 0, {}, &b_};  // scalars
+    onnx_consts_[1] = {sizeof(crema_onnx_const), 0, {}, &a_};
+    onnx_nodes_[0] = {sizeof(crema_onnx_node), 2, "Mul", onnx_inputs_[0], 0, 0, nullptr};
+    onnx_nodes_[1] = {sizeof(crema_onnx_node), 1, "Tanh", onnx_inputs_[1], 0, 0, nullptr};
+    onnx_nodes_[2] = {sizeof(crema_onnx_node), 2, "Mul", onnx_inputs_[2], 0, 0, nullptr};
+    onnx_graph_ = {sizeof(crema_onnx_graph), 3, onnx_nodes_, 2, 0, onnx_consts_};
+    return &onnx_graph_;
+  }
+
   // Run by `crema check-plugin scaled_tanh.so`.
   static std::vector<crema::TestConfig> tests() {
     return {{"type: 'ScaledTanh' scaled_tanh_param { a: 2 b: 0.5 }", "2,3,4,5"},
@@ -57,6 +70,13 @@ class ScaledTanh final : public crema::Layer<ScaledTanh> {
 
  private:
   float a_, b_;
+  // onnx_export's description: x * b, tanh of it, that times a.
+  const int32_t onnx_inputs_[3][2] = {{CREMA_ONNX_BOTTOM(0), CREMA_ONNX_CONST(0)},
+                                      {CREMA_ONNX_NODE(0), 0},
+                                      {CREMA_ONNX_NODE(1), CREMA_ONNX_CONST(1)}};
+  crema_onnx_const onnx_consts_[2] = {};
+  crema_onnx_node onnx_nodes_[3] = {};
+  crema_onnx_graph onnx_graph_ = {};
 };
 
 CREMA_EXPORT_PLUGIN("scaled_tanh", "1.0.0", ScaledTanh)

@@ -416,6 +416,10 @@ struct has_absorb : std::false_type {};
 template <class T>
 struct has_absorb<T, std::void_t<decltype(&T::absorb)>> : std::true_type {};
 template <class T, class = void>
+struct has_onnx_export : std::false_type {};
+template <class T>
+struct has_onnx_export<T, std::void_t<decltype(&T::onnx_export)>> : std::true_type {};
+template <class T, class = void>
 struct has_tests : std::false_type {};
 template <class T>
 struct has_tests<T, std::void_t<decltype(&T::tests)>> : std::true_type {};
@@ -508,6 +512,24 @@ class Layer {
       }
     });
   }
+  // const crema_onnx_graph* onnx_export(const crema_io& io) (ABI minor 3, optional): the
+  // layer's ONNX form for crema export, in storage the layer owns (crema_layer_ext.onnx_export);
+  // throw crema::Error for a configuration without one.
+  static int32_t onnx_export_entry(void* s, const crema_io* io, const crema_onnx_graph** graph) {
+    return detail::guarded([&] {
+      if constexpr (detail::has_onnx_export<Derived>::value) *graph = self(s)->onnx_export(*io);
+    });
+  }
+
+ public:
+  using OnnxExportFn = int32_t (*)(void*, const crema_io*, const crema_onnx_graph**);
+  // crema_layer_ext.onnx_export: the entry above when the layer has onnx_export, else NULL.
+  static OnnxExportFn onnx_export_hook() {
+    if constexpr (detail::has_onnx_export<Derived>::value) return &onnx_export_entry;
+    return nullptr;
+  }
+
+ private:
   // bool absorb(const std::string& next_type, const Params& next): false on any error.
   static int32_t absorb(void* s, const char* type, const crema_params* p) {
     if constexpr (detail::has_absorb<Derived>::value) {
@@ -541,11 +563,14 @@ namespace detail {
 // Weak: defined by the file crema_add_layer_plugin() generates when the plugin has a PROTO.
 extern "C" __attribute__((weak)) const unsigned char* crema_plugin_schema(size_t* size);
 
-inline crema_layer_ext layer_extension(const LayerInfo& info) {
+inline crema_layer_ext layer_extension(const LayerInfo& info,
+                                       int32_t (*onnx_export)(void*, const crema_io*,
+                                                              const crema_onnx_graph**) = nullptr) {
   crema_layer_ext e{};
   e.struct_size = sizeof(e);
   e.cpu_math = info.cpu_math;
   e.cuda_math = info.cuda_math;
+  e.onnx_export = onnx_export;
   return e;
 }
 
@@ -565,7 +590,8 @@ const crema_plugin* make_plugin(const crema_host* h, const char* name, const cha
   }
   host_ref() = h;
   static const crema_layer_desc layers[] = {Layers::descriptor()...};
-  static const crema_layer_ext layer_ext[] = {layer_extension(Layers::info())...};
+  static const crema_layer_ext layer_ext[] = {
+      layer_extension(Layers::info(), Layers::onnx_export_hook())...};
   static std::vector<crema_test_config> tests;
   static std::vector<crema_test_settings> settings;
   static crema_plugin plugin{};

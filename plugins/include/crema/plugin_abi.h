@@ -202,9 +202,9 @@ typedef struct crema_host {
   int32_t (*allreduce_sum)(const crema_exec* exec, float* data, int64_t count);
   /* Minor 3, optional (absent or NULL: this host or CPU has no bf16 GEMM). sgemm's arguments
    * and result, with bf16 products: A and B rounded to bf16 (nearest even), sums in fp32. */
-  void (*gemm_bf16)(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k,
-                    float alpha, const float* a, int32_t lda, const float* b, int32_t ldb,
-                    float beta, float* c, int32_t ldc);
+  void (*gemm_bf16)(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k, float alpha,
+                    const float* a, int32_t lda, const float* b, int32_t ldb, float beta, float* c,
+                    int32_t ldc);
 } crema_host;
 
 typedef int32_t (*crema_run_fn)(void* self, const crema_exec* exec, crema_io* io);
@@ -287,6 +287,56 @@ typedef struct crema_test_settings {
   double kink_range;
 } crema_test_settings;
 
+/* Minor 3: a layer's ONNX form, for `crema export` (docs/ONNX.md). The layer describes itself as
+ * a chain of ONNX nodes in the default domain; each node has one output, and the last node's
+ * output is the layer's top 0. A node input names a value: */
+#define CREMA_ONNX_BOTTOM(i) (i)            /* the layer's bottom i */
+#define CREMA_ONNX_PARAM(i) (0x10000 + (i)) /* its parameter blob i, written as an initializer */
+#define CREMA_ONNX_CONST(i) (0x20000 + (i)) /* crema_onnx_graph.consts[i], an initializer */
+#define CREMA_ONNX_NODE(i) (0x30000 + (i))  /* the output of an earlier node i */
+typedef enum crema_onnx_attr_type {
+  CREMA_ONNX_INT = 0,    /* i */
+  CREMA_ONNX_FLOAT = 1,  /* f */
+  CREMA_ONNX_INTS = 2,   /* count values at ints */
+  CREMA_ONNX_FLOATS = 3, /* count values at floats */
+  CREMA_ONNX_STRING = 4  /* s */
+} crema_onnx_attr_type;
+typedef struct crema_onnx_attr {
+  uint32_t struct_size; /* the array's stride */
+  int32_t type;         /* crema_onnx_attr_type */
+  const char* name;
+  int64_t i;
+  double f;
+  int32_t count;
+  int32_t reserved;
+  const int64_t* ints;
+  const float* floats;
+  const char* s;
+} crema_onnx_attr;
+typedef struct crema_onnx_node {
+  uint32_t struct_size; /* the array's stride */
+  int32_t n_inputs;
+  const char* op_type;   /* "Tanh", "Mul", ... */
+  const int32_t* inputs; /* n_inputs value references (CREMA_ONNX_BOTTOM, ...) */
+  int32_t n_attrs;
+  int32_t reserved;
+  const crema_onnx_attr* attrs;
+} crema_onnx_node;
+typedef struct crema_onnx_const {
+  uint32_t struct_size; /* the array's stride */
+  int32_t ndim;         /* 0: a scalar */
+  int64_t dims[CREMA_MAX_DIMS];
+  const float* data;
+} crema_onnx_const;
+typedef struct crema_onnx_graph {
+  uint32_t struct_size;
+  int32_t n_nodes;
+  const crema_onnx_node* nodes;
+  int32_t n_consts;
+  int32_t reserved;
+  const crema_onnx_const* consts;
+} crema_onnx_graph;
+
 /* Minor 3, optional: what a layer type offers beyond crema_layer_desc (crema_plugin.layer_ext[i]
  * goes with layers[i]). Per-layer-type hooks of later minors are appended here. */
 typedef struct crema_layer_ext {
@@ -296,6 +346,11 @@ typedef struct crema_layer_ext {
   uint32_t cpu_math;
   uint32_t cuda_math;
   uint32_t reserved;
+  /* Minor 3, optional (absent or NULL: crema export refuses the layer). The layer's ONNX form:
+   * sets *graph to a description that `self` owns and keeps valid until the next call or
+   * destroy. io carries the bottom and top shapes (data and diff NULL). CREMA_ERROR (with
+   * set_error) for a configuration that has no ONNX form. */
+  int32_t (*onnx_export)(void* self, const crema_io* io, const crema_onnx_graph** graph);
 } crema_layer_ext;
 
 typedef struct crema_plugin {

@@ -58,6 +58,10 @@ class LayerInstance {
   // Offers `next` (which runs in place on this layer's only top) to be computed inside this
   // layer's CPU passes (crema_layer_desc.absorb); true when the plugin accepted.
   bool absorb(const LayerInstance& next);
+  // The layer's ONNX form from its plugin's export hook (ABI minor 3) for these shapes, or
+  // nullptr when the plugin has none; throws with the plugin's message when it refuses.
+  const crema_onnx_graph* onnx_export(const std::vector<Shape>& bottom,
+                                      const std::vector<Shape>& top) const;
   // `absorbed`: layers this CPU call computes too (their parameters follow this layer's own),
   // with absorbed_need[k] whether absorbed layer k's parameters take gradients (backward).
   void forward(const std::vector<Tensor*>& bottom, const std::vector<Tensor*>& top,
