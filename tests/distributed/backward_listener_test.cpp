@@ -75,9 +75,12 @@ void check_ready_gradients(bool fuse) {
   // after fc2 alone they held half their gradient.
   const int fc1 = net->layer_index("fc1"), scale = net->layer_index("scale");
   for (size_t k = 0; k < params.size(); ++k) {
-    if (params[k].label.rfind("fc1", 0) == 0) EXPECT_EQ(ready[k], fc1) << params[k].label;
-    if (params[k].label.rfind("scale", 0) == 0)
+    if (params[k].label.rfind("fc1", 0) == 0) {
+      EXPECT_EQ(ready[k], fc1) << params[k].label;
+    }
+    if (params[k].label.rfind("scale", 0) == 0) {
       EXPECT_EQ(ready[k], fuse ? net->layer_index("bn") : scale) << params[k].label;
+    }
   }
 }
 
