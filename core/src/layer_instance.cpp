@@ -218,13 +218,8 @@ const crema_onnx_graph* LayerInstance::onnx_export(const std::vector<Shape>& bot
     }
     return v;
   };
-  std::vector<crema_tensor> b = views(bottom), t = views(top);
-  crema_io io{};
-  io.struct_size = sizeof(io);
-  io.bottom = b.data();
-  io.n_bottom = static_cast<int32_t>(b.size());
-  io.top = t.data();
-  io.n_top = static_cast<int32_t>(t.size());
+  std::vector<crema_tensor> b = views(bottom), t = views(top), no_params;
+  crema_io io = make_io(b, t, no_params);
   const crema_onnx_graph* graph = nullptr;
   take_plugin_error();  // clears an earlier call's message
   if (type_->onnx_export(self_, &io, &graph) != CREMA_OK || !graph)

@@ -86,7 +86,7 @@ class LayerInstance {
   [[noreturn]] void fail(const std::string& stage, const std::vector<Tensor*>& bottom) const;
   void call(crema_run_fn fn, const char* stage, crema_io& io, const crema_exec& exec,
             const std::vector<Tensor*>& bottom);
-  crema_io make_io(std::vector<crema_tensor>& b, std::vector<crema_tensor>& t,
+  static crema_io make_io(std::vector<crema_tensor>& b, std::vector<crema_tensor>& t,
                    std::vector<crema_tensor>& p);
   pb::LayerParameter param_;
   const crema_layer_desc* desc_;
