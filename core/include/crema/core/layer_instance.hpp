@@ -87,7 +87,7 @@ class LayerInstance {
   void call(crema_run_fn fn, const char* stage, crema_io& io, const crema_exec& exec,
             const std::vector<Tensor*>& bottom);
   static crema_io make_io(std::vector<crema_tensor>& b, std::vector<crema_tensor>& t,
-                   std::vector<crema_tensor>& p);
+                          std::vector<crema_tensor>& p);
   pb::LayerParameter param_;
   const crema_layer_desc* desc_;
   const LayerType* type_;
