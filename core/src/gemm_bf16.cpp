@@ -24,7 +24,8 @@ uint16_t round_one(float f) {
   uint32_t u;
   std::memcpy(&u, &f, sizeof u);
   if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);  // NaN
-  if ((u & 0x7f800000u) == 0) return static_cast<uint16_t>((u >> 16) & 0x8000u);  // as vcvtne2ps2bf16
+  if ((u & 0x7f800000u) == 0)
+    return static_cast<uint16_t>((u >> 16) & 0x8000u);  // as vcvtne2ps2bf16
   u += 0x7fffu + ((u >> 16) & 1u);
   return static_cast<uint16_t>(u >> 16);
 }

@@ -13,7 +13,8 @@ class ScaledTanh final : public crema::Layer<ScaledTanh> {
  public:
   static crema::LayerInfo info() {
     //       type          block                field no  message in scaled_tanh.proto
-    crema::LayerInfo i{"ScaledTanh", "scaled_tanh_param", 10001, "crema.example.ScaledTanhParameter"};
+    crema::LayerInfo i{"ScaledTanh", "scaled_tanh_param", 10001,
+                       "crema.example.ScaledTanhParameter"};
     i.flags = CREMA_LAYER_IN_PLACE;  // backward needs only y
     return i;
   }
@@ -41,12 +42,13 @@ class ScaledTanh final : public crema::Layer<ScaledTanh> {
   }
 #if CREMA_WITH_CUDA
   void forward_cuda(crema::Context& c) {
-    scaled_tanh_forward_cuda(c.cuda_stream(), c.bottom(0).count(), a_, b_, c.bottom(0).data(), c.top(0).data());
+    scaled_tanh_forward_cuda(c.cuda_stream(), c.bottom(0).count(), a_, b_, c.bottom(0).data(),
+                             c.top(0).data());
   }
   void backward_cuda(crema::Context& c) {
     if (!c.propagate_down(0)) return;
-    scaled_tanh_backward_cuda(c.cuda_stream(), c.bottom(0).count(), a_, b_, c.top(0).data(), c.top(0).diff(),
-                              c.bottom(0).diff());
+    scaled_tanh_backward_cuda(c.cuda_stream(), c.bottom(0).count(), a_, b_, c.top(0).data(),
+                              c.top(0).diff(), c.bottom(0).diff());
   }
 #endif
 
