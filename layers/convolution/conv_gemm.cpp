@@ -189,7 +189,7 @@ bool ConvGemm::reordered() const {
 // Wr[o][tap*Cg + c] = W[o][c][tap]
 const float* ConvGemm::reorder_weights(const float* w, float* wr) const {
   if (!reordered()) return w;
-  const int64_t taps = g_.kernel_h * g_.kernel_w, cg = g_.channels / g_.groups;
+  const int64_t taps = int64_t{g_.kernel_h} * g_.kernel_w, cg = g_.channels / g_.groups;
   for (int64_t o = 0; o < m_; ++o)
     for (int64_t ch = 0; ch < cg; ++ch)
       for (int64_t t = 0; t < taps; ++t) wr[(o * taps + t) * cg + ch] = w[(o * cg + ch) * taps + t];
@@ -198,7 +198,7 @@ const float* ConvGemm::reorder_weights(const float* w, float* wr) const {
 
 // dW[o][c][tap] += dWr[o][tap*Cg + c]
 void ConvGemm::add_reordered_back(const float* dwr, float* dw) const {
-  const int64_t taps = g_.kernel_h * g_.kernel_w, cg = g_.channels / g_.groups;
+  const int64_t taps = int64_t{g_.kernel_h} * g_.kernel_w, cg = g_.channels / g_.groups;
   for (int64_t o = 0; o < m_; ++o)
     for (int64_t ch = 0; ch < cg; ++ch)
       for (int64_t t = 0; t < taps; ++t)
