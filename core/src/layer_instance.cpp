@@ -54,10 +54,6 @@ bool LayerInstance::computes_in(crema_dtype math, crema_device device) const {
   return declared & CREMA_DTYPE_BIT(math);
 }
 
-uint32_t LayerInstance::declared_math(crema_device device) const {
-  return device == CREMA_CUDA ? type_->cuda_math : type_->cpu_math;
-}
-
 std::string LayerInstance::label() const {
   return "layer '" + param_.name() + "' (" + param_.type() + ")";
 }

@@ -38,10 +38,8 @@ crema_exec Net::make_exec(int layer, bool backward) const {
   e.rng_seed = mix(options_.seed * 1315423911ull + static_cast<uint64_t>(layer));
   e.rng_counter =
       layer >= 0 && layer < static_cast<int>(rng_counters_.size()) ? rng_counters_[layer] : 0;
-  if (layer >= 0 && layer < static_cast<int>(requested_math_.size())) {
-    const LayerMath m = layer_math(layer);
-    e.math = backward ? m.backward : m.forward;
-  }
+  if (layer >= 0 && layer < static_cast<int>(math_.size()))
+    e.math = backward ? math_[layer].backward : math_[layer].forward;
   e.world_rank = options_.world_rank;
   e.world_size = options_.world_size;
   if (workspace_ && workspace_bytes_) {
@@ -57,7 +55,7 @@ crema_exec Net::make_exec(int layer, bool backward) const {
   return e;
 }
 
-LayerMath Net::layer_math(int i) const {
+LayerMath Net::resolve_math(int i) const {
   LayerMath m = requested_math_[i];
   auto usable = [&](crema_dtype t) {
     return layers_[i]->computes_in(t, device_) ? t : CREMA_FLOAT32;
@@ -127,6 +125,7 @@ void Net::init(const pb::NetParameter& param, Registry& registry) {
       *definition_.mutable_layer(i) = lp;
     }
     requested_math_.push_back(requested_math(definition_, lp, options_.precision));
+    math_.push_back(resolve_math(i));
     layer_names_.push_back(lp.name());
     for (const auto& b : lp.bottom()) {
       int id = blob_index_.at(b);
@@ -441,6 +440,7 @@ void Net::set_device(crema_device device) {
     throw std::runtime_error("GPU mode requested but " + device::unavailable_reason());
   if (device == device_) return;
   device_ = device;
+  for (int i = 0; i < num_layers(); ++i) math_[i] = resolve_math(i);
   // Layers size device-specific state in reshape (cuDNN algorithms and their workspace).
   reshape();
 }

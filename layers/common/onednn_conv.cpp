@@ -72,8 +72,7 @@ OnednnConv::~OnednnConv() = default;
 
 bool OnednnConv::available() { return true; }
 
-size_t OnednnConv::plan(const ConvGeometry& g, int num_output, int64_t num, bool bias,
-                        bool weights_io) {
+size_t OnednnConv::plan(const ConvGeometry& g, int num_output, int64_t num, bool bias) {
   auto p = std::make_unique<Plan>();
   p->bias = bias;
   dnnl::engine& eng = cpu_engine();
@@ -84,7 +83,7 @@ size_t OnednnConv::plan(const ConvGeometry& g, int num_output, int64_t num, bool
       groups == 1
           ? memory::dims{num_output, g.channels, g.kernel_h, g.kernel_w}
           : memory::dims{groups, num_output / groups, g.channels / groups, g.kernel_h, g.kernel_w};
-  const tag wei_tag = groups == 1 ? (weights_io ? tag::iohw : tag::oihw) : tag::goihw;
+  const tag wei_tag = groups == 1 ? tag::oihw : tag::goihw;
   const memory::dims strides{g.stride_h, g.stride_w};
   const memory::dims dilates{g.dilation_h - 1, g.dilation_w - 1};  // oneDNN counts the gaps
   const memory::dims pad{g.pad_h, g.pad_w};
@@ -232,7 +231,7 @@ struct OnednnConv::Plan {};
 OnednnConv::OnednnConv() = default;
 OnednnConv::~OnednnConv() = default;
 bool OnednnConv::available() { return false; }
-size_t OnednnConv::plan(const ConvGeometry&, int, int64_t, bool, bool) {
+size_t OnednnConv::plan(const ConvGeometry&, int, int64_t, bool) {
   throw std::runtime_error("this crema was built without oneDNN: no bf16 convolution");
 }
 void OnednnConv::forward(const float*, const float*, const float*, float*, void*) const {}

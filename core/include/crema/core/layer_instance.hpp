@@ -45,8 +45,6 @@ class LayerInstance {
   // Whether this layer's path on `device` computes in `math`: fp32 always; narrower types as the
   // plugin declared them (crema_layer_ext) and, for bf16 on the CPU, where the CPU has AVX512_BF16.
   bool computes_in(crema_dtype math, crema_device device) const;
-  // The narrower math types the plugin declared for `device` (CREMA_DTYPE_BIT mask).
-  uint32_t declared_math(crema_device device) const;
 
   // Declares and allocates the parameter blobs (not yet filled) and checks the blob counts.
   void setup(const std::vector<Tensor*>& bottom, const std::vector<Tensor*>& top,

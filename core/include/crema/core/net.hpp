@@ -100,7 +100,7 @@ class Net {
   // The type layer i computes its forward / backward in on the current device: what the net
   // asks (NetOptions::precision, the prototxt's *_math and *_type fields) where the layer's
   // plugin offers it and the CPU can (AVX512_BF16 for bf16), else fp32.
-  LayerMath layer_math(int i) const;
+  LayerMath layer_math(int i) const { return math_[i]; }
   // "bf16 in 53 of 170 layers (Convolution, InnerProduct), fp32 in the rest", or "fp32".
   std::string precision_summary() const;
 
@@ -158,6 +158,7 @@ class Net {
   void plan_absorption();
   std::vector<LayerInstance*> absorbed_layers(int i) const;  // none off the CPU
   crema_exec make_exec(int layer, bool backward = false) const;
+  LayerMath resolve_math(int i) const;  // requested_math_[i] where layer i can, else fp32
 
   std::string name_;
   NetOptions options_;
@@ -183,6 +184,9 @@ class Net {
   size_t workspace_bytes_ = 0;
   mutable std::vector<uint64_t> rng_counters_;
   std::vector<LayerMath> requested_math_;  // per layer, before support is checked
+  // What each layer computes in on device_: resolved when it is built and on set_device, so
+  // that the calls (make_exec) only read it.
+  std::vector<LayerMath> math_;
   float loss_scale_ = 1.f;
   std::function<void(int)> backward_listener_;
 };

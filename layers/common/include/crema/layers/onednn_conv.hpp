@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// A 2-D convolution in bf16 through oneDNN, for the layers whose CPU path computes in bf16
-// (Convolution, InnerProduct as a 1x1 convolution): inputs, weights and output gradients are
-// rounded to bf16 (round to nearest even) on the way in, products accumulate in fp32, and every
-// tensor crema sees stays fp32 in N,C,H,W. On CPUs with AMX or AVX512_BF16 oneDNN runs it on
+// A 2-D convolution in bf16 through oneDNN (Convolution's bf16 engine for kernels over 1x1):
+// inputs, weights and output gradients are rounded to bf16 (round to nearest even) on the way
+// in, products accumulate in fp32, and every tensor crema sees stays fp32 in N,C,H,W. On CPUs with AMX or AVX512_BF16 oneDNN runs it on
 // those units. Built only when oneDNN is found (available() says so).
 #pragma once
 #include <cstddef>
@@ -24,9 +23,7 @@ class OnednnConv {
   static bool available();
   // Builds the primitives for `num` images of geometry g into num_output channels, with a bias
   // when `bias`; returns the scratch bytes forward and backward need (the layer's workspace).
-  // `weights_io`: the weights are stored input-major (InnerProduct's transpose: true).
-  size_t plan(const ConvGeometry& g, int num_output, int64_t num, bool bias,
-              bool weights_io = false);
+  size_t plan(const ConvGeometry& g, int num_output, int64_t num, bool bias);
   // y = conv(x, w) + bias (bias null when planned without).
   void forward(const float* x, const float* w, const float* bias, float* y, void* ws) const;
   // dw += dE/dW when dw is set; dx = dE/dx when dx is set. The bias gradient is the caller's.
