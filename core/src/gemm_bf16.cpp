@@ -10,6 +10,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <unordered_map>
 #include <vector>
 
 #include "crema/core/precision.hpp"
@@ -42,9 +43,42 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void round_avx512(const f
 }  // namespace
 
 void round_to_bf16(const float* x, size_t n, uint16_t* dst) {
-  if (cpu_has_bf16()) return round_avx512(x, n, dst);
+  if (cpu_has_avx512_bf16()) return round_avx512(x, n, dst);
   for (size_t i = 0; i < n; ++i) dst[i] = round_one(x[i]);
 }
+
+namespace {
+// A bf16 matrix widened to fp32 (exact) into a dense buffer, for the fp32 fallback.
+const float* widen(const void* src, int64_t rows, int64_t cols, int64_t ld,
+                   std::vector<float>* buf) {
+  const auto* x = static_cast<const uint16_t*>(src);
+  buf->resize(static_cast<size_t>(rows * cols));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      (*buf)[static_cast<size_t>(r * cols + c)] = bf16_to_float(x[r * ld + c]);
+  return buf->data();
+}
+
+// Without bf16 dot products: the same products in fp32 (operands given in bf16 are exact in
+// fp32, operands given in fp32 are not rounded).
+void gemm_fp32(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k, float alpha,
+               const void* a, bool a16, int32_t lda, const void* b, bool b16, int32_t ldb,
+               float beta, float* c, int32_t ldc) {
+  std::vector<float> a32, b32;
+  const float* pa = static_cast<const float*>(a);
+  const float* pb = static_cast<const float*>(b);
+  if (a16) {
+    pa = widen(a, trans_a ? k : m, trans_a ? m : k, lda, &a32);
+    lda = trans_a ? m : k;
+  }
+  if (b16) {
+    pb = widen(b, trans_b ? n : k, trans_b ? k : n, ldb, &b32);
+    ldb = trans_b ? k : n;
+  }
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, pa, lda, pb, ldb, beta, c, ldc);
+}
+}  // namespace
 
 #if CREMA_WITH_ONEDNN
 namespace {
@@ -64,49 +98,105 @@ dnnl::engine& engine() {
   static dnnl::engine e(dnnl::engine::kind::cpu, 0);
   return e;
 }
-}  // namespace
 
-bool bf16_gemm_available() { return cpu_has_bf16(); }
-
-void gemm_bf16(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k, float alpha,
-               const float* a, int32_t lda, const float* b, int32_t ldb, float beta, float* c,
-               int32_t ldc) {
-  if (m <= 0 || n <= 0) return;
-  if (!bf16_gemm_available() || k <= 0) {
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    return;
+// What a matmul primitive depends on: shapes, the operands' strides, alpha and beta.
+struct MatmulKey {
+  int64_t m, n, k, a_rows, a_cols, b_rows, b_cols, ldc;
+  float alpha, beta;
+  bool operator==(const MatmulKey& o) const { return std::memcmp(this, &o, sizeof o) == 0; }
+};
+struct MatmulKeyHash {
+  size_t operator()(const MatmulKey& key) const {
+    const auto* words = reinterpret_cast<const uint32_t*>(&key);
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < sizeof key / sizeof(uint32_t); ++i)
+      h = (h ^ words[i]) * 1099511628211ull;
+    return static_cast<size_t>(h);
   }
-  thread_local std::vector<uint16_t> a16, b16;
-  // op(A) is m x k: stored m x k (rows m) or, transposed, k x m (rows k); likewise B.
-  const uint16_t* pa = trans_a ? to_bf16(a, k, m, lda, &a16) : to_bf16(a, m, k, lda, &a16);
-  const uint16_t* pb = trans_b ? to_bf16(b, n, k, ldb, &b16) : to_bf16(b, k, n, ldb, &b16);
-  const memory::desc ad({m, k}, dt::bf16, trans_a ? memory::dims{1, m} : memory::dims{k, 1});
-  const memory::desc bd({k, n}, dt::bf16, trans_b ? memory::dims{1, k} : memory::dims{n, 1});
-  const memory::desc cd({m, n}, dt::f32, memory::dims{ldc, 1});
+};
+
+// Per thread, the primitives of the shapes seen: creating a primitive descriptor costs tens of
+// microseconds even when oneDNN's own cache holds the primitive, and a convolution makes one
+// GEMM call per image.
+const dnnl::matmul& matmul_for(const MatmulKey& key) {
+  thread_local std::unordered_map<MatmulKey, dnnl::matmul, MatmulKeyHash> cache;
+  if (auto it = cache.find(key); it != cache.end()) return it->second;
+  if (cache.size() >= 512) cache.clear();  // a net reshaped many times: start again
+  const memory::desc ad({key.m, key.k}, dt::bf16, {key.a_rows, key.a_cols});
+  const memory::desc bd({key.k, key.n}, dt::bf16, {key.b_rows, key.b_cols});
+  const memory::desc cd({key.m, key.n}, dt::f32, {key.ldc, 1});
   dnnl::primitive_attr attr;
-  if (alpha != 1.f) attr.set_output_scales(0, {alpha});
-  if (beta != 0.f) {
+  if (key.alpha != 1.f) attr.set_output_scales(0, {key.alpha});
+  if (key.beta != 0.f) {
     dnnl::post_ops sum;
-    sum.append_sum(beta);
+    sum.append_sum(key.beta);
     attr.set_post_ops(sum);
   }
   const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(ad, bd, cd), attr, engine());
-  dnnl::stream s(engine());
-  dnnl::matmul(pd).execute(s, {{DNNL_ARG_SRC, memory(ad, engine(), const_cast<uint16_t*>(pa))},
-                               {DNNL_ARG_WEIGHTS, memory(bd, engine(), const_cast<uint16_t*>(pb))},
-                               {DNNL_ARG_DST, memory(cd, engine(), c)}});
+  return cache.emplace(key, dnnl::matmul(pd)).first->second;
+}
+}  // namespace
+
+bool bf16_gemm_available() { return cpu_has_avx512_bf16(); }
+
+void gemm_bf16_typed(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k, float alpha,
+                     const void* a, int32_t a_type, int32_t lda, const void* b, int32_t b_type,
+                     int32_t ldb, float beta, float* c, int32_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  const bool a16 = a_type == CREMA_BFLOAT16, b16 = b_type == CREMA_BFLOAT16;
+  if (!bf16_gemm_available() || k <= 0)
+    return gemm_fp32(trans_a, trans_b, m, n, k, alpha, a, a16, lda, b, b16, ldb, beta, c, ldc);
+  thread_local std::vector<uint16_t> a_buf, b_buf;
+  // op(A) is m x k: stored m x k (rows m) or, transposed, k x m (rows k); likewise B. fp32
+  // operands are rounded into dense buffers; bf16 ones are read where they are.
+  const int64_t a_rows = trans_a ? k : m, a_cols = trans_a ? m : k;
+  const int64_t b_rows = trans_b ? n : k, b_cols = trans_b ? k : n;
+  const uint16_t* pa = a16 ? static_cast<const uint16_t*>(a)
+                           : to_bf16(static_cast<const float*>(a), a_rows, a_cols, lda, &a_buf);
+  const uint16_t* pb = b16 ? static_cast<const uint16_t*>(b)
+                           : to_bf16(static_cast<const float*>(b), b_rows, b_cols, ldb, &b_buf);
+  const int64_t a_ld = a16 ? lda : a_cols, b_ld = b16 ? ldb : b_cols;
+  const MatmulKey key{m,
+                      n,
+                      k,
+                      trans_a ? 1 : a_ld,
+                      trans_a ? a_ld : 1,
+                      trans_b ? 1 : b_ld,
+                      trans_b ? b_ld : 1,
+                      ldc,
+                      alpha,
+                      beta};
+  const dnnl::matmul& mm = matmul_for(key);
+  const memory::desc ad({m, k}, dt::bf16, {key.a_rows, key.a_cols});
+  const memory::desc bd({k, n}, dt::bf16, {key.b_rows, key.b_cols});
+  const memory::desc cd({m, n}, dt::f32, {ldc, 1});
+  thread_local dnnl::stream s(engine());
+  mm.execute(s, {{DNNL_ARG_SRC, memory(ad, engine(), const_cast<uint16_t*>(pa))},
+                 {DNNL_ARG_WEIGHTS, memory(bd, engine(), const_cast<uint16_t*>(pb))},
+                 {DNNL_ARG_DST, memory(cd, engine(), c)}});
   s.wait();
 }
 #else
 bool bf16_gemm_available() { return false; }
 
+void gemm_bf16_typed(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k, float alpha,
+                     const void* a, int32_t a_type, int32_t lda, const void* b, int32_t b_type,
+                     int32_t ldb, float beta, float* c, int32_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  gemm_fp32(trans_a, trans_b, m, n, k, alpha, a, a_type == CREMA_BFLOAT16, lda, b,
+            b_type == CREMA_BFLOAT16, ldb, beta, c, ldc);
+}
+#endif
+
 void gemm_bf16(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k, float alpha,
                const float* a, int32_t lda, const float* b, int32_t ldb, float beta, float* c,
                int32_t ldc) {
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-              trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  gemm_bf16_typed(trans_a, trans_b, m, n, k, alpha, a, CREMA_FLOAT32, lda, b, CREMA_FLOAT32, ldb,
+                  beta, c, ldc);
 }
-#endif
+
+void round_bf16(const float* x, int64_t n, uint16_t* dst) {
+  round_to_bf16(x, static_cast<size_t>(n), dst);
+}
 
 }  // namespace crema

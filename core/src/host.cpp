@@ -130,7 +130,11 @@ crema_host make_table() {
   h.gpu_sgemm = &gpu_sgemm;
 #endif
   h.allreduce_sum = &allreduce_sum;
-  if (bf16_gemm_available()) h.gemm_bf16 = &gemm_bf16;
+  if (bf16_gemm_available()) {
+    h.gemm_bf16 = &gemm_bf16;
+    h.gemm_bf16_typed = &gemm_bf16_typed;
+    h.round_bf16 = &round_bf16;
+  }
   return h;
 }
 }  // namespace

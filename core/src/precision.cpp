@@ -71,10 +71,14 @@ bool cpuid_bit(unsigned subleaf, int reg, int bit) {
 }
 }  // namespace
 
-bool cpu_has_bf16() {
-  if (const char* env = std::getenv("CREMA_CPU_BF16"); env && std::string(env) == "0") return false;
+bool cpu_has_avx512_bf16() {
   static const bool has = cpuid_bit(1, 0, 5);
   return has;
+}
+
+bool cpu_has_bf16() {
+  if (const char* env = std::getenv("CREMA_CPU_BF16"); env && std::string(env) == "0") return false;
+  return cpu_has_avx512_bf16();
 }
 
 bool cpu_has_amx_bf16() {

@@ -247,27 +247,37 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
     if (m == 0) return;
     const Absorbed ab = load_affine(c, fused);
     float* g = c.top(0).diff();
-    if (ab.relu) {
-      const float* z = c.top(0).data();
-      const float slope = slope_;
+    const float* z = c.top(0).data();
+    const float slope = slope_;
+    const bool scale_grad = ab.scale && c.absorbed_params_need_grad(0);
+    const bool dx_wanted = c.propagate_down(0);
+    const bool sums = scale_grad || (dx_wanted && !global_);
+    // The ReLU's mask goes into g in the sums' pass where there is one (a pass fewer).
+    if (ab.relu && !sums)
       for_runs([&](int64_t off, int64_t len, int64_t, auto) {
         relu_mask(z + off, g + off, slope, len);
       });
-    }
-    const bool scale_grad = ab.scale && c.absorbed_params_need_grad(0);
-    const bool dx_wanted = c.propagate_down(0);
     const float* is = inv_std_.data();
     const float* v = kept_ ? x_norm_.data() : c.bottom(0).data();
     const double *s1 = sums_.data(), *s2 = s1 + C;
-    if (scale_grad || (dx_wanted && !global_)) {
+    if (sums) {
       for (int64_t k = 0; k < C; ++k) shift_[k] = kept_ ? 0.f : mean_[k];
       // s1 = sum(g), s2 = sum(g (v - a)) = sum(g . y) / b
       const float* a = shift_.data();
-      channel_sums([g, v, a](int64_t e, int64_t k, auto& s1, auto& s2) {
-        using T = std::decay_t<decltype(s1)>;
-        s1 += g[e];
-        s2 += T(g[e]) * T(v[e] - a[k]);
-      });
+      if (ab.relu)  // each element is visited once: masked in place, then summed
+        channel_sums([g, z, v, a, slope](int64_t e, int64_t k, auto& s1, auto& s2) {
+          using T = std::decay_t<decltype(s1)>;
+          const float ge = z[e] > 0.f ? g[e] : g[e] * slope;
+          g[e] = ge;
+          s1 += ge;
+          s2 += T(ge) * T(v[e] - a[k]);
+        });
+      else
+        channel_sums([g, v, a](int64_t e, int64_t k, auto& s1, auto& s2) {
+          using T = std::decay_t<decltype(s1)>;
+          s1 += g[e];
+          s2 += T(g[e]) * T(v[e] - a[k]);
+        });
     }
     if (scale_grad) {
       float* dgamma = c.param(3).diff();

@@ -19,6 +19,7 @@
 #include "crema/layers/copy.hpp"
 #include "crema/layers/fast_math.hpp"
 #include "crema/layers/im2col.hpp"
+#include "crema/layers/layout_bf16.hpp"
 // The host's table and thread count: the helpers run on the host's threads, as in a plugin.
 #include "crema/core/host.hpp"
 
@@ -166,6 +167,42 @@ TEST_F(LayersCommon, LayoutTransposesRoundTripAndAddTheBias) {
         const int64_t i = (n * channels + c) * plane + p;
         ASSERT_EQ(back[i], x[i] + bias[c]);
       }
+}
+
+// bf16 by its definition on the bit pattern: nearest, ties to even; NaN stays a NaN;
+// subnormals become zero of their sign (as the AVX512_BF16 conversion makes them).
+uint16_t bf16_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);
+  if ((u & 0x7f800000u) == 0) return static_cast<uint16_t>((u >> 16) & 0x8000u);
+  return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+TEST_F(LayersCommon, NchwToNhwcBf16TransposesAndRoundsEveryElement) {
+  if (!layout_bf16_available()) GTEST_SKIP() << "this CPU has no AVX512_BF16";
+  std::mt19937 rng(9);
+  // Ragged planes and channel counts (the masked edges), whole 16 x 16 tiles, one pixel.
+  const std::tuple<int64_t, int64_t, int64_t> shapes[] = {{2, 3, 49},    {1, 16, 16}, {3, 24, 50},
+                                                          {2, 64, 1024}, {1, 17, 1},  {2, 33, 196}};
+  for (const auto& [num, channels, plane] : shapes) {
+    std::vector<float> x = random_floats(static_cast<size_t>(num * channels * plane), rng);
+    x[0] = std::nanf("");
+    if (x.size() > 3) {
+      x[1] = INFINITY;
+      x[2] = 1e-40f;       // subnormal
+      x[3] = 1.00390625f;  // exactly between two bf16 values: ties to even
+    }
+    std::vector<uint16_t> out(x.size(), 0xdead);
+    nchw_to_nhwc_bf16(x.data(), num, channels, plane, out.data());
+    for (int64_t n = 0; n < num; ++n)
+      for (int64_t c = 0; c < channels; ++c)
+        for (int64_t p = 0; p < plane; ++p)
+          ASSERT_EQ(out[static_cast<size_t>((n * plane + p) * channels + c)],
+                    bf16_bits(x[static_cast<size_t>((n * channels + c) * plane + p)]))
+              << num << "x" << channels << "x" << plane << " at n " << n << " c " << c << " p "
+              << p;
+  }
 }
 
 TEST_F(LayersCommon, ExpPolyIsWithinTwoUlpsOfExpAndClampsOutsideFloatRange) {

@@ -1,10 +1,16 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // oneDNN's convolution primitives in bf16 with fp32 tensors at the edges (onednn_conv.hpp).
 // Every pass reorders its fp32 N,C,H,W inputs into the bf16 layouts the primitive picked
-// (format "any": blocked for AMX), runs, and reorders the fp32 result back; dE/dW is added to
-// the layer's gradient by the reorder itself (a sum post-op). All of it lives in the layer's
-// workspace, so that the buffers are shared by every layer of the net.
+// (format "any": N,H,W,C or blocked for AMX), runs, and reorders the fp32 result back; dE/dW is
+// added to the layer's gradient by the reorder itself (a sum post-op). Between N,C,H,W and
+// N,H,W,C crema's own one-pass transposes replace oneDNN's reorders (layout_bf16.hpp; 2-3x
+// faster, measured in BENCHMARKS.md). The scratch lives in the layer's workspace, shared by
+// every layer of the net, except the forward's bf16 input, which the layer keeps for dE/dW
+// (as PyTorch's autocast keeps the cast input): one conversion of x a step instead of two.
 #include "crema/layers/onednn_conv.hpp"
+
+#include "crema/layers/im2col.hpp"
+#include "crema/layers/layout_bf16.hpp"
 
 #if CREMA_WITH_ONEDNN
 #include <oneapi/dnnl/dnnl.hpp>
@@ -44,6 +50,42 @@ Slot place(const memory::desc& d, size_t* end) {
 }
 
 void* at(void* ws, const Slot& s) { return static_cast<char*>(ws) + s.offset; }
+
+// An activation crossing between crema's fp32 N,C,H,W and a primitive's buffer: by crema's
+// transposes where the primitive's side is N,H,W,C, else by oneDNN's reorder.
+struct Edge {
+  dnnl::reorder reorder;
+  bool nhwc = false;
+  int64_t num = 0, channels = 0, plane = 0;
+};
+// `from` -> `to` for activations of dims d, one side crema's fp32 N,C,H,W.
+Edge edge(const memory& from, const memory& to, const memory::dims& d) {
+  Edge e{dnnl::reorder(from, to), false, d[0], d[1], d[2] * d[3]};
+  e.nhwc = (to.get_desc() == memory::desc(d, dt::bf16, tag::nhwc) && layout_bf16_available()) ||
+           from.get_desc() == memory::desc(d, dt::f32, tag::nhwc);
+  return e;
+}
+void run(const Edge& e, dnnl::stream& s, memory from, memory to) {
+  if (!e.nhwc) return e.reorder.execute(s, from, to);
+  if (to.get_desc().data_type() == dt::bf16)
+    nchw_to_nhwc_bf16(static_cast<const float*>(from.get_data_handle()), e.num, e.channels, e.plane,
+                      static_cast<uint16_t*>(to.get_data_handle()));
+  else
+    nhwc_to_nchw(static_cast<const float*>(from.get_data_handle()), static_cast<int>(e.num),
+                 static_cast<int>(e.channels), e.plane, nullptr,
+                 static_cast<float*>(to.get_data_handle()));
+}
+
+// 64-byte aligned bytes that a layer keeps between its forward and backward passes.
+struct KeptBuffer {
+  void* data = nullptr;
+  explicit KeptBuffer(size_t bytes) : data(std::aligned_alloc(64, aligned(bytes))) {
+    if (!data) throw std::bad_alloc();
+  }
+  ~KeptBuffer() { std::free(data); }
+  KeptBuffer(const KeptBuffer&) = delete;
+  KeptBuffer& operator=(const KeptBuffer&) = delete;
+};
 }  // namespace
 
 struct OnednnConv::Plan {
@@ -52,15 +94,22 @@ struct OnednnConv::Plan {
   // forward
   dnnl::convolution_forward fwd;
   Slot f_x, f_w, f_y, f_scratch;
-  dnnl::reorder f_rx, f_rw, f_ry;
+  dnnl::reorder f_rw;
+  Edge f_rx, f_ry;
+  // The forward's bf16 input, kept for dE/dW when both want one layout (else null), and the
+  // input it was made from.
+  std::unique_ptr<KeptBuffer> kept_x;
+  const float* kept_from = nullptr;
   // dE/dx
   dnnl::convolution_backward_data bwd_data;
   Slot d_dy, d_w, d_dx, d_scratch;
-  dnnl::reorder d_rdy, d_rw, d_rdx;
+  dnnl::reorder d_rw;
+  Edge d_rdy, d_rdx;
   // dE/dW
   dnnl::convolution_backward_weights bwd_weights;
   Slot w_x, w_dy, w_dw, w_scratch;
-  dnnl::reorder w_rx, w_rdy, w_rdw;
+  dnnl::reorder w_rdw;
+  Edge w_rx, w_rdy;
   // dE/dW reads the bf16 dE/dy that dE/dx reordered, when both primitives want one layout.
   bool share_dy = false;
   size_t forward_bytes = 0, backward_bytes = 0;
@@ -125,7 +174,12 @@ size_t OnednnConv::plan(const ConvGeometry& g, int num_output, int64_t num, bool
   p->bwd_weights = dnnl::convolution_backward_weights(wpd);
 
   size_t end = 0;
-  p->f_x = place(fpd.src_desc(), &end);
+  if (fpd.src_desc() == wpd.src_desc()) {
+    p->kept_x = std::make_unique<KeptBuffer>(fpd.src_desc().get_size());
+    p->f_x.mem = memory(fpd.src_desc(), eng, p->kept_x->data);
+  } else {
+    p->f_x = place(fpd.src_desc(), &end);
+  }
   p->f_w = place(fpd.weights_desc(), &end);
   p->f_y = place(fpd.dst_desc(), &end);
   p->f_scratch = place(fpd.scratchpad_desc(), &end);
@@ -142,14 +196,14 @@ size_t OnednnConv::plan(const ConvGeometry& g, int num_output, int64_t num, bool
   p->w_scratch = place(wpd.scratchpad_desc(), &end);
   p->backward_bytes = end;
 
-  p->f_rx = dnnl::reorder(p->user_x, p->f_x.mem);
+  p->f_rx = edge(p->user_x, p->f_x.mem, src);
   p->f_rw = dnnl::reorder(p->user_w, p->f_w.mem);
-  p->f_ry = dnnl::reorder(p->f_y.mem, p->user_y);
-  p->d_rdy = dnnl::reorder(p->user_dy, p->d_dy.mem);
+  p->f_ry = edge(p->f_y.mem, p->user_y, dst);
+  p->d_rdy = edge(p->user_dy, p->d_dy.mem, dst);
   p->d_rw = dnnl::reorder(p->user_w, p->d_w.mem);
-  p->d_rdx = dnnl::reorder(p->d_dx.mem, p->user_dx);
-  p->w_rx = dnnl::reorder(p->user_x, p->w_x.mem);
-  p->w_rdy = dnnl::reorder(p->user_dy, p->w_dy.mem);
+  p->d_rdx = edge(p->d_dx.mem, p->user_dx, src);
+  p->w_rx = edge(p->user_x, p->w_x.mem, src);
+  p->w_rdy = edge(p->user_dy, p->w_dy.mem, dst);
   // dE/dW accumulates into the layer's gradient (Caffe's iter_size sums): dw = 1*dw + new.
   dnnl::post_ops sum;
   sum.append_sum(1.f);
@@ -175,8 +229,10 @@ void OnednnConv::forward(const float* x, const float* w, const float* bias, floa
   bind(p.user_x, x);
   bind(p.user_w, w);
   bind(p.user_y, y);
-  for (const Slot* slot : {&p.f_x, &p.f_w, &p.f_y, &p.f_scratch}) bind(*slot, ws);
-  p.f_rx.execute(s, p.user_x, p.f_x.mem);
+  for (const Slot* slot : {&p.f_w, &p.f_y, &p.f_scratch}) bind(*slot, ws);
+  if (!p.kept_x) bind(p.f_x, ws);
+  run(p.f_rx, s, p.user_x, p.f_x.mem);
+  p.kept_from = p.kept_x ? x : nullptr;
   p.f_rw.execute(s, p.user_w, p.f_w.mem);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, p.f_x.mem},
                                        {DNNL_ARG_WEIGHTS, p.f_w.mem},
@@ -187,8 +243,8 @@ void OnednnConv::forward(const float* x, const float* w, const float* bias, floa
     args[DNNL_ARG_BIAS] = p.user_b;
   }
   p.fwd.execute(s, args);
-  p.f_ry.execute(s, p.f_y.mem, p.user_y);
   s.wait();
+  run(p.f_ry, s, p.f_y.mem, p.user_y);
 }
 
 void OnednnConv::backward(const float* x, const float* w, const float* dy, float* dw, float* dx,
@@ -200,20 +256,28 @@ void OnednnConv::backward(const float* x, const float* w, const float* dy, float
     bind(p.user_w, w);
     bind(p.user_dx, dx);
     for (const Slot* slot : {&p.d_dy, &p.d_w, &p.d_dx, &p.d_scratch}) bind(*slot, ws);
-    p.d_rdy.execute(s, p.user_dy, p.d_dy.mem);
+    run(p.d_rdy, s, p.user_dy, p.d_dy.mem);
     p.d_rw.execute(s, p.user_w, p.d_w.mem);
     p.bwd_data.execute(s, {{DNNL_ARG_DIFF_DST, p.d_dy.mem},
                            {DNNL_ARG_WEIGHTS, p.d_w.mem},
                            {DNNL_ARG_DIFF_SRC, p.d_dx.mem},
                            {DNNL_ARG_SCRATCHPAD, p.d_scratch.mem}});
-    p.d_rdx.execute(s, p.d_dx.mem, p.user_dx);
+    s.wait();
+    run(p.d_rdx, s, p.d_dx.mem, p.user_dx);
   }
   if (dw) {
     bind(p.user_x, x);
     bind(p.user_dw, dw);
-    for (const Slot* slot : {&p.w_x, &p.w_dy, &p.w_dw, &p.w_scratch}) bind(*slot, ws);
-    p.w_rx.execute(s, p.user_x, p.w_x.mem);
-    if (!(dx && p.share_dy)) p.w_rdy.execute(s, p.user_dy, p.w_dy.mem);
+    for (const Slot* slot : {&p.w_dy, &p.w_dw, &p.w_scratch}) bind(*slot, ws);
+    // The forward's bf16 x where it made one from this x (the bottom is unchanged between a
+    // layer's forward and backward passes in a net), else a conversion now.
+    const bool kept = p.kept_x && p.kept_from == x;
+    if (kept)
+      p.w_x.mem.set_data_handle(p.kept_x->data);
+    else
+      bind(p.w_x, ws);
+    if (!kept) run(p.w_rx, s, p.user_x, p.w_x.mem);
+    if (!(dx && p.share_dy)) run(p.w_rdy, s, p.user_dy, p.w_dy.mem);
     p.bwd_weights.execute(s, {{DNNL_ARG_SRC, p.w_x.mem},
                               {DNNL_ARG_DIFF_DST, p.w_dy.mem},
                               {DNNL_ARG_DIFF_WEIGHTS, p.w_dw.mem},

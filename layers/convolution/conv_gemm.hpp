@@ -89,6 +89,13 @@ class ConvGemm {
                          float* ws) const;
   void pointwise_backward(const float* x, const float* w, const float* dy, float* dw, float* dx,
                           float* ws) const;
+  bool bf16_operands() const;  // bf16 products on operands rounded once (pointwise only)
+  uint16_t* rounded_input(float* ws, int slot) const;
+  uint16_t* rounded_output_grad(float* ws, int slot) const;
+  const uint16_t* rounded_weights(const float* w, float* ws) const;
+  void pointwise_forward_bf16(const float* x, const float* w, float* y, float* ws) const;
+  void pointwise_backward_bf16(const float* x, const float* w, const float* dy, float* dw,
+                               float* dx, float* ws) const;
   void depthwise_forward(const float* x, const float* w, const float* bias, float* y,
                          float* ws) const;
   void backward_gemm(const float* x, const float* w, const float* dy, float* dw, float* dx,

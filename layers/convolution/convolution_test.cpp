@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -613,6 +615,95 @@ TEST(Convolution, Bf16ComputesWithRoundedInputsAndFp32Sums) {
       // fp32 sums of at most a few hundred terms: within 1e-5 of their magnitude.
       EXPECT_LT(worst, 1e-5) << c.body << " engine '" << engine << "'";
       EXPECT_GT(off_unrounded, 1e-4) << c.body << ": the inputs were not rounded to bf16";
+    }
+  }
+  unsetenv("CREMA_CONV_BF16");
+}
+
+// dE/dx and dE/dW of the same layers in bf16: products of the bf16-rounded output gradient with
+// rounded weights (dE/dx) or rounded inputs (dE/dW), summed in fp32. Reference in double.
+struct RefGrads {
+  std::vector<double> dx, dw, dx_mag, dw_mag;
+};
+RefGrads reference_grads(LayerHarness& h, const Ref& r, bool round_bf16) {
+  auto xs = h.bottom_shape(0), ys = h.top_shape(0);
+  const int N = static_cast<int>(xs[0]), C = static_cast<int>(xs[1]), H = static_cast<int>(xs[2]),
+            W = static_cast<int>(xs[3]), M = static_cast<int>(ys[1]), OH = static_cast<int>(ys[2]),
+            OW = static_cast<int>(ys[3]);
+  const int cg = C / r.group, mg = M / r.group;
+  const float *x = h.bottom_data(0), *w = h.param_data(0), *dy = h.top_diff(0);
+  RefGrads g;
+  g.dx.assign(static_cast<size_t>(N) * C * H * W, 0.0);
+  g.dx_mag = g.dx;
+  g.dw.assign(static_cast<size_t>(M) * cg * r.kh * r.kw, 0.0);
+  g.dw_mag = g.dw;
+  auto rd = [&](double v) { return round_bf16 ? bf16(v) : v; };
+  for (int n = 0; n < N; ++n)
+    for (int o = 0; o < M; ++o)
+      for (int oh = 0; oh < OH; ++oh)
+        for (int ow = 0; ow < OW; ++ow) {
+          const double d = rd(dy[((static_cast<size_t>(n) * M + o) * OH + oh) * OW + ow]);
+          for (int c = 0; c < cg; ++c)
+            for (int i = 0; i < r.kh; ++i)
+              for (int j = 0; j < r.kw; ++j) {
+                int ih = oh * r.sh - r.ph + i * r.dh, iw = ow * r.sw - r.pw + j * r.dw;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                const size_t wi = ((static_cast<size_t>(o) * cg + c) * r.kh + i) * r.kw + j;
+                const size_t xi =
+                    ((static_cast<size_t>(n) * C + (o / mg) * cg + c) * H + ih) * W + iw;
+                g.dx[xi] += rd(w[wi]) * d;
+                g.dx_mag[xi] += std::fabs(rd(w[wi]) * d);
+                g.dw[wi] += rd(x[xi]) * d;
+                g.dw_mag[wi] += std::fabs(rd(x[xi]) * d);
+              }
+        }
+  return g;
+}
+
+TEST(Convolution, Bf16GradientsUseRoundedOperandsAndFp32Sums) {
+  struct Case {
+    const char* body;
+    std::vector<int64_t> shape;
+    Ref ref;
+  };
+  const Case cases[] = {
+      {"num_output: 8 kernel_size: 3 pad: 1", {2, 16, 9, 11}, {3, 3, 1, 1, 1, 1, 1, 1, 1}},
+      {"num_output: 6 kernel_size: 1", {3, 32, 5, 7}, {1, 1, 0, 0, 1, 1, 1, 1, 1}},
+      {"num_output: 8 kernel_size: 1 group: 2", {2, 12, 5, 6}, {1, 1, 0, 0, 1, 1, 1, 1, 2}},
+      {"num_output: 12 kernel_size: 1 stride: 2", {2, 24, 7, 7}, {1, 1, 0, 0, 2, 2, 1, 1, 1}}};
+  for (const char* engine : {"", "onednn", "gemm"}) {
+    if (*engine) setenv("CREMA_CONV_BF16", engine, 1);
+    for (const Case& c : cases) {
+      crema::testing::HarnessOptions opt;
+      opt.math = 1;  // CREMA_BFLOAT16
+      LayerHarness h(conv(std::string(c.body) + kFillers), {c.shape}, opt);
+      if (h.math() != 1) {
+        unsetenv("CREMA_CONV_BF16");
+        GTEST_SKIP() << "no bf16 on this CPU or build (crema computes in fp32 there)";
+      }
+      h.fill_gaussian(0, 1.0);
+      h.forward();
+      std::mt19937 rng(5);
+      std::normal_distribution<float> normal(0.f, 1.f);
+      for (int64_t i = 0; i < h.count(h.top_shape(0)); ++i) h.top_diff(0)[i] = normal(rng);
+      h.zero_param_diffs();
+      h.backward();
+      const RefGrads want = reference_grads(h, c.ref, true);
+      const RefGrads exact = reference_grads(h, c.ref, false);
+      auto compare = [&](const float* got, const std::vector<double>& ref,
+                         const std::vector<double>& mag, const std::vector<double>& unrounded,
+                         const char* what) {
+        double worst = 0, off_unrounded = 0;
+        for (size_t i = 0; i < ref.size(); ++i) {
+          worst = std::max(worst, std::fabs(got[i] - ref[i]) / std::max(mag[i], 1e-30));
+          off_unrounded = std::max(off_unrounded, std::fabs(got[i] - unrounded[i]));
+        }
+        // fp32 sums of at most a few hundred terms: within 1e-5 of their magnitude.
+        EXPECT_LT(worst, 1e-5) << what << " of " << c.body << ", engine '" << engine << "'";
+        EXPECT_GT(off_unrounded, 1e-4) << what << " of " << c.body << ": not rounded to bf16";
+      };
+      compare(h.bottom_diff(0), want.dx, want.dx_mag, exact.dx, "dE/dx");
+      compare(h.param_diff(0), want.dw, want.dw_mag, exact.dw, "dE/dW");
     }
   }
   unsetenv("CREMA_CONV_BF16");

@@ -275,6 +275,30 @@ inline void gemm(crema_dtype math, bool trans_a, bool trans_b, int m, int n, int
   else
     host().sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
+// Whether the host also takes GEMM operands already rounded to bf16 (crema_host.gemm_bf16_typed,
+// ABI 1.4): a layer that feeds one operand to several GEMMs rounds it once with round_bf16.
+inline bool host_has_bf16_operands() {
+  const crema_host& h = host();
+  return h.struct_size >= offsetof(crema_host, round_bf16) + sizeof(void*) && h.gemm_bf16_typed &&
+         h.round_bf16;
+}
+// dst[i] = x[i] rounded to bf16, as the host's bf16 GEMMs round (needs host_has_bf16_operands).
+inline void round_bf16(const float* x, int64_t n, uint16_t* dst) { host().round_bf16(x, n, dst); }
+// One operand of gemm_bf16 below: fp32 values (rounded by the GEMM) or bf16 ones from round_bf16.
+struct GemmOperand {
+  const void* data;
+  crema_dtype type;
+  int ld;  // leading dimension, in elements
+};
+inline GemmOperand fp32_operand(const float* data, int ld) { return {data, CREMA_FLOAT32, ld}; }
+inline GemmOperand bf16_operand(const uint16_t* data, int ld) { return {data, CREMA_BFLOAT16, ld}; }
+// C = alpha * op(A) * op(B) + beta * C with bf16 products and fp32 sums (needs
+// host_has_bf16_operands).
+inline void gemm_bf16(bool trans_a, bool trans_b, int m, int n, int k, float alpha, GemmOperand a,
+                      GemmOperand b, float beta, float* c, int ldc) {
+  host().gemm_bf16_typed(trans_a, trans_b, m, n, k, alpha, a.data, a.type, a.ld, b.data, b.type,
+                         b.ld, beta, c, ldc);
+}
 // Dense operands, as gemm() above, computed in `math`.
 inline void gemm(crema_dtype math, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
                  const float* a, const float* b, float beta, float* c) {

@@ -26,7 +26,7 @@ extern "C" {
 #endif
 
 #define CREMA_ABI_MAJOR 1
-#define CREMA_ABI_MINOR 3
+#define CREMA_ABI_MINOR 4
 #define CREMA_MAX_DIMS 8
 #define CREMA_ENTRY_SYMBOL "crema_plugin_entry"
 
@@ -205,6 +205,16 @@ typedef struct crema_host {
   void (*gemm_bf16)(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k, float alpha,
                     const float* a, int32_t lda, const float* b, int32_t ldb, float beta, float* c,
                     int32_t ldc);
+  /* Minor 4, optional (absent or NULL where gemm_bf16 is). gemm_bf16 with each operand either
+   * fp32, rounded on the way in (a_type / b_type CREMA_FLOAT32), or already bf16 (CREMA_BFLOAT16:
+   * uint16_t values, the upper halves of fp32 patterns, read in place with their leading
+   * dimension), so that an operand several GEMMs share is rounded once. */
+  void (*gemm_bf16_typed)(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k,
+                          float alpha, const void* a, int32_t a_type, int32_t lda, const void* b,
+                          int32_t b_type, int32_t ldb, float beta, float* c, int32_t ldc);
+  /* Minor 4, optional, with gemm_bf16_typed. dst[i] = x[i] rounded to bf16 as gemm_bf16 rounds
+   * (nearest even; subnormals to zero). */
+  void (*round_bf16)(const float* x, int64_t n, uint16_t* dst);
 } crema_host;
 
 typedef int32_t (*crema_run_fn)(void* self, const crema_exec* exec, crema_io* io);

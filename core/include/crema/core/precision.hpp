@@ -31,6 +31,8 @@ LayerMath requested_math(const pb::NetParameter& net, const pb::LayerParameter& 
 // AVX512_BF16 (bf16 dot products) on this CPU; CREMA_CPU_BF16=0 says no, to try the fp32
 // fallback on any machine.
 bool cpu_has_bf16();
+// The CPUID bit alone, read once: for the conversion kernels, which must not pay a getenv a call.
+bool cpu_has_avx512_bf16();
 // AMX tiles with bf16 (matrix units of newer Xeons), for the log.
 bool cpu_has_amx_bf16();
 
