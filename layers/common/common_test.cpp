@@ -146,10 +146,19 @@ TEST_F(LayersCommon, Col2imSumsTheEntriesReadFromEachPixel) {
   EXPECT_EQ(x, (std::vector<float>{4, 6, 4, 6, 9, 6, 4, 6, 4}));
 }
 
+void check_layout_round_trip(int num, int channels, int64_t plane);
+
 TEST_F(LayersCommon, LayoutTransposesRoundTripAndAddTheBias) {
+  // Edges only, whole 16 x 16 and 8 x 8 tiles with edges, one pixel.
+  for (const auto& [num, channels, plane] :
+       {std::tuple<int, int, int64_t>{3, 5, 7}, {2, 33, 50}, {2, 16, 64}, {1, 24, 1}}) {
+    SCOPED_TRACE(std::to_string(channels) + " channels, " + std::to_string(plane) + " pixels");
+    check_layout_round_trip(num, channels, plane);
+  }
+}
+
+void check_layout_round_trip(int num, int channels, int64_t plane) {
   std::mt19937 rng(3);
-  const int num = 3, channels = 5;
-  const int64_t plane = 7;
   const auto x = random_floats(int64_t{num} * channels * plane, rng);
   const auto bias = random_floats(channels, rng);
   std::vector<float> xt(x.size()), back(x.size());
