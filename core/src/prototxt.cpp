@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <sstream>
 
 #include "crema/core/proto_io.hpp"
@@ -120,7 +121,10 @@ pb::NetParameter parse_net_text(const std::string& text, const std::string& sour
 // The Python layer (layers/python) imports its modules from the folders of the definitions this
 // process read too, as Caffe users keep a layer's .py beside its prototxt: they are listed in
 // CREMA_DEFINITION_DIRS (colon-separated, in the order first read), since plugins see no paths.
+// One writer at a time: the ranks of `crema train -gpu 0,1` read their nets in their threads.
 static void note_definition_dir(const std::string& path) {
+  static std::mutex writing;
+  const std::lock_guard<std::mutex> lock(writing);
   const size_t slash = path.rfind('/');
   const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash ? slash : 1);
   const char* now = std::getenv("CREMA_DEFINITION_DIRS");

@@ -76,4 +76,14 @@ grep -q "crema train: rank 0 of 2 failed: .*c_iter_10.caffemodel.*; stopping eve
 "$crema" test -model bn.prototxt -weights out/c_iter_5.caffemodel -iterations 2 > test5.log 2>&1 ||
   { cat test5.log; fail "the last complete snapshot does not load"; }
 echo "rank 0 failed writing a snapshot: every rank stopped, naming it; iteration 5 loads"
+
+# 4. A GPU list is one process driving several GPUs: under mpirun it is refused, saying what to
+# give instead (before any GPU is looked for, so it is checked here without one).
+timeout 60 mpirun --oversubscribe --bind-to none -np 1 "$crema" train -solver c.prototxt \
+  -overwrite -gpu 0,1 > list.log 2>&1
+rc=$?
+[ "$rc" -eq 1 ] || { cat list.log; fail "-gpu 0,1 under mpirun: exit status $rc, want 1"; }
+grep -q -- "-gpu 0,1: under mpirun every process is one rank on one GPU: give -gpu all" list.log ||
+  { cat list.log; fail "-gpu 0,1 under mpirun: no clear refusal"; }
+echo "-gpu 0,1 under mpirun: refused, pointing to -gpu all"
 echo "PASS"

@@ -90,6 +90,11 @@ done
 # 2. Every flag value is checked, with a message, before anything runs.
 refused "-gpu abc" train -solver good.prototxt -gpu abc
 refused "-gpu -1" train -solver good.prototxt -gpu -1
+# Caffe's -gpu 0,1: a list of distinct GPU numbers, checked before anything runs.
+refused "-gpu 0,0: GPU 0 is listed twice" train -solver good.prototxt -gpu 0,0
+refused "-gpu 0,x: give a GPU number .* a comma list" train -solver good.prototxt -gpu 0,x
+refused "-gpu 0,: a comma list of GPU numbers" train -solver good.prototxt -gpu 0,
+refused "-gpu 0,1: give a GPU number" device_query -gpu 0,1
 refused "-gpu abc" test -model net.prototxt -gpu abc
 refused "-gpu abc" time -model net.prototxt -gpu abc
 refused "-gpu abc" device_query -gpu abc

@@ -47,6 +47,10 @@ expect_refusal() {  # what, command...
     fail "$what gave no reason: $(tail -3 "$work/out")"
 }
 expect_refusal "train -gpu 0" "$crema" train -solver solver.prototxt -gpu 0
+# Several GPUs in one process (a thread a GPU) and every GPU: the same reason, before any thread.
+expect_refusal "train -gpu 0,1" "$crema" train -solver solver.prototxt -gpu 0,1
+grep -q "^.*-gpu 0,1: " "$work/out" || fail "train -gpu 0,1 does not name the flag: $(tail -3 "$work/out")"
+expect_refusal "train -gpu all" "$crema" train -solver solver.prototxt -gpu all
 expect_refusal "time -gpu 0" "$crema" time -model net.prototxt -gpu 0 -iterations 1
 expect_refusal "test -gpu 0" "$crema" test -model net.prototxt -gpu 0 -iterations 1
 

@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// crema train -solver S [-weights W | -snapshot STATE] [-gpu N] [-iterations N] [-overwrite]
-// A fresh run is refused where an earlier one left snapshots or metrics (unless -overwrite); a
-// run stopped by SIGINT says the command that resumes it.
+// crema train -solver S [-weights W | -snapshot STATE] [-gpu N|N,M,...|all] [-iterations N]
+// [-overwrite]. A fresh run is refused where an earlier one left snapshots or metrics (unless
+// -overwrite); a run stopped by SIGINT says the command that resumes it. -gpu 0,1 trains one
+// Solver a GPU, each in its own thread of this process (thread_ranks.hpp).
 #include <iomanip>
 #include <iostream>
 
 #include "crema/core/device.hpp"
 #include "crema/core/log.hpp"
 #include "crema/core/prototxt.hpp"
+#include "crema/core/registry.hpp"
 #include "crema/solver/comm.hpp"
 #include "crema/solver/solver.hpp"
+#include "crema/solver/thread_ranks.hpp"
 #include "data_size.hpp"
 #include "distributed_run.hpp"
 #include "flags.hpp"
@@ -95,6 +98,10 @@ std::string earlier_run_refusal(const EarlierRun& earlier, int argc, char** argv
 }  // namespace
 
 namespace {
+int train_rank(const pb::SolverParameter& param, const SolverOptions& options,
+               const po::variables_map& vm, int argc, char** argv,
+               const po::options_description& desc);
+
 int train_on_this_rank(int argc, char** argv) {
   po::options_description desc("crema train");
   add_common_options(desc);
@@ -106,7 +113,9 @@ int train_on_this_rank(int argc, char** argv) {
       "weights", existing_files("weights"),
       "initialise from these weights (comma-separated) to fine-tune")(
       "snapshot", existing_file("snapshot"), "resume from this .solverstate")(
-      "gpu", gpu_id("gpu", true), "train on this GPU (overrides solver_mode)")(
+      "gpu", gpu_list("gpu"),
+      "train on this GPU (overrides solver_mode); 0,1 or all: on several, one process with a "
+      "thread a GPU (under mpirun, all: each rank on the GPU of its rank on its machine)")(
       "iterations", positive_int("iterations"), "override max_iter")(
       "sigint_effect", one_of("sigint_effect", {"stop", "snapshot", "none"})->default_value("stop"),
       "on SIGINT: stop, snapshot or none")(
@@ -117,10 +126,10 @@ int train_on_this_rank(int argc, char** argv) {
       "stage", po::value<std::vector<std::string>>()->composing()->value_name("NAME"),
       "train net state stage (repeatable)")(
       "allreduce_overlap", po::value<bool>()->default_value(true, "true")->value_name("true|false"),
-      "under mpirun: sum each bucket of gradients over the ranks as soon as the backward pass has "
-      "finished it (false: all after the backward pass)")(
+      "with several ranks: sum each bucket of gradients over the ranks as soon as the backward "
+      "pass has finished it (false: all after the backward pass)")(
       "bucket_mb", po::value<double>()->default_value(4, "4")->value_name("MB"),
-      "under mpirun: size of the gradient buckets summed over the ranks")(
+      "with several ranks: size of the gradient buckets summed over the ranks")(
       "tensorboard", po::value<bool>()->default_value(true, "true")->value_name("true|false"),
       "write TensorBoard event files (events.out.tfevents.*) beside the metrics file; "
       "-tensorboard false writes the metrics file alone")(
@@ -135,12 +144,32 @@ int train_on_this_rank(int argc, char** argv) {
   const std::string path = vm["solver"].as<std::string>();
   pb::SolverParameter param = read_solver_file(path);
   if (vm.count("iterations")) param.set_max_iter(vm["iterations"].as<int>());
+  std::vector<int> thread_gpus;  // -gpu 0,1 (or all, alone): a rank a GPU, a thread each
   if (vm.count("gpu")) {
     std::string g = vm["gpu"].as<std::string>();
-    if (device::count() == 0)
-      throw std::runtime_error("-gpu " + g + ": " + device::unavailable_reason());
-    // -gpu all under mpirun: one GPU per rank of this machine.
-    const int id = g == "all" ? local_rank() % device::count() : std::stoi(g);
+    if (g.find(',') != std::string::npos && launched_by_mpi())
+      throw std::runtime_error("-gpu " + g +
+                               ": under mpirun every process is one rank on one GPU: give -gpu "
+                               "all (each rank takes the GPU of its rank on its machine) or one "
+                               "GPU number; a comma list is for one process without mpirun");
+    const int gpus = device::count();
+    if (gpus == 0) throw std::runtime_error("-gpu " + g + ": " + device::unavailable_reason());
+    int id = 0;
+    if (g == "all" && launched_by_mpi()) {
+      id = local_rank() % gpus;  // one GPU per rank of this machine
+    } else {
+      if (g == "all")
+        for (int i = 0; i < gpus; ++i) thread_gpus.push_back(i);
+      else
+        thread_gpus = read_gpu_list(g);
+      for (int i : thread_gpus)
+        if (i >= gpus)
+          throw std::runtime_error("-gpu " + g + ": there is no GPU " + std::to_string(i) + ": " +
+                                   std::to_string(gpus) +
+                                   " found, numbered from 0 (crema device_query lists them)");
+      id = thread_gpus[0];
+      if (thread_gpus.size() == 1) thread_gpus.clear();
+    }
     param.set_solver_mode(pb::SolverParameter::GPU);
     param.set_device_id(id);
   }
@@ -166,6 +195,21 @@ int train_on_this_rank(int argc, char** argv) {
   options.bucket_bytes = static_cast<size_t>(bucket_mb * 1048576.0);
   options.precision = precision_flag(vm);
   options.tensorboard = vm["tensorboard"].as<bool>();
+  if (thread_gpus.empty()) return train_rank(param, options, vm, argc, argv, desc);
+  // Several GPUs in this process: rank r trains on thread_gpus[r] in its own thread. The plugin
+  // scan, the signal handlers and the checks above are done once, here.
+  Registry::global().types();
+  return run_thread_ranks(static_cast<int>(thread_gpus.size()), thread_gpus, [&](int r) {
+    pb::SolverParameter mine = param;
+    mine.set_device_id(thread_gpus[static_cast<size_t>(r)]);
+    return train_rank(mine, options, vm, argc, argv, desc);
+  });
+}
+
+// One rank's Solver: alone, under mpirun, or in one thread of -gpu 0,1 (world() is its rank).
+int train_rank(const pb::SolverParameter& param, const SolverOptions& options,
+               const po::variables_map& vm, int argc, char** argv,
+               const po::options_description& desc) {
   Solver solver(param, options);
   if (vm.count("snapshot")) solver.restore(vm["snapshot"].as<std::string>());
   if (vm.count("weights")) solver.load_weights(vm["weights"].as<std::string>());
@@ -193,7 +237,8 @@ int train_on_this_rank(int argc, char** argv) {
 }
 }  // namespace
 
-// Under mpirun (or srun) every process is one rank of a data-parallel run (docs/DISTRIBUTED.md).
+// Under mpirun (or srun) every process is one rank of a data-parallel run; with -gpu 0,1 every
+// thread is (docs/DISTRIBUTED.md).
 int run_train(int argc, char** argv) {
   return run_as_rank([&] { return train_on_this_rank(argc, argv); });
 }

@@ -156,16 +156,44 @@ po::typed_value<std::string>* gpu_id(const std::string& flag, bool allow_all) {
       [flag, allow_all](const std::string& text) {
         int64_t id = 0;
         if ((allow_all && text == "all") || read_whole(text, 0, INT_MAX, &id)) return text;
-        if (allow_all && text.find(',') != std::string::npos)  // Caffe's -gpu 0,1
-          bad_value(flag, text,
-                    "several GPUs in one process are not supported yet: start one process a GPU, "
-                    "mpirun -np 2 crema train ... -gpu all (docs/DISTRIBUTED.md)");
         bad_value(
             flag, text,
             std::string("give a GPU number: 0 for the first (crema device_query lists them)") +
                 (allow_all ? ", or all" : ""));
       },
       allow_all ? "ID|all" : "ID");
+}
+
+std::vector<int> read_gpu_list(const std::string& text) {
+  std::vector<int> ids;
+  std::stringstream ss(text);
+  for (std::string word; std::getline(ss, word, ',');) ids.push_back(std::stoi(word));
+  return ids;
+}
+
+po::typed_value<std::string>* gpu_list(const std::string& flag) {
+  return new CheckedValue<std::string>(
+      [flag](const std::string& text) {
+        if (text == "all") return text;
+        std::set<int64_t> seen;
+        std::stringstream ss(text);
+        std::string word;
+        // getline drops a trailing empty word: "0," is caught by the last character.
+        while (std::getline(ss, word, ',')) {
+          int64_t id = 0;
+          if (!read_whole(word, 0, INT_MAX, &id))
+            bad_value(flag, text,
+                      "give a GPU number (0 for the first; crema device_query lists them), a "
+                      "comma list of them (0,1: one process trains on both, a thread a GPU), or "
+                      "all");
+          if (!seen.insert(id).second)
+            bad_value(flag, text, "GPU " + word + " is listed twice: give each GPU once");
+        }
+        if (text.empty() || text.back() == ',')
+          bad_value(flag, text, "a comma list of GPU numbers, such as 0,1, or all");
+        return text;
+      },
+      "ID[,ID...]|all");
 }
 
 po::typed_value<std::string>* existing_file(const std::string& flag) {

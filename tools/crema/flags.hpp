@@ -41,6 +41,10 @@ po::typed_value<int>* non_negative_int(const std::string& flag);  // 0, 1, ...
 po::typed_value<int64_t>* non_negative_int64(const std::string& flag);
 // A GPU number (0, 1, ...); with allow_all also "all". std::stoi reads it afterwards.
 po::typed_value<std::string>* gpu_id(const std::string& flag, bool allow_all = false);
+// crema train's GPUs: one number, a comma list of distinct numbers (Caffe's -gpu 0,1: one
+// process, a thread a GPU) or "all"; read_gpu_list reads a list back ("0,2": {0, 2}).
+po::typed_value<std::string>* gpu_list(const std::string& flag);
+std::vector<int> read_gpu_list(const std::string& text);
 // A file that must exist: "-solver: no such file: PATH" otherwise.
 po::typed_value<std::string>* existing_file(const std::string& flag);
 // Comma-separated files (-weights a.caffemodel,b.caffemodel), each of which must exist.

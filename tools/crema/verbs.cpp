@@ -24,16 +24,18 @@ const std::vector<VerbInfo>& verb_table() {
        "iterations, testing every test_interval iterations and writing snapshots as it says. "
        "Ctrl-C writes a snapshot and stops; -snapshot resumes from one, -weights starts from "
        "trained weights (fine-tuning). Started by mpirun (or srun), each process is one rank of "
-       "a data-parallel run (docs/DISTRIBUTED.md).",
+       "a data-parallel run; -gpu 0,1 (or -gpu all) without mpirun runs one rank a GPU, each a "
+       "thread of this process (docs/DISTRIBUTED.md).",
        {{"what to train",
          {"solver", "weights", "snapshot", "overwrite", "iterations", "level", "stage"}},
         {"where it runs", {"gpu", "fuse", "precision"}},
-        {"under mpirun", {"allreduce_overlap", "bucket_mb"}},
+        {"several ranks (mpirun, -gpu 0,1)", {"allreduce_overlap", "bucket_mb"}},
         {"signals", {"sigint_effect", "sighup_effect"}}},
        {"crema train -solver net_defs/fashion_mnist/solver.prototxt",
         "crema train -solver net_defs/fashion_mnist/solver.prototxt "
         "-snapshot snapshots/fashion_mnist/resnet20_iter_1000.solverstate",
-        "mpirun -np 2 crema train -solver net_defs/fashion_mnist/solver.prototxt -threads 1"}},
+        "mpirun -np 2 crema train -solver net_defs/fashion_mnist/solver.prototxt -threads 1",
+        "crema train -solver net_defs/fashion_mnist/solver.prototxt -gpu 0,1"}},
       {"test",
        run_test,
        "score trained weights on the net's TEST phase",

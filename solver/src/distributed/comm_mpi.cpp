@@ -4,7 +4,7 @@
 // MPI_Abort after logging it) instead of MPI's default of ending the process unexplained.
 // Started sums are MPI_Iallreduce requests; MPI moves them only inside MPI calls, so progress()
 // tests them. GPU buffers go through NCCL where it is built (comm_nccl.cpp), else through host
-// memory.
+// memory (gpu_sum.hpp).
 #include <mpi.h>
 
 #include <algorithm>
@@ -13,13 +13,10 @@
 #include <stdexcept>
 #include <vector>
 
-#include "crema/core/device.hpp"
 #include "crema/solver/comm.hpp"
+#include "gpu_sum.hpp"
 
 namespace crema {
-
-// comm_nccl.cpp (CUDA builds with NCCL) or the host-staged fallback below.
-void gpu_allreduce_sum(Communicator& comm, float* data, size_t count);
 
 namespace {
 
@@ -63,7 +60,7 @@ class Mpi final : public Communicator {
 
   void allreduce_sum(float* data, size_t count, crema_device device) override {
     if (size_ == 1 || count == 0) return;
-    if (device == CREMA_CUDA) return gpu_allreduce_sum(*this, data, count);
+    if (device == CREMA_CUDA) return gpu_.allreduce_sum(data, count);
     for (size_t at = 0; at < count; at += kMaxPiece)
       check(MPI_Allreduce(MPI_IN_PLACE, data + at,
                           static_cast<int>(std::min(kMaxPiece, count - at)), MPI_FLOAT, MPI_SUM,
@@ -79,7 +76,7 @@ class Mpi final : public Communicator {
   void start_allreduce_sum(float* data, size_t count, crema_device device) override {
     if (size_ == 1 || count == 0) return;
     // NCCL runs on the compute stream, in order after the kernels that wrote the gradients.
-    if (device == CREMA_CUDA) return gpu_allreduce_sum(*this, data, count);
+    if (device == CREMA_CUDA) return gpu_.allreduce_sum(data, count);
     for (size_t at = 0; at < count; at += kMaxPiece) {
       requests_.push_back(MPI_REQUEST_NULL);
       check(MPI_Iallreduce(MPI_IN_PLACE, data + at,
@@ -121,6 +118,7 @@ class Mpi final : public Communicator {
  private:
   int rank_ = 0, size_ = 1;
   std::vector<MPI_Request> requests_;
+  GpuSum gpu_{*this};
 };
 
 }  // namespace
@@ -135,17 +133,5 @@ void finalize_mpi() {
   MPI_Finalized(&done);
   if (ready && !done) MPI_Finalize();
 }
-
-#ifndef CREMA_WITH_NCCL
-// Without NCCL a GPU buffer is summed through host memory (blocking; CUDA-aware MPI is not
-// assumed).
-void gpu_allreduce_sum(Communicator& comm, float* data, size_t count) {
-  std::vector<float> host(count);
-  device::synchronize();
-  device::copy_to_host(host.data(), data, count * sizeof(float));
-  comm.allreduce_sum(host.data(), count, CREMA_CPU);
-  device::copy_to_device(data, host.data(), count * sizeof(float));
-}
-#endif
 
 }  // namespace crema

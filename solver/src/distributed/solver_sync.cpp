@@ -115,8 +115,8 @@ void Solver::log_reduction_stats() const {
                   << reducer_->num_buckets() << " bucket(s) a step; waited "
                   << 1000.0 * s.wait_seconds / s.steps << " ms a step after the backward pass ("
                   << (options_.overlap_allreduce ? "overlap on" : "overlap off")
-                  << "); MPI calls during it (starting and moving buckets, their packing "
-                     "included) "
+                  << "); communicator calls during it (starting and moving buckets, their "
+                     "packing included) "
                   << 1000.0 * s.progress_seconds / s.steps << " ms; packing in all "
                   << 1000.0 * s.pack_seconds / s.steps << " ms";
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// world(): the communicator of this process, one process alone until init_world() starts MPI.
+// world(): the communicator of this process, one process alone until init_world() starts MPI,
+// or the calling thread's own where a ScopedWorld set one.
 #include <cstdlib>
 #include <stdexcept>
 #include <vector>
@@ -42,7 +43,20 @@ std::unique_ptr<Communicator> make_single_process_communicator() {
   return std::make_unique<SingleProcess>();
 }
 
-Communicator& world() { return *world_ptr(); }
+namespace {
+thread_local Communicator* t_world = nullptr;  // a ScopedWorld's communicator
+}  // namespace
+
+Communicator& world() { return t_world ? *t_world : *world_ptr(); }
+
+ScopedWorld::ScopedWorld(Communicator& comm) : saved_(t_world) { t_world = &comm; }
+ScopedWorld::~ScopedWorld() { t_world = saved_; }
+
+void route_host_allreduce_to_world() {
+  set_host_allreduce([](float* data, int64_t count, crema_device device) {
+    world().allreduce_sum(data, static_cast<size_t>(count), device);
+  });
+}
 
 bool launched_by_mpi() {
   // Open MPI's mpirun, MPICH/Hydra and Intel MPI (PMI), PMIx launchers (srun --mpi=pmix).
@@ -63,10 +77,7 @@ void init_world(int* argc, char*** argv) {
   if (world().size() > 1 || !launched_by_mpi()) return;
 #ifdef CREMA_WITH_MPI
   world_ptr() = make_mpi_communicator(argc, argv);
-  // BatchNorm's synchronised statistics reduce through the host table.
-  set_host_allreduce([](float* data, int64_t count, crema_device device) {
-    world().allreduce_sum(data, static_cast<size_t>(count), device);
-  });
+  route_host_allreduce_to_world();  // BatchNorm's synchronised statistics
 #else
   (void)argc, (void)argv;
   if (const char* n = std::getenv("OMPI_COMM_WORLD_SIZE"); n && std::atoi(n) <= 1) return;

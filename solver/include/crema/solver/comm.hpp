@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // The ranks of a data-parallel run and the collectives the solver needs between them: sums of
 // float buffers (blocking, and started now / finished later so that gradients travel while the
-// backward pass still runs), broadcast from rank 0, a barrier, and a stop of every rank. Two
-// implementations: one process alone (every call returns at once) and MPI (comm_mpi.cpp, in a
-// build with CREMA_WITH_MPI); NCCL reduces GPU buffers where it is built (comm_nccl.cpp).
+// backward pass still runs), broadcast from rank 0, a barrier, and a stop of every rank. Three
+// implementations: one process alone (every call returns at once), MPI (comm_mpi.cpp, in a
+// build with CREMA_WITH_MPI) and threads of one process (comm_threads.cpp, `crema train -gpu
+// 0,1`); NCCL reduces GPU buffers where it is built (comm_nccl.cpp).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -39,8 +40,27 @@ class Communicator {
   [[noreturn]] virtual void abort(const std::string& message, int code) = 0;
 };
 
-// The communicator of this process: one process alone unless init_world() started MPI.
+// The communicator of this process: one process alone unless init_world() started MPI; in a
+// thread that a ScopedWorld gave a communicator (ranks that are threads of one process,
+// thread_ranks.hpp), that one.
 Communicator& world();
+
+// Makes `comm` the calling thread's world() until destroyed: the Solver, the data layers'
+// sharding and BatchNorm's synchronised statistics then act as that rank with no other plumbing.
+class ScopedWorld {
+ public:
+  explicit ScopedWorld(Communicator& comm);
+  ~ScopedWorld();
+  ScopedWorld(const ScopedWorld&) = delete;
+  ScopedWorld& operator=(const ScopedWorld&) = delete;
+
+ private:
+  Communicator* saved_;
+};
+
+// Routes crema_host.allreduce_sum (BatchNorm's sync) to the calling thread's world(); off again
+// with set_host_allreduce(nullptr).
+void route_host_allreduce_to_world();
 
 // Whether this process was started by an MPI launcher (mpirun, mpiexec, srun with PMI/PMIx):
 // their environment variables say so. `crema train` then starts MPI; alone it does not, so the
