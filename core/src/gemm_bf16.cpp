@@ -103,7 +103,11 @@ dnnl::engine& engine() {
 struct MatmulKey {
   int64_t m, n, k, a_rows, a_cols, b_rows, b_cols, ldc;
   float alpha, beta;
-  bool operator==(const MatmulKey& o) const { return std::memcmp(this, &o, sizeof o) == 0; }
+  bool operator==(const MatmulKey& o) const {
+    return m == o.m && n == o.n && k == o.k && a_rows == o.a_rows && a_cols == o.a_cols &&
+           b_rows == o.b_rows && b_cols == o.b_cols && ldc == o.ldc && alpha == o.alpha &&
+           beta == o.beta;
+  }
 };
 struct MatmulKeyHash {
   size_t operator()(const MatmulKey& key) const {

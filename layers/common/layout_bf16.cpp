@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstddef>
 
 #include "crema/layer.hpp"
 
@@ -18,24 +19,24 @@ namespace {
 // r[i] holds row i of a 16 x 16 tile; afterwards r[j] holds column j.
 CREMA_AVX512 inline void transpose16(__m512 r[16]) {
   __m512 t[16];
-  for (int i = 0; i < 8; ++i) {
+  for (std::ptrdiff_t i = 0; i < 8; ++i) {
     t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
     t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
   }
-  for (int i = 0; i < 4; ++i) {
+  for (std::ptrdiff_t i = 0; i < 4; ++i) {
     r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
     r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
     r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
     r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
   }
   // r[4i + j], 128-bit lane L: rows 4i..4i+3 of column 4L + j.
-  for (int j = 0; j < 4; ++j) {
+  for (std::ptrdiff_t j = 0; j < 4; ++j) {
     t[j] = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88);      // lanes 0, 2 of rows 0-7
     t[4 + j] = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xdd);  // lanes 1, 3
     t[8 + j] = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
     t[12 + j] = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xdd);
   }
-  for (int j = 0; j < 4; ++j) {
+  for (std::ptrdiff_t j = 0; j < 4; ++j) {
     r[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);            // column j
     r[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xdd);        // column 8 + j
     r[4 + j] = _mm512_shuffle_f32x4(t[4 + j], t[12 + j], 0x88);   // column 4 + j

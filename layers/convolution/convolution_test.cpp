@@ -650,7 +650,9 @@ RefGrads reference_grads(LayerHarness& h, const Ref& r, bool round_bf16) {
                 if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
                 const size_t wi = ((static_cast<size_t>(o) * cg + c) * r.kh + i) * r.kw + j;
                 const size_t xi =
-                    ((static_cast<size_t>(n) * C + (o / mg) * cg + c) * H + ih) * W + iw;
+                    ((static_cast<size_t>(n) * C + static_cast<size_t>(o / mg) * cg + c) * H + ih) *
+                        W +
+                    iw;
                 g.dx[xi] += rd(w[wi]) * d;
                 g.dx_mag[xi] += std::fabs(rd(w[wi]) * d);
                 g.dw[wi] += rd(x[xi]) * d;
