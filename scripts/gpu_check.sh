@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine, in the repository root beside .gpu.tar.xz from scripts/gpu_bundle.sh:
-# unpacks the bundle, runs the GPU cases of every test suite, then times one training step of
+# unpacks the bundle, runs the GPU cases of every test suite and `crema train -gpu 0,1` on two
+# GPUs (tests/distributed/threads_gpu.sh; skipped with one), then times one training step of
 # ResNet-20 (batch 128) and ResNet-50 (batch 32, 224x224) with `crema time -gpu 0` beside PyTorch
 # on the same card (FP32, cuDNN benchmark mode; when a Python with torch is found), and trains
 # claim 3 of the experiments at the full budget on the GPU (one seed: two ResNet-20 runs), whose
-# report ($OUT/experiments_gpu) gives the full mode's expected wall time on this card.
+# report ($OUT/experiments_gpu) gives the full mode's expected wall time on this card; last,
+# fp16 training with dynamic loss scaling against fp32 (tests/tools/train_fp16_gpu.sh) and
+# ResNet-50's step in fp32, fp16 and bf16 beside PyTorch AMP (bench/gpu_amp.sh).
 # Everything it prints also lands in $OUT/gpu_check.log (OUT defaults to /tmp/crema_gpu_out).
 #   usage: bash scripts/gpu_check.sh
 set -uo pipefail
@@ -24,6 +27,14 @@ for t in "$b"/bin/*_test; do
   echo "--- $(basename "$t")"
   trun 240 "$t" --gtest_brief=1 --gtest_filter='*Gpu*:*GPU*:*Cuda*:*CUDA*' || echo "FAILED: $(basename "$t")"
 done
+
+echo "=== crema train -gpu 0,1: one process, a Solver thread a GPU (skipped with fewer than two)"
+crema_run=$(mktemp)
+printf '#!/usr/bin/env bash\nexec bash %q %q "$@"\n' "$PWD/.gpu/run.sh" "$b/bin/crema" > "$crema_run"
+chmod +x "$crema_run"
+timeout 600 bash tests/distributed/threads_gpu.sh "$crema_run" .
+rc=$?
+[ $rc -eq 0 ] || echo "FAILED: threads_gpu.sh exited $rc (77: skipped, 124: timed out)"
 
 py=
 for c in python3 /usr/bin/python3 /opt/torch/.venv/bin/python; do
@@ -46,3 +57,11 @@ chmod +x "$wrapper"
 timeout 240 python3 tools/experiments/run_experiments.py --claims 3 --seeds 1 --gpu 0 --threads 4 \
   --data .gpu/fashion-mnist --crema "$wrapper" --out "$out/experiments_gpu" --run-dir /tmp/crema_exp_gpu \
   || echo "FAILED: run_experiments.py --gpu 0"
+
+echo "=== fp16 / bf16 on the tensor cores: fp16 training with dynamic loss scaling against fp32"
+timeout 300 bash tests/tools/train_fp16_gpu.sh "$wrapper" .gpu/fashion-mnist
+rc=$?
+[ $rc -eq 0 ] || echo "FAILED: train_fp16_gpu.sh exited $rc (77: skipped, 124: timed out)"
+echo "=== ResNet-50 batch 32 in fp32, fp16 and bf16: crema beside PyTorch AMP"
+CREMA="bash .gpu/run.sh $b/bin/crema" PYTHON="$py" timeout 420 bash bench/gpu_amp.sh 3 20 \
+  || echo "FAILED: bench/gpu_amp.sh"

@@ -22,36 +22,40 @@ void check(cudaError_t e, const char* what) {
 }
 
 // Freed blocks are kept by size and handed out again: after the first training step every
-// allocation of the same shapes is a map lookup, never a cudaMalloc.
+// allocation of the same shapes is a map lookup, never a cudaMalloc. Kept per device: one
+// process may drive several GPUs (crema train -gpu 0,1, a thread each), and a block freed on one
+// must not be handed out on another.
 struct CachingAllocator {
   std::mutex mu;
-  std::multimap<size_t, void*> free_blocks;
-  std::map<void*, size_t> sizes;
+  std::map<int, std::multimap<size_t, void*>> free_blocks;  // by device, then size
+  std::map<void*, std::pair<size_t, int>> sizes;            // size and device of each block
   size_t mallocs = 0;  // cudaMalloc calls so far (tests check a training step makes none)
   void* allocate(size_t bytes) {
     bytes = (bytes + 511) / 512 * 512;
+    const int dev = current();
     std::lock_guard<std::mutex> lock(mu);
-    auto it = free_blocks.lower_bound(bytes);
-    if (it != free_blocks.end() && it->first <= bytes * 2) {
+    std::multimap<size_t, void*>& free = free_blocks[dev];
+    auto it = free.lower_bound(bytes);
+    if (it != free.end() && it->first <= bytes * 2) {
       void* p = it->second;
-      free_blocks.erase(it);
+      free.erase(it);
       return p;
     }
     void* p = nullptr;
     if (cudaMalloc(&p, bytes) != cudaSuccess) {
-      // Out of memory: give the cache back to the driver and try once more.
-      for (auto& kv : free_blocks) cudaFree(kv.second), sizes.erase(kv.second);
-      free_blocks.clear();
+      // Out of memory: give this device's cache back to the driver and try once more.
+      for (auto& kv : free) cudaFree(kv.second), sizes.erase(kv.second);
+      free.clear();
       check(cudaMalloc(&p, bytes), "cudaMalloc");
     }
-    sizes[p] = bytes;
+    sizes[p] = {bytes, dev};
     ++mallocs;
     return p;
   }
   void release(void* p) {
     std::lock_guard<std::mutex> lock(mu);
     auto it = sizes.find(p);
-    if (it != sizes.end()) free_blocks.emplace(it->second, p);
+    if (it != sizes.end()) free_blocks[it->second.second].emplace(it->second.first, p);
   }
 };
 
@@ -143,6 +147,15 @@ std::string describe(int id) {
      << p.minor << "\nTotal global memory: " << p.totalGlobalMem
      << "\nMultiprocessors: " << p.multiProcessorCount << "\n";
   return os.str();
+}
+
+int compute_capability() {
+  int id = current(), major = 0, minor = 0;
+  if (id < 0 ||
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, id) != cudaSuccess ||
+      cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, id) != cudaSuccess)
+    return 0;
+  return major * 10 + minor;
 }
 
 void* allocate(size_t bytes) { return allocator().allocate(bytes); }

@@ -18,6 +18,7 @@ std::string unavailable_reason() { return "crema was built without CUDA (CREMA_W
 void select(int) { fail(); }
 int current() { return -1; }
 std::string describe(int) { fail(); }
+int compute_capability() { return 0; }
 void* allocate(size_t) { fail(); }
 void release(void*) {}
 size_t malloc_count() { return 0; }

@@ -51,6 +51,8 @@ bool LayerInstance::computes_in(crema_dtype math, crema_device device) const {
   const uint32_t declared = device == CREMA_CUDA ? type_->cuda_math : type_->cpu_math;
   // bf16 on a CPU without bf16 dot products would be emulated, slower than fp32.
   if (device == CREMA_CPU && math == CREMA_BFLOAT16 && !cpu_has_bf16()) return false;
+  // Likewise fp16 / bf16 on a GPU without tensor cores for the type.
+  if (device == CREMA_CUDA && !gpu_lacks_math(math).empty()) return false;
   return declared & CREMA_DTYPE_BIT(math);
 }
 

@@ -66,9 +66,12 @@ LayerMath Net::resolve_math(int i) const {
 std::string Net::precision_summary() const {
   std::map<crema_dtype, std::pair<int, std::set<std::string>>> by_math;  // math -> count, types
   bool asked = false;
+  std::set<crema_dtype> asked_types;  // the narrower types asked for, for the GPU's reasons
   for (int i = 0; i < num_layers(); ++i) {
     asked = asked || requested_math_[i].forward != CREMA_FLOAT32 ||
             requested_math_[i].backward != CREMA_FLOAT32;
+    for (crema_dtype t : {requested_math_[i].forward, requested_math_[i].backward})
+      if (t != CREMA_FLOAT32) asked_types.insert(t);
     const crema_dtype f = layer_math(i).forward;
     by_math[f].first += 1;
     if (f != CREMA_FLOAT32) by_math[f].second.insert(layers_[i]->type());
@@ -87,6 +90,9 @@ std::string Net::precision_summary() const {
     out = "fp32 in every layer: none of them computes in the precision asked";
     if (device_ == CREMA_CPU && !cpu_has_bf16())
       out += " (this CPU lacks AVX512_BF16, the bf16 dot products crema's CPU path needs)";
+    if (device_ == CREMA_CUDA)
+      for (crema_dtype t : asked_types)
+        if (const std::string why = gpu_lacks_math(t); !why.empty()) out += " (" + why + ")";
     return out;
   }
   return out + ", fp32 in the rest (forward; backward likewise unless a layer says otherwise)";

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "crema/core/device.hpp"
+
 namespace crema {
 
 const char* dtype_name(crema_dtype t) {
@@ -79,6 +81,16 @@ bool cpu_has_avx512_bf16() {
 bool cpu_has_bf16() {
   if (const char* env = std::getenv("CREMA_CPU_BF16"); env && std::string(env) == "0") return false;
   return cpu_has_avx512_bf16();
+}
+
+std::string gpu_lacks_math(crema_dtype math) {
+  if (math == CREMA_FLOAT32) return "";
+  const int cc = device::compute_capability(), needed = math == CREMA_BFLOAT16 ? 80 : 70;
+  if (cc >= needed) return "";
+  if (cc == 0) return "no GPU is selected";
+  return std::string("this GPU (compute capability ") + std::to_string(cc / 10) + "." +
+         std::to_string(cc % 10) + ") has no " + dtype_name(math) +
+         " tensor cores: " + dtype_name(math) + " needs " + std::to_string(needed / 10) + ".0";
 }
 
 bool cpu_has_amx_bf16() {

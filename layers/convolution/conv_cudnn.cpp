@@ -9,14 +9,21 @@
 // PyTorch's cudnn.benchmark) unless CREMA_CUDNN_BENCHMARK=0 asks for the heuristics (*_v7). The
 // chosen dW and dx algorithms may accumulate with atomics and so not be bitwise deterministic
 // from run to run; the differences are float rounding only.
+// fp16 / bf16: the same three calls on 2-byte copies (reduced_cuda.hpp) with CUDNN_TENSOR_OP_MATH
+// and an fp32 compute type (cuDNN's PSEUDO_HALF / PSEUDO_BFLOAT16 configurations: 2-byte tensors,
+// fp32 sums); cuDNN writes 2-byte y, dE/dW and dE/dx (beta 0), which are widened into the fp32
+// tensors, dE/dW added. The bias and its gradient stay fp32. Any algorithm of the ranking may be
+// taken, tensor cores or not.
 #include "conv_cudnn.hpp"
 
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <string>
 #include <utility>
 
 #include "crema/layer.hpp"
+#include "crema/layers/reduced_cuda.hpp"
 
 namespace crema::layers {
 namespace {
@@ -30,12 +37,12 @@ bool tensor_op(cudnnMathType_t m) {
   return m == CUDNN_TENSOR_OP_MATH || m == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
 }
 
-// The first usable entry of a ranking, passing over entries that want tensor cores (TF32);
-// `bytes(algo, &size)` is the workspace query for one algorithm.
+// The first usable entry of a ranking, in fp32 passing over entries that want tensor cores
+// (TF32); `bytes(algo, &size)` is the workspace query for one algorithm.
 template <class Perf, class Algo, class Bytes>
-bool pick(const Perf* perf, int n, const Bytes& bytes, Algo* algo, size_t* size) {
+bool pick(const Perf* perf, int n, bool fp32, const Bytes& bytes, Algo* algo, size_t* size) {
   for (int i = 0; i < n; ++i) {
-    if (perf[i].status != CUDNN_STATUS_SUCCESS || tensor_op(perf[i].mathType)) continue;
+    if (perf[i].status != CUDNN_STATUS_SUCCESS || (fp32 && tensor_op(perf[i].mathType))) continue;
     size_t s = 0;
     if (bytes(perf[i].algo, &s) != CUDNN_STATUS_SUCCESS || s > ConvCudnn::kWorkspaceCap) continue;
     *algo = perf[i].algo;
@@ -46,11 +53,11 @@ bool pick(const Perf* perf, int n, const Bytes& bytes, Algo* algo, size_t* size)
 }
 
 template <class Perf, class Algo, class Bytes>
-void choose(const Perf* perf, int n, Algo fallback, const Bytes& bytes, const char* what,
+void choose(const Perf* perf, int n, bool fp32, Algo fallback, const Bytes& bytes, const char* what,
             Algo* algo, size_t* size) {
-  // Only FMA entries: a tensor-core (TF32) entry would break the FP32 promise, and cuDNN may
-  // refuse it under CUDNN_FMA_MATH at run time.
-  if (pick(perf, n, bytes, algo, size)) return;
+  // In fp32 only FMA entries: a tensor-core (TF32) entry would break the FP32 promise, and cuDNN
+  // may refuse it under CUDNN_FMA_MATH at run time. In fp16/bf16 tensor cores are the point.
+  if (pick(perf, n, fp32, bytes, algo, size)) return;
   *algo = fallback;
   cudnn::check(bytes(fallback, size), what);
 }
@@ -63,18 +70,32 @@ bool ConvCudnn::fits(const ConvGeometry& g, int num_output, int64_t num) {
 
 void ConvCudnn::describe(const ConvGeometry& g, int num_output, int64_t num) {
   const int n = static_cast<int>(num);
-  cudnn::set_4d(x_, n, g.channels, g.height, g.width);
-  cudnn::set_4d(y_, n, num_output, g.out_h(), g.out_w());
+  const cudnnDataType_t t = math_ == CREMA_BFLOAT16  ? CUDNN_DATA_BFLOAT16
+                            : math_ == CREMA_FLOAT16 ? CUDNN_DATA_HALF
+                                                     : CUDNN_DATA_FLOAT;
+  cudnn::check(
+      cudnnSetTensor4dDescriptor(x_, CUDNN_TENSOR_NCHW, t, n, g.channels, g.height, g.width),
+      "cudnnSetTensor4dDescriptor (x)");
+  cudnn::check(
+      cudnnSetTensor4dDescriptor(y_, CUDNN_TENSOR_NCHW, t, n, num_output, g.out_h(), g.out_w()),
+      "cudnnSetTensor4dDescriptor (y)");
+  cudnn::set_4d(y32_, n, num_output, g.out_h(), g.out_w());
   cudnn::set_4d(bias_, 1, num_output, 1, 1);
-  cudnn::check(cudnnSetFilter4dDescriptor(w_, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, num_output,
+  cudnn::check(cudnnSetFilter4dDescriptor(w_, t, CUDNN_TENSOR_NCHW, num_output,
                                           g.channels / g.groups, g.kernel_h, g.kernel_w),
                "cudnnSetFilter4dDescriptor");
+  x_count_ = num * g.channels * g.in_plane();
+  y_count_ = num * num_output * g.out_plane();
+  w_count_ = int64_t{num_output} * (g.channels / g.groups) * g.kernel_h * g.kernel_w;
   cudnn::check(cudnnSetConvolution2dDescriptor(conv_, g.pad_h, g.pad_w, g.stride_h, g.stride_w,
-                                               g.dilation_h, g.dilation_w,
-                                               CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
+                                               g.dilation_h, g.dilation_w, CUDNN_CROSS_CORRELATION,
+                                               CUDNN_DATA_FLOAT),
                "cudnnSetConvolution2dDescriptor");
   cudnn::check(cudnnSetConvolutionGroupCount(conv_, g.groups), "cudnnSetConvolutionGroupCount");
-  cudnn::check(cudnnSetConvolutionMathType(conv_, CUDNN_FMA_MATH), "cudnnSetConvolutionMathType");
+  // fp32 sums in every math (the compute type above); tensor cores only for 2-byte tensors.
+  cudnn::check(cudnnSetConvolutionMathType(conv_, math_ == CREMA_FLOAT32 ? CUDNN_FMA_MATH
+                                                                         : CUDNN_TENSOR_OP_MATH),
+               "cudnnSetConvolutionMathType");
   int on = 0, oc = 0, oh = 0, ow = 0;
   cudnn::check(cudnnGetConvolution2dForwardOutputDim(conv_, x_, w_, &on, &oc, &oh, &ow),
                "cudnnGetConvolution2dForwardOutputDim");
@@ -85,7 +106,7 @@ void ConvCudnn::describe(const ConvGeometry& g, int num_output, int64_t num) {
 }
 
 void ConvCudnn::choose_algorithms(cudnnHandle_t h) {
-  const bool measure = benchmark_mode();
+  const bool measure = benchmark_mode(), fp32 = math_ == CREMA_FLOAT32;
   int n = 0;
   cudnnConvolutionFwdAlgoPerf_t fwd[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
   if (measure)
@@ -96,11 +117,12 @@ void ConvCudnn::choose_algorithms(cudnnHandle_t h) {
     cudnn::check(cudnnGetConvolutionForwardAlgorithm_v7(h, x_, w_, conv_, y_,
                                                         CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, fwd),
                  "cudnnGetConvolutionForwardAlgorithm_v7");
-  choose(fwd, n, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM,
-         [&](cudnnConvolutionFwdAlgo_t a, size_t* s) {
-           return cudnnGetConvolutionForwardWorkspaceSize(h, x_, w_, conv_, y_, a, s);
-         },
-         "cudnnGetConvolutionForwardWorkspaceSize", &fwd_, &fwd_bytes_);
+  choose(
+      fwd, n, fp32, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM,
+      [&](cudnnConvolutionFwdAlgo_t a, size_t* s) {
+        return cudnnGetConvolutionForwardWorkspaceSize(h, x_, w_, conv_, y_, a, s);
+      },
+      "cudnnGetConvolutionForwardWorkspaceSize", &fwd_, &fwd_bytes_);
 
   cudnnConvolutionBwdDataAlgoPerf_t data[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
   if (measure)
@@ -111,11 +133,12 @@ void ConvCudnn::choose_algorithms(cudnnHandle_t h) {
     cudnn::check(cudnnGetConvolutionBackwardDataAlgorithm_v7(
                      h, w_, y_, conv_, x_, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n, data),
                  "cudnnGetConvolutionBackwardDataAlgorithm_v7");
-  choose(data, n, CUDNN_CONVOLUTION_BWD_DATA_ALGO_0,
-         [&](cudnnConvolutionBwdDataAlgo_t a, size_t* s) {
-           return cudnnGetConvolutionBackwardDataWorkspaceSize(h, w_, y_, conv_, x_, a, s);
-         },
-         "cudnnGetConvolutionBackwardDataWorkspaceSize", &bwd_data_, &bwd_data_bytes_);
+  choose(
+      data, n, fp32, CUDNN_CONVOLUTION_BWD_DATA_ALGO_0,
+      [&](cudnnConvolutionBwdDataAlgo_t a, size_t* s) {
+        return cudnnGetConvolutionBackwardDataWorkspaceSize(h, w_, y_, conv_, x_, a, s);
+      },
+      "cudnnGetConvolutionBackwardDataWorkspaceSize", &bwd_data_, &bwd_data_bytes_);
 
   cudnnConvolutionBwdFilterAlgoPerf_t filter[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
   if (measure)
@@ -126,34 +149,106 @@ void ConvCudnn::choose_algorithms(cudnnHandle_t h) {
     cudnn::check(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
                      h, x_, y_, conv_, w_, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n, filter),
                  "cudnnGetConvolutionBackwardFilterAlgorithm_v7");
-  choose(filter, n, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0,
-         [&](cudnnConvolutionBwdFilterAlgo_t a, size_t* s) {
-           return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, x_, y_, conv_, w_, a, s);
-         },
-         "cudnnGetConvolutionBackwardFilterWorkspaceSize", &bwd_filter_, &bwd_filter_bytes_);
+  choose(
+      filter, n, fp32, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0,
+      [&](cudnnConvolutionBwdFilterAlgo_t a, size_t* s) {
+        return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, x_, y_, conv_, w_, a, s);
+      },
+      "cudnnGetConvolutionBackwardFilterWorkspaceSize", &bwd_filter_, &bwd_filter_bytes_);
 }
 
-size_t ConvCudnn::plan(cudnnHandle_t h, const ConvGeometry& g, int num_output, int64_t num) {
-  std::vector<int64_t> key = {num,          num_output,   g.channels,   g.height,     g.width,
-                              g.groups,     g.kernel_h,   g.kernel_w,   g.pad_h,      g.pad_w,
-                              g.stride_h,   g.stride_w,   g.dilation_h, g.dilation_w};
+size_t ConvCudnn::plan(cudnnHandle_t h, const ConvGeometry& g, int num_output, int64_t num,
+                       crema_dtype math) {
+  std::vector<int64_t> key = {num,        num_output, g.channels,   g.height,     g.width,
+                              g.groups,   g.kernel_h, g.kernel_w,   g.pad_h,      g.pad_w,
+                              g.stride_h, g.stride_w, g.dilation_h, g.dilation_w, math};
   if (key != key_) {
     key_.clear();  // a failure below leaves nothing half-planned behind
+    math_ = math;
     describe(g, num_output, num);
     choose_algorithms(h);
     key_ = std::move(key);
   }
-  size_t bytes = fwd_bytes_;
-  if (bwd_data_bytes_ > bytes) bytes = bwd_data_bytes_;
-  if (bwd_filter_bytes_ > bytes) bytes = bwd_filter_bytes_;
-  return bytes;
+  const size_t bytes = std::max({fwd_bytes_, bwd_data_bytes_, bwd_filter_bytes_});
+  if (math_ == CREMA_FLOAT32) return bytes;
+  using gpu::scratch_bytes;
+  cudnn_bytes_ = (bytes + 255) / 256 * 256;
+  return cudnn_bytes_ + scratch_bytes(x_count_, math_) + scratch_bytes(w_count_, math_) +
+         scratch_bytes(y_count_, math_) + scratch_bytes(std::max(x_count_, w_count_), math_);
+}
+
+ConvCudnn::Scratch ConvCudnn::scratch(void* ws) const {
+  using gpu::scratch_bytes;
+  char* p = static_cast<char*>(ws) + cudnn_bytes_;
+  Scratch s{};
+  s.x = p;
+  p += scratch_bytes(x_count_, math_);
+  s.w = p;
+  p += scratch_bytes(w_count_, math_);
+  s.y = p;
+  p += scratch_bytes(y_count_, math_);
+  s.out = p;
+  return s;
+}
+
+namespace {
+void* stream_of(cudnnHandle_t h) {
+  cudaStream_t s = nullptr;
+  cudnn::check(cudnnGetStream(h, &s), "cudnnGetStream");
+  return s;
+}
+}  // namespace
+
+void ConvCudnn::forward_reduced(cudnnHandle_t h, const float* x, const float* w, const float* bias,
+                                float* y, void* ws) const {
+  using cudnn::Scalars;
+  void* stream = stream_of(h);
+  const Scratch s = scratch(ws);
+  gpu::round_to(stream, math_, x, s.x, x_count_);
+  gpu::round_to(stream, math_, w, s.w, w_count_);
+  cudnn::check(cudnnConvolutionForward(h, Scalars::one(), x_, s.x, w_, s.w, conv_, fwd_, ws,
+                                       fwd_bytes_, Scalars::zero(), y_, s.y),
+               "cudnnConvolutionForward (fp16/bf16)");
+  gpu::widen_from(stream, math_, s.y, y, y_count_, false);
+  if (bias)
+    cudnn::check(cudnnAddTensor(h, Scalars::one(), bias_, bias, Scalars::one(), y32_, y),
+                 "cudnnAddTensor (bias)");
+}
+
+void ConvCudnn::backward_reduced(cudnnHandle_t h, const float* x, const float* w, const float* dy,
+                                 float* dw, float* db, float* dx, void* ws) const {
+  using cudnn::Scalars;
+  void* stream = stream_of(h);
+  const Scratch s = scratch(ws);
+  if (db)
+    cudnn::check(
+        cudnnConvolutionBackwardBias(h, Scalars::one(), y32_, dy, Scalars::one(), bias_, db),
+        "cudnnConvolutionBackwardBias");
+  if (!dw && !dx) return;
+  gpu::round_to(stream, math_, dy, s.y, y_count_);
+  if (dw) {
+    gpu::round_to(stream, math_, x, s.x, x_count_);
+    cudnn::check(cudnnConvolutionBackwardFilter(h, Scalars::one(), x_, s.x, y_, s.y, conv_,
+                                                bwd_filter_, ws, bwd_filter_bytes_, Scalars::zero(),
+                                                w_, s.out),
+                 "cudnnConvolutionBackwardFilter (fp16/bf16)");
+    gpu::widen_from(stream, math_, s.out, dw, w_count_, true);
+  }
+  if (dx) {
+    gpu::round_to(stream, math_, w, s.w, w_count_);
+    cudnn::check(cudnnConvolutionBackwardData(h, Scalars::one(), w_, s.w, y_, s.y, conv_, bwd_data_,
+                                              ws, bwd_data_bytes_, Scalars::zero(), x_, s.out),
+                 "cudnnConvolutionBackwardData (fp16/bf16)");
+    gpu::widen_from(stream, math_, s.out, dx, x_count_, false);
+  }
 }
 
 void ConvCudnn::forward(cudnnHandle_t h, const float* x, const float* w, const float* bias,
                         float* y, void* ws) const {
+  if (math_ != CREMA_FLOAT32) return forward_reduced(h, x, w, bias, y, ws);
   using cudnn::Scalars;
-  cudnn::check(cudnnConvolutionForward(h, Scalars::one(), x_, x, w_, w, conv_, fwd_, ws,
-                                       fwd_bytes_, Scalars::zero(), y_, y),
+  cudnn::check(cudnnConvolutionForward(h, Scalars::one(), x_, x, w_, w, conv_, fwd_, ws, fwd_bytes_,
+                                       Scalars::zero(), y_, y),
                "cudnnConvolutionForward");
   if (bias)
     cudnn::check(cudnnAddTensor(h, Scalars::one(), bias_, bias, Scalars::one(), y_, y),
@@ -162,14 +257,15 @@ void ConvCudnn::forward(cudnnHandle_t h, const float* x, const float* w, const f
 
 void ConvCudnn::backward(cudnnHandle_t h, const float* x, const float* w, const float* dy,
                          float* dw, float* db, float* dx, void* ws) const {
+  if (math_ != CREMA_FLOAT32) return backward_reduced(h, x, w, dy, dw, db, dx, ws);
   using cudnn::Scalars;
   if (db)
     cudnn::check(cudnnConvolutionBackwardBias(h, Scalars::one(), y_, dy, Scalars::one(), bias_, db),
                  "cudnnConvolutionBackwardBias");
   if (dw)
     cudnn::check(cudnnConvolutionBackwardFilter(h, Scalars::one(), x_, x, y_, dy, conv_,
-                                                bwd_filter_, ws, bwd_filter_bytes_,
-                                                Scalars::one(), w_, dw),
+                                                bwd_filter_, ws, bwd_filter_bytes_, Scalars::one(),
+                                                w_, dw),
                  "cudnnConvolutionBackwardFilter");
   if (dx)
     cudnn::check(cudnnConvolutionBackwardData(h, Scalars::one(), w_, w, y_, dy, conv_, bwd_data_,

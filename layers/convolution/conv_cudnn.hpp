@@ -4,7 +4,10 @@
 // math (CUDNN_FMA_MATH, no TF32) so that the GPU agrees with the CPU. Algorithms are measured
 // with cudnnFind* when the shapes are planned (in reshape, on cuDNN's own scratch buffers;
 // CREMA_CUDNN_BENCHMARK=0 takes the *_v7 heuristics instead) and kept until the shapes change.
-// Only compiled in a CUDA build.
+// fp16 / bf16 (the layer's math): x, W and dE/dy are rounded into 2-byte copies in the workspace,
+// the descriptors say CUDNN_DATA_HALF / CUDNN_DATA_BFLOAT16 with an fp32 compute type and
+// CUDNN_TENSOR_OP_MATH (tensor cores), and cuDNN's 2-byte results are widened into the fp32
+// tensors (dE/dW added to the gradient in fp32). Only compiled in a CUDA build.
 #pragma once
 #include <cudnn.h>
 
@@ -14,6 +17,7 @@
 
 #include "crema/layers/cudnn_util.hpp"
 #include "crema/layers/im2col.hpp"
+#include "crema/plugin_abi.h"
 
 namespace crema::layers {
 
@@ -24,9 +28,12 @@ class ConvCudnn {
 
   // Whether cuDNN's int32 tensor descriptors can describe this batch.
   static bool fits(const ConvGeometry& g, int num_output, int64_t num);
-  // Describes the convolution of `num` images and chooses the algorithms (again only when the
-  // shapes changed); returns the workspace bytes forward() and backward() need.
-  size_t plan(cudnnHandle_t h, const ConvGeometry& g, int num_output, int64_t num);
+  // Describes the convolution of `num` images computed in `math` (fp32, fp16 or bf16) and chooses
+  // the algorithms (again only when the shapes or the math changed); returns the workspace bytes
+  // forward() and backward() need (cuDNN's, and in fp16/bf16 the 2-byte copies after them).
+  size_t plan(cudnnHandle_t h, const ConvGeometry& g, int num_output, int64_t num,
+              crema_dtype math = CREMA_FLOAT32);
+  crema_dtype math() const { return math_; }
 
   // y = conv(x, w) (+ bias when set).
   void forward(cudnnHandle_t h, const float* x, const float* w, const float* bias, float* y,
@@ -38,9 +45,22 @@ class ConvCudnn {
  private:
   void describe(const ConvGeometry& g, int num_output, int64_t num);
   void choose_algorithms(cudnnHandle_t h);
+  // The 2-byte copies of x, W, y (or dE/dy) and of cuDNN's dE/dx or dE/dW, after cuDNN's bytes.
+  struct Scratch {
+    void *x, *w, *y, *out;
+  };
+  Scratch scratch(void* ws) const;
+  void forward_reduced(cudnnHandle_t h, const float* x, const float* w, const float* bias, float* y,
+                       void* ws) const;
+  void backward_reduced(cudnnHandle_t h, const float* x, const float* w, const float* dy, float* dw,
+                        float* db, float* dx, void* ws) const;
 
-  std::vector<int64_t> key_;  // the shapes planned for (empty: none yet)
-  cudnn::TensorDesc x_, y_, bias_;
+  std::vector<int64_t> key_;  // the shapes and math planned for (empty: none yet)
+  crema_dtype math_ = CREMA_FLOAT32;
+  int64_t x_count_ = 0, w_count_ = 0, y_count_ = 0;  // elements of x, W and y
+  size_t cudnn_bytes_ = 0;  // cuDNN's workspace, rounded up to 256 (the copies follow it)
+  // x_, y_ and w_ in the math's type; y32_ is y in fp32, for the bias (added in fp32).
+  cudnn::TensorDesc x_, y_, y32_, bias_;
   cudnn::FilterDesc w_;
   cudnn::ConvDesc conv_;
   cudnnConvolutionFwdAlgo_t fwd_ = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;

@@ -33,6 +33,11 @@ class Convolution final : public crema::Layer<Convolution> {
     crema::LayerInfo i{"Convolution", "convolution_param"};
     // bf16 on the CPU through oneDNN (conv_bf16 below), where the build has it.
     if (crema::host_has_bf16_gemm()) i.cpu_math = CREMA_DTYPE_BIT(CREMA_BFLOAT16);
+#if CREMA_WITH_CUDA
+    // fp16 / bf16 on the tensor cores, through cuDNN or the im2col GEMMs (conv_cudnn.hpp,
+    // conv_gpu_gemm.hpp); the host asks only where the GPU has them.
+    i.cuda_math = CREMA_DTYPE_BIT(CREMA_FLOAT16) | CREMA_DTYPE_BIT(CREMA_BFLOAT16);
+#endif
     return i;
   }
 
@@ -175,6 +180,12 @@ class Convolution final : public crema::Layer<Convolution> {
 
   void backward_cuda(crema::Context& c) {
     CREMA_CHECK(gpu_ready_, "Convolution: backward on the GPU without a GPU reshape");
+    // The GPU plan (descriptors, algorithms, scratch) is made in reshape for the forward's type.
+    const crema_dtype planned = cudnn_on_ ? cudnn_->math() : gpu_gemm_.math();
+    CREMA_CHECK(c.math() == planned, "Convolution on the GPU computes forward and backward in one "
+                                     "type: backward_math asks for "
+                                         << type_name(c.math()) << " but forward_math for "
+                                         << type_name(planned) << " (set both alike)");
     const bool need_w = c.params_need_grad(), need_x = c.propagate_down(0);
     if (!need_w && !need_x) return;
     float* dw = need_w ? c.param(0).diff() : nullptr;
@@ -224,6 +235,11 @@ class Convolution final : public crema::Layer<Convolution> {
 
  private:
 #if CREMA_WITH_CUDA
+  // The prototxt's name of a math type (NVCaffe's Type enum).
+  static const char* type_name(crema_dtype t) {
+    return t == CREMA_BFLOAT16 ? "BFLOAT16" : t == CREMA_FLOAT16 ? "FLOAT16" : "FLOAT";
+  }
+
   // cuDNN for DEFAULT (when the host has it) and CUDNN, if its int32 descriptors hold the batch.
   void reshape_gpu(crema::Context& c, int64_t num) {
     const ConvGeometry& g = spec_.geometry;
@@ -232,9 +248,9 @@ class Convolution final : public crema::Layer<Convolution> {
     if (cudnn_on_) {
       if (!cudnn_) cudnn_ = std::make_unique<crema::layers::ConvCudnn>();
       c.request_workspace(
-          cudnn_->plan(crema::cudnn::handle(c.cudnn_handle()), g, spec_.num_output, num));
+          cudnn_->plan(crema::cudnn::handle(c.cudnn_handle()), g, spec_.num_output, num, c.math()));
     } else {
-      c.request_workspace(gpu_gemm_.plan(g, spec_.num_output, num));
+      c.request_workspace(gpu_gemm_.plan(g, spec_.num_output, num, c.math()));
     }
     gpu_ready_ = true;
   }

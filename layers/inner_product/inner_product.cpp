@@ -7,7 +7,9 @@
 // GPU: the same GEMMs in cuBLAS; the bias is added and its gradient summed through a ones
 // vector of length M (a rank-1 GEMM and a GEMV), as Caffe's GPU path does.
 // bf16 (when the net asks for it): the same GEMMs with bf16 products and fp32 sums (the host's
-// gemm_bf16); the bias and its gradient stay fp32.
+// gemm_bf16); the bias and its gradient stay fp32. On the GPU, fp16 or bf16: X, W and dY are
+// rounded into scratch and multiplied on the tensor cores with fp32 sums straight into the fp32
+// Y, dW and dX (cublasGemmEx, reduced_cuda.hpp); the bias GEMMs stay fp32.
 // Reference: Caffe, src/caffe/layers/inner_product_layer.cpp.
 #include <algorithm>
 #include <string>
@@ -16,6 +18,7 @@
 #include "crema/layer.hpp"
 #if CREMA_WITH_CUDA
 #include "crema/cuda.hpp"
+#include "crema/layers/reduced_cuda.hpp"
 #include "inner_product_cuda.h"
 #endif
 
@@ -24,6 +27,11 @@ class InnerProduct final : public crema::Layer<InnerProduct> {
   static crema::LayerInfo info() {
     crema::LayerInfo i{"InnerProduct", "inner_product_param"};
     if (crema::host_has_bf16_gemm()) i.cpu_math = CREMA_DTYPE_BIT(CREMA_BFLOAT16);
+#if CREMA_WITH_CUDA
+    // Tensor-core GEMMs; the host asks only where the GPU has them (fp16: compute capability
+    // 7.0, bf16: 8.0).
+    i.cuda_math = CREMA_DTYPE_BIT(CREMA_FLOAT16) | CREMA_DTYPE_BIT(CREMA_BFLOAT16);
+#endif
     return i;
   }
 
@@ -55,6 +63,11 @@ class InnerProduct final : public crema::Layer<InnerProduct> {
     shape.resize(axis);
     shape.push_back(n_);
     c.top(0).set_shape(shape);
+#if CREMA_WITH_CUDA
+    // Scratch for the 2-byte copies of X, W and dY. Sized for the forward's math (the one a
+    // reshape sees); a backward asked for fp16/bf16 alone finds it short and computes in fp32.
+    if (c.on_gpu() && c.math() != CREMA_FLOAT32) c.request_workspace(reduced_bytes(c.math()));
+#endif
   }
 
   void forward_cpu(crema::Context& c) {
@@ -103,8 +116,17 @@ class InnerProduct final : public crema::Layer<InnerProduct> {
   void forward_cuda(crema::Context& c) {
     if (m_ == 0) return;
     float* y = c.top(0).data();
-    crema::gpu_gemm(c, false, !transpose_, int(m_), int(n_), int(k_), 1.f, c.bottom(0).data(),
-                    c.param(0).data(), 0.f, y);
+    if (const crema_dtype t = reduced_math(c); t != CREMA_FLOAT32) {
+      const Scratch s = scratch(c, t);
+      crema::layers::gpu::round_to(c.cuda_stream(), t, c.bottom(0).data(), s.x, m_ * k_);
+      crema::layers::gpu::round_to(c.cuda_stream(), t, c.param(0).data(), s.w, n_ * k_);
+      crema::layers::gpu::gemm(c.cublas_handle(), t, false, !transpose_, int(m_), int(n_), int(k_),
+                               1.f, s.x, int(k_), s.w, transpose_ ? int(n_) : int(k_), 0.f, y,
+                               int(n_), "cublasGemmEx (InnerProduct forward)");
+    } else {
+      crema::gpu_gemm(c, false, !transpose_, int(m_), int(n_), int(k_), 1.f, c.bottom(0).data(),
+                      c.param(0).data(), 0.f, y);
+    }
     // Y += 1 b^T: (M x 1)(1 x N); with one product per element this is y + b, exactly.
     if (bias_)
       crema::gpu_gemm(c, false, false, int(m_), int(n_), 1, 1.f, ones(c), c.param(1).data(), 1.f,
@@ -115,6 +137,7 @@ class InnerProduct final : public crema::Layer<InnerProduct> {
     if (m_ == 0) return;
     const float* dy = c.top(0).diff();
     const float* x = c.bottom(0).data();
+    if (const crema_dtype t = reduced_math(c); t != CREMA_FLOAT32) return backward_reduced(c, t);
     if (c.params_need_grad()) {
       if (transpose_)
         crema::gpu_gemm(c, true, false, int(k_), int(n_), int(m_), 1.f, x, dy, 1.f,
@@ -156,6 +179,52 @@ class InnerProduct final : public crema::Layer<InnerProduct> {
   }
   crema::cuda::DeviceBuffer ones_;
   int64_t ones_filled_ = 0;
+
+  // The 2-byte copies of X (M x K), W (N x K) and dY (M x N) in the workspace.
+  struct Scratch {
+    void *x, *w, *dy;
+  };
+  size_t reduced_bytes(crema_dtype t) const {
+    using crema::layers::gpu::scratch_bytes;
+    return scratch_bytes(m_ * k_, t) + scratch_bytes(n_ * k_, t) + scratch_bytes(m_ * n_, t);
+  }
+  Scratch scratch(const crema::Context& c, crema_dtype t) const {
+    using crema::layers::gpu::scratch_bytes;
+    char* base = c.workspace<char>();
+    return {base, base + scratch_bytes(m_ * k_, t),
+            base + scratch_bytes(m_ * k_, t) + scratch_bytes(n_ * k_, t)};
+  }
+  // The call's math where it is fp16/bf16 and the workspace holds the copies, else fp32.
+  crema_dtype reduced_math(const crema::Context& c) const {
+    const crema_dtype t = c.math();
+    if (t == CREMA_FLOAT32 || c.workspace_size() < reduced_bytes(t)) return CREMA_FLOAT32;
+    return t;
+  }
+  // dW += dY^T X (or X^T dY), db += dY^T 1 (fp32), dX = dY W (or dY W^T): 2-byte operands,
+  // fp32 sums straight into the fp32 gradients.
+  void backward_reduced(crema::Context& c, crema_dtype t) {
+    namespace g = crema::layers::gpu;
+    const Scratch s = scratch(c, t);
+    g::round_to(c.cuda_stream(), t, c.top(0).diff(), s.dy, m_ * n_);
+    if (c.params_need_grad()) {
+      g::round_to(c.cuda_stream(), t, c.bottom(0).data(), s.x, m_ * k_);
+      if (transpose_)
+        g::gemm(c.cublas_handle(), t, true, false, int(k_), int(n_), int(m_), 1.f, s.x, int(k_),
+                s.dy, int(n_), 1.f, c.param(0).diff(), int(n_), "cublasGemmEx (InnerProduct dW)");
+      else
+        g::gemm(c.cublas_handle(), t, true, false, int(n_), int(k_), int(m_), 1.f, s.dy, int(n_),
+                s.x, int(k_), 1.f, c.param(0).diff(), int(k_), "cublasGemmEx (InnerProduct dW)");
+      if (bias_)
+        crema::gpu_gemv(c, true, int(m_), int(n_), 1.f, c.top(0).diff(), ones(c), 1.f,
+                        c.param(1).diff());
+    }
+    if (c.propagate_down(0)) {
+      g::round_to(c.cuda_stream(), t, c.param(0).data(), s.w, n_ * k_);
+      g::gemm(c.cublas_handle(), t, false, transpose_, int(m_), int(k_), int(n_), 1.f, s.dy,
+              int(n_), s.w, transpose_ ? int(n_) : int(k_), 0.f, c.bottom(0).diff(), int(k_),
+              "cublasGemmEx (InnerProduct dX)");
+    }
+  }
 #endif
 
   int64_t n_, k_ = 0, m_ = 0;

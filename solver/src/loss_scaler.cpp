@@ -27,27 +27,35 @@ void LossScaler::restore(float scale, int good_steps) {
 
 bool LossScaler::unscale(std::vector<LearnableParam>& params, std::string* event) {
   if (!active()) return true;
+  bool finite = true;
   if (dynamic_) {
-    bool finite = true;
     for (const LearnableParam& p : params) {
       const float* d = p.tensor->host_diff();
       for (int64_t i = 0, n = p.tensor->count(); i < n && finite; ++i) finite = std::isfinite(d[i]);
       if (!finite) break;
     }
-    if (!finite) {
-      const float lowered = std::max(scale_ / 2, kMinScale);
-      *event = "loss scale " + format_number(scale_) + " -> " + format_number(lowered) +
-               ": the gradients overflowed, the step is skipped";
-      scale_ = lowered;
-      good_steps_ = 0;
-      return false;
-    }
   }
-  const float inverse = 1.f / scale_;
+  float inverse = 1.f;
+  if (!decide(finite, &inverse, event)) return false;
   for (LearnableParam& p : params) {
     float* d = p.tensor->mutable_host_diff();
     for (int64_t i = 0, n = p.tensor->count(); i < n; ++i) d[i] *= inverse;
   }
+  return true;
+}
+
+bool LossScaler::decide(bool finite, float* inverse, std::string* event) {
+  *inverse = 1.f;
+  if (!active()) return true;
+  if (dynamic_ && !finite) {
+    const float lowered = std::max(scale_ / 2, kMinScale);
+    *event = "loss scale " + format_number(scale_) + " -> " + format_number(lowered) +
+             ": the gradients overflowed, the step is skipped";
+    scale_ = lowered;
+    good_steps_ = 0;
+    return false;
+  }
+  *inverse = 1.f / scale_;
   if (dynamic_ && ++good_steps_ >= window_) {
     good_steps_ = 0;
     if (scale_ < kMaxScale) {

@@ -310,8 +310,15 @@ void Solver::step(int iters) {
       metrics_.write_display(iter_, rate, smoothed_loss_, ips * images_per_iter);
     }
     // Loss scaling: gradients divided by the scale, or the step skipped on overflow.
+    // On the GPU the gradients stay there: the check is a kernel and a flag read back, and the
+    // division is folded into the update's normalisation (gpu_unscale_).
     std::string scale_event;
-    const bool apply = loss_scaler_.unscale(net_->learnable_params(), &scale_event);
+    gpu_unscale_ = 1.f;
+    const bool apply =
+        net_->device() == CREMA_CUDA && loss_scaler_.active()
+            ? loss_scaler_.decide(!loss_scaler_.dynamic() || gradients_finite_on_gpu(),
+                                  &gpu_unscale_, &scale_event)
+            : loss_scaler_.unscale(net_->learnable_params(), &scale_event);
     CREMA_LOG_IF(INFO, !options_.quiet && !scale_event.empty())
         << "Iteration " << iter_ << ": " << scale_event;
     if (apply) apply_update_with_rate(rate);

@@ -64,7 +64,8 @@ void Solver::apply_update_with_rate(float rate) {
 void Solver::apply_update_on_gpu(float rate, bool l1) {
   auto& params = net_->learnable_params();
   void* stream = device::stream();
-  const float norm = 1.f / static_cast<float>(param_.iter_size() * world_size());
+  // The mean over passes and ranks, and the loss scale divided out (exactly, for a power of two).
+  const float norm = gpu_unscale_ / static_cast<float>(param_.iter_size() * world_size());
   for (LearnableParam& p : params)
     gpu_update::regularize(stream, p.tensor->count(), norm, param_.weight_decay() * p.decay_mult,
                            l1, p.tensor->device_data(), p.tensor->mutable_device_diff());
@@ -88,9 +89,21 @@ void Solver::apply_update_on_gpu(float rate, bool l1) {
                       p.tensor->mutable_device_diff(), history_[k].mutable_device_data(), h1);
   }
 }
+
+bool Solver::gradients_finite_on_gpu() {
+  auto* flag = reinterpret_cast<int*>(norm_scratch_.mutable_device_data());
+  device::memset_zero(flag, sizeof(int));
+  for (LearnableParam& p : net_->learnable_params())
+    gpu_update::flag_nonfinite(device::stream(), p.tensor->count(), p.tensor->device_diff(), flag);
+  // One 4-byte read-back per step, under dynamic loss scaling only.
+  return *reinterpret_cast<const int*>(norm_scratch_.host_data()) == 0;
+}
 #else
 void Solver::apply_update_on_gpu(float, bool) {
   throw std::runtime_error("crema was built without CUDA: no GPU update");
+}
+bool Solver::gradients_finite_on_gpu() {
+  throw std::runtime_error("crema was built without CUDA: no GPU gradients");
 }
 #endif
 

@@ -23,10 +23,12 @@ void check(const char* what) {
   if (e != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e));
 }
 
-#define LOOP(i, n) \
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
+#define LOOP(i, n)                                                          \
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); \
+       i += int64_t(gridDim.x) * blockDim.x)
 
-__global__ void regularize_kernel(int64_t n, float norm, float decay, bool l1, const float* w, float* g) {
+__global__ void regularize_kernel(int64_t n, float norm, float decay, bool l1, const float* w,
+                                  float* g) {
   LOOP(i, n) {
     float gi = g[i] * norm;
     if (decay != 0) gi += decay * (l1 ? float((w[i] > 0) - (w[i] < 0)) : w[i]);
@@ -53,9 +55,7 @@ __global__ void apply_kernel(RuleParams r, int64_t n, float scale, float rate, f
     const float gi = g[i] * scale;
     float step;
     switch (r.rule) {
-      case RuleKind::kSgd:
-        step = h0[i] = r.momentum * h0[i] + rate * gi;
-        break;
+      case RuleKind::kSgd: step = h0[i] = r.momentum * h0[i] + rate * gi; break;
       case RuleKind::kNesterov: {
         const float prev = h0[i];
         h0[i] = r.momentum * h0[i] + rate * gi;
@@ -89,9 +89,11 @@ __global__ void apply_kernel(RuleParams r, int64_t n, float scale, float rate, f
 }
 }  // namespace
 
-void regularize(void* stream, int64_t n, float norm, float decay, bool l1, const float* w, float* g) {
+void regularize(void* stream, int64_t n, float norm, float decay, bool l1, const float* w,
+                float* g) {
   if (n == 0) return;
-  regularize_kernel<<<blocks(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(n, norm, decay, l1, w, g);
+  regularize_kernel<<<blocks(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(n, norm, decay,
+                                                                                   l1, w, g);
   check("solver regularize");
 }
 
@@ -101,10 +103,25 @@ void sumsq_accumulate(void* stream, int64_t n, const float* g, double* out) {
   check("solver gradient norm");
 }
 
-void apply(void* stream, const RuleParams& r, int64_t n, float scale, float rate, float* w, float* g,
-           float* h0, float* h1) {
+namespace {
+__global__ void nonfinite_kernel(int64_t n, const float* g, int* flag) {
+  LOOP(i, n) {
+    if (!isfinite(g[i])) *flag = 1;  // every writer writes the same value
+  }
+}
+}  // namespace
+
+void flag_nonfinite(void* stream, int64_t n, const float* g, int* flag) {
   if (n == 0) return;
-  apply_kernel<<<blocks(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(r, n, scale, rate, w, g, h0, h1);
+  nonfinite_kernel<<<blocks(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(n, g, flag);
+  check("solver gradient overflow check");
+}
+
+void apply(void* stream, const RuleParams& r, int64_t n, float scale, float rate, float* w,
+           float* g, float* h0, float* h1) {
+  if (n == 0) return;
+  apply_kernel<<<blocks(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(r, n, scale, rate, w,
+                                                                              g, h0, h1);
   check("solver update");
 }
 

@@ -105,18 +105,21 @@ std::vector<CheckResult> check_config(const DeclaredConfig& c, const CheckOption
   };
   std::vector<CheckResult> out;
   if (o.cpu) out.push_back(gradient(false));
-  if (o.cpu && o.narrower) {
+  // Each narrower type the layer computes in on the device (cpu_math / cuda_math, where the
+  // machine can) against the same device's fp32 path: "cpu bf16", "gpu fp16", ...
+  auto narrower = [&](bool gpu) {
     std::vector<int> types;
     try {
-      opt.gpu = false;
+      opt.gpu = gpu;
       types = LayerHarness(c.layer_text, shapes, opt).narrower_math();
     } catch (const std::exception&) {
-      // the fp32 check above reports it
+      // the fp32 check reports it
     }
     for (int math : types) {
       CheckResult r;
-      r.check = std::string("cpu ") + (math == CREMA_BFLOAT16 ? "bf16" : "fp16");
+      r.check = std::string(gpu ? "gpu " : "cpu ") + (math == CREMA_BFLOAT16 ? "bf16" : "fp16");
       try {
+        opt.gpu = gpu;
         const double d = max_math_disagreement(c.layer_text, shapes, opt, math, 3, c.input);
         r.passed = d <= o.narrower_tolerance;
         std::ostringstream os;
@@ -128,7 +131,8 @@ std::vector<CheckResult> check_config(const DeclaredConfig& c, const CheckOption
       }
       out.push_back(r);
     }
-  }
+  };
+  if (o.cpu && o.narrower) narrower(false);
   if (!o.gpu) return out;
   if (!gpu_available()) {
     CheckResult r;
@@ -153,6 +157,7 @@ std::vector<CheckResult> check_config(const DeclaredConfig& c, const CheckOption
     a.detail = e.what();
   }
   out.push_back(a);
+  if (o.narrower) narrower(true);
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include <google/protobuf/text_format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <random>
 #include <sstream>
@@ -235,6 +236,25 @@ void LayerHarness::zero_param_diffs() {
 }
 
 bool gpu_available() { return device::count() > 0; }
+
+int gpu_compute_capability() {
+  if (device::count() == 0) return 0;
+  device::select(0);
+  return device::compute_capability();
+}
+
+double round_to_math(double v, int math) {
+  if (math == CREMA_FLOAT32 || v == 0 || !std::isfinite(v)) return static_cast<float>(v);
+  const int bits = math == CREMA_BFLOAT16 ? 8 : 11;
+  int e = 0;
+  std::frexp(v, &e);  // |v| in [2^(e-1), 2^e)
+  // fp16's subnormals keep the quantum of its smallest normal exponent (2^-14): 2^-24.
+  if (math == CREMA_FLOAT16) e = std::max(e, -13);
+  const double quantum = std::ldexp(1.0, e - bits);
+  const double r = std::nearbyint(v / quantum) * quantum;  // the default mode: ties to even
+  if (math == CREMA_FLOAT16 && std::fabs(r) > 65504) return std::copysign(INFINITY, v);
+  return r;
+}
 
 std::vector<Shape> parse_shapes(const std::string& spec) {
   std::vector<Shape> shapes;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 
 #include "crema/layer.hpp"
@@ -134,6 +135,35 @@ TEST(LayerHarness, UnknownTypeSaysWhereItLookedAndWhichVariableToSet) {
     EXPECT_NE(m.find("lib/crema/plugins"), npos) << m;
     EXPECT_NE(m.find("CREMA_TEST_PLUGIN_DIR"), npos) << m;
     EXPECT_NE(m.find("is not set"), npos) << m;
+  }
+}
+
+// The references of the fp16/bf16 tests round by the definition; here against values whose
+// rounding is known by hand (and, for bf16, against cutting fp32's low 16 bits with ties to even).
+TEST(RoundToMath, RoundsToTheTypesSignificantBitsTiesToEven) {
+  using testing::round_to_math;
+  const int bf16 = CREMA_BFLOAT16, fp16 = CREMA_FLOAT16;
+  EXPECT_EQ(round_to_math(1.0 + 1.0 / 256, bf16), 1.0);              // a tie: to the even 1.0
+  EXPECT_EQ(round_to_math(1.0 + 3.0 / 256, bf16), 1.0 + 4.0 / 256);  // a tie: to the even 1+2/128
+  EXPECT_EQ(round_to_math(1.0 + 1.0 / 2048, fp16), 1.0);
+  EXPECT_EQ(round_to_math(1.0 + 3.0 / 2048, fp16), 1.0 + 2.0 / 1024);
+  EXPECT_EQ(round_to_math(-3.0 - 1.0 / 64, fp16), -3.0 - 1.0 / 64);  // representable: unchanged
+  EXPECT_EQ(round_to_math(65519.0, fp16), 65504.0);                  // fp16's largest
+  EXPECT_TRUE(std::isinf(round_to_math(65520.0, fp16)));             // rounds past it: inf
+  EXPECT_EQ(round_to_math(std::ldexp(3.0, -26), fp16), std::ldexp(1.0, -24));  // subnormal step
+  EXPECT_EQ(round_to_math(std::ldexp(1.0, -26), fp16), 0.0);
+  EXPECT_FALSE(std::isinf(round_to_math(1e30, bf16)));  // bf16 has fp32's range
+  // bf16 as fp32 with the low 16 bits rounded away (ties to even), over many values.
+  uint32_t seed = 12345;
+  for (int i = 0; i < 10000; ++i) {
+    seed = seed * 1664525u + 1013904223u;
+    const float v = std::ldexp(static_cast<float>(seed >> 8) / 16777216.f - 0.5f, (i % 40) - 20);
+    uint32_t b = 0;
+    std::memcpy(&b, &v, 4);
+    b = (b + 0x7fffu + ((b >> 16) & 1u)) & 0xffff0000u;
+    float want = 0;
+    std::memcpy(&want, &b, 4);
+    ASSERT_EQ(round_to_math(v, bf16), want) << v;
   }
 }
 

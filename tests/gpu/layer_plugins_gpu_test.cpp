@@ -2,7 +2,9 @@
 // Every built-in layer plugin on the GPU, through the configurations it declares for
 // `crema check-plugin` (its static tests()), run by crema::testing::check_config as declared:
 // the finite-difference gradient check on the GPU and CPU/GPU agreement of tops, bottom diffs and
-// parameter diffs (layer_plugins_cpu_test runs the same configurations on the CPU). And every
+// parameter diffs (layer_plugins_cpu_test runs the same configurations on the CPU), and each
+// fp16 / bf16 math a layer declares for CUDA (cuda_math) against its fp32 path on the GPU within
+// CheckOptions::narrower_tolerance, where the GPU has tensor cores for the type. And every
 // layer type except the data sources has a CUDA path at all. Skipped, never passed, without a
 // GPU; the layers' own test files hold the detailed GPU cases.
 #include <gtest/gtest.h>
@@ -52,19 +54,27 @@ TEST(LayerPluginsGpu, DeclaredConfigurationsPassOnTheGpu) {
   testing::CheckOptions gpu_only;  // the CPU side runs in layer_plugins_cpu_test
   gpu_only.cpu = false;
   gpu_only.plugin_dirs = {plugin_dir()};
-  int configurations = 0;
+  int configurations = 0, narrower = 0;
   for (const PluginInfo& info : registry().plugins()) {
     if (!info.cuda) continue;
     for (const testing::DeclaredConfig& c : testing::declared_configs(info.path, {plugin_dir()})) {
       SCOPED_TRACE(c.layer_text + "  [" + c.bottom_shapes + "]  " + c.describe());
       ++configurations;
       const auto results = testing::check_config(c, gpu_only);
-      EXPECT_EQ(results.size(), 2u);  // the GPU gradient check and CPU/GPU agreement
-      for (const testing::CheckResult& r : results)
+      // The GPU gradient check and CPU/GPU agreement, then "gpu fp16" / "gpu bf16" where declared.
+      EXPECT_GE(results.size(), 2u);
+      for (const testing::CheckResult& r : results) {
         EXPECT_TRUE(r.passed) << r.check << ": " << r.detail;
+        narrower += r.check == "gpu fp16" || r.check == "gpu bf16";
+      }
     }
   }
   EXPECT_GT(configurations, 20);
+  // Convolution and InnerProduct declare both types; a GPU of compute capability 8.0 or later
+  // runs them (fp16 needs 7.0, bf16 8.0).
+  if (device::compute_capability() >= 80) {
+    EXPECT_GT(narrower, 0);
+  }
 }
 
 }  // namespace

@@ -2,12 +2,14 @@
 // Training on the GPU agrees with training on the CPU: every optimiser's weights after a few steps
 // (the update kernels), gradient clipping, and the loss curve of a short run of a small residual
 // net (convolution, BatchNorm, Scale, ReLU, Eltwise, pooling, dropout, softmax loss) from the same
-// seed. Skipped, never passed, without a GPU.
+// seed; loss scaling of device gradients, and fp16 / bf16 training (tensor-core convolutions and
+// inner products) against fp32. Skipped, never passed, without a GPU.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <string>
 
 #include "../solver/tiny_net.hpp"
 #include "crema/core/device.hpp"
@@ -141,6 +143,71 @@ TEST_F(SolverGpuTest, TrainingStepsAllocateNothingAfterTheFirst) {
   const size_t before = device::malloc_count();
   gpu.step(5);
   EXPECT_EQ(device::malloc_count(), before);
+}
+
+// The loss scaler reads and rescales the gradients wherever they are (the device here): with a
+// scale near FLT_MAX the first step overflows and is skipped, then training proceeds and the
+// weights follow the CPU's run of the same net.
+TEST_F(SolverGpuTest, DynamicLossScalingMatchesTheCpu) {
+  const char* net = R"(
+    global_grad_scale: 3.4e38 global_grad_scale_adaptive: true
+    layer { name: "data" type: "DummyData" top: "x" top: "label"
+      dummy_data_param { shape { dim: 8 dim: 6 } shape { dim: 8 }
+                         data_filler { type: "gaussian" std: 1 }
+                         data_filler { type: "uniform" min: 0 max: 2.99 } } }
+    layer { name: "fc" type: "InnerProduct" bottom: "x" top: "y"
+      inner_product_param { num_output: 3 weight_filler { type: "xavier" } } }
+    layer { name: "loss" type: "SoftmaxWithLoss" bottom: "y" bottom: "label" top: "loss"
+            loss_weight: 4 })";
+  Solver cpu(solver_for(net, "SGD", false), quiet()), gpu(solver_for(net, "SGD", true), quiet());
+  ASSERT_EQ(gpu.net().device(), CREMA_CUDA);
+  const std::vector<float> start = weights(gpu);
+  gpu.step(1);
+  EXPECT_EQ(weights(gpu), start) << "an overflowed step changed the weights";
+  cpu.step(1);
+  cpu.step(100);
+  gpu.step(100);
+  EXPECT_NE(weights(gpu), start) << "training never resumed";
+  EXPECT_LT(relative_difference(weights(cpu), weights(gpu)), 1e-4);
+}
+
+// The residual net in fp16 (dynamic loss scaling from 1024) and bf16 on the tensor cores, against
+// the same run in fp32 on the GPU: the convolutions and the inner product compute in the type (the
+// precision line names them), and the loss curve follows fp32's. Bound: inputs rounded to 2^-11
+// (fp16) or 2^-8 (bf16) of themselves move a loss of about 1.4 by a few 1e-3 over 15 steps of
+// this net; 2% (fp16) and 5% (bf16) leave room for that and fail a path that is wrong (a bad
+// gradient sends the curve off by far more within a few steps). Skipped on a GPU without tensor
+// cores for the type.
+void reduced_precision_follows_fp32(crema_dtype math, const char* name, int capability,
+                                    double tolerance) {
+  const int cc = device::compute_capability();
+  if (cc < capability)
+    GTEST_SKIP() << "this GPU has compute capability " << cc / 10 << "." << cc % 10 << ": " << name
+                 << " tensor cores need " << capability / 10 << ".0";
+  const std::string net = std::string("global_grad_scale: 1024 global_grad_scale_adaptive: true") +
+                          kResidual;
+  SolverOptions reduced = quiet();
+  reduced.precision = math;
+  Solver fp32(solver_for(net.c_str(), "SGD", true), quiet()),
+      narrow(solver_for(net.c_str(), "SGD", true), reduced);
+  const std::string summary = narrow.net().precision_summary();
+  EXPECT_NE(summary.find(std::string(name) + " in 4 of"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("(Convolution, InnerProduct)"), std::string::npos) << summary;
+  for (int it = 0; it < 15; ++it) {
+    fp32.step(1);
+    narrow.step(1);
+    const float a = fp32.smoothed_loss(), b = narrow.smoothed_loss();
+    ASSERT_TRUE(std::isfinite(b)) << "iteration " << it;
+    EXPECT_NEAR(a, b, tolerance * std::max(1.f, std::fabs(a))) << "iteration " << it;
+  }
+}
+
+TEST_F(SolverGpuTest, Fp16ResidualNetFollowsFp32) {
+  reduced_precision_follows_fp32(CREMA_FLOAT16, "fp16", 70, 0.02);
+}
+
+TEST_F(SolverGpuTest, Bf16ResidualNetFollowsFp32) {
+  reduced_precision_follows_fp32(CREMA_BFLOAT16, "bf16", 80, 0.05);
 }
 
 TEST_F(SolverGpuTest, GpuModeRunsEveryLayerOnTheGpu) {

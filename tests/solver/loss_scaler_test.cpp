@@ -84,6 +84,35 @@ TEST(LossScaler, GrowsAfterAWindowOfGoodStepsAndTheCountRestartsOnOverflow) {
   EXPECT_NE(event.find("4 -> 8"), std::string::npos) << event;
 }
 
+// decide() is unscale() for gradients checked and divided elsewhere (the GPU's update): fed the
+// same overflow verdicts it changes the scale, skips and logs as unscale() does, and hands out
+// the factor unscale() divides by.
+TEST(LossScaler, DecideFollowsUnscale) {
+  LossScaler a(16, true, 2), b(16, true, 2);
+  const float inf = std::numeric_limits<float>::infinity();
+  for (const std::vector<float>& grads :
+       std::vector<std::vector<float>>{{16}, {inf}, {8}, {8}, {-inf}, {16}, {4, 8}}) {
+    Grads g(grads);
+    bool finite = true;
+    for (float v : grads) finite = finite && std::isfinite(v);
+    const float carried = b.scale();
+    std::string ea, eb;
+    float inverse = 0;
+    ASSERT_EQ(a.unscale(g.params, &ea), b.decide(finite, &inverse, &eb));
+    EXPECT_EQ(ea, eb);
+    EXPECT_EQ(a.scale(), b.scale());
+    if (finite) {
+      EXPECT_EQ(inverse, 1.f / carried);
+      EXPECT_EQ(g.at(0), grads[0] * inverse);
+    }
+  }
+  LossScaler off(1, false, 10);  // no scaling: every step applies, nothing to divide
+  float inverse = 0;
+  std::string event;
+  EXPECT_TRUE(off.decide(false, &inverse, &event));
+  EXPECT_EQ(inverse, 1.f);
+}
+
 TEST(LossScaler, RefusesNonsense) {
   EXPECT_THROW(LossScaler(0, false, 10), std::runtime_error);
   EXPECT_THROW(LossScaler(std::numeric_limits<float>::infinity(), true, 10), std::runtime_error);

@@ -17,6 +17,8 @@ std::string unavailable_reason();
 void select(int id);
 int current();
 std::string describe(int id);  // name, memory, compute capability: `crema device_query`
+// The current device's compute capability as major * 10 + minor (80 for 8.0); 0 without one.
+int compute_capability();
 
 void* allocate(size_t bytes);  // cached: freed blocks are reused by size
 void release(void* ptr);

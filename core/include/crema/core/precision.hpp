@@ -35,5 +35,9 @@ bool cpu_has_bf16();
 bool cpu_has_avx512_bf16();
 // AMX tiles with bf16 (matrix units of newer Xeons), for the log.
 bool cpu_has_amx_bf16();
+// Why the current GPU does not compute in `math` (fp16 or bf16) on tensor cores, for the log
+// ("this GPU (compute capability 7.5) has no bf16 tensor cores: bf16 needs 8.0"); empty where it
+// does. fp16 needs compute capability 7.0, bf16 8.0; fp32 always works.
+std::string gpu_lacks_math(crema_dtype math);
 
 }  // namespace crema

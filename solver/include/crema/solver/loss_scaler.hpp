@@ -27,6 +27,11 @@ class LossScaler {
   // training later), leaves the gradients, lowers the scale and returns false (skip the step).
   // `event` gets a line for the log when the scale changed.
   bool unscale(std::vector<LearnableParam>& params, std::string* event);
+  // unscale() for gradients the caller checks and divides itself (the GPU's update folds the
+  // division into its normalisation, so the gradients never leave the device): `finite` says
+  // whether every gradient is finite. Returns whether to apply the step, and then *inverse is
+  // the factor to multiply the gradients by (1 / the scale they carry).
+  bool decide(bool finite, float* inverse, std::string* event);
   // A snapshot carries the scale and the count of good steps, so that a resumed run goes on
   // with them.
   void restore(float scale, int good_steps);

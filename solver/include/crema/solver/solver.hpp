@@ -93,6 +93,7 @@ class Solver {
   void init_nets();
   void apply_update_with_rate(float rate);
   void apply_update_on_gpu(float rate, bool l1);  // update_gpu.cu's kernels (CUDA builds)
+  bool gradients_finite_on_gpu();  // dynamic loss scaling's overflow check, on the device
   void check_snapshot_dir() const;
   std::string snapshot_base() const;
   void log_start() const;  // what runs, on what, for how long, and where its files go
@@ -114,7 +115,10 @@ class Solver {
   std::vector<std::unique_ptr<Net>> test_nets_;
   std::unique_ptr<UpdateRule> rule_;
   std::vector<Tensor> history_;
-  Tensor norm_scratch_{Shape{2}};  // the GPU's gradient sum of squares (one double)
+  // The GPU's gradient sum of squares (one double), or its overflow flag (one int).
+  Tensor norm_scratch_{Shape{2}};
+  // 1 / the loss scale the GPU's update divides the gradients by (the CPU divides them first).
+  float gpu_unscale_ = 1.f;
   int iter_ = 0;
   int current_step_ = 0;
   std::vector<float> losses_;

@@ -133,6 +133,13 @@ std::vector<Shape> parse_shapes(const std::string& spec);
 
 // Whether a CUDA device can run the GPU variants of the tests.
 bool gpu_available();
+// GPU 0's compute capability as major * 10 + minor (80 for 8.0); 0 without a GPU. fp16 tensor
+// cores need 70, bf16 80: tests of those paths skip below, saying so.
+int gpu_compute_capability();
+// v rounded to the nearest value of `math` (a crema_dtype), ties to even, by the definition:
+// bf16 keeps 8 significant bits and fp32's range; fp16 11 bits, subnormals down to 2^-24, and
+// overflows to infinity past 65504. fp32: v as a float. For references of narrower-math paths.
+double round_to_math(double v, int math);
 
 // Forward and backward on CPU and GPU from the same inputs and weights; returns the largest
 // relative difference over tops, bottom diffs and param diffs. Throws when the layer has no CUDA
@@ -175,18 +182,21 @@ struct CheckOptions {
   bool cpu = true;
   bool gpu = true;          // when a CUDA device exists; otherwise one skipped result says so
   double agreement = 1e-4;  // the largest relative CPU/GPU difference accepted
-  // Each narrower math type the layer declares (bf16 ...) against its fp32 path, on the CPU.
-  // bf16 keeps 8 significant bits: each rounded input is off by up to 2^-9 (0.2%), and a sum of
-  // many such products by about that much of its magnitude; 2% of the largest value leaves room
-  // for cancellation without passing a wrong result (a wrong index or a missing term is off by
-  // O(100%)).
+  // Each narrower math type the layer declares (bf16 ...) against its fp32 path, on the CPU and
+  // (cuda_math, on a GPU with tensor cores for the type) on the GPU. bf16 keeps 8 significant
+  // bits: each rounded input is off by up to 2^-9 (0.2%), and a sum of many such products by
+  // about that much of its magnitude; 2% of the largest value leaves room for cancellation
+  // without passing a wrong result (a wrong index or a missing term is off by O(100%)).
+  // fp16 keeps 11 bits, so the same bound holds for it with room to spare; on the GPU
+  // cuDNN also rounds its outputs to the type once (bf16: 2^-9 more).
   bool narrower = true;
   double narrower_tolerance = 2e-2;
   std::vector<std::string> plugin_dirs;  // empty: the configuration's
 };
 
 struct CheckResult {
-  std::string check;  // "cpu", "gpu" (gradient checks), "cpu/gpu" (agreement), "cpu bf16"
+  std::string check;  // "cpu", "gpu" (gradient checks), "cpu/gpu" (agreement), "cpu bf16",
+                      // "gpu fp16", "gpu bf16" (narrower math against fp32)
   bool passed = false, skipped = false;
   std::string detail;  // mismatches, the error, the difference, or why it was skipped
 };
