@@ -9,8 +9,12 @@
 # fp16 training with dynamic loss scaling against fp32 (tests/tools/train_fp16_gpu.sh) and
 # ResNet-50's step in fp32, fp16 and bf16 beside PyTorch AMP (bench/gpu_amp.sh).
 # Everything it prints also lands in $OUT/gpu_check.log (OUT defaults to /tmp/crema_gpu_out).
-#   usage: bash scripts/gpu_check.sh
+#   usage: bash scripts/gpu_check.sh [STAGE ...]
+# STAGE: tests, threads, step, experiments, fp16, amp (default: all, in that order). A lent GPU's
+# budget (minutes) may not hold all of them in one call: run `tests` first, the rest after.
 set -uo pipefail
+stages=" ${*:-tests threads step experiments fp16 amp} "
+want() { [[ $stages == *" $1 "* ]]; }
 out=${OUT:-/tmp/crema_gpu_out}
 mkdir -p "$out"
 exec > >(tee "$out/gpu_check.log") 2>&1
@@ -19,49 +23,60 @@ b=$PWD/.gpu/build-gpu
 run() { bash .gpu/run.sh "$@"; }
 trun() { local t=$1; shift; timeout "$t" bash .gpu/run.sh "$@"; }  # with a time limit
 export CREMA_TEST_PLUGIN_DIR=$b/lib/crema/plugins CREMA_PLUGIN_PATH=$b/lib/crema/plugins
+# crema through the bundle's run.sh, for the scripts that take a crema command
+wrapper=$(mktemp)
+printf '#!/usr/bin/env bash\nexec bash %q %q "$@"\n' "$PWD/.gpu/run.sh" "$b/bin/crema" > "$wrapper"
+chmod +x "$wrapper"
 nvidia-smi -L
 run "$b/bin/crema" device_query
 
-echo "=== GPU tests (the GPU cases of every suite)"
-for t in "$b"/bin/*_test; do
-  echo "--- $(basename "$t")"
-  trun 240 "$t" --gtest_brief=1 --gtest_filter='*Gpu*:*GPU*:*Cuda*:*CUDA*' || echo "FAILED: $(basename "$t")"
-done
+if want tests; then
+  echo "=== GPU tests (the GPU cases of every suite)"
+  for t in "$b"/bin/*_test; do
+    echo "--- $(basename "$t")"
+    trun 240 "$t" --gtest_brief=1 --gtest_filter='*Gpu*:*GPU*:*Cuda*:*CUDA*' || echo "FAILED: $(basename "$t")"
+  done
+fi
 
-echo "=== crema train -gpu 0,1: one process, a Solver thread a GPU (skipped with fewer than two)"
-crema_run=$(mktemp)
-printf '#!/usr/bin/env bash\nexec bash %q %q "$@"\n' "$PWD/.gpu/run.sh" "$b/bin/crema" > "$crema_run"
-chmod +x "$crema_run"
-timeout 600 bash tests/distributed/threads_gpu.sh "$crema_run" .
-rc=$?
-[ $rc -eq 0 ] || echo "FAILED: threads_gpu.sh exited $rc (77: skipped, 124: timed out)"
+if want threads; then
+  echo "=== crema train -gpu 0,1: one process, a Solver thread a GPU (skipped with fewer than two)"
+  timeout 600 bash tests/distributed/threads_gpu.sh "$wrapper" .
+  rc=$?
+  [ $rc -eq 0 ] || echo "FAILED: threads_gpu.sh exited $rc (77: skipped, 124: timed out)"
+fi
 
 py=
 for c in python3 /usr/bin/python3 /opt/torch/.venv/bin/python; do
   if command -v "$c" > /dev/null && "$c" -c "import torch" 2> /dev/null; then py=$c; break; fi
 done
-echo "=== training step: crema beside PyTorch (${py:-no Python with torch found})"
-for spec in "resnet20 net_defs/bench/resnet20_cifar_b128.prototxt 128" \
-            "resnet50 net_defs/bench/resnet50_b32.prototxt 32"; do
-  set -- $spec
-  trun 120 "$b/bin/crema" time -model "$2" -gpu 0 -iterations 20 | tail -25
-  [ -n "$py" ] || continue
-  timeout 120 "$py" bench/pytorch_step.py --model "$1" --batch "$3" --device cuda --iters 20
-  timeout 120 "$py" bench/pytorch_step.py --model "$1" --batch "$3" --device cuda --iters 20 --tf32
-done
+if want step; then
+  echo "=== training step: crema beside PyTorch (${py:-no Python with torch found})"
+  for spec in "resnet20 net_defs/bench/resnet20_cifar_b128.prototxt 128" \
+              "resnet50 net_defs/bench/resnet50_b32.prototxt 32"; do
+    set -- $spec
+    trun 120 "$b/bin/crema" time -model "$2" -gpu 0 -iterations 20 | tail -25
+    [ -n "$py" ] || continue
+    timeout 120 "$py" bench/pytorch_step.py --model "$1" --batch "$3" --device cuda --iters 20
+    timeout 120 "$py" bench/pytorch_step.py --model "$1" --batch "$3" --device cuda --iters 20 --tf32
+  done
+fi
 
-echo "=== the experiments on the GPU: claim 3 at the full budget, seed 1 (two ResNet-20 runs)"
-wrapper=$(mktemp)
-printf '#!/usr/bin/env bash\nexec bash %q %q "$@"\n' "$PWD/.gpu/run.sh" "$b/bin/crema" > "$wrapper"
-chmod +x "$wrapper"
-timeout 240 python3 tools/experiments/run_experiments.py --claims 3 --seeds 1 --gpu 0 --threads 4 \
-  --data .gpu/fashion-mnist --crema "$wrapper" --out "$out/experiments_gpu" --run-dir /tmp/crema_exp_gpu \
-  || echo "FAILED: run_experiments.py --gpu 0"
+if want experiments; then
+  echo "=== the experiments on the GPU: claim 3 at the full budget, seed 1 (two ResNet-20 runs)"
+  timeout 240 python3 tools/experiments/run_experiments.py --claims 3 --seeds 1 --gpu 0 --threads 4 \
+    --data .gpu/fashion-mnist --crema "$wrapper" --out "$out/experiments_gpu" --run-dir /tmp/crema_exp_gpu \
+    || echo "FAILED: run_experiments.py --gpu 0"
+fi
 
-echo "=== fp16 / bf16 on the tensor cores: fp16 training with dynamic loss scaling against fp32"
-timeout 300 bash tests/tools/train_fp16_gpu.sh "$wrapper" .gpu/fashion-mnist
-rc=$?
-[ $rc -eq 0 ] || echo "FAILED: train_fp16_gpu.sh exited $rc (77: skipped, 124: timed out)"
-echo "=== ResNet-50 batch 32 in fp32, fp16 and bf16: crema beside PyTorch AMP"
-CREMA="bash .gpu/run.sh $b/bin/crema" PYTHON="$py" timeout 420 bash bench/gpu_amp.sh 3 20 \
-  || echo "FAILED: bench/gpu_amp.sh"
+if want fp16; then
+  echo "=== fp16 / bf16 on the tensor cores: fp16 training with dynamic loss scaling against fp32"
+  timeout 300 bash tests/tools/train_fp16_gpu.sh "$wrapper" .gpu/fashion-mnist
+  rc=$?
+  [ $rc -eq 0 ] || echo "FAILED: train_fp16_gpu.sh exited $rc (77: skipped, 124: timed out)"
+fi
+
+if want amp; then
+  echo "=== ResNet-50 batch 32 in fp32, fp16 and bf16: crema beside PyTorch AMP"
+  CREMA="bash .gpu/run.sh $b/bin/crema" PYTHON="$py" timeout 420 bash bench/gpu_amp.sh 3 20 \
+    || echo "FAILED: bench/gpu_amp.sh"
+fi
