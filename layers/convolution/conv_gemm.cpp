@@ -140,6 +140,8 @@ int64_t ConvGemm::plan(const ConvGeometry& g, int num_output, int64_t num, const
             std::clamp<int64_t>(std::min(wanted, per_thread), wchunk_, std::max<int64_t>(num, 1));
     }
   }
+  bf16_area_ = math_ == CREMA_BFLOAT16 && method_ == Method::kPointwise &&
+               crema::host_has_bf16_operands();
   // Depthwise keeps its own (serial) loop over chunks.
   const int64_t chunks =
       std::max((num_ + chunk_ - 1) / chunk_, winograd_ ? (num_ + wchunk_ - 1) / wchunk_ : 0);
@@ -153,16 +155,15 @@ int64_t ConvGemm::plan(const ConvGeometry& g, int num_output, int64_t num, const
               : 0);
 }
 
-bool ConvGemm::bf16_operands() const {
-  return math_ == CREMA_BFLOAT16 && method_ == Method::kPointwise &&
-         crema::host_has_bf16_operands();
-}
+// Only where the plan made room for the rounded copies: a backward pass in bf16 after a forward
+// planned in fp32 (per-layer backward_math) takes the GEMMs' own rounding instead.
+bool ConvGemm::bf16_operands() const { return bf16_area_ && math_ == CREMA_BFLOAT16; }
 
 int64_t ConvGemm::slot_floats() const {
   if (method_ == Method::kPointwise) {
     const int64_t gathered = g_.is_pointwise() ? 0 : g_.channels * g_.out_plane();
     // bf16 products: the image's (subsampled) input and its output gradient, rounded once each.
-    const int64_t rounded = bf16_operands() ? (g_.channels + m_) * g_.out_plane() : 0;
+    const int64_t rounded = bf16_area_ ? (g_.channels + m_) * g_.out_plane() : 0;
     return gathered + (rounded + 1) / 2;
   }
   const int64_t base = chunk_ * (g_.channels * g_.in_plane() +

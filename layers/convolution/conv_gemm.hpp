@@ -129,6 +129,7 @@ class ConvGemm {
   int64_t wchunk_ = 1;  // images per Winograd chunk
   int wtile_ = 2;       // Winograd outputs per tile side
   crema_dtype math_ = CREMA_FLOAT32;
+  bool bf16_area_ = false;  // the plan holds bf16 copies of an image's input and dE/dy (1x1)
 };
 
 template <class Fn>

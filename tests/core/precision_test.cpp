@@ -4,10 +4,12 @@
 // offers plugins (against a double-precision product of bf16-rounded inputs).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "crema/core/gemm_bf16.hpp"
@@ -230,6 +232,93 @@ TEST(Bf16, GemmIsTheProductOfRoundedInputsSummedInFp32) {
         for (int i = 0; i < m; ++i)
           for (int j = n; j < ldc; ++j) EXPECT_EQ(got[i * ldc + j], c[i * ldc + j]);
       }
+}
+
+// ABI 1.4's gemm_bf16_typed: operands given already rounded (read in place with their leading
+// dimension) give the same bits as the same operands given in fp32 and rounded by the GEMM.
+TEST(Bf16, TypedGemmReadsPreRoundedOperandsInPlace) {
+  if (!bf16_gemm_available()) GTEST_SKIP() << "this CPU or build has no bf16 GEMM";
+  std::mt19937 rng(4);
+  std::normal_distribution<float> g(0.f, 1.f);
+  const int m = 7, n = 9, k = 33, lda = 40, ldb = 36, ldc = 11;
+  for (int ta = 0; ta < 2; ++ta)
+    for (int tb = 0; tb < 2; ++tb) {
+      const int a_rows = ta ? k : m, b_rows = tb ? n : k;
+      std::vector<float> a(static_cast<size_t>(a_rows) * lda), b(static_cast<size_t>(b_rows) * ldb);
+      for (float& v : a) v = g(rng);
+      for (float& v : b) v = g(rng);
+      std::vector<uint16_t> a16(a.size()), b16(b.size());
+      round_to_bf16(a.data(), a.size(), a16.data());
+      round_to_bf16(b.data(), b.size(), b16.data());
+      std::vector<float> want(static_cast<size_t>(m) * ldc, 0.5f), got = want, mixed = want;
+      gemm_bf16(ta, tb, m, n, k, 0.75f, a.data(), lda, b.data(), ldb, 0.25f, want.data(), ldc);
+      gemm_bf16_typed(ta, tb, m, n, k, 0.75f, a16.data(), CREMA_BFLOAT16, lda, b16.data(),
+                      CREMA_BFLOAT16, ldb, 0.25f, got.data(), ldc);
+      gemm_bf16_typed(ta, tb, m, n, k, 0.75f, a.data(), CREMA_FLOAT32, lda, b16.data(),
+                      CREMA_BFLOAT16, ldb, 0.25f, mixed.data(), ldc);
+      EXPECT_EQ(got, want) << "ta " << ta << " tb " << tb;
+      EXPECT_EQ(mixed, want) << "ta " << ta << " tb " << tb;
+    }
+}
+
+// A convolution whose backward computes in another type than its forward (per-layer
+// forward_math / backward_math): the plan follows the forward's, and the other pass still
+// computes correctly (1x1 and 3x3, both ways round): gradients within bf16's reach of fp32's.
+TEST(Precision, ConvolutionBackwardInAnotherTypeThanItsForward) {
+  if (!cpu_has_bf16() || !bf16_gemm_available()) GTEST_SKIP() << "no bf16 on this CPU or build";
+  auto net_text = [](const std::string& math) {
+    return "force_backward: true\n"
+           "layer { name: 'in' type: 'Input' top: 'x' input_param { shape { dim: 2 dim: 16 "
+           "dim: 10 dim: 10 } } }\n"
+           "layer { name: 'c1' type: 'Convolution' bottom: 'x' top: 'y' " +
+           math +
+           " convolution_param { num_output: 24 kernel_size: 1 weight_filler { type: 'msra' } } }\n"
+           "layer { name: 'c3' type: 'Convolution' bottom: 'y' top: 'z' " +
+           math +
+           " convolution_param { num_output: 8 kernel_size: 3 pad: 1 "
+           "weight_filler { type: 'msra' } } }\n"
+           "layer { name: 't' type: 'Input' top: 't' input_param { shape { dim: 2 dim: 8 "
+           "dim: 10 dim: 10 } } }\n"
+           "layer { name: 'loss' type: 'EuclideanLoss' bottom: 'z' bottom: 't' top: 'loss' }\n";
+  };
+  auto run = [&](const std::string& math, std::vector<float>* dx) {
+    NetOptions o;
+    o.seed = 3;
+    Net net(net_of(net_text(math)), o);
+    std::mt19937 rng(8);
+    std::normal_distribution<float> g(0.f, 1.f);
+    Tensor* x = net.blob("x");
+    for (int64_t i = 0; i < x->count(); ++i) x->mutable_host_data()[i] = g(rng);
+    Tensor* t = net.blob("t");
+    for (int64_t i = 0; i < t->count(); ++i) t->mutable_host_data()[i] = g(rng);
+    net.clear_param_diffs();
+    net.forward();
+    net.backward();
+    dx->assign(x->host_diff(), x->host_diff() + x->count());
+    std::vector<float> grads;
+    for (Tensor* p : net.all_params())
+      grads.insert(grads.end(), p->host_diff(), p->host_diff() + p->count());
+    return grads;
+  };
+  std::vector<float> dx32, dx;
+  const std::vector<float> fp32 = run("", &dx32);
+  for (const char* math : {"forward_math: FLOAT backward_math: BFLOAT16",
+                           "forward_math: BFLOAT16 backward_math: FLOAT"}) {
+    const std::vector<float> got = run(math, &dx);
+    auto worst = [](const std::vector<float>& a, const std::vector<float>& b) {
+      double top = 0, diff = 0;
+      for (size_t i = 0; i < a.size(); ++i) {
+        top = std::max(top, std::fabs(double(b[i])));
+        diff = std::max(diff, std::fabs(double(a[i]) - b[i]));
+      }
+      return diff / top;
+    };
+    ASSERT_EQ(got.size(), fp32.size());
+    for (size_t i = 0; i < got.size(); ++i)
+      ASSERT_TRUE(std::isfinite(got[i]) && std::isfinite(fp32[i])) << math << " [" << i << "]";
+    EXPECT_LT(worst(got, fp32), 0.02) << math << ": parameter gradients";
+    EXPECT_LT(worst(dx, dx32), 0.02) << math << ": input gradient";
+  }
 }
 
 }  // namespace
