@@ -205,7 +205,8 @@ TEST(Bf16, GemmIsTheProductOfRoundedInputsSummedInFp32) {
     for (int tb = 0; tb < 2; ++tb)
       for (float beta : {0.f, 1.f, 0.5f}) {
         const int lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 5, ldc = n + 2;
-        std::vector<float> a((ta ? k : m) * lda), b((tb ? n : k) * ldb), c(m * ldc);
+        std::vector<float> a(static_cast<size_t>(ta ? k : m) * lda),
+            b(static_cast<size_t>(tb ? n : k) * ldb), c(static_cast<size_t>(m) * ldc);
         for (float& v : a) v = g(rng);
         for (float& v : b) v = g(rng);
         for (float& v : c) v = g(rng);
