@@ -347,6 +347,17 @@ const uint16_t* ConvGemm::rounded_weights(const float* w, float* ws) const {
   return w16;
 }
 
+// Image xn (subsampled first when strided) rounded into the slot's bf16 input.
+const uint16_t* ConvGemm::round_image_input(const float* xn, float* ws, int slot) const {
+  if (!g_.is_pointwise()) {
+    gather(xn, buffers(ws, slot).xt);
+    xn = buffers(ws, slot).xt;
+  }
+  uint16_t* x16 = rounded_input(ws, slot);
+  crema::round_bf16(xn, g_.channels * g_.out_plane(), x16);
+  return x16;
+}
+
 // bf16 products with each operand rounded once: the weights once per pass (not per image and
 // GEMM), an image's input once, its output gradient once for both dE/dW and dE/dx.
 void ConvGemm::pointwise_forward_bf16(const float* x, const float* w, float* y, float* ws) const {
@@ -354,13 +365,7 @@ void ConvGemm::pointwise_forward_bf16(const float* x, const float* w, float* y, 
                 cg = g_.channels / G;
   const uint16_t* w16 = rounded_weights(w, ws);
   for_each_chunk([&](int slot, int64_t n, int) {
-    const float* xn = x + n * in;
-    if (!g_.is_pointwise()) {
-      gather(xn, buffers(ws, slot).xt);
-      xn = buffers(ws, slot).xt;
-    }
-    uint16_t* x16 = rounded_input(ws, slot);
-    crema::round_bf16(xn, g_.channels * out, x16);
+    const uint16_t* x16 = round_image_input(x + n * in, ws, slot);
     for (int64_t grp = 0; grp < G; ++grp)
       crema::gemm_bf16(false, false, i32(mg), i32(out), i32(cg), 1.f,
                        crema::bf16_operand(w16 + grp * mg * cg, i32(cg)),
@@ -381,13 +386,7 @@ void ConvGemm::pointwise_backward_bf16(const float* x, const float* w, const flo
     crema::round_bf16(dy + n * m_ * out, m_ * out, dy16);
     if (dw) {  // dE/dW_g += dY_n[g] * X_n[g]^T
       float* dwk = slot == 0 ? dw : partial(ws, slot);
-      const float* xn = x + n * in;
-      if (strided) {
-        gather(xn, xs);
-        xn = xs;
-      }
-      uint16_t* x16 = rounded_input(ws, slot);
-      crema::round_bf16(xn, g_.channels * out, x16);
+      const uint16_t* x16 = round_image_input(x + n * in, ws, slot);
       for (int64_t grp = 0; grp < G; ++grp)
         crema::gemm_bf16(false, true, i32(mg), i32(cg), i32(out), 1.f,
                          crema::bf16_operand(dy16 + grp * mg * out, i32(out)),

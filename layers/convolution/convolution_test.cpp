@@ -574,11 +574,12 @@ TEST(Convolution, GpuIm2colChunksGiveTheSameResult) {
   unsetenv("CREMA_CONV_GPU_COLUMN_KB");
 }
 
-// bf16 (crema train -precision bf16): the output is the product of bf16-rounded inputs and
-// weights summed in fp32, through either engine (oneDNN for kernels over 1x1, bf16 GEMMs for
-// 1x1; CREMA_CONV_BF16 forces one), so it matches the rounded reference to fp32 accuracy and
-// differs from the unrounded one by bf16's.
-TEST(Convolution, Bf16ComputesWithRoundedInputsAndFp32Sums) {
+// The layers the bf16 tests run: a 3x3, a 1x1, a grouped dilated strided 3x2, a strided 1x1 and
+// a grouped 1x1; each through both engines (oneDNN for kernels over 1x1, bf16 GEMMs for 1x1) and
+// each one forced (CREMA_CONV_BF16). fn(h, ref, what) gets a harness in bf16 with its input
+// drawn. Returns false where this CPU or build has no bf16 (the caller skips).
+template <class Fn>
+bool for_each_bf16_layer(const Fn& fn) {
   struct Case {
     const char* body;
     std::vector<int64_t> shape;
@@ -590,7 +591,8 @@ TEST(Convolution, Bf16ComputesWithRoundedInputsAndFp32Sums) {
       {"num_output: 6 kernel_h: 3 kernel_w: 2 stride: 2 dilation: 2 group: 2 pad: 1",
        {2, 8, 9, 8},
        {3, 2, 1, 1, 2, 2, 2, 2, 2}},
-      {"num_output: 12 kernel_size: 1 stride: 2", {2, 24, 7, 7}, {1, 1, 0, 0, 2, 2, 1, 1, 1}}};
+      {"num_output: 12 kernel_size: 1 stride: 2", {2, 24, 7, 7}, {1, 1, 0, 0, 2, 2, 1, 1, 1}},
+      {"num_output: 8 kernel_size: 1 group: 2", {2, 12, 5, 6}, {1, 1, 0, 0, 1, 1, 1, 1, 2}}};
   for (const char* engine : {"", "onednn", "gemm"}) {
     if (*engine) setenv("CREMA_CONV_BF16", engine, 1);
     for (const Case& c : cases) {
@@ -599,25 +601,37 @@ TEST(Convolution, Bf16ComputesWithRoundedInputsAndFp32Sums) {
       LayerHarness h(conv(std::string(c.body) + kFillers), {c.shape}, opt);
       if (h.math() != 1) {
         unsetenv("CREMA_CONV_BF16");
-        GTEST_SKIP() << "no bf16 on this CPU or build (crema computes in fp32 there)";
+        return false;
       }
       h.fill_gaussian(0, 1.0);
-      h.forward();
-      std::vector<double> mag;
-      const std::vector<float> want = reference(h, c.ref, true, true, &mag);
-      const std::vector<float> exact = reference(h, c.ref, true);
-      const float* y = h.top_data(0);
-      double worst = 0, off_unrounded = 0;
-      for (size_t i = 0; i < want.size(); ++i) {
-        worst = std::max(worst, std::fabs(y[i] - want[i]) / std::max(mag[i], 1e-30));
-        off_unrounded = std::max(off_unrounded, double(std::fabs(y[i] - exact[i])));
-      }
-      // fp32 sums of at most a few hundred terms: within 1e-5 of their magnitude.
-      EXPECT_LT(worst, 1e-5) << c.body << " engine '" << engine << "'";
-      EXPECT_GT(off_unrounded, 1e-4) << c.body << ": the inputs were not rounded to bf16";
+      fn(h, c.ref, std::string(c.body) + ", engine '" + engine + "'");
     }
   }
   unsetenv("CREMA_CONV_BF16");
+  return true;
+}
+
+// bf16 (crema train -precision bf16): the output is the product of bf16-rounded inputs and
+// weights summed in fp32, through either engine, so it matches the rounded reference to fp32
+// accuracy and differs from the unrounded one by bf16's.
+TEST(Convolution, Bf16ComputesWithRoundedInputsAndFp32Sums) {
+  const bool ran =
+      for_each_bf16_layer([](LayerHarness& h, const Ref& ref, const std::string& what) {
+        h.forward();
+        std::vector<double> mag;
+        const std::vector<float> want = reference(h, ref, true, true, &mag);
+        const std::vector<float> exact = reference(h, ref, true);
+        const float* y = h.top_data(0);
+        double worst = 0, off_unrounded = 0;
+        for (size_t i = 0; i < want.size(); ++i) {
+          worst = std::max(worst, std::fabs(y[i] - want[i]) / std::max(mag[i], 1e-30));
+          off_unrounded = std::max(off_unrounded, double(std::fabs(y[i] - exact[i])));
+        }
+        // fp32 sums of at most a few hundred terms: within 1e-5 of their magnitude.
+        EXPECT_LT(worst, 1e-5) << what;
+        EXPECT_GT(off_unrounded, 1e-4) << what << ": the inputs were not rounded to bf16";
+      });
+  if (!ran) GTEST_SKIP() << "no bf16 on this CPU or build (crema computes in fp32 there)";
 }
 
 // dE/dx and dE/dW of the same layers in bf16: products of the bf16-rounded output gradient with
@@ -663,50 +677,30 @@ RefGrads reference_grads(LayerHarness& h, const Ref& r, bool round_bf16) {
 }
 
 TEST(Convolution, Bf16GradientsUseRoundedOperandsAndFp32Sums) {
-  struct Case {
-    const char* body;
-    std::vector<int64_t> shape;
-    Ref ref;
-  };
-  const Case cases[] = {
-      {"num_output: 8 kernel_size: 3 pad: 1", {2, 16, 9, 11}, {3, 3, 1, 1, 1, 1, 1, 1, 1}},
-      {"num_output: 6 kernel_size: 1", {3, 32, 5, 7}, {1, 1, 0, 0, 1, 1, 1, 1, 1}},
-      {"num_output: 8 kernel_size: 1 group: 2", {2, 12, 5, 6}, {1, 1, 0, 0, 1, 1, 1, 1, 2}},
-      {"num_output: 12 kernel_size: 1 stride: 2", {2, 24, 7, 7}, {1, 1, 0, 0, 2, 2, 1, 1, 1}}};
-  for (const char* engine : {"", "onednn", "gemm"}) {
-    if (*engine) setenv("CREMA_CONV_BF16", engine, 1);
-    for (const Case& c : cases) {
-      crema::testing::HarnessOptions opt;
-      opt.math = 1;  // CREMA_BFLOAT16
-      LayerHarness h(conv(std::string(c.body) + kFillers), {c.shape}, opt);
-      if (h.math() != 1) {
-        unsetenv("CREMA_CONV_BF16");
-        GTEST_SKIP() << "no bf16 on this CPU or build (crema computes in fp32 there)";
-      }
-      h.fill_gaussian(0, 1.0);
-      h.forward();
-      std::mt19937 rng(5);
-      std::normal_distribution<float> normal(0.f, 1.f);
-      for (int64_t i = 0; i < h.count(h.top_shape(0)); ++i) h.top_diff(0)[i] = normal(rng);
-      h.zero_param_diffs();
-      h.backward();
-      const RefGrads want = reference_grads(h, c.ref, true);
-      const RefGrads exact = reference_grads(h, c.ref, false);
-      auto compare = [&](const float* got, const std::vector<double>& ref,
-                         const std::vector<double>& mag, const std::vector<double>& unrounded,
-                         const char* what) {
-        double worst = 0, off_unrounded = 0;
-        for (size_t i = 0; i < ref.size(); ++i) {
-          worst = std::max(worst, std::fabs(got[i] - ref[i]) / std::max(mag[i], 1e-30));
-          off_unrounded = std::max(off_unrounded, std::fabs(got[i] - unrounded[i]));
-        }
-        // fp32 sums of at most a few hundred terms: within 1e-5 of their magnitude.
-        EXPECT_LT(worst, 1e-5) << what << " of " << c.body << ", engine '" << engine << "'";
-        EXPECT_GT(off_unrounded, 1e-4) << what << " of " << c.body << ": not rounded to bf16";
-      };
-      compare(h.bottom_diff(0), want.dx, want.dx_mag, exact.dx, "dE/dx");
-      compare(h.param_diff(0), want.dw, want.dw_mag, exact.dw, "dE/dW");
-    }
-  }
-  unsetenv("CREMA_CONV_BF16");
+  const bool ran =
+      for_each_bf16_layer([](LayerHarness& h, const Ref& ref, const std::string& what) {
+        h.forward();
+        std::mt19937 rng(5);
+        std::normal_distribution<float> normal(0.f, 1.f);
+        for (int64_t i = 0; i < h.count(h.top_shape(0)); ++i) h.top_diff(0)[i] = normal(rng);
+        h.zero_param_diffs();
+        h.backward();
+        const RefGrads want = reference_grads(h, ref, true);
+        const RefGrads exact = reference_grads(h, ref, false);
+        auto compare = [&](const float* got, const std::vector<double>& ref_values,
+                           const std::vector<double>& mag, const std::vector<double>& unrounded,
+                           const char* which) {
+          double worst = 0, off_unrounded = 0;
+          for (size_t i = 0; i < ref_values.size(); ++i) {
+            worst = std::max(worst, std::fabs(got[i] - ref_values[i]) / std::max(mag[i], 1e-30));
+            off_unrounded = std::max(off_unrounded, std::fabs(got[i] - unrounded[i]));
+          }
+          // fp32 sums of at most a few hundred terms: within 1e-5 of their magnitude.
+          EXPECT_LT(worst, 1e-5) << which << " of " << what;
+          EXPECT_GT(off_unrounded, 1e-4) << which << " of " << what << ": not rounded to bf16";
+        };
+        compare(h.bottom_diff(0), want.dx, want.dx_mag, exact.dx, "dE/dx");
+        compare(h.param_diff(0), want.dw, want.dw_mag, exact.dw, "dE/dW");
+      });
+  if (!ran) GTEST_SKIP() << "no bf16 on this CPU or build (crema computes in fp32 there)";
 }
