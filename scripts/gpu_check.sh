@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine, in the repository root beside .gpu.tar.xz from scripts/gpu_bundle.sh:
 # unpacks the bundle, runs the GPU cases of every test suite and `crema train -gpu 0,1` on two
-# GPUs (tests/distributed/threads_gpu.sh; skipped with one), then times one training step of
+# GPUs (tests/distributed/thread_ranks.sh; skipped with one), then times one training step of
 # ResNet-20 (batch 128) and ResNet-50 (batch 32, 224x224) with `crema time -gpu 0` beside PyTorch
 # on the same card (FP32, cuDNN benchmark mode; when a Python with torch is found), and trains
 # claim 3 of the experiments at the full budget on the GPU (one seed: two ResNet-20 runs), whose
@@ -40,9 +40,9 @@ fi
 
 if want threads; then
   echo "=== crema train -gpu 0,1: one process, a Solver thread a GPU (skipped with fewer than two)"
-  timeout 600 bash tests/distributed/threads_gpu.sh "$wrapper" .
+  timeout 600 bash tests/distributed/thread_ranks.sh "$wrapper" . gpu
   rc=$?
-  [ $rc -eq 0 ] || echo "FAILED: threads_gpu.sh exited $rc (77: skipped, 124: timed out)"
+  [ $rc -eq 0 ] || echo "FAILED: thread_ranks.sh exited $rc (77: skipped, 124: timed out)"
 fi
 
 py=

@@ -95,6 +95,9 @@ refused "-gpu 0,0: GPU 0 is listed twice" train -solver good.prototxt -gpu 0,0
 refused "-gpu 0,x: give a GPU number .* a comma list" train -solver good.prototxt -gpu 0,x
 refused "-gpu 0,: a comma list of GPU numbers" train -solver good.prototxt -gpu 0,
 refused "-gpu 0,1: give a GPU number" device_query -gpu 0,1
+# -ranks N: N CPU ranks in one process; not with -gpu (the list makes the ranks there).
+refused "-ranks 0" train -solver good.prototxt -ranks 0
+refused "-ranks 2 is for the CPU; on GPUs -gpu 0,1" train -solver good.prototxt -ranks 2 -gpu 0
 refused "-gpu abc" test -model net.prototxt -gpu abc
 refused "-gpu abc" time -model net.prototxt -gpu abc
 refused "-gpu abc" device_query -gpu abc

@@ -2,11 +2,14 @@
 // crema train -solver S [-weights W | -snapshot STATE] [-gpu N|N,M,...|all] [-iterations N]
 // [-overwrite]. A fresh run is refused where an earlier one left snapshots or metrics (unless
 // -overwrite); a run stopped by SIGINT says the command that resumes it. -gpu 0,1 trains one
-// Solver a GPU, each in its own thread of this process (thread_ranks.hpp).
+// Solver a GPU, each in its own thread of this process (thread_ranks.hpp); -ranks N does the
+// same with N Solvers on the CPU.
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 
 #include "crema/core/device.hpp"
+#include "crema/core/host.hpp"
 #include "crema/core/log.hpp"
 #include "crema/core/prototxt.hpp"
 #include "crema/core/registry.hpp"
@@ -116,7 +119,10 @@ int train_on_this_rank(int argc, char** argv) {
       "gpu", gpu_list("gpu"),
       "train on this GPU (overrides solver_mode); 0,1 or all: on several, one process with a "
       "thread a GPU (under mpirun, all: each rank on the GPU of its rank on its machine)")(
-      "iterations", positive_int("iterations"), "override max_iter")(
+      "ranks", positive_int("ranks")->default_value(1),
+      "train data-parallel in N Solver threads of this process on the CPU, as N MPI ranks would "
+      "(the -threads split between them); GPUs: -gpu 0,1")("iterations", positive_int("iterations"),
+                                                           "override max_iter")(
       "sigint_effect", one_of("sigint_effect", {"stop", "snapshot", "none"})->default_value("stop"),
       "on SIGINT: stop, snapshot or none")(
       "sighup_effect",
@@ -144,6 +150,13 @@ int train_on_this_rank(int argc, char** argv) {
   const std::string path = vm["solver"].as<std::string>();
   pb::SolverParameter param = read_solver_file(path);
   if (vm.count("iterations")) param.set_max_iter(vm["iterations"].as<int>());
+  const int cpu_ranks = vm["ranks"].as<int>();  // -ranks N: N CPU ranks, a thread each
+  if (cpu_ranks > 1 && vm.count("gpu"))
+    throw std::runtime_error("-ranks " + std::to_string(cpu_ranks) +
+                             " is for the CPU; on GPUs -gpu 0,1 gives each rank a GPU");
+  if (cpu_ranks > 1 && launched_by_mpi())
+    throw std::runtime_error("-ranks " + std::to_string(cpu_ranks) +
+                             ": under mpirun every process is one rank already");
   std::vector<int> thread_gpus;  // -gpu 0,1 (or all, alone): a rank a GPU, a thread each
   if (vm.count("gpu")) {
     std::string g = vm["gpu"].as<std::string>();
@@ -195,6 +208,13 @@ int train_on_this_rank(int argc, char** argv) {
   options.bucket_bytes = static_cast<size_t>(bucket_mb * 1048576.0);
   options.precision = precision_flag(vm);
   options.tensorboard = vm["tensorboard"].as<bool>();
+  if (cpu_ranks > 1) {
+    // Each rank computes on its share of the threads (at least one).
+    set_num_threads(std::max(1, num_threads() / cpu_ranks));
+    Registry::global().types();
+    return run_thread_ranks(cpu_ranks, {},
+                            [&](int) { return train_rank(param, options, vm, argc, argv, desc); });
+  }
   if (thread_gpus.empty()) return train_rank(param, options, vm, argc, argv, desc);
   // Several GPUs in this process: rank r trains on thread_gpus[r] in its own thread. The plugin
   // scan, the signal handlers and the checks above are done once, here.

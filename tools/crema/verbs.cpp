@@ -25,11 +25,12 @@ const std::vector<VerbInfo>& verb_table() {
        "Ctrl-C writes a snapshot and stops; -snapshot resumes from one, -weights starts from "
        "trained weights (fine-tuning). Started by mpirun (or srun), each process is one rank of "
        "a data-parallel run; -gpu 0,1 (or -gpu all) without mpirun runs one rank a GPU, each a "
-       "thread of this process (docs/DISTRIBUTED.md).",
+       "thread of this process, and -ranks N runs N ranks on the CPU that way "
+       "(docs/DISTRIBUTED.md).",
        {{"what to train",
          {"solver", "weights", "snapshot", "overwrite", "iterations", "level", "stage"}},
         {"where it runs", {"gpu", "fuse", "precision"}},
-        {"several ranks (mpirun, -gpu 0,1)", {"allreduce_overlap", "bucket_mb"}},
+        {"several ranks (mpirun, -gpu 0,1, -ranks N)", {"ranks", "allreduce_overlap", "bucket_mb"}},
         {"signals", {"sigint_effect", "sighup_effect"}}},
        {"crema train -solver net_defs/fashion_mnist/solver.prototxt",
         "crema train -solver net_defs/fashion_mnist/solver.prototxt "
