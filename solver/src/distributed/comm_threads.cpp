@@ -184,6 +184,9 @@ int run_thread_ranks(int size, const std::vector<int>& gpus,
     const std::string failed = comm.name() + " of " + std::to_string(size) + " failed: ";
     try {
       ScopedWorld scoped(comm);
+      // OpenMP's thread count is a per-thread setting, and OpenBLAS's OpenMP build reads it at
+      // each call: a new thread would run every GEMM on all cores, fighting the other ranks.
+      set_num_threads(num_threads());
       results[static_cast<size_t>(r)] = body(r);
     } catch (const std::bad_alloc&) {
       comm.abort(failed + "out of memory; stopping every rank", 1);
