@@ -10,6 +10,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <functional>
 #include <unordered_map>
 #include <vector>
 
@@ -111,19 +112,25 @@ struct MatmulKey {
 };
 struct MatmulKeyHash {
   size_t operator()(const MatmulKey& key) const {
-    const auto* words = reinterpret_cast<const uint32_t*>(&key);
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < sizeof key / sizeof(uint32_t); ++i)
-      h = (h ^ words[i]) * 1099511628211ull;
-    return static_cast<size_t>(h);
+    size_t h = 1469598103934665603ull;
+    for (int64_t v : {key.m, key.n, key.k, key.a_rows, key.a_cols, key.b_rows, key.b_cols, key.ldc})
+      h = (h ^ std::hash<int64_t>()(v)) * 1099511628211ull;
+    for (float v : {key.alpha, key.beta}) h = (h ^ std::hash<float>()(v)) * 1099511628211ull;
+    return h;
   }
+};
+
+// A matmul primitive and the operands' descriptors it was made for.
+struct Matmul {
+  memory::desc a, b, c;
+  dnnl::matmul primitive;
 };
 
 // Per thread, the primitives of the shapes seen: creating a primitive descriptor costs tens of
 // microseconds even when oneDNN's own cache holds the primitive, and a convolution makes one
 // GEMM call per image.
-const dnnl::matmul& matmul_for(const MatmulKey& key) {
-  thread_local std::unordered_map<MatmulKey, dnnl::matmul, MatmulKeyHash> cache;
+const Matmul& matmul_for(const MatmulKey& key) {
+  thread_local std::unordered_map<MatmulKey, Matmul, MatmulKeyHash> cache;
   if (auto it = cache.find(key); it != cache.end()) return it->second;
   if (cache.size() >= 512) cache.clear();  // a net reshaped many times: start again
   const memory::desc ad({key.m, key.k}, dt::bf16, {key.a_rows, key.a_cols});
@@ -137,7 +144,7 @@ const dnnl::matmul& matmul_for(const MatmulKey& key) {
     attr.set_post_ops(sum);
   }
   const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(ad, bd, cd), attr, engine());
-  return cache.emplace(key, dnnl::matmul(pd)).first->second;
+  return cache.emplace(key, Matmul{ad, bd, cd, dnnl::matmul(pd)}).first->second;
 }
 }  // namespace
 
@@ -170,14 +177,11 @@ void gemm_bf16_typed(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int
                       ldc,
                       alpha,
                       beta};
-  const dnnl::matmul& mm = matmul_for(key);
-  const memory::desc ad({m, k}, dt::bf16, {key.a_rows, key.a_cols});
-  const memory::desc bd({k, n}, dt::bf16, {key.b_rows, key.b_cols});
-  const memory::desc cd({m, n}, dt::f32, {ldc, 1});
+  const Matmul& mm = matmul_for(key);
   thread_local dnnl::stream s(engine());
-  mm.execute(s, {{DNNL_ARG_SRC, memory(ad, engine(), const_cast<uint16_t*>(pa))},
-                 {DNNL_ARG_WEIGHTS, memory(bd, engine(), const_cast<uint16_t*>(pb))},
-                 {DNNL_ARG_DST, memory(cd, engine(), c)}});
+  mm.primitive.execute(s, {{DNNL_ARG_SRC, memory(mm.a, engine(), const_cast<uint16_t*>(pa))},
+                           {DNNL_ARG_WEIGHTS, memory(mm.b, engine(), const_cast<uint16_t*>(pb))},
+                           {DNNL_ARG_DST, memory(mm.c, engine(), c)}});
   s.wait();
 }
 #else

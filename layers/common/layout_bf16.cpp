@@ -10,14 +10,19 @@
 
 #include "crema/layer.hpp"
 
+// GCC 12 flags the self-initialised placeholder inside its own AVX-512 shuffle intrinsics
+// (_mm512_undefined_ps) as maybe uninitialised; every value here is defined.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 namespace crema::layers {
 namespace {
 
 #define CREMA_AVX512_BF16 __attribute__((target("avx512f,avx512bw,avx512bf16")))
-#define CREMA_AVX512 __attribute__((target("avx512f")))
 
 // r[i] holds row i of a 16 x 16 tile; afterwards r[j] holds column j.
-CREMA_AVX512 inline void transpose16(__m512 r[16]) {
+CREMA_AVX512_BF16 inline void transpose16(__m512 r[16]) {
   __m512 t[16];
   for (std::ptrdiff_t i = 0; i < 8; ++i) {
     t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
@@ -49,39 +54,25 @@ inline __mmask16 tile_mask(int64_t k) {
   return static_cast<__mmask16>(k >= 16 ? 0xffff : (1u << k) - 1u);
 }
 
-// Walks in[rows][cols] in 16 x 16 tiles, row tiles outermost (the input streams): for each tile
-// column j, store(j, r0, row_mask, v) gets v = in[r0 .. r0 + 16)[j] (lanes past the last row are
-// zero, row_mask covers the real ones). Ragged edges load under masks.
-template <class Store>
-CREMA_AVX512 inline void for_each_tile_column(const float* in, int64_t rows, int64_t cols,
-                                              const Store& store) {
+// One image: `rows` runs of `cols` floats (in[r * cols + k]) become `cols` runs of `rows` bf16
+// values (out[k * rows + r]), in 16 x 16 tiles, row tiles outermost so that the input streams;
+// ragged edges load and store under masks.
+CREMA_AVX512_BF16 void transpose_image(const float* in, int64_t rows, int64_t cols, uint16_t* out) {
   __m512 r[16];
   for (int64_t r0 = 0; r0 < rows; r0 += 16) {
-    const int64_t nr = rows - r0 < 16 ? rows - r0 : 16;
+    const int64_t nr = std::min<int64_t>(16, rows - r0);
     const __mmask16 row_mask = tile_mask(nr);
     for (int64_t c0 = 0; c0 < cols; c0 += 16) {
       const __mmask16 m = tile_mask(cols - c0);
       for (int i = 0; i < 16; ++i)
         r[i] = i < nr ? _mm512_maskz_loadu_ps(m, in + (r0 + i) * cols + c0) : _mm512_setzero_ps();
       transpose16(r);
-      const int64_t nc = cols - c0 < 16 ? cols - c0 : 16;
-      for (int j = 0; j < nc; ++j) store(c0 + j, r0, row_mask, r[j]);
+      const int64_t nc = std::min<int64_t>(16, cols - c0);
+      for (int j = 0; j < nc; ++j)
+        _mm256_mask_storeu_epi16(out + (c0 + j) * rows + r0, row_mask,
+                                 reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(r[j])));
     }
   }
-}
-
-// Column j of a tile, rounded, becomes pixel j's run of channels r0 .. r0 + 16.
-struct StoreBf16 {
-  uint16_t* out;
-  int64_t rows;
-  CREMA_AVX512_BF16 void operator()(int64_t j, int64_t r0, __mmask16 row_mask, __m512 v) const {
-    _mm256_mask_storeu_epi16(out + j * rows + r0, row_mask,
-                             reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(v)));
-  }
-};
-
-CREMA_AVX512_BF16 void transpose_image(const float* in, int64_t rows, int64_t cols, uint16_t* out) {
-  for_each_tile_column(in, rows, cols, StoreBf16{out, rows});
 }
 
 bool cpu_avx512_bf16() {

@@ -36,8 +36,8 @@
 
 namespace crema::layers {
 namespace {
-// Row-major C = op(A) op(B) + beta C with explicit leading dimensions, products in `math`.
 int32_t i32(int64_t v) { return static_cast<int32_t>(v); }
+// Row-major C = op(A) op(B) + beta C with explicit leading dimensions, products in `math`.
 void sgemm(crema_dtype math, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a,
            int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   crema::gemm(math, ta, tb, i32(m), i32(n), i32(k), 1.f, a, i32(lda), b, i32(ldb), beta, c,
@@ -347,14 +347,18 @@ const uint16_t* ConvGemm::rounded_weights(const float* w, float* ws) const {
   return w16;
 }
 
+// Image xn as the 1x1 GEMMs read it: itself, or (strided) subsampled into the slot's buffer.
+const float* ConvGemm::sampled_input(const float* xn, float* ws, int slot) const {
+  if (g_.is_pointwise()) return xn;
+  float* xs = buffers(ws, slot).xt;
+  gather(xn, xs);
+  return xs;
+}
+
 // Image xn (subsampled first when strided) rounded into the slot's bf16 input.
 const uint16_t* ConvGemm::round_image_input(const float* xn, float* ws, int slot) const {
-  if (!g_.is_pointwise()) {
-    gather(xn, buffers(ws, slot).xt);
-    xn = buffers(ws, slot).xt;
-  }
   uint16_t* x16 = rounded_input(ws, slot);
-  crema::round_bf16(xn, g_.channels * g_.out_plane(), x16);
+  crema::round_bf16(sampled_input(xn, ws, slot), g_.channels * g_.out_plane(), x16);
   return x16;
 }
 
@@ -414,12 +418,7 @@ void ConvGemm::pointwise_forward(const float* x, const float* w, const float* bi
   else
     for_each_chunk(
         [&](int slot, int64_t n, int) {  // Y_n[g] = W_g * X_n[g] (X_n subsampled when strided)
-          const float* xn = x + n * in;
-          if (!g_.is_pointwise()) {
-            float* xs = buffers(ws, slot).xt;
-            gather(xn, xs);
-            xn = xs;
-          }
+          const float* xn = sampled_input(x + n * in, ws, slot);
           for (int64_t grp = 0; grp < G; ++grp)
             sgemm(math_, false, false, mg, out, cg, w + grp * mg * cg, cg, xn + grp * cg * out, out,
                   0.f, y + (n * m_ + grp * mg) * out, out);
@@ -451,11 +450,7 @@ void ConvGemm::pointwise_backward(const float* x, const float* w, const float* d
     // dE/dW_g += dY_n[g] * X_n[g]^T
     if (dw) {
       float* dwk = slot == 0 ? dw : partial(ws, slot);
-      const float* xn = x + n * in;
-      if (strided) {
-        gather(xn, xs);
-        xn = xs;
-      }
+      const float* xn = sampled_input(x + n * in, ws, slot);
       for (int64_t grp = 0; grp < G; ++grp)
         sgemm(math_, false, true, mg, cg, out, dy + (n * m_ + grp * mg) * out, out,
               xn + grp * cg * out, out, 1.f, dwk + grp * mg * cg, cg);

@@ -93,6 +93,7 @@ class ConvGemm {
   uint16_t* rounded_input(float* ws, int slot) const;
   uint16_t* rounded_output_grad(float* ws, int slot) const;
   const uint16_t* rounded_weights(const float* w, float* ws) const;
+  const float* sampled_input(const float* xn, float* ws, int slot) const;
   const uint16_t* round_image_input(const float* xn, float* ws, int slot) const;
   void pointwise_forward_bf16(const float* x, const float* w, float* y, float* ws) const;
   void pointwise_backward_bf16(const float* x, const float* w, const float* dy, float* dw,
