@@ -56,6 +56,13 @@ bool LayerInstance::computes_in(crema_dtype math, crema_device device) const {
   return declared & CREMA_DTYPE_BIT(math);
 }
 
+bool LayerInstance::stores_in(crema_dtype type, crema_device device) const {
+  if (type == CREMA_FLOAT32) return true;
+  const uint32_t declared = device == CREMA_CUDA ? type_->cuda_storage : type_->cpu_storage;
+  if (device == CREMA_CPU && type == CREMA_BFLOAT16 && !cpu_has_bf16()) return false;
+  return declared & CREMA_DTYPE_BIT(type);
+}
+
 std::string LayerInstance::label() const {
   return "layer '" + param_.name() + "' (" + param_.type() + ")";
 }

@@ -64,6 +64,11 @@ LayerMath Net::resolve_math(int i) const {
 }
 
 std::string Net::precision_summary() const {
+  const std::string storage = storage_summary();
+  return math_summary() + (storage.empty() ? "" : "; " + storage);
+}
+
+std::string Net::math_summary() const {
   std::map<crema_dtype, std::pair<int, std::set<std::string>>> by_math;  // math -> count, types
   bool asked = false;
   std::set<crema_dtype> asked_types;  // the narrower types asked for, for the GPU's reasons
@@ -131,6 +136,7 @@ void Net::init(const pb::NetParameter& param, Registry& registry) {
       *definition_.mutable_layer(i) = lp;
     }
     requested_math_.push_back(requested_math(definition_, lp, options_.precision));
+    requested_storage_.push_back(requested_storage(definition_, lp, options_.precision));
     math_.push_back(resolve_math(i));
     layer_names_.push_back(lp.name());
     for (const auto& b : lp.bottom()) {
@@ -206,6 +212,12 @@ void Net::init(const pb::NetParameter& param, Registry& registry) {
   output_blobs_.assign(outputs.begin(), outputs.end());
   init_backward_needs(definition_);
   plan_absorption();
+  // Layers plan for their tensors' storage types (a convolution's oneDNN primitives): once more
+  // where some blob became bf16.
+  if (plan_storage())
+    for (int i = 0; i < n; ++i)
+      workspace_bytes_ =
+          std::max(workspace_bytes_, layers_[i]->reshape(bottom_vecs_[i], top_vecs_[i], make_exec(i)));
   share_or_own_aliases();
   workspace_ = std::make_shared<Tensor>(Shape{static_cast<int64_t>((workspace_bytes_ + 3) / 4)});
   if (options_.check_memory) check_memory_budget();
@@ -347,6 +359,61 @@ void Net::plan_absorption() {
   }
 }
 
+// A blob is stored in bf16 where every layer that reads or writes it asked for bf16 storage and
+// can take it on this device (crema_layer_ext.cpu_storage), so that no layer sees a type it did
+// not declare; anything else stays fp32, including a user's fp32-only plugin and its neighbours'
+// blobs. Layers absorbed on the CPU do not touch the blob themselves. The net's outputs and loss
+// tops stay fp32 (tools and the solver read them), and a layer whose tops alias its bottom
+// (Split) keeps them all in one type.
+bool Net::plan_storage() {
+  const int n = num_layers();
+  std::vector<bool> bf16(blobs_.size(), true);
+  for (int id : output_blobs_) bf16[id] = false;
+  for (size_t id = 0; id < blobs_.size(); ++id)
+    if (blob_loss_weights_[id] != 0) bf16[id] = false;
+  for (int i = 0; i < n; ++i) {
+    if (device_ == CREMA_CPU && absorbed_into_[i] >= 0) continue;
+    const bool takes = requested_storage_[i] == CREMA_BFLOAT16 &&
+                       layers_[i]->stores_in(CREMA_BFLOAT16, device_);
+    if (takes) continue;
+    for (int id : bottom_ids_[i]) bf16[id] = false;
+    for (int id : top_ids_[i]) bf16[id] = false;
+  }
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (int i = 0; i < n; ++i) {
+      if (!(layers_[i]->desc().flags & CREMA_LAYER_SHARES_DATA)) continue;
+      bool all = true;
+      for (int id : bottom_ids_[i]) all = all && bf16[id];
+      for (int id : top_ids_[i]) all = all && bf16[id];
+      if (all) continue;
+      for (int id : bottom_ids_[i]) changed = changed || bf16[id], bf16[id] = false;
+      for (int id : top_ids_[i]) changed = changed || bf16[id], bf16[id] = false;
+    }
+  }
+  bool narrowed = false;
+  for (size_t id = 0; id < blobs_.size(); ++id) {
+    blobs_[id]->set_dtype(bf16[id] ? CREMA_BFLOAT16 : CREMA_FLOAT32);
+    narrowed = narrowed || bf16[id];
+  }
+  return narrowed;
+}
+
+std::string Net::storage_summary() const {
+  int narrow = 0;
+  uint64_t narrow_elements = 0, all_elements = 0;
+  for (const auto& b : blobs_) {
+    all_elements += static_cast<uint64_t>(b->count());
+    if (b->dtype() == CREMA_FLOAT32) continue;
+    ++narrow;
+    narrow_elements += static_cast<uint64_t>(b->count());
+  }
+  if (narrow == 0) return "";
+  const int percent = all_elements ? static_cast<int>(100 * narrow_elements / all_elements) : 0;
+  return "bf16 storage for " + std::to_string(narrow) + " of " + std::to_string(blobs_.size()) +
+         " blobs (" + std::to_string(percent) + "% of activation elements), fp32 for the rest";
+}
+
 std::vector<LayerInstance*> Net::absorbed_layers(int i) const {
   std::vector<LayerInstance*> out;
   if (device_ != CREMA_CPU) return out;  // GPU passes run every layer alone
@@ -447,6 +514,7 @@ void Net::set_device(crema_device device) {
   if (device == device_) return;
   device_ = device;
   for (int i = 0; i < num_layers(); ++i) math_[i] = resolve_math(i);
+  plan_storage();
   // Layers size device-specific state in reshape (cuDNN algorithms and their workspace).
   reshape();
 }

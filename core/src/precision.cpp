@@ -63,6 +63,13 @@ LayerMath requested_math(const pb::NetParameter& net, const pb::LayerParameter& 
   return {pick(net, layer, run, true), pick(net, layer, run, false)};
 }
 
+crema_dtype requested_storage(const pb::NetParameter& net, const pb::LayerParameter& layer,
+                              std::optional<crema_dtype> run) {
+  if (layer.has_forward_type()) return from_proto(layer.forward_type(), layer, "forward_type");
+  if (run) return *run;
+  return from_proto(net.default_forward_type(), layer, "default_forward_type");
+}
+
 namespace {
 // CPUID leaf 7: subleaf 1 EAX bit 5 is AVX512_BF16, subleaf 0 EDX bit 22 AMX-BF16.
 bool cpuid_bit(unsigned subleaf, int reg, int bit) {

@@ -261,6 +261,10 @@ void Registry::ensure_loaded() {
           type.cuda_math = ext->cuda_math & ~CREMA_DTYPE_BIT(CREMA_FLOAT32);
           if (ext->struct_size >= offsetof(crema_layer_ext, onnx_export) + sizeof(ext->onnx_export))
             type.onnx_export = ext->onnx_export;
+          if (ext->struct_size >= offsetof(crema_layer_ext, cuda_storage) + sizeof(uint32_t)) {
+            type.cpu_storage = ext->cpu_storage & CREMA_DTYPE_BIT(CREMA_BFLOAT16);
+            type.cuda_storage = ext->cuda_storage & CREMA_DTYPE_BIT(CREMA_BFLOAT16);
+          }
         }
         s.types[d.type][d.layer_version] = type;
       }

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "crema/core/tensor.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
+#include "crema/bf16.hpp"
 #include "crema/core/device.hpp"
 
 namespace crema {
@@ -30,10 +32,50 @@ void Tensor::reshape(const Shape& shape) {
   count_ = n;
   if (n > capacity_ || !data_) {
     capacity_ = n;
-    size_t bytes = static_cast<size_t>(n) * sizeof(float);
-    data_ = std::make_shared<SyncedMemory>(bytes);
-    diff_ = std::make_shared<SyncedMemory>(bytes);
+    allocate();
   }
+}
+
+void Tensor::allocate() {
+  const size_t bytes = static_cast<size_t>(capacity_) * element_bytes();
+  data_ = std::make_shared<SyncedMemory>(bytes);
+  diff_ = std::make_shared<SyncedMemory>(bytes);
+}
+
+void Tensor::set_dtype(crema_dtype t) {
+  if (t != CREMA_FLOAT32 && t != CREMA_BFLOAT16)
+    throw std::runtime_error("tensors are stored in fp32 or bf16, not type " + std::to_string(t));
+  if (t == dtype_) return;
+  dtype_ = t;
+  allocate();
+}
+
+const float* Tensor::checked_fp32(const void* p) const {
+  if (dtype_ != CREMA_FLOAT32)
+    throw std::runtime_error("a tensor of shape " + shape_string() +
+                             " is stored in bf16 and was read as fp32 (read it with to_float())");
+  return static_cast<const float*>(p);
+}
+
+const void* Tensor::host_raw(bool diff) const {
+  return diff ? diff_->host_data() : data_->host_data();
+}
+
+void* Tensor::mutable_host_raw(bool diff) {
+  return diff ? diff_->mutable_host_data() : data_->mutable_host_data();
+}
+
+std::vector<float> Tensor::to_float(bool diff) const {
+  std::vector<float> out(static_cast<size_t>(count_));
+  if (count_ == 0) return out;
+  if (dtype_ == CREMA_FLOAT32) {
+    const float* p = diff ? host_diff() : host_data();
+    std::copy(p, p + count_, out.begin());
+  } else {
+    const auto* p = static_cast<const uint16_t*>(host_raw(diff));
+    for (int64_t i = 0; i < count_; ++i) out[i] = bf16_to_float(p[i]);
+  }
+  return out;
 }
 
 int64_t Tensor::count(int from, int to) const {
@@ -42,16 +84,26 @@ int64_t Tensor::count(int from, int to) const {
   return n;
 }
 
-const float* Tensor::host_data() const { return static_cast<const float*>(data_->host_data()); }
-const float* Tensor::host_diff() const { return static_cast<const float*>(diff_->host_data()); }
-float* Tensor::mutable_host_data() { return static_cast<float*>(data_->mutable_host_data()); }
-float* Tensor::mutable_host_diff() { return static_cast<float*>(diff_->mutable_host_data()); }
-const float* Tensor::device_data() const { return static_cast<const float*>(data_->device_data()); }
-const float* Tensor::device_diff() const { return static_cast<const float*>(diff_->device_data()); }
-float* Tensor::mutable_device_data() { return static_cast<float*>(data_->mutable_device_data()); }
-float* Tensor::mutable_device_diff() { return static_cast<float*>(diff_->mutable_device_data()); }
+const float* Tensor::host_data() const { return checked_fp32(data_->host_data()); }
+const float* Tensor::host_diff() const { return checked_fp32(diff_->host_data()); }
+float* Tensor::mutable_host_data() {
+  return const_cast<float*>(checked_fp32(data_->mutable_host_data()));
+}
+float* Tensor::mutable_host_diff() {
+  return const_cast<float*>(checked_fp32(diff_->mutable_host_data()));
+}
+const float* Tensor::device_data() const { return checked_fp32(data_->device_data()); }
+const float* Tensor::device_diff() const { return checked_fp32(diff_->device_data()); }
+float* Tensor::mutable_device_data() {
+  return const_cast<float*>(checked_fp32(data_->mutable_device_data()));
+}
+float* Tensor::mutable_device_diff() {
+  return const_cast<float*>(checked_fp32(diff_->mutable_device_data()));
+}
 
 void Tensor::share_data(const Tensor& other) {
+  if (other.dtype_ != dtype_)
+    throw std::runtime_error("share_data: storage types differ (" + shape_string() + ")");
   if (other.count_ > capacity_ && other.count_ != count_)
     throw std::runtime_error("share_data: sizes differ " + shape_string() + " vs " +
                              other.shape_string());
@@ -59,6 +111,8 @@ void Tensor::share_data(const Tensor& other) {
 }
 
 void Tensor::share_diff(const Tensor& other) {
+  if (other.dtype_ != dtype_)
+    throw std::runtime_error("share_diff: storage types differ (" + shape_string() + ")");
   if (other.count_ > capacity_ && other.count_ != count_)
     throw std::runtime_error("share_diff: sizes differ " + shape_string() + " vs " +
                              other.shape_string());
@@ -67,10 +121,11 @@ void Tensor::share_diff(const Tensor& other) {
 
 void Tensor::zero_diff(crema_device where) {
   if (count_ == 0) return;
+  const size_t bytes = static_cast<size_t>(count_) * element_bytes();
   if (where == CREMA_CUDA) {
-    device::memset_zero(mutable_device_diff(), count_ * sizeof(float));
+    device::memset_zero(diff_->mutable_device_data(), bytes);
   } else {
-    std::memset(mutable_host_diff(), 0, count_ * sizeof(float));
+    std::memset(diff_->mutable_host_data(), 0, bytes);  // bf16 zero is all zero bits too
   }
 }
 
@@ -78,9 +133,11 @@ void Tensor::copy_from(const Tensor& other, bool diff) {
   if (other.count_ != count_)
     throw std::runtime_error("copy_from: counts differ " + shape_string() + " vs " +
                              other.shape_string());
+  if (other.dtype_ != dtype_)
+    throw std::runtime_error("copy_from: storage types differ (" + shape_string() + ")");
   if (count_ == 0) return;
-  std::memcpy(diff ? mutable_host_diff() : mutable_host_data(),
-              diff ? other.host_diff() : other.host_data(), count_ * sizeof(float));
+  std::memcpy(diff ? diff_->mutable_host_data() : data_->mutable_host_data(),
+              other.host_raw(diff), static_cast<size_t>(count_) * element_bytes());
 }
 
 double Tensor::sum_data_host() const {
@@ -106,16 +163,19 @@ double Tensor::sumsq_diff_host() const {
 
 crema_tensor Tensor::view(crema_device device, Access data_access, Access diff_access) {
   crema_tensor t{};
-  t.dtype = CREMA_FLOAT32;
+  t.dtype = dtype_;
   t.device = device;
   t.ndim = ndim();
   for (int i = 0; i < t.ndim; ++i) t.dims[i] = shape_[i];
   if (count_ == 0) return t;
-  bool gpu = device == CREMA_CUDA;
-  if (data_access == Access::kRead) t.data = const_cast<float*>(gpu ? device_data() : host_data());
-  if (data_access == Access::kWrite) t.data = gpu ? mutable_device_data() : mutable_host_data();
-  if (diff_access == Access::kRead) t.diff = const_cast<float*>(gpu ? device_diff() : host_diff());
-  if (diff_access == Access::kWrite) t.diff = gpu ? mutable_device_diff() : mutable_host_diff();
+  const bool gpu = device == CREMA_CUDA;
+  auto pointer = [gpu](SyncedMemory& m, Access a) -> void* {
+    if (a == Access::kRead) return const_cast<void*>(gpu ? m.device_data() : m.host_data());
+    if (a == Access::kWrite) return gpu ? m.mutable_device_data() : m.mutable_host_data();
+    return nullptr;
+  };
+  t.data = pointer(*data_, data_access);
+  t.diff = pointer(*diff_, diff_access);
   return t;
 }
 

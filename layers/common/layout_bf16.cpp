@@ -54,10 +54,27 @@ inline __mmask16 tile_mask(int64_t k) {
   return static_cast<__mmask16>(k >= 16 ? 0xffff : (1u << k) - 1u);
 }
 
-// One image: `rows` runs of `cols` floats (in[r * cols + k]) become `cols` runs of `rows` bf16
-// values (out[k * rows + r]), in 16 x 16 tiles, row tiles outermost so that the input streams;
-// ragged edges load and store under masks.
-CREMA_AVX512_BF16 void transpose_image(const float* in, int64_t rows, int64_t cols, uint16_t* out) {
+// 16 lanes of a run, widened to fp32 where the run is bf16 (exact), zero past mask m.
+CREMA_AVX512_BF16 inline __m512 load16(const float* p, __mmask16 m) {
+  return _mm512_maskz_loadu_ps(m, p);
+}
+CREMA_AVX512_BF16 inline __m512 load16(const uint16_t* p, __mmask16 m) {
+  const __m512i wide = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
+}
+// The first lanes (mask m) of v into a run, rounded to nearest even where it is bf16.
+CREMA_AVX512_BF16 inline void store16(float* p, __mmask16 m, __m512 v) {
+  _mm512_mask_storeu_ps(p, m, v);
+}
+CREMA_AVX512_BF16 inline void store16(uint16_t* p, __mmask16 m, __m512 v) {
+  _mm256_mask_storeu_epi16(p, m, reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(v)));
+}
+
+// One image: `rows` runs of `cols` values (in[r * cols + k]) become `cols` runs of `rows` values
+// (out[k * rows + r]), in 16 x 16 tiles, row tiles outermost so that the input streams; ragged
+// edges load and store under masks.
+template <class In, class Out>
+CREMA_AVX512_BF16 void transpose_image(const In* in, int64_t rows, int64_t cols, Out* out) {
   __m512 r[16];
   for (int64_t r0 = 0; r0 < rows; r0 += 16) {
     const int64_t nr = std::min<int64_t>(16, rows - r0);
@@ -65,14 +82,20 @@ CREMA_AVX512_BF16 void transpose_image(const float* in, int64_t rows, int64_t co
     for (int64_t c0 = 0; c0 < cols; c0 += 16) {
       const __mmask16 m = tile_mask(cols - c0);
       for (int i = 0; i < 16; ++i)
-        r[i] = i < nr ? _mm512_maskz_loadu_ps(m, in + (r0 + i) * cols + c0) : _mm512_setzero_ps();
+        r[i] = i < nr ? load16(in + (r0 + i) * cols + c0, m) : _mm512_setzero_ps();
       transpose16(r);
       const int64_t nc = std::min<int64_t>(16, cols - c0);
-      for (int j = 0; j < nc; ++j)
-        _mm256_mask_storeu_epi16(out + (c0 + j) * rows + r0, row_mask,
-                                 reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(r[j])));
+      for (int j = 0; j < nc; ++j) store16(out + (c0 + j) * rows + r0, row_mask, r[j]);
     }
   }
+}
+
+template <class In, class Out>
+void transpose_images(const In* in, int64_t num, int64_t rows, int64_t cols, Out* out) {
+  const int64_t image = rows * cols;
+  crema::parallel_for(num, 1, [&](int64_t b, int64_t e) {
+    for (int64_t n = b; n < e; ++n) transpose_image(in + n * image, rows, cols, out + n * image);
+  });
 }
 
 bool cpu_avx512_bf16() {
@@ -88,11 +111,20 @@ void nchw_to_nhwc_bf16(const float* x, int64_t num, int64_t channels, int64_t pl
                        uint16_t* out) {
   CREMA_CHECK(cpu_avx512_bf16(), "nchw_to_nhwc_bf16 needs AVX512_BF16");
   // Per image, rows are channels and columns pixels: column p becomes pixel p's channels.
-  const int64_t image = channels * plane;
-  crema::parallel_for(num, 1, [&](int64_t b, int64_t e) {
-    for (int64_t n = b; n < e; ++n)
-      transpose_image(x + n * image, channels, plane, out + n * image);
-  });
+  transpose_images(x, num, channels, plane, out);
+}
+
+void transpose_planes(const void* in, bool in_bf16, int64_t num, int64_t rows, int64_t cols,
+                      void* out, bool out_bf16) {
+  CREMA_CHECK(cpu_avx512_bf16(), "transpose_planes needs AVX512_BF16");
+  const auto* f = static_cast<const float*>(in);
+  const auto* h = static_cast<const uint16_t*>(in);
+  auto* of = static_cast<float*>(out);
+  auto* oh = static_cast<uint16_t*>(out);
+  if (in_bf16 && out_bf16) return transpose_images(h, num, rows, cols, oh);
+  if (in_bf16) return transpose_images(h, num, rows, cols, of);
+  if (out_bf16) return transpose_images(f, num, rows, cols, oh);
+  transpose_images(f, num, rows, cols, of);
 }
 
 }  // namespace crema::layers

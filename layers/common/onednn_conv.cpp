@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// oneDNN's convolution primitives in bf16 with fp32 tensors at the edges (onednn_conv.hpp).
-// Every pass reorders its fp32 N,C,H,W inputs into the bf16 layouts the primitive picked
-// (format "any": N,H,W,C or blocked for AMX), runs, and reorders the fp32 result back; dE/dW is
+// oneDNN's convolution primitives in bf16 with crema's N,C,H,W tensors, fp32 or bf16, at the
+// edges (onednn_conv.hpp). Every pass reorders its inputs into the bf16 layouts the primitive
+// picked (format "any": N,H,W,C or blocked for AMX), runs, and reorders the result back; dE/dW is
 // added to the layer's gradient by the reorder itself (a sum post-op). Between N,C,H,W and
 // N,H,W,C crema's own one-pass transposes replace oneDNN's reorders (layout_bf16.hpp; 2-3x
 // faster, measured in BENCHMARKS.md). The scratch lives in the layer's workspace, shared by
@@ -51,29 +51,36 @@ Slot place(const memory::desc& d, size_t* end) {
 
 void* at(void* ws, const Slot& s) { return static_cast<char*>(ws) + s.offset; }
 
-// An activation crossing between crema's fp32 N,C,H,W and a primitive's buffer: by crema's
-// transposes where the primitive's side is N,H,W,C, else by oneDNN's reorder.
+// An activation crossing between crema's N,C,H,W tensor (fp32, or bf16 where the net stores it
+// so) and a primitive's buffer: by crema's transposes where the primitive's side is N,H,W,C,
+// else by oneDNN's reorder.
 struct Edge {
   dnnl::reorder reorder;
-  bool nhwc = false;
+  bool nhwc = false, to_nhwc = false;
   int64_t num = 0, channels = 0, plane = 0;
 };
-// `from` -> `to` for activations of dims d, one side crema's fp32 N,C,H,W.
+bool has_layout(const memory& m, const memory::dims& d, tag t) {
+  return m.get_desc() == memory::desc(d, m.get_desc().data_type(), t);
+}
+bool is_bf16(const memory& m) { return m.get_desc().data_type() == dt::bf16; }
+// `from` -> `to` for activations of dims d, one side crema's N,C,H,W.
 Edge edge(const memory& from, const memory& to, const memory::dims& d) {
-  Edge e{dnnl::reorder(from, to), false, d[0], d[1], d[2] * d[3]};
-  e.nhwc = (to.get_desc() == memory::desc(d, dt::bf16, tag::nhwc) && layout_bf16_available()) ||
-           from.get_desc() == memory::desc(d, dt::f32, tag::nhwc);
+  Edge e{dnnl::reorder(from, to), false, false, d[0], d[1], d[2] * d[3]};
+  e.to_nhwc = has_layout(from, d, tag::nchw) && has_layout(to, d, tag::nhwc);
+  const bool from_nhwc = has_layout(from, d, tag::nhwc) && has_layout(to, d, tag::nchw);
+  const bool fp32 = !is_bf16(from) && !is_bf16(to);
+  e.nhwc = (e.to_nhwc || from_nhwc) && (layout_bf16_available() || (from_nhwc && fp32));
   return e;
 }
 void run(const Edge& e, dnnl::stream& s, memory from, memory to) {
   if (!e.nhwc) return e.reorder.execute(s, from, to);
-  if (to.get_desc().data_type() == dt::bf16)
-    nchw_to_nhwc_bf16(static_cast<const float*>(from.get_data_handle()), e.num, e.channels, e.plane,
-                      static_cast<uint16_t*>(to.get_data_handle()));
-  else
-    nhwc_to_nchw(static_cast<const float*>(from.get_data_handle()), static_cast<int>(e.num),
-                 static_cast<int>(e.channels), e.plane, nullptr,
-                 static_cast<float*>(to.get_data_handle()));
+  const void* in = from.get_data_handle();
+  void* out = to.get_data_handle();
+  if (!e.to_nhwc && !is_bf16(from) && !is_bf16(to))  // fp32 both sides: 8x8 blocks, measured
+    return nhwc_to_nchw(static_cast<const float*>(in), static_cast<int>(e.num),
+                        static_cast<int>(e.channels), e.plane, nullptr, static_cast<float*>(out));
+  const int64_t rows = e.to_nhwc ? e.channels : e.plane, cols = e.to_nhwc ? e.plane : e.channels;
+  transpose_planes(in, is_bf16(from), e.num, rows, cols, out, is_bf16(to));
 }
 
 // 64-byte aligned bytes that a layer keeps between its forward and backward passes.
@@ -99,7 +106,7 @@ struct OnednnConv::Plan {
   // The forward's bf16 input, kept for dE/dW when both want one layout (else null), and the
   // input it was made from.
   std::unique_ptr<KeptBuffer> kept_x;
-  const float* kept_from = nullptr;
+  const void* kept_from = nullptr;
   // dE/dx
   dnnl::convolution_backward_data bwd_data;
   Slot d_dy, d_w, d_dx, d_scratch;
@@ -121,7 +128,8 @@ OnednnConv::~OnednnConv() = default;
 
 bool OnednnConv::available() { return true; }
 
-size_t OnednnConv::plan(const ConvGeometry& g, int num_output, int64_t num, bool bias) {
+size_t OnednnConv::plan(const ConvGeometry& g, int num_output, int64_t num, bool bias,
+                        bool x_bf16, bool y_bf16) {
   auto p = std::make_unique<Plan>();
   p->bias = bias;
   dnnl::engine& eng = cpu_engine();
@@ -138,7 +146,8 @@ size_t OnednnConv::plan(const ConvGeometry& g, int num_output, int64_t num, bool
   const memory::dims pad{g.pad_h, g.pad_w};
   // Caffe's floor((H + 2P - extent) / S) + 1 is oneDNN's output size with the same padding on
   // both sides (its division floors too).
-  const memory::desc user_src(src, dt::f32, tag::nchw), user_dst(dst, dt::f32, tag::nchw),
+  const dt x_type = x_bf16 ? dt::bf16 : dt::f32, y_type = y_bf16 ? dt::bf16 : dt::f32;
+  const memory::desc user_src(src, x_type, tag::nchw), user_dst(dst, y_type, tag::nchw),
       user_wei(wei, dt::f32, wei_tag), user_bias({num_output}, dt::f32, tag::x);
   p->user_x = memory(user_src, eng, DNNL_MEMORY_NONE);
   p->user_dx = memory(user_src, eng, DNNL_MEMORY_NONE);
@@ -148,21 +157,23 @@ size_t OnednnConv::plan(const ConvGeometry& g, int num_output, int64_t num, bool
   p->user_dw = memory(user_wei, eng, DNNL_MEMORY_NONE);
   p->user_b = memory(user_bias, eng, DNNL_MEMORY_NONE);
 
+  // Results (y, dE/dx) come out in their tensor's type: a bf16 blob gets them rounded by the
+  // primitive, and the transpose after it moves half the bytes.
   const memory::desc any_src(src, dt::bf16, tag::any), any_wei(wei, dt::bf16, tag::any),
-      any_dst_f32(dst, dt::f32, tag::any), any_dst_bf16(dst, dt::bf16, tag::any),
-      any_src_f32(src, dt::f32, tag::any), any_wei_f32(wei, dt::f32, tag::any);
+      any_dst_out(dst, y_type, tag::any), any_dst_bf16(dst, dt::bf16, tag::any),
+      any_src_out(src, x_type, tag::any), any_wei_f32(wei, dt::f32, tag::any);
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   const auto algo = dnnl::algorithm::convolution_direct;
   auto fd = bias
                 ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algo, any_src,
-                                                  any_wei, user_bias, any_dst_f32, strides, dilates,
+                                                  any_wei, user_bias, any_dst_out, strides, dilates,
                                                   pad, pad)
                 : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algo, any_src,
-                                                  any_wei, any_dst_f32, strides, dilates, pad, pad);
+                                                  any_wei, any_dst_out, strides, dilates, pad, pad);
   dnnl::convolution_forward::primitive_desc fpd(fd, attr, eng);
   dnnl::convolution_backward_data::primitive_desc dpd(
-      dnnl::convolution_backward_data::desc(algo, any_src_f32, any_wei, any_dst_bf16, strides,
+      dnnl::convolution_backward_data::desc(algo, any_src_out, any_wei, any_dst_bf16, strides,
                                             dilates, pad, pad),
       attr, eng, fpd);
   dnnl::convolution_backward_weights::primitive_desc wpd(
@@ -222,7 +233,7 @@ void bind(const memory& m, const void* data) { m.set_data_handle(const_cast<void
 void bind(const Slot& s, void* ws) { s.mem.set_data_handle(at(ws, s)); }
 }  // namespace
 
-void OnednnConv::forward(const float* x, const float* w, const float* bias, float* y,
+void OnednnConv::forward(const void* x, const float* w, const float* bias, void* y,
                          void* ws) const {
   Plan& p = *plan_;
   dnnl::stream s(cpu_engine());
@@ -247,7 +258,7 @@ void OnednnConv::forward(const float* x, const float* w, const float* bias, floa
   run(p.f_ry, s, p.f_y.mem, p.user_y);
 }
 
-void OnednnConv::backward(const float* x, const float* w, const float* dy, float* dw, float* dx,
+void OnednnConv::backward(const void* x, const float* w, const void* dy, float* dw, void* dx,
                           void* ws) const {
   Plan& p = *plan_;
   dnnl::stream s(cpu_engine());
@@ -295,11 +306,11 @@ struct OnednnConv::Plan {};
 OnednnConv::OnednnConv() = default;
 OnednnConv::~OnednnConv() = default;
 bool OnednnConv::available() { return false; }
-size_t OnednnConv::plan(const ConvGeometry&, int, int64_t, bool) {
+size_t OnednnConv::plan(const ConvGeometry&, int, int64_t, bool, bool, bool) {
   throw std::runtime_error("this crema was built without oneDNN: no bf16 convolution");
 }
-void OnednnConv::forward(const float*, const float*, const float*, float*, void*) const {}
-void OnednnConv::backward(const float*, const float*, const float*, float*, float*, void*) const {}
+void OnednnConv::forward(const void*, const float*, const float*, void*, void*) const {}
+void OnednnConv::backward(const void*, const float*, const void*, float*, void*, void*) const {}
 const char* OnednnConv::implementation() const { return ""; }
 #endif
 

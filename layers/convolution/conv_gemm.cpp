@@ -164,7 +164,7 @@ int64_t ConvGemm::slot_floats() const {
     const int64_t gathered = g_.is_pointwise() ? 0 : g_.channels * g_.out_plane();
     // bf16 products: the image's (subsampled) input and its output gradient, rounded once each.
     const int64_t rounded = bf16_area_ ? (g_.channels + m_) * g_.out_plane() : 0;
-    return gathered + (rounded + 1) / 2;
+    return gathered + (rounded + 1) / 2 + block_floats();
   }
   const int64_t base = chunk_ * (g_.channels * g_.in_plane() +
                                  colg_.out_plane() * colg_.col_width() + g_.out_plane() * m_);
@@ -332,89 +332,12 @@ void ConvGemm::scatter(const float* xs, float* x) const {
     }
 }
 
-// A slot's bf16 area, after its gathered input: the input, then the output gradient.
-uint16_t* ConvGemm::rounded_input(float* ws, int slot) const {
-  float* after = buffers(ws, slot).xt + (g_.is_pointwise() ? 0 : g_.channels * g_.out_plane());
-  return reinterpret_cast<uint16_t*>(after);
-}
-uint16_t* ConvGemm::rounded_output_grad(float* ws, int slot) const {
-  return rounded_input(ws, slot) + g_.channels * g_.out_plane();
-}
-// The weights rounded to bf16, once per pass, in Wr's place (1x1 weights need no reordering).
-const uint16_t* ConvGemm::rounded_weights(const float* w, float* ws) const {
-  auto* w16 = reinterpret_cast<uint16_t*>(buffers(ws).wr);
-  crema::round_bf16(w, wk_, w16);
-  return w16;
-}
-
-// Image xn as the 1x1 GEMMs read it: itself, or (strided) subsampled into the slot's buffer.
-const float* ConvGemm::sampled_input(const float* xn, float* ws, int slot) const {
-  if (g_.is_pointwise()) return xn;
-  float* xs = buffers(ws, slot).xt;
-  gather(xn, xs);
-  return xs;
-}
-
-// Image xn (subsampled first when strided) rounded into the slot's bf16 input.
-const uint16_t* ConvGemm::round_image_input(const float* xn, float* ws, int slot) const {
-  uint16_t* x16 = rounded_input(ws, slot);
-  crema::round_bf16(sampled_input(xn, ws, slot), g_.channels * g_.out_plane(), x16);
-  return x16;
-}
-
-// bf16 products with each operand rounded once: the weights once per pass (not per image and
-// GEMM), an image's input once, its output gradient once for both dE/dW and dE/dx.
-void ConvGemm::pointwise_forward_bf16(const float* x, const float* w, float* y, float* ws) const {
-  const int64_t out = g_.out_plane(), in = g_.channels * g_.in_plane(), G = g_.groups, mg = m_ / G,
-                cg = g_.channels / G;
-  const uint16_t* w16 = rounded_weights(w, ws);
-  for_each_chunk([&](int slot, int64_t n, int) {
-    const uint16_t* x16 = round_image_input(x + n * in, ws, slot);
-    for (int64_t grp = 0; grp < G; ++grp)
-      crema::gemm_bf16(false, false, i32(mg), i32(out), i32(cg), 1.f,
-                       crema::bf16_operand(w16 + grp * mg * cg, i32(cg)),
-                       crema::bf16_operand(x16 + grp * cg * out, i32(out)), 0.f,
-                       y + (n * m_ + grp * mg) * out, i32(out));
-  });
-}
-
-void ConvGemm::pointwise_backward_bf16(const float* x, const float* w, const float* dy, float* dw,
-                                       float* dx, float* ws) const {
-  const int64_t out = g_.out_plane(), in = g_.channels * g_.in_plane(), G = g_.groups, mg = m_ / G,
-                cg = g_.channels / G;
-  const bool strided = !g_.is_pointwise();
-  const uint16_t* w16 = dx ? rounded_weights(w, ws) : nullptr;
-  for_each_chunk([&](int slot, int64_t n, int) {
-    float* xs = buffers(ws, slot).xt;
-    uint16_t* dy16 = rounded_output_grad(ws, slot);
-    crema::round_bf16(dy + n * m_ * out, m_ * out, dy16);
-    if (dw) {  // dE/dW_g += dY_n[g] * X_n[g]^T
-      float* dwk = slot == 0 ? dw : partial(ws, slot);
-      const uint16_t* x16 = round_image_input(x + n * in, ws, slot);
-      for (int64_t grp = 0; grp < G; ++grp)
-        crema::gemm_bf16(false, true, i32(mg), i32(cg), i32(out), 1.f,
-                         crema::bf16_operand(dy16 + grp * mg * out, i32(out)),
-                         crema::bf16_operand(x16 + grp * cg * out, i32(out)), 1.f,
-                         dwk + grp * mg * cg, i32(cg));
-    }
-    if (dx) {  // dE/dX_n[g] = W_g^T * dY_n[g]; strided: into the sampled positions, 0 elsewhere
-      float* dxn = strided ? xs : dx + n * in;
-      for (int64_t grp = 0; grp < G; ++grp)
-        crema::gemm_bf16(true, false, i32(cg), i32(out), i32(mg), 1.f,
-                         crema::bf16_operand(w16 + grp * mg * cg, i32(cg)),
-                         crema::bf16_operand(dy16 + grp * mg * out, i32(out)), 0.f,
-                         dxn + grp * cg * out, i32(out));
-      if (strided) scatter(xs, dx + n * in);
-    }
-  });
-}
-
 void ConvGemm::pointwise_forward(const float* x, const float* w, const float* bias, float* y,
                                  float* ws) const {
   const int64_t out = g_.out_plane(), in = g_.channels * g_.in_plane(), G = g_.groups, mg = m_ / G,
                 cg = g_.channels / G;
   if (bf16_operands())
-    pointwise_forward_bf16(x, w, y, ws);
+    pointwise_forward_bf16(x, false, w, nullptr, y, false, ws);
   else
     for_each_chunk(
         [&](int slot, int64_t n, int) {  // Y_n[g] = W_g * X_n[g] (X_n subsampled when strided)
@@ -441,7 +364,7 @@ void ConvGemm::pointwise_backward(const float* x, const float* w, const float* d
   if (dw)
     for (int s = 1; s < slots_; ++s) std::fill(partial(ws, s), partial(ws, s) + wk_, 0.f);
   if (bf16_operands()) {
-    pointwise_backward_bf16(x, w, dy, dw, dx, ws);
+    pointwise_backward_bf16(x, false, w, dy, false, dw, dx, ws);
     if (dw) reduce_partials(ws, dw);
     return;
   }

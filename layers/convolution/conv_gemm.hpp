@@ -46,6 +46,17 @@ class ConvGemm {
   // The type the GEMMs compute in (crema_exec.math); set before plan(), which keeps Winograd
   // to fp32.
   void set_math(crema_dtype math) { math_ = math; }
+  // Whether the input (and dE/dx) and the output (and dE/dy) are stored in bf16 (ABI 1.5
+  // storage types); set before plan(), which makes room to round results in cache-sized blocks.
+  void set_storage(bool x_bf16, bool y_bf16) { x_bf16_ = x_bf16, y_bf16_ = y_bf16; }
+  // Whether forward_stored / backward_stored take the tensors in their stored types: the 1x1
+  // bf16 GEMMs, whose operands are bf16 anyway. Otherwise the caller converts around
+  // forward / backward.
+  bool takes_storage() const { return bf16_operands(); }
+  // forward / backward on tensors of the types given to set_storage (float or uint16_t).
+  void forward_stored(const void* x, const float* w, const float* bias, void* y, float* ws) const;
+  void backward_stored(const void* x, const float* w, const void* dy, float* dw, void* dx,
+                       float* ws) const;
   crema_dtype math() const { return math_; }
   Method method() const { return method_; }
   int64_t chunk() const { return chunk_; }
@@ -94,10 +105,17 @@ class ConvGemm {
   uint16_t* rounded_output_grad(float* ws, int slot) const;
   const uint16_t* rounded_weights(const float* w, float* ws) const;
   const float* sampled_input(const float* xn, float* ws, int slot) const;
-  const uint16_t* round_image_input(const float* xn, float* ws, int slot) const;
-  void pointwise_forward_bf16(const float* x, const float* w, float* y, float* ws) const;
-  void pointwise_backward_bf16(const float* x, const float* w, const float* dy, float* dw,
-                               float* dx, float* ws) const;
+  const uint16_t* image_input_bf16(const void* x, bool x_bf16, int64_t n, float* ws,
+                                   int slot) const;
+  int64_t block_pixels() const;  // pixels of one block of results rounded into bf16 tensors
+  int64_t block_floats() const;  // a slot's room for such a block (0 unless planned for one)
+  float* block(float* ws, int slot) const;
+  // The 1x1 bf16 GEMMs (conv_gemm_pointwise_bf16.cpp) on tensors of either storage type; with
+  // y_bf16 the bias is added here, else by the caller.
+  void pointwise_forward_bf16(const void* x, bool x_bf16, const float* w, const float* bias,
+                              void* y, bool y_bf16, float* ws) const;
+  void pointwise_backward_bf16(const void* x, bool x_bf16, const float* w, const void* dy,
+                               bool y_bf16, float* dw, void* dx, float* ws) const;
   void depthwise_forward(const float* x, const float* w, const float* bias, float* y,
                          float* ws) const;
   void backward_gemm(const float* x, const float* w, const float* dy, float* dw, float* dx,
@@ -132,6 +150,7 @@ class ConvGemm {
   int wtile_ = 2;       // Winograd outputs per tile side
   crema_dtype math_ = CREMA_FLOAT32;
   bool bf16_area_ = false;  // the plan holds bf16 copies of an image's input and dE/dy (1x1)
+  bool x_bf16_ = false, y_bf16_ = false;  // set_storage
 };
 
 template <class Fn>

@@ -13,9 +13,11 @@
 #include <algorithm>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "conv_gemm.hpp"
 #include "conv_spec.hpp"
+#include "crema/bf16.hpp"
 #include "crema/layer.hpp"
 #include "crema/layers/onednn_conv.hpp"
 #if CREMA_WITH_CUDA
@@ -33,6 +35,9 @@ class Convolution final : public crema::Layer<Convolution> {
     crema::LayerInfo i{"Convolution", "convolution_param"};
     // bf16 on the CPU through oneDNN (conv_bf16 below), where the build has it.
     if (crema::host_has_bf16_gemm()) i.cpu_math = CREMA_DTYPE_BIT(CREMA_BFLOAT16);
+    // bf16 input and output blobs: read and written in place by the oneDNN and 1x1 bf16 paths,
+    // converted around the others (forward_cpu).
+    i.cpu_storage = CREMA_DTYPE_BIT(CREMA_BFLOAT16);
 #if CREMA_WITH_CUDA
     // fp16 / bf16 on the tensor cores, through cuDNN or the im2col GEMMs (conv_cudnn.hpp,
     // conv_gpu_gemm.hpp); the host asks only where the GPU has them.
@@ -112,59 +117,61 @@ class Convolution final : public crema::Layer<Convolution> {
     // Each thread takes whole chunks with buffers of its own: small GEMMs do not split well.
     // The plan follows the forward's math (bf16: GEMMs only, no Winograd).
     gemm_.set_math(c.math());
+    x_bf16_ = c.bottom(0).is_bf16();
+    y_bf16_ = c.top(0).is_bf16();
+    gemm_.set_storage(x_bf16_, y_bf16_);
     const int64_t floats = gemm_.plan(g, spec_.num_output, num, tuning_, c.num_threads());
     size_t bytes = static_cast<size_t>(std::max<int64_t>(floats, 0)) * sizeof(float);
     onednn_ = c.math() == CREMA_BFLOAT16 && onednn_for_bf16(g);
     if (onednn_)
-      bytes = std::max(bytes, onednn_conv_.plan(g, spec_.num_output, num, spec_.bias_term));
+      bytes = std::max(bytes, onednn_conv_.plan(g, spec_.num_output, num, spec_.bias_term,
+                                                x_bf16_, y_bf16_));
     if (bytes > 0) c.request_workspace(bytes);
   }
 
   void forward_cpu(crema::Context& c) {
+    const float* bias = spec_.bias_term ? c.param(1).data() : nullptr;
+    void* y = c.top(0).raw()->data;
     if (onednn_ && c.math() == CREMA_BFLOAT16)
-      return onednn_conv_.forward(c.bottom(0).data(), c.param(0).data(),
-                                  spec_.bias_term ? c.param(1).data() : nullptr, c.top(0).data(),
+      return onednn_conv_.forward(c.bottom(0).raw()->data, c.param(0).data(), bias, y,
                                   c.workspace<void>());
     gemm_.set_math(c.math());
-    gemm_.forward(c.bottom(0).data(), c.param(0).data(),
-                  spec_.bias_term ? c.param(1).data() : nullptr, c.top(0).data(),
+    if (gemm_.takes_storage())
+      return gemm_.forward_stored(c.bottom(0).raw()->data, c.param(0).data(), bias, y,
+                                  c.workspace<float>());
+    // The other methods compute on fp32 tensors: a bf16 blob is widened in and rounded out.
+    float* y32 = y_bf16_ ? staged(&y32_, c.top(0).count()) : c.top(0).data();
+    gemm_.forward(fp32_data(c.bottom(0), &x32_), c.param(0).data(), bias, y32,
                   c.workspace<float>());
+    if (y_bf16_) round_into(y32, c.top(0).count(), c.top(0).data_bf16());
   }
 
   void backward_cpu(crema::Context& c) {
     const int64_t num = c.bottom(0).dim(0), out = spec_.geometry.out_plane(), m = spec_.num_output;
-    const float* dy = c.top(0).diff();
     const bool need_w = c.params_need_grad(), need_x = c.propagate_down(0);
     // dE/db[o] = sum_{n,oh,ow} dE/dy[n][o][oh][ow]
     if (need_w && spec_.bias_term) {
-      float* db = c.param(1).diff();
-      crema::parallel_for(m, 4, [&](int64_t b, int64_t e) {
-        for (int64_t o = b; o < e; ++o) {
-          float acc[16] = {};  // 16 partial sums: a reduction the compiler vectorises
-          for (int64_t n = 0; n < num; ++n) {
-            const float* d = dy + (n * m + o) * out;
-            int64_t k = 0;
-            for (; k + 16 <= out; k += 16)
-              for (int u = 0; u < 16; ++u) acc[u] += d[k + u];
-            for (; k < out; ++k) acc[k % 16] += d[k];
-          }
-          float s = 0.f;
-          for (float a : acc) s += a;
-          db[o] += s;
-        }
-      });
+      if (y_bf16_)
+        add_bias_grad(c.top(0).diff_bf16(), num, m, out, c.param(1).diff());
+      else
+        add_bias_grad(c.top(0).diff(), num, m, out, c.param(1).diff());
     }
+    if (!need_w && !need_x) return;
+    float* dw = need_w ? c.param(0).diff() : nullptr;
     // dE/dW += ..., dE/dx = ... (the GEMMs and their derivation: conv_gemm.cpp)
-    if ((need_w || need_x) && onednn_ && c.math() == CREMA_BFLOAT16)
-      onednn_conv_.backward(c.bottom(0).data(), c.param(0).data(), dy,
-                            need_w ? c.param(0).diff() : nullptr,
-                            need_x ? c.bottom(0).diff() : nullptr, c.workspace<void>());
-    else if (need_w || need_x) {
-      gemm_.set_math(c.math());
-      gemm_.backward(c.bottom(0).data(), c.param(0).data(), dy,
-                     need_w ? c.param(0).diff() : nullptr, need_x ? c.bottom(0).diff() : nullptr,
-                     c.workspace<float>());
+    if ((onednn_ && c.math() == CREMA_BFLOAT16) || (gemm_.set_math(c.math()), gemm_.takes_storage())) {
+      const void* x = c.bottom(0).raw()->data;
+      const void* dy = c.top(0).raw()->diff;
+      void* dx = need_x ? c.bottom(0).raw()->diff : nullptr;
+      if (onednn_ && c.math() == CREMA_BFLOAT16)
+        return onednn_conv_.backward(x, c.param(0).data(), dy, dw, dx, c.workspace<void>());
+      return gemm_.backward_stored(x, c.param(0).data(), dy, dw, dx, c.workspace<float>());
     }
+    const int64_t in_count = c.bottom(0).count();
+    float* dx32 = !need_x ? nullptr : x_bf16_ ? staged(&dx32_, in_count) : c.bottom(0).diff();
+    gemm_.backward(fp32_data(c.bottom(0), &x32_), c.param(0).data(), fp32_diff(c.top(0), &y32_),
+                   dw, dx32, c.workspace<float>());
+    if (need_x && x_bf16_) round_into(dx32, in_count, c.bottom(0).diff_bf16());
   }
 
 #if CREMA_WITH_CUDA
@@ -226,6 +233,14 @@ class Convolution final : public crema::Layer<Convolution> {
         {"type: 'Convolution' convolution_param { num_output: 4 kernel_size: 1 group: 2 "
          "engine: CAFFE weight_filler { type: 'gaussian' std: 0.3 } }",
          "3,4,3,5"},
+        // A strided 1x1 projection, and a 1x1 over more pixels than one block of bf16 results
+        // (conv_gemm_pointwise_bf16.cpp).
+        {"type: 'Convolution' convolution_param { num_output: 6 kernel_size: 1 stride: 2 "
+         "weight_filler { type: 'gaussian' std: 0.3 } bias_filler { type: 'gaussian' std: 0.3 } }",
+         "2,4,9,8"},
+        {"type: 'Convolution' convolution_param { num_output: 3 kernel_size: 1 "
+         "weight_filler { type: 'gaussian' std: 0.3 } bias_filler { type: 'gaussian' std: 0.3 } }",
+         "1,2,36,36"},
         // The CPU method chosen in the prototxt: Winograd F(4x4, 3x3).
         {"type: 'Convolution' convolution_param { num_output: 5 kernel_size: 3 pad: 1 "
          "cpu_method: WINOGRAD winograd_tile: 4 weight_filler { type: 'gaussian' std: 0.3 } "
@@ -267,12 +282,59 @@ class Convolution final : public crema::Layer<Convolution> {
     return g.kernel_h * g.kernel_w > 1;
   }
 
+  // dE/db[o] += sum_{n,oh,ow} dy[n][o][oh][ow], dy stored as T.
+  template <class T>
+  static void add_bias_grad(const T* dy, int64_t num, int64_t m, int64_t out, float* db) {
+    crema::parallel_for(m, 4, [&](int64_t b, int64_t e) {
+      for (int64_t o = b; o < e; ++o) {
+        float acc[16] = {};  // 16 partial sums: a reduction the compiler vectorises
+        for (int64_t n = 0; n < num; ++n) {
+          const T* d = dy + (n * m + o) * out;
+          int64_t k = 0;
+          for (; k + 16 <= out; k += 16)
+            for (int u = 0; u < 16; ++u) acc[u] += crema::load(d + k + u);
+          for (; k < out; ++k) acc[k % 16] += crema::load(d + k);
+        }
+        float s = 0.f;
+        for (float a : acc) s += a;
+        db[o] += s;
+      }
+    });
+  }
+  static float* staged(std::vector<float>* buffer, int64_t count) {
+    buffer->resize(static_cast<size_t>(count));
+    return buffer->data();
+  }
+  static void widen_into(const uint16_t* x, int64_t n, float* out) {
+    crema::parallel_for(n, 1 << 15, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) out[i] = crema::bf16_to_float(x[i]);
+    });
+  }
+  static void round_into(const float* x, int64_t n, uint16_t* out) {
+    crema::parallel_for(n, 1 << 15, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) out[i] = crema::float_to_bf16(x[i]);
+    });
+  }
+  // A tensor's data or diff as fp32: itself, or widened into `buffer` where it is bf16.
+  static const float* fp32_data(const crema::TensorView& t, std::vector<float>* buffer) {
+    if (!t.is_bf16()) return t.data();
+    widen_into(t.data_bf16(), t.count(), staged(buffer, t.count()));
+    return buffer->data();
+  }
+  static const float* fp32_diff(const crema::TensorView& t, std::vector<float>* buffer) {
+    if (!t.is_bf16()) return t.diff();
+    widen_into(t.diff_bf16(), t.count(), staged(buffer, t.count()));
+    return buffer->data();
+  }
+
   crema::layers::ConvSpec spec_;
   std::string engine_;  // convolution_param.engine: DEFAULT, CAFFE or CUDNN
   int channels_ = 0;
   crema::layers::ConvGemm::Tuning tuning_;
   crema::layers::ConvGemm gemm_;
   bool onednn_ = false;  // bf16 through oneDNN (planned in reshape): onednn_conv_ is ready
+  bool x_bf16_ = false, y_bf16_ = false;  // the bottom's / top's storage (reshape)
+  std::vector<float> x32_, y32_, dx32_;  // bf16 tensors widened for the fp32 methods
   crema::layers::OnednnConv onednn_conv_;
 #if CREMA_WITH_CUDA
   bool gpu_ready_ = false, cudnn_on_ = false;

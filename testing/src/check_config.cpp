@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // A plugin's declared test configurations, read from its descriptor through the real loader, and
 // the one entry point that runs each as declared on every device there is.
+#include <algorithm>
 #include <cstddef>
 #include <filesystem>
 #include <sstream>
@@ -133,6 +134,40 @@ std::vector<CheckResult> check_config(const DeclaredConfig& c, const CheckOption
     }
   };
   if (o.cpu && o.narrower) narrower(false);
+  // Each narrower storage type the layer takes on the CPU against fp32 storage, computing in
+  // fp32 ("cpu bf16 storage") and, where the layer declares it, in bf16 as a bf16 net asks
+  // ("cpu bf16 storage, bf16 math"): the paths that read bf16 tensors in place.
+  if (o.cpu && o.narrower) {
+    std::vector<int> types, maths;
+    try {
+      opt.gpu = false;
+      LayerHarness probe(c.layer_text, shapes, opt);
+      types = probe.narrower_storage();
+      maths = probe.narrower_math();
+    } catch (const std::exception&) {
+      // the fp32 check reports it
+    }
+    for (int storage : types)
+      for (int math : {int{CREMA_FLOAT32}, int{CREMA_BFLOAT16}}) {
+        if (math && std::find(maths.begin(), maths.end(), math) == maths.end()) continue;
+        CheckResult r;
+        r.check = math ? "cpu bf16 storage, bf16 math" : "cpu bf16 storage";
+        try {
+          HarnessOptions with_math = opt;
+          with_math.math = math;
+          const double d =
+              max_storage_disagreement(c.layer_text, shapes, with_math, storage, 3, c.input);
+          r.passed = d <= o.narrower_tolerance;
+          std::ostringstream os;
+          os << "largest relative difference to fp32 storage " << d
+             << " (accepted: " << o.narrower_tolerance << ")";
+          r.detail = os.str();
+        } catch (const std::exception& e) {
+          r.detail = e.what();
+        }
+        out.push_back(r);
+      }
+  }
   if (!o.gpu) return out;
   if (!gpu_available()) {
     CheckResult r;

@@ -154,11 +154,10 @@ double max_math_disagreement(const std::string& layer_text, const std::vector<Sh
   return max_disagreement(fp32, narrow, seed, input);
 }
 
-double max_disagreement(LayerHarness& a, LayerHarness& b, uint64_t seed, const InputFill& input) {
-  for (int k = 0; k < a.num_bottoms(); ++k) {
-    a.fill(k, input, seed + k);
-    b.fill(k, input, seed + k);
-  }
+namespace {
+// a and b filled alike: forward, backward with the same top gradients (each a value of type
+// `round`), and the largest relative difference of tops, bottom diffs and param diffs.
+double compare_passes(LayerHarness& a, LayerHarness& b, uint64_t seed, int round) {
   for (int p = 0; p < a.num_params(); ++p)
     std::copy(a.param_data(p), a.param_data(p) + a.count(a.param_shape(p)), b.param_data(p));
   double worst = 0;
@@ -177,7 +176,8 @@ double max_disagreement(LayerHarness& a, LayerHarness& b, uint64_t seed, const I
   for (int t = 0; t < a.num_tops(); ++t) {
     int64_t n = a.count(a.top_shape(t));
     diff(a.top_data(t), b.top_data(t), n);
-    for (int64_t i = 0; i < n; ++i) a.top_diff(t)[i] = b.top_diff(t)[i] = u(rng);
+    for (int64_t i = 0; i < n; ++i)
+      a.top_diff(t)[i] = b.top_diff(t)[i] = static_cast<float>(round_to_math(u(rng), round));
   }
   a.zero_param_diffs();
   b.zero_param_diffs();
@@ -189,6 +189,41 @@ double max_disagreement(LayerHarness& a, LayerHarness& b, uint64_t seed, const I
   for (int p = 0; p < a.num_params(); ++p)
     if (!a.param_is_state(p)) diff(a.param_diff(p), b.param_diff(p), a.count(a.param_shape(p)));
   return worst;
+}
+
+}  // namespace
+
+double max_disagreement(LayerHarness& a, LayerHarness& b, uint64_t seed, const InputFill& input) {
+  for (int k = 0; k < a.num_bottoms(); ++k) {
+    a.fill(k, input, seed + k);
+    b.fill(k, input, seed + k);
+  }
+  return compare_passes(a, b, seed, 0);
+}
+
+double max_storage_disagreement(const std::string& layer_text,
+                                const std::vector<Shape>& bottom_shapes,
+                                const HarnessOptions& options, int storage, uint64_t seed,
+                                const InputFill& input) {
+  HarnessOptions fp32_opt = options, narrow_opt = options;
+  fp32_opt.storage = 0;
+  fp32_opt.bottom_storage.clear();
+  fp32_opt.top_storage.clear();
+  narrow_opt.storage = storage;
+  LayerHarness fp32(layer_text, bottom_shapes, fp32_opt),
+      narrow(layer_text, bottom_shapes, narrow_opt);
+  if (!narrow.stores_in(storage))
+    throw std::runtime_error(narrow.type() + " does not take tensors stored in type " +
+                             std::to_string(storage) + " here: nothing to compare");
+  // Both runs see the values the narrow one stores: the difference is the layer's own.
+  for (int k = 0; k < fp32.num_bottoms(); ++k) {
+    fp32.fill(k, input, seed + k);
+    float* x = fp32.bottom_data(k);
+    const int64_t n = fp32.count(fp32.bottom_shape(k));
+    for (int64_t i = 0; i < n; ++i) x[i] = static_cast<float>(round_to_math(x[i], storage));
+    std::copy(x, x + n, narrow.bottom_data(k));
+  }
+  return compare_passes(fp32, narrow, seed, storage);
 }
 
 }  // namespace crema::testing

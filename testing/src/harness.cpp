@@ -11,6 +11,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "crema/bf16.hpp"
 #include "crema/core/device.hpp"
 #include "crema/core/host.hpp"
 #include "crema/core/layer_instance.hpp"
@@ -75,8 +76,10 @@ std::string InputFill::describe() const {
 
 struct LayerHarness::Impl {
   std::unique_ptr<LayerInstance> layer;
-  std::vector<std::shared_ptr<crema::Tensor>> bottoms, tops;
-  std::vector<crema::Tensor*> bvec, tvec;
+  // What the accessors read and write (fp32) and, where a narrower storage type was asked, the
+  // tensors the layer sees instead (otherwise the same ones).
+  std::vector<std::shared_ptr<crema::Tensor>> bottoms, tops, layer_bottoms, layer_tops;
+  std::vector<crema::Tensor*> bvec, tvec;  // the layer's
   std::shared_ptr<crema::Tensor> workspace;
   crema_exec exec{};
   HarnessOptions options;
@@ -101,13 +104,34 @@ LayerHarness::LayerHarness(const std::string& layer_text, const std::vector<Shap
     n_tops = s.layer->desc().min_tops > 0 ? s.layer->desc().min_tops : 1;
     for (int i = 0; i < n_tops; ++i) lp.add_top("top" + std::to_string(i));
   }
-  for (const Shape& shape : bottom_shapes)
-    s.bottoms.push_back(std::make_shared<crema::Tensor>(shape));
-  for (int i = 0; i < n_tops; ++i)
-    s.tops.push_back(i == 0 && options.in_place ? s.bottoms.at(0)
-                                                : std::make_shared<crema::Tensor>());
-  for (auto& t : s.bottoms) s.bvec.push_back(t.get());
-  for (auto& t : s.tops) s.tvec.push_back(t.get());
+  const auto device = options.gpu ? CREMA_CUDA : CREMA_CPU;
+  auto storage = [&](const std::vector<int>& each, size_t i) {
+    const int t = i < each.size() ? each[i] : options.storage;
+    return s.layer->stores_in(static_cast<crema_dtype>(t), device) ? static_cast<crema_dtype>(t)
+                                                                   : CREMA_FLOAT32;
+  };
+  for (size_t i = 0; i < bottom_shapes.size(); ++i) {
+    s.bottoms.push_back(std::make_shared<crema::Tensor>(bottom_shapes[i]));
+    const crema_dtype t = storage(options.bottom_storage, i);
+    auto narrow = t == CREMA_FLOAT32 ? s.bottoms.back()
+                                     : std::make_shared<crema::Tensor>(bottom_shapes[i]);
+    narrow->set_dtype(t);
+    s.layer_bottoms.push_back(narrow);
+  }
+  for (int i = 0; i < n_tops; ++i) {
+    if (i == 0 && options.in_place) {
+      s.tops.push_back(s.bottoms.at(0));
+      s.layer_tops.push_back(s.layer_bottoms.at(0));
+      continue;
+    }
+    s.tops.push_back(std::make_shared<crema::Tensor>());
+    const crema_dtype t = storage(options.top_storage, static_cast<size_t>(i));
+    auto narrow = t == CREMA_FLOAT32 ? s.tops.back() : std::make_shared<crema::Tensor>();
+    narrow->set_dtype(t);
+    s.layer_tops.push_back(narrow);
+  }
+  for (auto& t : s.layer_bottoms) s.bvec.push_back(t.get());
+  for (auto& t : s.layer_tops) s.tvec.push_back(t.get());
   s.exec.struct_size = sizeof(s.exec);
   s.exec.phase = options.train ? CREMA_TRAIN : CREMA_TEST;
   s.exec.device = options.gpu ? CREMA_CUDA : CREMA_CPU;
@@ -137,6 +161,32 @@ std::vector<int> LayerHarness::narrower_math() const {
     if (impl_->layer->computes_in(t, device)) out.push_back(t);
   return out;
 }
+
+bool LayerHarness::stores_in(int type) const {
+  return impl_->layer->stores_in(static_cast<crema_dtype>(type),
+                                 static_cast<crema_device>(impl_->exec.device));
+}
+
+std::vector<int> LayerHarness::narrower_storage() const {
+  std::vector<int> out;
+  if (stores_in(CREMA_BFLOAT16)) out.push_back(CREMA_BFLOAT16);
+  return out;
+}
+
+namespace {
+// Between the accessors' fp32 tensor and the layer's narrower one (host memory; data or diff).
+void narrow_into(const crema::Tensor& from, crema::Tensor& to, bool diff) {
+  if (&from == &to || from.count() == 0) return;
+  const float* x = diff ? from.host_diff() : from.host_data();
+  auto* y = static_cast<uint16_t*>(diff ? to.mutable_host_raw(true) : to.mutable_host_raw(false));
+  for (int64_t i = 0; i < from.count(); ++i) y[i] = crema::float_to_bf16(x[i]);
+}
+void widen_into(const crema::Tensor& from, crema::Tensor& to, bool diff) {
+  if (&from == &to || from.count() == 0) return;
+  const std::vector<float> x = from.to_float(diff);
+  std::copy(x.begin(), x.end(), diff ? to.mutable_host_diff() : to.mutable_host_data());
+}
+}  // namespace
 
 LayerHarness::~LayerHarness() = default;
 LayerHarness::LayerHarness(LayerHarness&&) noexcept = default;
@@ -207,7 +257,11 @@ void LayerHarness::fill_params_gaussian(double std, uint64_t seed) {
 
 void LayerHarness::reshape() {
   Impl& s = *impl_;
+  for (size_t i = 0; i < s.bottoms.size(); ++i)
+    if (s.layer_bottoms[i] != s.bottoms[i]) s.layer_bottoms[i]->reshape(s.bottoms[i]->shape());
   size_t ws = s.layer->reshape(s.bvec, s.tvec, s.exec);
+  for (size_t i = 0; i < s.tops.size(); ++i)
+    if (s.layer_tops[i] != s.tops[i]) s.tops[i]->reshape(s.layer_tops[i]->shape());
   if (ws > s.exec.workspace_size) {
     s.workspace = std::make_shared<crema::Tensor>(crema::Shape{static_cast<int64_t>((ws + 3) / 4)});
     s.exec.workspace = s.options.gpu ? static_cast<void*>(s.workspace->mutable_device_data())
@@ -217,8 +271,11 @@ void LayerHarness::reshape() {
 }
 
 void LayerHarness::forward() {
-  impl_->layer->forward(impl_->bvec, impl_->tvec, impl_->exec);
-  ++impl_->exec.rng_counter;
+  Impl& s = *impl_;
+  for (size_t i = 0; i < s.bottoms.size(); ++i) narrow_into(*s.bottoms[i], *s.layer_bottoms[i], false);
+  s.layer->forward(s.bvec, s.tvec, s.exec);
+  for (size_t i = 0; i < s.tops.size(); ++i) widen_into(*s.layer_tops[i], *s.tops[i], false);
+  ++s.exec.rng_counter;
 }
 uint64_t LayerHarness::rng_counter() const { return impl_->exec.rng_counter; }
 void LayerHarness::set_rng_counter(uint64_t counter) { impl_->exec.rng_counter = counter; }
@@ -228,7 +285,11 @@ void LayerHarness::backward(const std::vector<bool>& propagate_down) {
   for (size_t i = 0; i < pd.size(); ++i)
     pd[i] = static_cast<int8_t>(bottom_takes_gradient(static_cast<int>(i)) &&
                                 (propagate_down.empty() || propagate_down.at(i)));
-  impl_->layer->backward(impl_->tvec, impl_->bvec, pd, true, impl_->exec);
+  Impl& s = *impl_;
+  for (size_t i = 0; i < s.tops.size(); ++i) narrow_into(*s.tops[i], *s.layer_tops[i], true);
+  s.layer->backward(s.tvec, s.bvec, pd, true, s.exec);
+  for (size_t i = 0; i < s.bottoms.size(); ++i)
+    if (pd[i]) widen_into(*s.layer_bottoms[i], *s.bottoms[i], true);
 }
 
 void LayerHarness::zero_param_diffs() {

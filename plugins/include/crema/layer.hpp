@@ -152,12 +152,33 @@ class TensorView {
     t_->ndim = static_cast<int32_t>(s.size());
     for (size_t i = 0; i < s.size(); ++i) t_->dims[i] = s[i];
   }
-  float* data() const { return static_cast<float*>(t_->data); }
-  float* diff() const { return static_cast<float*>(t_->diff); }
+  // The storage type of data and diff: CREMA_FLOAT32 unless the layer declared another
+  // (LayerInfo::cpu_storage) and the net chose it for this tensor.
+  crema_dtype dtype() const { return static_cast<crema_dtype>(t_->dtype); }
+  bool is_bf16() const { return t_->dtype == CREMA_BFLOAT16; }
+  float* data() const { return static_cast<float*>(checked(CREMA_FLOAT32, t_->data)); }
+  float* diff() const { return static_cast<float*>(checked(CREMA_FLOAT32, t_->diff)); }
+  // A bf16 tensor's values (crema/bf16.hpp converts them).
+  uint16_t* data_bf16() const { return static_cast<uint16_t*>(checked(CREMA_BFLOAT16, t_->data)); }
+  uint16_t* diff_bf16() const { return static_cast<uint16_t*>(checked(CREMA_BFLOAT16, t_->diff)); }
+  // Calls fn with data and diff as pointers of the tensor's storage type (float* or uint16_t*),
+  // for kernels written once over both (crema::load / crema::store).
+  template <class Fn>
+  decltype(auto) visit(const Fn& fn) const {
+    if (is_bf16()) return fn(data_bf16(), diff_bf16());
+    return fn(data(), diff());
+  }
   bool same_memory(const TensorView& o) const { return t_->data == o.t_->data; }
   crema_tensor* raw() const { return t_; }
 
  private:
+  void* checked(crema_dtype want, void* p) const {
+    CREMA_CHECK(t_->dtype == want, "a " << (t_->dtype == CREMA_BFLOAT16 ? "bf16" : "non-fp32")
+                                        << " tensor read as "
+                                        << (want == CREMA_FLOAT32 ? "fp32" : "bf16")
+                                        << ": check TensorView::dtype()");
+    return p;
+  }
   crema_tensor* t_;
 };
 
@@ -353,6 +374,10 @@ struct LayerInfo {
   // Math types besides fp32 each path computes in (CREMA_DTYPE_BIT(CREMA_BFLOAT16) | ...): the
   // host asks for one (Context::math()) only where it is declared here. Minor 3.
   uint32_t cpu_math = 0, cuda_math = 0;
+  // Storage types besides fp32 each path takes its bottoms and tops in (crema_layer_ext
+  // .cpu_storage): every bottom and top arrives fp32 or in a declared type, each on its own
+  // (TensorView::dtype()). Minor 5.
+  uint32_t cpu_storage = 0, cuda_storage = 0;
 };
 
 // A configuration for the gradient checker (crema check-plugin, the harness's check_config and
@@ -595,6 +620,8 @@ inline crema_layer_ext layer_extension(const LayerInfo& info,
   e.cpu_math = info.cpu_math;
   e.cuda_math = info.cuda_math;
   e.onnx_export = onnx_export;
+  e.cpu_storage = info.cpu_storage;
+  e.cuda_storage = info.cuda_storage;
   return e;
 }
 

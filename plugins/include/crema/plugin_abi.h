@@ -26,13 +26,15 @@ extern "C" {
 #endif
 
 #define CREMA_ABI_MAJOR 1
-#define CREMA_ABI_MINOR 4
+#define CREMA_ABI_MINOR 5
 #define CREMA_MAX_DIMS 8
 #define CREMA_ENTRY_SYMBOL "crema_plugin_entry"
 
 typedef enum crema_status { CREMA_OK = 0, CREMA_ERROR = 1 } crema_status;
-/* Element types. Tensors on the CPU hold FLOAT32; a layer may compute in a narrower type (see
- * crema_exec.math and crema_layer_ext). */
+/* Element types. A layer may compute in a narrower type (crema_exec.math); a bottom or top is
+ * stored in one (its dtype, data and diff alike) only where the layer declared that storage
+ * type for the device (crema_layer_ext.cpu_storage, minor 5): otherwise every tensor a layer
+ * sees is FLOAT32. BFLOAT16 tensors hold uint16_t values, the upper halves of fp32 patterns. */
 typedef enum crema_dtype { CREMA_FLOAT32 = 0, CREMA_BFLOAT16 = 1, CREMA_FLOAT16 = 2 } crema_dtype;
 #define CREMA_DTYPE_BIT(t) (1u << (t))
 typedef enum crema_device { CREMA_CPU = 0, CREMA_CUDA = 1 } crema_device;
@@ -361,6 +363,14 @@ typedef struct crema_layer_ext {
    * destroy. io carries the bottom and top shapes (data and diff NULL). CREMA_ERROR (with
    * set_error) for a configuration that has no ONNX form. */
   int32_t (*onnx_export)(void* self, const crema_io* io, const crema_onnx_graph** graph);
+  /* Minor 5 (absent when struct_size ends before it: FLOAT32 only). Storage types besides
+   * FLOAT32 each path reads and writes its bottoms and tops in (CREMA_DTYPE_BIT(CREMA_BFLOAT16)):
+   * the host stores a blob in such a type where its producer and every consumer declared it and
+   * the net asks for it (forward_type, -precision), so the layer must take each bottom and top
+   * in FLOAT32 or in any type declared here, independently (crema_tensor.dtype says which).
+   * Parameter blobs and workspaces stay FLOAT32. */
+  uint32_t cpu_storage;
+  uint32_t cuda_storage;
 } crema_layer_ext;
 
 typedef struct crema_plugin {

@@ -45,6 +45,10 @@ class LayerInstance {
   // Whether this layer's path on `device` computes in `math`: fp32 always; narrower types as the
   // plugin declared them (crema_layer_ext) and, for bf16 on the CPU, where the CPU has AVX512_BF16.
   bool computes_in(crema_dtype math, crema_device device) const;
+  // Whether this layer's path on `device` takes bottoms and tops stored in `type`: fp32 always;
+  // bf16 as the plugin declared it (crema_layer_ext.cpu_storage) and, on the CPU, where the CPU
+  // has AVX512_BF16 (without it bf16 would only add conversions to an fp32 net).
+  bool stores_in(crema_dtype type, crema_device device) const;
 
   // Declares and allocates the parameter blobs (not yet filled) and checks the blob counts.
   void setup(const std::vector<Tensor*>& bottom, const std::vector<Tensor*>& top,

@@ -101,8 +101,11 @@ class Net {
   // asks (NetOptions::precision, the prototxt's *_math and *_type fields) where the layer's
   // plugin offers it and the CPU can (AVX512_BF16 for bf16), else fp32.
   LayerMath layer_math(int i) const { return math_[i]; }
-  // "bf16 in 53 of 170 layers (Convolution, InnerProduct), fp32 in the rest", or "fp32".
+  // "bf16 in 53 of 170 layers (Convolution, InnerProduct), fp32 in the rest", or "fp32"; then the
+  // storage_summary() where blobs are stored in bf16.
   std::string precision_summary() const;
+  // "bf16 storage for 96 of 110 blobs (86% of activation bytes)", or "" with fp32 blobs only.
+  std::string storage_summary() const;
 
   int num_layers() const { return static_cast<int>(layers_.size()); }
   LayerInstance& layer(int i) { return *layers_[i]; }
@@ -156,6 +159,8 @@ class Net {
   void share_or_own_aliases();
   void check_memory_budget() const;
   void plan_absorption();
+  bool plan_storage();  // each blob's storage type on device_ (after plan_absorption); any bf16?
+  std::string math_summary() const;  // precision_summary without the storage
   std::vector<LayerInstance*> absorbed_layers(int i) const;  // none off the CPU
   crema_exec make_exec(int layer, bool backward = false) const;
   LayerMath resolve_math(int i) const;  // requested_math_[i] where layer i can, else fp32
@@ -184,6 +189,7 @@ class Net {
   size_t workspace_bytes_ = 0;
   mutable std::vector<uint64_t> rng_counters_;
   std::vector<LayerMath> requested_math_;  // per layer, before support is checked
+  std::vector<crema_dtype> requested_storage_;  // per layer (forward_type, -precision)
   // What each layer computes in on device_: resolved when it is built and on set_device, so
   // that the calls (make_exec) only read it.
   std::vector<LayerMath> math_;

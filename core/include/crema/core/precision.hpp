@@ -28,6 +28,11 @@ crema_dtype parse_precision(const std::string& name);
 // the layer and the field).
 LayerMath requested_math(const pb::NetParameter& net, const pb::LayerParameter& layer,
                          std::optional<crema_dtype> run);
+// The type a layer asks its blobs to be stored in (NVCaffe's forward_type): its forward_type, else
+// `run` (-precision), else the net's default_forward_type. A blob's gradient is stored in its
+// data's type. Where the layers on a blob cannot store it so, it stays fp32 (Net).
+crema_dtype requested_storage(const pb::NetParameter& net, const pb::LayerParameter& layer,
+                              std::optional<crema_dtype> run);
 // AVX512_BF16 (bf16 dot products) on this CPU; CREMA_CPU_BF16=0 says no, to try the fp32
 // fallback on any machine.
 bool cpu_has_bf16();

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// Tensor (Caffe's Blob): an N-d float32 array with data and diff, each a SyncedMemory held on host
-// and device. Reshaping to fewer elements keeps the allocation; only growth reallocates.
+// Tensor (Caffe's Blob): an N-d array with data and diff, each a SyncedMemory held on host and
+// device. Reshaping to fewer elements keeps the allocation; only growth reallocates. Elements are
+// float32 unless the net stores the tensor in bf16 (set_dtype; data and diff alike): the float
+// accessors refuse such a tensor, and to_float() widens it for readers (tools, Python).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -34,6 +36,13 @@ class Tensor {
   std::string shape_string() const { return format_shape(shape_); }
   static std::string format_shape(const Shape& s);  // "(2,3,4)"
 
+  // The storage type (CREMA_FLOAT32 or CREMA_BFLOAT16). Changing it drops the contents.
+  crema_dtype dtype() const { return dtype_; }
+  void set_dtype(crema_dtype t);
+  size_t element_bytes() const { return dtype_ == CREMA_FLOAT32 ? sizeof(float) : 2; }
+  // data (or diff) as fp32 values, widened from bf16 where the tensor stores bf16.
+  std::vector<float> to_float(bool diff = false) const;
+
   const float* host_data() const;
   const float* host_diff() const;
   float* mutable_host_data();
@@ -50,10 +59,13 @@ class Tensor {
   // The buffers behind data and diff (allocated on first use), to count shared memory once.
   const void* data_buffer() const { return data_.get(); }
   const void* diff_buffer() const { return diff_.get(); }
-  size_t buffer_bytes() const { return static_cast<size_t>(capacity_) * sizeof(float); }
+  size_t buffer_bytes() const { return static_cast<size_t>(capacity_) * element_bytes(); }
   bool shares_diff_with(const Tensor& other) const { return diff_ && diff_ == other.diff_; }
 
   void zero_diff(crema_device where);
+  // Raw buffers in the storage type, for the net's own conversions and views.
+  const void* host_raw(bool diff = false) const;
+  void* mutable_host_raw(bool diff = false);
   void copy_from(const Tensor& other, bool diff = false);  // on the host; shapes must match
   double sum_data_host() const;
   double sumsq_data_host() const;
@@ -66,7 +78,10 @@ class Tensor {
   crema_tensor view(crema_device device, Access data, Access diff);
 
  private:
+  void allocate();
+  const float* checked_fp32(const void* p) const;
   Shape shape_;
+  crema_dtype dtype_ = CREMA_FLOAT32;
   int64_t count_ = 0;
   int64_t capacity_ = 0;
   std::shared_ptr<SyncedMemory> data_, diff_;

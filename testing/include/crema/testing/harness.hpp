@@ -33,6 +33,13 @@ struct HarnessOptions {
   // The type to ask the layer to compute in (a crema_dtype: 0 fp32, 1 bf16, 2 fp16); asked only
   // where the layer declares it and the machine can, as a net asks (LayerHarness::math()).
   int math = 0;
+  // The type the layer's bottoms and tops are stored in (a crema_dtype; data and diff alike),
+  // where the layer declares it for the device (crema_layer_ext.cpu_storage) and the machine can:
+  // bottom_storage / top_storage per tensor, else `storage` for all. The float accessors below
+  // keep working on fp32 copies: forward() rounds the bottoms into the layer's tensors and widens
+  // its tops back, backward() likewise the top gradients and the bottom gradients.
+  int storage = 0;
+  std::vector<int> bottom_storage, top_storage;
 };
 
 // How a configuration's inputs are drawn (every bottom alike).
@@ -91,6 +98,10 @@ class LayerHarness {
   // the narrower types it declares for this harness's device that this machine can run.
   int math() const;
   std::vector<int> narrower_math() const;
+  // Whether the layer takes tensors stored in `type` on this harness's device (and machine), and
+  // the narrower storage types it does.
+  bool stores_in(int type) const;
+  std::vector<int> narrower_storage() const;
 
  private:
   struct Impl;
@@ -153,6 +164,13 @@ double max_disagreement(LayerHarness& a, LayerHarness& b, uint64_t seed, const I
 double max_math_disagreement(const std::string& layer_text, const std::vector<Shape>& bottom_shapes,
                              const HarnessOptions& options, int math, uint64_t seed,
                              const InputFill& input = {});
+// The same layer with its bottoms and tops stored in fp32 and in `storage` (a crema_dtype), from
+// the same inputs and top gradients, both rounded to `storage`: what the narrow storage itself
+// changes. Throws when the layer does not take that storage type here.
+double max_storage_disagreement(const std::string& layer_text,
+                                const std::vector<Shape>& bottom_shapes,
+                                const HarnessOptions& options, int storage, uint64_t seed,
+                                const InputFill& input = {});
 double max_device_disagreement(const std::string& layer_text,
                                const std::vector<Shape>& bottom_shapes,
                                const HarnessOptions& options, uint64_t seed = 3,
@@ -196,7 +214,8 @@ struct CheckOptions {
 
 struct CheckResult {
   std::string check;  // "cpu", "gpu" (gradient checks), "cpu/gpu" (agreement), "cpu bf16",
-                      // "gpu fp16", "gpu bf16" (narrower math against fp32)
+                      // "gpu fp16", "gpu bf16" (narrower math against fp32), "cpu bf16 storage"
+                      // (bottoms and tops stored in bf16 against fp32 storage)
   bool passed = false, skipped = false;
   std::string detail;  // mismatches, the error, the difference, or why it was skipped
 };

@@ -13,5 +13,11 @@ bool layout_bf16_available();
 // out[n][p][c] = bf16(x[n][c][p]) for p < plane: round to nearest even, as crema's bf16 GEMMs
 // round (NaN stays NaN, subnormals become zero of their sign). Needs layout_bf16_available().
 void nchw_to_nhwc_bf16(const float* x, int64_t num, int64_t channels, int64_t plane, uint16_t* out);
+// Per image of `num`, `rows` runs of `cols` values become `cols` runs of `rows` values
+// (N,C,H,W <-> N,H,W,C), each side fp32 (float) or bf16 (uint16_t, the upper half of an fp32
+// pattern; written rounded as above, read exactly). Needs layout_bf16_available(). For the
+// bf16-stored blobs a convolution reads and writes (ABI 1.5 storage types).
+void transpose_planes(const void* in, bool in_bf16, int64_t num, int64_t rows, int64_t cols,
+                      void* out, bool out_bf16);
 
 }  // namespace crema::layers

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // A 2-D convolution in bf16 through oneDNN (Convolution's bf16 engine for kernels over 1x1):
 // inputs, weights and output gradients are rounded to bf16 (round to nearest even) on the way
-// in, products accumulate in fp32, and every tensor crema sees stays fp32 in N,C,H,W. On CPUs with AMX or AVX512_BF16 oneDNN runs it on
-// those units. Built only when oneDNN is found (available() says so).
+// in, products accumulate in fp32, and the layer's tensors stay N,C,H,W, each fp32 or bf16 as the
+// net stores it (x and dE/dx in one type, y and dE/dy in one). On CPUs with AMX or AVX512_BF16
+// oneDNN runs it on those units. Built only when oneDNN is found (available() says so).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -22,12 +23,15 @@ class OnednnConv {
   // Whether this build has oneDNN (otherwise plan() throws).
   static bool available();
   // Builds the primitives for `num` images of geometry g into num_output channels, with a bias
-  // when `bias`; returns the scratch bytes forward and backward need (the layer's workspace).
-  size_t plan(const ConvGeometry& g, int num_output, int64_t num, bool bias);
-  // y = conv(x, w) + bias (bias null when planned without).
-  void forward(const float* x, const float* w, const float* bias, float* y, void* ws) const;
+  // when `bias`, for an input (and its gradient) stored in bf16 when x_bf16 and an output (and
+  // its gradient) when y_bf16; returns the scratch bytes forward and backward need (the layer's
+  // workspace).
+  size_t plan(const ConvGeometry& g, int num_output, int64_t num, bool bias, bool x_bf16 = false,
+              bool y_bf16 = false);
+  // y = conv(x, w) + bias (bias null when planned without); x and y of the planned types.
+  void forward(const void* x, const float* w, const float* bias, void* y, void* ws) const;
   // dw += dE/dW when dw is set; dx = dE/dx when dx is set. The bias gradient is the caller's.
-  void backward(const float* x, const float* w, const float* dy, float* dw, float* dx,
+  void backward(const void* x, const float* w, const void* dy, float* dw, void* dx,
                 void* ws) const;
   // oneDNN's names of the implementations chosen (forward | dE/dx | dE/dW), for logs and tests.
   const char* implementation() const;

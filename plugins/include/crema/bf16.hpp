@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: BSD-2-Clause
+//
+// bf16 values as tensors store them (ABI 1.5 storage types): the upper 16 bits of an fp32 pattern,
+// held in uint16_t. Widening is exact; narrowing rounds to nearest even as the host's bf16 GEMMs
+// and AVX512_BF16's vcvtneps2bf16 do (NaN stays NaN, subnormals become zero of their sign), so a
+// value stored by a layer and one rounded by the host are the same bits.
+//
+// A kernel written once over the storage type reads and writes through load() and store():
+//   template <class T> void scale(const T* x, T* y, float a, int64_t n) {
+//     for (int64_t i = 0; i < n; ++i) crema::store(y + i, a * crema::load(x + i));
+//   }
+// Both are branch-free bit operations that GCC and Clang vectorise.
+#ifndef CREMA_BF16_HPP
+#define CREMA_BF16_HPP
+
+#include <cstdint>
+#include <cstring>
+
+namespace crema {
+
+inline float bf16_to_float(uint16_t h) {
+  const uint32_t u = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+inline uint16_t float_to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  const uint32_t magnitude = u & 0x7fffffffu;
+  const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+  const uint32_t nan = (u >> 16) | 0x40u;
+  const uint32_t zero = (u >> 16) & 0x8000u;
+  return static_cast<uint16_t>(magnitude > 0x7f800000u        ? nan
+                               : (u & 0x7f800000u) == 0 ? zero
+                                                             : rounded);
+}
+
+// Element access over either storage type: fp32 tensors hold float, bf16 tensors uint16_t.
+inline float load(const float* p) { return *p; }
+inline float load(const uint16_t* p) { return bf16_to_float(*p); }
+inline void store(float* p, float v) { *p = v; }
+inline void store(uint16_t* p, float v) { *p = float_to_bf16(v); }
+
+}  // namespace crema
+
+#endif  // CREMA_BF16_HPP
