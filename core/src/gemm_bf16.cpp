@@ -79,6 +79,17 @@ void gemm_fp32(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
               trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, pa, lda, pb, ldb, beta, c, ldc);
 }
+
+// The same into a bf16 C: through fp32 (C widened first when beta is not 0), rounded once.
+void gemm_fp32_into_bf16(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k,
+                         float alpha, const void* a, bool a16, int32_t lda, const void* b,
+                         bool b16, int32_t ldb, float beta, uint16_t* c, int32_t ldc) {
+  std::vector<float> c32(static_cast<size_t>(m) * static_cast<size_t>(n));
+  if (beta != 0.f) widen(c, m, n, ldc, &c32);
+  gemm_fp32(trans_a, trans_b, m, n, k, alpha, a, a16, lda, b, b16, ldb, beta, c32.data(), n);
+  for (int64_t r = 0; r < m; ++r)
+    round_to_bf16(c32.data() + r * n, static_cast<size_t>(n), c + r * ldc);
+}
 }  // namespace
 
 #if CREMA_WITH_ONEDNN
@@ -104,16 +115,18 @@ dnnl::engine& engine() {
 struct MatmulKey {
   int64_t m, n, k, a_rows, a_cols, b_rows, b_cols, ldc;
   float alpha, beta;
+  int64_t c_bf16;
   bool operator==(const MatmulKey& o) const {
     return m == o.m && n == o.n && k == o.k && a_rows == o.a_rows && a_cols == o.a_cols &&
            b_rows == o.b_rows && b_cols == o.b_cols && ldc == o.ldc && alpha == o.alpha &&
-           beta == o.beta;
+           beta == o.beta && c_bf16 == o.c_bf16;
   }
 };
 struct MatmulKeyHash {
   size_t operator()(const MatmulKey& key) const {
     size_t h = 1469598103934665603ull;
-    for (int64_t v : {key.m, key.n, key.k, key.a_rows, key.a_cols, key.b_rows, key.b_cols, key.ldc})
+    for (int64_t v : {key.m, key.n, key.k, key.a_rows, key.a_cols, key.b_rows, key.b_cols, key.ldc,
+                      key.c_bf16})
       h = (h ^ std::hash<int64_t>()(v)) * 1099511628211ull;
     for (float v : {key.alpha, key.beta}) h = (h ^ std::hash<float>()(v)) * 1099511628211ull;
     return h;
@@ -135,7 +148,7 @@ const Matmul& matmul_for(const MatmulKey& key) {
   if (cache.size() >= 512) cache.clear();  // a net reshaped many times: start again
   const memory::desc ad({key.m, key.k}, dt::bf16, {key.a_rows, key.a_cols});
   const memory::desc bd({key.k, key.n}, dt::bf16, {key.b_rows, key.b_cols});
-  const memory::desc cd({key.m, key.n}, dt::f32, {key.ldc, 1});
+  const memory::desc cd({key.m, key.n}, key.c_bf16 ? dt::bf16 : dt::f32, {key.ldc, 1});
   dnnl::primitive_attr attr;
   if (key.alpha != 1.f) attr.set_output_scales(0, {key.alpha});
   if (key.beta != 0.f) {
@@ -150,13 +163,19 @@ const Matmul& matmul_for(const MatmulKey& key) {
 
 bool bf16_gemm_available() { return cpu_has_avx512_bf16(); }
 
-void gemm_bf16_typed(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k, float alpha,
-                     const void* a, int32_t a_type, int32_t lda, const void* b, int32_t b_type,
-                     int32_t ldb, float beta, float* c, int32_t ldc) {
+void gemm_bf16_to(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k, float alpha,
+                  const void* a, int32_t a_type, int32_t lda, const void* b, int32_t b_type,
+                  int32_t ldb, float beta, void* c, int32_t c_type, int32_t ldc) {
   if (m <= 0 || n <= 0) return;
   const bool a16 = a_type == CREMA_BFLOAT16, b16 = b_type == CREMA_BFLOAT16;
-  if (!bf16_gemm_available() || k <= 0)
-    return gemm_fp32(trans_a, trans_b, m, n, k, alpha, a, a16, lda, b, b16, ldb, beta, c, ldc);
+  const bool c16 = c_type == CREMA_BFLOAT16;
+  if (!bf16_gemm_available() || k <= 0) {
+    if (!c16)
+      return gemm_fp32(trans_a, trans_b, m, n, k, alpha, a, a16, lda, b, b16, ldb, beta,
+                       static_cast<float*>(c), ldc);
+    return gemm_fp32_into_bf16(trans_a, trans_b, m, n, k, alpha, a, a16, lda, b, b16, ldb, beta,
+                               static_cast<uint16_t*>(c), ldc);
+  }
   thread_local std::vector<uint16_t> a_buf, b_buf;
   // op(A) is m x k: stored m x k (rows m) or, transposed, k x m (rows k); likewise B. fp32
   // operands are rounded into dense buffers; bf16 ones are read where they are.
@@ -176,7 +195,8 @@ void gemm_bf16_typed(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int
                       trans_b ? b_ld : 1,
                       ldc,
                       alpha,
-                      beta};
+                      beta,
+                      c16 ? 1 : 0};
   const Matmul& mm = matmul_for(key);
   thread_local dnnl::stream s(engine());
   mm.primitive.execute(s, {{DNNL_ARG_SRC, memory(mm.a, engine(), const_cast<uint16_t*>(pa))},
@@ -187,14 +207,25 @@ void gemm_bf16_typed(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int
 #else
 bool bf16_gemm_available() { return false; }
 
+void gemm_bf16_to(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k, float alpha,
+                  const void* a, int32_t a_type, int32_t lda, const void* b, int32_t b_type,
+                  int32_t ldb, float beta, void* c, int32_t c_type, int32_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  const bool a16 = a_type == CREMA_BFLOAT16, b16 = b_type == CREMA_BFLOAT16;
+  if (c_type != CREMA_BFLOAT16)
+    return gemm_fp32(trans_a, trans_b, m, n, k, alpha, a, a16, lda, b, b16, ldb, beta,
+                     static_cast<float*>(c), ldc);
+  gemm_fp32_into_bf16(trans_a, trans_b, m, n, k, alpha, a, a16, lda, b, b16, ldb, beta,
+                      static_cast<uint16_t*>(c), ldc);
+}
+#endif
+
 void gemm_bf16_typed(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k, float alpha,
                      const void* a, int32_t a_type, int32_t lda, const void* b, int32_t b_type,
                      int32_t ldb, float beta, float* c, int32_t ldc) {
-  if (m <= 0 || n <= 0) return;
-  gemm_fp32(trans_a, trans_b, m, n, k, alpha, a, a_type == CREMA_BFLOAT16, lda, b,
-            b_type == CREMA_BFLOAT16, ldb, beta, c, ldc);
+  gemm_bf16_to(trans_a, trans_b, m, n, k, alpha, a, a_type, lda, b, b_type, ldb, beta, c,
+               CREMA_FLOAT32, ldc);
 }
-#endif
 
 void gemm_bf16(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k, float alpha,
                const float* a, int32_t lda, const float* b, int32_t ldb, float beta, float* c,

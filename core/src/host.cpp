@@ -133,6 +133,7 @@ crema_host make_table() {
   if (bf16_gemm_available()) {
     h.gemm_bf16 = &gemm_bf16;
     h.gemm_bf16_typed = &gemm_bf16_typed;
+    h.gemm_bf16_to = &gemm_bf16_to;
     h.round_bf16 = &round_bf16;
   }
   return h;

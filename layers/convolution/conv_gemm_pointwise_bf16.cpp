@@ -3,8 +3,9 @@
 // is bf16 once -- the weights rounded once a pass, an image's input and its output gradient once
 // for all GEMMs that read them -- and the sums are fp32. Tensors come in either storage type
 // (ABI 1.5): a bf16 input or output gradient is the operand itself, read in place (strided
-// layers gather it), and results bound for a bf16 tensor go through a cache-sized fp32 block,
-// rounded once on the way out (the bias added first).
+// layers gather it), and the GEMM rounds results bound for a bf16 tensor into it
+// (crema_host.gemm_bf16_to); with a bias, or on a host without that service, they go through a
+// cache-sized fp32 block, rounded once on the way out (the bias added first).
 #include <algorithm>
 
 #include "conv_gemm.hpp"
@@ -88,6 +89,14 @@ void ConvGemm::pointwise_forward_bf16(const void* x, bool x_bf16, const float* w
       return;
     }
     uint16_t* yn = static_cast<uint16_t*>(y) + n * m_ * out;
+    if (!bias && crema::host_has_bf16_results()) {  // the GEMM rounds its sums into y itself
+      for (int64_t grp = 0; grp < G; ++grp)
+        crema::gemm_bf16(false, false, i32(mg), i32(out), i32(cg), 1.f,
+                         crema::bf16_operand(w16 + grp * mg * cg, i32(cg)),
+                         crema::bf16_operand(x16 + grp * cg * out, i32(out)), 0.f,
+                         yn + grp * mg * out, i32(out));
+      return;
+    }
     float* blk = block(ws, slot);
     for (int64_t p0 = 0; p0 < out; p0 += block_pixels()) {
       const int64_t nb = std::min(block_pixels(), out - p0);
@@ -152,6 +161,14 @@ void ConvGemm::pointwise_backward_bf16(const void* x, bool x_bf16, const float* 
       return;
     }
     uint16_t* dxn16 = static_cast<uint16_t*>(dx) + n * in;
+    if (crema::host_has_bf16_results()) {
+      for (int64_t grp = 0; grp < G; ++grp)
+        crema::gemm_bf16(true, false, i32(cg), i32(out), i32(mg), 1.f,
+                         crema::bf16_operand(w16 + grp * mg * cg, i32(cg)),
+                         crema::bf16_operand(dy16 + grp * mg * out, i32(out)), 0.f,
+                         dxn16 + grp * cg * out, i32(out));
+      return;
+    }
     float* blk = block(ws, slot);
     for (int64_t p0 = 0; p0 < out; p0 += block_pixels()) {
       const int64_t nb = std::min(block_pixels(), out - p0);

@@ -320,6 +320,18 @@ inline void gemm_bf16(bool trans_a, bool trans_b, int m, int n, int k, float alp
   host().gemm_bf16_typed(trans_a, trans_b, m, n, k, alpha, a.data, a.type, a.ld, b.data, b.type,
                          b.ld, beta, c, ldc);
 }
+// Whether the host also writes bf16 results (crema_host.gemm_bf16_to, ABI 1.5).
+inline bool host_has_bf16_results() {
+  const crema_host& h = host();
+  return h.struct_size >= offsetof(crema_host, gemm_bf16_to) + sizeof(void*) && h.gemm_bf16_to;
+}
+// gemm_bf16 above with C stored in bf16 (uint16_t): the fp32 sums rounded once into C (needs
+// host_has_bf16_results).
+inline void gemm_bf16(bool trans_a, bool trans_b, int m, int n, int k, float alpha, GemmOperand a,
+                      GemmOperand b, float beta, uint16_t* c, int ldc) {
+  host().gemm_bf16_to(trans_a, trans_b, m, n, k, alpha, a.data, a.type, a.ld, b.data, b.type,
+                      b.ld, beta, c, CREMA_BFLOAT16, ldc);
+}
 // Dense operands, as gemm() above, computed in `math`.
 inline void gemm(crema_dtype math, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
                  const float* a, const float* b, float beta, float* c) {

@@ -217,6 +217,13 @@ typedef struct crema_host {
   /* Minor 4, optional, with gemm_bf16_typed. dst[i] = x[i] rounded to bf16 as gemm_bf16 rounds
    * (nearest even; subnormals to zero). */
   void (*round_bf16)(const float* x, int64_t n, uint16_t* dst);
+  /* Minor 5, optional (absent or NULL where gemm_bf16_typed is). gemm_bf16_typed with C fp32 or
+   * bf16 (c_type CREMA_BFLOAT16: the fp32 sums rounded once into C, beta applied to C widened),
+   * for results bound for a tensor stored in bf16. */
+  void (*gemm_bf16_to)(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k,
+                       float alpha, const void* a, int32_t a_type, int32_t lda, const void* b,
+                       int32_t b_type, int32_t ldb, float beta, void* c, int32_t c_type,
+                       int32_t ldc);
 } crema_host;
 
 typedef int32_t (*crema_run_fn)(void* self, const crema_exec* exec, crema_io* io);

@@ -22,6 +22,12 @@ void gemm_bf16(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k
 void gemm_bf16_typed(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k, float alpha,
                      const void* a, int32_t a_type, int32_t lda, const void* b, int32_t b_type,
                      int32_t ldb, float beta, float* c, int32_t ldc);
+// The same GEMM with C fp32 or bf16 (c_type CREMA_BFLOAT16: sums in fp32, rounded once into
+// C; beta reads C widened), so that a result bound for a bf16 tensor is written once
+// (crema_host.gemm_bf16_to, ABI 1.5).
+void gemm_bf16_to(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k, float alpha,
+                  const void* a, int32_t a_type, int32_t lda, const void* b, int32_t b_type,
+                  int32_t ldb, float beta, void* c, int32_t c_type, int32_t ldc);
 // dst[i] = x[i] rounded to bf16 (the upper 16 bits of the fp32 pattern, nearest even; NaN stays
 // NaN; subnormals become zero of their sign, as AVX512_BF16's conversion makes them). For the
 // GEMM's operands and for tests.
