@@ -94,3 +94,41 @@ def test_forward_and_backward_over_a_range_of_layers(net):
     net.backward(start="ip", y=np.ones((4, 3)))  # dE/dy given, the loss layer skipped
     np.testing.assert_allclose(net.params["ip"][1].diff, [4, 4, 4], rtol=1e-6)
     np.testing.assert_allclose(net.params["ip"][0].diff, np.full((3, 6), 4.0), rtol=1e-6)
+
+
+BF16_NET = """
+name: "bf16 storage"
+default_forward_type: BFLOAT16
+layer { name: "data" type: "Input" top: "x" input_param { shape { dim: 2 dim: 3 dim: 4 dim: 4 } } }
+layer { name: "conv" type: "Convolution" bottom: "x" top: "c"
+  convolution_param { num_output: 4 kernel_size: 3 pad: 1 weight_filler { type: "msra" } } }
+layer { name: "relu" type: "ReLU" bottom: "c" top: "c" }
+layer { name: "pool" type: "Pooling" bottom: "c" top: "p"
+  pooling_param { pool: AVE global_pooling: true } }
+"""
+
+
+def cpu_has_avx512_bf16():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return "avx512_bf16" in f.read()
+    except OSError:
+        return False
+
+
+def test_a_blob_stored_in_bf16_reads_as_a_read_only_fp32_copy(tmp_path):
+    if not cpu_has_avx512_bf16():
+        pytest.skip("this CPU lacks AVX512_BF16: every blob stays fp32")
+    net = crema.Net(str(write(tmp_path / "n.prototxt", BF16_NET)), crema.TRAIN)
+    net.blobs["x"].data[...] = np.linspace(-1, 1, net.blobs["x"].data.size).reshape(2, 3, 4, 4)
+    net.forward()
+    c = net.blobs["c"].data
+    assert c.dtype == np.float32 and c.shape == (2, 4, 4, 4)
+    assert not c.flags.writeable
+    # bf16 keeps 8 significant bits: every value has zeros in its low 16 bits.
+    assert np.all(c.view(np.uint32) & 0xFFFF == 0)
+    assert np.all(c >= 0)  # after the ReLU
+    # The pooled output (the net's output) stays fp32 and equals the mean of the stored values.
+    np.testing.assert_allclose(net.blobs["p"].data[:, :, 0, 0], c.mean(axis=(2, 3)), rtol=1e-6)
+    with pytest.raises(ValueError, match="stored in bf16"):
+        net.blobs["c"].data = np.zeros(c.shape, np.float32)
