@@ -3,12 +3,15 @@
 //   SUM:  y = sum_i c_i x_i           dE/dx_i = c_i dE/dy
 //   PROD: y = prod_i x_i              dE/dx_i = dE/dy * prod_{j != i} x_j
 //   MAX:  y = max_i x_i               dE/dx_i = dE/dy where x_i was the (first) max, else 0
+// Takes bf16 storage on the CPU (cpu_storage): each bottom and the top fp32 or bf16 on its own,
+// the arithmetic in fp32 and a bf16 result rounded once (eltwise_kernels.hpp, crema::store_bf16).
 // CUDA: eltwise.cu, one pass over all bottoms in the CPU's order of operations.
+#include <algorithm>
 #include <cstring>
-#include <limits>
 #include <string>
 
 #include "crema/layer.hpp"
+#include "eltwise_kernels.hpp"
 #include "eltwise_op.h"
 #if CREMA_WITH_CUDA
 #include "crema/cuda.hpp"
@@ -21,6 +24,7 @@ class Eltwise final : public crema::Layer<Eltwise> {
     crema::LayerInfo i{"Eltwise", "eltwise_param"};
     i.min_bottoms = 2;
     i.max_bottoms = -1;
+    i.cpu_storage = CREMA_DTYPE_BIT(CREMA_BFLOAT16);
     return i;
   }
   explicit Eltwise(const crema::Params& p)
@@ -45,70 +49,38 @@ class Eltwise final : public crema::Layer<Eltwise> {
     c.top(0).set_shape(c.bottom(0).shape());
     if (op_ == kEltwiseMax) argmax_.resize(c.bottom(0).count());
   }
+  // Chunk by chunk: the bottoms combine into an fp32 accumulator (the top itself when it is fp32),
+  // which a bf16 top then takes rounded once.
   void forward_cpu(crema::Context& c) {
     const int64_t n = c.top(0).count();
-    const int nb = c.num_bottom();
-    float* y = c.top(0).data();
-    crema::parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) {
-      if (op_ == kEltwiseSum) {
-        const float c0 = coeff(0);
-        const float* x0 = c.bottom(0).data();
-        for (int64_t i = b; i < e; ++i) y[i] = c0 * x0[i];
-        for (int k = 1; k < nb; ++k) {
-          const float ck = coeff(k);
-          const float* xk = c.bottom(k).data();
-          for (int64_t i = b; i < e; ++i) y[i] += ck * xk[i];
+    c.top(0).visit([&](auto* y, auto*) {
+      crema::parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) {
+        float scratch[kEltwiseChunk];
+        for (int64_t i0 = b; i0 < e; i0 += kEltwiseChunk) {
+          const int64_t m = std::min(kEltwiseChunk, e - i0);
+          float* acc = fp32_or(y + i0, scratch);
+          forward_chunk(c, i0, m, acc);
+          store_chunk(acc, y + i0, m);
         }
-      } else if (op_ == kEltwiseProd) {
-        const float* x0 = c.bottom(0).data();
-        for (int64_t i = b; i < e; ++i) y[i] = x0[i];
-        for (int k = 1; k < nb; ++k) {
-          const float* xk = c.bottom(k).data();
-          for (int64_t i = b; i < e; ++i) y[i] *= xk[i];
-        }
-      } else {
-        for (int64_t i = b; i < e; ++i) {
-          float best = -std::numeric_limits<float>::infinity();
-          int arg = 0;
-          for (int k = 0; k < nb; ++k) {
-            float v = c.bottom(k).data()[i];
-            if (v > best) best = v, arg = k;
-          }
-          y[i] = best;
-          argmax_[i] = arg;
-        }
-      }
+      });
     });
   }
   void backward_cpu(crema::Context& c) {
     const int64_t n = c.top(0).count();
-    const int nb = c.num_bottom();
-    const float* dy = c.top(0).diff();
-    const float* y = c.top(0).data();
-    for (int k = 0; k < nb; ++k) {
-      if (!c.propagate_down(k)) continue;
-      float* dx = c.bottom(k).diff();
-      const float* xk = c.bottom(k).data();
-      crema::parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) {
-        if (op_ == kEltwiseSum) {
-          const float ck = coeff(k);
-          for (int64_t i = b; i < e; ++i) dx[i] = ck * dy[i];
-        } else if (op_ == kEltwiseProd) {
-          if (stable_prod_grad_) {
-            for (int64_t i = b; i < e; ++i) {
-              float prod = 1.f;
-              for (int j = 0; j < nb; ++j)
-                if (j != k) prod *= c.bottom(j).data()[i];
-              dx[i] = prod * dy[i];
+    c.top(0).visit([&](auto* y, auto* dy) {
+      for (int k = 0; k < c.num_bottom(); ++k) {
+        if (!c.propagate_down(k)) continue;
+        c.bottom(k).visit([&](auto* xk, auto* dx) {
+          crema::parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) {
+            float scratch[kEltwiseChunk];
+            for (int64_t i0 = b; i0 < e; i0 += kEltwiseChunk) {
+              const int64_t m = std::min(kEltwiseChunk, e - i0);
+              backward_chunk(c, k, i0, m, y + i0, dy + i0, xk + i0, dx + i0, scratch);
             }
-          } else {
-            for (int64_t i = b; i < e; ++i) dx[i] = y[i] / xk[i] * dy[i];
-          }
-        } else {
-          for (int64_t i = b; i < e; ++i) dx[i] = argmax_[i] == k ? dy[i] : 0.f;
-        }
-      });
-    }
+          });
+        });
+      }
+    });
   }
 
 #if CREMA_WITH_CUDA
@@ -141,6 +113,47 @@ class Eltwise final : public crema::Layer<Eltwise> {
 
  private:
   float coeff(int k) const { return coeff_.empty() ? 1.f : coeff_[k]; }
+
+  // Elements [i0, i0 + m) of the top into acc: the bottoms one after another, each in its own
+  // storage type, in the order of operations the fp32 path has always had.
+  void forward_chunk(crema::Context& c, int64_t i0, int64_t m, float* acc) {
+    const int nb = c.num_bottom();
+    if (op_ == kEltwiseMax) {
+      int* arg = argmax_.data() + i0;
+      max_init(acc, arg, m);
+      for (int k = 0; k < nb; ++k)
+        c.bottom(k).visit([&](auto* x, auto*) { max_step(x + i0, k, acc, arg, m); });
+      return;
+    }
+    for (int k = 0; k < nb; ++k)
+      c.bottom(k).visit([&](auto* x, auto*) {
+        if (op_ == kEltwiseSum)
+          k == 0 ? sum_first(x + i0, coeff(0), acc, m) : sum_add(x + i0, coeff(k), acc, m);
+        else
+          k == 0 ? prod_first(x + i0, acc, m) : prod_mul(x + i0, acc, m);
+      });
+  }
+  // dE/dx_k over elements [i0, i0 + m) into an fp32 chunk (dx itself when it is fp32) that a bf16
+  // dx then takes rounded once; the pointers start at i0.
+  template <class T, class B>
+  void backward_chunk(crema::Context& c, int k, int64_t i0, int64_t m, const T* y, const T* dy,
+                      const B* xk, B* dx, float* scratch) {
+    float* g = fp32_or(dx, scratch);
+    if (op_ == kEltwiseSum) {
+      sum_backward(dy, coeff(k), g, m);
+    } else if (op_ == kEltwiseMax) {
+      max_backward(dy, argmax_.data() + i0, k, g, m);
+    } else if (!stable_prod_grad_) {
+      prod_backward_by_division(y, xk, dy, g, m);
+    } else {
+      // The product of the other bottoms, in bottom order, then times dE/dy.
+      std::fill(g, g + m, 1.f);
+      for (int j = 0; j < c.num_bottom(); ++j)
+        if (j != k) c.bottom(j).visit([&](auto* xj, auto*) { prod_mul(xj + i0, g, m); });
+      prod_backward_from_product(dy, g, m);
+    }
+    store_chunk(g, dx, m);
+  }
 #if CREMA_WITH_CUDA
   // The bottoms' device pointers, for the launchers (which pass them by value to the kernels).
   const float* const* bottom_data(const crema::Context& c) {

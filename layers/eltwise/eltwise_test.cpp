@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 #include <utility>
 #include <vector>
@@ -171,4 +172,98 @@ TEST(Eltwise, GpuAgreesWithCpu) {
     EXPECT_LT(crema::testing::max_device_disagreement(eltwise(body), shapes, {}), 1e-5)
         << body << " (" << nb << " bottoms)";
   }
+}
+
+// bf16 storage (HarnessOptions::storage, bottom_storage, top_storage): the harness rounds the
+// inputs and top gradients into the layer's bf16 tensors and widens its results back. The
+// references below are computed in double from the values the layer sees (inputs rounded to bf16
+// where their tensor is bf16). Tolerances: a result stored in bf16 is the fp32 result rounded
+// once, so within 2^-8 of its magnitude (8 significant bits, nearest) and itself a bf16 value; a
+// result stored in fp32 is off by fp32 arithmetic only (1e-6 relative); 1e-5 absolute covers the
+// fp32 rounding of sums of O(1) terms that cancel.
+namespace {
+constexpr int kBf16 = 1;  // crema_dtype CREMA_BFLOAT16
+
+double bf16(double v) { return crema::testing::round_to_math(v, kBf16); }
+
+::testing::AssertionResult stored_as(bool is_bf16, float got, double ref) {
+  if (is_bf16 && bf16(got) != got)
+    return ::testing::AssertionFailure() << got << " is not a bf16 value";
+  const double tol = (is_bf16 ? 1.0 / 256 : 1e-6) * std::abs(ref) + 1e-5;
+  if (std::abs(got - ref) > tol)
+    return ::testing::AssertionFailure()
+           << got << " vs reference " << ref << " (tolerance " << tol << ")";
+  return ::testing::AssertionSuccess();
+}
+
+// Eltwise `body` over three 2x3x37x41 bottoms (several chunks and a partial one) stored as
+// `bottom_bf16` says, top as `top_bf16`, forward and backward against double references.
+void check_storage(const std::string& body, const std::vector<bool>& bottom_bf16, bool top_bf16) {
+  const int nb = static_cast<int>(bottom_bf16.size());
+  crema::testing::HarnessOptions o;
+  for (bool b : bottom_bf16) o.bottom_storage.push_back(b ? kBf16 : 0);
+  o.top_storage = {top_bf16 ? kBf16 : 0};
+  LayerHarness h(eltwise(body), std::vector<crema::testing::Shape>(nb, {2, 3, 37, 41}), o);
+  ASSERT_TRUE(h.stores_in(kBf16));
+  fill_inputs(h);
+  const int64_t n = h.count(h.top_shape(0));
+  std::vector<std::vector<double>> x(nb, std::vector<double>(n));
+  for (int k = 0; k < nb; ++k)
+    for (int64_t i = 0; i < n; ++i)
+      x[k][i] = bottom_bf16[k] ? bf16(h.bottom_data(k)[i]) : h.bottom_data(k)[i];
+  h.forward();
+  std::vector<double> dy(n);
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = 0.37f * static_cast<float>(i % 101) - 17.3f;
+    h.top_diff(0)[i] = g;
+    dy[i] = top_bf16 ? bf16(g) : g;
+  }
+  h.backward();
+  const bool sum = body.find("SUM") != std::string::npos,
+             max = body.find("MAX") != std::string::npos,
+             divide = body.find("stable_prod_grad: false") != std::string::npos;
+  const double coeff[3] = {2.0, -0.5, 0.75};  // SUM bodies below give these
+  const std::string where = body + (top_bf16 ? ", bf16 top" : ", fp32 top");
+  for (int64_t i = 0; i < n; ++i) {
+    double y = sum ? 0.0 : 1.0;
+    int arg = 0;
+    for (int k = 0; k < nb; ++k) {
+      if (sum) y += coeff[k] * x[k][i];
+      if (max && (k == 0 || x[k][i] > y)) y = x[k][i], arg = k;
+      if (!sum && !max) y *= x[k][i];
+    }
+    ASSERT_TRUE(stored_as(top_bf16, h.top_data(0)[i], y)) << where << " y[" << i << "]";
+    for (int k = 0; k < nb; ++k) {
+      double dx;
+      if (sum) {
+        dx = coeff[k] * dy[i];
+      } else if (max) {
+        dx = k == arg ? dy[i] : 0.0;
+      } else if (divide) {
+        dx = h.top_data(0)[i] / x[k][i] * dy[i];  // from the stored top, as the layer divides
+      } else {
+        dx = dy[i];
+        for (int j = 0; j < nb; ++j)
+          if (j != k) dx *= x[j][i];
+      }
+      ASSERT_TRUE(stored_as(bottom_bf16[k], h.bottom_diff(k)[i], dx))
+          << where << " dE/dx" << k << "[" << i << "]";
+    }
+  }
+}
+}  // namespace
+
+TEST(Eltwise, Bf16StorageAgainstDoubleReference) {
+  for (const char* body : {"operation: SUM coeff: 2 coeff: -0.5 coeff: 0.75", "operation: PROD",
+                           "operation: PROD stable_prod_grad: false", "operation: MAX"})
+    for (bool top_bf16 : {true, false}) check_storage(body, {true, true, true}, top_bf16);
+}
+
+TEST(Eltwise, MixedFp32AndBf16Bottoms) {
+  for (const char* body : {"operation: SUM coeff: 2 coeff: -0.5", "operation: PROD",
+                           "operation: PROD stable_prod_grad: false", "operation: MAX"})
+    for (bool top_bf16 : {true, false}) {
+      check_storage(body, {false, true}, top_bf16);
+      check_storage(body, {true, false}, top_bf16);
+    }
 }

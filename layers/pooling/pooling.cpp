@@ -11,22 +11,28 @@
 //   AVE: y = sum over the clipped window / ((he - hs)(we - ws)): the divisor counts the padding
 //        inside H + p but not the part of the window past it (Caffe's rule).
 // global_pooling: k = (H, W), pad 0, stride 1. STOCHASTIC pooling is not provided.
+// Takes bf16 storage on the CPU (cpu_storage): bottom and tops each fp32 or bf16, the reductions
+// in fp32 and each result rounded once (pooling_storage.hpp). A bf16 mask top holds flat
+// indices exactly only up to 256, so it is refused for larger planes.
 // GPU: pooling_gpu.hpp (cuDNN for AVE where it matches exactly, else the native kernels).
 // Reference: Caffe, src/caffe/layers/pooling_layer.cpp.
 #include <algorithm>
 #include <cfloat>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "crema/layer.hpp"
 #include "pooling_gpu.hpp"
+#include "pooling_storage.hpp"
 
 class Pooling final : public crema::Layer<Pooling> {
  public:
   static crema::LayerInfo info() {
     crema::LayerInfo i{"Pooling", "pooling_param"};
     i.max_tops = 2;  // MAX: optional mask top
+    i.cpu_storage = CREMA_DTYPE_BIT(CREMA_BFLOAT16);
     return i;
   }
 
@@ -90,69 +96,33 @@ class Pooling final : public crema::Layer<Pooling> {
     const crema::Shape shape{x.dim(0), x.dim(1), out_h_, out_w_};
     for (int t = 0; t < c.num_top(); ++t) c.top(t).set_shape(shape);
     if (method_ == "MAX" && c.num_top() == 1) mask_.resize(c.top(0).count());
+    CREMA_CHECK(c.num_top() == 1 || !c.top(1).is_bf16() || h_ * w_ <= 257,
+                "a bf16 mask top holds flat indices exactly only up to 256, but this bottom's "
+                "planes are "
+                    << h_ << "x" << w_ << ": store the mask top in fp32");
   }
 
   void forward_cpu(crema::Context& c) {
-    const int64_t planes = c.bottom(0).dim(0) * c.bottom(0).dim(1);
-    const int64_t in = h_ * w_, out = out_h_ * out_w_;
-    const float* x = c.bottom(0).data();
-    float* y = c.top(0).data();
-    float* fmask = c.num_top() > 1 ? c.top(1).data() : nullptr;
-    crema::parallel_for(planes, grain(), [&](int64_t b, int64_t e) {
-      std::vector<float> row(w_);
-      std::vector<int32_t> arg(w_), at(out_w_);
-      MaxScratch s{row.data(), arg.data(), at.data()};
-      for (int64_t pl = b; pl < e; ++pl) {
-        if (method_ == "AVE")
-          ave_plane(x + pl * in, y + pl * out, row.data());
-        else if (fmask)
-          max_plane(x + pl * in, y + pl * out, fmask + pl * out, s);
+    const bool mask_top = c.num_top() > 1;
+    c.bottom(0).visit([&](auto* x, auto*) {
+      c.top(0).visit([&](auto* y, auto*) {
+        if (mask_top)
+          c.top(1).visit([&](auto* m, auto*) { forward_planes(c, x, y, m); });
         else
-          max_plane(x + pl * in, y + pl * out, mask_.data() + pl * out, s);
-      }
+          forward_planes(c, x, y, mask_.data());
+      });
     });
   }
 
   void backward_cpu(crema::Context& c) {
     if (!c.propagate_down(0)) return;
-    const int64_t planes = c.bottom(0).dim(0) * c.bottom(0).dim(1);
-    const int64_t in = h_ * w_, out = out_h_ * out_w_;
-    const float* dy = c.top(0).diff();
-    float* dx = c.bottom(0).diff();
-    const float* fmask = c.num_top() > 1 ? c.top(1).data() : nullptr;
-    crema::parallel_for(planes, grain(), [&](int64_t b, int64_t e) {
-      std::vector<float> row(w_);
-      for (int64_t pl = b; pl < e; ++pl) {
-        float* g = dx + pl * in;
-        const float* d = dy + pl * out;
-        std::memset(g, 0, sizeof(float) * in);
-        if (method_ == "MAX") {
-          // dE/dx[j] = sum of dE/dy[i] over the outputs i whose maximum was x[j].
-          if (fmask) {
-            const float* m = fmask + pl * out;
-            for (int64_t i = 0; i < out; ++i)
-              if (m[i] >= 0) g[static_cast<int64_t>(m[i])] += d[i];
-          } else {
-            const int32_t* m = mask_.data() + pl * out;
-            for (int64_t i = 0; i < out; ++i)
-              if (m[i] >= 0) g[m[i]] += d[i];
-          }
-          continue;
-        }
-        // AVE: dE/dx[h,w] = sum over the windows (ph,pw) holding (h,w) of dE/dy / pool_size.
-        // Per output row: spread the row's gradients over W once, then add it to its input rows.
-        for (int64_t ph = 0; ph < out_h_; ++ph) {
-          std::fill(row.begin(), row.end(), 0.f);
-          for (int64_t pw = 0; pw < out_w_; ++pw) {
-            const float v = d[ph * out_w_ + pw] / static_cast<float>(hdiv_[ph] * wdiv_[pw]);
-            for (int64_t w = ws_[pw]; w < we_[pw]; ++w) row[w] += v;
-          }
-          for (int64_t h = hs_[ph]; h < he_[ph]; ++h) {
-            float* gr = g + h * w_;
-            for (int64_t w = 0; w < w_; ++w) gr[w] += row[w];
-          }
-        }
-      }
+    c.top(0).visit([&](auto*, auto* dy) {
+      c.bottom(0).visit([&](auto*, auto* dx) {
+        if (c.num_top() > 1)
+          c.top(1).visit([&](auto* m, auto*) { backward_planes(c, dy, dx, m); });
+        else
+          backward_planes(c, dy, dx, static_cast<const int32_t*>(mask_.data()));
+      });
     });
   }
 
@@ -209,6 +179,64 @@ class Pooling final : public crema::Layer<Pooling> {
             pw_};
   }
 #endif
+  // Bottom X, top Y, mask M (int32 member, or top 1: float or bf16); the bodies of the CPU passes.
+  template <class X, class Y, class M>
+  void forward_planes(const crema::Context& c, const X* x, Y* y, M* mask) const {
+    const int64_t planes = c.bottom(0).dim(0) * c.bottom(0).dim(1);
+    const int64_t in = h_ * w_, out = out_h_ * out_w_;
+    crema::parallel_for(planes, grain(), [&](int64_t b, int64_t e) {
+      std::vector<float> row(w_), out_row(out_w_);
+      std::vector<int32_t> arg(w_), at(out_w_);
+      MaxScratch s{row.data(), arg.data(), at.data(), out_row.data()};
+      for (int64_t pl = b; pl < e; ++pl) {
+        if (method_ == "AVE")
+          ave_plane(x + pl * in, y + pl * out, row.data());
+        else
+          max_plane(x + pl * in, y + pl * out, mask + pl * out, s);
+      }
+    });
+  }
+
+  // Top Y (its gradient), bottom B (its gradient), mask M. Each plane's gradient accumulates in
+  // fp32 (in place when the bottom is fp32) and is stored once.
+  template <class Y, class B, class M>
+  void backward_planes(const crema::Context& c, const Y* dy, B* dx, const M* mask) const {
+    const int64_t planes = c.bottom(0).dim(0) * c.bottom(0).dim(1);
+    const int64_t in = h_ * w_, out = out_h_ * out_w_;
+    crema::parallel_for(planes, grain(), [&](int64_t b, int64_t e) {
+      std::vector<float> row(w_), plane(std::is_same_v<B, float> ? 0 : in);
+      for (int64_t pl = b; pl < e; ++pl) {
+        float* g = fp32_or(dx + pl * in, plane.data());
+        const Y* d = dy + pl * out;
+        std::memset(g, 0, sizeof(float) * in);
+        if (method_ == "MAX") {
+          // dE/dx[j] = sum of dE/dy[i] over the outputs i whose maximum was x[j].
+          const M* m = mask + pl * out;
+          for (int64_t i = 0; i < out; ++i) {
+            const int64_t j = index_at(m + i);
+            if (j >= 0) g[j] += crema::load(d + i);
+          }
+        } else {
+          // AVE: dE/dx[h,w] = sum over the windows (ph,pw) holding (h,w) of dE/dy / pool_size.
+          // Per output row: spread the row's gradients over W once, then add it to its input
+          // rows.
+          for (int64_t ph = 0; ph < out_h_; ++ph) {
+            std::fill(row.begin(), row.end(), 0.f);
+            for (int64_t pw = 0; pw < out_w_; ++pw) {
+              const float v = crema::load(d + ph * out_w_ + pw) /
+                              static_cast<float>(hdiv_[ph] * wdiv_[pw]);
+              for (int64_t w = ws_[pw]; w < we_[pw]; ++w) row[w] += v;
+            }
+            for (int64_t h = hs_[ph]; h < he_[ph]; ++h) {
+              float* gr = g + h * w_;
+              for (int64_t w = 0; w < w_; ++w) gr[w] += row[w];
+            }
+          }
+        }
+        store_results(g, dx + pl * in, in);
+      }
+    });
+  }
   int64_t grain() const { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, h_ * w_)); }
 
   // One output row at a time: first reduce the window's input rows column by column into
@@ -221,11 +249,12 @@ class Pooling final : public crema::Layer<Pooling> {
   // clipped windows at the edges one by one.
   struct MaxScratch {
     float* row;
-    int32_t* arg;  // flat index of row[w], -1 while no input reached it
-    int32_t* at;   // flat index of each output's best so far
+    int32_t* arg;    // flat index of row[w], -1 while no input reached it
+    int32_t* at;     // flat index of each output's best so far
+    float* out_row;  // the output row in fp32 when the top is bf16
   };
-  template <class M>
-  void max_plane(const float* x, float* y, M* mask, const MaxScratch& s) const {
+  template <class X, class Y, class M>
+  void max_plane(const X* x, Y* y, M* mask, const MaxScratch& s) const {
     // Outputs [p0, p1) have their whole window inside the row.
     const int64_t p0 = std::min(out_w_, (pw_ + sw_ - 1) / sw_);
     const int64_t last = w_ + pw_ - kw_;  // the largest start + pad of a window inside the row
@@ -235,17 +264,17 @@ class Pooling final : public crema::Layer<Pooling> {
       int32_t* arg = s.arg;
       for (int64_t w = 0; w < w_; ++w) row[w] = -FLT_MAX, arg[w] = -1;
       for (int64_t h = hs_[ph]; h < he_[ph]; ++h) {
-        const float* xr = x + h * w_;
+        const X* xr = x + h * w_;
         const int32_t base = static_cast<int32_t>(h * w_);
         for (int64_t w = 0; w < w_; ++w) {  // branch-free so that it vectorises
-          const float v = xr[w], r = row[w];
+          const float v = crema::load(xr + w), r = row[w];
           const int32_t a = arg[w];
           const bool gt = v > r;
           row[w] = gt ? v : r;
           arg[w] = gt ? base + static_cast<int32_t>(w) : a;
         }
       }
-      float* yr = y + ph * out_w_;
+      float* yr = fp32_or(y + ph * out_w_, s.out_row);
       M* mr = mask + ph * out_w_;
       if (sw_ == 1)
         interior_windows<1>(row, arg, yr, s.at, p0, p1);
@@ -253,7 +282,7 @@ class Pooling final : public crema::Layer<Pooling> {
         interior_windows<2>(row, arg, yr, s.at, p0, p1);
       else
         interior_windows<0>(row, arg, yr, s.at, p0, p1);
-      for (int64_t pw = p0; pw < p1; ++pw) mr[pw] = static_cast<M>(s.at[pw]);
+      for (int64_t pw = p0; pw < p1; ++pw) put_index(mr + pw, s.at[pw]);
       auto clipped_window = [&](int64_t pw) {
         float best = -FLT_MAX;
         int32_t at = -1;
@@ -261,10 +290,11 @@ class Pooling final : public crema::Layer<Pooling> {
           if (arg[w] >= 0 && (row[w] > best || (row[w] == best && arg[w] < at)))
             best = row[w], at = arg[w];
         yr[pw] = best;
-        mr[pw] = static_cast<M>(at);
+        put_index(mr + pw, at);
       };
       for (int64_t pw = 0; pw < p0; ++pw) clipped_window(pw);
       for (int64_t pw = p1; pw < out_w_; ++pw) clipped_window(pw);
+      store_results(yr, y + ph * out_w_, out_w_);
     }
   }
   // S: the stride when known at compile time (strided loads vectorise), 0: sw_.
@@ -285,17 +315,18 @@ class Pooling final : public crema::Layer<Pooling> {
       }
     }
   }
-  void ave_plane(const float* x, float* y, float* row) const {
+  template <class X, class Y>
+  void ave_plane(const X* x, Y* y, float* row) const {
     for (int64_t ph = 0; ph < out_h_; ++ph) {
       for (int64_t w = 0; w < w_; ++w) row[w] = 0.f;
       for (int64_t h = hs_[ph]; h < he_[ph]; ++h) {
-        const float* xr = x + h * w_;
-        for (int64_t w = 0; w < w_; ++w) row[w] += xr[w];
+        const X* xr = x + h * w_;
+        for (int64_t w = 0; w < w_; ++w) row[w] += crema::load(xr + w);
       }
       for (int64_t pw = 0; pw < out_w_; ++pw) {
         float sum = 0.f;
         for (int64_t w = ws_[pw]; w < we_[pw]; ++w) sum += row[w];
-        y[ph * out_w_ + pw] = sum / static_cast<float>(hdiv_[ph] * wdiv_[pw]);
+        crema::store(y + ph * out_w_ + pw, sum / static_cast<float>(hdiv_[ph] * wdiv_[pw]));
       }
     }
   }

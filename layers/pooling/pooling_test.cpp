@@ -2,8 +2,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <exception>
 #include <numeric>
 #include <random>
+#include <string>
+#include <vector>
 
 #include "crema/testing/harness.hpp"
 
@@ -351,4 +355,141 @@ TEST(Pooling, GpuAgreesWithCpu) {
           EXPECT_LT(crema::testing::max_device_disagreement(two_tops, {s}, {}), 1e-5) << two_tops;
         }
       }
+}
+
+// bf16 storage (HarnessOptions bottom_storage / top_storage): the harness rounds the input and
+// the top gradients into the layer's bf16 tensors and widens its results back. The reference
+// runs Caffe's definition in double on the values the layer sees (rounded to bf16 where the
+// tensor is bf16). Tolerances: a result stored in bf16 is the fp32 result rounded once, so within
+// 2^-8 of its magnitude (8 significant bits, nearest) and itself a bf16 value; one stored in fp32
+// is off by fp32 sums only (1e-6 relative); 1e-5 absolute covers the fp32 rounding of gradient
+// sums that cancel. A MAX of bf16 values is one of them, so it must match exactly.
+namespace {
+constexpr int kBf16 = 1;  // crema_dtype CREMA_BFLOAT16
+
+double bf16(double v) { return crema::testing::round_to_math(v, kBf16); }
+
+::testing::AssertionResult stored_as(bool is_bf16, float got, double ref) {
+  if (is_bf16 && bf16(got) != got)
+    return ::testing::AssertionFailure() << got << " is not a bf16 value";
+  const double tol = (is_bf16 ? 1.0 / 256 : 1e-6) * std::abs(ref) + 1e-5;
+  if (std::abs(got - ref) > tol)
+    return ::testing::AssertionFailure()
+           << got << " vs reference " << ref << " (tolerance " << tol << ")";
+  return ::testing::AssertionSuccess();
+}
+
+struct PoolCase {
+  std::string body;
+  Shape shape;
+  int64_t k, s, p;  // square windows; global pooling: k = H = W, s 1, p 0
+  bool ave;
+};
+
+// Pooling of one plane in double: y and the flat index of each window's first maximum (MAX), and
+// dx from dy.
+struct PoolReference {
+  int64_t out_h, out_w;
+  std::vector<double> y, dx;
+  std::vector<int64_t> arg;
+};
+PoolReference reference(const PoolCase& c, const std::vector<double>& x,
+                        const std::vector<double>& dy) {
+  const int64_t planes = c.shape[0] * c.shape[1], H = c.shape[2], W = c.shape[3];
+  auto outputs = [&](int64_t size) {
+    int64_t n = (size + 2 * c.p - c.k + c.s - 1) / c.s + 1;  // ceil
+    if (c.p > 0 && (n - 1) * c.s >= size + c.p) --n;
+    return n;
+  };
+  PoolReference r{outputs(H), outputs(W), {}, std::vector<double>(x.size(), 0.0), {}};
+  for (int64_t pl = 0; pl < planes; ++pl)
+    for (int64_t ph = 0; ph < r.out_h; ++ph)
+      for (int64_t pw = 0; pw < r.out_w; ++pw) {
+        const int64_t hs = ph * c.s - c.p, ws = pw * c.s - c.p;
+        const int64_t he = std::min(hs + c.k, H + c.p), we = std::min(ws + c.k, W + c.p);
+        const double size = double((he - hs) * (we - ws));
+        const int64_t o = (pl * r.out_h + ph) * r.out_w + pw;
+        double sum = 0, best = 0;
+        int64_t at = -1;
+        for (int64_t h = std::max<int64_t>(hs, 0); h < std::min(he, H); ++h)
+          for (int64_t w = std::max<int64_t>(ws, 0); w < std::min(we, W); ++w) {
+            const double v = x[pl * H * W + h * W + w];
+            sum += v;
+            if (at < 0 || v > best) best = v, at = h * W + w;
+            if (c.ave) r.dx[pl * H * W + h * W + w] += dy[o] / size;
+          }
+        r.y.push_back(c.ave ? sum / size : best);
+        r.arg.push_back(at);
+        if (!c.ave) r.dx[pl * H * W + at] += dy[o];
+      }
+  return r;
+}
+
+void check_storage(const PoolCase& c, bool bottom_bf16, bool top_bf16, bool mask_top = false) {
+  HarnessOptions o;
+  o.bottom_storage = {bottom_bf16 ? kBf16 : 0};
+  o.top_storage = {top_bf16 ? kBf16 : 0, top_bf16 ? kBf16 : 0};
+  LayerHarness h(pool(c.body) + (mask_top ? " top: 'y' top: 'mask'" : ""), {c.shape}, o);
+  ASSERT_TRUE(h.stores_in(kBf16));
+  h.fill_gaussian(0, 1.0, 0.0, 13);
+  const int64_t n = h.count(c.shape);
+  std::vector<double> x(n);
+  for (int64_t i = 0; i < n; ++i)
+    x[i] = bottom_bf16 ? bf16(h.bottom_data(0)[i]) : h.bottom_data(0)[i];
+  h.forward();
+  const int64_t m = h.count(h.top_shape(0));
+  std::vector<double> dy(m);
+  for (int64_t i = 0; i < m; ++i) {
+    const float g = 0.37f * static_cast<float>(i % 101) - 17.3f;
+    h.top_diff(0)[i] = g;
+    dy[i] = top_bf16 ? bf16(g) : g;
+  }
+  const PoolReference r = reference(c, x, dy);
+  const std::string where = c.body + (bottom_bf16 ? ", bf16 bottom" : ", fp32 bottom") +
+                            (top_bf16 ? ", bf16 top" : ", fp32 top");
+  ASSERT_EQ(h.top_shape(0), (Shape{c.shape[0], c.shape[1], r.out_h, r.out_w})) << where;
+  for (int64_t i = 0; i < m; ++i) {
+    ASSERT_TRUE(stored_as(top_bf16, h.top_data(0)[i], r.y[i])) << where << " y[" << i << "]";
+    if (!c.ave && bottom_bf16) {
+      ASSERT_EQ(h.top_data(0)[i], r.y[i]) << where << " y[" << i << "]";
+    }
+    if (mask_top) {
+      ASSERT_EQ(h.top_data(1)[i], r.arg[i]) << where << " mask[" << i << "]";
+    }
+  }
+  h.backward();
+  for (int64_t i = 0; i < n; ++i)
+    ASSERT_TRUE(stored_as(bottom_bf16, h.bottom_diff(0)[i], r.dx[i]))
+        << where << " dE/dx[" << i << "]";
+}
+
+const PoolCase kStorageCases[] = {
+    {"pool: MAX kernel_size: 3 stride: 2 pad: 1", {2, 3, 13, 15}, 3, 2, 1, false},  // ResNet's stem
+    {"pool: MAX kernel_size: 2 stride: 2", {2, 3, 8, 8}, 2, 2, 0, false},
+    {"pool: AVE kernel_size: 3 stride: 2 pad: 1", {2, 3, 15, 15}, 3, 2, 1, true},
+    {"pool: AVE global_pooling: true", {2, 4, 7, 7}, 7, 1, 0, true}};  // ResNet's head
+}  // namespace
+
+TEST(Pooling, Bf16StorageAgainstDoubleReference) {
+  for (const PoolCase& c : kStorageCases) {
+    check_storage(c, true, true);
+    check_storage(c, true, false);
+    check_storage(c, false, true);
+  }
+}
+
+TEST(Pooling, Bf16MaskTopHoldsIndicesUpTo256) {
+  // 15x17 = 255 positions: every flat index is a bf16 value.
+  check_storage({"pool: MAX kernel_size: 3 stride: 2 pad: 1", {2, 2, 15, 17}, 3, 2, 1, false}, true,
+                true, true);
+  HarnessOptions o;
+  o.storage = kBf16;
+  try {
+    LayerHarness h(pool("pool: MAX kernel_size: 3 stride: 2") + " top: 'y' top: 'mask'",
+                   {{1, 1, 17, 17}}, o);
+    FAIL() << "a bf16 mask top accepted for 17x17 planes";
+  } catch (const std::exception& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("planes are 17x17: store the mask top in fp32"), std::string::npos) << m;
+  }
 }

@@ -7,12 +7,17 @@
 // lost in place; forward then keeps a byte mask of x > 0 for backward.
 // CUDA: the same formulas in relu.cu. relu_param.engine is ignored: one fused elementwise
 // kernel is as fast as cuDNN's activation and keeps the leaky slope and the in-place mask.
+// Takes bf16 storage on the CPU (cpu_storage): bottom and top each fp32 or bf16 (in place one
+// tensor), the arithmetic in fp32 and each result rounded once.
 // Reference: Caffe src/caffe/layers/relu_layer.cpp; Maas et al. 2013 (leaky ReLU).
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
+#include "crema/bf16.hpp"
 #include "crema/layer.hpp"
+#include "crema/bf16.hpp"
 #if CREMA_WITH_CUDA
 #include "crema/cuda.hpp"
 #include "relu_cuda.h"
@@ -22,24 +27,58 @@ namespace {
 constexpr int64_t kGrain = 1 << 15;
 
 // Plain functions with everything by value, so the compiler sees no aliasing it must guard
-// against (a lambda reading captured values would reload them after every store).
-void relu_forward(const float* x, float* y, uint8_t* mask, float s, int64_t b, int64_t e) {
+// against (a lambda reading captured values would reload them after every store). Written once
+// over the storage types (float, or uint16_t for bf16) for n elements; the results in fp32.
+template <class X>
+void relu_forward(const X* x, float* y, uint8_t* mask, float s, int64_t n) {
+  using crema::load;
   if (mask)
-    for (int64_t i = b; i < e; ++i) mask[i] = x[i] > 0.f;
+    for (int64_t i = 0; i < n; ++i) mask[i] = load(x + i) > 0.f;
   if (s == 0.f) {
-    for (int64_t i = b; i < e; ++i) y[i] = std::max(x[i], 0.f);
+    for (int64_t i = 0; i < n; ++i) y[i] = std::max(load(x + i), 0.f);
   } else {
-    for (int64_t i = b; i < e; ++i) y[i] = std::max(x[i], 0.f) + s * std::min(x[i], 0.f);
+    for (int64_t i = 0; i < n; ++i)
+      y[i] = std::max(load(x + i), 0.f) + s * std::min(load(x + i), 0.f);
   }
 }
 
-// dy/dx = 1 where x > 0, s elsewhere (Caffe's convention at x = 0: slope s).
-void relu_backward(const float* x, const uint8_t* mask, const float* dy, float* dx, float s,
-                   int64_t b, int64_t e) {
+// dy/dx = 1 where x > 0, s elsewhere (Caffe's convention at x = 0: slope s). Bottom X (data),
+// top Y (diff), dx in fp32.
+template <class X, class Y>
+void relu_backward(const X* x, const uint8_t* mask, const Y* dy, float* dx, float s, int64_t n) {
+  using crema::load;
   if (mask) {
-    for (int64_t i = b; i < e; ++i) dx[i] = mask[i] ? dy[i] : s * dy[i];
+    for (int64_t i = 0; i < n; ++i) dx[i] = mask[i] ? load(dy + i) : s * load(dy + i);
   } else {
-    for (int64_t i = b; i < e; ++i) dx[i] = x[i] > 0.f ? dy[i] : s * dy[i];
+    for (int64_t i = 0; i < n; ++i) dx[i] = load(x + i) > 0.f ? load(dy + i) : s * load(dy + i);
+  }
+}
+
+// Slope 0 from bf16 to bf16: max(x, 0) of a bf16 value is one, so it is taken on the bits, 16
+// values per 256-bit vector instead of 8 through fp32. As std::max(x, 0.f) (x < 0 ? 0 : x):
+// negative numbers, -inf included, become +0; -0 and NaN stay.
+void relu_bf16_bits(const uint16_t* x, uint16_t* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const uint16_t h = x[i], magnitude = h & 0x7fff;
+    const bool negative = (h & 0x8000) && magnitude != 0 && magnitude <= 0x7f80;
+    y[i] = negative ? 0 : h;
+  }
+}
+
+// A bf16 result goes through an fp32 chunk of 8 KB (in L1) rounded once by crema::store_bf16; an fp32
+// result is written in place. run(y, i0, n) writes elements [i0, i0 + n) at y.
+constexpr int64_t kChunk = 2048;
+template <class T, class Run>
+void into(T* out, int64_t b, int64_t e, const Run& run) {
+  if constexpr (std::is_same_v<T, float>) {
+    run(out + b, b, e - b);
+  } else {
+    float chunk[kChunk];
+    for (int64_t i0 = b; i0 < e; i0 += kChunk) {
+      const int64_t n = std::min(kChunk, e - i0);
+      run(chunk, i0, n);
+      crema::store_bf16(out + i0, chunk, n);
+    }
   }
 }
 }  // namespace
@@ -49,6 +88,7 @@ class ReLU final : public crema::Layer<ReLU> {
   static crema::LayerInfo info() {
     crema::LayerInfo i{"ReLU", "relu_param"};
     i.flags = CREMA_LAYER_IN_PLACE;
+    i.cpu_storage = CREMA_DTYPE_BIT(CREMA_BFLOAT16);
     return i;
   }
   explicit ReLU(const crema::Params& p) : slope_(p.get<float>("relu_param.negative_slope")) {}
@@ -57,25 +97,45 @@ class ReLU final : public crema::Layer<ReLU> {
 
   void forward_cpu(crema::Context& c) {
     const int64_t n = c.bottom(0).count();
-    const float* x = c.bottom(0).data();
-    float* y = c.top(0).data();
     use_mask_ = slope_ < 0.f && c.top(0).same_memory(c.bottom(0));
     if (use_mask_) mask_.resize(n);
     uint8_t* m = use_mask_ ? mask_.data() : nullptr;
     const float s = slope_;
-    crema::parallel_for(n, kGrain, [=](int64_t b, int64_t e) { relu_forward(x, y, m, s, b, e); });
+    c.bottom(0).visit([&](auto* x, auto*) {
+      c.top(0).visit([&](auto* y, auto*) {
+        using X = std::remove_const_t<std::remove_pointer_t<decltype(x)>>;
+        using Y = std::remove_pointer_t<decltype(y)>;
+        if constexpr (std::is_same_v<X, uint16_t> && std::is_same_v<Y, uint16_t>) {
+          if (s == 0.f && !m) {
+            crema::parallel_for(n, kGrain,
+                                [=](int64_t b, int64_t e) { relu_bf16_bits(x + b, y + b, e - b); });
+            return;
+          }
+        }
+        crema::parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
+          into(y, b, e, [=](float* out, int64_t i0, int64_t k) {
+            relu_forward(x + i0, out, m ? m + i0 : nullptr, s, k);
+          });
+        });
+      });
+    });
   }
 
   void backward_cpu(crema::Context& c) {
     if (!c.propagate_down(0)) return;
     const int64_t n = c.bottom(0).count();
-    const float* x = c.bottom(0).data();  // == top data in place (sign kept for s >= 0)
-    const float* dy = c.top(0).diff();
-    float* dx = c.bottom(0).diff();
     const uint8_t* m = use_mask_ ? mask_.data() : nullptr;
     const float s = slope_;
-    crema::parallel_for(n, kGrain,
-                        [=](int64_t b, int64_t e) { relu_backward(x, m, dy, dx, s, b, e); });
+    // x == top data in place (sign kept for s >= 0).
+    c.bottom(0).visit([&](auto* x, auto* dx) {
+      c.top(0).visit([&](auto*, auto* dy) {
+        crema::parallel_for(n, kGrain, [=](int64_t b, int64_t e) {
+          into(dx, b, e, [=](float* out, int64_t i0, int64_t k) {
+            relu_backward(x + i0, m ? m + i0 : nullptr, dy + i0, out, s, k);
+          });
+        });
+      });
+    });
   }
 
 #if CREMA_WITH_CUDA

@@ -2,6 +2,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <sstream>
+#include <string>
 #include <vector>
 
 #include "crema/testing/harness.hpp"
@@ -144,4 +149,102 @@ TEST(ReLU, GpuLargeInput) {
   HarnessOptions o;
   o.in_place = true;
   EXPECT_LT(crema::testing::max_device_disagreement(relu("-0.5"), {{64, 64, 64, 70}}, o), 1e-5);
+}
+
+// bf16 storage (HarnessOptions bottom_storage / top_storage): the harness rounds the input and
+// the top gradient into the layer's bf16 tensors and widens its results back. References in
+// double from the values the layer sees (rounded to bf16 where their tensor is bf16).
+// Tolerances: a result stored in bf16 is the fp32 result rounded once, so within 2^-8 of its
+// magnitude and itself a bf16 value (for slope 0 it is exact: max(x, 0) of a bf16 x is one); a
+// result stored in fp32 is off by one fp32 rounding (1e-6 relative).
+namespace {
+constexpr int kBf16 = 1;  // crema_dtype CREMA_BFLOAT16
+
+double bf16(double v) { return crema::testing::round_to_math(v, kBf16); }
+
+::testing::AssertionResult stored_as(bool is_bf16, float got, double ref) {
+  if (is_bf16 && bf16(got) != got)
+    return ::testing::AssertionFailure() << got << " is not a bf16 value";
+  const double tol = (is_bf16 ? 1.0 / 256 : 1e-6) * std::abs(ref);
+  if (std::abs(got - ref) > tol)
+    return ::testing::AssertionFailure()
+           << got << " vs reference " << ref << " (tolerance " << tol << ")";
+  return ::testing::AssertionSuccess();
+}
+
+// In place, bottom and top are one tensor: top_bf16 is bottom_bf16 then.
+void check_storage(double slope, bool bottom_bf16, bool top_bf16, bool in_place) {
+  HarnessOptions o;
+  o.in_place = in_place;
+  o.bottom_storage = {bottom_bf16 ? kBf16 : 0};
+  o.top_storage = {top_bf16 ? kBf16 : 0};
+  LayerHarness h(relu(std::to_string(slope).c_str()), {{2, 3, 37, 41}}, o);
+  ASSERT_TRUE(h.stores_in(kBf16));
+  h.fill_gaussian(0, 1.0, 0.0, 9);
+  const int64_t n = h.count(h.bottom_shape(0));
+  std::vector<double> x(n), dy(n);
+  for (int64_t i = 0; i < n; ++i)
+    x[i] = bottom_bf16 ? bf16(h.bottom_data(0)[i]) : h.bottom_data(0)[i];
+  h.forward();
+  std::ostringstream where;
+  where << "slope " << slope << (bottom_bf16 ? ", bf16 bottom" : ", fp32 bottom")
+        << (top_bf16 ? ", bf16 top" : ", fp32 top") << (in_place ? ", in place" : "");
+  for (int64_t i = 0; i < n; ++i) {
+    const double y = x[i] > 0 ? x[i] : slope * x[i];
+    ASSERT_TRUE(stored_as(top_bf16, h.top_data(0)[i], y)) << where.str() << " y[" << i << "]";
+    if (slope == 0 && bottom_bf16 && top_bf16) {
+      ASSERT_EQ(h.top_data(0)[i], y) << where.str() << " " << i;
+    }
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = 0.37f * static_cast<float>(i % 101) - 17.3f;
+    h.top_diff(0)[i] = g;
+    dy[i] = top_bf16 ? bf16(g) : g;
+  }
+  h.backward();
+  for (int64_t i = 0; i < n; ++i)
+    ASSERT_TRUE(stored_as(bottom_bf16, h.bottom_diff(0)[i], x[i] > 0 ? dy[i] : slope * dy[i]))
+        << where.str() << " dE/dx[" << i << "]";
+}
+}  // namespace
+
+TEST(ReLU, Bf16StorageAgainstDoubleReference) {
+  for (double slope : {0.0, 0.1, -0.3}) {
+    check_storage(slope, true, true, false);
+    check_storage(slope, true, false, false);
+    check_storage(slope, false, true, false);
+  }
+}
+
+TEST(ReLU, Bf16StorageInPlace) {
+  // s < 0 loses the sign in place: backward then takes it from the mask kept by forward.
+  for (double slope : {0.0, 0.1, -0.3}) check_storage(slope, true, true, true);
+}
+
+TEST(ReLU, Bf16InPlaceOnEveryValue) {
+  // Slope 0 on bf16 in place works on the bits: every bf16 value but the subnormals (the harness
+  // stores those as zeros of their sign) against std::max(x, 0.f), signs of zeros included:
+  // -0 stays -0, negative numbers and -inf become +0, NaN stays NaN.
+  std::vector<float> values;
+  for (uint32_t h = 0; h < 65536; ++h) {
+    const uint32_t bits = h << 16;
+    float v;
+    std::memcpy(&v, &bits, sizeof v);
+    if (std::fpclassify(v) != FP_SUBNORMAL) values.push_back(v);
+  }
+  HarnessOptions o = in_place();
+  o.storage = kBf16;
+  LayerHarness h(relu("0"), {{static_cast<int64_t>(values.size())}}, o);
+  ASSERT_TRUE(h.stores_in(kBf16));
+  std::copy(values.begin(), values.end(), h.bottom_data(0));
+  h.forward();
+  for (size_t i = 0; i < values.size(); ++i) {
+    const float want = std::max(values[i], 0.f), got = h.top_data(0)[i];
+    if (std::isnan(want)) {
+      ASSERT_TRUE(std::isnan(got)) << values[i];
+    } else {
+      ASSERT_EQ(got, want) << values[i];
+      ASSERT_EQ(std::signbit(got), std::signbit(want)) << values[i];
+    }
+  }
 }

@@ -4,10 +4,13 @@
 //   dE/dx = sum_i dE/dy_i
 // CUDA: device-to-device copies on the stream where memory is not shared; split.cu sums the
 // gradients in one pass.
+// Takes bf16 storage on the CPU (cpu_storage): the host gives the bottom and the tops one type,
+// fp32 or bf16; the gradients are summed in fp32 and a bf16 bottom gradient rounded once.
+#include <algorithm>
 #include <vector>
 
 #include "crema/layer.hpp"
-#include "crema/layers/copy.hpp"
+#include "split_kernels.hpp"
 #if CREMA_WITH_CUDA
 #include "crema/cuda.hpp"
 #include "split_cuda.h"
@@ -20,6 +23,7 @@ class Split final : public crema::Layer<Split> {
     i.min_tops = 1;
     i.max_tops = -1;
     i.flags = CREMA_LAYER_SHARES_DATA;
+    i.cpu_storage = CREMA_DTYPE_BIT(CREMA_BFLOAT16);
     return i;
   }
   explicit Split(const crema::Params&) {}
@@ -28,21 +32,37 @@ class Split final : public crema::Layer<Split> {
   }
   // The host shares memory unless a consumer writes its top in place; then copy.
   void forward_cpu(crema::Context& c) {
-    for (int t = 0; t < c.num_top(); ++t)
-      crema::layers::copy_floats(c.top(t).data(), c.bottom(0).data(), c.bottom(0).count());
+    const int64_t n = c.bottom(0).count();
+    for (int t = 0; t < c.num_top(); ++t) {
+      // A copy keeps the values' bits: it cannot change the storage type.
+      CREMA_CHECK(c.top(t).dtype() == c.bottom(0).dtype(),
+                  "Split top " << t << " is stored as " << type_name(c.top(t))
+                               << " but its bottom as " << type_name(c.bottom(0))
+                               << ": the host must give a Split's bottom and tops one type");
+      if (c.bottom(0).is_bf16())
+        copy_values(c.top(t).data_bf16(), c.bottom(0).data_bf16(), n);
+      else
+        copy_values(c.top(t).data(), c.bottom(0).data(), n);
+    }
   }
+  // Chunk by chunk: the tops' gradients (each fp32 or bf16) summed in fp32, stored once.
   void backward_cpu(crema::Context& c) {
     if (!c.propagate_down(0)) return;
     const int64_t n = c.bottom(0).count();
-    float* dx = c.bottom(0).diff();
     const int tops = c.num_top();
-    crema::parallel_for(n, 1 << 15, [&](int64_t b, int64_t e) {
-      const float* d0 = c.top(0).diff();
-      for (int64_t i = b; i < e; ++i) dx[i] = d0[i];
-      for (int t = 1; t < tops; ++t) {
-        const float* dt = c.top(t).diff();
-        for (int64_t i = b; i < e; ++i) dx[i] += dt[i];
-      }
+    c.bottom(0).visit([&](auto*, auto* dx) {
+      crema::parallel_for(n, 1 << 15, [&](int64_t b, int64_t e) {
+        float scratch[kSplitChunk];
+        for (int64_t i0 = b; i0 < e; i0 += kSplitChunk) {
+          const int64_t m = std::min(kSplitChunk, e - i0);
+          float* acc = fp32_or(dx + i0, scratch);
+          for (int t = 0; t < tops; ++t)
+            c.top(t).visit([&](auto*, auto* dy) {
+              t == 0 ? gradient_first(dy + i0, acc, m) : gradient_add(dy + i0, acc, m);
+            });
+          store_chunk(acc, dx + i0, m);
+        }
+      });
     });
   }
 
@@ -73,6 +93,7 @@ class Split final : public crema::Layer<Split> {
   }
 
  private:
+  static const char* type_name(const crema::TensorView& t) { return t.is_bf16() ? "bf16" : "fp32"; }
 #if CREMA_WITH_CUDA
   std::vector<const float*> top_diffs_;  // the tops' device gradients, for the launcher
 #endif

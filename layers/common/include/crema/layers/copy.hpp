@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// The copy that aliasing layers (Split, Flatten, Reshape) fall back to when the host could not
+// The copy that aliasing layers (Flatten, Reshape) fall back to when the host could not
 // share memory between their bottom and top: nothing when it could, a threaded memcpy otherwise.
 #pragma once
 #include <algorithm>
