@@ -11,15 +11,26 @@
 //   real GB/s = what this implementation moves (e.g. BatchNorm forward reads x twice, stats then
 //               normalisation, and writes y and the copy of y kept for backward)
 // and, for scale, a plain memcpy of the same size (read + write) on the same thread.
+// Last, the layers that take bf16 storage (BatchNorm, ReLU and those on ResNet's shortcuts and
+// stem: Eltwise, Split, Pooling), the layer alone on fp32 and on bf16 tensors, best forward and
+// backward times; and BatchNorm with the Scale and ReLU it absorbs, in place.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "crema/bf16.hpp"
+#include "crema/core/host.hpp"
+#include "crema/core/layer_instance.hpp"
+#include "crema/core/prototxt.hpp"
+#include "crema/core/registry.hpp"
+#include "crema/core/tensor.hpp"
 #include "crema/testing/harness.hpp"
 
 #ifndef CREMA_BENCH_PLUGIN_DIR
@@ -64,6 +75,164 @@ struct Case {
   int fwd_eff, fwd_real, bwd_eff, bwd_real;
   std::vector<std::vector<int64_t>> extra_bottoms = {};  // after the 64x16x32x32 one
 };
+
+// The layers that take bf16 storage, on fp32 and on bf16 tensors: the layer's own forward and
+// backward through the host's LayerInstance, since the harness rounds into and widens out of its
+// bf16 tensors inside forward() and backward() (more work than the layers' passes themselves).
+// Values in [-scale, scale) from a hash of (i, stream): each bottom its own stream, so that
+// MAX's winners (Eltwise, Pooling) fall as unpredictably as on real data.
+void fill_tensor(crema::Tensor& t, bool diff, float scale, uint32_t stream = 0) {
+  void* p = t.mutable_host_raw(diff);
+  for (int64_t i = 0; i < t.count(); ++i) {
+    uint32_t h = static_cast<uint32_t>(i) * 2654435761u + (stream + 1) * 0x9e3779b9u;
+    h ^= h >> 15;
+    const float v = scale * (static_cast<float>(h % 2000) / 1000.f - 1.f);
+    if (t.dtype() == CREMA_BFLOAT16)
+      static_cast<uint16_t*>(p)[i] = crema::float_to_bf16(v);
+    else
+      static_cast<float*>(p)[i] = v;
+  }
+}
+
+// Best forward and backward times of `text` on `bottoms` tensors of `shape` stored as `type`;
+// false when the layer does not take that storage type on this machine.
+bool time_layer(const char* text, int bottoms, bool in_place, const crema::Shape& shape,
+                crema_dtype type, int iters, Stats& fwd, Stats& bwd) {
+  crema::Registry& registry = crema::Registry::global();
+  const std::vector<std::string> dirs = registry.search_dirs();
+  if (std::strlen(CREMA_BENCH_PLUGIN_DIR) &&
+      std::find(dirs.begin(), dirs.end(), CREMA_BENCH_PLUGIN_DIR) == dirs.end())
+    registry.add_search_dir(CREMA_BENCH_PLUGIN_DIR);
+  crema::pb::LayerParameter lp = crema::parse_layer_text(text, "elementwise_bench", registry);
+  lp.set_name("timed");
+  lp.set_phase(crema::pb::TRAIN);
+  for (int b = 0; b < bottoms; ++b) lp.add_bottom("x" + std::to_string(b));
+  if (lp.top_size() == 0) lp.add_top("y");
+  crema::LayerInstance layer(lp, registry);
+  if (!layer.stores_in(type, CREMA_CPU)) return false;
+  std::vector<std::unique_ptr<crema::Tensor>> tensors;
+  std::vector<crema::Tensor*> bv, tv;
+  auto make = [&](std::vector<crema::Tensor*>& into) {
+    tensors.push_back(std::make_unique<crema::Tensor>());
+    tensors.back()->set_dtype(type);
+    into.push_back(tensors.back().get());
+  };
+  for (int b = 0; b < bottoms; ++b) make(bv), bv.back()->reshape(shape);
+  for (int t = 0; t < lp.top_size(); ++t) {
+    if (t == 0 && in_place)
+      tv.push_back(bv[0]);
+    else
+      make(tv);
+  }
+  crema_exec exec{};
+  exec.struct_size = sizeof(exec);
+  exec.phase = CREMA_TRAIN;
+  exec.device = CREMA_CPU;
+  exec.num_threads = crema::num_threads();
+  layer.setup(bv, tv, exec);
+  if (layer.reshape(bv, tv, exec) > 0) throw std::runtime_error("no workspace here");
+  for (size_t b = 0; b < bv.size(); ++b) fill_tensor(*bv[b], false, 1.f, static_cast<uint32_t>(b));
+  const std::vector<float> x0 = bv[0]->to_float();
+  // In place, forward overwrites its input: restore it (outside the timed region).
+  fwd = time_it(
+      iters,
+      [&] {
+        if (in_place) fill_tensor(*bv[0], false, 1.f);
+      },
+      [&] { layer.forward(bv, tv, exec); });
+  for (crema::Tensor* t : tv) fill_tensor(*t, true, 0.5f);
+  const std::vector<int8_t> propagate(bv.size(), 1);
+  bwd = time_it(
+      iters, [] {}, [&] { layer.backward(tv, bv, propagate, true, exec); });
+  return true;
+}
+
+void time_storage(int iters) {
+  struct Timed {
+    const char* name;
+    const char* text;
+    int bottoms;
+    bool in_place;
+  };
+  const Timed cases[] = {
+      {"BatchNorm", "type: 'BatchNorm'", 1, false},
+      {"BatchNorm in-place", "type: 'BatchNorm'", 1, true},
+      {"ReLU", "type: 'ReLU'", 1, false},
+      {"ReLU in-place", "type: 'ReLU'", 1, true},
+      {"Eltwise SUM", "type: 'Eltwise' eltwise_param { operation: SUM }", 2, false},
+      {"Eltwise PROD", "type: 'Eltwise' eltwise_param { operation: PROD }", 2, false},
+      {"Eltwise MAX", "type: 'Eltwise' eltwise_param { operation: MAX }", 2, false},
+      {"Split 2 tops (copy)", "type: 'Split' top: 'a' top: 'b'", 1, false},
+      {"Pooling MAX 3x3/2",
+       "type: 'Pooling' pooling_param { pool: MAX kernel_size: 3 stride: 2 pad: 1 }", 1, false},
+      {"Pooling AVE global", "type: 'Pooling' pooling_param { pool: AVE global_pooling: true }", 1,
+       false},
+  };
+  std::printf("\nthe layer alone, fp32 vs bf16 storage (best of %d):\n", iters);
+  for (const Timed& c : cases) {
+    Stats f32, b32, f16, b16;
+    time_layer(c.text, c.bottoms, c.in_place, {64, 16, 32, 32}, CREMA_FLOAT32, iters, f32, b32);
+    if (!time_layer(c.text, c.bottoms, c.in_place, {64, 16, 32, 32}, CREMA_BFLOAT16, iters, f16,
+                    b16)) {
+      std::printf("%-22s forward  fp32 %7.3f ms | backward fp32 %7.3f ms (no bf16 storage)\n",
+                  c.name, f32.best_ms, b32.best_ms);
+      continue;
+    }
+    std::printf("%-22s forward  fp32 %7.3f  bf16 %7.3f ms | backward fp32 %7.3f  bf16 %7.3f ms\n",
+                c.name, f32.best_ms, f16.best_ms, b32.best_ms, b16.best_ms);
+  }
+}
+
+// ResNet's BatchNorm + Scale (bias) + ReLU in place, the Scale and ReLU absorbed by BatchNorm (as
+// the net runs them on the CPU), on fp32 and on bf16 tensors; dz restored before each backward
+// (which writes dx over it).
+void time_batch_norm_absorbed(int iters) {
+  std::printf("%-22s", "BN+Scale+ReLU in-place");
+  Stats f[2], b[2];
+  const crema_dtype types[2] = {CREMA_FLOAT32, CREMA_BFLOAT16};
+  for (int k = 0; k < 2; ++k) {
+    crema::Registry& registry = crema::Registry::global();  // searched by time_layer already
+    auto layer = [&](const std::string& text) {
+      return std::make_unique<crema::LayerInstance>(
+          crema::parse_layer_text(text + " bottom: 'x' top: 'x'", "elementwise_bench", registry),
+          registry);
+    };
+    auto bn = layer("name: 'bn' type: 'BatchNorm'");
+    auto scale = layer("name: 'scale' type: 'Scale' scale_param { bias_term: true }");
+    auto relu = layer("name: 'relu' type: 'ReLU'");
+    if (!bn->stores_in(types[k], CREMA_CPU)) {
+      std::printf(" (no bf16 storage)\n");
+      return;
+    }
+    crema::Tensor x;
+    x.set_dtype(types[k]);
+    x.reshape({64, 16, 32, 32});
+    const std::vector<crema::Tensor*> v = {&x};
+    crema_exec exec{};
+    exec.struct_size = sizeof(exec);
+    exec.phase = CREMA_TRAIN;
+    exec.device = CREMA_CPU;
+    exec.num_threads = crema::num_threads();
+    bn->setup(v, v, exec);
+    bn->reshape(v, v, exec);
+    const std::vector<crema::LayerInstance*> absorbed = {scale.get(), relu.get()};
+    for (crema::LayerInstance* l : absorbed) {
+      l->setup(v, v, exec);
+      l->reshape(v, v, exec);
+      l->fill_params(1);
+      if (!bn->absorb(*l)) throw std::runtime_error("BatchNorm did not absorb " + l->type());
+    }
+    f[k] = time_it(
+        iters, [&] { fill_tensor(x, false, 1.f); }, [&] { bn->forward(v, v, exec, absorbed); });
+    b[k] = time_it(
+        iters, [&] { fill_tensor(x, true, 0.5f); },
+        [&] {
+          bn->backward(v, v, {1}, true, exec, absorbed, {1, 1});
+        });
+  }
+  std::printf(" forward  fp32 %7.3f  bf16 %7.3f ms | backward fp32 %7.3f  bf16 %7.3f ms\n",
+              f[0].best_ms, f[1].best_ms, b[0].best_ms, b[1].best_ms);
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -135,5 +304,7 @@ int main(int argc, char** argv) {
     report(c.name, "forward", f, bytes, c.fwd_eff, c.fwd_real);
     report(c.name, "backward", b, bytes, c.bwd_eff, c.bwd_real);
   }
+  time_storage(iters);
+  time_batch_norm_absorbed(iters);
   return 0;
 }

@@ -26,6 +26,17 @@
 // shift becomes the ranks' mean shift and the sums (s1, s2) are summed over the ranks through
 // the host's allreduce; so are backward's sums for dE/dx, while the Scale's gradients stay this
 // rank's (the solver sums those). With batch statistics m is then the ranks' count together.
+// bf16 storage (CPU, LayerInfo::cpu_storage): bottom and top may each be fp32 or bf16 (in place
+// one tensor, so one type), the absorbed Scale and ReLU included. The passes read through
+// crema::load and compute in float; statistics and sums are the fp32 path's (float blocks,
+// double across). bf16 results are written in blocks rounded by the host's AVX512_BF16
+// conversion (batch_norm_kernels.hpp: write_blocks), and backward masks dz by the absorbed ReLU
+// as it reads it instead of rounding the masked values back into dz: GCC's vectorised
+// crema::store, value by value, cost more time than the halved bytes saved. In place on a bf16 blob the kept y is bf16 too (half the bytes): y is
+// rounded once, at most 2^-8 relative as the top itself is, and backward's formula sees that y,
+// well within the tolerance of bf16 storage (PyTorch's bf16 autocast keeps bf16 activations for
+// its backward alike). Out of place, backward reads the bottom x (bf16 where the bottom is) and
+// recomputes y in float.
 // Reference: Caffe src/caffe/layers/batch_norm_layer.cpp; Ioffe & Szegedy, ICML 2015.
 #include <algorithm>
 #include <cmath>
@@ -46,6 +57,18 @@ namespace {
 using crema::layers::Per;
 using crema::layers::per;
 using namespace crema::layers::batch_norm;
+
+// The per-channel constants p seen from element o of a run from channel c0 (for_channel_runs: a
+// plane of channel c0, St 0, or a row of all channels from c0 = 0, St 1).
+template <int St>
+Per<St> per_at(const float* p, int64_t c0, int64_t o) {
+  return per<St>(p + c0 + (St == 0 ? 0 : o));
+}
+// A null pointer of p's type (write_blocks' absent second output).
+template <class T>
+T* nullptr_of(T*) {
+  return nullptr;
+}
 }  // namespace
 
 class BatchNorm final : public crema::Layer<BatchNorm> {
@@ -53,6 +76,7 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
   static crema::LayerInfo info() {
     crema::LayerInfo i{"BatchNorm", "batch_norm_param"};
     i.flags = CREMA_LAYER_IN_PLACE;
+    i.cpu_storage = CREMA_DTYPE_BIT(CREMA_BFLOAT16);
     return i;
   }
   explicit BatchNorm(const crema::Params& p)
@@ -103,53 +127,26 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
 
   void forward_cpu(crema::Context& c) {
     global_ = global_set_ ? global_value_ : !c.training();
-    const int64_t C = C_;
-    int64_t m = N_ * S_;
-    if (m == 0) return;
-    const float* x = c.bottom(0).data();
-    if (global_) {
-      const float f = c.param(2).data()[0];
-      const double sf = f == 0.f ? 0.0 : 1.0 / f;
-      for (int64_t k = 0; k < C; ++k) {
-        mean_[k] = static_cast<float>(sf * c.param(0).data()[k]);
-        inv_std_[k] = static_cast<float>(1.0 / std::sqrt(sf * c.param(1).data()[k] + eps_));
-      }
-    } else {
-      for (int64_t k = 0; k < C; ++k) shift_[k] = x[k * S_];
-      const bool sync = sync_ && c.world_size() > 1;
-      if (sync) {  // one shift on every rank: the mean of theirs
-        c.allreduce_sum(shift_.data(), C);
-        for (int64_t k = 0; k < C; ++k) shift_[k] /= static_cast<float>(c.world_size());
-      }
-      // s1 = sum(x - a), s2 = sum((x - a)^2) per channel, a = shift_.
-      const float* a = shift_.data();
-      channel_sums([x, a](int64_t e, int64_t k, auto& s1, auto& s2) {
-        const std::decay_t<decltype(s1)> t = x[e] - a[k];
-        s1 += t;
-        s2 += t * t;
-      });
-      if (sync) m *= sum_over_ranks(c);  // the statistics of every rank's batch
-      const double *s1 = sums_.data(), *s2 = s1 + C;
-      float* M = c.param(0).data();
-      float* V = c.param(1).data();
-      const double bias_correction = m > 1 ? double(m) / double(m - 1) : 1.0;
-      for (int64_t k = 0; k < C; ++k) {
-        const double d = s1[k] / m;
-        const double var = std::max(0.0, s2[k] / m - d * d);
-        mean_[k] = static_cast<float>(shift_[k] + d);
-        inv_std_[k] = static_cast<float>(1.0 / std::sqrt(var + eps_));
-        M[k] = maf_ * M[k] + mean_[k];
-        V[k] = static_cast<float>(maf_ * V[k] + bias_correction * var);
-      }
-      c.param(2).data()[0] = c.param(2).data()[0] * maf_ + 1.f;
-    }
-    CREMA_CHECK(c.num_absorbed() == 0 || c.num_absorbed() == int(scale_) + int(relu_),
-                "BatchNorm: called with " << c.num_absorbed() << " absorbed layers, agreed to "
-                                          << int(scale_) + int(relu_));
-    normalise_pass(c, c.num_absorbed() > 0);
+    if (N_ * S_ == 0) return;
+    c.bottom(0).visit([&](const auto* x, auto*) {
+      c.top(0).visit([&](auto* z, auto*) { forward_typed(c, x, z); });
+    });
   }
 
-  void backward_cpu(crema::Context& c) { backward_pass(c, c.num_absorbed() > 0); }
+  // v = the y kept in place (stored as the top is), or the bottom x.
+  void backward_cpu(crema::Context& c) {
+    if (N_ * S_ == 0) return;
+    const bool fused = c.num_absorbed() > 0;
+    c.top(0).visit([&](const auto* z, auto* g) {
+      c.bottom(0).visit([&](const auto* x, auto* dx) {
+        using Z = std::remove_const_t<std::remove_pointer_t<decltype(z)>>;
+        if (kept_)
+          backward_pass(c, fused, kept_y<Z>(), z, g, dx);
+        else
+          backward_pass(c, fused, x, z, g, dx);
+      });
+    });
+  }
 
 #if CREMA_WITH_CUDA
   void forward_cuda(crema::Context& c) {
@@ -194,6 +191,54 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
   }
 
  private:
+  // Statistics (batch or global), then the normalising pass; x and z of the tensors' storage
+  // types (float or uint16_t).
+  template <class X, class Z>
+  void forward_typed(crema::Context& c, const X* x, Z* z) {
+    const int64_t C = C_;
+    int64_t m = N_ * S_;
+    if (global_) {
+      const float f = c.param(2).data()[0];
+      const double sf = f == 0.f ? 0.0 : 1.0 / f;
+      for (int64_t k = 0; k < C; ++k) {
+        mean_[k] = static_cast<float>(sf * c.param(0).data()[k]);
+        inv_std_[k] = static_cast<float>(1.0 / std::sqrt(sf * c.param(1).data()[k] + eps_));
+      }
+    } else {
+      for (int64_t k = 0; k < C; ++k) shift_[k] = crema::load(x + k * S_);
+      const bool sync = sync_ && c.world_size() > 1;
+      if (sync) {  // one shift on every rank: the mean of theirs
+        c.allreduce_sum(shift_.data(), C);
+        for (int64_t k = 0; k < C; ++k) shift_[k] /= static_cast<float>(c.world_size());
+      }
+      // s1 = sum(x - a), s2 = sum((x - a)^2) per channel, a = shift_.
+      const float* a = shift_.data();
+      channel_sums([x, a](int64_t e, int64_t k, auto& s1, auto& s2) {
+        const std::decay_t<decltype(s1)> t = crema::load(x + e) - a[k];
+        s1 += t;
+        s2 += t * t;
+      });
+      if (sync) m *= sum_over_ranks(c);  // the statistics of every rank's batch
+      const double *s1 = sums_.data(), *s2 = s1 + C;
+      float* M = c.param(0).data();
+      float* V = c.param(1).data();
+      const double bias_correction = m > 1 ? double(m) / double(m - 1) : 1.0;
+      for (int64_t k = 0; k < C; ++k) {
+        const double d = s1[k] / m;
+        const double var = std::max(0.0, s2[k] / m - d * d);
+        mean_[k] = static_cast<float>(shift_[k] + d);
+        inv_std_[k] = static_cast<float>(1.0 / std::sqrt(var + eps_));
+        M[k] = maf_ * M[k] + mean_[k];
+        V[k] = static_cast<float>(maf_ * V[k] + bias_correction * var);
+      }
+      c.param(2).data()[0] = c.param(2).data()[0] * maf_ + 1.f;
+    }
+    CREMA_CHECK(c.num_absorbed() == 0 || c.num_absorbed() == int(scale_) + int(relu_),
+                "BatchNorm: called with " << c.num_absorbed() << " absorbed layers, agreed to "
+                                          << int(scale_) + int(relu_));
+    normalise_pass(c, c.num_absorbed() > 0, x, z);
+  }
+
   // The layers this call computes too: the absorbed Scale (gamma_, beta_; else 1 and 0) and ReLU.
   struct Absorbed {
     bool scale, relu;
@@ -209,26 +254,33 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
 
   // After the statistics: z = y, or relu(gamma * y + beta) with absorbed layers, in one pass.
   // y is kept (in place) when backward needs it: batch statistics, or the Scale's gradient.
-  void normalise_pass(crema::Context& c, bool fused) {
+  template <class X, class Z>
+  void normalise_pass(crema::Context& c, bool fused, const X* x, Z* z) {
     const Absorbed ab = load_affine(c, fused);
-    const float* x = c.bottom(0).data();
-    float* z = c.top(0).data();
     kept_ = (!global_ || ab.scale) && c.top(0).same_memory(c.bottom(0));
-    if (kept_) x_norm_.resize(c.bottom(0).count());
-    float* keep = kept_ ? x_norm_.data() : nullptr;
+    Z* keep = kept_ ? keep_y<Z>(c.bottom(0).count()) : nullptr;
     const float *mu = mean_.data(), *is = inv_std_.data(), *g = gamma_.data(), *b = beta_.data();
     const float slope = slope_;
     for_runs([&](int64_t off, int64_t len, int64_t c0, auto st) {
       constexpr int St = decltype(st)::value;
-      auto run = [&](auto relu) {
-        normalise_affine<St, decltype(relu)::value>(x + off, z + off, keep ? keep + off : nullptr,
-                                                    per<St>(mu + c0), per<St>(is + c0),
-                                                    per<St>(g + c0), per<St>(b + c0), slope, len);
+      auto run = [&](auto relu, auto kept) {
+        write_blocks(z + off, keep ? keep + off : nullptr, len,
+                     [&](auto* out, auto* kept_out, int64_t o, int64_t n) {
+                       normalise_affine<St, decltype(relu)::value, decltype(kept)::value>(
+                           x + off + o, out, kept_out, per_at<St>(mu, c0, o), per_at<St>(is, c0, o),
+                           per_at<St>(g, c0, o), per_at<St>(b, c0, o), slope, n);
+                     });
+      };
+      auto run_kept = [&](auto relu) {
+        if (keep)
+          run(relu, std::true_type{});
+        else
+          run(relu, std::false_type{});
       };
       if (ab.relu)
-        run(std::true_type{});
+        run_kept(std::true_type{});
       else
-        run(std::false_type{});
+        run_kept(std::false_type{});
     });
   }
 
@@ -242,41 +294,44 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
   // shift by a comes first, so a large mean does not cancel:
   //   sum(g . y) = b * sum(g (v - a)),   dE/dx = g * k0 + k1 + (v - a) * (b k2).
   // Global statistics are constants: dE/dx = g * gamma / sqrt(var + eps).
-  void backward_pass(crema::Context& c, bool fused) {
+  // v: the kept y or the bottom x; z, g: the top's data and diff; dx: the bottom's diff.
+  template <class V, class Z, class D>
+  void backward_pass(crema::Context& c, bool fused, const V* v, const Z* z, Z* g, D* dx) {
     const int64_t C = C_, m = N_ * S_;
-    if (m == 0) return;
     const Absorbed ab = load_affine(c, fused);
-    float* g = c.top(0).diff();
-    const float* z = c.top(0).data();
     const float slope = slope_;
     const bool scale_grad = ab.scale && c.absorbed_params_need_grad(0);
     const bool dx_wanted = c.propagate_down(0);
     const bool sums = scale_grad || (dx_wanted && !global_);
-    // The ReLU's mask goes into g in the sums' pass where there is one (a pass fewer).
-    if (ab.relu && !sums)
+    // fp32: the ReLU's mask goes into g, in the sums' pass where there is one (a pass fewer).
+    // bf16: each pass that reads g masks it as it reads (g is left as it came): rounding the
+    // masked values back into g (crema::store in the sums' loop) took a third of the backward.
+    constexpr bool kMaskOnRead = !std::is_same_v<Z, float>;
+    if (ab.relu && !sums && !kMaskOnRead)
       for_runs([&](int64_t off, int64_t len, int64_t, auto) {
         relu_mask(z + off, g + off, slope, len);
       });
     const float* is = inv_std_.data();
-    const float* v = kept_ ? x_norm_.data() : c.bottom(0).data();
     const double *s1 = sums_.data(), *s2 = s1 + C;
     if (sums) {
       for (int64_t k = 0; k < C; ++k) shift_[k] = kept_ ? 0.f : mean_[k];
       // s1 = sum(g), s2 = sum(g (v - a)) = sum(g . y) / b
       const float* a = shift_.data();
-      if (ab.relu)  // each element is visited once: masked in place, then summed
+      if (ab.relu)  // each element is visited once: masked (in place for fp32), then summed
         channel_sums([g, z, v, a, slope](int64_t e, int64_t k, auto& s1, auto& s2) {
           using T = std::decay_t<decltype(s1)>;
-          const float ge = z[e] > 0.f ? g[e] : g[e] * slope;
-          g[e] = ge;
+          const float ge = crema::load(z + e) > 0.f ? crema::load(g + e)
+                                                    : crema::load(g + e) * slope;
+          if constexpr (!kMaskOnRead) crema::store(g + e, ge);
           s1 += ge;
-          s2 += T(ge) * T(v[e] - a[k]);
+          s2 += T(ge) * T(crema::load(v + e) - a[k]);
         });
       else
         channel_sums([g, v, a](int64_t e, int64_t k, auto& s1, auto& s2) {
           using T = std::decay_t<decltype(s1)>;
-          s1 += g[e];
-          s2 += T(g[e]) * T(v[e] - a[k]);
+          const float ge = crema::load(g + e);
+          s1 += ge;
+          s2 += T(ge) * T(crema::load(v + e) - a[k]);
         });
     }
     if (scale_grad) {
@@ -292,13 +347,24 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
     // Synchronised statistics depend on every rank's x: so does dE/dx, through the sums (the
     // Scale's gradients above stay this rank's; the solver sums them over the ranks).
     const int64_t m_all = sync_ && !global_ && c.world_size() > 1 ? m * sum_over_ranks(c) : m;
-    float* dx = c.bottom(0).diff();  // may be g (in place): each element is read, then written
+    // dx may be g (in place): each element is read, then written.
     for (int64_t k = 0; k < C; ++k) k0_[k] = is[k] * gamma_[k];
     const float* k0 = k0_.data();
+    auto with_mask = [&](const auto& run) {  // run(kMask): whether g is masked as it is read
+      if (kMaskOnRead && ab.relu)
+        run(std::true_type{});
+      else
+        run(std::false_type{});
+    };
     if (global_) {
-      for_runs([&](int64_t off, int64_t len, int64_t c0, auto st) {
-        constexpr int St = decltype(st)::value;
-        input_grad<St>(g + off, nullptr, dx + off, per<St>(k0 + c0), {}, {}, {}, len);
+      with_mask([&](auto mask) {
+        for_runs([&](int64_t off, int64_t len, int64_t c0, auto st) {
+          constexpr int St = decltype(st)::value;
+          write_blocks(dx + off, nullptr_of(dx), len, [&](auto* out, auto*, int64_t o, int64_t n) {
+            const Grad<decltype(mask)::value, Z> dy{g + off + o, z + off + o, slope};
+            input_grad<St>(dy, out, per_at<St>(k0, c0, o), n);
+          });
+        });
       });
       return;
     }
@@ -308,11 +374,36 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
       k2_[k] = static_cast<float>(-b * b * s2[k] / m_all * k0[k]);
     }
     const float *k1 = k1_.data(), *k2 = k2_.data(), *a = shift_.data();
-    for_runs([&](int64_t off, int64_t len, int64_t c0, auto st) {
-      constexpr int St = decltype(st)::value;
-      input_grad<St>(g + off, v + off, dx + off, per<St>(k0 + c0), per<St>(k1 + c0),
-                     per<St>(a + c0), per<St>(k2 + c0), len);
+    with_mask([&](auto mask) {
+      for_runs([&](int64_t off, int64_t len, int64_t c0, auto st) {
+        constexpr int St = decltype(st)::value;
+        write_blocks(dx + off, nullptr_of(dx), len, [&](auto* out, auto*, int64_t o, int64_t n) {
+          const Grad<decltype(mask)::value, Z> dy{g + off + o, z + off + o, slope};
+          input_grad<St>(dy, v + off + o, out, per_at<St>(k0, c0, o), per_at<St>(k1, c0, o),
+                         per_at<St>(a, c0, o), per_at<St>(k2, c0, o), n);
+        });
+      });
     });
+  }
+
+  // The y an in-place forward keeps for backward, n values stored as the blob is (see the top of
+  // this file); kept_y reads the last one.
+  template <class Z>
+  Z* keep_y(int64_t n) {
+    std::vector<Z>& y = kept_y_vector<Z>();
+    y.resize(n);
+    return y.data();
+  }
+  template <class Z>
+  const Z* kept_y() {
+    return kept_y_vector<Z>().data();
+  }
+  template <class Z>
+  std::vector<Z>& kept_y_vector() {
+    if constexpr (std::is_same_v<Z, float>)
+      return x_norm_;
+    else
+      return x_norm_bf16_;
   }
 
   // sums_ summed over the ranks (batch_norm_param.sync), through float: returns the number of
@@ -346,6 +437,7 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
   float slope_ = 0.f;                                       // the absorbed ReLU's negative slope
   int64_t C_ = 0, N_ = 0, S_ = 0;
   std::vector<float> mean_, inv_std_, shift_, k0_, k1_, k2_, x_norm_, gamma_, beta_;
+  std::vector<uint16_t> x_norm_bf16_;   // the kept y of a bf16 blob
   std::vector<double> sums_, partial_;  // sums_: s1 then s2, C each
   std::vector<float> sync_buffer_;      // sums_ on their way through the ranks' allreduce
 #if CREMA_WITH_CUDA

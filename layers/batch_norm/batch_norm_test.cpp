@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
 #include <vector>
 
 #include "crema/testing/harness.hpp"
@@ -347,9 +351,9 @@ TEST(BatchNorm, GpuAgreesWithCpu) {
   for (bool train : {true, false})
     for (bool ip : {false, true})
       for (const Shape& s : std::vector<Shape>{{2, 3, 4, 5}, {5, 7}, {16, 8, 33, 31}, {300, 64}})
-        EXPECT_LT(crema::testing::max_device_disagreement("type: 'BatchNorm'", {s},
-                                                          opts(train, ip)),
-                  1e-4)
+        EXPECT_LT(
+            crema::testing::max_device_disagreement("type: 'BatchNorm'", {s}, opts(train, ip)),
+            1e-4)
             << train << ip;
   EXPECT_LT(crema::testing::max_device_disagreement(
                 "type: 'BatchNorm' batch_norm_param { use_global_stats: false eps: 0.01 }",
@@ -372,4 +376,166 @@ TEST(BatchNorm, GpuRunningStatisticsAgreeWithCpu) {
       EXPECT_NEAR(gpu.param_data(p)[i], cpu.param_data(p)[i],
                   1e-5 * (1 + std::fabs(cpu.param_data(p)[i])))
           << "blob " << p << " element " << i;
+}
+
+// bf16 storage (HarnessOptions::storage / bottom_storage / top_storage): the harness rounds the
+// inputs and top gradients into the layer's bf16 tensors and widens its outputs back.
+namespace {
+constexpr int kBf16 = 1;                     // CREMA_BFLOAT16
+constexpr double kBf16Rounding = 1.0 / 256;  // one rounding to bf16: at most 2^-8 relative
+
+// x rounded to bf16 (nearest even; finite values), as the harness stores a bf16 input.
+double round_bf16(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, sizeof u);
+  u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  float r;
+  std::memcpy(&r, &u, sizeof r);
+  return r;
+}
+
+// Whether v is a bf16 value (its fp32 pattern's lower half zero): what a bf16 tensor holds.
+bool is_bf16_value(float v) {
+  uint32_t u;
+  std::memcpy(&u, &v, sizeof u);
+  return (u & 0xffffu) == 0;
+}
+
+// Whether this machine stores BatchNorm's blobs in bf16 (a net does so only on CPUs with
+// AVX512_BF16, LayerHarness::stores_in).
+bool bf16_storage_here() { return LayerHarness("type: 'BatchNorm'", {{2, 3}}).stores_in(kBf16); }
+
+struct StorageCase {
+  bool bottom_bf16, top_bf16, in_place, global;
+  std::string describe() const {
+    return std::string("bottom ") + (bottom_bf16 ? "bf16" : "fp32") + ", top " +
+           (top_bf16 ? "bf16" : "fp32") + (in_place ? ", in place" : ", out of place") +
+           (global ? ", global statistics" : ", batch statistics");
+  }
+};
+
+// Forward and backward of one (N, C, S) input against a double evaluation of Caffe's formulas
+// from the values the layer sees: x and dy rounded to bf16 where their tensor is bf16. The
+// tolerances: y and dx each rounded once where stored in bf16 (2^-8 of the value); in place with
+// batch statistics backward reads the kept y, itself rounded once, which moves y * mean(dy . y)
+// by at most 2^-8 of |y| (|mean(dy . y)| + mean|dy . y|); 2e-5 absolute for the float arithmetic.
+void check_storage(const StorageCase& k, const Shape& s) {
+  SCOPED_TRACE(k.describe());
+  const int64_t N = s[0], C = s[1], S = s.size() > 2 ? s[2] : 1, n = N * C * S, m = N * S;
+  const double eps = 1e-3;
+  HarnessOptions o = opts(true, k.in_place);
+  o.bottom_storage = {k.bottom_bf16 ? kBf16 : 0};
+  o.top_storage = {k.top_bf16 ? kBf16 : 0};
+  LayerHarness h(std::string("type: 'BatchNorm' batch_norm_param { eps: 0.001 use_global_stats: ") +
+                     (k.global ? "true" : "false") + " }",
+                 {s}, o);
+  h.fill_gaussian(0, 2.0, 3.0, 31);  // a mean of 3: the statistics' shift matters
+  std::vector<double> mu(C), var(C);
+  h.param_data(2)[0] = 2.f;  // global statistics: mu = M / f and var = V / f, f = 2
+  for (int64_t c = 0; c < C; ++c) {
+    h.param_data(0)[c] = 2.f * (0.5f * c - 1.f);
+    h.param_data(1)[c] = 2.f * (0.5f + c);
+    mu[c] = 0.5 * c - 1.0, var[c] = 0.5 + c;
+  }
+  std::vector<double> x(n), dy(n), y(n);
+  for (int64_t i = 0; i < n; ++i)
+    x[i] = k.bottom_bf16 ? round_bf16(h.bottom_data(0)[i]) : h.bottom_data(0)[i];
+  auto at = [&](int64_t b, int64_t c, int64_t j) { return (b * C + c) * S + j; };
+  if (!k.global)
+    for (int64_t c = 0; c < C; ++c) {
+      mu[c] = var[c] = 0;
+      for (int64_t b = 0; b < N; ++b)
+        for (int64_t j = 0; j < S; ++j) mu[c] += x[at(b, c, j)] / (N * S);
+      for (int64_t b = 0; b < N; ++b)
+        for (int64_t j = 0; j < S; ++j) var[c] += std::pow(x[at(b, c, j)] - mu[c], 2) / (N * S);
+    }
+  h.forward();
+  const double top_rounding = k.top_bf16 ? kBf16Rounding : 0.0;
+  const double bottom_rounding = k.bottom_bf16 ? kBf16Rounding : 0.0;
+  for (int64_t b = 0; b < N; ++b)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t j = 0; j < S; ++j) {
+        const int64_t i = at(b, c, j);
+        y[i] = (x[i] - mu[c]) / std::sqrt(var[c] + eps);
+        ASSERT_NEAR(h.top_data(0)[i], y[i], top_rounding * std::fabs(y[i]) + 2e-5) << i;
+        if (k.top_bf16) {
+          ASSERT_TRUE(is_bf16_value(h.top_data(0)[i])) << "top stored in fp32 " << i;
+        }
+      }
+  if (!k.global)  // the running averages come from the batch statistics in double
+    for (int64_t c = 0; c < C; ++c) {
+      EXPECT_NEAR(h.param_data(0)[c], 0.999 * 2 * (0.5 * c - 1) + mu[c], 1e-5 * (1 + c)) << c;
+      EXPECT_NEAR(h.param_data(1)[c], 0.999 * 2 * (0.5 + c) + var[c] * m / (m - 1.0),
+                  1e-5 * (1 + c + var[c]))
+          << c;
+    }
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = std::sin(0.37f * i) + 0.25f;  // a non-zero mean: mean(dy) matters
+    h.top_diff(0)[i] = g;
+    dy[i] = k.top_bf16 ? round_bf16(g) : g;
+  }
+  h.backward();
+  for (int64_t c = 0; c < C; ++c) {
+    const double is = 1 / std::sqrt(var[c] + eps);
+    double mdy = 0, mdyy = 0, mabs = 0;
+    for (int64_t b = 0; b < N; ++b)
+      for (int64_t j = 0; j < S; ++j) {
+        const int64_t i = at(b, c, j);
+        mdy += dy[i] / (N * S);
+        mdyy += dy[i] * y[i] / (N * S);
+        mabs += std::fabs(dy[i] * y[i]) / (N * S);
+      }
+    for (int64_t b = 0; b < N; ++b)
+      for (int64_t j = 0; j < S; ++j) {
+        const int64_t i = at(b, c, j);
+        const double ref = k.global ? dy[i] * is : (dy[i] - mdy - y[i] * mdyy) * is;
+        const double kept = k.in_place && !k.global ? top_rounding : 0.0;
+        const double tol = bottom_rounding * std::fabs(ref) +
+                           kept * is * std::fabs(y[i]) * (std::fabs(mdyy) + mabs) + 2e-5;
+        ASSERT_NEAR(h.bottom_diff(0)[i], ref, tol) << i;
+        if (k.bottom_bf16) {
+          ASSERT_TRUE(is_bf16_value(h.bottom_diff(0)[i])) << "dx in fp32 " << i;
+        }
+      }
+  }
+}
+}  // namespace
+
+TEST(BatchNorm, StorageReferenceHoldsInFp32) {
+  // The reference and its tolerances below, with fp32 storage (no rounding allowed).
+  for (bool global : {false, true})
+    for (bool ip : {false, true}) check_storage({false, false, ip, global}, {4, 3, 30});
+}
+
+TEST(BatchNorm, Bf16StorageMatchesDoubleReference) {
+  if (!bf16_storage_here()) GTEST_SKIP() << "no bf16 storage on this CPU (AVX512_BF16)";
+  // Planes and rows (2-d) longer than the kernels' 512-value blocks of bf16 results, and shorter.
+  for (const Shape& s : std::vector<Shape>{{4, 3, 30}, {6, 5, 1100}, {40, 7}, {9, 600}})
+    for (bool global : {false, true})
+      for (bool ip : {false, true}) check_storage({true, true, ip, global}, s);
+}
+
+TEST(BatchNorm, Bf16StorageMixedBottomAndTop) {
+  if (!bf16_storage_here()) GTEST_SKIP() << "no bf16 storage on this CPU (AVX512_BF16)";
+  for (const Shape& s : std::vector<Shape>{{4, 3, 30}, {40, 7}})
+    for (bool global : {false, true}) {
+      check_storage({false, true, false, global}, s);
+      check_storage({true, false, false, global}, s);
+    }
+}
+
+TEST(BatchNorm, Bf16StorageAgreesWithFp32Storage) {
+  if (!bf16_storage_here()) GTEST_SKIP() << "no bf16 storage on this CPU (AVX512_BF16)";
+  // What crema's CPU sweep checks for every declared configuration (2e-2 of the largest value).
+  const std::vector<std::pair<std::string, Shape>> configs = {
+      {"type: 'BatchNorm'", {2, 3, 4, 5}},
+      {"type: 'BatchNorm'", {5, 7}},
+      {"type: 'BatchNorm' batch_norm_param { moving_average_fraction: 0.9 eps: 0.001 }",
+       {1, 3, 5, 3}},
+      {"type: 'BatchNorm' batch_norm_param { use_global_stats: true }", {2, 3, 4}},
+      {"type: 'BatchNorm'", {16, 8, 33, 31}}};
+  for (const auto& [text, s] : configs)
+    for (bool ip : {false, true})
+      EXPECT_LT(crema::testing::max_storage_disagreement(text, {s}, opts(true, ip), kBf16, 3), 2e-2)
+          << text << (ip ? " in place" : "");
 }

@@ -84,8 +84,11 @@ TEST(Storage, BlobsBetweenBf16LayersAreStoredInBf16) {
   EXPECT_EQ(net.blob("fc")->dtype(), CREMA_FLOAT32);
   // "sum" feeds the fp32-only TanH (through a Split): the Split's bottom and tops stay fp32.
   EXPECT_EQ(net.blob("sum")->dtype(), CREMA_FLOAT32);
-  for (const std::string& name : net.blob_names())
-    if (name.find("sum_r2_0_split") == 0) EXPECT_EQ(net.blob(name)->dtype(), CREMA_FLOAT32) << name;
+  for (const std::string& name : net.blob_names()) {
+    if (name.find("sum_r2_0_split") == 0) {
+      EXPECT_EQ(net.blob(name)->dtype(), CREMA_FLOAT32) << name;
+    }
+  }
   EXPECT_NE(net.precision_summary().find("bf16 storage for"), std::string::npos)
       << net.precision_summary();
   // Reading a bf16 blob as fp32 is refused with a message; to_float widens it.
