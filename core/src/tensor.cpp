@@ -5,7 +5,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "crema/bf16.hpp"
+#include "crema/core/gemm_bf16.hpp"
 #include "crema/core/device.hpp"
 
 namespace crema {
