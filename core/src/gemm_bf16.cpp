@@ -82,8 +82,8 @@ void gemm_fp32(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k
 
 // The same into a bf16 C: through fp32 (C widened first when beta is not 0), rounded once.
 void gemm_fp32_into_bf16(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k,
-                         float alpha, const void* a, bool a16, int32_t lda, const void* b,
-                         bool b16, int32_t ldb, float beta, uint16_t* c, int32_t ldc) {
+                         float alpha, const void* a, bool a16, int32_t lda, const void* b, bool b16,
+                         int32_t ldb, float beta, uint16_t* c, int32_t ldc) {
   std::vector<float> c32(static_cast<size_t>(m) * static_cast<size_t>(n));
   if (beta != 0.f) widen(c, m, n, ldc, &c32);
   gemm_fp32(trans_a, trans_b, m, n, k, alpha, a, a16, lda, b, b16, ldb, beta, c32.data(), n);
@@ -125,8 +125,8 @@ struct MatmulKey {
 struct MatmulKeyHash {
   size_t operator()(const MatmulKey& key) const {
     size_t h = 1469598103934665603ull;
-    for (int64_t v : {key.m, key.n, key.k, key.a_rows, key.a_cols, key.b_rows, key.b_cols, key.ldc,
-                      key.c_bf16})
+    for (int64_t v :
+         {key.m, key.n, key.k, key.a_rows, key.a_cols, key.b_rows, key.b_cols, key.ldc, key.c_bf16})
       h = (h ^ std::hash<int64_t>()(v)) * 1099511628211ull;
     for (float v : {key.alpha, key.beta}) h = (h ^ std::hash<float>()(v)) * 1099511628211ull;
     return h;

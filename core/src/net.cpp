@@ -216,8 +216,8 @@ void Net::init(const pb::NetParameter& param, Registry& registry) {
   // where some blob became bf16.
   if (plan_storage())
     for (int i = 0; i < n; ++i)
-      workspace_bytes_ =
-          std::max(workspace_bytes_, layers_[i]->reshape(bottom_vecs_[i], top_vecs_[i], make_exec(i)));
+      workspace_bytes_ = std::max(workspace_bytes_,
+                                  layers_[i]->reshape(bottom_vecs_[i], top_vecs_[i], make_exec(i)));
   share_or_own_aliases();
   workspace_ = std::make_shared<Tensor>(Shape{static_cast<int64_t>((workspace_bytes_ + 3) / 4)});
   if (options_.check_memory) check_memory_budget();

@@ -5,8 +5,8 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "crema/core/gemm_bf16.hpp"
 #include "crema/core/device.hpp"
+#include "crema/core/gemm_bf16.hpp"
 
 namespace crema {
 
@@ -136,8 +136,8 @@ void Tensor::copy_from(const Tensor& other, bool diff) {
   if (other.dtype_ != dtype_)
     throw std::runtime_error("copy_from: storage types differ (" + shape_string() + ")");
   if (count_ == 0) return;
-  std::memcpy(diff ? diff_->mutable_host_data() : data_->mutable_host_data(),
-              other.host_raw(diff), static_cast<size_t>(count_) * element_bytes());
+  std::memcpy(diff ? diff_->mutable_host_data() : data_->mutable_host_data(), other.host_raw(diff),
+              static_cast<size_t>(count_) * element_bytes());
 }
 
 double Tensor::sum_data_host() const {

@@ -128,8 +128,8 @@ OnednnConv::~OnednnConv() = default;
 
 bool OnednnConv::available() { return true; }
 
-size_t OnednnConv::plan(const ConvGeometry& g, int num_output, int64_t num, bool bias,
-                        bool x_bf16, bool y_bf16) {
+size_t OnednnConv::plan(const ConvGeometry& g, int num_output, int64_t num, bool bias, bool x_bf16,
+                        bool y_bf16) {
   auto p = std::make_unique<Plan>();
   p->bias = bias;
   dnnl::engine& eng = cpu_engine();

@@ -73,8 +73,8 @@ const uint16_t* ConvGemm::image_input_bf16(const void* x, bool x_bf16, int64_t n
   return x16;
 }
 
-void ConvGemm::pointwise_forward_bf16(const void* x, bool x_bf16, const float* w,
-                                      const float* bias, void* y, bool y_bf16, float* ws) const {
+void ConvGemm::pointwise_forward_bf16(const void* x, bool x_bf16, const float* w, const float* bias,
+                                      void* y, bool y_bf16, float* ws) const {
   const int64_t out = g_.out_plane(), G = g_.groups, mg = m_ / G, cg = g_.channels / G;
   const uint16_t* w16 = rounded_weights(w, ws);
   for_each_chunk([&](int slot, int64_t n, int) {

@@ -124,8 +124,8 @@ class Convolution final : public crema::Layer<Convolution> {
     size_t bytes = static_cast<size_t>(std::max<int64_t>(floats, 0)) * sizeof(float);
     onednn_ = c.math() == CREMA_BFLOAT16 && onednn_for_bf16(g);
     if (onednn_)
-      bytes = std::max(bytes, onednn_conv_.plan(g, spec_.num_output, num, spec_.bias_term,
-                                                x_bf16_, y_bf16_));
+      bytes = std::max(
+          bytes, onednn_conv_.plan(g, spec_.num_output, num, spec_.bias_term, x_bf16_, y_bf16_));
     if (bytes > 0) c.request_workspace(bytes);
   }
 
@@ -159,7 +159,8 @@ class Convolution final : public crema::Layer<Convolution> {
     if (!need_w && !need_x) return;
     float* dw = need_w ? c.param(0).diff() : nullptr;
     // dE/dW += ..., dE/dx = ... (the GEMMs and their derivation: conv_gemm.cpp)
-    if ((onednn_ && c.math() == CREMA_BFLOAT16) || (gemm_.set_math(c.math()), gemm_.takes_storage())) {
+    if ((onednn_ && c.math() == CREMA_BFLOAT16) ||
+        (gemm_.set_math(c.math()), gemm_.takes_storage())) {
       const void* x = c.bottom(0).raw()->data;
       const void* dy = c.top(0).raw()->diff;
       void* dx = need_x ? c.bottom(0).raw()->diff : nullptr;
@@ -169,8 +170,8 @@ class Convolution final : public crema::Layer<Convolution> {
     }
     const int64_t in_count = c.bottom(0).count();
     float* dx32 = !need_x ? nullptr : x_bf16_ ? staged(&dx32_, in_count) : c.bottom(0).diff();
-    gemm_.backward(fp32_data(c.bottom(0), &x32_), c.param(0).data(), fp32_diff(c.top(0), &y32_),
-                   dw, dx32, c.workspace<float>());
+    gemm_.backward(fp32_data(c.bottom(0), &x32_), c.param(0).data(), fp32_diff(c.top(0), &y32_), dw,
+                   dx32, c.workspace<float>());
     if (need_x && x_bf16_) round_into(dx32, in_count, c.bottom(0).diff_bf16());
   }
 
@@ -334,7 +335,7 @@ class Convolution final : public crema::Layer<Convolution> {
   crema::layers::ConvGemm gemm_;
   bool onednn_ = false;  // bf16 through oneDNN (planned in reshape): onednn_conv_ is ready
   bool x_bf16_ = false, y_bf16_ = false;  // the bottom's / top's storage (reshape)
-  std::vector<float> x32_, y32_, dx32_;  // bf16 tensors widened for the fp32 methods
+  std::vector<float> x32_, y32_, dx32_;   // bf16 tensors widened for the fp32 methods
   crema::layers::OnednnConv onednn_conv_;
 #if CREMA_WITH_CUDA
   bool gpu_ready_ = false, cudnn_on_ = false;

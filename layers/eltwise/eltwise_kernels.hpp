@@ -9,7 +9,6 @@
 #include <type_traits>
 
 #include "crema/bf16.hpp"
-#include "crema/bf16.hpp"
 
 // Elements per chunk: an fp32 accumulator of 8 KB stays in L1 while the bottoms stream through.
 constexpr int64_t kEltwiseChunk = 2048;

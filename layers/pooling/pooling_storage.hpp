@@ -7,7 +7,6 @@
 #include <type_traits>
 
 #include "crema/bf16.hpp"
-#include "crema/bf16.hpp"
 
 // Where fp32 results accumulate: the tensor itself when it is fp32, else scratch.
 template <class T>

@@ -17,7 +17,6 @@
 
 #include "crema/bf16.hpp"
 #include "crema/layer.hpp"
-#include "crema/bf16.hpp"
 #if CREMA_WITH_CUDA
 #include "crema/cuda.hpp"
 #include "relu_cuda.h"

@@ -8,7 +8,6 @@
 
 #include "crema/bf16.hpp"
 #include "crema/layer.hpp"
-#include "crema/bf16.hpp"
 
 // crema::layers::copy_floats for either storage type: nothing when the host shared the memory,
 // a threaded memcpy otherwise (bottom and top hold one type: the values are copied as they are).

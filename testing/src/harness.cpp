@@ -272,7 +272,8 @@ void LayerHarness::reshape() {
 
 void LayerHarness::forward() {
   Impl& s = *impl_;
-  for (size_t i = 0; i < s.bottoms.size(); ++i) narrow_into(*s.bottoms[i], *s.layer_bottoms[i], false);
+  for (size_t i = 0; i < s.bottoms.size(); ++i)
+    narrow_into(*s.bottoms[i], *s.layer_bottoms[i], false);
   s.layer->forward(s.bvec, s.tvec, s.exec);
   for (size_t i = 0; i < s.tops.size(); ++i) widen_into(*s.layer_tops[i], *s.tops[i], false);
   ++s.exec.rng_counter;

@@ -156,8 +156,8 @@ TEST(Storage, Bf16BlobsTrainLikeFp32Blobs) {
 TEST(Storage, TensorRoundsAndWidensLikeTheHardware) {
   // float_to_bf16: nearest even, NaN kept, subnormals to signed zero.
   EXPECT_EQ(float_to_bf16(1.f), 0x3f80);
-  EXPECT_EQ(float_to_bf16(1.f + 1.f / 256), 0x3f80);        // a tie: to even
-  EXPECT_EQ(float_to_bf16(1.f + 3.f / 256), 0x3f82);        // a tie: to even, upwards
+  EXPECT_EQ(float_to_bf16(1.f + 1.f / 256), 0x3f80);          // a tie: to even
+  EXPECT_EQ(float_to_bf16(1.f + 3.f / 256), 0x3f82);          // a tie: to even, upwards
   EXPECT_EQ(float_to_bf16(1.f + 1.f / 256 + 1e-6f), 0x3f81);  // past the tie
   EXPECT_EQ(float_to_bf16(-1e-40f), 0x8000);
   EXPECT_TRUE(std::isnan(bf16_to_float(float_to_bf16(NAN))));

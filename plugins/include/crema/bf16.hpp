@@ -36,9 +36,9 @@ inline uint16_t float_to_bf16(float f) {
   const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
   const uint32_t nan = (u >> 16) | 0x40u;
   const uint32_t zero = (u >> 16) & 0x8000u;
-  return static_cast<uint16_t>(magnitude > 0x7f800000u        ? nan
+  return static_cast<uint16_t>(magnitude > 0x7f800000u  ? nan
                                : (u & 0x7f800000u) == 0 ? zero
-                                                             : rounded);
+                                                        : rounded);
 }
 
 // Element access over either storage type: fp32 tensors hold float, bf16 tensors uint16_t.

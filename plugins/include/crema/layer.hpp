@@ -173,10 +173,9 @@ class TensorView {
 
  private:
   void* checked(crema_dtype want, void* p) const {
-    CREMA_CHECK(t_->dtype == want, "a " << (t_->dtype == CREMA_BFLOAT16 ? "bf16" : "non-fp32")
-                                        << " tensor read as "
-                                        << (want == CREMA_FLOAT32 ? "fp32" : "bf16")
-                                        << ": check TensorView::dtype()");
+    CREMA_CHECK(t_->dtype == want,
+                "a " << (t_->dtype == CREMA_BFLOAT16 ? "bf16" : "non-fp32") << " tensor read as "
+                     << (want == CREMA_FLOAT32 ? "fp32" : "bf16") << ": check TensorView::dtype()");
     return p;
   }
   crema_tensor* t_;
@@ -329,8 +328,8 @@ inline bool host_has_bf16_results() {
 // host_has_bf16_results).
 inline void gemm_bf16(bool trans_a, bool trans_b, int m, int n, int k, float alpha, GemmOperand a,
                       GemmOperand b, float beta, uint16_t* c, int ldc) {
-  host().gemm_bf16_to(trans_a, trans_b, m, n, k, alpha, a.data, a.type, a.ld, b.data, b.type,
-                      b.ld, beta, c, CREMA_BFLOAT16, ldc);
+  host().gemm_bf16_to(trans_a, trans_b, m, n, k, alpha, a.data, a.type, a.ld, b.data, b.type, b.ld,
+                      beta, c, CREMA_BFLOAT16, ldc);
 }
 // Dense operands, as gemm() above, computed in `math`.
 inline void gemm(crema_dtype math, bool trans_a, bool trans_b, int m, int n, int k, float alpha,

@@ -188,7 +188,7 @@ class Net {
   std::shared_ptr<Tensor> workspace_;
   size_t workspace_bytes_ = 0;
   mutable std::vector<uint64_t> rng_counters_;
-  std::vector<LayerMath> requested_math_;  // per layer, before support is checked
+  std::vector<LayerMath> requested_math_;       // per layer, before support is checked
   std::vector<crema_dtype> requested_storage_;  // per layer (forward_type, -precision)
   // What each layer computes in on device_: resolved when it is built and on set_device, so
   // that the calls (make_exec) only read it.

@@ -31,8 +31,7 @@ class OnednnConv {
   // y = conv(x, w) + bias (bias null when planned without); x and y of the planned types.
   void forward(const void* x, const float* w, const float* bias, void* y, void* ws) const;
   // dw += dE/dW when dw is set; dx = dE/dx when dx is set. The bias gradient is the caller's.
-  void backward(const void* x, const float* w, const void* dy, float* dw, void* dx,
-                void* ws) const;
+  void backward(const void* x, const float* w, const void* dy, float* dw, void* dx, void* ws) const;
   // oneDNN's names of the implementations chosen (forward | dE/dx | dE/dW), for logs and tests.
   const char* implementation() const;
 
