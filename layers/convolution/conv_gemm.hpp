@@ -52,7 +52,7 @@ class ConvGemm {
   // Whether forward_stored / backward_stored take the tensors in their stored types: the 1x1
   // bf16 GEMMs, whose operands are bf16 anyway. Otherwise the caller converts around
   // forward / backward.
-  bool takes_storage() const { return bf16_operands(); }
+  bool takes_storage() const { return bf16_operands() && crema::host_has_bf16_results(); }
   // forward / backward on tensors of the types given to set_storage (float or uint16_t).
   void forward_stored(const void* x, const float* w, const float* bias, void* y, float* ws) const;
   void backward_stored(const void* x, const float* w, const void* dy, float* dw, void* dx,

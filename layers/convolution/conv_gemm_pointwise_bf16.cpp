@@ -4,8 +4,8 @@
 // for all GEMMs that read them -- and the sums are fp32. Tensors come in either storage type
 // (ABI 1.5): a bf16 input or output gradient is the operand itself, read in place (strided
 // layers gather it), and the GEMM rounds results bound for a bf16 tensor into it
-// (crema_host.gemm_bf16_to); with a bias, or on a host without that service, they go through a
-// cache-sized fp32 block, rounded once on the way out (the bias added first).
+// (crema_host.gemm_bf16_to); outputs with a bias go through a cache-sized fp32 block instead,
+// rounded once after the bias is added.
 #include <algorithm>
 
 #include "conv_gemm.hpp"
@@ -15,6 +15,23 @@
 namespace crema::layers {
 namespace {
 int32_t i32(int64_t v) { return static_cast<int32_t>(v); }
+
+// `rows` rows of `out` results for a bf16 tensor at dst (leading dimension out), made a block of
+// `block` pixels at a time by gemm(p0, nb, blk) into blk (rows x nb fp32), the bias added per
+// row, and rounded once.
+template <class Gemm>
+void round_through_blocks(int64_t rows, int64_t out, int64_t block, const float* bias, float* blk,
+                          uint16_t* dst, const Gemm& gemm) {
+  for (int64_t p0 = 0; p0 < out; p0 += block) {
+    const int64_t nb = std::min(block, out - p0);
+    gemm(p0, nb, blk);
+    for (int64_t r = 0; r < rows; ++r) {
+      float* row = blk + r * nb;
+      for (int64_t k = 0; k < nb; ++k) row[k] += bias[r];
+      crema::round_bf16(row, nb, dst + r * out + p0);
+    }
+  }
+}
 }  // namespace
 
 // A slot's bf16 area, after its gathered input: the input, then the output gradient; then the
@@ -30,10 +47,7 @@ float* ConvGemm::block(float* ws, int slot) const {
   return buffers(ws, slot).xt + slot_floats() - block_floats();
 }
 int64_t ConvGemm::block_pixels() const { return std::min<int64_t>(g_.out_plane(), 1024); }
-int64_t ConvGemm::block_floats() const {
-  return bf16_area_ && (x_bf16_ || y_bf16_) ? std::max<int64_t>(m_, g_.channels) * block_pixels()
-                                            : 0;
-}
+int64_t ConvGemm::block_floats() const { return bf16_area_ && y_bf16_ ? m_ * block_pixels() : 0; }
 
 // The weights rounded to bf16, once per pass, in Wr's place (1x1 weights need no reordering).
 const uint16_t* ConvGemm::rounded_weights(const float* w, float* ws) const {
@@ -89,7 +103,7 @@ void ConvGemm::pointwise_forward_bf16(const void* x, bool x_bf16, const float* w
       return;
     }
     uint16_t* yn = static_cast<uint16_t*>(y) + n * m_ * out;
-    if (!bias && crema::host_has_bf16_results()) {  // the GEMM rounds its sums into y itself
+    if (!bias) {  // the GEMM rounds its sums into y itself
       for (int64_t grp = 0; grp < G; ++grp)
         crema::gemm_bf16(false, false, i32(mg), i32(out), i32(cg), 1.f,
                          crema::bf16_operand(w16 + grp * mg * cg, i32(cg)),
@@ -97,21 +111,15 @@ void ConvGemm::pointwise_forward_bf16(const void* x, bool x_bf16, const float* w
                          yn + grp * mg * out, i32(out));
       return;
     }
-    float* blk = block(ws, slot);
-    for (int64_t p0 = 0; p0 < out; p0 += block_pixels()) {
-      const int64_t nb = std::min(block_pixels(), out - p0);
-      for (int64_t grp = 0; grp < G; ++grp)
-        crema::gemm_bf16(false, false, i32(mg), i32(nb), i32(cg), 1.f,
-                         crema::bf16_operand(w16 + grp * mg * cg, i32(cg)),
-                         crema::bf16_operand(x16 + grp * cg * out + p0, i32(out)), 0.f,
-                         blk + grp * mg * nb, i32(nb));
-      for (int64_t o = 0; o < m_; ++o) {
-        float* row = blk + o * nb;
-        if (bias)
-          for (int64_t k = 0; k < nb; ++k) row[k] += bias[o];
-        crema::round_bf16(row, nb, yn + o * out + p0);
-      }
-    }
+    round_through_blocks(m_, out, block_pixels(), bias, block(ws, slot), yn,
+                         [&](int64_t p0, int64_t nb, float* blk) {
+                           for (int64_t grp = 0; grp < G; ++grp)
+                             crema::gemm_bf16(
+                                 false, false, i32(mg), i32(nb), i32(cg), 1.f,
+                                 crema::bf16_operand(w16 + grp * mg * cg, i32(cg)),
+                                 crema::bf16_operand(x16 + grp * cg * out + p0, i32(out)), 0.f,
+                                 blk + grp * mg * nb, i32(nb));
+                         });
   });
 }
 
@@ -160,26 +168,12 @@ void ConvGemm::pointwise_backward_bf16(const void* x, bool x_bf16, const float* 
         }
       return;
     }
-    uint16_t* dxn16 = static_cast<uint16_t*>(dx) + n * in;
-    if (crema::host_has_bf16_results()) {
-      for (int64_t grp = 0; grp < G; ++grp)
-        crema::gemm_bf16(true, false, i32(cg), i32(out), i32(mg), 1.f,
-                         crema::bf16_operand(w16 + grp * mg * cg, i32(cg)),
-                         crema::bf16_operand(dy16 + grp * mg * out, i32(out)), 0.f,
-                         dxn16 + grp * cg * out, i32(out));
-      return;
-    }
-    float* blk = block(ws, slot);
-    for (int64_t p0 = 0; p0 < out; p0 += block_pixels()) {
-      const int64_t nb = std::min(block_pixels(), out - p0);
-      for (int64_t grp = 0; grp < G; ++grp)
-        crema::gemm_bf16(true, false, i32(cg), i32(nb), i32(mg), 1.f,
-                         crema::bf16_operand(w16 + grp * mg * cg, i32(cg)),
-                         crema::bf16_operand(dy16 + grp * mg * out + p0, i32(out)), 0.f,
-                         blk + grp * cg * nb, i32(nb));
-      for (int64_t ch = 0; ch < g_.channels; ++ch)
-        crema::round_bf16(blk + ch * nb, nb, dxn16 + ch * out + p0);
-    }
+    uint16_t* dxn16 = static_cast<uint16_t*>(dx) + n * in;  // the GEMM rounds into it
+    for (int64_t grp = 0; grp < G; ++grp)
+      crema::gemm_bf16(true, false, i32(cg), i32(out), i32(mg), 1.f,
+                       crema::bf16_operand(w16 + grp * mg * cg, i32(cg)),
+                       crema::bf16_operand(dy16 + grp * mg * out, i32(out)), 0.f,
+                       dxn16 + grp * cg * out, i32(out));
   });
 }
 

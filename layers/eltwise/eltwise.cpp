@@ -58,9 +58,9 @@ class Eltwise final : public crema::Layer<Eltwise> {
         float scratch[kEltwiseChunk];
         for (int64_t i0 = b; i0 < e; i0 += kEltwiseChunk) {
           const int64_t m = std::min(kEltwiseChunk, e - i0);
-          float* acc = fp32_or(y + i0, scratch);
+          float* acc = crema::results_in(y + i0, scratch);
           forward_chunk(c, i0, m, acc);
-          store_chunk(acc, y + i0, m);
+          crema::store_results(acc, y + i0, m);
         }
       });
     });
@@ -138,7 +138,7 @@ class Eltwise final : public crema::Layer<Eltwise> {
   template <class T, class B>
   void backward_chunk(crema::Context& c, int k, int64_t i0, int64_t m, const T* y, const T* dy,
                       const B* xk, B* dx, float* scratch) {
-    float* g = fp32_or(dx, scratch);
+    float* g = crema::results_in(dx, scratch);
     if (op_ == kEltwiseSum) {
       sum_backward(dy, coeff(k), g, m);
     } else if (op_ == kEltwiseMax) {
@@ -152,7 +152,7 @@ class Eltwise final : public crema::Layer<Eltwise> {
         if (j != k) c.bottom(j).visit([&](auto* xj, auto*) { prod_mul(xj + i0, g, m); });
       prod_backward_from_product(dy, g, m);
     }
-    store_chunk(g, dx, m);
+    crema::store_results(g, dx, m);
   }
 #if CREMA_WITH_CUDA
   // The bottoms' device pointers, for the launchers (which pass them by value to the kernels).

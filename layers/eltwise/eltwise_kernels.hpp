@@ -13,20 +13,6 @@
 // Elements per chunk: an fp32 accumulator of 8 KB stays in L1 while the bottoms stream through.
 constexpr int64_t kEltwiseChunk = 2048;
 
-// Where a chunk of results accumulates: in place when the tensor is fp32, else in scratch.
-template <class T>
-float* fp32_or(T* y, float* scratch) {
-  if constexpr (std::is_same_v<T, float>)
-    return y;
-  else
-    return scratch;
-}
-// A bf16 tensor takes the chunk rounded once (an fp32 one already holds it).
-template <class T>
-void store_chunk(const float* acc, T* y, int64_t m) {
-  if constexpr (!std::is_same_v<T, float>) crema::store_bf16(y, acc, m);
-}
-
 // SUM: acc = c0 x0, then acc += ck xk (the fp32 path's own order, so its bits stay the same).
 template <class X>
 void sum_first(const X* x, float c, float* acc, int64_t m) {

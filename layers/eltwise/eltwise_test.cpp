@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "crema/testing/harness.hpp"
+#include "crema/testing/stored_values.hpp"
 
 using crema::testing::GradientChecker;
 using crema::testing::LayerHarness;
@@ -187,13 +188,7 @@ constexpr int kBf16 = 1;  // crema_dtype CREMA_BFLOAT16
 double bf16(double v) { return crema::testing::round_to_math(v, kBf16); }
 
 ::testing::AssertionResult stored_as(bool is_bf16, float got, double ref) {
-  if (is_bf16 && bf16(got) != got)
-    return ::testing::AssertionFailure() << got << " is not a bf16 value";
-  const double tol = (is_bf16 ? 1.0 / 256 : 1e-6) * std::abs(ref) + 1e-5;
-  if (std::abs(got - ref) > tol)
-    return ::testing::AssertionFailure()
-           << got << " vs reference " << ref << " (tolerance " << tol << ")";
-  return ::testing::AssertionSuccess();
+  return crema::testing::stored_as(is_bf16, got, ref, 1e-5);
 }
 
 // Eltwise `body` over three 2x3x37x41 bottoms (several chunks and a partial one) stored as

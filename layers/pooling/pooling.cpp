@@ -206,7 +206,7 @@ class Pooling final : public crema::Layer<Pooling> {
     crema::parallel_for(planes, grain(), [&](int64_t b, int64_t e) {
       std::vector<float> row(w_), plane(std::is_same_v<B, float> ? 0 : in);
       for (int64_t pl = b; pl < e; ++pl) {
-        float* g = fp32_or(dx + pl * in, plane.data());
+        float* g = crema::results_in(dx + pl * in, plane.data());
         const Y* d = dy + pl * out;
         std::memset(g, 0, sizeof(float) * in);
         if (method_ == "MAX") {
@@ -233,7 +233,7 @@ class Pooling final : public crema::Layer<Pooling> {
             }
           }
         }
-        store_results(g, dx + pl * in, in);
+        crema::store_results(g, dx + pl * in, in);
       }
     });
   }
@@ -274,7 +274,7 @@ class Pooling final : public crema::Layer<Pooling> {
           arg[w] = gt ? base + static_cast<int32_t>(w) : a;
         }
       }
-      float* yr = fp32_or(y + ph * out_w_, s.out_row);
+      float* yr = crema::results_in(y + ph * out_w_, s.out_row);
       M* mr = mask + ph * out_w_;
       if (sw_ == 1)
         interior_windows<1>(row, arg, yr, s.at, p0, p1);
@@ -294,7 +294,7 @@ class Pooling final : public crema::Layer<Pooling> {
       };
       for (int64_t pw = 0; pw < p0; ++pw) clipped_window(pw);
       for (int64_t pw = p1; pw < out_w_; ++pw) clipped_window(pw);
-      store_results(yr, y + ph * out_w_, out_w_);
+      crema::store_results(yr, y + ph * out_w_, out_w_);
     }
   }
   // S: the stride when known at compile time (strided loads vectorise), 0: sw_.

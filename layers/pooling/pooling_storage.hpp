@@ -8,20 +8,6 @@
 
 #include "crema/bf16.hpp"
 
-// Where fp32 results accumulate: the tensor itself when it is fp32, else scratch.
-template <class T>
-float* fp32_or(T* p, float* scratch) {
-  if constexpr (std::is_same_v<T, float>)
-    return p;
-  else
-    return scratch;
-}
-// A bf16 tensor takes the fp32 results rounded once (an fp32 one already holds them).
-template <class T>
-void store_results(const float* acc, T* p, int64_t n) {
-  if constexpr (!std::is_same_v<T, float>) crema::store_bf16(p, acc, n);
-}
-
 // A flat index (-1: none) into the mask, and back.
 template <class M>
 void put_index(M* m, int32_t at) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "crema/testing/harness.hpp"
+#include "crema/testing/stored_values.hpp"
 
 using crema::testing::GradientChecker;
 using crema::testing::HarnessOptions;
@@ -162,15 +163,7 @@ constexpr int kBf16 = 1;  // crema_dtype CREMA_BFLOAT16
 
 double bf16(double v) { return crema::testing::round_to_math(v, kBf16); }
 
-::testing::AssertionResult stored_as(bool is_bf16, float got, double ref) {
-  if (is_bf16 && bf16(got) != got)
-    return ::testing::AssertionFailure() << got << " is not a bf16 value";
-  const double tol = (is_bf16 ? 1.0 / 256 : 1e-6) * std::abs(ref);
-  if (std::abs(got - ref) > tol)
-    return ::testing::AssertionFailure()
-           << got << " vs reference " << ref << " (tolerance " << tol << ")";
-  return ::testing::AssertionSuccess();
-}
+using crema::testing::stored_as;
 
 // In place, bottom and top are one tensor: top_bf16 is bottom_bf16 then.
 void check_storage(double slope, bool bottom_bf16, bool top_bf16, bool in_place) {

@@ -55,12 +55,12 @@ class Split final : public crema::Layer<Split> {
         float scratch[kSplitChunk];
         for (int64_t i0 = b; i0 < e; i0 += kSplitChunk) {
           const int64_t m = std::min(kSplitChunk, e - i0);
-          float* acc = fp32_or(dx + i0, scratch);
+          float* acc = crema::results_in(dx + i0, scratch);
           for (int t = 0; t < tops; ++t)
             c.top(t).visit([&](auto*, auto* dy) {
               t == 0 ? gradient_first(dy + i0, acc, m) : gradient_add(dy + i0, acc, m);
             });
-          store_chunk(acc, dx + i0, m);
+          crema::store_results(acc, dx + i0, m);
         }
       });
     });

@@ -25,18 +25,7 @@ void copy_values(T* dst, const T* src, int64_t n) {
 constexpr int64_t kSplitChunk = 2048;
 
 // The sum of the tops' gradients accumulates in place when the bottom's is fp32, else in scratch
-// that a bf16 bottom gradient then takes rounded once.
-template <class B>
-float* fp32_or(B* dx, float* scratch) {
-  if constexpr (std::is_same_v<B, float>)
-    return dx;
-  else
-    return scratch;
-}
-template <class B>
-void store_chunk(const float* acc, B* dx, int64_t m) {
-  if constexpr (!std::is_same_v<B, float>) crema::store_bf16(dx, acc, m);
-}
+// that a bf16 bottom gradient then takes rounded once (crema::results_in / store_results).
 template <class T>
 void gradient_first(const T* dy, float* acc, int64_t m) {
   for (int64_t i = 0; i < m; ++i) acc[i] = crema::load(dy + i);

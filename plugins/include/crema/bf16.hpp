@@ -61,6 +61,15 @@ inline void store_bf16(uint16_t* dst, const float* src, int64_t n) {
   for (; i < n; ++i) dst[i] = float_to_bf16(src[i]);
 }
 
+// Where a chunk of fp32 results goes before store_results: the tensor itself when it is fp32,
+// else the caller's scratch (then rounded once into the bf16 tensor).
+inline float* results_in(float* tensor, float*) { return tensor; }
+inline float* results_in(uint16_t*, float* scratch) { return scratch; }
+inline void store_results(const float*, float*, int64_t) {}  // already in place
+inline void store_results(const float* results, uint16_t* tensor, int64_t n) {
+  store_bf16(tensor, results, n);
+}
+
 }  // namespace crema
 
 #endif  // CREMA_BF16_HPP
