@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -235,12 +236,13 @@ void time_batch_norm_absorbed(int iters) {
 }
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   setenv("CREMA_NUM_THREADS", "1", 0);  // keep a caller's choice
   const int iters = argc > 1 ? std::max(1, std::atoi(argv[1])) : 50;
   const std::vector<int64_t> shape = {64, 16, 32, 32};
-  const int64_t count = 64 * 16 * 32 * 32;
-  const double bytes = count * sizeof(float);
+  const int64_t count = int64_t{64} * 16 * 32 * 32;
+  const size_t tensor_bytes = static_cast<size_t>(count) * sizeof(float);
+  const double bytes = static_cast<double>(tensor_bytes);
 
   HarnessOptions base;
   if (std::strlen(CREMA_BENCH_PLUGIN_DIR)) base.plugin_dirs = {CREMA_BENCH_PLUGIN_DIR};
@@ -252,7 +254,7 @@ int main(int argc, char** argv) {
   {
     std::vector<float> a(count, 1.f), b(count);
     Stats s = time_it(
-        iters, [] {}, [&] { std::memcpy(b.data(), a.data(), bytes); });
+        iters, [] {}, [&] { std::memcpy(b.data(), a.data(), tensor_bytes); });
     report("memcpy", "copy", s, bytes, 2, 2);
   }
 
@@ -295,16 +297,25 @@ int main(int argc, char** argv) {
     Stats f = time_it(
         iters,
         [&] {
-          if (c.in_place) std::memcpy(xb, x.data(), bytes);
+          if (c.in_place) std::memcpy(xb, x.data(), tensor_bytes);
         },
         [&] { h.forward(); });
     h.forward();
     Stats b = time_it(
-        iters, [&] { std::memcpy(gt, dy.data(), bytes); }, [&] { h.backward(); });
+        iters, [&] { std::memcpy(gt, dy.data(), tensor_bytes); }, [&] { h.backward(); });
     report(c.name, "forward", f, bytes, c.fwd_eff, c.fwd_real);
     report(c.name, "backward", b, bytes, c.bwd_eff, c.bwd_real);
   }
   time_storage(iters);
   time_batch_norm_absorbed(iters);
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "elementwise_bench: %s\n", e.what());
+    return 1;
+  }
 }

@@ -305,7 +305,7 @@ TEST(BatchNorm, GpuGlobalStatsAndZeroFactor) {
 TEST(BatchNorm, GpuLargeMeanBackwardMatchesCpu) {
   if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
   const Shape s = {8, 3, 12, 10};
-  const int64_t n = 8 * 3 * 12 * 10;
+  const int64_t n = int64_t{8} * 3 * 12 * 10;
   for (bool ip : {false, true}) {
     LayerHarness cpu("type: 'BatchNorm' batch_norm_param { eps: 0.001 }", {s}, opts(true, ip)),
         gpu("type: 'BatchNorm' batch_norm_param { eps: 0.001 }", {s}, opts(true, ip, true));

@@ -90,9 +90,10 @@ TEST(Eltwise, GradientSum) {
 
 TEST(Eltwise, GradientProdStableAndUnstable) {
   for (const char* stable : {"true", "false"}) {
-    LayerHarness h(std::string("type: 'Eltwise' eltwise_param { operation: PROD stable_prod_grad: ") +
-                       stable + " }",
-                   {{1, 3, 5, 3}, {1, 3, 5, 3}, {1, 3, 5, 3}});
+    LayerHarness h(
+        std::string("type: 'Eltwise' eltwise_param { operation: PROD stable_prod_grad: ") + stable +
+            " }",
+        {{1, 3, 5, 3}, {1, 3, 5, 3}, {1, 3, 5, 3}});
     for (int b = 0; b < 3; ++b) h.fill_uniform(b, 0.5, 1.5, 10 + b);
     std::string log;
     EXPECT_EQ(GradientChecker(1e-2, 1e-2).check(h, &log), 0) << stable << "\n" << log;
@@ -160,14 +161,14 @@ TEST(Eltwise, GpuAgreesWithCpu) {
   std::string coeffs11;
   for (int k = 0; k < 11; ++k) coeffs11 += " coeff: " + std::to_string(0.25 * k - 1);
   const std::pair<std::string, int> cases[] = {{"operation: SUM coeff: 1 coeff: -2", 2},
-                                                {"operation: SUM", 2},
-                                                {"operation: SUM" + coeffs11, 11},
-                                                {"operation: PROD", 2},
-                                                {"operation: PROD stable_prod_grad: false", 2},
-                                                {"operation: PROD", 11},
-                                                {"operation: PROD stable_prod_grad: false", 11},
-                                                {"operation: MAX", 2},
-                                                {"operation: MAX", 11}};
+                                               {"operation: SUM", 2},
+                                               {"operation: SUM" + coeffs11, 11},
+                                               {"operation: PROD", 2},
+                                               {"operation: PROD stable_prod_grad: false", 2},
+                                               {"operation: PROD", 11},
+                                               {"operation: PROD stable_prod_grad: false", 11},
+                                               {"operation: MAX", 2},
+                                               {"operation: MAX", 11}};
   for (const auto& [body, nb] : cases) {
     const std::vector<crema::testing::Shape> shapes(nb, crema::testing::Shape{2, 3, 4, 5});
     EXPECT_LT(crema::testing::max_device_disagreement(eltwise(body), shapes, {}), 1e-5)

@@ -33,7 +33,8 @@ void fill_distinct(LayerHarness& h, uint64_t seed) {
   std::vector<int> perm(n);
   std::iota(perm.begin(), perm.end(), 0);
   std::shuffle(perm.begin(), perm.end(), std::mt19937(seed));
-  for (int64_t i = 0; i < n; ++i) h.bottom_data(0)[i] = 0.05f * float(perm[i] - n / 2);
+  const int64_t middle = n / 2;
+  for (int64_t i = 0; i < n; ++i) h.bottom_data(0)[i] = 0.05f * float(perm[i] - middle);
 }
 
 std::string error_of(const std::string& text, const std::vector<Shape>& shapes) {
@@ -122,7 +123,7 @@ TEST(Pooling, GlobalPooling) {
   m.forward();
   ASSERT_EQ(a.top_shape(0), (Shape{2, 3, 1, 1}));
   for (int pl = 0; pl < 6; ++pl) {
-    const float* x = a.bottom_data(0) + pl * 20;
+    const float* x = a.bottom_data(0) + int64_t{pl} * 20;
     double s = 0;
     for (int i = 0; i < 20; ++i) s += x[i];
     EXPECT_NEAR(a.top_data(0)[pl], s / 20, 1e-5);
@@ -164,12 +165,9 @@ void check_against_caffe_loop(const HarnessOptions& o, const std::string& engine
   struct Case {
     int64_t n, c, h, w, k, s, p;
   };
-  const Case cases[] = {{2, 3, 7, 9, 3, 2, 1},
-                        {1, 5, 6, 6, 2, 2, 0},
-                        {1, 2, 8, 5, 3, 1, 1},
-                        {3, 1, 5, 11, 4, 3, 2},
-                        {1, 1, 9, 9, 9, 1, 0},
-                        {1, 2, 5, 37, 3, 2, 1}};  // rows long enough for the vector loops
+  const Case cases[] = {
+      {2, 3, 7, 9, 3, 2, 1}, {1, 5, 6, 6, 2, 2, 0}, {1, 2, 8, 5, 3, 1, 1}, {3, 1, 5, 11, 4, 3, 2},
+      {1, 1, 9, 9, 9, 1, 0}, {1, 2, 5, 37, 3, 2, 1}};  // rows long enough for the vector loops
   std::mt19937 rng(5);
   for (const Case& k : cases)
     for (bool ave : {false, true}) {
@@ -259,8 +257,8 @@ HarnessOptions on_gpu() {
 // native, and native with engine CAFFE.
 TEST(Pooling, GpuMatchesCaffeLoopWithManyTies) {
   if (!crema::testing::gpu_available()) GTEST_SKIP() << "no CUDA device";
-  ASSERT_TRUE(LayerHarness(pool("pool: MAX kernel_size: 2"), {{1, 1, 4, 4}}, on_gpu())
-                  .has_cuda_path());
+  ASSERT_TRUE(
+      LayerHarness(pool("pool: MAX kernel_size: 2"), {{1, 1, 4, 4}}, on_gpu()).has_cuda_path());
   check_against_caffe_loop(on_gpu(), "");
   check_against_caffe_loop(on_gpu(), " engine: CAFFE");
 }
@@ -281,9 +279,9 @@ TEST(Pooling, GpuByHand) {
     EXPECT_FLOAT_EQ(a.bottom_diff(0)[5], 4.f / 9);
     EXPECT_FLOAT_EQ(a.bottom_diff(0)[15], 1.f / 9 + 2.f / 6 + 1.f / 4);
     // Floor rounding: the case cuDNN takes under engine DEFAULT.
-    LayerHarness f(pool(std::string("pool: AVE kernel_size: 3 stride: 2 pad: 1 ceil_mode: false") +
-                        engine),
-                   {{1, 1, 4, 4}}, on_gpu());
+    LayerHarness f(
+        pool(std::string("pool: AVE kernel_size: 3 stride: 2 pad: 1 ceil_mode: false") + engine),
+        {{1, 1, 4, 4}}, on_gpu());
     fill_ramp(f);
     f.forward();
     ASSERT_EQ(f.top_shape(0), (Shape{1, 1, 2, 2}));
