@@ -309,17 +309,6 @@ void ConvGemm::backward_gemm(const float* x, const float* w, const float* dy, fl
   if (dw && reordered()) add_reordered_back(dwr, dw);
 }
 
-// xs[c][oh][ow] = x[c][oh*SH][ow*SW]: a strided 1x1 kernel's channel-major im2col.
-void ConvGemm::gather(const float* x, float* xs) const {
-  const int64_t OH = g_.out_h(), OW = g_.out_w(), SW = g_.stride_w;
-  for (int64_t ch = 0; ch < g_.channels; ++ch)
-    for (int64_t oh = 0; oh < OH; ++oh) {
-      const float* src = x + (ch * g_.height + oh * g_.stride_h) * g_.width;
-      float* dst = xs + (ch * OH + oh) * OW;
-      for (int64_t ow = 0; ow < OW; ++ow) dst[ow] = src[ow * SW];
-    }
-}
-
 // The adjoint of gather: x = 0 except x[c][oh*SH][ow*SW] = xs[c][oh][ow].
 void ConvGemm::scatter(const float* xs, float* x) const {
   const int64_t OH = g_.out_h(), OW = g_.out_w(), SW = g_.stride_w;

@@ -94,7 +94,18 @@ class ConvGemm {
   bool reordered() const;
   const float* reorder_weights(const float* w, float* wr) const;
   void add_reordered_back(const float* dwr, float* dw) const;
-  void gather(const float* x, float* xs) const;
+  // xs[c][oh][ow] = x[c][oh*SH][ow*SW]: a strided 1x1 kernel's channel-major im2col, over
+  // either storage type.
+  template <class T>
+  void gather(const T* x, T* xs) const {
+    const int64_t OH = g_.out_h(), OW = g_.out_w(), SW = g_.stride_w;
+    for (int64_t ch = 0; ch < g_.channels; ++ch)
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        const T* src = x + (ch * g_.height + oh * g_.stride_h) * g_.width;
+        T* dst = xs + (ch * OH + oh) * OW;
+        for (int64_t ow = 0; ow < OW; ++ow) dst[ow] = src[ow * SW];
+      }
+  }
   void scatter(const float* xs, float* x) const;
   void pointwise_forward(const float* x, const float* w, const float* bias, float* y,
                          float* ws) const;

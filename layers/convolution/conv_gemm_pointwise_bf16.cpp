@@ -77,13 +77,7 @@ const uint16_t* ConvGemm::image_input_bf16(const void* x, bool x_bf16, int64_t n
   }
   const uint16_t* xn = static_cast<const uint16_t*>(x) + n * in;
   if (g_.is_pointwise()) return xn;
-  const int64_t OH = g_.out_h(), OW = g_.out_w(), SW = g_.stride_w;
-  for (int64_t ch = 0; ch < g_.channels; ++ch)
-    for (int64_t oh = 0; oh < OH; ++oh) {
-      const uint16_t* src = xn + (ch * g_.height + oh * g_.stride_h) * g_.width;
-      uint16_t* dst = x16 + (ch * OH + oh) * OW;
-      for (int64_t ow = 0; ow < OW; ++ow) dst[ow] = src[ow * SW];
-    }
+  gather(xn, x16);
   return x16;
 }
 
@@ -93,24 +87,17 @@ void ConvGemm::pointwise_forward_bf16(const void* x, bool x_bf16, const float* w
   const uint16_t* w16 = rounded_weights(w, ws);
   for_each_chunk([&](int slot, int64_t n, int) {
     const uint16_t* x16 = image_input_bf16(x, x_bf16, n, ws, slot);
-    if (!y_bf16) {
-      float* yn = static_cast<float*>(y) + n * m_ * out;
+    // Y_n[g] = W_g * X_n[g] into yn, fp32 or bf16 (the GEMM rounds its sums into a bf16 C).
+    auto outputs = [&](auto* yn) {
       for (int64_t grp = 0; grp < G; ++grp)
         crema::gemm_bf16(false, false, i32(mg), i32(out), i32(cg), 1.f,
                          crema::bf16_operand(w16 + grp * mg * cg, i32(cg)),
                          crema::bf16_operand(x16 + grp * cg * out, i32(out)), 0.f,
                          yn + grp * mg * out, i32(out));
-      return;
-    }
+    };
+    if (!y_bf16) return outputs(static_cast<float*>(y) + n * m_ * out);  // the caller adds bias
     uint16_t* yn = static_cast<uint16_t*>(y) + n * m_ * out;
-    if (!bias) {  // the GEMM rounds its sums into y itself
-      for (int64_t grp = 0; grp < G; ++grp)
-        crema::gemm_bf16(false, false, i32(mg), i32(out), i32(cg), 1.f,
-                         crema::bf16_operand(w16 + grp * mg * cg, i32(cg)),
-                         crema::bf16_operand(x16 + grp * cg * out, i32(out)), 0.f,
-                         yn + grp * mg * out, i32(out));
-      return;
-    }
+    if (!bias) return outputs(yn);
     round_through_blocks(m_, out, block_pixels(), bias, block(ws, slot), yn,
                          [&](int64_t p0, int64_t nb, float* blk) {
                            for (int64_t grp = 0; grp < G; ++grp)
@@ -147,33 +134,33 @@ void ConvGemm::pointwise_backward_bf16(const void* x, bool x_bf16, const float* 
                          dwk + grp * mg * cg, i32(cg));
     }
     if (!dx) return;
-    // dE/dX_n[g] = W_g^T * dY_n[g]; strided: into the sampled positions, 0 elsewhere.
-    if (!x_bf16 || strided) {
-      float* dxn = strided ? xs : static_cast<float*>(dx) + n * in;
+    // dE/dX_n[g] = W_g^T * dY_n[g] into c, fp32 or bf16 (the GEMM rounds into a bf16 C).
+    auto input_grad = [&](auto* c) {
       for (int64_t grp = 0; grp < G; ++grp)
         crema::gemm_bf16(true, false, i32(cg), i32(out), i32(mg), 1.f,
                          crema::bf16_operand(w16 + grp * mg * cg, i32(cg)),
                          crema::bf16_operand(dy16 + grp * mg * out, i32(out)), 0.f,
-                         dxn + grp * cg * out, i32(out));
-      if (!strided) return;
-      if (!x_bf16) return scatter(xs, static_cast<float*>(dx) + n * in);
-      uint16_t* dxn16 = static_cast<uint16_t*>(dx) + n * in;
-      std::fill(dxn16, dxn16 + in, uint16_t{0});
-      const int64_t OH = g_.out_h(), OW = g_.out_w(), SW = g_.stride_w;
-      for (int64_t ch = 0; ch < g_.channels; ++ch)
-        for (int64_t oh = 0; oh < OH; ++oh) {
-          uint16_t* dst = dxn16 + (ch * g_.height + oh * g_.stride_h) * g_.width;
-          const float* src = xs + (ch * OH + oh) * OW;
-          for (int64_t ow = 0; ow < OW; ++ow) dst[ow * SW] = crema::float_to_bf16(src[ow]);
-        }
+                         c + grp * cg * out, i32(out));
+    };
+    if (!strided) {
+      if (x_bf16)
+        input_grad(static_cast<uint16_t*>(dx) + n * in);
+      else
+        input_grad(static_cast<float*>(dx) + n * in);
       return;
     }
-    uint16_t* dxn16 = static_cast<uint16_t*>(dx) + n * in;  // the GEMM rounds into it
-    for (int64_t grp = 0; grp < G; ++grp)
-      crema::gemm_bf16(true, false, i32(cg), i32(out), i32(mg), 1.f,
-                       crema::bf16_operand(w16 + grp * mg * cg, i32(cg)),
-                       crema::bf16_operand(dy16 + grp * mg * out, i32(out)), 0.f,
-                       dxn16 + grp * cg * out, i32(out));
+    // Strided: into the sampled positions, 0 elsewhere.
+    input_grad(xs);
+    if (!x_bf16) return scatter(xs, static_cast<float*>(dx) + n * in);
+    uint16_t* dxn16 = static_cast<uint16_t*>(dx) + n * in;
+    std::fill(dxn16, dxn16 + in, uint16_t{0});
+    const int64_t OH = g_.out_h(), OW = g_.out_w(), SW = g_.stride_w;
+    for (int64_t ch = 0; ch < g_.channels; ++ch)
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        uint16_t* dst = dxn16 + (ch * g_.height + oh * g_.stride_h) * g_.width;
+        const float* src = xs + (ch * OH + oh) * OW;
+        for (int64_t ow = 0; ow < OW; ++ow) dst[ow * SW] = crema::float_to_bf16(src[ow]);
+      }
   });
 }
 
