@@ -325,16 +325,13 @@ void ConvGemm::pointwise_forward(const float* x, const float* w, const float* bi
                                  float* ws) const {
   const int64_t out = g_.out_plane(), in = g_.channels * g_.in_plane(), G = g_.groups, mg = m_ / G,
                 cg = g_.channels / G;
-  if (bf16_operands())
-    pointwise_forward_bf16(x, false, w, nullptr, y, false, ws);
-  else
-    for_each_chunk(
-        [&](int slot, int64_t n, int) {  // Y_n[g] = W_g * X_n[g] (X_n subsampled when strided)
-          const float* xn = sampled_input(x + n * in, ws, slot);
-          for (int64_t grp = 0; grp < G; ++grp)
-            sgemm(math_, false, false, mg, out, cg, w + grp * mg * cg, cg, xn + grp * cg * out, out,
-                  0.f, y + (n * m_ + grp * mg) * out, out);
-        });
+  if (bf16_operands()) return pointwise_forward_bf16(x, false, w, bias, y, false, ws);
+  for_each_chunk([&](int slot, int64_t n, int) {  // Y_n[g] = W_g * X_n[g] (X_n subsampled first)
+    const float* xn = sampled_input(x + n * in, ws, slot);
+    for (int64_t grp = 0; grp < G; ++grp)
+      sgemm(math_, false, false, mg, out, cg, w + grp * mg * cg, cg, xn + grp * cg * out, out, 0.f,
+            y + (n * m_ + grp * mg) * out, out);
+  });
   if (!bias) return;
   crema::parallel_for(num_ * m_, std::max<int64_t>(1, 16384 / out), [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
@@ -350,13 +347,9 @@ void ConvGemm::pointwise_backward(const float* x, const float* w, const float* d
   const int64_t out = g_.out_plane(), in = g_.channels * g_.in_plane(), G = g_.groups, mg = m_ / G,
                 cg = g_.channels / G;
   const bool strided = !g_.is_pointwise();
+  if (bf16_operands()) return pointwise_backward_bf16(x, false, w, dy, false, dw, dx, ws);
   if (dw)
     for (int s = 1; s < slots_; ++s) std::fill(partial(ws, s), partial(ws, s) + wk_, 0.f);
-  if (bf16_operands()) {
-    pointwise_backward_bf16(x, false, w, dy, false, dw, dx, ws);
-    if (dw) reduce_partials(ws, dw);
-    return;
-  }
   for_each_chunk([&](int slot, int64_t n, int) {
     float* xs = buffers(ws, slot).xt;
     // dE/dW_g += dY_n[g] * X_n[g]^T

@@ -121,8 +121,8 @@ class ConvGemm {
   int64_t block_pixels() const;  // pixels of one block of results rounded into bf16 tensors
   int64_t block_floats() const;  // a slot's room for such a block (0 unless planned for one)
   float* block(float* ws, int slot) const;
-  // The 1x1 bf16 GEMMs (conv_gemm_pointwise_bf16.cpp) on tensors of either storage type; with
-  // y_bf16 the bias is added here, else by the caller.
+  // The 1x1 bf16 GEMMs (conv_gemm_pointwise_bf16.cpp) on tensors of either storage type, the
+  // bias (forward) and the slots' weight-gradient partials (backward) included.
   void pointwise_forward_bf16(const void* x, bool x_bf16, const float* w, const float* bias,
                               void* y, bool y_bf16, float* ws) const;
   void pointwise_backward_bf16(const void* x, bool x_bf16, const float* w, const void* dy,

@@ -95,7 +95,14 @@ void ConvGemm::pointwise_forward_bf16(const void* x, bool x_bf16, const float* w
                          crema::bf16_operand(x16 + grp * cg * out, i32(out)), 0.f,
                          yn + grp * mg * out, i32(out));
     };
-    if (!y_bf16) return outputs(static_cast<float*>(y) + n * m_ * out);  // the caller adds bias
+    if (!y_bf16) {
+      float* yn = static_cast<float*>(y) + n * m_ * out;
+      outputs(yn);
+      if (bias)
+        for (int64_t o = 0; o < m_; ++o)
+          for (int64_t k = 0; k < out; ++k) yn[o * out + k] += bias[o];
+      return;
+    }
     uint16_t* yn = static_cast<uint16_t*>(y) + n * m_ * out;
     if (!bias) return outputs(yn);
     round_through_blocks(m_, out, block_pixels(), bias, block(ws, slot), yn,
@@ -116,6 +123,8 @@ void ConvGemm::pointwise_backward_bf16(const void* x, bool x_bf16, const float* 
                 cg = g_.channels / G;
   const bool strided = !g_.is_pointwise();
   const uint16_t* w16 = dx ? rounded_weights(w, ws) : nullptr;
+  if (dw)
+    for (int s = 1; s < slots_; ++s) std::fill(partial(ws, s), partial(ws, s) + wk_, 0.f);
   for_each_chunk([&](int slot, int64_t n, int) {
     float* xs = buffers(ws, slot).xt;
     const uint16_t* dy16 = static_cast<const uint16_t*>(dy) + n * m_ * out;
@@ -162,28 +171,19 @@ void ConvGemm::pointwise_backward_bf16(const void* x, bool x_bf16, const float* 
         for (int64_t ow = 0; ow < OW; ++ow) dst[ow * SW] = crema::float_to_bf16(src[ow]);
       }
   });
+  if (dw) reduce_partials(ws, dw);
 }
 
 void ConvGemm::forward_stored(const void* x, const float* w, const float* bias, void* y,
                               float* ws) const {
   CREMA_CHECK(takes_storage(), "ConvGemm: stored types outside the 1x1 bf16 GEMMs");
   pointwise_forward_bf16(x, x_bf16_, w, bias, y, y_bf16_, ws);
-  if (!bias || y_bf16_) return;
-  const int64_t out = g_.out_plane();
-  auto* yf = static_cast<float*>(y);
-  crema::parallel_for(num_ * m_, std::max<int64_t>(1, 16384 / out), [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t)
-      for (int64_t k = 0; k < out; ++k) yf[t * out + k] += bias[t % m_];
-  });
 }
 
 void ConvGemm::backward_stored(const void* x, const float* w, const void* dy, float* dw, void* dx,
                                float* ws) const {
   CREMA_CHECK(takes_storage(), "ConvGemm: stored types outside the 1x1 bf16 GEMMs");
-  if (dw)
-    for (int s = 1; s < slots_; ++s) std::fill(partial(ws, s), partial(ws, s) + wk_, 0.f);
   pointwise_backward_bf16(x, x_bf16_, w, dy, y_bf16_, dw, dx, ws);
-  if (dw) reduce_partials(ws, dw);
 }
 
 }  // namespace crema::layers

@@ -141,7 +141,7 @@ class Convolution final : public crema::Layer<Convolution> {
                                   c.workspace<float>());
     // The other methods compute on fp32 tensors: a bf16 blob is widened in and rounded out.
     float* y32 = y_bf16_ ? staged(&y32_, c.top(0).count()) : c.top(0).data();
-    gemm_.forward(fp32_data(c.bottom(0), &x32_), c.param(0).data(), bias, y32,
+    gemm_.forward(as_fp32(c.bottom(0), false, &x32_), c.param(0).data(), bias, y32,
                   c.workspace<float>());
     if (y_bf16_) round_into(y32, c.top(0).count(), c.top(0).data_bf16());
   }
@@ -159,19 +159,20 @@ class Convolution final : public crema::Layer<Convolution> {
     if (!need_w && !need_x) return;
     float* dw = need_w ? c.param(0).diff() : nullptr;
     // dE/dW += ..., dE/dx = ... (the GEMMs and their derivation: conv_gemm.cpp)
-    if ((onednn_ && c.math() == CREMA_BFLOAT16) ||
-        (gemm_.set_math(c.math()), gemm_.takes_storage())) {
+    const bool onednn = onednn_ && c.math() == CREMA_BFLOAT16;
+    gemm_.set_math(c.math());
+    if (onednn || gemm_.takes_storage()) {  // both take the tensors in their stored types
       const void* x = c.bottom(0).raw()->data;
       const void* dy = c.top(0).raw()->diff;
       void* dx = need_x ? c.bottom(0).raw()->diff : nullptr;
-      if (onednn_ && c.math() == CREMA_BFLOAT16)
+      if (onednn)
         return onednn_conv_.backward(x, c.param(0).data(), dy, dw, dx, c.workspace<void>());
       return gemm_.backward_stored(x, c.param(0).data(), dy, dw, dx, c.workspace<float>());
     }
     const int64_t in_count = c.bottom(0).count();
     float* dx32 = !need_x ? nullptr : x_bf16_ ? staged(&dx32_, in_count) : c.bottom(0).diff();
-    gemm_.backward(fp32_data(c.bottom(0), &x32_), c.param(0).data(), fp32_diff(c.top(0), &y32_), dw,
-                   dx32, c.workspace<float>());
+    gemm_.backward(as_fp32(c.bottom(0), false, &x32_), c.param(0).data(),
+                   as_fp32(c.top(0), true, &y32_), dw, dx32, c.workspace<float>());
     if (need_x && x_bf16_) round_into(dx32, in_count, c.bottom(0).diff_bf16());
   }
 
@@ -306,26 +307,19 @@ class Convolution final : public crema::Layer<Convolution> {
     buffer->resize(static_cast<size_t>(count));
     return buffer->data();
   }
-  static void widen_into(const uint16_t* x, int64_t n, float* out) {
-    crema::parallel_for(n, 1 << 15, [&](int64_t b, int64_t e) {
+  static void round_into(const float* x, int64_t n, uint16_t* out) {
+    crema::parallel_for(n, 1 << 15,
+                        [&](int64_t b, int64_t e) { crema::store_bf16(out + b, x + b, e - b); });
+  }
+  // A tensor's data (or diff) as fp32: itself, or widened into `buffer` where it is bf16.
+  static const float* as_fp32(const crema::TensorView& t, bool diff, std::vector<float>* buffer) {
+    if (!t.is_bf16()) return diff ? t.diff() : t.data();
+    const uint16_t* x = diff ? t.diff_bf16() : t.data_bf16();
+    float* out = staged(buffer, t.count());
+    crema::parallel_for(t.count(), 1 << 15, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) out[i] = crema::bf16_to_float(x[i]);
     });
-  }
-  static void round_into(const float* x, int64_t n, uint16_t* out) {
-    crema::parallel_for(n, 1 << 15, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) out[i] = crema::float_to_bf16(x[i]);
-    });
-  }
-  // A tensor's data or diff as fp32: itself, or widened into `buffer` where it is bf16.
-  static const float* fp32_data(const crema::TensorView& t, std::vector<float>* buffer) {
-    if (!t.is_bf16()) return t.data();
-    widen_into(t.data_bf16(), t.count(), staged(buffer, t.count()));
-    return buffer->data();
-  }
-  static const float* fp32_diff(const crema::TensorView& t, std::vector<float>* buffer) {
-    if (!t.is_bf16()) return t.diff();
-    widen_into(t.diff_bf16(), t.count(), staged(buffer, t.count()));
-    return buffer->data();
+    return out;
   }
 
   crema::layers::ConvSpec spec_;

@@ -104,7 +104,8 @@ class Net {
   // "bf16 in 53 of 170 layers (Convolution, InnerProduct), fp32 in the rest", or "fp32"; then the
   // storage_summary() where blobs are stored in bf16.
   std::string precision_summary() const;
-  // "bf16 storage for 96 of 110 blobs (86% of activation bytes)", or "" with fp32 blobs only.
+  // "bf16 storage for 96 of 110 blobs (86% of activation elements), fp32 for the rest", or ""
+  // with fp32 blobs only.
   std::string storage_summary() const;
 
   int num_layers() const { return static_cast<int>(layers_.size()); }
