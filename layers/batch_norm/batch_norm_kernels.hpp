@@ -5,50 +5,36 @@
 // are crema/layers/channel_reduce.hpp's. Each is a template over the storage types of the
 // tensors it reads and writes (float, or uint16_t for bf16: crema/bf16.hpp), computing in float;
 // with float storage crema::load and crema::store are plain reads and writes. Their callers
-// write bf16 results through write_blocks, which rounds float blocks with the host's AVX512_BF16
-// conversion where it has one.
+// write bf16 results through write_blocks, which rounds float blocks with crema::store_bf16 where
+// the CPU converts fast.
 #pragma once
 #include <algorithm>
 #include <cstdint>
 #include <type_traits>
 
 #include "crema/bf16.hpp"
-#include "crema/layer.hpp"
 #include "crema/layers/channel_runs.hpp"
 
 namespace crema::layers::batch_norm {
 constexpr int64_t kWork = 1 << 14;    // elements per parallel task, about
 constexpr int64_t kRoundBlock = 512;  // float results per block rounded into a bf16 run
 
-// Whether the host rounds float blocks to bf16 (crema::round_bf16; AVX512_BF16's vcvtne2ps2bf16,
-// the bits of crema::store). GCC's vectorised crema::store (compares, blends and word permutes
-// per value) made the normalising pass and the input gradient slower on bf16 than on fp32.
-inline bool host_rounds_blocks() {
-  static const bool rounds = crema::host_has_bf16_operands();
-  return rounds;
-}
-
-// src rounded into dst: the whole 32-value groups by the host, the rest by crema::store.
-inline void round_into(const float* src, int64_t n, uint16_t* dst) {
-  const int64_t bulk = n - n % 32;
-  if (bulk > 0) crema::round_bf16(src, bulk, dst);
-  for (int64_t i = bulk; i < n; ++i) crema::store(dst + i, src[i]);
-}
-
 // Runs a kernel over n elements whose results go to dst (and dst2, when not null; the same type):
 // fn(out, out2, o, m) writes the results of elements o .. o + m - 1 to out[0 .. m). fp32 runs, and
-// bf16 ones where the host does not round blocks, are written directly (one call); otherwise fn
-// writes float blocks that round_into then rounds into the run.
+// bf16 ones on a CPU without fast bf16 stores, are written directly (one call); otherwise fn
+// writes float blocks that crema::store_bf16 rounds into the run (GCC's vectorised crema::store
+// made the normalising pass and the input gradient slower on bf16 than on fp32).
 template <class T, class Fn>
 inline void write_blocks(T* dst, T* dst2, int64_t n, const Fn& fn) {
   if constexpr (std::is_same_v<T, uint16_t>) {
-    if (host_rounds_blocks()) {
-      float out[kRoundBlock], out2[kRoundBlock];
+    if (crema::bf16_stores_fast()) {
+      float out[kRoundBlock], second[kRoundBlock];
+      float* out2 = dst2 ? second : nullptr;
       for (int64_t o = 0; o < n; o += kRoundBlock) {
         const int64_t m = std::min(kRoundBlock, n - o);
-        fn(out, dst2 ? out2 : nullptr, o, m);
-        round_into(out, m, dst + o);
-        if (dst2) round_into(out2, m, dst2 + o);
+        fn(out, out2, o, m);
+        crema::store_bf16(dst + o, out, m);
+        if (out2) crema::store_bf16(dst2 + o, out2, m);
       }
       return;
     }
