@@ -108,6 +108,23 @@ std::vector<CheckResult> check_config(const DeclaredConfig& c, const CheckOption
   if (o.cpu) out.push_back(gradient(false));
   // Each narrower type the layer computes in on the device (cpu_math / cuda_math, where the
   // machine can) against the same device's fp32 path: "cpu bf16", "gpu fp16", ...
+  // One check of a narrower path: the largest relative difference `measure` returns against
+  // `against`, within the narrower tolerance; what it throws is the detail.
+  auto within_tolerance = [&](const std::string& check, const char* against, const auto& measure) {
+    CheckResult r;
+    r.check = check;
+    try {
+      const double d = measure();
+      r.passed = d <= o.narrower_tolerance;
+      std::ostringstream os;
+      os << "largest relative difference to " << against << " " << d
+         << " (accepted: " << o.narrower_tolerance << ")";
+      r.detail = os.str();
+    } catch (const std::exception& e) {
+      r.detail = e.what();
+    }
+    return r;
+  };
   auto narrower = [&](bool gpu) {
     std::vector<int> types;
     try {
@@ -116,22 +133,13 @@ std::vector<CheckResult> check_config(const DeclaredConfig& c, const CheckOption
     } catch (const std::exception&) {
       // the fp32 check reports it
     }
-    for (int math : types) {
-      CheckResult r;
-      r.check = std::string(gpu ? "gpu " : "cpu ") + (math == CREMA_BFLOAT16 ? "bf16" : "fp16");
-      try {
-        opt.gpu = gpu;
-        const double d = max_math_disagreement(c.layer_text, shapes, opt, math, 3, c.input);
-        r.passed = d <= o.narrower_tolerance;
-        std::ostringstream os;
-        os << "largest relative difference to fp32 " << d << " (accepted: " << o.narrower_tolerance
-           << ")";
-        r.detail = os.str();
-      } catch (const std::exception& e) {
-        r.detail = e.what();
-      }
-      out.push_back(r);
-    }
+    for (int math : types)
+      out.push_back(within_tolerance(
+          std::string(gpu ? "gpu " : "cpu ") + (math == CREMA_BFLOAT16 ? "bf16" : "fp16"), "fp32",
+          [&] {
+            opt.gpu = gpu;
+            return max_math_disagreement(c.layer_text, shapes, opt, math, 3, c.input);
+          }));
   };
   if (o.cpu && o.narrower) narrower(false);
   // Each narrower storage type the layer takes on the CPU against fp32 storage, computing in
@@ -150,22 +158,12 @@ std::vector<CheckResult> check_config(const DeclaredConfig& c, const CheckOption
     for (int storage : types)
       for (int math : {int{CREMA_FLOAT32}, int{CREMA_BFLOAT16}}) {
         if (math && std::find(maths.begin(), maths.end(), math) == maths.end()) continue;
-        CheckResult r;
-        r.check = math ? "cpu bf16 storage, bf16 math" : "cpu bf16 storage";
-        try {
-          HarnessOptions with_math = opt;
-          with_math.math = math;
-          const double d =
-              max_storage_disagreement(c.layer_text, shapes, with_math, storage, 3, c.input);
-          r.passed = d <= o.narrower_tolerance;
-          std::ostringstream os;
-          os << "largest relative difference to fp32 storage " << d
-             << " (accepted: " << o.narrower_tolerance << ")";
-          r.detail = os.str();
-        } catch (const std::exception& e) {
-          r.detail = e.what();
-        }
-        out.push_back(r);
+        out.push_back(within_tolerance(
+            math ? "cpu bf16 storage, bf16 math" : "cpu bf16 storage", "fp32 storage", [&] {
+              HarnessOptions with_math = opt;
+              with_math.math = math;
+              return max_storage_disagreement(c.layer_text, shapes, with_math, storage, 3, c.input);
+            }));
       }
   }
   if (!o.gpu) return out;
