@@ -13,7 +13,9 @@
 // and, for scale, a plain memcpy of the same size (read + write) on the same thread.
 // Last, the layers that take bf16 storage (BatchNorm, ReLU and those on ResNet's shortcuts and
 // stem: Eltwise, Split, Pooling), the layer alone on fp32 and on bf16 tensors, best forward and
-// backward times; and BatchNorm with the Scale and ReLU it absorbs, in place.
+// backward times; and BatchNorm with the Scale and ReLU it absorbs, in place. Then BatchNorm on
+// bf16 tensors stored N,C,H,W and N,H,W,C (channels-last, as between oneDNN convolutions), alone
+// and with the Scale and ReLU it absorbs, on 64x16x32x32 and on a ResNet-50-like 8x256x56x56.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -95,10 +97,11 @@ void fill_tensor(crema::Tensor& t, bool diff, float scale, uint32_t stream = 0) 
   }
 }
 
-// Best forward and backward times of `text` on `bottoms` tensors of `shape` stored as `type`;
-// false when the layer does not take that storage type on this machine.
+// Best forward and backward times of `text` on `bottoms` tensors of `shape` stored as `type`
+// (bf16 4-D ones N,H,W,C where channels_last); false when the layer does not take that storage
+// type (or order) on this machine.
 bool time_layer(const char* text, int bottoms, bool in_place, const crema::Shape& shape,
-                crema_dtype type, int iters, Stats& fwd, Stats& bwd) {
+                crema_dtype type, int iters, Stats& fwd, Stats& bwd, bool channels_last = false) {
   crema::Registry& registry = crema::Registry::global();
   const std::vector<std::string> dirs = registry.search_dirs();
   if (std::strlen(CREMA_BENCH_PLUGIN_DIR) &&
@@ -111,11 +114,13 @@ bool time_layer(const char* text, int bottoms, bool in_place, const crema::Shape
   if (lp.top_size() == 0) lp.add_top("y");
   crema::LayerInstance layer(lp, registry);
   if (!layer.stores_in(type, CREMA_CPU)) return false;
+  if (channels_last && !(layer.cpu_layouts() & CREMA_LAYOUT_CHANNELS_LAST)) return false;
   std::vector<std::unique_ptr<crema::Tensor>> tensors;
   std::vector<crema::Tensor*> bv, tv;
   auto make = [&](std::vector<crema::Tensor*>& into) {
     tensors.push_back(std::make_unique<crema::Tensor>());
     tensors.back()->set_dtype(type);
+    if (channels_last) tensors.back()->set_channels_last(true);
     into.push_back(tensors.back().get());
   };
   for (int b = 0; b < bottoms; ++b) make(bv), bv.back()->reshape(shape);
@@ -185,54 +190,92 @@ void time_storage(int iters) {
 }
 
 // ResNet's BatchNorm + Scale (bias) + ReLU in place, the Scale and ReLU absorbed by BatchNorm (as
-// the net runs them on the CPU), on fp32 and on bf16 tensors; dz restored before each backward
-// (which writes dx over it).
+// the net runs them on the CPU), on a tensor of `shape` stored as `type` (N,H,W,C where
+// channels_last); dz restored before each backward (which writes dx over it). False when
+// BatchNorm does not take that storage here.
+bool time_absorbed(const crema::Shape& shape, crema_dtype type, bool channels_last, int iters,
+                   Stats& f, Stats& b) {
+  crema::Registry& registry = crema::Registry::global();  // searched by time_layer already
+  auto layer = [&](const std::string& text) {
+    return std::make_unique<crema::LayerInstance>(
+        crema::parse_layer_text(text + " bottom: 'x' top: 'x'", "elementwise_bench", registry),
+        registry);
+  };
+  auto bn = layer("name: 'bn' type: 'BatchNorm'");
+  auto scale = layer("name: 'scale' type: 'Scale' scale_param { bias_term: true }");
+  auto relu = layer("name: 'relu' type: 'ReLU'");
+  if (!bn->stores_in(type, CREMA_CPU)) return false;
+  if (channels_last && !(bn->cpu_layouts() & CREMA_LAYOUT_CHANNELS_LAST)) return false;
+  crema::Tensor x;
+  x.set_dtype(type);
+  if (channels_last) x.set_channels_last(true);
+  x.reshape(shape);
+  const std::vector<crema::Tensor*> v = {&x};
+  crema_exec exec{};
+  exec.struct_size = sizeof(exec);
+  exec.phase = CREMA_TRAIN;
+  exec.device = CREMA_CPU;
+  exec.num_threads = crema::num_threads();
+  bn->setup(v, v, exec);
+  bn->reshape(v, v, exec);
+  const std::vector<crema::LayerInstance*> absorbed = {scale.get(), relu.get()};
+  for (crema::LayerInstance* l : absorbed) {
+    l->setup(v, v, exec);
+    l->reshape(v, v, exec);
+    l->fill_params(1);
+    if (!bn->absorb(*l)) throw std::runtime_error("BatchNorm did not absorb " + l->type());
+  }
+  f = time_it(
+      iters, [&] { fill_tensor(x, false, 1.f); }, [&] { bn->forward(v, v, exec, absorbed); });
+  b = time_it(
+      iters, [&] { fill_tensor(x, true, 0.5f); },
+      [&] {
+        bn->backward(v, v, {1}, true, exec, absorbed, {1, 1});
+      });
+  return true;
+}
+
 void time_batch_norm_absorbed(int iters) {
   std::printf("%-22s", "BN+Scale+ReLU in-place");
   Stats f[2], b[2];
   const crema_dtype types[2] = {CREMA_FLOAT32, CREMA_BFLOAT16};
   for (int k = 0; k < 2; ++k) {
-    crema::Registry& registry = crema::Registry::global();  // searched by time_layer already
-    auto layer = [&](const std::string& text) {
-      return std::make_unique<crema::LayerInstance>(
-          crema::parse_layer_text(text + " bottom: 'x' top: 'x'", "elementwise_bench", registry),
-          registry);
-    };
-    auto bn = layer("name: 'bn' type: 'BatchNorm'");
-    auto scale = layer("name: 'scale' type: 'Scale' scale_param { bias_term: true }");
-    auto relu = layer("name: 'relu' type: 'ReLU'");
-    if (!bn->stores_in(types[k], CREMA_CPU)) {
+    if (!time_absorbed({64, 16, 32, 32}, types[k], false, iters, f[k], b[k])) {
       std::printf(" (no bf16 storage)\n");
       return;
     }
-    crema::Tensor x;
-    x.set_dtype(types[k]);
-    x.reshape({64, 16, 32, 32});
-    const std::vector<crema::Tensor*> v = {&x};
-    crema_exec exec{};
-    exec.struct_size = sizeof(exec);
-    exec.phase = CREMA_TRAIN;
-    exec.device = CREMA_CPU;
-    exec.num_threads = crema::num_threads();
-    bn->setup(v, v, exec);
-    bn->reshape(v, v, exec);
-    const std::vector<crema::LayerInstance*> absorbed = {scale.get(), relu.get()};
-    for (crema::LayerInstance* l : absorbed) {
-      l->setup(v, v, exec);
-      l->reshape(v, v, exec);
-      l->fill_params(1);
-      if (!bn->absorb(*l)) throw std::runtime_error("BatchNorm did not absorb " + l->type());
-    }
-    f[k] = time_it(
-        iters, [&] { fill_tensor(x, false, 1.f); }, [&] { bn->forward(v, v, exec, absorbed); });
-    b[k] = time_it(
-        iters, [&] { fill_tensor(x, true, 0.5f); },
-        [&] {
-          bn->backward(v, v, {1}, true, exec, absorbed, {1, 1});
-        });
   }
   std::printf(" forward  fp32 %7.3f  bf16 %7.3f ms | backward fp32 %7.3f  bf16 %7.3f ms\n",
               f[0].best_ms, f[1].best_ms, b[0].best_ms, b[1].best_ms);
+}
+
+// BatchNorm on bf16 tensors stored N,C,H,W and N,H,W,C: the layer alone (out of place and in
+// place) and with the Scale and ReLU it absorbs.
+void time_batch_norm_layouts(int iters) {
+  const crema::Shape shapes[] = {{64, 16, 32, 32}, {8, 256, 56, 56}};
+  std::printf("\nBatchNorm on bf16, N,C,H,W vs N,H,W,C (best of %d):\n", iters);
+  for (const crema::Shape& s : shapes) {
+    char name[64];
+    std::snprintf(name, sizeof name, "%lldx%lldx%lldx%lld", static_cast<long long>(s[0]),
+                  static_cast<long long>(s[1]), static_cast<long long>(s[2]),
+                  static_cast<long long>(s[3]));
+    for (int variant = 0; variant < 3; ++variant) {
+      static const char* const kind[3] = {"BN", "BN in-place", "BN+Scale+ReLU in-place"};
+      Stats f[2], b[2];
+      bool ok = true;
+      for (int last = 0; last < 2 && ok; ++last)
+        ok = variant < 2 ? time_layer("type: 'BatchNorm'", 1, variant == 1, s, CREMA_BFLOAT16,
+                                      iters, f[last], b[last], last == 1)
+                         : time_absorbed(s, CREMA_BFLOAT16, last == 1, iters, f[last], b[last]);
+      if (!ok) {
+        std::printf("%-14s %-22s (no bf16 or N,H,W,C storage here)\n", name, kind[variant]);
+        continue;
+      }
+      std::printf(
+          "%-14s %-22s forward  NCHW %7.3f  NHWC %7.3f ms | backward NCHW %7.3f  NHWC %7.3f ms\n",
+          name, kind[variant], f[0].best_ms, f[1].best_ms, b[0].best_ms, b[1].best_ms);
+    }
+  }
 }
 }  // namespace
 
@@ -308,6 +351,7 @@ int run(int argc, char** argv) {
   }
   time_storage(iters);
   time_batch_norm_absorbed(iters);
+  time_batch_norm_layouts(iters);
   return 0;
 }
 

@@ -63,6 +63,8 @@ bool LayerInstance::stores_in(crema_dtype type, crema_device device) const {
   return declared & CREMA_DTYPE_BIT(type);
 }
 
+uint32_t LayerInstance::cpu_layouts() const { return type_->cpu_layouts; }
+
 std::string LayerInstance::label() const {
   return "layer '" + param_.name() + "' (" + param_.type() + ")";
 }

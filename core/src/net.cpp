@@ -396,7 +396,42 @@ bool Net::plan_storage() {
     blobs_[id]->set_dtype(bf16[id] ? CREMA_BFLOAT16 : CREMA_FLOAT32);
     narrowed = narrowed || bf16[id];
   }
+  const std::vector<bool> last = plan_channels_last(bf16);
+  for (size_t id = 0; id < blobs_.size(); ++id) blobs_[id]->set_channels_last(last[id]);
   return narrowed;
+}
+
+// Of the bf16 blobs, those stored N,H,W,C: 4-D ones whose every (non-absorbed) layer declared
+// that order on the CPU (crema_layer_ext.cpu_layouts), so that convolutions and their neighbours
+// pass activations without transposes. A layer without CREMA_LAYOUT_MIXED, and a Split's group,
+// keep all their 4-D tensors in one order. CREMA_CHANNELS_LAST=0 keeps every blob N,C,H,W.
+std::vector<bool> Net::plan_channels_last(const std::vector<bool>& bf16) const {
+  const int n = num_layers();
+  std::vector<bool> last(blobs_.size(), false);
+  const char* env = std::getenv("CREMA_CHANNELS_LAST");
+  if (device_ != CREMA_CPU || (env && std::string(env) == "0")) return last;
+  for (size_t id = 0; id < blobs_.size(); ++id) last[id] = bf16[id] && blobs_[id]->ndim() == 4;
+  for (int i = 0; i < n; ++i) {
+    if (absorbed_into_[i] >= 0 || (layers_[i]->cpu_layouts() & CREMA_LAYOUT_CHANNELS_LAST))
+      continue;
+    for (int id : bottom_ids_[i]) last[id] = false;
+    for (int id : top_ids_[i]) last[id] = false;
+  }
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (int i = 0; i < n; ++i) {
+      const bool uniform = (layers_[i]->desc().flags & CREMA_LAYER_SHARES_DATA) ||
+                           !(layers_[i]->cpu_layouts() & CREMA_LAYOUT_MIXED);
+      if (absorbed_into_[i] >= 0 || !uniform) continue;
+      bool all = true;
+      for (const auto* ids : {&bottom_ids_[i], &top_ids_[i]})
+        for (int id : *ids) all = all && (last[id] || blobs_[id]->ndim() != 4);
+      if (all) continue;
+      for (const auto* ids : {&bottom_ids_[i], &top_ids_[i]})
+        for (int id : *ids) changed = changed || last[id], last[id] = false;
+    }
+  }
+  return last;
 }
 
 std::string Net::storage_summary() const {
@@ -410,8 +445,11 @@ std::string Net::storage_summary() const {
   }
   if (narrow == 0) return "";
   const int percent = all_elements ? static_cast<int>(100 * narrow_elements / all_elements) : 0;
+  const auto last =
+      std::count_if(blobs_.begin(), blobs_.end(), [](const auto& b) { return b->channels_last(); });
   return "bf16 storage for " + std::to_string(narrow) + " of " + std::to_string(blobs_.size()) +
-         " blobs (" + std::to_string(percent) + "% of activation elements), fp32 for the rest";
+         " blobs (" + std::to_string(percent) + "% of activation elements, " +
+         std::to_string(last) + " of them N,H,W,C), fp32 for the rest";
 }
 
 std::vector<LayerInstance*> Net::absorbed_layers(int i) const {

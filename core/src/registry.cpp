@@ -265,6 +265,8 @@ void Registry::ensure_loaded() {
             type.cpu_storage = ext->cpu_storage & CREMA_DTYPE_BIT(CREMA_BFLOAT16);
             type.cuda_storage = ext->cuda_storage & CREMA_DTYPE_BIT(CREMA_BFLOAT16);
           }
+          if (ext->struct_size >= offsetof(crema_layer_ext, cpu_layouts) + sizeof(uint32_t))
+            type.cpu_layouts = ext->cpu_layouts & (CREMA_LAYOUT_CHANNELS_LAST | CREMA_LAYOUT_MIXED);
         }
         s.types[d.type][d.layer_version] = type;
       }

@@ -65,6 +65,31 @@ void* Tensor::mutable_host_raw(bool diff) {
   return diff ? diff_->mutable_host_data() : data_->mutable_host_data();
 }
 
+void Tensor::set_channels_last(bool on) {
+  if (on && dtype_ != CREMA_BFLOAT16)
+    throw std::runtime_error("only bf16 tensors are stored channels-last (shape " + shape_string() +
+                             ")");
+  channels_last_ = on;
+}
+
+namespace {
+// Where logical element i (N,C,H,W order) sits in a tensor of `shape` stored N,H,W,C.
+struct ChannelsLastIndex {
+  explicit ChannelsLastIndex(const Shape& s) {
+    if (s.size() != 4)
+      throw std::runtime_error("a channels-last tensor of shape " + Tensor::format_shape(s) +
+                               " (only 4-D tensors are stored N,H,W,C)");
+    channels = s[1];
+    plane = s[2] * s[3];
+  }
+  int64_t channels, plane;
+  int64_t operator()(int64_t i) const {
+    const int64_t image = channels * plane, n = i / image, c = (i % image) / plane, p = i % plane;
+    return (n * plane + p) * channels + c;
+  }
+};
+}  // namespace
+
 std::vector<float> Tensor::to_float(bool diff) const {
   std::vector<float> out(static_cast<size_t>(count_));
   if (count_ == 0) return out;
@@ -73,9 +98,28 @@ std::vector<float> Tensor::to_float(bool diff) const {
     std::copy(p, p + count_, out.begin());
   } else {
     const auto* p = static_cast<const uint16_t*>(host_raw(diff));
-    for (int64_t i = 0; i < count_; ++i) out[i] = bf16_to_float(p[i]);
+    if (channels_last()) {
+      const ChannelsLastIndex at(shape_);
+      for (int64_t i = 0; i < count_; ++i) out[i] = bf16_to_float(p[at(i)]);
+    } else {
+      for (int64_t i = 0; i < count_; ++i) out[i] = bf16_to_float(p[i]);
+    }
   }
   return out;
+}
+
+void Tensor::from_float(const float* values, bool diff) {
+  if (count_ == 0) return;
+  if (dtype_ == CREMA_FLOAT32) {
+    std::copy(values, values + count_, diff ? mutable_host_diff() : mutable_host_data());
+    return;
+  }
+  auto* p = static_cast<uint16_t*>(mutable_host_raw(diff));
+  if (!channels_last()) return round_to_bf16(values, static_cast<size_t>(count_), p);
+  std::vector<uint16_t> rounded(static_cast<size_t>(count_));
+  round_to_bf16(values, rounded.size(), rounded.data());
+  const ChannelsLastIndex at(shape_);
+  for (int64_t i = 0; i < count_; ++i) p[at(i)] = rounded[i];
 }
 
 int64_t Tensor::count(int from, int to) const {
@@ -133,8 +177,8 @@ void Tensor::copy_from(const Tensor& other, bool diff) {
   if (other.count_ != count_)
     throw std::runtime_error("copy_from: counts differ " + shape_string() + " vs " +
                              other.shape_string());
-  if (other.dtype_ != dtype_)
-    throw std::runtime_error("copy_from: storage types differ (" + shape_string() + ")");
+  if (other.dtype_ != dtype_ || other.channels_last() != channels_last())
+    throw std::runtime_error("copy_from: storage types or orders differ (" + shape_string() + ")");
   if (count_ == 0) return;
   std::memcpy(diff ? diff_->mutable_host_data() : data_->mutable_host_data(), other.host_raw(diff),
               static_cast<size_t>(count_) * element_bytes());
@@ -163,7 +207,7 @@ double Tensor::sumsq_diff_host() const {
 
 crema_tensor Tensor::view(crema_device device, Access data_access, Access diff_access) {
   crema_tensor t{};
-  t.dtype = dtype_;
+  t.dtype = dtype_ | (channels_last() ? CREMA_CHANNELS_LAST : 0);
   t.device = device;
   t.ndim = ndim();
   for (int i = 0; i < t.ndim; ++i) t.dims[i] = shape_[i];

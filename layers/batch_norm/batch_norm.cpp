@@ -37,6 +37,12 @@
 // well within the tolerance of bf16 storage (PyTorch's bf16 autocast keeps bf16 activations for
 // its backward alike). Out of place, backward reads the bottom x (bf16 where the bottom is) and
 // recomputes y in float.
+// Channels-last (CPU, LayerInfo::cpu_layouts): a bf16 N,H,W,C tensor is, byte for byte, the
+// (N*H*W, C) rows of its channels, so the layer computes it as an (N*H*W, C, 1) input: every
+// pass above, the sums and the count m = N*H*W included, is the same. Rows (this and 2-d inputs)
+// have passes of their own (batch_norm_rows.hpp): units of whole rows with the per-channel
+// constants spread over their lanes, sums in float per lane within blocks of units and in double
+// across, in a fixed order.
 // Reference: Caffe src/caffe/layers/batch_norm_layer.cpp; Ioffe & Szegedy, ICML 2015.
 #include <algorithm>
 #include <cmath>
@@ -45,6 +51,7 @@
 #include <vector>
 
 #include "batch_norm_kernels.hpp"
+#include "batch_norm_rows.hpp"
 #include "crema/layer.hpp"
 #include "crema/layers/channel_reduce.hpp"
 #include "crema/layers/channel_runs.hpp"
@@ -77,6 +84,7 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
     crema::LayerInfo i{"BatchNorm", "batch_norm_param"};
     i.flags = CREMA_LAYER_IN_PLACE;
     i.cpu_storage = CREMA_DTYPE_BIT(CREMA_BFLOAT16);
+    i.cpu_layouts = CREMA_LAYOUT_CHANNELS_LAST;
     return i;
   }
   explicit BatchNorm(const crema::Params& p)
@@ -119,14 +127,22 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
                                                       << crema::shape_string(x.shape()) << " has "
                                                       << ch);
     c.top(0).set_shape(x.shape());
-    N_ = x.dim(0);
+    // N,H,W,C: the (N*H*W, C) rows of channels, byte for byte, so (N*H*W, C, 1) below.
+    channels_last_ = x.channels_last();
+    N_ = channels_last_ ? x.dim(0) * x.dim(2) * x.dim(3) : x.dim(0);
     S_ = N_ * C_ > 0 ? x.count() / (N_ * C_) : 0;
-    for (auto* v : {&mean_, &inv_std_, &shift_, &k0_, &k1_, &k2_, &gamma_, &beta_}) v->resize(C_);
+    rows_ = S_ == 1 ? crema::layers::batch_norm::RowUnits(N_, C_)
+                    : crema::layers::batch_norm::RowUnits();
+    // Per-channel constants; over rows each is read over W lanes (batch_norm_rows.hpp).
+    const int64_t lanes = S_ == 1 ? rows_.W : C_;
+    for (auto* v : {&mean_, &inv_std_, &shift_, &k0_, &k1_, &k2_, &gamma_, &beta_})
+      v->resize(lanes);
     sums_.resize(2 * C_);
   }
 
   void forward_cpu(crema::Context& c) {
     global_ = global_set_ ? global_value_ : !c.training();
+    check_layout(c);
     if (N_ * S_ == 0) return;
     c.bottom(0).visit([&](const auto* x, auto*) {
       c.top(0).visit([&](auto* z, auto*) { forward_typed(c, x, z); });
@@ -135,6 +151,7 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
 
   // v = the y kept in place (stored as the top is), or the bottom x.
   void backward_cpu(crema::Context& c) {
+    check_layout(c);
     if (N_ * S_ == 0) return;
     const bool fused = c.num_absorbed() > 0;
     c.top(0).visit([&](const auto* z, auto* g) {
@@ -211,6 +228,7 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
         c.allreduce_sum(shift_.data(), C);
         for (int64_t k = 0; k < C; ++k) shift_[k] /= static_cast<float>(c.world_size());
       }
+      spread(shift_);
       // s1 = sum(x - a), s2 = sum((x - a)^2) per channel, a = shift_.
       const float* a = shift_.data();
       channel_sums([x, a](int64_t e, int64_t k, auto& s1, auto& s2) {
@@ -233,6 +251,8 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
       }
       c.param(2).data()[0] = c.param(2).data()[0] * maf_ + 1.f;
     }
+    spread(mean_);
+    spread(inv_std_);
     CREMA_CHECK(c.num_absorbed() == 0 || c.num_absorbed() == int(scale_) + int(relu_),
                 "BatchNorm: called with " << c.num_absorbed() << " absorbed layers, agreed to "
                                           << int(scale_) + int(relu_));
@@ -249,6 +269,8 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
       gamma_[k] = a.scale ? c.param(3).data()[k] : 1.f;
       beta_[k] = a.scale && scale_bias_ ? c.param(4).data()[k] : 0.f;
     }
+    spread(gamma_);
+    spread(beta_);
     return a;
   }
 
@@ -263,19 +285,27 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
     const float slope = slope_;
     for_runs([&](int64_t off, int64_t len, int64_t c0, auto st) {
       constexpr int St = decltype(st)::value;
-      auto run = [&](auto relu, auto kept) {
+      auto run = [&](auto relu, auto kept, auto affine) {
         write_blocks(z + off, keep ? keep + off : nullptr, len,
                      [&](auto* out, auto* kept_out, int64_t o, int64_t n) {
-                       normalise_affine<St, decltype(relu)::value, decltype(kept)::value>(
+                       normalise_affine<St, decltype(relu)::value, decltype(kept)::value,
+                                        decltype(affine)::value>(
                            x + off + o, out, kept_out, per_at<St>(mu, c0, o), per_at<St>(is, c0, o),
                            per_at<St>(g, c0, o), per_at<St>(b, c0, o), slope, n);
                      });
       };
+      // Over rows (stride 1) without the Scale, g and b are left unread.
+      auto run_affine = [&](auto relu, auto kept) {
+        if (St == 1 && !ab.scale)
+          run(relu, kept, std::bool_constant<St != 1>{});
+        else
+          run(relu, kept, std::true_type{});
+      };
       auto run_kept = [&](auto relu) {
         if (keep)
-          run(relu, std::true_type{});
+          run_affine(relu, std::true_type{});
         else
-          run(relu, std::false_type{});
+          run_affine(relu, std::false_type{});
       };
       if (ab.relu)
         run_kept(std::true_type{});
@@ -315,6 +345,7 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
     const double *s1 = sums_.data(), *s2 = s1 + C;
     if (sums) {
       for (int64_t k = 0; k < C; ++k) shift_[k] = kept_ ? 0.f : mean_[k];
+      spread(shift_);
       // s1 = sum(g), s2 = sum(g (v - a)) = sum(g . y) / b
       const float* a = shift_.data();
       if (ab.relu)  // each element is visited once: masked (in place for fp32), then summed
@@ -349,6 +380,7 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
     const int64_t m_all = sync_ && !global_ && c.world_size() > 1 ? m * sum_over_ranks(c) : m;
     // dx may be g (in place): each element is read, then written.
     for (int64_t k = 0; k < C; ++k) k0_[k] = is[k] * gamma_[k];
+    spread(k0_);
     const float* k0 = k0_.data();
     auto with_mask = [&](const auto& run) {  // run(kMask): whether g is masked as it is read
       if (kMaskOnRead && ab.relu)
@@ -373,14 +405,20 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
       k1_[k] = static_cast<float>(-s1[k] / m_all * k0[k]);
       k2_[k] = static_cast<float>(-b * b * s2[k] / m_all * k0[k]);
     }
+    spread(k1_);
+    spread(k2_);
     const float *k1 = k1_.data(), *k2 = k2_.data(), *a = shift_.data();
     with_mask([&](auto mask) {
       for_runs([&](int64_t off, int64_t len, int64_t c0, auto st) {
         constexpr int St = decltype(st)::value;
         write_blocks(dx + off, nullptr_of(dx), len, [&](auto* out, auto*, int64_t o, int64_t n) {
           const Grad<decltype(mask)::value, Z> dy{g + off + o, z + off + o, slope};
-          input_grad<St>(dy, v + off + o, out, per_at<St>(k0, c0, o), per_at<St>(k1, c0, o),
-                         per_at<St>(a, c0, o), per_at<St>(k2, c0, o), n);
+          if (St == 1 && kept_)  // a = 0: the same values
+            input_grad<St>(dy, v + off + o, out, per_at<St>(k0, c0, o), per_at<St>(k1, c0, o),
+                           per_at<St>(k2, c0, o), n);
+          else
+            input_grad<St>(dy, v + off + o, out, per_at<St>(k0, c0, o), per_at<St>(k1, c0, o),
+                           per_at<St>(a, c0, o), per_at<St>(k2, c0, o), n);
         });
       });
     });
@@ -416,18 +454,40 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
   }
 
   // fn(offset, length, c0, stride) over contiguous runs: a plane of channel c0 (stride 0) when
-  // S > 1, a row of all C channels from c0 = 0 (stride 1) when S == 1 (2-d input).
+  // S > 1; when S == 1 (2-d input, or N,H,W,C) a run of whole rows, or of part of one, whose
+  // constants start at lane c0 (stride 1; batch_norm_rows.hpp).
   template <class Fn>
   void for_runs(const Fn& fn) const {
-    crema::layers::for_channel_runs(N_, C_, S_, kWork, fn);
+    if (S_ == 1)
+      crema::layers::batch_norm::for_row_runs(rows_, kWork, fn);
+    else
+      crema::layers::for_channel_runs(N_, C_, S_, kWork, fn);
   }
 
   // sums_ = (s1, s2), each per channel: the two terms of each element summed in a fixed order
-  // (crema/layers/channel_reduce.hpp).
+  // (crema/layers/channel_reduce.hpp; over rows batch_norm_rows.hpp, term's second argument a
+  // lane).
   template <class Term>
   void channel_sums(const Term& term) {
     std::fill(sums_.begin(), sums_.end(), 0.0);
-    crema::layers::channel_reduce<2>(N_, C_, S_, term, partial_, sums_.data());
+    if (S_ == 1)
+      crema::layers::batch_norm::row_reduce<2>(rows_, term, partial_, sums_.data());
+    else
+      crema::layers::channel_reduce<2>(N_, C_, S_, term, partial_, sums_.data());
+  }
+
+  // Over rows: the per-channel constants v[0, C) repeated over the W lanes (lane l holds channel
+  // l % C's); planes read v[0, C) alone.
+  void spread(std::vector<float>& v) const {
+    for (size_t l = static_cast<size_t>(C_); l < v.size(); ++l) v[l] = v[l - C_];
+  }
+
+  // The host keeps the layer's 4-D tensors in one order (no CREMA_LAYOUT_MIXED declared) and
+  // reshape saw the bottom's.
+  void check_layout(crema::Context& c) const {
+    CREMA_CHECK(c.bottom(0).channels_last() == channels_last_ &&
+                    c.top(0).channels_last() == channels_last_,
+                "BatchNorm: bottom and top must both be N,C,H,W or both N,H,W,C, as at reshape");
   }
 
   float maf_, eps_;
@@ -435,7 +495,9 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
   bool global_ = false, kept_ = false;  // what the last forward used / whether it kept y
   bool scale_ = false, scale_bias_ = false, relu_ = false;  // absorbed (see absorb())
   float slope_ = 0.f;                                       // the absorbed ReLU's negative slope
-  int64_t C_ = 0, N_ = 0, S_ = 0;
+  int64_t C_ = 0, N_ = 0, S_ = 0;  // (N, C, S) as computed: N,H,W,C is (N*H*W, C, 1)
+  bool channels_last_ = false;
+  crema::layers::batch_norm::RowUnits rows_;  // S_ == 1: the units of rows (batch_norm_rows.hpp)
   std::vector<float> mean_, inv_std_, shift_, k0_, k1_, k2_, x_norm_, gamma_, beta_;
   std::vector<uint16_t> x_norm_bf16_;   // the kept y of a bf16 blob
   std::vector<double> sums_, partial_;  // sums_: s1 then s2, C each

@@ -44,14 +44,15 @@ inline void write_blocks(T* dst, T* dst2, int64_t n, const Fn& fn) {
 
 // z = relu(((x - mu) * is) * g + b) (kRelu; negative slope `slope`) or without the relu (g = 1,
 // b = 0: the plain normalisation); the normalised value also into keep (kKeep; stored as z is:
-// y is kept in place, where x and z are one tensor).
-template <int St, bool kRelu, bool kKeep, class X, class Z>
+// y is kept in place, where x and z are one tensor). Without kAffine g and b are not read (g = 1,
+// b = 0): over rows they are arrays, two loads per value.
+template <int St, bool kRelu, bool kKeep, bool kAffine, class X, class Z>
 inline void normalise_affine(const X* x, Z* z, Z* keep, Per<St> mu, Per<St> is, Per<St> g,
                              Per<St> b, float slope, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     const float v = (crema::load(x + i) - mu[i]) * is[i];
     if constexpr (kKeep) crema::store(keep + i, v);
-    const float a = v * g[i] + b[i];
+    const float a = kAffine ? v * g[i] + b[i] : v;
     crema::store(z + i, kRelu ? (a > 0.f ? a : a * slope) : a);
   }
 }
@@ -85,6 +86,14 @@ inline void input_grad(Grad<kMask, G> dy, const V* v, D* dx, Per<St> k0, Per<St>
                        Per<St> k2, int64_t n) {
   for (int64_t i = 0; i < n; ++i)
     crema::store(dx + i, dy[i] * k0[i] + k1[i] + (crema::load(v + i) - a[i]) * k2[i]);
+}
+
+// The same with a = 0 (the kept y): over rows, where the constants are arrays, a load fewer.
+template <int St, bool kMask, class G, class V, class D>
+inline void input_grad(Grad<kMask, G> dy, const V* v, D* dx, Per<St> k0, Per<St> k1, Per<St> k2,
+                       int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    crema::store(dx + i, dy[i] * k0[i] + k1[i] + crema::load(v + i) * k2[i]);
 }
 
 // dx = dy * k0 (global statistics: constants).

@@ -5,9 +5,16 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "crema/core/host.hpp"
+#include "crema/core/layer_instance.hpp"
+#include "crema/core/prototxt.hpp"
+#include "crema/core/registry.hpp"
+#include "crema/core/tensor.hpp"
 #include "crema/testing/harness.hpp"
 
 using crema::testing::GradientChecker;
@@ -538,4 +545,210 @@ TEST(BatchNorm, Bf16StorageAgreesWithFp32Storage) {
     for (bool ip : {false, true})
       EXPECT_LT(crema::testing::max_storage_disagreement(text, {s}, opts(true, ip), kBf16, 3), 2e-2)
           << text << (ip ? " in place" : "");
+}
+
+TEST(BatchNorm, RowsMatchDoubleReference) {
+  // 2-d inputs (and N,H,W,C ones) are computed as rows of channels (batch_norm_rows.hpp): a few
+  // channels, several blocks of summed units (40000 rows of 20), a last unit of fewer rows, and
+  // rows longer than one run (2100 channels).
+  const std::vector<Shape> shapes = {{3000, 7}, {40000, 20}, {6, 2100}, {1000, 1}};
+  for (const Shape& s : shapes)
+    for (bool global : {false, true})
+      for (bool ip : {false, true}) {
+        SCOPED_TRACE(std::to_string(s[0]) + "x" + std::to_string(s[1]));
+        check_storage({false, false, ip, global}, s);
+        if (bf16_storage_here()) check_storage({true, true, ip, global}, s);
+      }
+}
+
+// Channels-last (N,H,W,C) bf16 tensors: the same layer and inputs as N,C,H,W bf16 tensors.
+namespace {
+// Both runs compute in float from the same bf16 inputs; only the order of the sums differs (rows
+// of channels against planes), so the float results differ in their last bits and may round to
+// neighbouring bf16 values: one bf16 step, at most 2^-7 of the value. dE/dx in place with batch
+// statistics also reads the kept y, itself one step apart at most, through the term
+// y * mean(dy . y) / sigma: below 2^-8 of the largest gradient here. A layout read as N,C,H,W
+// would mix the channels, whose statistics differ by far more (fill_by_channel).
+constexpr double kBf16Step = 1.0 / 128;
+
+void expect_close_values(const std::vector<float>& got, const std::vector<float>& want,
+                         const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  double largest = 0;
+  for (float v : want) largest = std::max(largest, double(std::fabs(v)));
+  for (size_t i = 0; i < want.size(); ++i)
+    ASSERT_NEAR(got[i], want[i], kBf16Step * std::fabs(want[i]) + largest / 256)
+        << what << " at " << i << " (N,C,H,W order)";
+}
+
+// x = a gaussian draw scaled and shifted per channel c (scale 0.5 + 0.25 c, mean c - 1), so that
+// every channel's statistics differ; values in N,C,H,W order.
+std::vector<float> fill_by_channel(const Shape& s, uint64_t seed) {
+  LayerHarness draw("type: 'BatchNorm'", {s});
+  draw.fill_gaussian(0, 1.0, 0.0, seed);
+  const int64_t C = s[1], S = s[2] * s[3], n = s[0] * C * S;
+  std::vector<float> x(draw.bottom_data(0), draw.bottom_data(0) + n);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t c = (i / S) % C;
+    x[i] = x[i] * (0.5f + 0.25f * static_cast<float>(c % 8)) + static_cast<float>(c % 5) - 1.f;
+  }
+  return x;
+}
+
+// Running statistics of C channels that differ per channel, factor 2 (global statistics read
+// M / 2 and V / 2).
+void set_running_statistics(float* M, float* V, float* f, int64_t C) {
+  for (int64_t c = 0; c < C; ++c) {
+    M[c] = 2.f * (0.3f * static_cast<float>(c % 7) - 1.f);
+    V[c] = 2.f * (0.5f + 0.7f * static_cast<float>(c % 6));
+  }
+  f[0] = 2.f;
+}
+
+std::vector<float> top_gradient(int64_t n) {
+  std::vector<float> dz(n);
+  for (int64_t i = 0; i < n; ++i) dz[i] = std::sin(0.37f * static_cast<float>(i)) + 0.25f;
+  return dz;
+}
+
+// BatchNorm alone through the harness: top, dE/dx and the running statistics of the N,H,W,C run
+// against the N,C,H,W one.
+void check_channels_last(const Shape& s, bool global, bool in_place) {
+  const std::string text = std::string("type: 'BatchNorm' batch_norm_param { use_global_stats: ") +
+                           (global ? "true" : "false") + " }";
+  SCOPED_TRACE(text + " on (" + std::to_string(s[0]) + "," + std::to_string(s[1]) + "," +
+               std::to_string(s[2]) + "," + std::to_string(s[3]) + ")" +
+               (in_place ? " in place" : ""));
+  const int64_t n = s[0] * s[1] * s[2] * s[3], C = s[1];
+  const std::vector<float> x = fill_by_channel(s, 17), dz = top_gradient(n);
+  std::vector<float> out[2][2], stats[2];  // [N,H,W,C][top, dx]
+  for (int last = 0; last < 2; ++last) {
+    HarnessOptions o = opts(true, in_place);
+    o.storage = kBf16;
+    o.channels_last = last == 1;
+    LayerHarness h(text, {s}, o);
+    ASSERT_TRUE(h.takes_channels_last());
+    std::copy(x.begin(), x.end(), h.bottom_data(0));
+    set_running_statistics(h.param_data(0), h.param_data(1), h.param_data(2), C);
+    h.forward();
+    out[last][0].assign(h.top_data(0), h.top_data(0) + n);
+    std::copy(dz.begin(), dz.end(), h.top_diff(0));
+    h.backward();
+    out[last][1].assign(h.bottom_diff(0), h.bottom_diff(0) + n);
+    for (int p = 0; p < 3; ++p)
+      stats[last].insert(stats[last].end(), h.param_data(p),
+                         h.param_data(p) + h.count(h.param_shape(p)));
+  }
+  expect_close_values(out[1][0], out[0][0], "top");
+  expect_close_values(out[1][1], out[0][1], "dE/dx");
+  // The running statistics come from the sums in double: they agree to float rounding.
+  for (size_t i = 0; i < stats[0].size(); ++i)
+    EXPECT_NEAR(stats[1][i], stats[0][i], 1e-5 * (1 + std::fabs(stats[0][i]))) << i;
+}
+}  // namespace
+
+TEST(BatchNorm, ChannelsLastMatchesChannelsFirst) {
+  if (!bf16_storage_here()) GTEST_SKIP() << "no bf16 storage on this CPU (AVX512_BF16)";
+  // 3, 20 and 64 channels; 16 with several blocks of summed units and a last unit of fewer rows;
+  // 2100, rows longer than one run.
+  const std::vector<Shape> shapes = {
+      {4, 3, 5, 7}, {2, 20, 6, 5}, {2, 64, 8, 9}, {17, 16, 31, 33}, {2, 2100, 2, 3}};
+  for (const Shape& s : shapes)
+    for (bool global : {false, true})
+      for (bool ip : {false, true}) check_channels_last(s, global, ip);
+}
+
+// BatchNorm with the Scale and ReLU it absorbs (as a net runs them on the CPU; the harness runs
+// one layer alone), in place on one bf16 tensor stored N,C,H,W or N,H,W,C: through the host's
+// LayerInstance.
+namespace {
+struct FusedRun {
+  std::vector<float> top, dx, statistics, scale_grads;
+};
+
+FusedRun run_fused(const Shape& s, bool channels_last, bool global, const std::vector<float>& x,
+                   const std::vector<float>& dz) {
+  crema::Registry& registry = crema::Registry::global();
+  auto layer = [&](const std::string& text) {
+    return std::make_unique<crema::LayerInstance>(
+        crema::parse_layer_text(text + " bottom: 'x' top: 'x'", "batch_norm_test", registry),
+        registry);
+  };
+  auto bn =
+      layer(std::string("name: 'bn' type: 'BatchNorm' batch_norm_param { use_global_stats: ") +
+            (global ? "true" : "false") + " }");
+  auto scale = layer("name: 'scale' type: 'Scale' scale_param { bias_term: true }");
+  auto relu = layer("name: 'relu' type: 'ReLU' relu_param { negative_slope: 0.1 }");
+  crema::Tensor t;
+  t.set_dtype(CREMA_BFLOAT16);
+  if (channels_last) t.set_channels_last(true);
+  t.reshape(s);
+  const std::vector<crema::Tensor*> v = {&t};
+  crema_exec exec{};
+  exec.struct_size = sizeof(exec);
+  exec.phase = CREMA_TRAIN;
+  exec.device = CREMA_CPU;
+  exec.num_threads = crema::num_threads();
+  bn->setup(v, v, exec);
+  bn->reshape(v, v, exec);
+  const int64_t C = s[1];
+  auto blob = [](crema::LayerInstance& l, int p) { return l.params()[p].tensor.get(); };
+  set_running_statistics(blob(*bn, 0)->mutable_host_data(), blob(*bn, 1)->mutable_host_data(),
+                         blob(*bn, 2)->mutable_host_data(), C);
+  const std::vector<crema::LayerInstance*> absorbed = {scale.get(), relu.get()};
+  for (crema::LayerInstance* l : absorbed) {
+    l->setup(v, v, exec);
+    l->reshape(v, v, exec);
+    if (!bn->absorb(*l)) throw std::runtime_error("BatchNorm did not absorb " + l->type());
+  }
+  // gamma and beta differ per channel; their gradients accumulate from zero.
+  float* gamma = blob(*scale, 0)->mutable_host_data();
+  float* beta = blob(*scale, 1)->mutable_host_data();
+  for (int64_t c = 0; c < C; ++c) {
+    gamma[c] = 0.5f + 0.125f * static_cast<float>(c % 9);
+    beta[c] = 0.25f * std::sin(static_cast<float>(c));
+  }
+  for (int p = 0; p < 2; ++p) std::fill_n(blob(*scale, p)->mutable_host_diff(), C, 0.f);
+  t.from_float(x.data());
+  bn->forward(v, v, exec, absorbed);
+  FusedRun r;
+  r.top = t.to_float();
+  t.from_float(dz.data(), /*diff=*/true);
+  bn->backward(v, v, {1}, true, exec, absorbed, {1, 1});
+  r.dx = t.to_float(/*diff=*/true);
+  for (int p = 0; p < 3; ++p)
+    r.statistics.insert(r.statistics.end(), blob(*bn, p)->host_data(),
+                        blob(*bn, p)->host_data() + blob(*bn, p)->count());
+  for (int p = 0; p < 2; ++p)
+    r.scale_grads.insert(r.scale_grads.end(), blob(*scale, p)->host_diff(),
+                         blob(*scale, p)->host_diff() + C);
+  return r;
+}
+}  // namespace
+
+TEST(BatchNorm, ChannelsLastWithAbsorbedScaleAndReluMatchesChannelsFirst) {
+  if (!bf16_storage_here()) GTEST_SKIP() << "no bf16 storage on this CPU (AVX512_BF16)";
+  const std::vector<Shape> shapes = {{4, 3, 5, 7}, {2, 20, 6, 5}, {3, 64, 7, 9}};
+  for (const Shape& s : shapes)
+    for (bool global : {false, true}) {
+      SCOPED_TRACE(std::string(global ? "global" : "batch") + " statistics, " +
+                   std::to_string(s[1]) + " channels");
+      const int64_t n = s[0] * s[1] * s[2] * s[3];
+      const std::vector<float> x = fill_by_channel(s, 23), dz = top_gradient(n);
+      const FusedRun first = run_fused(s, false, global, x, dz),
+                     last = run_fused(s, true, global, x, dz);
+      expect_close_values(last.top, first.top, "top");
+      expect_close_values(last.dx, first.dx, "dE/dx");
+      for (size_t i = 0; i < first.statistics.size(); ++i)
+        EXPECT_NEAR(last.statistics[i], first.statistics[i],
+                    1e-5 * (1 + std::fabs(first.statistics[i])))
+            << "running statistics " << i;
+      // Sums over each channel of g . y and g (the ReLU's mask, and y in place, one bf16 step
+      // apart at most in a few values): 1% of the largest.
+      double largest = 0;
+      for (float v : first.scale_grads) largest = std::max(largest, double(std::fabs(v)));
+      for (size_t i = 0; i < first.scale_grads.size(); ++i)
+        EXPECT_NEAR(last.scale_grads[i], first.scale_grads[i], 1e-2 * largest)
+            << (i < size_t(s[1]) ? "dgamma " : "dbeta ") << i % s[1];
+    }
 }

@@ -71,8 +71,9 @@ int64_t image_grain(int64_t floats_per_image) {
 
 // One output pixel's row of the column matrix. With one group and dilation 1 the KW taps of a
 // kernel row read KW neighbouring pixels: one contiguous run of KW*C floats when inside the image.
-inline void im2col_pixel(const float* __restrict img, const ConvGeometry& g, int oh, int ow,
-                         float* __restrict dst) {
+template <class T>
+inline void im2col_pixel(const T* __restrict img, const ConvGeometry& g, int oh, int ow,
+                         T* __restrict dst) {
   const int H = g.height, W = g.width, C = g.channels, KW = g.kernel_w, G = g.groups, cg = C / G;
   const int iw0 = ow * g.stride_w - g.pad_w;
   const bool run = G == 1 && g.dilation_w == 1 && iw0 >= 0 && iw0 + KW <= W;
@@ -81,18 +82,18 @@ inline void im2col_pixel(const float* __restrict img, const ConvGeometry& g, int
       const int ih = oh * g.stride_h - g.pad_h + i * g.dilation_h;
       const int64_t len = int64_t{KW} * cg;
       if (ih < 0 || ih >= H) {
-        for (int64_t k = 0; k < len; ++k) dst[k] = 0.f;
+        for (int64_t k = 0; k < len; ++k) dst[k] = T{};
       } else if (run) {
-        const float* src = img + (int64_t{ih} * W + iw0) * C;
+        const T* src = img + (int64_t{ih} * W + iw0) * C;
         for (int64_t k = 0; k < len; ++k) dst[k] = src[k];
       } else {
         for (int j = 0; j < KW; ++j) {
           const int iw = iw0 + j * g.dilation_w;
-          float* d = dst + int64_t{j} * cg;
+          T* d = dst + int64_t{j} * cg;
           if (iw < 0 || iw >= W) {
-            for (int c = 0; c < cg; ++c) d[c] = 0.f;
+            for (int c = 0; c < cg; ++c) d[c] = T{};
           } else {
-            const float* src = img + (int64_t{ih} * W + iw) * C + int64_t{grp} * cg;
+            const T* src = img + (int64_t{ih} * W + iw) * C + int64_t{grp} * cg;
             for (int c = 0; c < cg; ++c) d[c] = src[c];
           }
         }
@@ -149,19 +150,29 @@ void nhwc_to_nchw(const float* xt, int num, int channels, int64_t plane, const f
   });
 }
 
-void im2col_nhwc(const float* xt, int num, const ConvGeometry& g, float* col) {
+namespace {
+template <class T>
+void im2col_nhwc_typed(const T* xt, int num, const ConvGeometry& g, T* col) {
   const int OH = g.out_h(), OW = g.out_w();
   const int64_t K = g.col_width(), img_floats = g.in_plane() * g.channels;
   // Rows (n, oh) of the output are independent.
   auto rows = [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
-      const float* img = xt + (t / OH) * img_floats;
+      const T* img = xt + (t / OH) * img_floats;
       const int oh = static_cast<int>(t % OH);
-      float* row = col + t * OW * K;
+      T* row = col + t * OW * K;
       for (int ow = 0; ow < OW; ++ow, row += K) im2col_pixel(img, g, oh, ow, row);
     }
   };
   crema::parallel_for(int64_t{num} * OH, std::max<int64_t>(1, 16384 / (OW * K)), rows);
+}
+}  // namespace
+
+void im2col_nhwc(const float* xt, int num, const ConvGeometry& g, float* col) {
+  im2col_nhwc_typed(xt, num, g, col);
+}
+void im2col_nhwc(const uint16_t* xt, int num, const ConvGeometry& g, uint16_t* col) {
+  im2col_nhwc_typed(xt, num, g, col);
 }
 
 void col2im_nhwc(const float* col, int num, const ConvGeometry& g, float* xt) {

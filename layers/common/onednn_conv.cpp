@@ -38,6 +38,7 @@ dnnl::engine& cpu_engine() {
 struct Slot {
   size_t offset = 0;
   memory mem;
+  bool user = false;  // the layer's own tensor, already in the primitive's layout: no copy
 };
 
 size_t aligned(size_t bytes) { return (bytes + 63) / 64 * 64; }
@@ -47,6 +48,12 @@ Slot place(const memory::desc& d, size_t* end) {
   Slot s{*end, memory(d, cpu_engine(), DNNL_MEMORY_NONE)};
   *end += aligned(d.get_size());
   return s;
+}
+// The primitive's buffer for a tensor of the layer whose own memory has descriptor `user`: that
+// memory itself where the descriptors agree (a channels-last bf16 blob), else scratch.
+Slot place_or_use(const memory::desc& d, const memory& user, size_t* end) {
+  if (d == user.get_desc()) return Slot{0, memory(d, cpu_engine(), DNNL_MEMORY_NONE), true};
+  return place(d, end);
 }
 
 void* at(void* ws, const Slot& s) { return static_cast<char*>(ws) + s.offset; }
@@ -63,8 +70,10 @@ bool has_layout(const memory& m, const memory::dims& d, tag t) {
   return m.get_desc() == memory::desc(d, m.get_desc().data_type(), t);
 }
 bool is_bf16(const memory& m) { return m.get_desc().data_type() == dt::bf16; }
-// `from` -> `to` for activations of dims d, one side crema's N,C,H,W.
-Edge edge(const memory& from, const memory& to, const memory::dims& d) {
+// `from` -> `to` for activations of dims d, one side crema's N,C,H,W; none where the primitive
+// uses the layer's tensor itself (`direct`).
+Edge edge(const memory& from, const memory& to, const memory::dims& d, bool direct = false) {
+  if (direct) return Edge{};
   Edge e{dnnl::reorder(from, to), false, false, d[0], d[1], d[2] * d[3]};
   e.to_nhwc = has_layout(from, d, tag::nchw) && has_layout(to, d, tag::nhwc);
   const bool from_nhwc = has_layout(from, d, tag::nhwc) && has_layout(to, d, tag::nchw);
@@ -73,6 +82,7 @@ Edge edge(const memory& from, const memory& to, const memory::dims& d) {
   return e;
 }
 void run(const Edge& e, dnnl::stream& s, memory from, memory to) {
+  if (!e.reorder) return;  // the primitive works on the layer's tensor itself
   if (!e.nhwc) return e.reorder.execute(s, from, to);
   const void* in = from.get_data_handle();
   void* out = to.get_data_handle();
@@ -129,7 +139,7 @@ OnednnConv::~OnednnConv() = default;
 bool OnednnConv::available() { return true; }
 
 size_t OnednnConv::plan(const ConvGeometry& g, int num_output, int64_t num, bool bias, bool x_bf16,
-                        bool y_bf16) {
+                        bool y_bf16, bool x_last, bool y_last) {
   auto p = std::make_unique<Plan>();
   p->bias = bias;
   dnnl::engine& eng = cpu_engine();
@@ -147,7 +157,8 @@ size_t OnednnConv::plan(const ConvGeometry& g, int num_output, int64_t num, bool
   // Caffe's floor((H + 2P - extent) / S) + 1 is oneDNN's output size with the same padding on
   // both sides (its division floors too).
   const dt x_type = x_bf16 ? dt::bf16 : dt::f32, y_type = y_bf16 ? dt::bf16 : dt::f32;
-  const memory::desc user_src(src, x_type, tag::nchw), user_dst(dst, y_type, tag::nchw),
+  const memory::desc user_src(src, x_type, x_last && x_bf16 ? tag::nhwc : tag::nchw),
+      user_dst(dst, y_type, y_last && y_bf16 ? tag::nhwc : tag::nchw),
       user_wei(wei, dt::f32, wei_tag), user_bias({num_output}, dt::f32, tag::x);
   p->user_x = memory(user_src, eng, DNNL_MEMORY_NONE);
   p->user_dx = memory(user_src, eng, DNNL_MEMORY_NONE);
@@ -185,36 +196,38 @@ size_t OnednnConv::plan(const ConvGeometry& g, int num_output, int64_t num, bool
   p->bwd_weights = dnnl::convolution_backward_weights(wpd);
 
   size_t end = 0;
-  if (fpd.src_desc() == wpd.src_desc()) {
+  if (fpd.src_desc() == user_src) {
+    p->f_x = place_or_use(fpd.src_desc(), p->user_x, &end);
+  } else if (fpd.src_desc() == wpd.src_desc()) {
     p->kept_x = std::make_unique<KeptBuffer>(fpd.src_desc().get_size());
     p->f_x.mem = memory(fpd.src_desc(), eng, p->kept_x->data);
   } else {
     p->f_x = place(fpd.src_desc(), &end);
   }
   p->f_w = place(fpd.weights_desc(), &end);
-  p->f_y = place(fpd.dst_desc(), &end);
+  p->f_y = place_or_use(fpd.dst_desc(), p->user_y, &end);
   p->f_scratch = place(fpd.scratchpad_desc(), &end);
   p->forward_bytes = end;
   end = 0;
-  p->d_dy = place(dpd.diff_dst_desc(), &end);
+  p->d_dy = place_or_use(dpd.diff_dst_desc(), p->user_dy, &end);
   p->d_w = place(dpd.weights_desc(), &end);
-  p->d_dx = place(dpd.diff_src_desc(), &end);
+  p->d_dx = place_or_use(dpd.diff_src_desc(), p->user_dx, &end);
   p->d_scratch = place(dpd.scratchpad_desc(), &end);
-  p->w_x = place(wpd.src_desc(), &end);
+  p->w_x = place_or_use(wpd.src_desc(), p->user_x, &end);
   p->share_dy = wpd.diff_dst_desc() == dpd.diff_dst_desc();
-  p->w_dy = p->share_dy ? p->d_dy : place(wpd.diff_dst_desc(), &end);
+  p->w_dy = p->share_dy ? p->d_dy : place_or_use(wpd.diff_dst_desc(), p->user_dy, &end);
   p->w_dw = place(wpd.diff_weights_desc(), &end);
   p->w_scratch = place(wpd.scratchpad_desc(), &end);
   p->backward_bytes = end;
 
-  p->f_rx = edge(p->user_x, p->f_x.mem, src);
+  p->f_rx = edge(p->user_x, p->f_x.mem, src, p->f_x.user);
   p->f_rw = dnnl::reorder(p->user_w, p->f_w.mem);
-  p->f_ry = edge(p->f_y.mem, p->user_y, dst);
-  p->d_rdy = edge(p->user_dy, p->d_dy.mem, dst);
+  p->f_ry = edge(p->f_y.mem, p->user_y, dst, p->f_y.user);
+  p->d_rdy = edge(p->user_dy, p->d_dy.mem, dst, p->d_dy.user);
   p->d_rw = dnnl::reorder(p->user_w, p->d_w.mem);
-  p->d_rdx = edge(p->d_dx.mem, p->user_dx, src);
-  p->w_rx = edge(p->user_x, p->w_x.mem, src);
-  p->w_rdy = edge(p->user_dy, p->w_dy.mem, dst);
+  p->d_rdx = edge(p->d_dx.mem, p->user_dx, src, p->d_dx.user);
+  p->w_rx = edge(p->user_x, p->w_x.mem, src, p->w_x.user);
+  p->w_rdy = edge(p->user_dy, p->w_dy.mem, dst, p->w_dy.user);
   // dE/dW accumulates into the layer's gradient (Caffe's iter_size sums): dw = 1*dw + new.
   dnnl::post_ops sum;
   sum.append_sum(1.f);
@@ -230,7 +243,10 @@ size_t OnednnConv::plan(const ConvGeometry& g, int num_output, int64_t num, bool
 
 namespace {
 void bind(const memory& m, const void* data) { m.set_data_handle(const_cast<void*>(data)); }
-void bind(const Slot& s, void* ws) { s.mem.set_data_handle(at(ws, s)); }
+// A slot's buffer: the layer's tensor `own` where the primitive uses it directly, else scratch.
+void bind(const Slot& s, void* ws, const void* own = nullptr) {
+  s.mem.set_data_handle(s.user ? const_cast<void*>(own) : at(ws, s));
+}
 }  // namespace
 
 void OnednnConv::forward(const void* x, const float* w, const float* bias, void* y,
@@ -240,8 +256,9 @@ void OnednnConv::forward(const void* x, const float* w, const float* bias, void*
   bind(p.user_x, x);
   bind(p.user_w, w);
   bind(p.user_y, y);
-  for (const Slot* slot : {&p.f_w, &p.f_y, &p.f_scratch}) bind(*slot, ws);
-  if (!p.kept_x) bind(p.f_x, ws);
+  for (const Slot* slot : {&p.f_w, &p.f_scratch}) bind(*slot, ws);
+  bind(p.f_y, ws, y);
+  if (!p.kept_x) bind(p.f_x, ws, x);
   run(p.f_rx, s, p.user_x, p.f_x.mem);
   p.kept_from = p.kept_x ? x : nullptr;
   p.f_rw.execute(s, p.user_w, p.f_w.mem);
@@ -266,7 +283,9 @@ void OnednnConv::backward(const void* x, const float* w, const void* dy, float* 
   if (dx) {
     bind(p.user_w, w);
     bind(p.user_dx, dx);
-    for (const Slot* slot : {&p.d_dy, &p.d_w, &p.d_dx, &p.d_scratch}) bind(*slot, ws);
+    for (const Slot* slot : {&p.d_w, &p.d_scratch}) bind(*slot, ws);
+    bind(p.d_dy, ws, dy);
+    bind(p.d_dx, ws, dx);
     run(p.d_rdy, s, p.user_dy, p.d_dy.mem);
     p.d_rw.execute(s, p.user_w, p.d_w.mem);
     p.bwd_data.execute(s, {{DNNL_ARG_DIFF_DST, p.d_dy.mem},
@@ -279,14 +298,15 @@ void OnednnConv::backward(const void* x, const float* w, const void* dy, float* 
   if (dw) {
     bind(p.user_x, x);
     bind(p.user_dw, dw);
-    for (const Slot* slot : {&p.w_dy, &p.w_dw, &p.w_scratch}) bind(*slot, ws);
+    for (const Slot* slot : {&p.w_dw, &p.w_scratch}) bind(*slot, ws);
+    bind(p.w_dy, ws, dy);
     // The forward's bf16 x where it made one from this x (the bottom is unchanged between a
     // layer's forward and backward passes in a net), else a conversion now.
     const bool kept = p.kept_x && p.kept_from == x;
     if (kept)
       p.w_x.mem.set_data_handle(p.kept_x->data);
     else
-      bind(p.w_x, ws);
+      bind(p.w_x, ws, x);
     if (!kept) run(p.w_rx, s, p.user_x, p.w_x.mem);
     if (!(dx && p.share_dy)) run(p.w_rdy, s, p.user_dy, p.w_dy.mem);
     p.bwd_weights.execute(s, {{DNNL_ARG_SRC, p.w_x.mem},
@@ -306,7 +326,7 @@ struct OnednnConv::Plan {};
 OnednnConv::OnednnConv() = default;
 OnednnConv::~OnednnConv() = default;
 bool OnednnConv::available() { return false; }
-size_t OnednnConv::plan(const ConvGeometry&, int, int64_t, bool, bool, bool) {
+size_t OnednnConv::plan(const ConvGeometry&, int, int64_t, bool, bool, bool, bool, bool) {
   throw std::runtime_error("this crema was built without oneDNN: no bf16 convolution");
 }
 void OnednnConv::forward(const void*, const float*, const float*, void*, void*) const {}

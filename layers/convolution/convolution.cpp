@@ -16,9 +16,12 @@
 #include <vector>
 
 #include "conv_gemm.hpp"
+#include "conv_pointwise_channels_last.hpp"
 #include "conv_spec.hpp"
+#include "conv_weight_grad_channels_last.hpp"
 #include "crema/bf16.hpp"
 #include "crema/layer.hpp"
+#include "crema/layers/layout_bf16.hpp"
 #include "crema/layers/onednn_conv.hpp"
 #if CREMA_WITH_CUDA
 #include <memory>
@@ -38,6 +41,10 @@ class Convolution final : public crema::Layer<Convolution> {
     // bf16 input and output blobs: read and written in place by the oneDNN and 1x1 bf16 paths,
     // converted around the others (forward_cpu).
     i.cpu_storage = CREMA_DTYPE_BIT(CREMA_BFLOAT16);
+    // bf16 blobs stored N,H,W,C, each tensor on its own: the oneDNN primitives read and write
+    // them in place (no transposes); the other methods transpose around themselves.
+    if (crema::layers::layout_bf16_available())
+      i.cpu_layouts = CREMA_LAYOUT_CHANNELS_LAST | CREMA_LAYOUT_MIXED;
 #if CREMA_WITH_CUDA
     // fp16 / bf16 on the tensor cores, through cuDNN or the im2col GEMMs (conv_cudnn.hpp,
     // conv_gpu_gemm.hpp); the host asks only where the GPU has them.
@@ -119,13 +126,28 @@ class Convolution final : public crema::Layer<Convolution> {
     gemm_.set_math(c.math());
     x_bf16_ = c.bottom(0).is_bf16();
     y_bf16_ = c.top(0).is_bf16();
+    channels_last_ = c.bottom(0).channels_last() || c.top(0).channels_last();
     gemm_.set_storage(x_bf16_, y_bf16_);
     const int64_t floats = gemm_.plan(g, spec_.num_output, num, tuning_, c.num_threads());
     size_t bytes = static_cast<size_t>(std::max<int64_t>(floats, 0)) * sizeof(float);
-    onednn_ = c.math() == CREMA_BFLOAT16 && onednn_for_bf16(g);
+    // N,H,W,C tensors go to oneDNN whatever the kernel: its primitives take them as they are.
+    onednn_ = c.math() == CREMA_BFLOAT16 &&
+              (onednn_for_bf16(g) || (channels_last_ && crema::layers::OnednnConv::available()));
     if (onednn_)
-      bytes = std::max(
-          bytes, onednn_conv_.plan(g, spec_.num_output, num, spec_.bias_term, x_bf16_, y_bf16_));
+      bytes = std::max(bytes, onednn_conv_.plan(g, spec_.num_output, num, spec_.bias_term, x_bf16_,
+                                                y_bf16_, c.bottom(0).channels_last(),
+                                                c.top(0).channels_last()));
+    // 1x1 layers between N,H,W,C blobs: their gradients as two whole-batch GEMMs instead.
+    pointwise_last_ = onednn_ && c.bottom(0).channels_last() && c.top(0).channels_last() &&
+                      crema::layers::PointwiseChannelsLast::applies(g);
+    if (pointwise_last_)
+      bytes = std::max(bytes, pointwise_last_conv_.plan(g, spec_.num_output, num));
+    // Wider KxK layers between N,H,W,C blobs: dE/dW as one whole-batch GEMM instead.
+    weight_grad_last_ = onednn_ && !pointwise_last_ && c.bottom(0).channels_last() &&
+                        c.top(0).channels_last() &&
+                        crema::layers::WeightGradChannelsLast::applies(g);
+    if (weight_grad_last_)
+      bytes = std::max(bytes, weight_grad_last_conv_.plan(g, spec_.num_output, num));
     if (bytes > 0) c.request_workspace(bytes);
   }
 
@@ -136,14 +158,15 @@ class Convolution final : public crema::Layer<Convolution> {
       return onednn_conv_.forward(c.bottom(0).raw()->data, c.param(0).data(), bias, y,
                                   c.workspace<void>());
     gemm_.set_math(c.math());
-    if (gemm_.takes_storage())
+    if (gemm_.takes_storage() && !channels_last_)
       return gemm_.forward_stored(c.bottom(0).raw()->data, c.param(0).data(), bias, y,
                                   c.workspace<float>());
-    // The other methods compute on fp32 tensors: a bf16 blob is widened in and rounded out.
+    // The other methods compute on fp32 N,C,H,W tensors: a bf16 blob is widened in and rounded
+    // out (and transposed where it is N,H,W,C).
     float* y32 = y_bf16_ ? staged(&y32_, c.top(0).count()) : c.top(0).data();
     gemm_.forward(as_fp32(c.bottom(0), false, &x32_), c.param(0).data(), bias, y32,
                   c.workspace<float>());
-    if (y_bf16_) round_into(y32, c.top(0).count(), c.top(0).data_bf16());
+    if (y_bf16_) round_into(y32, c.top(0), false);
   }
 
   void backward_cpu(crema::Context& c) {
@@ -151,7 +174,9 @@ class Convolution final : public crema::Layer<Convolution> {
     const bool need_w = c.params_need_grad(), need_x = c.propagate_down(0);
     // dE/db[o] = sum_{n,oh,ow} dE/dy[n][o][oh][ow]
     if (need_w && spec_.bias_term) {
-      if (y_bf16_)
+      if (c.top(0).channels_last())
+        add_bias_grad_channels_last(c.top(0).diff_bf16(), num * out, m, c.param(1).diff());
+      else if (y_bf16_)
         add_bias_grad(c.top(0).diff_bf16(), num, m, out, c.param(1).diff());
       else
         add_bias_grad(c.top(0).diff(), num, m, out, c.param(1).diff());
@@ -161,10 +186,22 @@ class Convolution final : public crema::Layer<Convolution> {
     // dE/dW += ..., dE/dx = ... (the GEMMs and their derivation: conv_gemm.cpp)
     const bool onednn = onednn_ && c.math() == CREMA_BFLOAT16;
     gemm_.set_math(c.math());
-    if (onednn || gemm_.takes_storage()) {  // both take the tensors in their stored types
+    if (onednn || (gemm_.takes_storage() && !channels_last_)) {  // tensors as they are stored
       const void* x = c.bottom(0).raw()->data;
       const void* dy = c.top(0).raw()->diff;
       void* dx = need_x ? c.bottom(0).raw()->diff : nullptr;
+      if (onednn && pointwise_last_)
+        return pointwise_last_conv_.backward(static_cast<const uint16_t*>(x), c.param(0).data(),
+                                             static_cast<const uint16_t*>(dy), dw,
+                                             static_cast<uint16_t*>(dx), c.workspace<void>());
+      if (onednn && weight_grad_last_) {  // dE/dx by oneDNN, then dE/dW in the same workspace
+        onednn_conv_.backward(x, c.param(0).data(), dy, nullptr, dx, c.workspace<void>());
+        if (dw)
+          weight_grad_last_conv_.accumulate(static_cast<const uint16_t*>(x),
+                                            static_cast<const uint16_t*>(dy), dw,
+                                            c.workspace<void>());
+        return;
+      }
       if (onednn)
         return onednn_conv_.backward(x, c.param(0).data(), dy, dw, dx, c.workspace<void>());
       return gemm_.backward_stored(x, c.param(0).data(), dy, dw, dx, c.workspace<float>());
@@ -173,7 +210,7 @@ class Convolution final : public crema::Layer<Convolution> {
     float* dx32 = !need_x ? nullptr : x_bf16_ ? staged(&dx32_, in_count) : c.bottom(0).diff();
     gemm_.backward(as_fp32(c.bottom(0), false, &x32_), c.param(0).data(),
                    as_fp32(c.top(0), true, &y32_), dw, dx32, c.workspace<float>());
-    if (need_x && x_bf16_) round_into(dx32, in_count, c.bottom(0).diff_bf16());
+    if (need_x && x_bf16_) round_into(dx32, c.bottom(0), true);
   }
 
 #if CREMA_WITH_CUDA
@@ -307,15 +344,39 @@ class Convolution final : public crema::Layer<Convolution> {
     buffer->resize(static_cast<size_t>(count));
     return buffer->data();
   }
-  static void round_into(const float* x, int64_t n, uint16_t* out) {
-    crema::parallel_for(n, 1 << 15,
+  // dE/db[o] += sum_p dy[p][o] over the rows of an N,H,W,C dy (bf16), channels in blocks so
+  // that each block's rows are read as runs.
+  static void add_bias_grad_channels_last(const uint16_t* dy, int64_t rows, int64_t m, float* db) {
+    constexpr int64_t kBlock = 32;
+    crema::parallel_for((m + kBlock - 1) / kBlock, 1, [&](int64_t b, int64_t e) {
+      for (int64_t o0 = b * kBlock; o0 < std::min(m, e * kBlock); o0 += kBlock) {
+        const int64_t width = std::min(kBlock, m - o0);
+        float acc[kBlock] = {};
+        for (int64_t p = 0; p < rows; ++p)
+          for (int64_t k = 0; k < width; ++k) acc[k] += crema::bf16_to_float(dy[p * m + o0 + k]);
+        for (int64_t k = 0; k < width; ++k) db[o0 + k] += acc[k];
+      }
+    });
+  }
+  // fp32 N,C,H,W values x into tensor t's data (or diff): rounded where it is bf16, transposed
+  // too where it is N,H,W,C.
+  static void round_into(const float* x, const crema::TensorView& t, bool diff) {
+    uint16_t* out = diff ? t.diff_bf16() : t.data_bf16();
+    if (t.channels_last())
+      return crema::layers::transpose_planes(x, false, t.dim(0), t.dim(1), t.count(2), out, true);
+    crema::parallel_for(t.count(), 1 << 15,
                         [&](int64_t b, int64_t e) { crema::store_bf16(out + b, x + b, e - b); });
   }
-  // A tensor's data (or diff) as fp32: itself, or widened into `buffer` where it is bf16.
+  // A tensor's data (or diff) as fp32 N,C,H,W: itself, or widened (and transposed where it is
+  // N,H,W,C) into `buffer` where it is bf16.
   static const float* as_fp32(const crema::TensorView& t, bool diff, std::vector<float>* buffer) {
     if (!t.is_bf16()) return diff ? t.diff() : t.data();
     const uint16_t* x = diff ? t.diff_bf16() : t.data_bf16();
     float* out = staged(buffer, t.count());
+    if (t.channels_last()) {
+      crema::layers::transpose_planes(x, true, t.dim(0), t.count(2), t.dim(1), out, false);
+      return out;
+    }
     crema::parallel_for(t.count(), 1 << 15, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) out[i] = crema::bf16_to_float(x[i]);
     });
@@ -329,7 +390,12 @@ class Convolution final : public crema::Layer<Convolution> {
   crema::layers::ConvGemm gemm_;
   bool onednn_ = false;  // bf16 through oneDNN (planned in reshape): onednn_conv_ is ready
   bool x_bf16_ = false, y_bf16_ = false;  // the bottom's / top's storage (reshape)
-  std::vector<float> x32_, y32_, dx32_;   // bf16 tensors widened for the fp32 methods
+  bool channels_last_ = false;            // either stored N,H,W,C (reshape)
+  bool pointwise_last_ = false;           // 1x1 gradients by pointwise_last_conv_ (reshape)
+  crema::layers::PointwiseChannelsLast pointwise_last_conv_;
+  bool weight_grad_last_ = false;  // KxK dE/dW by weight_grad_last_conv_ (reshape)
+  crema::layers::WeightGradChannelsLast weight_grad_last_conv_;
+  std::vector<float> x32_, y32_, dx32_;  // bf16 tensors widened for the fp32 methods
   crema::layers::OnednnConv onednn_conv_;
 #if CREMA_WITH_CUDA
   bool gpu_ready_ = false, cudnn_on_ = false;

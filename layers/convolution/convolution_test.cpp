@@ -704,3 +704,54 @@ TEST(Convolution, Bf16GradientsUseRoundedOperandsAndFp32Sums) {
       });
   if (!ran) GTEST_SKIP() << "no bf16 on this CPU or build (crema computes in fp32 there)";
 }
+
+// Between N,H,W,C bf16 blobs (ABI 1.6) every method reads and writes the tensors in that order:
+// oneDNN's primitives in place, the whole-batch 1x1 GEMMs (strided ones gather and scatter), and
+// dE/dW as one GEMM over im2col rows for layers of 128 channels or more. Each result against the
+// double reference of bf16-rounded operands: y and dE/dx are stored in bf16 (within 2^-8 of
+// each value, plus fp32 summation), dE/dW in fp32 (within 1e-5 of the magnitudes summed).
+TEST(Convolution, Bf16ChannelsLastGradientsOfEveryMethod) {
+  struct Case {
+    const char* body;
+    std::vector<int64_t> shape;
+    Ref ref;
+  };
+  const Case cases[] = {
+      {"num_output: 8 kernel_size: 3 pad: 1", {2, 16, 9, 11}, {3, 3, 1, 1, 1, 1, 1, 1, 1}},
+      {"num_output: 6 kernel_size: 3 pad: 1", {2, 128, 5, 4}, {3, 3, 1, 1, 1, 1, 1, 1, 1}},
+      {"num_output: 5 kernel_size: 3 stride: 2 pad: 1",
+       {2, 130, 7, 6},
+       {3, 3, 1, 1, 2, 2, 1, 1, 1}},
+      {"num_output: 6 kernel_size: 1", {3, 32, 5, 7}, {1, 1, 0, 0, 1, 1, 1, 1, 1}},
+      {"num_output: 12 kernel_size: 1 stride: 2", {2, 24, 7, 7}, {1, 1, 0, 0, 2, 2, 1, 1, 1}},
+      {"num_output: 8 kernel_size: 1 group: 2", {2, 12, 5, 6}, {1, 1, 0, 0, 1, 1, 1, 1, 2}}};
+  for (const Case& c : cases) {
+    crema::testing::HarnessOptions opt;
+    opt.math = 1;     // CREMA_BFLOAT16
+    opt.storage = 1;  // bf16 blobs
+    opt.channels_last = true;
+    LayerHarness h(conv(std::string(c.body) + kFillers), {c.shape}, opt);
+    if (h.math() != 1 || !h.stores_in(1) || !h.takes_channels_last())
+      GTEST_SKIP() << "no bf16 N,H,W,C on this CPU or build";
+    h.fill_gaussian(0, 1.0);
+    h.forward();
+    std::vector<double> mag;
+    const std::vector<float> want_y = reference(h, c.ref, true, true, &mag);
+    for (size_t i = 0; i < want_y.size(); ++i)
+      ASSERT_LE(std::fabs(h.top_data(0)[i] - want_y[i]), std::fabs(want_y[i]) / 256 + 1e-5 * mag[i])
+          << "y[" << i << "] of " << c.body;
+    std::mt19937 rng(5);
+    std::normal_distribution<float> normal(0.f, 1.f);
+    for (int64_t i = 0; i < h.count(h.top_shape(0)); ++i) h.top_diff(0)[i] = normal(rng);
+    h.zero_param_diffs();
+    h.backward();
+    const RefGrads want = reference_grads(h, c.ref, true);
+    for (size_t i = 0; i < want.dx.size(); ++i)
+      ASSERT_LE(std::fabs(h.bottom_diff(0)[i] - want.dx[i]),
+                std::fabs(want.dx[i]) / 256 + 1e-5 * want.dx_mag[i])
+          << "dE/dx[" << i << "] of " << c.body;
+    for (size_t i = 0; i < want.dw.size(); ++i)
+      ASSERT_LE(std::fabs(h.param_diff(0)[i] - want.dw[i]), 1e-5 * want.dw_mag[i] + 1e-30)
+          << "dE/dW[" << i << "] of " << c.body;
+  }
+}

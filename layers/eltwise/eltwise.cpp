@@ -25,6 +25,8 @@ class Eltwise final : public crema::Layer<Eltwise> {
     i.min_bottoms = 2;
     i.max_bottoms = -1;
     i.cpu_storage = CREMA_DTYPE_BIT(CREMA_BFLOAT16);
+    // Element by element: any memory order, the host keeps all the tensors in one.
+    i.cpu_layouts = CREMA_LAYOUT_CHANNELS_LAST;
     return i;
   }
   explicit Eltwise(const crema::Params& p)

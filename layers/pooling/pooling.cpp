@@ -24,6 +24,8 @@
 #include <vector>
 
 #include "crema/layer.hpp"
+#include "crema/layers/layout_bf16.hpp"
+#include "pooling_channels_last.hpp"
 #include "pooling_gpu.hpp"
 #include "pooling_storage.hpp"
 
@@ -33,6 +35,11 @@ class Pooling final : public crema::Layer<Pooling> {
     crema::LayerInfo i{"Pooling", "pooling_param"};
     i.max_tops = 2;  // MAX: optional mask top
     i.cpu_storage = CREMA_DTYPE_BIT(CREMA_BFLOAT16);
+    // N,H,W,C bf16 tensors, each on its own: the kernels index planes, so such a tensor is read
+    // through a transposed copy and written through one (at a ResNet's ends only: the stem's
+    // max pooling and the global average pooling, where a net's trunk meets its classifier).
+    if (crema::layers::layout_bf16_available())
+      i.cpu_layouts = CREMA_LAYOUT_CHANNELS_LAST | CREMA_LAYOUT_MIXED;
     return i;
   }
 
@@ -96,6 +103,10 @@ class Pooling final : public crema::Layer<Pooling> {
     const crema::Shape shape{x.dim(0), x.dim(1), out_h_, out_w_};
     for (int t = 0; t < c.num_top(); ++t) c.top(t).set_shape(shape);
     if (method_ == "MAX" && c.num_top() == 1) mask_.resize(c.top(0).count());
+    // An N,H,W,C bottom pooled in that order where the output needs no transposing either (an
+    // N,H,W,C top, or a 1x1 one) and no mask top; otherwise as_planes transposes around.
+    native_last_ = x.channels_last() && c.num_top() == 1 &&
+                   (c.top(0).channels_last() || out_h_ * out_w_ == 1);
     CREMA_CHECK(c.num_top() == 1 || !c.top(1).is_bf16() || h_ * w_ <= 257,
                 "a bf16 mask top holds flat indices exactly only up to 256, but this bottom's "
                 "planes are "
@@ -103,11 +114,19 @@ class Pooling final : public crema::Layer<Pooling> {
   }
 
   void forward_cpu(crema::Context& c) {
+    if (native_last_)
+      return c.bottom(0).visit([&](auto* x, auto*) {
+        c.top(0).visit([&](auto* y, auto*) {
+          crema::layers::pooling::forward_channels_last(windows_of(c), method_ == "MAX", x, y,
+                                                        mask_.data());
+        });
+      });
     const bool mask_top = c.num_top() > 1;
-    c.bottom(0).visit([&](auto* x, auto*) {
-      c.top(0).visit([&](auto* y, auto*) {
+    as_planes(c.bottom(0), kData, kRead, &copies_[0], [&](auto* x) {
+      as_planes(c.top(0), kData, kWrite, &copies_[1], [&](auto* y) {
         if (mask_top)
-          c.top(1).visit([&](auto* m, auto*) { forward_planes(c, x, y, m); });
+          as_planes(c.top(1), kData, kWrite, &copies_[2],
+                    [&](auto* m) { forward_planes(c, x, y, m); });
         else
           forward_planes(c, x, y, mask_.data());
       });
@@ -116,14 +135,48 @@ class Pooling final : public crema::Layer<Pooling> {
 
   void backward_cpu(crema::Context& c) {
     if (!c.propagate_down(0)) return;
-    c.top(0).visit([&](auto*, auto* dy) {
-      c.bottom(0).visit([&](auto*, auto* dx) {
+    if (native_last_)
+      return c.top(0).visit([&](auto*, auto* dy) {
+        c.bottom(0).visit([&](auto*, auto* dx) {
+          crema::layers::pooling::backward_channels_last(windows_of(c), method_ == "MAX", dy, dx,
+                                                         mask_.data());
+        });
+      });
+    as_planes(c.top(0), kDiff, kRead, &copies_[1], [&](auto* dy) {
+      as_planes(c.bottom(0), kDiff, kWrite, &copies_[0], [&](auto* dx) {
         if (c.num_top() > 1)
-          c.top(1).visit([&](auto* m, auto*) { backward_planes(c, dy, dx, m); });
+          as_planes(c.top(1), kData, kRead, &copies_[2],
+                    [&](auto* m) { backward_planes(c, dy, dx, m); });
         else
           backward_planes(c, dy, dx, static_cast<const int32_t*>(mask_.data()));
       });
     });
+  }
+
+  crema::layers::pooling::Windows windows_of(const crema::Context& c) const {
+    return {
+        c.bottom(0).dim(0), c.bottom(0).dim(1), h_,           w_,         out_h_,     out_w_,
+        hs_.data(),         he_.data(),         hdiv_.data(), ws_.data(), we_.data(), wdiv_.data()};
+  }
+
+  enum Part { kData, kDiff };
+  enum Use { kRead, kWrite };
+  // Calls fn with tensor t's data (or diff) as N,C,H,W values of its storage type: the tensor's
+  // own, or for an N,H,W,C tensor a copy transposed in before fn (kRead) or back out after it
+  // (kWrite).
+  template <class Fn>
+  static void as_planes(const crema::TensorView& t, Part part, Use use, std::vector<uint16_t>* copy,
+                        const Fn& fn) {
+    if (!t.channels_last())
+      return t.visit([&](auto* data, auto* diff) { fn(part == kDiff ? diff : data); });
+    uint16_t* own = part == kDiff ? t.diff_bf16() : t.data_bf16();
+    const int64_t num = t.dim(0), channels = t.dim(1), plane = t.count(2);
+    copy->resize(static_cast<size_t>(t.count()));
+    if (use == kRead)
+      crema::layers::transpose_planes(own, true, num, plane, channels, copy->data(), true);
+    fn(copy->data());
+    if (use == kWrite)
+      crema::layers::transpose_planes(copy->data(), true, num, channels, plane, own, true);
   }
 
 #if CREMA_WITH_CUDA
@@ -338,6 +391,8 @@ class Pooling final : public crema::Layer<Pooling> {
   int64_t h_ = 0, w_ = 0, out_h_ = 0, out_w_ = 0;
   std::vector<int64_t> hs_, he_, hdiv_, ws_, we_, wdiv_;
   std::vector<int32_t> mask_;
+  bool native_last_ = false;         // pooled in N,H,W,C order (pooling_channels_last.hpp)
+  std::vector<uint16_t> copies_[3];  // N,C,H,W copies of N,H,W,C bottom, top and mask (as_planes)
 #if CREMA_WITH_CUDA
   PoolingGpu gpu_{engine_};
 #endif

@@ -418,14 +418,24 @@ PoolReference reference(const PoolCase& c, const std::vector<double>& x,
   return r;
 }
 
-void check_storage(const PoolCase& c, bool bottom_bf16, bool top_bf16, bool mask_top = false) {
+// channels_last: the bf16 tensors stored N,H,W,C (ABI 1.6); ties: inputs drawn from -2..1, so
+// that most windows hold several maxima and MAX must route each gradient to the first.
+void check_storage(const PoolCase& c, bool bottom_bf16, bool top_bf16, bool mask_top = false,
+                   bool channels_last = false, bool ties = false) {
   HarnessOptions o;
   o.bottom_storage = {bottom_bf16 ? kBf16 : 0};
   o.top_storage = {top_bf16 ? kBf16 : 0, top_bf16 ? kBf16 : 0};
+  o.channels_last = channels_last;
   LayerHarness h(pool(c.body) + (mask_top ? " top: 'y' top: 'mask'" : ""), {c.shape}, o);
   ASSERT_TRUE(h.stores_in(kBf16));
+  if (channels_last) {
+    ASSERT_TRUE(h.takes_channels_last());
+  }
   h.fill_gaussian(0, 1.0, 0.0, 13);
   const int64_t n = h.count(c.shape);
+  std::mt19937 rng(5);
+  if (ties)
+    for (int64_t i = 0; i < n; ++i) h.bottom_data(0)[i] = float(int(rng() % 4) - 2);
   std::vector<double> x(n);
   for (int64_t i = 0; i < n; ++i)
     x[i] = bottom_bf16 ? bf16(h.bottom_data(0)[i]) : h.bottom_data(0)[i];
@@ -439,7 +449,8 @@ void check_storage(const PoolCase& c, bool bottom_bf16, bool top_bf16, bool mask
   }
   const PoolReference r = reference(c, x, dy);
   const std::string where = c.body + (bottom_bf16 ? ", bf16 bottom" : ", fp32 bottom") +
-                            (top_bf16 ? ", bf16 top" : ", fp32 top");
+                            (top_bf16 ? ", bf16 top" : ", fp32 top") +
+                            (channels_last ? ", N,H,W,C" : "") + (ties ? ", ties" : "");
   ASSERT_EQ(h.top_shape(0), (Shape{c.shape[0], c.shape[1], r.out_h, r.out_w})) << where;
   for (int64_t i = 0; i < m; ++i) {
     ASSERT_TRUE(stored_as(top_bf16, h.top_data(0)[i], r.y[i])) << where << " y[" << i << "]";
@@ -469,6 +480,20 @@ TEST(Pooling, Bf16StorageAgainstDoubleReference) {
     check_storage(c, true, false);
     check_storage(c, false, true);
   }
+}
+
+// N,H,W,C bf16 tensors: pooled in that order where the top is N,H,W,C or 1x1, through transposed
+// copies where it is not (an fp32 top, a mask top); the same reference either way.
+TEST(Pooling, Bf16ChannelsLastAgainstDoubleReference) {
+  if (!crema::testing::LayerHarness(pool("pool: MAX kernel_size: 2"), {{1, 1, 2, 2}})
+           .takes_channels_last())
+    GTEST_SKIP() << "this CPU lacks AVX512_BF16: no N,H,W,C tensors";
+  for (const PoolCase& c : kStorageCases)
+    for (bool ties : {false, true}) {
+      check_storage(c, true, true, false, true, ties);
+      check_storage(c, true, false, false, true, ties);
+      if (!c.ave) check_storage(c, true, true, true, true, ties);
+    }
 }
 
 TEST(Pooling, Bf16MaskTopHoldsIndicesUpTo256) {

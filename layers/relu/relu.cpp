@@ -88,6 +88,8 @@ class ReLU final : public crema::Layer<ReLU> {
     crema::LayerInfo i{"ReLU", "relu_param"};
     i.flags = CREMA_LAYER_IN_PLACE;
     i.cpu_storage = CREMA_DTYPE_BIT(CREMA_BFLOAT16);
+    // Element by element: any memory order, the host keeps all the tensors in one.
+    i.cpu_layouts = CREMA_LAYOUT_CHANNELS_LAST;
     return i;
   }
   explicit ReLU(const crema::Params& p) : slope_(p.get<float>("relu_param.negative_slope")) {}

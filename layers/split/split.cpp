@@ -24,6 +24,8 @@ class Split final : public crema::Layer<Split> {
     i.max_tops = -1;
     i.flags = CREMA_LAYER_SHARES_DATA;
     i.cpu_storage = CREMA_DTYPE_BIT(CREMA_BFLOAT16);
+    // Element by element: any memory order, the host keeps all the tensors in one.
+    i.cpu_layouts = CREMA_LAYOUT_CHANNELS_LAST;
     return i;
   }
   explicit Split(const crema::Params&) {}

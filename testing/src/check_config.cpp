@@ -147,23 +147,32 @@ std::vector<CheckResult> check_config(const DeclaredConfig& c, const CheckOption
   // ("cpu bf16 storage, bf16 math"): the paths that read bf16 tensors in place.
   if (o.cpu && o.narrower) {
     std::vector<int> types, maths;
+    bool probe_channels_last = false;
     try {
       opt.gpu = false;
       LayerHarness probe(c.layer_text, shapes, opt);
       types = probe.narrower_storage();
       maths = probe.narrower_math();
+      probe_channels_last = probe.takes_channels_last();
     } catch (const std::exception&) {
       // the fp32 check reports it
     }
+    // The same with the 4-D tensors stored N,H,W,C where the layer takes that order too
+    // ("cpu bf16 storage, N,H,W,C").
     for (int storage : types)
-      for (int math : {int{CREMA_FLOAT32}, int{CREMA_BFLOAT16}}) {
-        if (math && std::find(maths.begin(), maths.end(), math) == maths.end()) continue;
-        out.push_back(within_tolerance(
-            math ? "cpu bf16 storage, bf16 math" : "cpu bf16 storage", "fp32 storage", [&] {
-              HarnessOptions with_math = opt;
-              with_math.math = math;
-              return max_storage_disagreement(c.layer_text, shapes, with_math, storage, 3, c.input);
-            }));
+      for (bool last : {false, true}) {
+        if (last && !probe_channels_last) continue;
+        for (int math : {int{CREMA_FLOAT32}, int{CREMA_BFLOAT16}}) {
+          if (math && std::find(maths.begin(), maths.end(), math) == maths.end()) continue;
+          const std::string check = std::string("cpu bf16 storage") + (math ? ", bf16 math" : "") +
+                                    (last ? ", N,H,W,C" : "");
+          out.push_back(within_tolerance(check, "fp32 storage", [&] {
+            HarnessOptions narrow = opt;
+            narrow.math = math;
+            narrow.channels_last = last;
+            return max_storage_disagreement(c.layer_text, shapes, narrow, storage, 3, c.input);
+          }));
+        }
       }
   }
   if (!o.gpu) return out;

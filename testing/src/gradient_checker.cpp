@@ -209,6 +209,7 @@ double max_storage_disagreement(const std::string& layer_text,
   fp32_opt.storage = 0;
   fp32_opt.bottom_storage.clear();
   fp32_opt.top_storage.clear();
+  fp32_opt.channels_last = false;
   narrow_opt.storage = storage;
   LayerHarness fp32(layer_text, bottom_shapes, fp32_opt),
       narrow(layer_text, bottom_shapes, narrow_opt);

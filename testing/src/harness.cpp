@@ -85,6 +85,27 @@ struct LayerHarness::Impl {
   HarnessOptions options;
 };
 
+namespace {
+// The net's rule for one layer (Net::plan_channels_last): its 4-D bf16 tensors go N,H,W,C where
+// it declared that order, and only if all its 4-D tensors are bf16 unless it declared MIXED. Tops
+// are 4-D where the bottoms are (their shapes come only with reshape).
+void set_channels_last(const LayerInstance& layer, const std::vector<crema::Tensor*>& bottoms,
+                       const std::vector<crema::Tensor*>& tops) {
+  const uint32_t layouts = layer.cpu_layouts();
+  if (!(layouts & CREMA_LAYOUT_CHANNELS_LAST)) return;
+  std::vector<crema::Tensor*> four_d;
+  for (crema::Tensor* t : bottoms)
+    if (t->ndim() == 4) four_d.push_back(t);
+  if (!four_d.empty())
+    for (crema::Tensor* t : tops) four_d.push_back(t);
+  bool all_bf16 = true;
+  for (crema::Tensor* t : four_d) all_bf16 = all_bf16 && t->dtype() == CREMA_BFLOAT16;
+  if (!all_bf16 && !(layouts & CREMA_LAYOUT_MIXED)) return;
+  for (crema::Tensor* t : four_d)
+    if (t->dtype() == CREMA_BFLOAT16) t->set_channels_last(true);
+}
+}  // namespace
+
 LayerHarness::LayerHarness(const std::string& layer_text, const std::vector<Shape>& bottom_shapes,
                            const HarnessOptions& options)
     : impl_(new Impl) {
@@ -132,6 +153,7 @@ LayerHarness::LayerHarness(const std::string& layer_text, const std::vector<Shap
   }
   for (auto& t : s.layer_bottoms) s.bvec.push_back(t.get());
   for (auto& t : s.layer_tops) s.tvec.push_back(t.get());
+  if (options.channels_last && !options.gpu) set_channels_last(*s.layer, s.bvec, s.tvec);
   s.exec.struct_size = sizeof(s.exec);
   s.exec.phase = options.train ? CREMA_TRAIN : CREMA_TEST;
   s.exec.device = options.gpu ? CREMA_CUDA : CREMA_CPU;
@@ -167,6 +189,10 @@ bool LayerHarness::stores_in(int type) const {
                                  static_cast<crema_device>(impl_->exec.device));
 }
 
+bool LayerHarness::takes_channels_last() const {
+  return (impl_->layer->cpu_layouts() & CREMA_LAYOUT_CHANNELS_LAST) != 0;
+}
+
 std::vector<int> LayerHarness::narrower_storage() const {
   std::vector<int> out;
   if (stores_in(CREMA_BFLOAT16)) out.push_back(CREMA_BFLOAT16);
@@ -177,9 +203,7 @@ namespace {
 // Between the accessors' fp32 tensor and the layer's narrower one (host memory; data or diff).
 void narrow_into(const crema::Tensor& from, crema::Tensor& to, bool diff) {
   if (&from == &to || from.count() == 0) return;
-  const float* x = diff ? from.host_diff() : from.host_data();
-  auto* y = static_cast<uint16_t*>(diff ? to.mutable_host_raw(true) : to.mutable_host_raw(false));
-  for (int64_t i = 0; i < from.count(); ++i) y[i] = crema::float_to_bf16(x[i]);
+  to.from_float(diff ? from.host_diff() : from.host_data(), diff);
 }
 void widen_into(const crema::Tensor& from, crema::Tensor& to, bool diff) {
   if (&from == &to || from.count() == 0) return;

@@ -154,8 +154,11 @@ class TensorView {
   }
   // The storage type of data and diff: CREMA_FLOAT32 unless the layer declared another
   // (LayerInfo::cpu_storage) and the net chose it for this tensor.
-  crema_dtype dtype() const { return static_cast<crema_dtype>(t_->dtype); }
-  bool is_bf16() const { return t_->dtype == CREMA_BFLOAT16; }
+  crema_dtype dtype() const { return static_cast<crema_dtype>(t_->dtype & CREMA_DTYPE_MASK); }
+  bool is_bf16() const { return dtype() == CREMA_BFLOAT16; }
+  // Stored N,H,W,C (dims stay N,C,H,W): only a 4-D bf16 tensor of a layer that declared
+  // LayerInfo::cpu_layouts. Element (n, c, h, w) is at ((n*H + h)*W + w)*C + c.
+  bool channels_last() const { return (t_->dtype & CREMA_CHANNELS_LAST) != 0; }
   float* data() const { return static_cast<float*>(checked(CREMA_FLOAT32, t_->data)); }
   float* diff() const { return static_cast<float*>(checked(CREMA_FLOAT32, t_->diff)); }
   // A bf16 tensor's values (crema/bf16.hpp converts them).
@@ -173,8 +176,8 @@ class TensorView {
 
  private:
   void* checked(crema_dtype want, void* p) const {
-    CREMA_CHECK(t_->dtype == want,
-                "a " << (t_->dtype == CREMA_BFLOAT16 ? "bf16" : "non-fp32") << " tensor read as "
+    CREMA_CHECK(dtype() == want,
+                "a " << (dtype() == CREMA_BFLOAT16 ? "bf16" : "non-fp32") << " tensor read as "
                      << (want == CREMA_FLOAT32 ? "fp32" : "bf16") << ": check TensorView::dtype()");
     return p;
   }
@@ -389,6 +392,10 @@ struct LayerInfo {
   // .cpu_storage): every bottom and top arrives fp32 or in a declared type, each on its own
   // (TensorView::dtype()). Minor 5.
   uint32_t cpu_storage = 0, cuda_storage = 0;
+  // Memory orders the CPU path takes its 4-D bf16 bottoms and tops in besides N,C,H,W
+  // (CREMA_LAYOUT_CHANNELS_LAST, with CREMA_LAYOUT_MIXED where they may differ per tensor;
+  // TensorView::channels_last() says which each has). Minor 6.
+  uint32_t cpu_layouts = 0;
 };
 
 // A configuration for the gradient checker (crema check-plugin, the harness's check_config and
@@ -633,6 +640,7 @@ inline crema_layer_ext layer_extension(const LayerInfo& info,
   e.onnx_export = onnx_export;
   e.cpu_storage = info.cpu_storage;
   e.cuda_storage = info.cuda_storage;
+  e.cpu_layouts = info.cpu_layouts;
   return e;
 }
 

@@ -26,7 +26,7 @@ extern "C" {
 #endif
 
 #define CREMA_ABI_MAJOR 1
-#define CREMA_ABI_MINOR 5
+#define CREMA_ABI_MINOR 6
 #define CREMA_MAX_DIMS 8
 #define CREMA_ENTRY_SYMBOL "crema_plugin_entry"
 
@@ -37,6 +37,12 @@ typedef enum crema_status { CREMA_OK = 0, CREMA_ERROR = 1 } crema_status;
  * sees is FLOAT32. BFLOAT16 tensors hold uint16_t values, the upper halves of fp32 patterns. */
 typedef enum crema_dtype { CREMA_FLOAT32 = 0, CREMA_BFLOAT16 = 1, CREMA_FLOAT16 = 2 } crema_dtype;
 #define CREMA_DTYPE_BIT(t) (1u << (t))
+/* Minor 6: memory order. A 4-D BFLOAT16 tensor of a layer that declared channels-last
+ * (crema_layer_ext.cpu_layouts) may be stored N,H,W,C: its dims stay N,C,H,W (the logical
+ * shape) and crema_tensor.dtype carries CREMA_CHANNELS_LAST beside the type, which is
+ * dtype & CREMA_DTYPE_MASK. A layer that did not declare it never sees the flag. */
+#define CREMA_DTYPE_MASK 0xff
+#define CREMA_CHANNELS_LAST 0x100
 typedef enum crema_device { CREMA_CPU = 0, CREMA_CUDA = 1 } crema_device;
 typedef enum crema_phase { CREMA_TRAIN = 0, CREMA_TEST = 1 } crema_phase;
 typedef enum crema_log_level {
@@ -378,7 +384,16 @@ typedef struct crema_layer_ext {
    * Parameter blobs and workspaces stay FLOAT32. */
   uint32_t cpu_storage;
   uint32_t cuda_storage;
+  /* Minor 6 (absent when struct_size ends before it: N,C,H,W only). Memory orders besides
+   * N,C,H,W the CPU path takes its 4-D bf16 bottoms and tops in: CREMA_LAYOUT_CHANNELS_LAST
+   * (N,H,W,C, flagged in crema_tensor.dtype). The host keeps every 4-D tensor of the layer in
+   * one order unless CREMA_LAYOUT_MIXED is set too (then each bottom and top on its own). A blob
+   * is stored channels-last only where it is bf16 and its producer and every consumer declared
+   * it. */
+  uint32_t cpu_layouts;
 } crema_layer_ext;
+#define CREMA_LAYOUT_CHANNELS_LAST 1u
+#define CREMA_LAYOUT_MIXED 2u
 
 typedef struct crema_plugin {
   uint32_t struct_size;

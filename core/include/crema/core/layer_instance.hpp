@@ -49,6 +49,9 @@ class LayerInstance {
   // bf16 as the plugin declared it (crema_layer_ext.cpu_storage) and, on the CPU, where the CPU
   // has AVX512_BF16 (without it bf16 would only add conversions to an fp32 net).
   bool stores_in(crema_dtype type, crema_device device) const;
+  // The memory orders besides N,C,H,W this layer's CPU path takes its 4-D bf16 tensors in
+  // (CREMA_LAYOUT_* bits of crema_layer_ext.cpu_layouts; 0 for plugins before ABI 1.6).
+  uint32_t cpu_layouts() const;
 
   // Declares and allocates the parameter blobs (not yet filled) and checks the blob counts.
   void setup(const std::vector<Tensor*>& bottom, const std::vector<Tensor*>& top,

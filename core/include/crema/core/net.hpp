@@ -161,6 +161,7 @@ class Net {
   void check_memory_budget() const;
   void plan_absorption();
   bool plan_storage();  // each blob's storage type on device_ (after plan_absorption); any bf16?
+  std::vector<bool> plan_channels_last(const std::vector<bool>& bf16) const;  // which go N,H,W,C
   std::string math_summary() const;  // precision_summary without the storage
   std::vector<LayerInstance*> absorbed_layers(int i) const;  // none off the CPU
   crema_exec make_exec(int layer, bool backward = false) const;

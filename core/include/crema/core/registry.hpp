@@ -36,6 +36,8 @@ struct LayerType {
   uint32_t cpu_math = 0, cuda_math = 0;
   // Storage types besides fp32 per path (crema_layer_ext, ABI minor 5).
   uint32_t cpu_storage = 0, cuda_storage = 0;
+  // Memory orders besides N,C,H,W the CPU path takes (crema_layer_ext, ABI minor 6).
+  uint32_t cpu_layouts = 0;
   // The layer's ONNX form for crema export (crema_layer_ext, ABI minor 3), or nullptr.
   int32_t (*onnx_export)(void* self, const crema_io* io, const crema_onnx_graph** graph) = nullptr;
 };

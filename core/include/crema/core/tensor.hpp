@@ -2,7 +2,9 @@
 // Tensor (Caffe's Blob): an N-d array with data and diff, each a SyncedMemory held on host and
 // device. Reshaping to fewer elements keeps the allocation; only growth reallocates. Elements are
 // float32 unless the net stores the tensor in bf16 (set_dtype; data and diff alike): the float
-// accessors refuse such a tensor, and to_float() widens it for readers (tools, Python).
+// accessors refuse such a tensor, and to_float() widens it for readers (tools, Python). A 4-D
+// bf16 tensor may be stored N,H,W,C (set_channels_last) between layers that take that order;
+// its shape stays N,C,H,W, and to_float() / from_float() speak that logical order.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -40,8 +42,14 @@ class Tensor {
   crema_dtype dtype() const { return dtype_; }
   void set_dtype(crema_dtype t);
   size_t element_bytes() const { return dtype_ == CREMA_FLOAT32 ? sizeof(float) : 2; }
-  // data (or diff) as fp32 values, widened from bf16 where the tensor stores bf16.
+  // Stored N,H,W,C: set only on 4-D bf16 tensors (the net's plan). Changing it drops the meaning
+  // of the contents (the bytes stay).
+  bool channels_last() const { return channels_last_ && dtype_ == CREMA_BFLOAT16; }
+  void set_channels_last(bool on);
+  // data (or diff) as fp32 values in N,C,H,W order, widened from bf16 where the tensor stores
+  // bf16; from_float() writes count() such values back (rounded and reordered as stored).
   std::vector<float> to_float(bool diff = false) const;
+  void from_float(const float* values, bool diff = false);
 
   const float* host_data() const;
   const float* host_diff() const;
@@ -82,6 +90,7 @@ class Tensor {
   const float* checked_fp32(const void* p) const;
   Shape shape_;
   crema_dtype dtype_ = CREMA_FLOAT32;
+  bool channels_last_ = false;
   int64_t count_ = 0;
   int64_t capacity_ = 0;
   std::shared_ptr<SyncedMemory> data_, diff_;

@@ -40,6 +40,10 @@ struct HarnessOptions {
   // its tops back, backward() likewise the top gradients and the bottom gradients.
   int storage = 0;
   std::vector<int> bottom_storage, top_storage;
+  // The layer's 4-D bf16 tensors stored N,H,W,C, as a net stores them between layers that all
+  // declared that order (crema_layer_ext.cpu_layouts; a layer without CREMA_LAYOUT_MIXED only
+  // where all its 4-D tensors are bf16). The accessors stay N,C,H,W fp32.
+  bool channels_last = false;
 };
 
 // How a configuration's inputs are drawn (every bottom alike).
@@ -101,6 +105,8 @@ class LayerHarness {
   // Whether the layer takes tensors stored in `type` on this harness's device (and machine), and
   // the narrower storage types it does.
   bool stores_in(int type) const;
+  // Whether the layer takes 4-D bf16 tensors N,H,W,C on the CPU (crema_layer_ext.cpu_layouts).
+  bool takes_channels_last() const;
   std::vector<int> narrower_storage() const;
 
  private:

@@ -45,6 +45,8 @@ void nhwc_to_nchw(const float* xt, int num, int channels, int64_t plane, const f
                   float* x);
 // xt: `num` N,H,W,C images -> col (num*OH*OW rows of C*KH*KW floats).
 void im2col_nhwc(const float* xt, int num, const ConvGeometry& g, float* col);
+// The same for bf16 images (uint16_t values copied as they are; padding 0).
+void im2col_nhwc(const uint16_t* xt, int num, const ConvGeometry& g, uint16_t* col);
 // The adjoint: writes every element of the `num` N,H,W,C images in xt.
 void col2im_nhwc(const float* col, int num, const ConvGeometry& g, float* xt);
 

@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// The gradients of a 1x1 convolution (one group, no padding, any stride) on N,H,W,C bf16 tensors
+// (ABI 1.6 channels-last blobs): there every image's pixels are rows of channels, so the whole
+// batch is one GEMM per gradient, on the host's bf16 GEMM (AMX where the CPU has it):
+//   dE/dW[o][c] += sum_p dy[p][o] x[p][c]        dE/dx[p][c] = sum_o dy[p][o] W[o][c]
+// over the output pixels p of every image; a strided layer gathers its sampled input pixels
+// into a buffer first and scatters dE/dx back (zero at the pixels it skips). Measured on
+// ResNet-50 (BENCHMARKS.md): oneDNN 2.6's dE/dW for these layers took 2-5x its forward.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "crema/layers/im2col.hpp"
+
+namespace crema::layers {
+
+class PointwiseChannelsLast {
+ public:
+  // Whether g is such a layer and the host has the GEMMs it needs.
+  static bool applies(const ConvGeometry& g);
+  // For `num` images into num_output channels; returns the workspace bytes backward needs.
+  size_t plan(const ConvGeometry& g, int num_output, int64_t num);
+  // dw += dE/dW when dw is set; dx = dE/dx when dx is set. x, dy, dx N,H,W,C bf16; w, dw fp32.
+  void backward(const uint16_t* x, const float* w, const uint16_t* dy, float* dw, uint16_t* dx,
+                void* ws) const;
+
+ private:
+  bool strided() const { return g_.stride_h != 1 || g_.stride_w != 1; }
+  // Between an image's input pixels and the sampled ones (rows of `channels` values).
+  void gather(const uint16_t* x, uint16_t* rows) const;
+  void scatter(const uint16_t* rows, uint16_t* dx) const;
+  ConvGeometry g_;
+  int num_output_ = 0;
+  int64_t num_ = 0;
+};
+
+}  // namespace crema::layers
