@@ -128,7 +128,8 @@ def test_a_blob_stored_in_bf16_reads_as_a_read_only_fp32_copy(tmp_path):
     # bf16 keeps 8 significant bits: every value has zeros in its low 16 bits.
     assert np.all(c.view(np.uint32) & 0xFFFF == 0)
     assert np.all(c >= 0)  # after the ReLU
-    # The pooled output (the net's output) stays fp32 and equals the mean of the stored values.
+    # The pooled output (the net's output) stays fp32 and equals the mean of the stored values:
+    # "c" is stored N,H,W,C (every layer on it declares that order), and reads N,C,H,W.
     np.testing.assert_allclose(net.blobs["p"].data[:, :, 0, 0], c.mean(axis=(2, 3)), rtol=1e-6)
     with pytest.raises(ValueError, match="stored in bf16"):
         net.blobs["c"].data = np.zeros(c.shape, np.float32)
