@@ -578,24 +578,33 @@ TEST(Convolution, GpuIm2colChunksGiveTheSameResult) {
 // a grouped 1x1; each through both engines (oneDNN for kernels over 1x1, bf16 GEMMs for 1x1) and
 // each one forced (CREMA_CONV_BF16). fn(h, ref, what) gets a harness in bf16 with its input
 // drawn. Returns false where this CPU or build has no bf16 (the caller skips).
+struct Bf16Case {
+  const char* body;
+  std::vector<int64_t> shape;
+  Ref ref;
+};
+const Bf16Case kBf16ThreeByThree{
+    "num_output: 8 kernel_size: 3 pad: 1", {2, 16, 9, 11}, {3, 3, 1, 1, 1, 1, 1, 1, 1}};
+const Bf16Case kBf16OneByOne{
+    "num_output: 6 kernel_size: 1", {3, 32, 5, 7}, {1, 1, 0, 0, 1, 1, 1, 1, 1}};
+const Bf16Case kBf16StridedOneByOne{
+    "num_output: 12 kernel_size: 1 stride: 2", {2, 24, 7, 7}, {1, 1, 0, 0, 2, 2, 1, 1, 1}};
+const Bf16Case kBf16GroupedOneByOne{
+    "num_output: 8 kernel_size: 1 group: 2", {2, 12, 5, 6}, {1, 1, 0, 0, 1, 1, 1, 1, 2}};
+
 template <class Fn>
 bool for_each_bf16_layer(const Fn& fn) {
-  struct Case {
-    const char* body;
-    std::vector<int64_t> shape;
-    Ref ref;
-  };
-  const Case cases[] = {
-      {"num_output: 8 kernel_size: 3 pad: 1", {2, 16, 9, 11}, {3, 3, 1, 1, 1, 1, 1, 1, 1}},
-      {"num_output: 6 kernel_size: 1", {3, 32, 5, 7}, {1, 1, 0, 0, 1, 1, 1, 1, 1}},
+  const Bf16Case cases[] = {
+      kBf16ThreeByThree,
+      kBf16OneByOne,
       {"num_output: 6 kernel_h: 3 kernel_w: 2 stride: 2 dilation: 2 group: 2 pad: 1",
        {2, 8, 9, 8},
        {3, 2, 1, 1, 2, 2, 2, 2, 2}},
-      {"num_output: 12 kernel_size: 1 stride: 2", {2, 24, 7, 7}, {1, 1, 0, 0, 2, 2, 1, 1, 1}},
-      {"num_output: 8 kernel_size: 1 group: 2", {2, 12, 5, 6}, {1, 1, 0, 0, 1, 1, 1, 1, 2}}};
+      kBf16StridedOneByOne,
+      kBf16GroupedOneByOne};
   for (const char* engine : {"", "onednn", "gemm"}) {
     if (*engine) setenv("CREMA_CONV_BF16", engine, 1);
-    for (const Case& c : cases) {
+    for (const Bf16Case& c : cases) {
       crema::testing::HarnessOptions opt;
       opt.math = 1;  // CREMA_BFLOAT16
       LayerHarness h(conv(std::string(c.body) + kFillers), {c.shape}, opt);
@@ -711,21 +720,16 @@ TEST(Convolution, Bf16GradientsUseRoundedOperandsAndFp32Sums) {
 // double reference of bf16-rounded operands: y and dE/dx are stored in bf16 (within 2^-8 of
 // each value, plus fp32 summation), dE/dW in fp32 (within 1e-5 of the magnitudes summed).
 TEST(Convolution, Bf16ChannelsLastGradientsOfEveryMethod) {
-  struct Case {
-    const char* body;
-    std::vector<int64_t> shape;
-    Ref ref;
-  };
-  const Case cases[] = {
-      {"num_output: 8 kernel_size: 3 pad: 1", {2, 16, 9, 11}, {3, 3, 1, 1, 1, 1, 1, 1, 1}},
+  const Bf16Case cases[] = {
+      kBf16ThreeByThree,
       {"num_output: 6 kernel_size: 3 pad: 1", {2, 128, 5, 4}, {3, 3, 1, 1, 1, 1, 1, 1, 1}},
       {"num_output: 5 kernel_size: 3 stride: 2 pad: 1",
        {2, 130, 7, 6},
        {3, 3, 1, 1, 2, 2, 1, 1, 1}},
-      {"num_output: 6 kernel_size: 1", {3, 32, 5, 7}, {1, 1, 0, 0, 1, 1, 1, 1, 1}},
-      {"num_output: 12 kernel_size: 1 stride: 2", {2, 24, 7, 7}, {1, 1, 0, 0, 2, 2, 1, 1, 1}},
-      {"num_output: 8 kernel_size: 1 group: 2", {2, 12, 5, 6}, {1, 1, 0, 0, 1, 1, 1, 1, 2}}};
-  for (const Case& c : cases) {
+      kBf16OneByOne,
+      kBf16StridedOneByOne,
+      kBf16GroupedOneByOne};
+  for (const Bf16Case& c : cases) {
     crema::testing::HarnessOptions opt;
     opt.math = 1;     // CREMA_BFLOAT16
     opt.storage = 1;  // bf16 blobs

@@ -16,6 +16,7 @@
 #include "crema/core/precision.hpp"
 #include "crema/core/prototxt.hpp"
 #include "crema/core/registry.hpp"
+#include "largest_difference.hpp"
 
 namespace crema {
 namespace {
@@ -150,24 +151,16 @@ TEST(ChannelsLast, TrainsLikeChannelsFirst) {
   EXPECT_NEAR(loss_last, loss_first, 1e-2 * std::fabs(loss_first));
   for (const char* name : {"c0", "c2", "sum"}) {
     const std::vector<float> a = last.blob(name)->to_float(), b = first.blob(name)->to_float();
-    double worst = 0, scale = 0;
-    for (size_t i = 0; i < a.size(); ++i) {
-      worst = std::max(worst, double(std::fabs(a[i] - b[i])));
-      scale = std::max(scale, double(std::fabs(b[i])));
-    }
-    EXPECT_LE(worst, 2e-2 * scale) << name;
+    const LargestDifference d = largest_difference(a.data(), b.data(), first.blob(name)->count());
+    EXPECT_LE(d.worst, 2e-2 * d.scale) << name;
   }
   ASSERT_EQ(last.learnable_params().size(), first.learnable_params().size());
   for (size_t k = 0; k < last.learnable_params().size(); ++k) {
     const Tensor& a = *last.learnable_params()[k].tensor;
     const Tensor& b = *first.learnable_params()[k].tensor;
-    double worst = 0, scale = 0;
-    for (int64_t i = 0; i < a.count(); ++i) {
-      worst = std::max(worst, double(std::fabs(a.host_diff()[i] - b.host_diff()[i])));
-      scale = std::max(scale, double(std::fabs(b.host_diff()[i])));
-    }
-    EXPECT_GT(scale, 0) << first.learnable_params()[k].label;
-    EXPECT_LE(worst, 3e-2 * scale) << first.learnable_params()[k].label;
+    const LargestDifference d = largest_difference(a.host_diff(), b.host_diff(), b.count());
+    EXPECT_GT(d.scale, 0) << first.learnable_params()[k].label;
+    EXPECT_LE(d.worst, 3e-2 * d.scale) << first.learnable_params()[k].label;
   }
 }
 

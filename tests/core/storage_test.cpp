@@ -15,6 +15,7 @@
 #include "crema/core/precision.hpp"
 #include "crema/core/prototxt.hpp"
 #include "crema/core/registry.hpp"
+#include "largest_difference.hpp"
 
 namespace crema {
 namespace {
@@ -143,13 +144,9 @@ TEST(Storage, Bf16BlobsTrainLikeFp32Blobs) {
   for (size_t k = 0; k < wide.learnable_params().size(); ++k) {
     const Tensor& a = *wide.learnable_params()[k].tensor;
     const Tensor& b = *narrow.learnable_params()[k].tensor;
-    double worst = 0, scale = 0;
-    for (int64_t i = 0; i < a.count(); ++i) {
-      worst = std::max(worst, double(std::fabs(a.host_diff()[i] - b.host_diff()[i])));
-      scale = std::max(scale, double(std::fabs(a.host_diff()[i])));
-    }
-    EXPECT_GT(scale, 0) << wide.learnable_params()[k].label;
-    EXPECT_LE(worst, 5e-2 * scale) << wide.learnable_params()[k].label;
+    const LargestDifference d = largest_difference(b.host_diff(), a.host_diff(), a.count());
+    EXPECT_GT(d.scale, 0) << wide.learnable_params()[k].label;
+    EXPECT_LE(d.worst, 5e-2 * d.scale) << wide.learnable_params()[k].label;
   }
 }
 
