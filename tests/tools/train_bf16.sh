@@ -3,8 +3,9 @@
 # bf16 training end to end (the short version of BENCHMARKS.md's Fashion-MNIST comparison): a
 # small residual net with 3x3 and 1x1 convolutions, BatchNorm and a shortcut trains on a slice
 # of Fashion-MNIST in fp32 and with -precision bf16 from the same seed; the log names the
-# layers computing in bf16 and the blobs stored in bf16, both runs learn, and their test accuracies agree within 3 points
-# (one run of 4 epochs on 3000 images: the runs' spread, not bf16's error, sets that bound).
+# layers computing in bf16 and the blobs stored in bf16 (N,H,W,C ones among them), both runs
+# learn, and their test accuracies agree within 3 points (one run of 4 epochs on 3000 images:
+# the runs' spread, not bf16's error, sets that bound).
 # On a CPU without AVX512_BF16 the run must say that it computes in fp32, and the test is
 # skipped.   usage: train_bf16.sh CREMA_BINARY
 set -uo pipefail
@@ -74,6 +75,8 @@ grep -qE "precision bf16 in 4 of [0-9]+ layers \(Convolution, InnerProduct\)" "$
   { grep -i precision "$work/log.bf16"; fail "the bf16 run does not name its bf16 layers"; }
 grep -qE "bf16 storage for [0-9]+ of [0-9]+ blobs" "$work/log.bf16" ||
   { grep -i precision "$work/log.bf16"; fail "the bf16 run does not store its blobs in bf16"; }
+grep -qE "[1-9][0-9]* of them N,H,W,C" "$work/log.bf16" ||
+  { grep -i precision "$work/log.bf16"; fail "the bf16 run stores no blob N,H,W,C"; }
 awk "BEGIN {exit !($fp32 > 0.7 && $bf16 > 0.7)}" || fail "a run did not learn"
 awk "BEGIN {d = $fp32 - $bf16; if (d < 0) d = -d; exit !(d <= 0.03)}" ||
   fail "bf16's accuracy $bf16 is more than 3 points from fp32's $fp32"

@@ -221,7 +221,8 @@ struct CheckOptions {
 struct CheckResult {
   std::string check;  // "cpu", "gpu" (gradient checks), "cpu/gpu" (agreement), "cpu bf16",
                       // "gpu fp16", "gpu bf16" (narrower math against fp32), "cpu bf16 storage"
-                      // (bottoms and tops stored in bf16 against fp32 storage)
+                      // (bottoms and tops stored in bf16 against fp32 storage; ", bf16 math"
+                      // computing in bf16 too, ", N,H,W,C" with the 4-D tensors channels-last)
   bool passed = false, skipped = false;
   std::string detail;  // mismatches, the error, the difference, or why it was skipped
 };
