@@ -10,6 +10,10 @@
 // the batch fits its int32 descriptors) and CUDNN go through cuDNN (conv_cudnn.hpp), CAFFE (and
 // the cases cuDNN cannot take) through im2col + cuBLAS GEMMs (conv_gpu_gemm.hpp). The CPU path
 // ignores the engine; convolution_param.cpu_method and winograd_tile choose its method.
+// bf16 blobs (cpu_storage) and N,H,W,C bf16 blobs (cpu_layouts, each tensor on its own): in bf16
+// math oneDNN takes every kernel size on N,H,W,C tensors in place, 1x1 gradients are whole-batch
+// GEMMs (conv_pointwise_channels_last.hpp) and wide KxK dE/dW one GEMM over im2col rows
+// (conv_weight_grad_channels_last.hpp); the fp32 methods convert and transpose around themselves.
 #include <algorithm>
 #include <cstdlib>
 #include <string>

@@ -5,6 +5,8 @@
 //   MAX:  y = max_i x_i               dE/dx_i = dE/dy where x_i was the (first) max, else 0
 // Takes bf16 storage on the CPU (cpu_storage): each bottom and the top fp32 or bf16 on its own,
 // the arithmetic in fp32 and a bf16 result rounded once (eltwise_kernels.hpp, crema::store_bf16).
+// N,H,W,C bf16 tensors too (cpu_layouts): element by element, the order does not matter, and the
+// host gives all the layer's tensors one.
 // CUDA: eltwise.cu, one pass over all bottoms in the CPU's order of operations.
 #include <algorithm>
 #include <cstring>

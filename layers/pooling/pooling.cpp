@@ -13,7 +13,10 @@
 // global_pooling: k = (H, W), pad 0, stride 1. STOCHASTIC pooling is not provided.
 // Takes bf16 storage on the CPU (cpu_storage): bottom and tops each fp32 or bf16, the reductions
 // in fp32 and each result rounded once (pooling_storage.hpp). A bf16 mask top holds flat
-// indices exactly only up to 256, so it is refused for larger planes.
+// indices exactly only up to 256, so it is refused for larger planes. N,H,W,C bf16 tensors
+// (cpu_layouts, each tensor on its own): pooled over runs of channels where the top is N,H,W,C
+// or 1x1 and no mask top is asked for (pooling_channels_last.hpp), else through transposed
+// copies around the plane kernels (as_planes).
 // GPU: pooling_gpu.hpp (cuDNN for AVE where it matches exactly, else the native kernels).
 // Reference: Caffe, src/caffe/layers/pooling_layer.cpp.
 #include <algorithm>

@@ -9,6 +9,8 @@
 // kernel is as fast as cuDNN's activation and keeps the leaky slope and the in-place mask.
 // Takes bf16 storage on the CPU (cpu_storage): bottom and top each fp32 or bf16 (in place one
 // tensor), the arithmetic in fp32 and each result rounded once.
+// N,H,W,C bf16 tensors too (cpu_layouts): element by element, the order does not matter, and the
+// host gives all the layer's tensors one.
 // Reference: Caffe src/caffe/layers/relu_layer.cpp; Maas et al. 2013 (leaky ReLU).
 #include <algorithm>
 #include <cstdint>

@@ -6,6 +6,8 @@
 // gradients in one pass.
 // Takes bf16 storage on the CPU (cpu_storage): the host gives the bottom and the tops one type,
 // fp32 or bf16; the gradients are summed in fp32 and a bf16 bottom gradient rounded once.
+// N,H,W,C bf16 tensors too (cpu_layouts): element by element, the order does not matter, and the
+// host gives all the layer's tensors one.
 #include <algorithm>
 #include <vector>
 
