@@ -366,31 +366,18 @@ void Net::plan_absorption() {
 // tops stay fp32 (tools and the solver read them), and a layer whose tops alias its bottom
 // (Split) keeps them all in one type.
 bool Net::plan_storage() {
-  const int n = num_layers();
   std::vector<bool> bf16(blobs_.size(), true);
   for (int id : output_blobs_) bf16[id] = false;
   for (size_t id = 0; id < blobs_.size(); ++id)
     if (blob_loss_weights_[id] != 0) bf16[id] = false;
-  for (int i = 0; i < n; ++i) {
-    if (device_ == CREMA_CPU && absorbed_into_[i] >= 0) continue;
-    const bool takes = requested_storage_[i] == CREMA_BFLOAT16 &&
-                       layers_[i]->stores_in(CREMA_BFLOAT16, device_);
-    if (takes) continue;
-    for (int id : bottom_ids_[i]) bf16[id] = false;
-    for (int id : top_ids_[i]) bf16[id] = false;
-  }
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (int i = 0; i < n; ++i) {
-      if (!(layers_[i]->desc().flags & CREMA_LAYER_SHARES_DATA)) continue;
-      bool all = true;
-      for (int id : bottom_ids_[i]) all = all && bf16[id];
-      for (int id : top_ids_[i]) all = all && bf16[id];
-      if (all) continue;
-      for (int id : bottom_ids_[i]) changed = changed || bf16[id], bf16[id] = false;
-      for (int id : top_ids_[i]) changed = changed || bf16[id], bf16[id] = false;
-    }
-  }
+  agree_per_layer(
+      bf16,
+      [&](int i) {
+        return requested_storage_[i] == CREMA_BFLOAT16 &&
+               layers_[i]->stores_in(CREMA_BFLOAT16, device_);
+      },
+      [&](int i) { return (layers_[i]->desc().flags & CREMA_LAYER_SHARES_DATA) != 0; },
+      [](int) { return true; });
   bool narrowed = false;
   for (size_t id = 0; id < blobs_.size(); ++id) {
     blobs_[id]->set_dtype(bf16[id] ? CREMA_BFLOAT16 : CREMA_FLOAT32);
@@ -406,32 +393,47 @@ bool Net::plan_storage() {
 // pass activations without transposes. A layer without CREMA_LAYOUT_MIXED, and a Split's group,
 // keep all their 4-D tensors in one order. CREMA_CHANNELS_LAST=0 keeps every blob N,C,H,W.
 std::vector<bool> Net::plan_channels_last(const std::vector<bool>& bf16) const {
-  const int n = num_layers();
   std::vector<bool> last(blobs_.size(), false);
   const char* env = std::getenv("CREMA_CHANNELS_LAST");
   if (device_ != CREMA_CPU || (env && std::string(env) == "0")) return last;
   for (size_t id = 0; id < blobs_.size(); ++id) last[id] = bf16[id] && blobs_[id]->ndim() == 4;
-  for (int i = 0; i < n; ++i) {
-    if (absorbed_into_[i] >= 0 || (layers_[i]->cpu_layouts() & CREMA_LAYOUT_CHANNELS_LAST))
-      continue;
-    for (int id : bottom_ids_[i]) last[id] = false;
-    for (int id : top_ids_[i]) last[id] = false;
-  }
+  agree_per_layer(
+      last, [&](int i) { return (layers_[i]->cpu_layouts() & CREMA_LAYOUT_CHANNELS_LAST) != 0; },
+      [&](int i) {
+        return (layers_[i]->desc().flags & CREMA_LAYER_SHARES_DATA) ||
+               !(layers_[i]->cpu_layouts() & CREMA_LAYOUT_MIXED);
+      },
+      [&](int id) { return blobs_[id]->ndim() == 4; });
+  return last;
+}
+
+// A per-blob choice (a storage type, a memory order) that every layer touching the blob must
+// take: flag[id] is cleared for the blobs of each layer that does not `takes(i)`, then, until
+// nothing changes, for all blobs of a layer that keeps them alike (`grouped(i)`) once one of its
+// blobs that `counts(id)` is cleared. Layers absorbed on the CPU do not touch the blobs.
+void Net::agree_per_layer(std::vector<bool>& flag, const std::function<bool(int)>& takes,
+                          const std::function<bool(int)>& grouped,
+                          const std::function<bool(int)>& counts) const {
+  const int n = num_layers();
+  auto active = [&](int i) { return !(device_ == CREMA_CPU && absorbed_into_[i] >= 0); };
+  auto clear = [&](int i) {
+    bool changed = false;
+    for (const auto* ids : {&bottom_ids_[i], &top_ids_[i]})
+      for (int id : *ids) changed = changed || flag[id], flag[id] = false;
+    return changed;
+  };
+  for (int i = 0; i < n; ++i)
+    if (active(i) && !takes(i)) clear(i);
   for (bool changed = true; changed;) {
     changed = false;
     for (int i = 0; i < n; ++i) {
-      const bool uniform = (layers_[i]->desc().flags & CREMA_LAYER_SHARES_DATA) ||
-                           !(layers_[i]->cpu_layouts() & CREMA_LAYOUT_MIXED);
-      if (absorbed_into_[i] >= 0 || !uniform) continue;
+      if (!active(i) || !grouped(i)) continue;
       bool all = true;
       for (const auto* ids : {&bottom_ids_[i], &top_ids_[i]})
-        for (int id : *ids) all = all && (last[id] || blobs_[id]->ndim() != 4);
-      if (all) continue;
-      for (const auto* ids : {&bottom_ids_[i], &top_ids_[i]})
-        for (int id : *ids) changed = changed || last[id], last[id] = false;
+        for (int id : *ids) all = all && (flag[id] || !counts(id));
+      if (!all) changed = clear(i) || changed;
     }
   }
-  return last;
 }
 
 std::string Net::storage_summary() const {

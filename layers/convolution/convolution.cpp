@@ -141,14 +141,13 @@ class Convolution final : public crema::Layer<Convolution> {
       bytes = std::max(bytes, onednn_conv_.plan(g, spec_.num_output, num, spec_.bias_term, x_bf16_,
                                                 y_bf16_, c.bottom(0).channels_last(),
                                                 c.top(0).channels_last()));
-    // 1x1 layers between N,H,W,C blobs: their gradients as two whole-batch GEMMs instead.
-    pointwise_last_ = onednn_ && c.bottom(0).channels_last() && c.top(0).channels_last() &&
-                      crema::layers::PointwiseChannelsLast::applies(g);
+    // Between N,H,W,C blobs: 1x1 gradients as two whole-batch GEMMs, and the dE/dW of wider
+    // KxK layers as one.
+    const bool between_last = onednn_ && c.bottom(0).channels_last() && c.top(0).channels_last();
+    pointwise_last_ = between_last && crema::layers::PointwiseChannelsLast::applies(g);
     if (pointwise_last_)
       bytes = std::max(bytes, pointwise_last_conv_.plan(g, spec_.num_output, num));
-    // Wider KxK layers between N,H,W,C blobs: dE/dW as one whole-batch GEMM instead.
-    weight_grad_last_ = onednn_ && !pointwise_last_ && c.bottom(0).channels_last() &&
-                        c.top(0).channels_last() &&
+    weight_grad_last_ = between_last && !pointwise_last_ &&
                         crema::layers::WeightGradChannelsLast::applies(g);
     if (weight_grad_last_)
       bytes = std::max(bytes, weight_grad_last_conv_.plan(g, spec_.num_output, num));

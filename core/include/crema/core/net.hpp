@@ -162,6 +162,10 @@ class Net {
   void plan_absorption();
   bool plan_storage();  // each blob's storage type on device_ (after plan_absorption); any bf16?
   std::vector<bool> plan_channels_last(const std::vector<bool>& bf16) const;  // which go N,H,W,C
+  // What both plans share: clears flag[id] per layer (net.cpp).
+  void agree_per_layer(std::vector<bool>& flag, const std::function<bool(int)>& takes,
+                       const std::function<bool(int)>& grouped,
+                       const std::function<bool(int)>& counts) const;
   std::string math_summary() const;  // precision_summary without the storage
   std::vector<LayerInstance*> absorbed_layers(int i) const;  // none off the CPU
   crema_exec make_exec(int layer, bool backward = false) const;
