@@ -7,8 +7,10 @@ packages=(cmake ninja-build g++ make python3 libprotobuf-dev protobuf-compiler l
           # ONNX's onnx.proto, compiled into crema export/import (docs/ONNX.md); python3-venv for
           # the test-side checkers' virtual environments
           libonnx-dev python3-venv
-          # oneDNN: bf16 convolutions and GEMMs on the CPU (docs/PRECISION.md)
-          libdnnl-dev
+          # oneDNN: bf16 convolutions and GEMMs on the CPU (docs/PRECISION.md); Debian's oneDNN
+          # is built with an OpenCL GPU runtime, so its CMake config needs OpenCL's headers and
+          # library (only recommended, and recommendations are not installed here)
+          libdnnl-dev ocl-icd-opencl-dev
           # MPI for data-parallel training (docs/DISTRIBUTED.md); iproute2 for its two-namespace test
           libopenmpi-dev openmpi-bin iproute2
           # libFuzzer and clang's OpenMP, for the fuzz targets (scripts/fuzz.sh)
