@@ -16,6 +16,7 @@
 // GPU (batch_norm.cu): the same steps as native kernels, statistics in double per channel;
 // the running averages are updated on the device in forward, as on the CPU. (cuDNN's batch
 // norm keeps its running statistics differently from Caffe's three blobs, so it is not used.)
+// Its x, y and gradients may be fp32, fp16 or bf16 there (cuda_storage), each its own.
 // Absorption (CPU): BatchNorm accepts the Scale (per channel: axis 1, one axis) and ReLU that
 // follow it in place, in that order, and computes them in its own passes:
 //   forward   z = relu(gamma * y + beta)   in the normalising pass (y kept for backward in place)
@@ -84,6 +85,7 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
     crema::LayerInfo i{"BatchNorm", "batch_norm_param"};
     i.flags = CREMA_LAYER_IN_PLACE;
     i.cpu_storage = CREMA_DTYPE_BIT(CREMA_BFLOAT16);
+    i.cuda_storage = CREMA_DTYPE_BIT(CREMA_BFLOAT16) | CREMA_DTYPE_BIT(CREMA_FLOAT16);
     i.cpu_layouts = CREMA_LAYOUT_CHANNELS_LAST;
     return i;
   }
@@ -175,27 +177,30 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
     float* mean = stats_gpu_.get(4 * C_);  // mean, inv_std, then backward's k1, k2
     float* is = mean + C_;
     float *M = c.param(0).data(), *V = c.param(1).data(), *f = c.param(2).data();
-    const float* x = c.bottom(0).data();
+    const crema::cuda::Values x = crema::cuda::data_of(c.bottom(0).raw());
     if (global_)
       batch_norm_global_stats_cuda(c.cuda_stream(), C_, M, V, f, eps_, mean, is);
     else
       batch_norm_batch_stats_cuda(c.cuda_stream(), x, N_, C_, S_, eps_, maf_, M, V, f, mean, is);
     kept_ = !global_ && c.top(0).same_memory(c.bottom(0));
     float* keep = kept_ ? x_norm_gpu_.get(c.bottom(0).count()) : nullptr;
-    batch_norm_normalise_cuda(c.cuda_stream(), x, c.top(0).data(), keep, N_, C_, S_, mean, is);
+    batch_norm_normalise_cuda(c.cuda_stream(), x, crema::cuda::data_of(c.top(0).raw()), keep, N_, C_,
+                              S_, mean, is);
   }
 
   void backward_cuda(crema::Context& c) {
     if (!c.propagate_down(0) || N_ * S_ == 0) return;
     float* mean = stats_gpu_.data();
     const float* is = mean + C_;
+    using crema::cuda::data_of, crema::cuda::diff_of;
+    const crema::cuda::Values dy = diff_of(c.top(0).raw()), dx = diff_of(c.bottom(0).raw());
     if (global_)
-      batch_norm_backward_global_cuda(c.cuda_stream(), c.top(0).diff(), c.bottom(0).diff(), N_, C_,
-                                      S_, is);
+      batch_norm_backward_global_cuda(c.cuda_stream(), dy, dx, N_, C_, S_, is);
     else
       batch_norm_backward_cuda(
-          c.cuda_stream(), c.top(0).diff(), kept_ ? x_norm_gpu_.data() : c.bottom(0).data(),
-          kept_ ? nullptr : mean, c.bottom(0).diff(), N_, C_, S_, is, mean + 2 * C_);
+          c.cuda_stream(), dy,
+          kept_ ? crema::cuda::values_of(x_norm_gpu_.data()) : data_of(c.bottom(0).raw()),
+          kept_ ? nullptr : mean, dx, N_, C_, S_, is, mean + 2 * C_);
   }
 #endif
 

@@ -4,30 +4,33 @@
 // each thread summing in double, then a warp-shuffle block reduction; the block's thread 0
 // turns the sums into the channel's statistics or gradient coefficients (and, forward, the
 // running averages: one writer per channel, block 0 also for the factor f). The elementwise
-// passes read and write element i only, so they work in place.
+// passes read and write element i only, so they work in place. x, y and their gradients in any
+// storage type (crema::cuda::Values: fp32, fp16 or bf16, each its own); the statistics, the sums
+// and the arithmetic stay fp32 / double, and a forward in place keeps y in fp32.
 #include "batch_norm_cuda.h"
 #include "crema/cuda.hpp"
 
 namespace {
+using crema::cuda::Values;
 constexpr int kSumThreads = 512;
 
 // Over channel k of (N, C, S): kStats: s1 = sum(u - a), s2 = sum((u - a)^2);
 // else s1 = sum(u), s2 = sum(u (v - a)).
 template <bool kStats>
-__device__ void channel_sums(const float* u, const float* v, float a, int64_t N, int64_t C,
+__device__ void channel_sums(Values u, Values v, float a, int64_t N, int64_t C,
                              int64_t S, int64_t k, double& s1, double& s2) {
   double d1 = 0, d2 = 0;
   for (int64_t n = threadIdx.y; n < N; n += blockDim.y) {
     const int64_t off = (n * C + k) * S;
     for (int64_t s = threadIdx.x; s < S; s += blockDim.x) {
       if constexpr (kStats) {
-        const float t = u[off + s] - a;
+        const float t = u.load(off + s) - a;
         d1 += t;
         d2 += t * t;
       } else {
-        const float g = u[off + s];
+        const float g = u.load(off + s);
         d1 += g;
-        d2 += g * (v[off + s] - a);
+        d2 += g * (v.load(off + s) - a);
       }
     }
   }
@@ -38,12 +41,12 @@ __device__ void channel_sums(const float* u, const float* v, float a, int64_t N,
 }
 
 // The shift a = the channel's first value keeps a large mean from cancelling in s2/m - d^2.
-__global__ void batch_stats(const float* x, int64_t N, int64_t C, int64_t S, float eps, float maf,
+__global__ void batch_stats(Values x, int64_t N, int64_t C, int64_t S, float eps, float maf,
                             float* M, float* V, float* f, float* mean, float* inv_std) {
   const int64_t k = blockIdx.x;
-  const float a = x[k * S];
+  const float a = x.load(k * S);
   double s1, s2;
-  channel_sums<true>(x, nullptr, a, N, C, S, k, s1, s2);
+  channel_sums<true>(x, Values{}, a, N, C, S, k, s1, s2);
   if (threadIdx.x != 0 || threadIdx.y != 0) return;
   const int64_t m = N * S;
   const double d = s1 / m;
@@ -68,7 +71,7 @@ __global__ void global_stats(int64_t C, const float* M, const float* V, const fl
 }
 
 // k1 = -mean(dy) inv_std, k2 = -b^2 mean(dy (v - a)) inv_std, b = inv_std when v is x.
-__global__ void backward_coefficients(const float* dy, const float* v, const float* a, int64_t N,
+__global__ void backward_coefficients(Values dy, Values v, const float* a, int64_t N,
                                       int64_t C, int64_t S, const float* inv_std, float* k1,
                                       float* k2) {
   const int64_t k = blockIdx.x;
@@ -83,26 +86,26 @@ __global__ void backward_coefficients(const float* dy, const float* v, const flo
 
 // I: 32-bit indices when the tensor allows (cheaper channel arithmetic), else int64_t.
 template <class I>
-__global__ void normalise(I n, I C, I S, const float* x, float* y, float* keep, const float* mean,
+__global__ void normalise(I n, I C, I S, Values x, Values y, float* keep, const float* mean,
                           const float* inv_std) {
   for (I i = I(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += I(gridDim.x) * blockDim.x) {
     const I c = (i / S) % C;
-    const float v = (x[i] - mean[c]) * inv_std[c];
-    y[i] = v;
+    const float v = (x.load(i) - mean[c]) * inv_std[c];
+    y.store(i, v);
     if (keep) keep[i] = v;
   }
 }
 
 // v == nullptr: dx = dy inv_std (fixed statistics); else dx = dy inv_std + k1 + (v - a) k2.
 template <class I>
-__global__ void input_grad(I n, I C, I S, const float* dy, const float* v, const float* a,
-                           float* dx, const float* inv_std, const float* k1, const float* k2) {
+__global__ void input_grad(I n, I C, I S, Values dy, Values v, const float* a, Values dx,
+                           const float* inv_std, const float* k1, const float* k2) {
   for (I i = I(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += I(gridDim.x) * blockDim.x) {
     const I c = (i / S) % C;
     if (v)
-      dx[i] = dy[i] * inv_std[c] + k1[c] + (v[i] - (a ? a[c] : 0.f)) * k2[c];
+      dx.store(i, dy.load(i) * inv_std[c] + k1[c] + (v.load(i) - (a ? a[c] : 0.f)) * k2[c]);
     else
-      dx[i] = dy[i] * inv_std[c];
+      dx.store(i, dy.load(i) * inv_std[c]);
   }
 }
 
@@ -115,7 +118,7 @@ dim3 sum_block(int64_t S) {
 bool small(int64_t n) { return n < (int64_t{1} << 31); }
 }  // namespace
 
-void batch_norm_batch_stats_cuda(void* stream, const float* x, int64_t N, int64_t C, int64_t S,
+void batch_norm_batch_stats_cuda(void* stream, Values x, int64_t N, int64_t C, int64_t S,
                                  float eps, float maf, float* M, float* V, float* f, float* mean,
                                  float* inv_std) {
   if (N * C * S == 0) return;
@@ -132,7 +135,7 @@ void batch_norm_global_stats_cuda(void* stream, int64_t C, const float* M, const
   crema::cuda::check_launch("BatchNorm forward (stored statistics)");
 }
 
-void batch_norm_normalise_cuda(void* stream, const float* x, float* y, float* keep, int64_t N,
+void batch_norm_normalise_cuda(void* stream, Values x, Values y, float* keep, int64_t N,
                                int64_t C, int64_t S, const float* mean, const float* inv_std) {
   const int64_t n = N * C * S;
   if (n == 0) return;
@@ -147,7 +150,7 @@ void batch_norm_normalise_cuda(void* stream, const float* x, float* y, float* ke
 }
 
 namespace {
-void launch_input_grad(cudaStream_t s, const float* dy, const float* v, const float* a, float* dx,
+void launch_input_grad(cudaStream_t s, Values dy, Values v, const float* a, Values dx,
                        int64_t N, int64_t C, int64_t S, const float* inv_std, const float* k1,
                        const float* k2) {
   const int64_t n = N * C * S;
@@ -161,8 +164,8 @@ void launch_input_grad(cudaStream_t s, const float* dy, const float* v, const fl
 }
 }  // namespace
 
-void batch_norm_backward_cuda(void* stream, const float* dy, const float* v, const float* a,
-                              float* dx, int64_t N, int64_t C, int64_t S, const float* inv_std,
+void batch_norm_backward_cuda(void* stream, Values dy, Values v, const float* a, Values dx,
+                              int64_t N, int64_t C, int64_t S, const float* inv_std,
                               float* k) {
   if (N * C * S == 0) return;
   const cudaStream_t s = crema::cuda::stream(stream);
@@ -172,9 +175,9 @@ void batch_norm_backward_cuda(void* stream, const float* dy, const float* v, con
   launch_input_grad(s, dy, v, a, dx, N, C, S, inv_std, k, k + C);
 }
 
-void batch_norm_backward_global_cuda(void* stream, const float* dy, float* dx, int64_t N,
+void batch_norm_backward_global_cuda(void* stream, Values dy, Values dx, int64_t N,
                                      int64_t C, int64_t S, const float* inv_std) {
   if (N * C * S == 0) return;
-  launch_input_grad(crema::cuda::stream(stream), dy, nullptr, nullptr, dx, N, C, S, inv_std,
+  launch_input_grad(crema::cuda::stream(stream), dy, Values{}, nullptr, dx, N, C, S, inv_std,
                     nullptr, nullptr);
 }

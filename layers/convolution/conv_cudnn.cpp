@@ -13,7 +13,9 @@
 // and an fp32 compute type (cuDNN's PSEUDO_HALF / PSEUDO_BFLOAT16 configurations: 2-byte tensors,
 // fp32 sums); cuDNN writes 2-byte y, dE/dW and dE/dx (beta 0), which are widened into the fp32
 // tensors, dE/dW added. The bias and its gradient stay fp32. Any algorithm of the ranking may be
-// taken, tensor cores or not.
+// taken, tensor cores or not. Blobs stored in the math's type (fp16 / bf16 storage) are cuDNN's
+// operands and results themselves; the bias is then added by a kernel of ours (cudnnAddTensor
+// wants y in the bias's type) and its gradient summed likewise.
 #include "conv_cudnn.hpp"
 
 #include <algorithm>
@@ -84,6 +86,9 @@ void ConvCudnn::describe(const ConvGeometry& g, int num_output, int64_t num) {
   cudnn::check(cudnnSetFilter4dDescriptor(w_, t, CUDNN_TENSOR_NCHW, num_output,
                                           g.channels / g.groups, g.kernel_h, g.kernel_w),
                "cudnnSetFilter4dDescriptor");
+  num_ = num;
+  channels_out_ = num_output;
+  out_plane_ = g.out_plane();
   x_count_ = num * g.channels * g.in_plane();
   y_count_ = num * num_output * g.out_plane();
   w_count_ = int64_t{num_output} * (g.channels / g.groups) * g.kernel_h * g.kernel_w;
@@ -199,36 +204,49 @@ void* stream_of(cudnnHandle_t h) {
 }
 }  // namespace
 
-void ConvCudnn::forward_reduced(cudnnHandle_t h, const float* x, const float* w, const float* bias,
-                                float* y, void* ws) const {
-  using cudnn::Scalars;
-  void* stream = stream_of(h);
-  const Scratch s = scratch(ws);
-  gpu::round_to(stream, math_, x, s.x, x_count_);
-  gpu::round_to(stream, math_, w, s.w, w_count_);
-  cudnn::check(cudnnConvolutionForward(h, Scalars::one(), x_, s.x, w_, s.w, conv_, fwd_, ws,
-                                       fwd_bytes_, Scalars::zero(), y_, s.y),
-               "cudnnConvolutionForward (fp16/bf16)");
-  gpu::widen_from(stream, math_, s.y, y, y_count_, false);
-  if (bias)
-    cudnn::check(cudnnAddTensor(h, Scalars::one(), bias_, bias, Scalars::one(), y32_, y),
-                 "cudnnAddTensor (bias)");
+const void* ConvCudnn::as_math(void* stream, cuda::Values v, void* copy, int64_t n,
+                               bool fill) const {
+  if (v.type == math_) return v.ptr;
+  if (fill) gpu::convert(stream, v, cuda::Values{copy, math_}, n);
+  return copy;
 }
 
-void ConvCudnn::backward_reduced(cudnnHandle_t h, const float* x, const float* w, const float* dy,
-                                 float* dw, float* db, float* dx, void* ws) const {
+void ConvCudnn::forward_reduced(cudnnHandle_t h, cuda::Values x, const float* w,
+                                const float* bias, cuda::Values y, void* ws) const {
   using cudnn::Scalars;
   void* stream = stream_of(h);
   const Scratch s = scratch(ws);
-  if (db)
+  const void* xm = as_math(stream, x, s.x, x_count_, true);
+  gpu::round_to(stream, math_, w, s.w, w_count_);
+  void* ym = const_cast<void*>(as_math(stream, y, s.y, y_count_, false));
+  cudnn::check(cudnnConvolutionForward(h, Scalars::one(), x_, xm, w_, s.w, conv_, fwd_, ws,
+                                       fwd_bytes_, Scalars::zero(), y_, ym),
+               "cudnnConvolutionForward (fp16/bf16)");
+  if (ym != y.ptr) gpu::convert(stream, cuda::Values{ym, math_}, y, y_count_);
+  if (!bias) return;
+  if (y.type == CREMA_FLOAT32)
+    cudnn::check(cudnnAddTensor(h, Scalars::one(), bias_, bias, Scalars::one(), y32_, y.ptr),
+                 "cudnnAddTensor (bias)");
+  else
+    gpu::add_channel_bias(stream, y, bias, num_, channels_out_, out_plane_);
+}
+
+void ConvCudnn::backward_reduced(cudnnHandle_t h, cuda::Values x, const float* w, cuda::Values dy,
+                                 float* dw, float* db, cuda::Values dx, void* ws) const {
+  using cudnn::Scalars;
+  void* stream = stream_of(h);
+  const Scratch s = scratch(ws);
+  if (db && dy.type == CREMA_FLOAT32)
     cudnn::check(
-        cudnnConvolutionBackwardBias(h, Scalars::one(), y32_, dy, Scalars::one(), bias_, db),
+        cudnnConvolutionBackwardBias(h, Scalars::one(), y32_, dy.ptr, Scalars::one(), bias_, db),
         "cudnnConvolutionBackwardBias");
+  else if (db)
+    gpu::add_channel_sums(stream, dy, db, num_, channels_out_, out_plane_);
   if (!dw && !dx) return;
-  gpu::round_to(stream, math_, dy, s.y, y_count_);
+  const void* dym = as_math(stream, dy, s.y, y_count_, true);
   if (dw) {
-    gpu::round_to(stream, math_, x, s.x, x_count_);
-    cudnn::check(cudnnConvolutionBackwardFilter(h, Scalars::one(), x_, s.x, y_, s.y, conv_,
+    const void* xm = as_math(stream, x, s.x, x_count_, true);
+    cudnn::check(cudnnConvolutionBackwardFilter(h, Scalars::one(), x_, xm, y_, dym, conv_,
                                                 bwd_filter_, ws, bwd_filter_bytes_, Scalars::zero(),
                                                 w_, s.out),
                  "cudnnConvolutionBackwardFilter (fp16/bf16)");
@@ -236,40 +254,54 @@ void ConvCudnn::backward_reduced(cudnnHandle_t h, const float* x, const float* w
   }
   if (dx) {
     gpu::round_to(stream, math_, w, s.w, w_count_);
-    cudnn::check(cudnnConvolutionBackwardData(h, Scalars::one(), w_, s.w, y_, s.y, conv_, bwd_data_,
-                                              ws, bwd_data_bytes_, Scalars::zero(), x_, s.out),
+    void* dxm = const_cast<void*>(as_math(stream, dx, s.out, x_count_, false));
+    cudnn::check(cudnnConvolutionBackwardData(h, Scalars::one(), w_, s.w, y_, dym, conv_, bwd_data_,
+                                              ws, bwd_data_bytes_, Scalars::zero(), x_, dxm),
                  "cudnnConvolutionBackwardData (fp16/bf16)");
-    gpu::widen_from(stream, math_, s.out, dx, x_count_, false);
+    if (dxm != dx.ptr) gpu::convert(stream, cuda::Values{dxm, math_}, dx, x_count_);
   }
 }
 
-void ConvCudnn::forward(cudnnHandle_t h, const float* x, const float* w, const float* bias,
-                        float* y, void* ws) const {
+namespace {
+void require_fp32(cuda::Values v, const char* what) {
+  CREMA_CHECK(v.type == CREMA_FLOAT32, "cuDNN convolution in fp32 got a 2-byte " << what);
+}
+}  // namespace
+
+void ConvCudnn::forward(cudnnHandle_t h, cuda::Values x, const float* w, const float* bias,
+                        cuda::Values y, void* ws) const {
   if (math_ != CREMA_FLOAT32) return forward_reduced(h, x, w, bias, y, ws);
+  require_fp32(x, "x");
+  require_fp32(y, "y");
   using cudnn::Scalars;
-  cudnn::check(cudnnConvolutionForward(h, Scalars::one(), x_, x, w_, w, conv_, fwd_, ws, fwd_bytes_,
-                                       Scalars::zero(), y_, y),
+  cudnn::check(cudnnConvolutionForward(h, Scalars::one(), x_, x.ptr, w_, w, conv_, fwd_, ws,
+                                       fwd_bytes_, Scalars::zero(), y_, y.ptr),
                "cudnnConvolutionForward");
   if (bias)
-    cudnn::check(cudnnAddTensor(h, Scalars::one(), bias_, bias, Scalars::one(), y_, y),
+    cudnn::check(cudnnAddTensor(h, Scalars::one(), bias_, bias, Scalars::one(), y_, y.ptr),
                  "cudnnAddTensor (bias)");
 }
 
-void ConvCudnn::backward(cudnnHandle_t h, const float* x, const float* w, const float* dy,
-                         float* dw, float* db, float* dx, void* ws) const {
+void ConvCudnn::backward(cudnnHandle_t h, cuda::Values x, const float* w, cuda::Values dy,
+                         float* dw, float* db, cuda::Values dx, void* ws) const {
   if (math_ != CREMA_FLOAT32) return backward_reduced(h, x, w, dy, dw, db, dx, ws);
+  require_fp32(x, "x");
+  require_fp32(dy, "dE/dy");
+  if (dx) require_fp32(dx, "dE/dx");
   using cudnn::Scalars;
   if (db)
-    cudnn::check(cudnnConvolutionBackwardBias(h, Scalars::one(), y_, dy, Scalars::one(), bias_, db),
-                 "cudnnConvolutionBackwardBias");
+    cudnn::check(
+        cudnnConvolutionBackwardBias(h, Scalars::one(), y_, dy.ptr, Scalars::one(), bias_, db),
+        "cudnnConvolutionBackwardBias");
   if (dw)
-    cudnn::check(cudnnConvolutionBackwardFilter(h, Scalars::one(), x_, x, y_, dy, conv_,
+    cudnn::check(cudnnConvolutionBackwardFilter(h, Scalars::one(), x_, x.ptr, y_, dy.ptr, conv_,
                                                 bwd_filter_, ws, bwd_filter_bytes_, Scalars::one(),
                                                 w_, dw),
                  "cudnnConvolutionBackwardFilter");
   if (dx)
-    cudnn::check(cudnnConvolutionBackwardData(h, Scalars::one(), w_, w, y_, dy, conv_, bwd_data_,
-                                              ws, bwd_data_bytes_, Scalars::zero(), x_, dx),
+    cudnn::check(cudnnConvolutionBackwardData(h, Scalars::one(), w_, w, y_, dy.ptr, conv_,
+                                              bwd_data_, ws, bwd_data_bytes_, Scalars::zero(), x_,
+                                              dx.ptr),
                  "cudnnConvolutionBackwardData");
 }
 

@@ -7,7 +7,10 @@
 // fp16 / bf16 (the layer's math): x, W and dE/dy are rounded into 2-byte copies in the workspace,
 // the descriptors say CUDNN_DATA_HALF / CUDNN_DATA_BFLOAT16 with an fp32 compute type and
 // CUDNN_TENSOR_OP_MATH (tensor cores), and cuDNN's 2-byte results are widened into the fp32
-// tensors (dE/dW added to the gradient in fp32). Only compiled in a CUDA build.
+// tensors (dE/dW added to the gradient in fp32). Blobs stored in the math's 2-byte type (a net's
+// fp16 / bf16 storage) go to cuDNN as they are, with no copies; blobs of another type are
+// converted into the copies and back. In fp32 math the blobs must be fp32 (the layer widens
+// others around the call). Only compiled in a CUDA build.
 #pragma once
 #include <cudnn.h>
 
@@ -15,6 +18,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "crema/cuda.hpp"
 #include "crema/layers/cudnn_util.hpp"
 #include "crema/layers/im2col.hpp"
 #include "crema/plugin_abi.h"
@@ -36,11 +40,11 @@ class ConvCudnn {
   crema_dtype math() const { return math_; }
 
   // y = conv(x, w) (+ bias when set).
-  void forward(cudnnHandle_t h, const float* x, const float* w, const float* bias, float* y,
+  void forward(cudnnHandle_t h, cuda::Values x, const float* w, const float* bias, cuda::Values y,
                void* ws) const;
   // dw += dE/dW and db += dE/db where set (params), dx = dE/dx where set.
-  void backward(cudnnHandle_t h, const float* x, const float* w, const float* dy, float* dw,
-                float* db, float* dx, void* ws) const;
+  void backward(cudnnHandle_t h, cuda::Values x, const float* w, cuda::Values dy, float* dw,
+                float* db, cuda::Values dx, void* ws) const;
 
  private:
   void describe(const ConvGeometry& g, int num_output, int64_t num);
@@ -50,13 +54,17 @@ class ConvCudnn {
     void *x, *w, *y, *out;
   };
   Scratch scratch(void* ws) const;
-  void forward_reduced(cudnnHandle_t h, const float* x, const float* w, const float* bias, float* y,
-                       void* ws) const;
-  void backward_reduced(cudnnHandle_t h, const float* x, const float* w, const float* dy, float* dw,
-                        float* db, float* dx, void* ws) const;
+  void forward_reduced(cudnnHandle_t h, cuda::Values x, const float* w, const float* bias,
+                       cuda::Values y, void* ws) const;
+  void backward_reduced(cudnnHandle_t h, cuda::Values x, const float* w, cuda::Values dy,
+                        float* dw, float* db, cuda::Values dx, void* ws) const;
+  // A blob for cuDNN: itself where it is stored in the math's type, else `copy` (filled from it
+  // when `fill`).
+  const void* as_math(void* stream, cuda::Values v, void* copy, int64_t n, bool fill) const;
 
   std::vector<int64_t> key_;  // the shapes and math planned for (empty: none yet)
   crema_dtype math_ = CREMA_FLOAT32;
+  int64_t num_ = 0, channels_out_ = 0, out_plane_ = 0;  // y as (N, C, S), for the bias passes
   int64_t x_count_ = 0, w_count_ = 0, y_count_ = 0;  // elements of x, W and y
   size_t cudnn_bytes_ = 0;  // cuDNN's workspace, rounded up to 256 (the copies follow it)
   // x_, y_ and w_ in the math's type; y32_ is y in fp32, for the bias (added in fp32).

@@ -9,7 +9,9 @@
 // On the GPU, convolution_param.engine picks the method: DEFAULT (cuDNN when the host has it and
 // the batch fits its int32 descriptors) and CUDNN go through cuDNN (conv_cudnn.hpp), CAFFE (and
 // the cases cuDNN cannot take) through im2col + cuBLAS GEMMs (conv_gpu_gemm.hpp). The CPU path
-// ignores the engine; convolution_param.cpu_method and winograd_tile choose its method.
+// ignores the engine; convolution_param.cpu_method and winograd_tile choose its method. fp16 /
+// bf16 blobs on the GPU (cuda_storage) are cuDNN's own operands in that math type, and are
+// widened around the fp32 methods (conv_gpu_staging.hpp).
 // bf16 blobs (cpu_storage) and N,H,W,C bf16 blobs (cpu_layouts, each tensor on its own): in bf16
 // math oneDNN takes every kernel size on N,H,W,C tensors in place, 1x1 gradients are whole-batch
 // GEMMs (conv_pointwise_channels_last.hpp) and wide KxK dE/dW one GEMM over im2col rows
@@ -32,6 +34,7 @@
 
 #include "conv_cudnn.hpp"
 #include "conv_gpu_gemm.hpp"
+#include "conv_gpu_staging.hpp"
 #endif
 
 using crema::layers::ConvGeometry;
@@ -53,6 +56,9 @@ class Convolution final : public crema::Layer<Convolution> {
     // fp16 / bf16 on the tensor cores, through cuDNN or the im2col GEMMs (conv_cudnn.hpp,
     // conv_gpu_gemm.hpp); the host asks only where the GPU has them.
     i.cuda_math = CREMA_DTYPE_BIT(CREMA_FLOAT16) | CREMA_DTYPE_BIT(CREMA_BFLOAT16);
+    // fp16 / bf16 blobs: cuDNN's operands and results as they are where they match the math
+    // type, converted otherwise (conv_gpu_staging.hpp).
+    i.cuda_storage = CREMA_DTYPE_BIT(CREMA_FLOAT16) | CREMA_DTYPE_BIT(CREMA_BFLOAT16);
 #endif
     return i;
   }
@@ -217,14 +223,25 @@ class Convolution final : public crema::Layer<Convolution> {
   }
 
 #if CREMA_WITH_CUDA
+  // Blobs may be stored in fp16 or bf16 (cuda_storage): cuDNN computing in 2-byte math takes them
+  // as they are; the fp32 methods (cuDNN in fp32, the native GEMMs) through fp32 copies.
   void forward_cuda(crema::Context& c) {
     CREMA_CHECK(gpu_ready_, "Convolution: forward on the GPU without a GPU reshape");
     const float* bias = spec_.bias_term ? c.param(1).data() : nullptr;
+    const float* w = c.param(0).data();
+    using crema::cuda::data_of, crema::cuda::values_of;
+    if (cudnn_on_ && cudnn_->math() != CREMA_FLOAT32)
+      return cudnn_->forward(crema::cudnn::handle(c.cudnn_handle()), data_of(c.bottom(0).raw()), w,
+                             bias, data_of(c.top(0).raw()), c.workspace<void>());
+    void* stream = c.cuda_stream();
+    const float* x = staging_.in(stream, c.bottom(0), false, true, 0);
+    float* y = staging_.in(stream, c.top(0), false, false, 1);
     if (cudnn_on_)
-      cudnn_->forward(crema::cudnn::handle(c.cudnn_handle()), c.bottom(0).data(), c.param(0).data(),
-                      bias, c.top(0).data(), c.workspace<void>());
+      cudnn_->forward(crema::cudnn::handle(c.cudnn_handle()), values_of(x), w, bias, values_of(y),
+                      c.workspace<void>());
     else
-      gpu_gemm_.forward(c, c.bottom(0).data(), c.param(0).data(), bias, c.top(0).data());
+      gpu_gemm_.forward(c, x, w, bias, y);
+    staging_.out(stream, c.top(0), false, 1);
   }
 
   void backward_cuda(crema::Context& c) {
@@ -239,12 +256,23 @@ class Convolution final : public crema::Layer<Convolution> {
     if (!need_w && !need_x) return;
     float* dw = need_w ? c.param(0).diff() : nullptr;
     float* db = need_w && spec_.bias_term ? c.param(1).diff() : nullptr;
-    float* dx = need_x ? c.bottom(0).diff() : nullptr;
+    const float* w = c.param(0).data();
+    using crema::cuda::data_of, crema::cuda::diff_of, crema::cuda::values_of;
+    if (cudnn_on_ && planned != CREMA_FLOAT32)
+      return cudnn_->backward(crema::cudnn::handle(c.cudnn_handle()), data_of(c.bottom(0).raw()),
+                              w, diff_of(c.top(0).raw()), dw, db,
+                              need_x ? diff_of(c.bottom(0).raw()) : crema::cuda::Values{},
+                              c.workspace<void>());
+    void* stream = c.cuda_stream();
+    const float* x = staging_.in(stream, c.bottom(0), false, true, 0);
+    const float* dy = staging_.in(stream, c.top(0), true, true, 1);
+    float* dx = need_x ? staging_.in(stream, c.bottom(0), true, false, 2) : nullptr;
     if (cudnn_on_)
-      cudnn_->backward(crema::cudnn::handle(c.cudnn_handle()), c.bottom(0).data(),
-                       c.param(0).data(), c.top(0).diff(), dw, db, dx, c.workspace<void>());
+      cudnn_->backward(crema::cudnn::handle(c.cudnn_handle()), values_of(x), w, values_of(dy), dw,
+                       db, dx ? values_of(dx) : crema::cuda::Values{}, c.workspace<void>());
     else
-      gpu_gemm_.backward(c, c.bottom(0).data(), c.param(0).data(), c.top(0).diff(), dw, db, dx);
+      gpu_gemm_.backward(c, x, w, dy, dw, db, dx);
+    if (need_x) staging_.out(stream, c.bottom(0), true, 2);
   }
 #endif
 
@@ -404,6 +432,7 @@ class Convolution final : public crema::Layer<Convolution> {
   bool gpu_ready_ = false, cudnn_on_ = false;
   std::unique_ptr<crema::layers::ConvCudnn> cudnn_;  // created on the first GPU reshape
   crema::layers::ConvGpuGemm gpu_gemm_;
+  crema::layers::GpuFp32Staging staging_;
 #endif
 };
 

@@ -7,7 +7,8 @@
 // the arithmetic in fp32 and a bf16 result rounded once (eltwise_kernels.hpp, crema::store_bf16).
 // N,H,W,C bf16 tensors too (cpu_layouts): element by element, the order does not matter, and the
 // host gives all the layer's tensors one.
-// CUDA: eltwise.cu, one pass over all bottoms in the CPU's order of operations.
+// CUDA: eltwise.cu, one pass over all bottoms in the CPU's order of operations; each tensor fp32,
+// fp16 or bf16 (cuda_storage), the arithmetic fp32.
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -27,6 +28,7 @@ class Eltwise final : public crema::Layer<Eltwise> {
     i.min_bottoms = 2;
     i.max_bottoms = -1;
     i.cpu_storage = CREMA_DTYPE_BIT(CREMA_BFLOAT16);
+    i.cuda_storage = CREMA_DTYPE_BIT(CREMA_BFLOAT16) | CREMA_DTYPE_BIT(CREMA_FLOAT16);
     // Element by element: any memory order, the host keeps all the tensors in one.
     i.cpu_layouts = CREMA_LAYOUT_CHANNELS_LAST;
     return i;
@@ -92,17 +94,19 @@ class Eltwise final : public crema::Layer<Eltwise> {
     const int64_t n = c.top(0).count();
     int* argmax = op_ == kEltwiseMax ? argmax_gpu_.get<int>(n) : nullptr;
     eltwise_forward_cuda(c.cuda_stream(), op_, n, c.num_bottom(), bottom_data(c),
-                         coeff_.empty() ? nullptr : coeff_.data(), c.top(0).data(), argmax);
+                         coeff_.empty() ? nullptr : coeff_.data(), crema::cuda::data_of(c.top(0).raw()),
+                         argmax);
   }
 
   void backward_cuda(crema::Context& c) {
-    const float* const* x = bottom_data(c);
+    using crema::cuda::data_of, crema::cuda::diff_of;
+    const crema::cuda::Values* x = bottom_data(c);
     for (int k = 0; k < c.num_bottom(); ++k) {
       if (!c.propagate_down(k)) continue;
       eltwise_backward_cuda(c.cuda_stream(), op_, c.top(0).count(), c.num_bottom(), k, x,
                             coeff_.empty() ? nullptr : coeff_.data(), stable_prod_grad_,
-                            c.top(0).data(), c.top(0).diff(), argmax_gpu_.data<int>(),
-                            c.bottom(k).diff());
+                            data_of(c.top(0).raw()), diff_of(c.top(0).raw()),
+                            argmax_gpu_.data<int>(), diff_of(c.bottom(k).raw()));
     }
   }
 #endif
@@ -160,12 +164,12 @@ class Eltwise final : public crema::Layer<Eltwise> {
   }
 #if CREMA_WITH_CUDA
   // The bottoms' device pointers, for the launchers (which pass them by value to the kernels).
-  const float* const* bottom_data(const crema::Context& c) {
-    bottom_ptrs_.resize(c.num_bottom());
-    for (int k = 0; k < c.num_bottom(); ++k) bottom_ptrs_[k] = c.bottom(k).data();
-    return bottom_ptrs_.data();
+  const crema::cuda::Values* bottom_data(const crema::Context& c) {
+    bottom_values_.resize(c.num_bottom());
+    for (int k = 0; k < c.num_bottom(); ++k) bottom_values_[k] = crema::cuda::data_of(c.bottom(k).raw());
+    return bottom_values_.data();
   }
-  std::vector<const float*> bottom_ptrs_;
+  std::vector<crema::cuda::Values> bottom_values_;
   crema::cuda::DeviceBuffer argmax_gpu_;
 #endif
   EltwiseOp op_;

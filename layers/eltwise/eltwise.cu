@@ -2,23 +2,25 @@
 // Eltwise's CUDA kernels. Forward reads every bottom once and writes y once: the bottoms'
 // pointers travel in the kernel's parameters, kMaxInputs per launch; with more bottoms the next
 // launch continues from y (and argmax), in the CPU path's order, so the sums and products are
-// the CPU's operation for operation.
+// the CPU's operation for operation. Every tensor in its own storage type (fp32, fp16 or bf16:
+// crema::cuda::Values; an fp32 shortcut beside a 2-byte branch), the arithmetic in fp32.
 #include <algorithm>
 
 #include "crema/cuda.hpp"
 #include "eltwise_cuda.h"
 
 namespace {
+using crema::cuda::Values;
 constexpr int kMaxInputs = 8;
 
 struct Inputs {
-  const float* x[kMaxInputs];
+  Values x[kMaxInputs];
   float coeff[kMaxInputs];
   int count;  // entries in use
   int base;   // index of x[0] among all bottoms
 };
 
-Inputs inputs(int base, int nb, const float* const* x, const float* coeff) {
+Inputs inputs(int base, int nb, const Values* x, const float* coeff) {
   Inputs in{};
   in.count = std::min(kMaxInputs, nb - base);
   in.base = base;
@@ -30,55 +32,55 @@ Inputs inputs(int base, int nb, const float* const* x, const float* coeff) {
 }
 
 // first: this launch starts the result (bottom 0 is in it); otherwise it continues y.
-__global__ void forward(int64_t n, EltwiseOp op, Inputs in, bool first, float* y, int* argmax) {
+__global__ void forward(int64_t n, EltwiseOp op, Inputs in, bool first, Values y, int* argmax) {
   CREMA_CUDA_LOOP(i, n) {
     if (op == kEltwiseMax) {
-      float best = first ? -INFINITY : y[i];
+      float best = first ? -INFINITY : y.load(i);
       int arg = first ? 0 : argmax[i];
       for (int k = 0; k < in.count; ++k) {
-        const float v = in.x[k][i];
+        const float v = in.x[k].load(i);
         if (v > best) best = v, arg = in.base + k;
       }
-      y[i] = best;
+      y.store(i, best);
       argmax[i] = arg;
     } else if (op == kEltwiseProd) {
-      float acc = first ? in.x[0][i] : y[i];
-      for (int k = first ? 1 : 0; k < in.count; ++k) acc *= in.x[k][i];
-      y[i] = acc;
+      float acc = first ? in.x[0].load(i) : y.load(i);
+      for (int k = first ? 1 : 0; k < in.count; ++k) acc *= in.x[k].load(i);
+      y.store(i, acc);
     } else {
-      float acc = first ? in.coeff[0] * in.x[0][i] : y[i];
-      for (int k = first ? 1 : 0; k < in.count; ++k) acc += in.coeff[k] * in.x[k][i];
-      y[i] = acc;
+      float acc = first ? in.coeff[0] * in.x[0].load(i) : y.load(i);
+      for (int k = first ? 1 : 0; k < in.count; ++k) acc += in.coeff[k] * in.x[k].load(i);
+      y.store(i, acc);
     }
   }
 }
 
-__global__ void scaled(int64_t n, float c, const float* dy, float* dx) {
-  CREMA_CUDA_LOOP(i, n) dx[i] = c * dy[i];
+__global__ void scaled(int64_t n, float c, Values dy, Values dx) {
+  CREMA_CUDA_LOOP(i, n) dx.store(i, c * dy.load(i));
 }
 
-__global__ void quotient(int64_t n, const float* y, const float* xk, const float* dy, float* dx) {
-  CREMA_CUDA_LOOP(i, n) dx[i] = y[i] / xk[i] * dy[i];
+__global__ void quotient(int64_t n, Values y, Values xk, Values dy, Values dx) {
+  CREMA_CUDA_LOOP(i, n) dx.store(i, y.load(i) / xk.load(i) * dy.load(i));
 }
 
 // prod_{j != skip} x_j over this launch's inputs, continuing dx unless first; times dy if last.
-__global__ void product_except(int64_t n, Inputs in, int skip, bool first, bool last,
-                               const float* dy, float* dx) {
+__global__ void product_except(int64_t n, Inputs in, int skip, bool first, bool last, Values dy,
+                               Values dx) {
   CREMA_CUDA_LOOP(i, n) {
-    float acc = first ? 1.f : dx[i];
+    float acc = first ? 1.f : dx.load(i);
     for (int j = 0; j < in.count; ++j)
-      if (in.base + j != skip) acc *= in.x[j][i];
-    dx[i] = last ? acc * dy[i] : acc;
+      if (in.base + j != skip) acc *= in.x[j].load(i);
+    dx.store(i, last ? acc * dy.load(i) : acc);
   }
 }
 
-__global__ void routed(int64_t n, int k, const int* argmax, const float* dy, float* dx) {
-  CREMA_CUDA_LOOP(i, n) dx[i] = argmax[i] == k ? dy[i] : 0.f;
+__global__ void routed(int64_t n, int k, const int* argmax, Values dy, Values dx) {
+  CREMA_CUDA_LOOP(i, n) dx.store(i, argmax[i] == k ? dy.load(i) : 0.f);
 }
 }  // namespace
 
-void eltwise_forward_cuda(void* stream, EltwiseOp op, int64_t n, int nb, const float* const* x,
-                          const float* coeff, float* y, int* argmax) {
+void eltwise_forward_cuda(void* stream, EltwiseOp op, int64_t n, int nb, const Values* x,
+                          const float* coeff, Values y, int* argmax) {
   if (n <= 0) return;
   const cudaStream_t s = crema::cuda::stream(stream);
   for (int base = 0; base < nb; base += kMaxInputs) {
@@ -88,9 +90,9 @@ void eltwise_forward_cuda(void* stream, EltwiseOp op, int64_t n, int nb, const f
   }
 }
 
-void eltwise_backward_cuda(void* stream, EltwiseOp op, int64_t n, int nb, int k,
-                           const float* const* x, const float* coeff, bool stable_prod,
-                           const float* y, const float* dy, const int* argmax, float* dx) {
+void eltwise_backward_cuda(void* stream, EltwiseOp op, int64_t n, int nb, int k, const Values* x,
+                           const float* coeff, bool stable_prod, Values y, Values dy,
+                           const int* argmax, Values dx) {
   if (n <= 0) return;
   const cudaStream_t s = crema::cuda::stream(stream);
   const int grid = crema::cuda::blocks(n), threads = crema::cuda::kThreads;

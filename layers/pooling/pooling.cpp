@@ -17,7 +17,8 @@
 // (cpu_layouts, each tensor on its own): pooled over runs of channels where the top is N,H,W,C
 // or 1x1 and no mask top is asked for (pooling_channels_last.hpp), else through transposed
 // copies around the plane kernels (as_planes).
-// GPU: pooling_gpu.hpp (cuDNN for AVE where it matches exactly, else the native kernels).
+// GPU: pooling_gpu.hpp (cuDNN for AVE where it matches exactly, else the native kernels), with
+// fp32, fp16 or bf16 tensors (cuda_storage; 2-byte ones through the native kernels).
 // Reference: Caffe, src/caffe/layers/pooling_layer.cpp.
 #include <algorithm>
 #include <cfloat>
@@ -38,6 +39,7 @@ class Pooling final : public crema::Layer<Pooling> {
     crema::LayerInfo i{"Pooling", "pooling_param"};
     i.max_tops = 2;  // MAX: optional mask top
     i.cpu_storage = CREMA_DTYPE_BIT(CREMA_BFLOAT16);
+    i.cuda_storage = CREMA_DTYPE_BIT(CREMA_BFLOAT16) | CREMA_DTYPE_BIT(CREMA_FLOAT16);
     // N,H,W,C bf16 tensors, each on its own: the kernels index planes, so such a tensor is read
     // through a transposed copy and written through one (at a ResNet's ends only: the stem's
     // max pooling and the global average pooling, where a net's trunk meets its classifier).
@@ -110,10 +112,14 @@ class Pooling final : public crema::Layer<Pooling> {
     // N,H,W,C top, or a 1x1 one) and no mask top; otherwise as_planes transposes around.
     native_last_ = x.channels_last() && c.num_top() == 1 &&
                    (c.top(0).channels_last() || out_h_ * out_w_ == 1);
-    CREMA_CHECK(c.num_top() == 1 || !c.top(1).is_bf16() || h_ * w_ <= 257,
-                "a bf16 mask top holds flat indices exactly only up to 256, but this bottom's "
-                "planes are "
-                    << h_ << "x" << w_ << ": store the mask top in fp32");
+    // Integers are exact in bf16 up to 256 (8 significant bits), in fp16 up to 2048 (11).
+    const crema_dtype mask_type = c.num_top() > 1 ? c.top(1).dtype() : CREMA_FLOAT32;
+    const int64_t exact = mask_type == CREMA_BFLOAT16 ? 256 : 2048;
+    CREMA_CHECK(mask_type == CREMA_FLOAT32 || h_ * w_ <= exact + 1,
+                "a " << (mask_type == CREMA_BFLOAT16 ? "bf16" : "fp16")
+                     << " mask top holds flat indices exactly only up to " << exact
+                     << ", but this bottom's planes are " << h_ << "x" << w_
+                     << ": store the mask top in fp32");
   }
 
   void forward_cpu(crema::Context& c) {

@@ -7,6 +7,9 @@
 // MAX always runs natively, as in Caffe's own layer factory: cuDNN's backward finds the maximum
 // again from the top, which a later in-place layer may have changed, and does not promise
 // Caffe's first-maximum rule for ties; the native kernels keep the argmax (mask) instead.
+// fp16 / bf16 tensors (cuda_storage) go through the native kernels, which take each tensor in its
+// own type (a global pooling's 2-byte bottom and the classifier's fp32 top); cuDNN only where
+// every tensor is fp32.
 #pragma once
 #if CREMA_WITH_CUDA
 #include <climits>
@@ -23,16 +26,17 @@ class PoolingGpu {
   explicit PoolingGpu(const std::string& engine) : engine_(engine) {}
 
   void forward(const crema::Context& c, const PoolGeometry& g, bool ave) {
-    const float* x = c.bottom(0).data();
-    float* y = c.top(0).data();
+    using crema::cuda::data_of;
+    const crema::cuda::Values x = data_of(c.bottom(0).raw()), y = data_of(c.top(0).raw());
     if (!ave) {
-      float* mask_f = c.num_top() > 1 ? c.top(1).data() : nullptr;
+      const crema::cuda::Values mask_f = c.num_top() > 1 ? data_of(c.top(1).raw())
+                                                         : crema::cuda::Values{};
       int32_t* mask = mask_f ? nullptr : mask_.get<int32_t>(g.planes * g.PH * g.PW);
       pooling_max_forward_cuda(c.cuda_stream(), g, x, y, mask, mask_f);
     } else if (use_cudnn(c, g)) {
       crema::cudnn::check(cudnnPoolingForward(crema::cudnn::handle(c.cudnn_handle()), pool_->get(),
-                                              crema::cudnn::Scalars::one(), x_->get(), x,
-                                              crema::cudnn::Scalars::zero(), y_->get(), y),
+                                              crema::cudnn::Scalars::one(), x_->get(), x.ptr,
+                                              crema::cudnn::Scalars::zero(), y_->get(), y.ptr),
                           "cudnnPoolingForward");
     } else {
       pooling_ave_forward_cuda(c.cuda_stream(), g, x, y);
@@ -40,18 +44,19 @@ class PoolingGpu {
   }
 
   void backward(const crema::Context& c, const PoolGeometry& g, bool ave) {
-    const float* dy = c.top(0).diff();
-    float* dx = c.bottom(0).diff();
+    using crema::cuda::data_of, crema::cuda::diff_of;
+    const crema::cuda::Values dy = diff_of(c.top(0).raw()), dx = diff_of(c.bottom(0).raw());
     if (!ave) {
-      const float* mask_f = c.num_top() > 1 ? c.top(1).data() : nullptr;
+      const crema::cuda::Values mask_f = c.num_top() > 1 ? data_of(c.top(1).raw())
+                                                         : crema::cuda::Values{};
       pooling_max_backward_cuda(c.cuda_stream(), g, dy, mask_f ? nullptr : mask_.data<int32_t>(),
                                 mask_f, dx);
     } else if (use_cudnn(c, g)) {
       crema::cudnn::check(
           cudnnPoolingBackward(crema::cudnn::handle(c.cudnn_handle()), pool_->get(),
                                crema::cudnn::Scalars::one(), y_->get(), c.top(0).data(), y_->get(),
-                               dy, x_->get(), c.bottom(0).data(), crema::cudnn::Scalars::zero(),
-                               x_->get(), dx),
+                               dy.ptr, x_->get(), c.bottom(0).data(),
+                               crema::cudnn::Scalars::zero(), x_->get(), dx.ptr),
           "cudnnPoolingBackward");
     } else {
       pooling_ave_backward_cuda(c.cuda_stream(), g, dy, dx);
@@ -62,6 +67,7 @@ class PoolingGpu {
   // AVE only. Also sets the descriptors when cuDNN is chosen; CUDNN without a handle throws.
   bool use_cudnn(const crema::Context& c, const PoolGeometry& g) {
     if (engine_ == "CAFFE" || (engine_ == "DEFAULT" && !c.cudnn_handle())) return false;
+    if (c.bottom(0).dtype() != CREMA_FLOAT32 || c.top(0).dtype() != CREMA_FLOAT32) return false;
     crema::cudnn::handle(c.cudnn_handle());
     const bool floor_size = (g.H + 2 * g.ph - g.kh) / g.sh + 1 == g.PH &&
                             (g.W + 2 * g.pw - g.kw) / g.sw + 1 == g.PW;

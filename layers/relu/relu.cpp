@@ -5,8 +5,9 @@
 // Runs in place. Backward reads the bottom data as Caffe does; in place that is the top, and
 // for s >= 0 sign(y) = sign(x), so the test x > 0 is the same as y > 0. For s < 0 the sign is
 // lost in place; forward then keeps a byte mask of x > 0 for backward.
-// CUDA: the same formulas in relu.cu. relu_param.engine is ignored: one fused elementwise
-// kernel is as fast as cuDNN's activation and keeps the leaky slope and the in-place mask.
+// CUDA: the same formulas in relu.cu, over fp32, fp16 or bf16 tensors (cuda_storage).
+// relu_param.engine is ignored: one fused elementwise kernel is as fast as cuDNN's activation and
+// keeps the leaky slope and the in-place mask.
 // Takes bf16 storage on the CPU (cpu_storage): bottom and top each fp32 or bf16 (in place one
 // tensor), the arithmetic in fp32 and each result rounded once.
 // N,H,W,C bf16 tensors too (cpu_layouts): element by element, the order does not matter, and the
@@ -90,6 +91,7 @@ class ReLU final : public crema::Layer<ReLU> {
     crema::LayerInfo i{"ReLU", "relu_param"};
     i.flags = CREMA_LAYER_IN_PLACE;
     i.cpu_storage = CREMA_DTYPE_BIT(CREMA_BFLOAT16);
+    i.cuda_storage = CREMA_DTYPE_BIT(CREMA_BFLOAT16) | CREMA_DTYPE_BIT(CREMA_FLOAT16);
     // Element by element: any memory order, the host keeps all the tensors in one.
     i.cpu_layouts = CREMA_LAYOUT_CHANNELS_LAST;
     return i;
@@ -142,18 +144,22 @@ class ReLU final : public crema::Layer<ReLU> {
   }
 
 #if CREMA_WITH_CUDA
+  // Each tensor in its own storage type (cuda_storage).
   void forward_cuda(crema::Context& c) {
+    using crema::cuda::data_of;
     const int64_t n = c.bottom(0).count();
     use_mask_ = slope_ < 0.f && c.top(0).same_memory(c.bottom(0));
     uint8_t* m = use_mask_ ? mask_gpu_.get<uint8_t>(n) : nullptr;
-    relu_forward_cuda(c.cuda_stream(), n, slope_, c.bottom(0).data(), c.top(0).data(), m);
+    relu_forward_cuda(c.cuda_stream(), n, slope_, data_of(c.bottom(0).raw()),
+                      data_of(c.top(0).raw()), m);
   }
 
   void backward_cuda(crema::Context& c) {
+    using crema::cuda::data_of, crema::cuda::diff_of;
     if (!c.propagate_down(0)) return;
     const uint8_t* m = use_mask_ ? mask_gpu_.data<uint8_t>() : nullptr;
-    relu_backward_cuda(c.cuda_stream(), c.bottom(0).count(), slope_, c.bottom(0).data(), m,
-                       c.top(0).diff(), c.bottom(0).diff());
+    relu_backward_cuda(c.cuda_stream(), c.bottom(0).count(), slope_, data_of(c.bottom(0).raw()), m,
+                       diff_of(c.top(0).raw()), diff_of(c.bottom(0).raw()));
   }
 #endif
 

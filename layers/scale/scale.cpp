@@ -13,7 +13,8 @@
 // in a fixed order (crema/layers/channel_reduce.hpp), so results do not depend on the thread
 // count.
 // CUDA: scale.cu, the same passes; the sums run before dE/dx (which may overwrite dE/dy in place)
-// and keep double partials. Reference: Caffe src/caffe/layers/scale_layer.cpp.
+// and keep double partials. Bottoms and top fp32, fp16 or bf16 there (cuda_storage), the
+// arithmetic fp32; an in-place forward keeps x widened to fp32. Reference: Caffe src/caffe/layers/scale_layer.cpp.
 #include <type_traits>
 #include <vector>
 
@@ -54,6 +55,8 @@ class Scale final : public crema::Layer<Scale> {
     crema::LayerInfo i{"Scale", "scale_param"};
     i.max_bottoms = 2;
     i.flags = CREMA_LAYER_IN_PLACE;
+    // fp16 / bf16 blobs on the GPU, where Scale runs on its own (on the CPU BatchNorm absorbs it).
+    i.cuda_storage = CREMA_DTYPE_BIT(CREMA_BFLOAT16) | CREMA_DTYPE_BIT(CREMA_FLOAT16);
     return i;
   }
   explicit Scale(const crema::Params& p)
@@ -161,16 +164,22 @@ class Scale final : public crema::Layer<Scale> {
   }
 
 #if CREMA_WITH_CUDA
+  // Each tensor in its own storage type (cuda_storage); an in-place forward keeps x widened.
   void forward_cuda(crema::Context& c) {
+    using crema::cuda::data_of;
     in_place_ = c.top(0).same_memory(c.bottom(0));
     float* keep = in_place_ ? x_copy_gpu_.get(c.bottom(0).count()) : nullptr;
-    scale_forward_cuda(c.cuda_stream(), outer_, dim_, inner_, c.bottom(0).data(), scale(c).data(),
-                       bias_term_ ? c.param(bias_param_).data() : nullptr, c.top(0).data(), keep);
+    scale_forward_cuda(c.cuda_stream(), outer_, dim_, inner_, data_of(c.bottom(0).raw()),
+                       data_of(scale(c).raw()),
+                       bias_term_ ? c.param(bias_param_).data() : nullptr, data_of(c.top(0).raw()),
+                       keep);
   }
 
   void backward_cuda(crema::Context& c) {
-    const float* dy = c.top(0).diff();
-    const float* x = in_place_ ? x_copy_gpu_.data() : c.bottom(0).data();
+    using crema::cuda::data_of, crema::cuda::diff_of;
+    const crema::cuda::Values dy = diff_of(c.top(0).raw());
+    const crema::cuda::Values x =
+        in_place_ ? crema::cuda::values_of(x_copy_gpu_.data()) : data_of(c.bottom(0).raw());
     const bool want_s = two_ ? c.propagate_down(1) : c.params_need_grad();
     const bool want_b = bias_term_ && c.params_need_grad();
     if (want_s || want_b) {
@@ -178,13 +187,13 @@ class Scale final : public crema::Layer<Scale> {
                   "Scale: the workspace asked for in reshape is missing");
       // A learned scale accumulates, bottom 1 is overwritten; the bias accumulates. Before dE/dx,
       // which in place overwrites dE/dy.
-      float* ds = !want_s ? nullptr : two_ ? c.bottom(1).diff() : c.param(scale_param_).diff();
+      const crema::cuda::Values ds = !want_s ? crema::cuda::Values{} : diff_of(scale(c).raw());
       scale_param_grads_cuda(c.cuda_stream(), outer_, dim_, inner_, dy, x, ds, !two_,
                              want_b ? c.param(bias_param_).diff() : nullptr, c.workspace<void>());
     }
     if (c.propagate_down(0))
-      scale_backward_x_cuda(c.cuda_stream(), outer_, dim_, inner_, dy, scale(c).data(),
-                            c.bottom(0).diff());
+      scale_backward_x_cuda(c.cuda_stream(), outer_, dim_, inner_, dy, data_of(scale(c).raw()),
+                            diff_of(c.bottom(0).raw()));
   }
 #endif
 

@@ -5,7 +5,8 @@
 // CUDA: device-to-device copies on the stream where memory is not shared; split.cu sums the
 // gradients in one pass.
 // Takes bf16 storage on the CPU (cpu_storage): the host gives the bottom and the tops one type,
-// fp32 or bf16; the gradients are summed in fp32 and a bf16 bottom gradient rounded once.
+// fp32 or bf16; the gradients are summed in fp32 and a bf16 bottom gradient rounded once. On the
+// GPU (cuda_storage) fp32, fp16 or bf16 alike.
 // N,H,W,C bf16 tensors too (cpu_layouts): element by element, the order does not matter, and the
 // host gives all the layer's tensors one.
 #include <algorithm>
@@ -26,6 +27,7 @@ class Split final : public crema::Layer<Split> {
     i.max_tops = -1;
     i.flags = CREMA_LAYER_SHARES_DATA;
     i.cpu_storage = CREMA_DTYPE_BIT(CREMA_BFLOAT16);
+    i.cuda_storage = CREMA_DTYPE_BIT(CREMA_BFLOAT16) | CREMA_DTYPE_BIT(CREMA_FLOAT16);
     // Element by element: any memory order, the host keeps all the tensors in one.
     i.cpu_layouts = CREMA_LAYOUT_CHANNELS_LAST;
     return i;
@@ -71,23 +73,28 @@ class Split final : public crema::Layer<Split> {
   }
 
 #if CREMA_WITH_CUDA
+  // The bottom and the tops in one storage type (the host keeps a Split's group alike).
   void forward_cuda(crema::Context& c) {
-    const float* x = c.bottom(0).data();
+    const crema::cuda::Values x = crema::cuda::data_of(c.bottom(0).raw());
     const int64_t n = c.bottom(0).count();
-    for (int t = 0; t < c.num_top(); ++t)
-      if (c.top(t).data() != x && n > 0)
-        crema::cuda::check(cudaMemcpyAsync(c.top(t).data(), x, sizeof(float) * n,
+    for (int t = 0; t < c.num_top(); ++t) {
+      const crema::cuda::Values y = crema::cuda::data_of(c.top(t).raw());
+      CREMA_CHECK(y.type == x.type, "Split: top " << t << " is stored in another type than the "
+                                                     "bottom");
+      if (y.ptr != x.ptr && n > 0)
+        crema::cuda::check(cudaMemcpyAsync(y.ptr, x.ptr, x.element_bytes() * n,
                                            cudaMemcpyDeviceToDevice,
                                            crema::cuda::stream(c.cuda_stream())),
                            "Split forward (copy)");
+    }
   }
 
   void backward_cuda(crema::Context& c) {
     if (!c.propagate_down(0)) return;
     top_diffs_.resize(c.num_top());
-    for (int t = 0; t < c.num_top(); ++t) top_diffs_[t] = c.top(t).diff();
+    for (int t = 0; t < c.num_top(); ++t) top_diffs_[t] = crema::cuda::diff_of(c.top(t).raw());
     split_backward_cuda(c.cuda_stream(), c.bottom(0).count(), c.num_top(), top_diffs_.data(),
-                        c.bottom(0).diff());
+                        crema::cuda::diff_of(c.bottom(0).raw()));
   }
 #endif
 
@@ -99,7 +106,7 @@ class Split final : public crema::Layer<Split> {
  private:
   static const char* type_name(const crema::TensorView& t) { return t.is_bf16() ? "bf16" : "fp32"; }
 #if CREMA_WITH_CUDA
-  std::vector<const float*> top_diffs_;  // the tops' device gradients, for the launcher
+  std::vector<crema::cuda::Values> top_diffs_;  // the tops' device gradients, for the launcher
 #endif
 };
 

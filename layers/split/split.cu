@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // Split's backward on the GPU: the tops' gradients summed in one pass. Their pointers travel in
 // the kernel's parameters, kMaxTops per launch; with more tops the next launch continues from
-// dx, adding in the CPU path's order.
+// dx, adding in the CPU path's order. The sums are fp32 over tensors of the group's storage type
+// (the host gives the bottom and the tops one: fp32, fp16 or bf16).
 #include <algorithm>
 
 #include "crema/cuda.hpp"
@@ -10,22 +11,24 @@
 namespace {
 constexpr int kMaxTops = 8;
 
+using crema::cuda::Values;
+
 struct Grads {
-  const float* g[kMaxTops];
+  Values g[kMaxTops];
   int count;
 };
 
 // dx = (first ? 0 : dx) + the launch's gradients; `first` starts from g[0] itself, as the CPU.
-__global__ void sum(int64_t n, Grads in, bool first, float* dx) {
+__global__ void sum(int64_t n, Grads in, bool first, Values dx) {
   CREMA_CUDA_LOOP(i, n) {
-    float acc = first ? in.g[0][i] : dx[i];
-    for (int t = first ? 1 : 0; t < in.count; ++t) acc += in.g[t][i];
-    dx[i] = acc;
+    float acc = first ? in.g[0].load(i) : dx.load(i);
+    for (int t = first ? 1 : 0; t < in.count; ++t) acc += in.g[t].load(i);
+    dx.store(i, acc);
   }
 }
 }  // namespace
 
-void split_backward_cuda(void* stream, int64_t n, int tops, const float* const* dy, float* dx) {
+void split_backward_cuda(void* stream, int64_t n, int tops, const Values* dy, Values dx) {
   if (n <= 0) return;
   for (int base = 0; base < tops; base += kMaxTops) {
     Grads in{};

@@ -3,5 +3,9 @@
 #pragma once
 #include <cstdint>
 
-// dx = dy[0] + dy[1] + ... + dy[tops - 1], added in that order.
-void split_backward_cuda(void* stream, int64_t n, int tops, const float* const* dy, float* dx);
+#include "crema/cuda.hpp"
+
+// dx = dy[0] + dy[1] + ... + dy[tops - 1], added in that order in fp32 (tensors of any storage
+// type).
+void split_backward_cuda(void* stream, int64_t n, int tops, const crema::cuda::Values* dy,
+                         crema::cuda::Values dx);

@@ -13,6 +13,10 @@
 // default stream, and never synchronise inside a layer unless a result must reach the host.
 #pragma once
 #include <cuda_runtime.h>
+#ifdef __CUDACC__
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#endif
 
 #include <cstddef>
 #include <cstdint>
@@ -20,6 +24,12 @@
 #include <string>
 
 #include "crema/plugin_abi.h"
+
+#ifdef __CUDACC__
+#define CREMA_HOST_DEVICE __host__ __device__
+#else
+#define CREMA_HOST_DEVICE
+#endif
 
 #ifdef __CUDACC__
 // i runs over [0, n) across the whole grid, whatever the grid size.
@@ -51,6 +61,43 @@ __device__ T block_sum(T v) {
 namespace crema::cuda {
 
 constexpr int kThreads = 256;
+
+// The elements of a device tensor's data or diff in the type the net stores it in (a layer that
+// declares cuda_storage sees fp16 and bf16 tensors as well as fp32 ones): a kernel written once
+// reads element i as a float with load(i) and writes one with store(i, v), rounded to nearest
+// even. Every thread of a launch takes the same branch, so next to the memory access the type
+// test costs nothing; the arithmetic stays fp32. Made on the host with data_of / diff_of (a
+// tensor) or values_of (a layer's own fp32 buffer).
+struct Values {
+  void* ptr = nullptr;
+  int32_t type = CREMA_FLOAT32;  // crema_dtype
+
+#ifdef __CUDACC__
+  __device__ float load(int64_t i) const {
+    if (type == CREMA_BFLOAT16) return __bfloat162float(static_cast<const __nv_bfloat16*>(ptr)[i]);
+    if (type == CREMA_FLOAT16) return __half2float(static_cast<const __half*>(ptr)[i]);
+    return static_cast<const float*>(ptr)[i];
+  }
+  __device__ void store(int64_t i, float v) const {
+    if (type == CREMA_BFLOAT16)
+      static_cast<__nv_bfloat16*>(ptr)[i] = __float2bfloat16_rn(v);
+    else if (type == CREMA_FLOAT16)
+      static_cast<__half*>(ptr)[i] = __float2half_rn(v);
+    else
+      static_cast<float*>(ptr)[i] = v;
+  }
+#endif
+  CREMA_HOST_DEVICE explicit operator bool() const { return ptr != nullptr; }
+  CREMA_HOST_DEVICE size_t element_bytes() const { return type == CREMA_FLOAT32 ? sizeof(float) : 2; }
+};
+
+inline Values data_of(const crema_tensor* t) {
+  return {t->data, static_cast<int32_t>(t->dtype & CREMA_DTYPE_MASK)};
+}
+inline Values diff_of(const crema_tensor* t) {
+  return {t->diff, static_cast<int32_t>(t->dtype & CREMA_DTYPE_MASK)};
+}
+inline Values values_of(const float* p) { return {const_cast<float*>(p), CREMA_FLOAT32}; }
 
 // Blocks for n elements at kThreads each; the grid-stride loop covers the rest beyond the cap.
 inline int blocks(int64_t n, int threads = kThreads) {
