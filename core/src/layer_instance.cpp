@@ -60,6 +60,7 @@ bool LayerInstance::stores_in(crema_dtype type, crema_device device) const {
   if (type == CREMA_FLOAT32) return true;
   const uint32_t declared = device == CREMA_CUDA ? type_->cuda_storage : type_->cpu_storage;
   if (device == CREMA_CPU && type == CREMA_BFLOAT16 && !cpu_has_bf16()) return false;
+  if (device != CREMA_CUDA && type == CREMA_FLOAT16) return false;
   return declared & CREMA_DTYPE_BIT(type);
 }
 

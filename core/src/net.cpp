@@ -213,7 +213,7 @@ void Net::init(const pb::NetParameter& param, Registry& registry) {
   init_backward_needs(definition_);
   plan_absorption();
   // Layers plan for their tensors' storage types (a convolution's oneDNN primitives): once more
-  // where some blob became bf16.
+  // where some blob became narrower.
   if (plan_storage())
     for (int i = 0; i < n; ++i)
       workspace_bytes_ = std::max(workspace_bytes_,
@@ -359,29 +359,35 @@ void Net::plan_absorption() {
   }
 }
 
-// A blob is stored in bf16 where every layer that reads or writes it asked for bf16 storage and
-// can take it on this device (crema_layer_ext.cpu_storage), so that no layer sees a type it did
-// not declare; anything else stays fp32, including a user's fp32-only plugin and its neighbours'
-// blobs. Layers absorbed on the CPU do not touch the blob themselves. The net's outputs and loss
-// tops stay fp32 (tools and the solver read them), and a layer whose tops alias its bottom
-// (Split) keeps them all in one type.
+// A blob is stored in a narrower type T (bf16; fp16 on the GPU) where every layer that reads or
+// writes it asked for T storage and can take T on this device (crema_layer_ext.cpu_storage /
+// cuda_storage), so that no layer sees a type it did not declare; anything else stays fp32,
+// including a user's fp32-only plugin and its neighbours' blobs. Layers absorbed on the CPU do
+// not touch the blob themselves. The net's outputs and loss tops stay fp32 (tools and the solver
+// read them), and a layer whose tops alias its bottom (Split) keeps them all in one type. Each
+// layer asks for one type, so no blob qualifies for two.
 bool Net::plan_storage() {
-  std::vector<bool> bf16(blobs_.size(), true);
-  for (int id : output_blobs_) bf16[id] = false;
+  std::vector<bool> eligible(blobs_.size(), true);
+  for (int id : output_blobs_) eligible[id] = false;
   for (size_t id = 0; id < blobs_.size(); ++id)
-    if (blob_loss_weights_[id] != 0) bf16[id] = false;
-  agree_per_layer(
-      bf16,
-      [&](int i) {
-        return requested_storage_[i] == CREMA_BFLOAT16 &&
-               layers_[i]->stores_in(CREMA_BFLOAT16, device_);
-      },
-      [&](int i) { return (layers_[i]->desc().flags & CREMA_LAYER_SHARES_DATA) != 0; },
-      [](int) { return true; });
+    if (blob_loss_weights_[id] != 0) eligible[id] = false;
+  std::vector<crema_dtype> type(blobs_.size(), CREMA_FLOAT32);
+  std::vector<bool> bf16;  // for the memory-order plan
+  for (crema_dtype t : {CREMA_BFLOAT16, CREMA_FLOAT16}) {
+    std::vector<bool> in_t = eligible;
+    agree_per_layer(
+        in_t,
+        [&](int i) { return requested_storage_[i] == t && layers_[i]->stores_in(t, device_); },
+        [&](int i) { return (layers_[i]->desc().flags & CREMA_LAYER_SHARES_DATA) != 0; },
+        [](int) { return true; });
+    for (size_t id = 0; id < blobs_.size(); ++id)
+      if (in_t[id] && type[id] == CREMA_FLOAT32) type[id] = t;
+    if (t == CREMA_BFLOAT16) bf16 = in_t;
+  }
   bool narrowed = false;
   for (size_t id = 0; id < blobs_.size(); ++id) {
-    blobs_[id]->set_dtype(bf16[id] ? CREMA_BFLOAT16 : CREMA_FLOAT32);
-    narrowed = narrowed || bf16[id];
+    blobs_[id]->set_dtype(type[id]);
+    narrowed = narrowed || type[id] != CREMA_FLOAT32;
   }
   const std::vector<bool> last = plan_channels_last(bf16);
   for (size_t id = 0; id < blobs_.size(); ++id) blobs_[id]->set_channels_last(last[id]);
@@ -437,21 +443,28 @@ void Net::agree_per_layer(std::vector<bool>& flag, const std::function<bool(int)
 }
 
 std::string Net::storage_summary() const {
-  int narrow = 0;
-  uint64_t narrow_elements = 0, all_elements = 0;
-  for (const auto& b : blobs_) {
-    all_elements += static_cast<uint64_t>(b->count());
-    if (b->dtype() == CREMA_FLOAT32) continue;
-    ++narrow;
-    narrow_elements += static_cast<uint64_t>(b->count());
+  uint64_t all_elements = 0;
+  for (const auto& b : blobs_) all_elements += static_cast<uint64_t>(b->count());
+  std::string out;
+  for (crema_dtype t : {CREMA_BFLOAT16, CREMA_FLOAT16}) {
+    int narrow = 0, last = 0;
+    uint64_t narrow_elements = 0;
+    for (const auto& b : blobs_) {
+      if (b->dtype() != t) continue;
+      ++narrow;
+      narrow_elements += static_cast<uint64_t>(b->count());
+      last += b->channels_last() ? 1 : 0;
+    }
+    if (narrow == 0) continue;
+    const int percent = all_elements ? static_cast<int>(100 * narrow_elements / all_elements) : 0;
+    // Only bf16 blobs on the CPU are ever N,H,W,C.
+    const bool orders = t == CREMA_BFLOAT16 && device_ == CREMA_CPU;
+    out += std::string(out.empty() ? "" : ", ") + dtype_name(t) + " storage for " +
+           std::to_string(narrow) + " of " + std::to_string(blobs_.size()) + " blobs (" +
+           std::to_string(percent) + "% of activation elements" +
+           (orders ? ", " + std::to_string(last) + " of them N,H,W,C" : "") + ")";
   }
-  if (narrow == 0) return "";
-  const int percent = all_elements ? static_cast<int>(100 * narrow_elements / all_elements) : 0;
-  const auto last =
-      std::count_if(blobs_.begin(), blobs_.end(), [](const auto& b) { return b->channels_last(); });
-  return "bf16 storage for " + std::to_string(narrow) + " of " + std::to_string(blobs_.size()) +
-         " blobs (" + std::to_string(percent) + "% of activation elements, " +
-         std::to_string(last) + " of them N,H,W,C), fp32 for the rest";
+  return out.empty() ? "" : out + ", fp32 for the rest";
 }
 
 std::vector<LayerInstance*> Net::absorbed_layers(int i) const {

@@ -262,8 +262,10 @@ void Registry::ensure_loaded() {
           if (ext->struct_size >= offsetof(crema_layer_ext, onnx_export) + sizeof(ext->onnx_export))
             type.onnx_export = ext->onnx_export;
           if (ext->struct_size >= offsetof(crema_layer_ext, cuda_storage) + sizeof(uint32_t)) {
+            // fp16 blobs only on the GPU: a CPU has no fp16 arithmetic crema uses.
             type.cpu_storage = ext->cpu_storage & CREMA_DTYPE_BIT(CREMA_BFLOAT16);
-            type.cuda_storage = ext->cuda_storage & CREMA_DTYPE_BIT(CREMA_BFLOAT16);
+            type.cuda_storage = ext->cuda_storage &
+                                (CREMA_DTYPE_BIT(CREMA_BFLOAT16) | CREMA_DTYPE_BIT(CREMA_FLOAT16));
           }
           if (ext->struct_size >= offsetof(crema_layer_ext, cpu_layouts) + sizeof(uint32_t))
             type.cpu_layouts = ext->cpu_layouts & (CREMA_LAYOUT_CHANNELS_LAST | CREMA_LAYOUT_MIXED);

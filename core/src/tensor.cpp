@@ -6,7 +6,9 @@
 #include <stdexcept>
 
 #include "crema/core/device.hpp"
+#include "crema/core/fp16.hpp"
 #include "crema/core/gemm_bf16.hpp"
+#include "crema/core/precision.hpp"
 
 namespace crema {
 
@@ -43,8 +45,9 @@ void Tensor::allocate() {
 }
 
 void Tensor::set_dtype(crema_dtype t) {
-  if (t != CREMA_FLOAT32 && t != CREMA_BFLOAT16)
-    throw std::runtime_error("tensors are stored in fp32 or bf16, not type " + std::to_string(t));
+  if (t != CREMA_FLOAT32 && t != CREMA_BFLOAT16 && t != CREMA_FLOAT16)
+    throw std::runtime_error("tensors are stored in fp32, bf16 or fp16, not type " +
+                             std::to_string(t));
   if (t == dtype_) return;
   dtype_ = t;
   allocate();
@@ -52,8 +55,9 @@ void Tensor::set_dtype(crema_dtype t) {
 
 const float* Tensor::checked_fp32(const void* p) const {
   if (dtype_ != CREMA_FLOAT32)
-    throw std::runtime_error("a tensor of shape " + shape_string() +
-                             " is stored in bf16 and was read as fp32 (read it with to_float())");
+    throw std::runtime_error("a tensor of shape " + shape_string() + " is stored in " +
+                             dtype_name(dtype_) +
+                             " and was read as fp32 (read it with to_float())");
   return static_cast<const float*>(p);
 }
 
@@ -96,6 +100,9 @@ std::vector<float> Tensor::to_float(bool diff) const {
   if (dtype_ == CREMA_FLOAT32) {
     const float* p = diff ? host_diff() : host_data();
     std::copy(p, p + count_, out.begin());
+  } else if (dtype_ == CREMA_FLOAT16) {  // never channels-last
+    const auto* p = static_cast<const uint16_t*>(host_raw(diff));
+    for (int64_t i = 0; i < count_; ++i) out[i] = fp16_to_float(p[i]);
   } else {
     const auto* p = static_cast<const uint16_t*>(host_raw(diff));
     if (channels_last()) {
@@ -115,6 +122,10 @@ void Tensor::from_float(const float* values, bool diff) {
     return;
   }
   auto* p = static_cast<uint16_t*>(mutable_host_raw(diff));
+  if (dtype_ == CREMA_FLOAT16) {  // never channels-last
+    for (int64_t i = 0; i < count_; ++i) p[i] = float_to_fp16(values[i]);
+    return;
+  }
   if (!channels_last()) return round_to_bf16(values, static_cast<size_t>(count_), p);
   std::vector<uint16_t> rounded(static_cast<size_t>(count_));
   round_to_bf16(values, rounded.size(), rounded.data());
@@ -169,7 +180,7 @@ void Tensor::zero_diff(crema_device where) {
   if (where == CREMA_CUDA) {
     device::memset_zero(diff_->mutable_device_data(), bytes);
   } else {
-    std::memset(diff_->mutable_host_data(), 0, bytes);  // bf16 zero is all zero bits too
+    std::memset(diff_->mutable_host_data(), 0, bytes);  // bf16 and fp16 zeros are zero bits too
   }
 }
 

@@ -184,8 +184,8 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
       batch_norm_batch_stats_cuda(c.cuda_stream(), x, N_, C_, S_, eps_, maf_, M, V, f, mean, is);
     kept_ = !global_ && c.top(0).same_memory(c.bottom(0));
     float* keep = kept_ ? x_norm_gpu_.get(c.bottom(0).count()) : nullptr;
-    batch_norm_normalise_cuda(c.cuda_stream(), x, crema::cuda::data_of(c.top(0).raw()), keep, N_, C_,
-                              S_, mean, is);
+    batch_norm_normalise_cuda(c.cuda_stream(), x, crema::cuda::data_of(c.top(0).raw()), keep, N_,
+                              C_, S_, mean, is);
   }
 
   void backward_cuda(crema::Context& c) {
@@ -197,10 +197,10 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
     if (global_)
       batch_norm_backward_global_cuda(c.cuda_stream(), dy, dx, N_, C_, S_, is);
     else
-      batch_norm_backward_cuda(
-          c.cuda_stream(), dy,
-          kept_ ? crema::cuda::values_of(x_norm_gpu_.data()) : data_of(c.bottom(0).raw()),
-          kept_ ? nullptr : mean, dx, N_, C_, S_, is, mean + 2 * C_);
+      batch_norm_backward_cuda(c.cuda_stream(), dy,
+                               kept_ ? crema::cuda::values_of(x_norm_gpu_.data())
+                                     : data_of(c.bottom(0).raw()),
+                               kept_ ? nullptr : mean, dx, N_, C_, S_, is, mean + 2 * C_);
   }
 #endif
 

@@ -17,8 +17,8 @@ constexpr int kSumThreads = 512;
 // Over channel k of (N, C, S): kStats: s1 = sum(u - a), s2 = sum((u - a)^2);
 // else s1 = sum(u), s2 = sum(u (v - a)).
 template <bool kStats>
-__device__ void channel_sums(Values u, Values v, float a, int64_t N, int64_t C,
-                             int64_t S, int64_t k, double& s1, double& s2) {
+__device__ void channel_sums(Values u, Values v, float a, int64_t N, int64_t C, int64_t S,
+                             int64_t k, double& s1, double& s2) {
   double d1 = 0, d2 = 0;
   for (int64_t n = threadIdx.y; n < N; n += blockDim.y) {
     const int64_t off = (n * C + k) * S;
@@ -71,9 +71,8 @@ __global__ void global_stats(int64_t C, const float* M, const float* V, const fl
 }
 
 // k1 = -mean(dy) inv_std, k2 = -b^2 mean(dy (v - a)) inv_std, b = inv_std when v is x.
-__global__ void backward_coefficients(Values dy, Values v, const float* a, int64_t N,
-                                      int64_t C, int64_t S, const float* inv_std, float* k1,
-                                      float* k2) {
+__global__ void backward_coefficients(Values dy, Values v, const float* a, int64_t N, int64_t C,
+                                      int64_t S, const float* inv_std, float* k1, float* k2) {
   const int64_t k = blockIdx.x;
   double s1, s2;
   channel_sums<false>(dy, v, a ? a[k] : 0.f, N, C, S, k, s1, s2);
@@ -118,8 +117,8 @@ dim3 sum_block(int64_t S) {
 bool small(int64_t n) { return n < (int64_t{1} << 31); }
 }  // namespace
 
-void batch_norm_batch_stats_cuda(void* stream, Values x, int64_t N, int64_t C, int64_t S,
-                                 float eps, float maf, float* M, float* V, float* f, float* mean,
+void batch_norm_batch_stats_cuda(void* stream, Values x, int64_t N, int64_t C, int64_t S, float eps,
+                                 float maf, float* M, float* V, float* f, float* mean,
                                  float* inv_std) {
   if (N * C * S == 0) return;
   batch_stats<<<static_cast<unsigned>(C), sum_block(S), 0, crema::cuda::stream(stream)>>>(
@@ -135,29 +134,29 @@ void batch_norm_global_stats_cuda(void* stream, int64_t C, const float* M, const
   crema::cuda::check_launch("BatchNorm forward (stored statistics)");
 }
 
-void batch_norm_normalise_cuda(void* stream, Values x, Values y, float* keep, int64_t N,
-                               int64_t C, int64_t S, const float* mean, const float* inv_std) {
+void batch_norm_normalise_cuda(void* stream, Values x, Values y, float* keep, int64_t N, int64_t C,
+                               int64_t S, const float* mean, const float* inv_std) {
   const int64_t n = N * C * S;
   if (n == 0) return;
   const int b = crema::cuda::blocks(n);
   const cudaStream_t s = crema::cuda::stream(stream);
   if (small(n))
     normalise<uint32_t><<<b, crema::cuda::kThreads, 0, s>>>(uint32_t(n), uint32_t(C), uint32_t(S),
-                                                           x, y, keep, mean, inv_std);
+                                                            x, y, keep, mean, inv_std);
   else
     normalise<int64_t><<<b, crema::cuda::kThreads, 0, s>>>(n, C, S, x, y, keep, mean, inv_std);
   crema::cuda::check_launch("BatchNorm forward (normalise)");
 }
 
 namespace {
-void launch_input_grad(cudaStream_t s, Values dy, Values v, const float* a, Values dx,
-                       int64_t N, int64_t C, int64_t S, const float* inv_std, const float* k1,
+void launch_input_grad(cudaStream_t s, Values dy, Values v, const float* a, Values dx, int64_t N,
+                       int64_t C, int64_t S, const float* inv_std, const float* k1,
                        const float* k2) {
   const int64_t n = N * C * S;
   const int b = crema::cuda::blocks(n);
   if (small(n))
-    input_grad<uint32_t><<<b, crema::cuda::kThreads, 0, s>>>(
-        uint32_t(n), uint32_t(C), uint32_t(S), dy, v, a, dx, inv_std, k1, k2);
+    input_grad<uint32_t><<<b, crema::cuda::kThreads, 0, s>>>(uint32_t(n), uint32_t(C), uint32_t(S),
+                                                             dy, v, a, dx, inv_std, k1, k2);
   else
     input_grad<int64_t><<<b, crema::cuda::kThreads, 0, s>>>(n, C, S, dy, v, a, dx, inv_std, k1, k2);
   crema::cuda::check_launch("BatchNorm backward (input gradient)");
@@ -165,8 +164,7 @@ void launch_input_grad(cudaStream_t s, Values dy, Values v, const float* a, Valu
 }  // namespace
 
 void batch_norm_backward_cuda(void* stream, Values dy, Values v, const float* a, Values dx,
-                              int64_t N, int64_t C, int64_t S, const float* inv_std,
-                              float* k) {
+                              int64_t N, int64_t C, int64_t S, const float* inv_std, float* k) {
   if (N * C * S == 0) return;
   const cudaStream_t s = crema::cuda::stream(stream);
   backward_coefficients<<<static_cast<unsigned>(C), sum_block(S), 0, s>>>(dy, v, a, N, C, S,
@@ -175,8 +173,8 @@ void batch_norm_backward_cuda(void* stream, Values dy, Values v, const float* a,
   launch_input_grad(s, dy, v, a, dx, N, C, S, inv_std, k, k + C);
 }
 
-void batch_norm_backward_global_cuda(void* stream, Values dy, Values dx, int64_t N,
-                                     int64_t C, int64_t S, const float* inv_std) {
+void batch_norm_backward_global_cuda(void* stream, Values dy, Values dx, int64_t N, int64_t C,
+                                     int64_t S, const float* inv_std) {
   if (N * C * S == 0) return;
   launch_input_grad(crema::cuda::stream(stream), dy, Values{}, nullptr, dx, N, C, S, inv_std,
                     nullptr, nullptr);

@@ -211,8 +211,8 @@ const void* ConvCudnn::as_math(void* stream, cuda::Values v, void* copy, int64_t
   return copy;
 }
 
-void ConvCudnn::forward_reduced(cudnnHandle_t h, cuda::Values x, const float* w,
-                                const float* bias, cuda::Values y, void* ws) const {
+void ConvCudnn::forward_reduced(cudnnHandle_t h, cuda::Values x, const float* w, const float* bias,
+                                cuda::Values y, void* ws) const {
   using cudnn::Scalars;
   void* stream = stream_of(h);
   const Scratch s = scratch(ws);

@@ -56,8 +56,8 @@ class ConvCudnn {
   Scratch scratch(void* ws) const;
   void forward_reduced(cudnnHandle_t h, cuda::Values x, const float* w, const float* bias,
                        cuda::Values y, void* ws) const;
-  void backward_reduced(cudnnHandle_t h, cuda::Values x, const float* w, cuda::Values dy,
-                        float* dw, float* db, cuda::Values dx, void* ws) const;
+  void backward_reduced(cudnnHandle_t h, cuda::Values x, const float* w, cuda::Values dy, float* dw,
+                        float* db, cuda::Values dx, void* ws) const;
   // A blob for cuDNN: itself where it is stored in the math's type, else `copy` (filled from it
   // when `fill`).
   const void* as_math(void* stream, cuda::Values v, void* copy, int64_t n, bool fill) const;
@@ -65,7 +65,7 @@ class ConvCudnn {
   std::vector<int64_t> key_;  // the shapes and math planned for (empty: none yet)
   crema_dtype math_ = CREMA_FLOAT32;
   int64_t num_ = 0, channels_out_ = 0, out_plane_ = 0;  // y as (N, C, S), for the bias passes
-  int64_t x_count_ = 0, w_count_ = 0, y_count_ = 0;  // elements of x, W and y
+  int64_t x_count_ = 0, w_count_ = 0, y_count_ = 0;     // elements of x, W and y
   size_t cudnn_bytes_ = 0;  // cuDNN's workspace, rounded up to 256 (the copies follow it)
   // x_, y_ and w_ in the math's type; y32_ is y in fp32, for the bias (added in fp32).
   cudnn::TensorDesc x_, y_, y32_, bias_;

@@ -259,8 +259,8 @@ class Convolution final : public crema::Layer<Convolution> {
     const float* w = c.param(0).data();
     using crema::cuda::data_of, crema::cuda::diff_of, crema::cuda::values_of;
     if (cudnn_on_ && planned != CREMA_FLOAT32)
-      return cudnn_->backward(crema::cudnn::handle(c.cudnn_handle()), data_of(c.bottom(0).raw()),
-                              w, diff_of(c.top(0).raw()), dw, db,
+      return cudnn_->backward(crema::cudnn::handle(c.cudnn_handle()), data_of(c.bottom(0).raw()), w,
+                              diff_of(c.top(0).raw()), dw, db,
                               need_x ? diff_of(c.bottom(0).raw()) : crema::cuda::Values{},
                               c.workspace<void>());
     void* stream = c.cuda_stream();

@@ -94,8 +94,8 @@ class Eltwise final : public crema::Layer<Eltwise> {
     const int64_t n = c.top(0).count();
     int* argmax = op_ == kEltwiseMax ? argmax_gpu_.get<int>(n) : nullptr;
     eltwise_forward_cuda(c.cuda_stream(), op_, n, c.num_bottom(), bottom_data(c),
-                         coeff_.empty() ? nullptr : coeff_.data(), crema::cuda::data_of(c.top(0).raw()),
-                         argmax);
+                         coeff_.empty() ? nullptr : coeff_.data(),
+                         crema::cuda::data_of(c.top(0).raw()), argmax);
   }
 
   void backward_cuda(crema::Context& c) {
@@ -166,7 +166,8 @@ class Eltwise final : public crema::Layer<Eltwise> {
   // The bottoms' device pointers, for the launchers (which pass them by value to the kernels).
   const crema::cuda::Values* bottom_data(const crema::Context& c) {
     bottom_values_.resize(c.num_bottom());
-    for (int k = 0; k < c.num_bottom(); ++k) bottom_values_[k] = crema::cuda::data_of(c.bottom(k).raw());
+    for (int k = 0; k < c.num_bottom(); ++k)
+      bottom_values_[k] = crema::cuda::data_of(c.bottom(k).raw());
     return bottom_values_.data();
   }
   std::vector<crema::cuda::Values> bottom_values_;

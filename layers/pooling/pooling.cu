@@ -132,8 +132,8 @@ void pooling_max_forward_cuda(void* stream, const PoolGeometry& g, Values x, Val
   crema::cuda::check_launch("Pooling MAX forward");
 }
 
-void pooling_max_backward_cuda(void* stream, const PoolGeometry& g, Values dy,
-                               const int32_t* mask, Values mask_f, Values dx) {
+void pooling_max_backward_cuda(void* stream, const PoolGeometry& g, Values dy, const int32_t* mask,
+                               Values mask_f, Values dx) {
   const int64_t n = inputs(g);
   if (n == 0) return;
   max_backward<<<crema::cuda::blocks(n), crema::cuda::kThreads, 0, crema::cuda::stream(stream)>>>(

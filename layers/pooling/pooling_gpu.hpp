@@ -52,12 +52,12 @@ class PoolingGpu {
       pooling_max_backward_cuda(c.cuda_stream(), g, dy, mask_f ? nullptr : mask_.data<int32_t>(),
                                 mask_f, dx);
     } else if (use_cudnn(c, g)) {
-      crema::cudnn::check(
-          cudnnPoolingBackward(crema::cudnn::handle(c.cudnn_handle()), pool_->get(),
-                               crema::cudnn::Scalars::one(), y_->get(), c.top(0).data(), y_->get(),
-                               dy.ptr, x_->get(), c.bottom(0).data(),
-                               crema::cudnn::Scalars::zero(), x_->get(), dx.ptr),
-          "cudnnPoolingBackward");
+      crema::cudnn::check(cudnnPoolingBackward(crema::cudnn::handle(c.cudnn_handle()), pool_->get(),
+                                               crema::cudnn::Scalars::one(), y_->get(),
+                                               c.top(0).data(), y_->get(), dy.ptr, x_->get(),
+                                               c.bottom(0).data(), crema::cudnn::Scalars::zero(),
+                                               x_->get(), dx.ptr),
+                          "cudnnPoolingBackward");
     } else {
       pooling_ave_backward_cuda(c.cuda_stream(), g, dy, dx);
     }
@@ -81,16 +81,16 @@ class PoolingGpu {
     // Planes as the batch: pooling never mixes channels.
     crema::cudnn::set_4d(*x_, int(g.planes), 1, int(g.H), int(g.W));
     crema::cudnn::set_4d(*y_, int(g.planes), 1, int(g.PH), int(g.PW));
-    crema::cudnn::check(
-        cudnnSetPooling2dDescriptor(*pool_, CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING,
-                                    CUDNN_PROPAGATE_NAN, int(g.kh), int(g.kw), int(g.ph),
-                                    int(g.pw), int(g.sh), int(g.sw)),
-        "cudnnSetPooling2dDescriptor");
+    crema::cudnn::check(cudnnSetPooling2dDescriptor(*pool_,
+                                                    CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING,
+                                                    CUDNN_PROPAGATE_NAN, int(g.kh), int(g.kw),
+                                                    int(g.ph), int(g.pw), int(g.sh), int(g.sw)),
+                        "cudnnSetPooling2dDescriptor");
     return true;
   }
 
   std::string engine_;
-  crema::cuda::DeviceBuffer mask_;  // MAX with one top: argmax per output
+  crema::cuda::DeviceBuffer mask_;                // MAX with one top: argmax per output
   std::unique_ptr<crema::cudnn::PoolDesc> pool_;  // made on first use
   std::unique_ptr<crema::cudnn::TensorDesc> x_, y_;
 };

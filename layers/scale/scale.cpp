@@ -170,16 +170,15 @@ class Scale final : public crema::Layer<Scale> {
     in_place_ = c.top(0).same_memory(c.bottom(0));
     float* keep = in_place_ ? x_copy_gpu_.get(c.bottom(0).count()) : nullptr;
     scale_forward_cuda(c.cuda_stream(), outer_, dim_, inner_, data_of(c.bottom(0).raw()),
-                       data_of(scale(c).raw()),
-                       bias_term_ ? c.param(bias_param_).data() : nullptr, data_of(c.top(0).raw()),
-                       keep);
+                       data_of(scale(c).raw()), bias_term_ ? c.param(bias_param_).data() : nullptr,
+                       data_of(c.top(0).raw()), keep);
   }
 
   void backward_cuda(crema::Context& c) {
     using crema::cuda::data_of, crema::cuda::diff_of;
     const crema::cuda::Values dy = diff_of(c.top(0).raw());
-    const crema::cuda::Values x =
-        in_place_ ? crema::cuda::values_of(x_copy_gpu_.data()) : data_of(c.bottom(0).raw());
+    const crema::cuda::Values x = in_place_ ? crema::cuda::values_of(x_copy_gpu_.data())
+                                            : data_of(c.bottom(0).raw());
     const bool want_s = two_ ? c.propagate_down(1) : c.params_need_grad();
     const bool want_b = bias_term_ && c.params_need_grad();
     if (want_s || want_b) {

@@ -79,7 +79,8 @@ class Split final : public crema::Layer<Split> {
     const int64_t n = c.bottom(0).count();
     for (int t = 0; t < c.num_top(); ++t) {
       const crema::cuda::Values y = crema::cuda::data_of(c.top(t).raw());
-      CREMA_CHECK(y.type == x.type, "Split: top " << t << " is stored in another type than the "
+      CREMA_CHECK(y.type == x.type, "Split: top " << t
+                                                  << " is stored in another type than the "
                                                      "bottom");
       if (y.ptr != x.ptr && n > 0)
         crema::cuda::check(cudaMemcpyAsync(y.ptr, x.ptr, x.element_bytes() * n,

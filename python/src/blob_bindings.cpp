@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include "bindings.hpp"
+#include "crema/core/precision.hpp"
 
 namespace py = pybind11;
 
@@ -21,8 +22,8 @@ py::array host_view(const py::object& self, bool diff) {
   py::ssize_t stride = sizeof(float);
   for (size_t i = dims.size(); i-- > 0;) strides[i] = stride, stride *= dims[i];
   if (b.tensor->dtype() != CREMA_FLOAT32) {
-    // A blob the net stores in bf16 (-precision bf16) has no fp32 memory to view: a read-only
-    // fp32 copy of its values.
+    // A blob the net stores in bf16 or fp16 (-precision bf16, fp16 on the GPU) has no fp32
+    // memory to view: a read-only fp32 copy of its values.
     py::array_t<float> copy(dims);
     const std::vector<float> values = b.tensor->to_float(diff);
     std::copy(values.begin(), values.end(), copy.mutable_data());
@@ -41,9 +42,9 @@ void assign(BlobHandle& b, const py::array_t<float, py::array::c_style | py::arr
     throw std::invalid_argument("cannot assign an array of " + std::to_string(a.size()) +
                                 " values to a blob of shape " + b.tensor->shape_string());
   if (b.tensor->dtype() != CREMA_FLOAT32)
-    throw std::invalid_argument("blob of shape " + b.tensor->shape_string() +
-                                " is stored in bf16 between layers of this net: it is written by "
-                                "its layers only");
+    throw std::invalid_argument("blob of shape " + b.tensor->shape_string() + " is stored in " +
+                                dtype_name(b.tensor->dtype()) +
+                                " between layers of this net: it is written by its layers only");
   float* p = diff ? b.tensor->mutable_host_diff() : b.tensor->mutable_host_data();
   std::copy(a.data(), a.data() + a.size(), p);
 }

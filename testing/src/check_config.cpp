@@ -7,6 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "crema/core/precision.hpp"
 #include "crema/core/registry.hpp"
 #include "crema/testing/harness.hpp"
 #include "test_registry.hpp"
@@ -142,39 +143,43 @@ std::vector<CheckResult> check_config(const DeclaredConfig& c, const CheckOption
           }));
   };
   if (o.cpu && o.narrower) narrower(false);
-  // Each narrower storage type the layer takes on the CPU against fp32 storage, computing in
-  // fp32 ("cpu bf16 storage") and, where the layer declares it, in bf16 as a bf16 net asks
-  // ("cpu bf16 storage, bf16 math"): the paths that read bf16 tensors in place.
-  if (o.cpu && o.narrower) {
+  // Each narrower storage type the layer takes on the device (cpu_storage / cuda_storage) against
+  // fp32 storage, computing in fp32 ("cpu bf16 storage", "gpu fp16 storage") and, where the layer
+  // declares it, in the storage type as a net of that precision asks ("cpu bf16 storage, bf16
+  // math", "gpu fp16 storage, fp16 math"): the paths that read 2-byte tensors in place.
+  auto narrower_storage = [&](bool gpu) {
     std::vector<int> types, maths;
     bool probe_channels_last = false;
     try {
-      opt.gpu = false;
+      opt.gpu = gpu;
       LayerHarness probe(c.layer_text, shapes, opt);
       types = probe.narrower_storage();
       maths = probe.narrower_math();
-      probe_channels_last = probe.takes_channels_last();
+      probe_channels_last = !gpu && probe.takes_channels_last();
     } catch (const std::exception&) {
       // the fp32 check reports it
     }
-    // The same with the 4-D tensors stored N,H,W,C where the layer takes that order too
-    // ("cpu bf16 storage, N,H,W,C").
+    // On the CPU the same with the 4-D tensors stored N,H,W,C where the layer takes that order
+    // too ("cpu bf16 storage, N,H,W,C").
     for (int storage : types)
       for (bool last : {false, true}) {
         if (last && !probe_channels_last) continue;
-        for (int math : {int{CREMA_FLOAT32}, int{CREMA_BFLOAT16}}) {
+        for (int math : {int{CREMA_FLOAT32}, storage}) {
           if (math && std::find(maths.begin(), maths.end(), math) == maths.end()) continue;
-          const std::string check = std::string("cpu bf16 storage") + (math ? ", bf16 math" : "") +
-                                    (last ? ", N,H,W,C" : "");
+          const std::string type = dtype_name(static_cast<crema_dtype>(storage));
+          const std::string check = std::string(gpu ? "gpu " : "cpu ") + type + " storage" +
+                                    (math ? ", " + type + " math" : "") + (last ? ", N,H,W,C" : "");
           out.push_back(within_tolerance(check, "fp32 storage", [&] {
             HarnessOptions narrow = opt;
+            narrow.gpu = gpu;
             narrow.math = math;
             narrow.channels_last = last;
             return max_storage_disagreement(c.layer_text, shapes, narrow, storage, 3, c.input);
           }));
         }
       }
-  }
+  };
+  if (o.cpu && o.narrower) narrower_storage(false);
   if (!o.gpu) return out;
   if (!gpu_available()) {
     CheckResult r;
@@ -199,7 +204,10 @@ std::vector<CheckResult> check_config(const DeclaredConfig& c, const CheckOption
     a.detail = e.what();
   }
   out.push_back(a);
-  if (o.narrower) narrower(true);
+  if (o.narrower) {
+    narrower(true);
+    narrower_storage(true);
+  }
   return out;
 }
 

@@ -195,7 +195,8 @@ bool LayerHarness::takes_channels_last() const {
 
 std::vector<int> LayerHarness::narrower_storage() const {
   std::vector<int> out;
-  if (stores_in(CREMA_BFLOAT16)) out.push_back(CREMA_BFLOAT16);
+  for (crema_dtype t : {CREMA_BFLOAT16, CREMA_FLOAT16})
+    if (stores_in(t)) out.push_back(t);
   return out;
 }
 

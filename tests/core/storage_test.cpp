@@ -2,15 +2,18 @@
 // bf16 storage between layers (ABI 1.5): which blobs a net stores in bf16 (those whose every
 // layer asked for it and declared it), that an fp32-only plugin keeps fp32 blobs around it, that
 // outputs and losses stay fp32, that a Split keeps one type, and that a residual block trained
-// through bf16 blobs agrees with the same block on fp32 blobs.
+// through bf16 blobs agrees with the same block on fp32 blobs. fp16 storage, a GPU type: none on
+// the CPU, and on a GPU the same plan and the same agreement.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
+#include <regex>
 #include <string>
 #include <vector>
 
 #include "crema/bf16.hpp"
+#include "crema/core/device.hpp"
 #include "crema/core/net.hpp"
 #include "crema/core/precision.hpp"
 #include "crema/core/prototxt.hpp"
@@ -92,6 +95,12 @@ TEST(Storage, BlobsBetweenBf16LayersAreStoredInBf16) {
   }
   EXPECT_NE(net.precision_summary().find("bf16 storage for"), std::string::npos)
       << net.precision_summary();
+  // The log line's wording, which docs/PRECISION.md quotes: c1 and c2 of the net's 15 blobs
+  // (11 named, and the tops of the Splits of x and sum).
+  EXPECT_TRUE(std::regex_match(
+      net.storage_summary(), std::regex("bf16 storage for 2 of 15 blobs \\([0-9]+% of activation "
+                                        "elements, [0-9]+ of them N,H,W,C\\), fp32 for the rest")))
+      << net.storage_summary();
   // Reading a bf16 blob as fp32 is refused with a message; to_float widens it.
   net.forward();
   EXPECT_THROW(net.blob("c1")->host_data(), std::runtime_error);
@@ -170,6 +179,137 @@ TEST(Storage, TensorRoundsAndWidensLikeTheHardware) {
   EXPECT_NEAR(v[2], 0.1f, 0.1f / 256);
   EXPECT_EQ(t.buffer_bytes(), 3u * 2u);
   EXPECT_THROW(t.mutable_host_diff(), std::runtime_error);
+}
+
+// No layer stores fp16 on the CPU (cpu_storage is bf16 at most): -precision fp16 there computes
+// where layers can and keeps every blob fp32.
+TEST(Storage, Fp16KeepsEveryBlobFp32OnTheCpu) {
+  Net net = make_net(CREMA_FLOAT16);
+  for (const std::string& name : net.blob_names())
+    EXPECT_EQ(net.blob(name)->dtype(), CREMA_FLOAT32) << name;
+  EXPECT_EQ(net.storage_summary(), "");
+  EXPECT_EQ(net.precision_summary().find("storage"), std::string::npos) << net.precision_summary();
+}
+
+// fp16 blobs are a GPU type: a layer that declares them for CUDA (ReLU, Split, Eltwise, Pooling)
+// takes them there and nowhere else; bf16 on the CPU where the CPU has AVX512_BF16.
+TEST(Storage, Fp16StorageIsTakenOnlyOnTheGpu) {
+  Net net = make_net(CREMA_FLOAT16);
+  for (const char* name : {"r1", "sum", "pool"}) {
+    const LayerInstance& layer = net.layer(net.layer_index(name));
+    EXPECT_TRUE(layer.stores_in(CREMA_FLOAT16, CREMA_CUDA)) << name;
+    EXPECT_TRUE(layer.stores_in(CREMA_BFLOAT16, CREMA_CUDA)) << name;
+    EXPECT_FALSE(layer.stores_in(CREMA_FLOAT16, CREMA_CPU)) << name;
+    EXPECT_EQ(layer.stores_in(CREMA_BFLOAT16, CREMA_CPU), bf16_here()) << name;
+  }
+  // TanH declares no storage type on either device.
+  const LayerInstance& tanh = net.layer(net.layer_index("t"));
+  EXPECT_FALSE(tanh.stores_in(CREMA_FLOAT16, CREMA_CUDA));
+  EXPECT_FALSE(tanh.stores_in(CREMA_BFLOAT16, CREMA_CUDA));
+}
+
+// The GPU's residual block: conv-BN-ReLU, conv-BN, the sum with the first branch's output (through
+// a Split) and its ReLU; then pooling, a classifier and a loss. Every layer between the input and
+// the pooling runs alone on the GPU (nothing is absorbed), so each must declare the storage type.
+const char* kGpuBlock = R"(
+  layer { name: "in" type: "Input" top: "x" top: "label"
+          input_param { shape { dim: 4 dim: 8 dim: 6 dim: 6 } shape { dim: 4 } } }
+  layer { name: "c1" type: "Convolution" bottom: "x" top: "c1"
+          convolution_param { num_output: 8 kernel_size: 3 pad: 1 bias_term: false
+                              weight_filler { type: "msra" } } }
+  layer { name: "b1" type: "BatchNorm" bottom: "c1" top: "c1" }
+  layer { name: "r1" type: "ReLU" bottom: "c1" top: "c1" }
+  layer { name: "c2" type: "Convolution" bottom: "c1" top: "c2"
+          convolution_param { num_output: 8 kernel_size: 3 pad: 1 bias_term: false
+                              weight_filler { type: "msra" } } }
+  layer { name: "b2" type: "BatchNorm" bottom: "c2" top: "c2" }
+  layer { name: "sum" type: "Eltwise" bottom: "c2" bottom: "c1" top: "sum" }
+  layer { name: "r2" type: "ReLU" bottom: "sum" top: "sum" }
+  layer { name: "pool" type: "Pooling" bottom: "sum" top: "pool"
+          pooling_param { pool: AVE global_pooling: true } }
+  layer { name: "fc" type: "InnerProduct" bottom: "pool" top: "fc"
+          inner_product_param { num_output: 3 weight_filler { type: "xavier" } } }
+  layer { name: "loss" type: "SoftmaxWithLoss" bottom: "fc" bottom: "label" top: "loss" }
+)";
+
+class GpuStorage : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (device::count() == 0) GTEST_SKIP() << "no CUDA device: " << device::unavailable_reason();
+  }
+};
+
+TEST_F(GpuStorage, Fp16RunStoresTheBlobsBetweenLayersInFp16) {
+  Net net = make_net(CREMA_FLOAT16, "", kGpuBlock);
+  net.set_device(CREMA_CUDA);
+  for (const char* name : {"c1", "c2", "sum"})
+    EXPECT_EQ(net.blob(name)->dtype(), CREMA_FLOAT16) << name;
+  int splits = 0;
+  for (const std::string& name : net.blob_names()) {
+    if (name.find("c1_r1_0_split") != 0) continue;
+    EXPECT_EQ(net.blob(name)->dtype(), CREMA_FLOAT16) << name;
+    ++splits;
+  }
+  EXPECT_EQ(splits, 2);
+  // The input (Input declares nothing), the classifier's output and the loss stay fp32; no blob
+  // is bf16 or N,H,W,C.
+  for (const char* name : {"x", "label", "fc", "loss"})
+    EXPECT_EQ(net.blob(name)->dtype(), CREMA_FLOAT32) << name;
+  for (const std::string& name : net.blob_names()) {
+    EXPECT_NE(net.blob(name)->dtype(), CREMA_BFLOAT16) << name;
+    EXPECT_FALSE(net.blob(name)->channels_last()) << name;
+  }
+  const std::string summary = net.precision_summary();
+  EXPECT_TRUE(std::regex_search(summary, std::regex("; fp16 storage for [0-9]+ of [0-9]+ blobs "
+                                                    "\\([0-9]+% of activation elements\\), fp32 "
+                                                    "for the rest$")))
+      << summary;
+  EXPECT_EQ(summary.find("bf16 storage"), std::string::npos) << summary;
+}
+
+// The block computing in fp16 on fp32 blobs (forward_type FLOAT) and on fp16 blobs: the loss and
+// every parameter gradient agree to fp16's rounding of the activations, as the CPU's bf16 blobs
+// do to bf16's (Storage.Bf16BlobsTrainLikeFp32Blobs; fp16 keeps 3 bits more, so its bound holds
+// with room to spare). Back on the CPU the same net keeps fp32 blobs.
+TEST_F(GpuStorage, Fp16BlobsTrainLikeFp32Blobs) {
+  std::string block = kGpuBlock;
+  const std::string r2 = R"(layer { name: "r2" type: "ReLU" bottom: "sum" top: "sum" })";
+  block.erase(block.find(r2), r2.size());
+  Net wide = make_net(std::nullopt,
+                      "default_forward_math: FLOAT16\ndefault_backward_math: FLOAT16\n", block);
+  Net narrow = make_net(CREMA_FLOAT16, "", block);
+  wide.set_device(CREMA_CUDA);
+  narrow.set_device(CREMA_CUDA);
+  ASSERT_EQ(wide.blob("c1")->dtype(), CREMA_FLOAT32);
+  ASSERT_EQ(narrow.blob("c1")->dtype(), CREMA_FLOAT16);
+  for (Net* net : {&wide, &narrow}) {
+    std::mt19937 rng(3);
+    std::normal_distribution<float> d(0.f, 1.f);
+    float* x = net->blob("x")->mutable_host_data();
+    for (int64_t i = 0; i < net->blob("x")->count(); ++i) x[i] = d(rng);
+    float* label = net->blob("label")->mutable_host_data();
+    for (int i = 0; i < 4; ++i) label[i] = static_cast<float>(i % 3);
+    net->clear_param_diffs();
+  }
+  const float lw = wide.forward_backward(), ln = narrow.forward_backward();
+  ASSERT_TRUE(std::isfinite(ln));
+  EXPECT_NEAR(ln, lw, 2e-2 * std::fabs(lw));
+  // The fp16 blob reads back (widened) close to the fp32 one.
+  const std::vector<float> c2w = wide.blob("c2")->to_float(), c2n = narrow.blob("c2")->to_float();
+  const LargestDifference c2 = largest_difference(c2n.data(), c2w.data(), wide.blob("c2")->count());
+  EXPECT_GT(c2.scale, 0);
+  EXPECT_LE(c2.worst, 2e-2 * c2.scale);
+  ASSERT_EQ(wide.learnable_params().size(), narrow.learnable_params().size());
+  for (size_t k = 0; k < wide.learnable_params().size(); ++k) {
+    const Tensor& a = *wide.learnable_params()[k].tensor;
+    const Tensor& b = *narrow.learnable_params()[k].tensor;
+    const LargestDifference d = largest_difference(b.host_diff(), a.host_diff(), a.count());
+    EXPECT_GT(d.scale, 0) << wide.learnable_params()[k].label;
+    EXPECT_LE(d.worst, 5e-2 * d.scale) << wide.learnable_params()[k].label;
+  }
+  narrow.set_device(CREMA_CPU);
+  for (const std::string& name : narrow.blob_names())
+    EXPECT_EQ(narrow.blob(name)->dtype(), CREMA_FLOAT32) << name;
 }
 
 }  // namespace

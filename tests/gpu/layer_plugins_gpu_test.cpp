@@ -54,18 +54,21 @@ TEST(LayerPluginsGpu, DeclaredConfigurationsPassOnTheGpu) {
   testing::CheckOptions gpu_only;  // the CPU side runs in layer_plugins_cpu_test
   gpu_only.cpu = false;
   gpu_only.plugin_dirs = {plugin_dir()};
-  int configurations = 0, narrower = 0;
+  int configurations = 0, narrower = 0, storage = 0;
   for (const PluginInfo& info : registry().plugins()) {
     if (!info.cuda) continue;
     for (const testing::DeclaredConfig& c : testing::declared_configs(info.path, {plugin_dir()})) {
       SCOPED_TRACE(c.layer_text + "  [" + c.bottom_shapes + "]  " + c.describe());
       ++configurations;
       const auto results = testing::check_config(c, gpu_only);
-      // The GPU gradient check and CPU/GPU agreement, then "gpu fp16" / "gpu bf16" where declared.
+      // The GPU gradient check and CPU/GPU agreement, then "gpu fp16" / "gpu bf16" where declared,
+      // and "gpu fp16 storage[, fp16 math]" / "gpu bf16 storage[, bf16 math]".
       EXPECT_GE(results.size(), 2u);
       for (const testing::CheckResult& r : results) {
         EXPECT_TRUE(r.passed) << r.check << ": " << r.detail;
         narrower += r.check == "gpu fp16" || r.check == "gpu bf16";
+        storage += r.check.rfind("gpu fp16 storage", 0) == 0 ||
+                   r.check.rfind("gpu bf16 storage", 0) == 0;
       }
     }
   }
@@ -75,6 +78,9 @@ TEST(LayerPluginsGpu, DeclaredConfigurationsPassOnTheGpu) {
   if (device::compute_capability() >= 80) {
     EXPECT_GT(narrower, 0);
   }
+  // Seven layer types take 2-byte blobs on any GPU (Convolution, BatchNorm, Scale, ReLU, Eltwise,
+  // Split, Pooling): at least their declared configurations, in both types.
+  EXPECT_GT(storage, 2 * 20);
 }
 
 }  // namespace

@@ -193,6 +193,12 @@ void reduced_precision_follows_fp32(crema_dtype math, const char* name, int capa
   const std::string summary = narrow.net().precision_summary();
   EXPECT_NE(summary.find(std::string(name) + " in 4 of"), std::string::npos) << summary;
   EXPECT_NE(summary.find("(Convolution, InnerProduct)"), std::string::npos) << summary;
+  // The blobs between the layers that take 2-byte storage on the GPU are stored in it: all but
+  // the data, the pooled features around Dropout (which declares none), the logits and the loss.
+  EXPECT_NE(summary.find(std::string(name) + " storage for"), std::string::npos) << summary;
+  for (const char* blob : {"c1", "c2", "p", "s"})
+    EXPECT_EQ(narrow.net().blob(blob)->dtype(), math) << blob;
+  EXPECT_EQ(narrow.net().blob("x")->dtype(), CREMA_FLOAT32);
   for (int it = 0; it < 15; ++it) {
     fp32.step(1);
     narrow.step(1);

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-2-Clause
-# fp16 training on the GPU end to end, with dynamic loss scaling: train_bf16.sh's small residual
-# net (3x3 and 1x1 convolutions, BatchNorm, a shortcut) on a slice of Fashion-MNIST, on GPU 0, in
-# fp32 and with -precision fp16 from the same seed. The fp16 run's net asks for a dynamic loss
+# fp16 training on the GPU end to end, with fp16 blobs and dynamic loss scaling: train_bf16.sh's
+# small residual net (3x3 and 1x1 convolutions, BatchNorm, a shortcut) on a slice of
+# Fashion-MNIST, on GPU 0, in fp32 and with -precision fp16 from the same seed. The fp16 run's net asks for a dynamic loss
 # scale (global_grad_scale 1024, global_grad_scale_adaptive; loss_scale_window 40), so the scale
 # must change during the run and the log must say so; the log names the layers computing in fp16;
 # both runs learn and their test accuracies agree within 3 points (one run of 4 epochs on 3000
@@ -91,6 +91,9 @@ if grep -q "has no fp16 tensor cores" "$work/log.fp16"; then
 fi
 grep -qE "precision fp16 in 4 of [0-9]+ layers \(Convolution, InnerProduct\)" "$work/log.fp16" ||
   { grep -i precision "$work/log.fp16"; fail "the fp16 run does not name its fp16 layers"; }
+# Between the convolutions, BatchNorm, ReLU, Eltwise and pooling the blobs are stored in fp16.
+grep -qE "fp16 storage for [0-9]+ of [0-9]+ blobs" "$work/log.fp16" ||
+  { grep -i precision "$work/log.fp16"; fail "the fp16 run does not store its blobs in fp16"; }
 # The scale doubles after 40 good steps (or halves on an overflow): it must have moved.
 grep -q "loss scale 1024 -> " "$work/log.fp16" ||
   { grep -i "loss scale" "$work/log.fp16"; fail "the dynamic loss scale never changed"; }

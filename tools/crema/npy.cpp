@@ -117,7 +117,7 @@ std::vector<std::string> save_outputs(const Net& net, const std::string& dir,
     const Tensor* b = net.blob(name);
     std::string path = dir;
     path.append("/").append(file).append(".npy");
-    write_npy(path, b->shape(), b->to_float().data());  // widened where stored in bf16
+    write_npy(path, b->shape(), b->to_float().data());  // widened where stored in bf16 or fp16
     written.push_back(path);
   }
   return written;

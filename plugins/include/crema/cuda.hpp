@@ -33,7 +33,7 @@
 
 #ifdef __CUDACC__
 // i runs over [0, n) across the whole grid, whatever the grid size.
-#define CREMA_CUDA_LOOP(i, n)                                                 \
+#define CREMA_CUDA_LOOP(i, n)                                               \
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); \
        i += int64_t(gridDim.x) * blockDim.x)
 
@@ -67,18 +67,19 @@ constexpr int kThreads = 256;
 // reads element i as a float with load(i) and writes one with store(i, v), rounded to nearest
 // even. Every thread of a launch takes the same branch, so next to the memory access the type
 // test costs nothing; the arithmetic stays fp32. Made on the host with data_of / diff_of (a
-// tensor) or values_of (a layer's own fp32 buffer).
+// tensor) or values_of (a layer's own fp32 buffer). load and store also run on the host (in .cu
+// files), where tests check their conversions against the host's.
 struct Values {
   void* ptr = nullptr;
   int32_t type = CREMA_FLOAT32;  // crema_dtype
 
 #ifdef __CUDACC__
-  __device__ float load(int64_t i) const {
+  CREMA_HOST_DEVICE float load(int64_t i) const {
     if (type == CREMA_BFLOAT16) return __bfloat162float(static_cast<const __nv_bfloat16*>(ptr)[i]);
     if (type == CREMA_FLOAT16) return __half2float(static_cast<const __half*>(ptr)[i]);
     return static_cast<const float*>(ptr)[i];
   }
-  __device__ void store(int64_t i, float v) const {
+  CREMA_HOST_DEVICE void store(int64_t i, float v) const {
     if (type == CREMA_BFLOAT16)
       static_cast<__nv_bfloat16*>(ptr)[i] = __float2bfloat16_rn(v);
     else if (type == CREMA_FLOAT16)
@@ -88,7 +89,9 @@ struct Values {
   }
 #endif
   CREMA_HOST_DEVICE explicit operator bool() const { return ptr != nullptr; }
-  CREMA_HOST_DEVICE size_t element_bytes() const { return type == CREMA_FLOAT32 ? sizeof(float) : 2; }
+  CREMA_HOST_DEVICE size_t element_bytes() const {
+    return type == CREMA_FLOAT32 ? sizeof(float) : 2;
+  }
 };
 
 inline Values data_of(const crema_tensor* t) {
@@ -152,7 +155,9 @@ class DeviceBuffer {
     return static_cast<T*>(ptr_);
   }
   template <class T = float>
-  T* data() const { return static_cast<T*>(ptr_); }
+  T* data() const {
+    return static_cast<T*>(ptr_);
+  }
   size_t bytes() const { return bytes_; }
 
  private:

@@ -176,9 +176,12 @@ class TensorView {
 
  private:
   void* checked(crema_dtype want, void* p) const {
-    CREMA_CHECK(dtype() == want,
-                "a " << (dtype() == CREMA_BFLOAT16 ? "bf16" : "non-fp32") << " tensor read as "
-                     << (want == CREMA_FLOAT32 ? "fp32" : "bf16") << ": check TensorView::dtype()");
+    CREMA_CHECK(dtype() == want, "a " << (dtype() == CREMA_BFLOAT16  ? "bf16"
+                                          : dtype() == CREMA_FLOAT16 ? "fp16"
+                                                                     : "fp32")
+                                      << " tensor read as "
+                                      << (want == CREMA_FLOAT32 ? "fp32" : "bf16")
+                                      << ": check TensorView::dtype()");
     return p;
   }
   crema_tensor* t_;
@@ -390,7 +393,7 @@ struct LayerInfo {
   uint32_t cpu_math = 0, cuda_math = 0;
   // Storage types besides fp32 each path takes its bottoms and tops in (crema_layer_ext
   // .cpu_storage): every bottom and top arrives fp32 or in a declared type, each on its own
-  // (TensorView::dtype()). Minor 5.
+  // (TensorView::dtype()). Minor 5; fp16 in cuda_storage from minor 7 (crema::cuda::Values).
   uint32_t cpu_storage = 0, cuda_storage = 0;
   // Memory orders the CPU path takes its 4-D bf16 bottoms and tops in besides N,C,H,W
   // (CREMA_LAYOUT_CHANNELS_LAST, with CREMA_LAYOUT_MIXED where they may differ per tensor;

@@ -26,7 +26,7 @@ extern "C" {
 #endif
 
 #define CREMA_ABI_MAJOR 1
-#define CREMA_ABI_MINOR 6
+#define CREMA_ABI_MINOR 7
 #define CREMA_MAX_DIMS 8
 #define CREMA_ENTRY_SYMBOL "crema_plugin_entry"
 
@@ -381,7 +381,9 @@ typedef struct crema_layer_ext {
    * the host stores a blob in such a type where its producer and every consumer declared it and
    * the net asks for it (forward_type, -precision), so the layer must take each bottom and top
    * in FLOAT32 or in any type declared here, independently (crema_tensor.dtype says which).
-   * Parameter blobs and workspaces stay FLOAT32. */
+   * Parameter blobs and workspaces stay FLOAT32. Minor 7: cuda_storage may also hold
+   * CREMA_DTYPE_BIT(CREMA_FLOAT16) (IEEE binary16; older hosts ignore the bit); cpu_storage takes
+   * bf16 only. */
   uint32_t cpu_storage;
   uint32_t cuda_storage;
   /* Minor 6 (absent when struct_size ends before it: N,C,H,W only). Memory orders besides

@@ -46,8 +46,9 @@ class LayerInstance {
   // plugin declared them (crema_layer_ext) and, for bf16 on the CPU, where the CPU has AVX512_BF16.
   bool computes_in(crema_dtype math, crema_device device) const;
   // Whether this layer's path on `device` takes bottoms and tops stored in `type`: fp32 always;
-  // bf16 as the plugin declared it (crema_layer_ext.cpu_storage) and, on the CPU, where the CPU
-  // has AVX512_BF16 (without it bf16 would only add conversions to an fp32 net).
+  // bf16 as the plugin declared it (crema_layer_ext.cpu_storage / cuda_storage) and, on the CPU,
+  // where the CPU has AVX512_BF16 (without it bf16 would only add conversions to an fp32 net);
+  // fp16 only on the GPU, as declared (cuda_storage).
   bool stores_in(crema_dtype type, crema_device device) const;
   // The memory orders besides N,C,H,W this layer's CPU path takes its 4-D bf16 tensors in
   // (CREMA_LAYOUT_* bits of crema_layer_ext.cpu_layouts; 0 for plugins before ABI 1.6).

@@ -34,7 +34,8 @@ struct LayerType {
   const PluginInfo* plugin;
   // Math types besides fp32 per path (CREMA_DTYPE_BIT masks; crema_layer_ext, ABI minor 3).
   uint32_t cpu_math = 0, cuda_math = 0;
-  // Storage types besides fp32 per path (crema_layer_ext, ABI minor 5).
+  // Storage types besides fp32 per path (crema_layer_ext, ABI minor 5): bf16 on the CPU, bf16
+  // and fp16 on the GPU.
   uint32_t cpu_storage = 0, cuda_storage = 0;
   // Memory orders besides N,C,H,W the CPU path takes (crema_layer_ext, ABI minor 6).
   uint32_t cpu_layouts = 0;

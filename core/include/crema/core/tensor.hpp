@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // Tensor (Caffe's Blob): an N-d array with data and diff, each a SyncedMemory held on host and
 // device. Reshaping to fewer elements keeps the allocation; only growth reallocates. Elements are
-// float32 unless the net stores the tensor in bf16 (set_dtype; data and diff alike): the float
-// accessors refuse such a tensor, and to_float() widens it for readers (tools, Python). A 4-D
-// bf16 tensor may be stored N,H,W,C (set_channels_last) between layers that take that order;
+// float32 unless the net stores the tensor in bf16 or fp16 (set_dtype; data and diff alike): the
+// float accessors refuse such a tensor, and to_float() widens it for readers (tools, Python). A
+// 4-D bf16 tensor may be stored N,H,W,C (set_channels_last) between layers that take that order;
 // its shape stays N,C,H,W, and to_float() / from_float() speak that logical order.
 #pragma once
 #include <cstdint>
@@ -38,7 +38,8 @@ class Tensor {
   std::string shape_string() const { return format_shape(shape_); }
   static std::string format_shape(const Shape& s);  // "(2,3,4)"
 
-  // The storage type (CREMA_FLOAT32 or CREMA_BFLOAT16). Changing it drops the contents.
+  // The storage type (CREMA_FLOAT32, CREMA_BFLOAT16 or CREMA_FLOAT16; IEEE binary16). Changing
+  // it drops the contents.
   crema_dtype dtype() const { return dtype_; }
   void set_dtype(crema_dtype t);
   size_t element_bytes() const { return dtype_ == CREMA_FLOAT32 ? sizeof(float) : 2; }
@@ -46,8 +47,9 @@ class Tensor {
   // of the contents (the bytes stay).
   bool channels_last() const { return channels_last_ && dtype_ == CREMA_BFLOAT16; }
   void set_channels_last(bool on);
-  // data (or diff) as fp32 values in N,C,H,W order, widened from bf16 where the tensor stores
-  // bf16; from_float() writes count() such values back (rounded and reordered as stored).
+  // data (or diff) as fp32 values in N,C,H,W order, widened where the tensor stores bf16 or fp16;
+  // from_float() writes count() such values back (rounded to nearest even and reordered as
+  // stored).
   std::vector<float> to_float(bool diff = false) const;
   void from_float(const float* values, bool diff = false);
 

@@ -34,7 +34,8 @@ struct HarnessOptions {
   // where the layer declares it and the machine can, as a net asks (LayerHarness::math()).
   int math = 0;
   // The type the layer's bottoms and tops are stored in (a crema_dtype; data and diff alike),
-  // where the layer declares it for the device (crema_layer_ext.cpu_storage) and the machine can:
+  // where the layer declares it for the device (crema_layer_ext.cpu_storage / cuda_storage; fp16
+  // only on the GPU) and the machine can:
   // bottom_storage / top_storage per tensor, else `storage` for all. The float accessors below
   // keep working on fp32 copies: forward() rounds the bottoms into the layer's tensors and widens
   // its tops back, backward() likewise the top gradients and the bottom gradients.
@@ -103,7 +104,7 @@ class LayerHarness {
   int math() const;
   std::vector<int> narrower_math() const;
   // Whether the layer takes tensors stored in `type` on this harness's device (and machine), and
-  // the narrower storage types it does.
+  // the narrower storage types it does (bf16, fp16: a crema_dtype each).
   bool stores_in(int type) const;
   // Whether the layer takes 4-D bf16 tensors N,H,W,C on the CPU (crema_layer_ext.cpu_layouts).
   bool takes_channels_last() const;
@@ -220,9 +221,11 @@ struct CheckOptions {
 
 struct CheckResult {
   std::string check;  // "cpu", "gpu" (gradient checks), "cpu/gpu" (agreement), "cpu bf16",
-                      // "gpu fp16", "gpu bf16" (narrower math against fp32), "cpu bf16 storage"
-                      // (bottoms and tops stored in bf16 against fp32 storage; ", bf16 math"
-                      // computing in bf16 too, ", N,H,W,C" with the 4-D tensors channels-last)
+                      // "gpu fp16", "gpu bf16" (narrower math against fp32), "cpu bf16 storage",
+                      // "gpu bf16 storage", "gpu fp16 storage" (bottoms and tops stored in that
+                      // type against fp32 storage; ", bf16 math" / ", fp16 math" computing in
+                      // the storage type too, ", N,H,W,C" on the CPU with the 4-D tensors
+                      // channels-last)
   bool passed = false, skipped = false;
   std::string detail;  // mismatches, the error, the difference, or why it was skipped
 };

@@ -35,8 +35,8 @@ void widen_from(void* stream, crema_dtype math, const void* src, float* dst, int
 void convert(void* stream, crema::cuda::Values src, crema::cuda::Values dst, int64_t n,
              bool accumulate = false);
 // y[n, c, s] += bias[c] over an (N, C, S) tensor of any storage type (sum in fp32, rounded once).
-void add_channel_bias(void* stream, crema::cuda::Values y, const float* bias, int64_t N,
-                      int64_t C, int64_t S);
+void add_channel_bias(void* stream, crema::cuda::Values y, const float* bias, int64_t N, int64_t C,
+                      int64_t S);
 // sums[c] += sum over n, s of x[n, c, s] (in double): a bias gradient from dE/dy of any type.
 void add_channel_sums(void* stream, crema::cuda::Values x, float* sums, int64_t N, int64_t C,
                       int64_t S);
