@@ -74,7 +74,8 @@ std::vector<float> samples() {
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> exponent(-30.f, 30.f), unit(-1.f, 1.f);
   for (int i = 0; i < 200000; ++i) v.push_back(unit(rng) * std::exp2(exponent(rng)));
-  for (int i = 0; i < 20000; ++i) v.push_back(std::ldexp(unit(rng), -(rng() % 150)));
+  std::uniform_int_distribution<int> deep(0, 149);  // down through fp32's subnormals
+  for (int i = 0; i < 20000; ++i) v.push_back(std::ldexp(unit(rng), -deep(rng)));
   const size_t n = v.size();
   for (size_t i = 0; i < n; ++i) v.push_back(-v[i]);
   return v;
