@@ -17,6 +17,7 @@
 #include "crema/core/prototxt.hpp"
 #include "crema/core/registry.hpp"
 #include "largest_difference.hpp"
+#include "param_gradients.hpp"
 
 namespace crema {
 namespace {
@@ -154,14 +155,7 @@ TEST(ChannelsLast, TrainsLikeChannelsFirst) {
     const LargestDifference d = largest_difference(a.data(), b.data(), first.blob(name)->count());
     EXPECT_LE(d.worst, 2e-2 * d.scale) << name;
   }
-  ASSERT_EQ(last.learnable_params().size(), first.learnable_params().size());
-  for (size_t k = 0; k < last.learnable_params().size(); ++k) {
-    const Tensor& a = *last.learnable_params()[k].tensor;
-    const Tensor& b = *first.learnable_params()[k].tensor;
-    const LargestDifference d = largest_difference(a.host_diff(), b.host_diff(), b.count());
-    EXPECT_GT(d.scale, 0) << first.learnable_params()[k].label;
-    EXPECT_LE(d.worst, 3e-2 * d.scale) << first.learnable_params()[k].label;
-  }
+  expect_param_gradients_agree(first, last, 3e-2);
 }
 
 TEST(ChannelsLast, TensorSpeaksNchwOverItsNhwcBytes) {
