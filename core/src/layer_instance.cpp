@@ -61,6 +61,8 @@ bool LayerInstance::stores_in(crema_dtype type, crema_device device) const {
   const uint32_t declared = device == CREMA_CUDA ? type_->cuda_storage : type_->cpu_storage;
   if (device == CREMA_CPU && type == CREMA_BFLOAT16 && !cpu_has_bf16()) return false;
   if (device != CREMA_CUDA && type == CREMA_FLOAT16) return false;
+  // A layer without a CUDA path runs on the CPU in a GPU net, where it declared nothing.
+  if (device == CREMA_CUDA && !has_cuda()) return false;
   return declared & CREMA_DTYPE_BIT(type);
 }
 

@@ -183,9 +183,12 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
     else
       batch_norm_batch_stats_cuda(c.cuda_stream(), x, N_, C_, S_, eps_, maf_, M, V, f, mean, is);
     kept_ = !global_ && c.top(0).same_memory(c.bottom(0));
-    float* keep = kept_ ? x_norm_gpu_.get(c.bottom(0).count()) : nullptr;
-    batch_norm_normalise_cuda(c.cuda_stream(), x, crema::cuda::data_of(c.top(0).raw()), keep, N_,
-                              C_, S_, mean, is);
+    const crema::cuda::Values y = crema::cuda::data_of(c.top(0).raw());
+    // y kept in its own type: the values the top holds, at the top's size.
+    const crema::cuda::Values keep{
+        kept_ ? x_norm_gpu_.get<char>(c.bottom(0).count() * y.element_bytes()) : nullptr, y.type};
+    kept_type_ = y.type;
+    batch_norm_normalise_cuda(c.cuda_stream(), x, y, keep, N_, C_, S_, mean, is);
   }
 
   void backward_cuda(crema::Context& c) {
@@ -198,7 +201,7 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
       batch_norm_backward_global_cuda(c.cuda_stream(), dy, dx, N_, C_, S_, is);
     else
       batch_norm_backward_cuda(c.cuda_stream(), dy,
-                               kept_ ? crema::cuda::values_of(x_norm_gpu_.data())
+                               kept_ ? crema::cuda::Values{x_norm_gpu_.data(), kept_type_}
                                      : data_of(c.bottom(0).raw()),
                                kept_ ? nullptr : mean, dx, N_, C_, S_, is, mean + 2 * C_);
   }
@@ -510,6 +513,7 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
 #if CREMA_WITH_CUDA
   crema::cuda::DeviceBuffer stats_gpu_;   // mean, inv_std, k1, k2 (C each)
   crema::cuda::DeviceBuffer x_norm_gpu_;  // y kept by an in-place forward with batch statistics
+  int32_t kept_type_ = CREMA_FLOAT32;     // its storage type
 #endif
 };
 

@@ -6,7 +6,7 @@
 // running averages: one writer per channel, block 0 also for the factor f). The elementwise
 // passes read and write element i only, so they work in place. x, y and their gradients in any
 // storage type (crema::cuda::Values: fp32, fp16 or bf16, each its own); the statistics, the sums
-// and the arithmetic stay fp32 / double, and a forward in place keeps y in fp32.
+// and the arithmetic stay fp32 / double, and a forward in place keeps y in y's type.
 #include "batch_norm_cuda.h"
 #include "crema/cuda.hpp"
 
@@ -85,13 +85,13 @@ __global__ void backward_coefficients(Values dy, Values v, const float* a, int64
 
 // I: 32-bit indices when the tensor allows (cheaper channel arithmetic), else int64_t.
 template <class I>
-__global__ void normalise(I n, I C, I S, Values x, Values y, float* keep, const float* mean,
+__global__ void normalise(I n, I C, I S, Values x, Values y, Values keep, const float* mean,
                           const float* inv_std) {
   for (I i = I(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += I(gridDim.x) * blockDim.x) {
     const I c = (i / S) % C;
     const float v = (x.load(i) - mean[c]) * inv_std[c];
     y.store(i, v);
-    if (keep) keep[i] = v;
+    if (keep) keep.store(i, v);
   }
 }
 
@@ -134,7 +134,7 @@ void batch_norm_global_stats_cuda(void* stream, int64_t C, const float* M, const
   crema::cuda::check_launch("BatchNorm forward (stored statistics)");
 }
 
-void batch_norm_normalise_cuda(void* stream, Values x, Values y, float* keep, int64_t N, int64_t C,
+void batch_norm_normalise_cuda(void* stream, Values x, Values y, Values keep, int64_t N, int64_t C,
                                int64_t S, const float* mean, const float* inv_std) {
   const int64_t n = N * C * S;
   if (n == 0) return;

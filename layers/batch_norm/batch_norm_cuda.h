@@ -17,10 +17,10 @@ void batch_norm_batch_stats_cuda(void* stream, Values x, int64_t N, int64_t C, i
 // Stored statistics: mean = M / f, inv_std = 1 / sqrt(V / f + eps) (0 / 0 when f = 0).
 void batch_norm_global_stats_cuda(void* stream, int64_t C, const float* M, const float* V,
                                   const float* f, float eps, float* mean, float* inv_std);
-// y = (x - mean_c) * inv_std_c, also into keep when non-null; y may be x.
-void batch_norm_normalise_cuda(void* stream, Values x, Values y, float* keep, int64_t N, int64_t C,
+// y = (x - mean_c) * inv_std_c, also into keep when set (y's type: the same values); y may be x.
+void batch_norm_normalise_cuda(void* stream, Values x, Values y, Values keep, int64_t N, int64_t C,
                                int64_t S, const float* mean, const float* inv_std);
-// Backward with batch statistics, from v = the kept y (fp32, a = nullptr) or v = x (a = mean):
+// Backward with batch statistics, from v = the kept y (a = nullptr) or v = x (a = mean):
 //   k1 = -mean(dy) * inv_std,  k2 = -b^2 mean(dy (v - a)) * inv_std  (b = 1 or inv_std),
 //   dx = dy * inv_std + k1 + (v - a) * k2.
 // k (2C floats) is scratch; dx may be dy.

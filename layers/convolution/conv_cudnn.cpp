@@ -15,7 +15,7 @@
 // tensors, dE/dW added. The bias and its gradient stay fp32. Any algorithm of the ranking may be
 // taken, tensor cores or not. Blobs stored in the math's type (fp16 / bf16 storage) are cuDNN's
 // operands and results themselves; the bias is then added by a kernel of ours (cudnnAddTensor
-// wants y in the bias's type) and its gradient summed likewise.
+// wants y in the bias's type), rounding y a second time, and its gradient summed likewise.
 #include "conv_cudnn.hpp"
 
 #include <algorithm>
@@ -25,6 +25,7 @@
 #include <utility>
 
 #include "crema/layer.hpp"
+#include "crema/layers/im2col_cuda.hpp"
 #include "crema/layers/reduced_cuda.hpp"
 
 namespace crema::layers {
@@ -163,7 +164,7 @@ void ConvCudnn::choose_algorithms(cudnnHandle_t h) {
 }
 
 size_t ConvCudnn::plan(cudnnHandle_t h, const ConvGeometry& g, int num_output, int64_t num,
-                       crema_dtype math) {
+                       crema_dtype math, crema_dtype x_type, crema_dtype y_type) {
   std::vector<int64_t> key = {num,        num_output, g.channels,   g.height,     g.width,
                               g.groups,   g.kernel_h, g.kernel_w,   g.pad_h,      g.pad_w,
                               g.stride_h, g.stride_w, g.dilation_h, g.dilation_w, math};
@@ -178,20 +179,24 @@ size_t ConvCudnn::plan(cudnnHandle_t h, const ConvGeometry& g, int num_output, i
   if (math_ == CREMA_FLOAT32) return bytes;
   using gpu::scratch_bytes;
   cudnn_bytes_ = (bytes + 255) / 256 * 256;
-  return cudnn_bytes_ + scratch_bytes(x_count_, math_) + scratch_bytes(w_count_, math_) +
-         scratch_bytes(y_count_, math_) + scratch_bytes(std::max(x_count_, w_count_), math_);
+  // x's copy also holds it for dE/dW; out holds dE/dW, then dE/dx where x needs a copy.
+  const bool x_copy = x_type != math_, y_copy = y_type != math_;
+  x_bytes_ = x_copy ? scratch_bytes(x_count_, math_) : 0;
+  w_bytes_ = scratch_bytes(w_count_, math_);
+  y_bytes_ = y_copy ? scratch_bytes(y_count_, math_) : 0;
+  return cudnn_bytes_ + x_bytes_ + w_bytes_ + y_bytes_ +
+         scratch_bytes(std::max(x_copy ? x_count_ : 0, w_count_), math_);
 }
 
 ConvCudnn::Scratch ConvCudnn::scratch(void* ws) const {
-  using gpu::scratch_bytes;
   char* p = static_cast<char*>(ws) + cudnn_bytes_;
   Scratch s{};
-  s.x = p;
-  p += scratch_bytes(x_count_, math_);
+  s.x = x_bytes_ ? p : nullptr;
+  p += x_bytes_;
   s.w = p;
-  p += scratch_bytes(w_count_, math_);
-  s.y = p;
-  p += scratch_bytes(y_count_, math_);
+  p += w_bytes_;
+  s.y = y_bytes_ ? p : nullptr;
+  p += y_bytes_;
   s.out = p;
   return s;
 }
@@ -207,6 +212,8 @@ void* stream_of(cudnnHandle_t h) {
 const void* ConvCudnn::as_math(void* stream, cuda::Values v, void* copy, int64_t n,
                                bool fill) const {
   if (v.type == math_) return v.ptr;
+  CREMA_CHECK(copy, "Convolution: a blob stored in type "
+                        << v.type << " has no copy planned in reshape (planned for the math type)");
   if (fill) gpu::convert(stream, v, cuda::Values{copy, math_}, n);
   return copy;
 }
@@ -241,7 +248,7 @@ void ConvCudnn::backward_reduced(cudnnHandle_t h, cuda::Values x, const float* w
         cudnnConvolutionBackwardBias(h, Scalars::one(), y32_, dy.ptr, Scalars::one(), bias_, db),
         "cudnnConvolutionBackwardBias");
   else if (db)
-    gpu::add_channel_sums(stream, dy, db, num_, channels_out_, out_plane_);
+    gpu::add_channel_sums(stream, dy, num_, channels_out_, out_plane_, db);
   if (!dw && !dx) return;
   const void* dym = as_math(stream, dy, s.y, y_count_, true);
   if (dw) {

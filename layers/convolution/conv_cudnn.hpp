@@ -35,8 +35,11 @@ class ConvCudnn {
   // Describes the convolution of `num` images computed in `math` (fp32, fp16 or bf16) and chooses
   // the algorithms (again only when the shapes or the math changed); returns the workspace bytes
   // forward() and backward() need (cuDNN's, and in fp16/bf16 the 2-byte copies after them).
+  // In fp16 / bf16 the copies of x and y are planned only where their blobs (x_type, y_type) are
+  // stored in another type.
   size_t plan(cudnnHandle_t h, const ConvGeometry& g, int num_output, int64_t num,
-              crema_dtype math = CREMA_FLOAT32);
+              crema_dtype math = CREMA_FLOAT32, crema_dtype x_type = CREMA_FLOAT32,
+              crema_dtype y_type = CREMA_FLOAT32);
   crema_dtype math() const { return math_; }
 
   // y = conv(x, w) (+ bias when set).
@@ -67,6 +70,7 @@ class ConvCudnn {
   int64_t num_ = 0, channels_out_ = 0, out_plane_ = 0;  // y as (N, C, S), for the bias passes
   int64_t x_count_ = 0, w_count_ = 0, y_count_ = 0;     // elements of x, W and y
   size_t cudnn_bytes_ = 0;  // cuDNN's workspace, rounded up to 256 (the copies follow it)
+  size_t x_bytes_ = 0, w_bytes_ = 0, y_bytes_ = 0;  // the copies' slices (0: not needed)
   // x_, y_ and w_ in the math's type; y32_ is y in fp32, for the bias (added in fp32).
   cudnn::TensorDesc x_, y_, y32_, bias_;
   cudnn::FilterDesc w_;

@@ -130,7 +130,7 @@ void ConvGpuGemm::forward(const Context& c, const float* x, const float* w, cons
              static_cast<int>(kg), {wm, 0, mg * kg}, {colm, k_ * p_, kg * p_}, y + n0 * m_ * p_,
              m_ * p_, mg * p_, cn, G);
   }
-  if (bias) gpu::add_channel_bias(c.cuda_stream(), y, bias, num_, m_, p_);
+  if (bias) gpu::add_channel_bias(c.cuda_stream(), cuda::values_of(y), bias, num_, m_, p_);
 }
 
 void ConvGpuGemm::backward(const Context& c, const float* x, const float* w, const float* dy,
@@ -141,7 +141,7 @@ void ConvGpuGemm::backward(const Context& c, const float* x, const float* w, con
   const bool reduced = math_ != CREMA_FLOAT32;
   const size_t es = gpu::element_bytes(math_);
   char* ws = c.workspace<char>();
-  if (db) gpu::add_channel_sums(c.cuda_stream(), dy, num_, m_, p_, db);
+  if (db) gpu::add_channel_sums(c.cuda_stream(), cuda::values_of(dy), num_, m_, p_, db);
   const void* wm = w;
   if (reduced && dx) {
     gpu::round_to(c.cuda_stream(), math_, w, ws + w_at_, m_ * kg);

@@ -233,15 +233,15 @@ class Convolution final : public crema::Layer<Convolution> {
     if (cudnn_on_ && cudnn_->math() != CREMA_FLOAT32)
       return cudnn_->forward(crema::cudnn::handle(c.cudnn_handle()), data_of(c.bottom(0).raw()), w,
                              bias, data_of(c.top(0).raw()), c.workspace<void>());
-    void* stream = c.cuda_stream();
-    const float* x = staging_.in(stream, c.bottom(0), false, true, 0);
-    float* y = staging_.in(stream, c.top(0), false, false, 1);
+    using Staging = crema::layers::GpuFp32Staging;
+    const float* x = staging_.in(c, c.bottom(0), false, true, Staging::kX);
+    float* y = staging_.in(c, c.top(0), false, false, Staging::kY);
     if (cudnn_on_)
       cudnn_->forward(crema::cudnn::handle(c.cudnn_handle()), values_of(x), w, bias, values_of(y),
                       c.workspace<void>());
     else
       gpu_gemm_.forward(c, x, w, bias, y);
-    staging_.out(stream, c.top(0), false, 1);
+    staging_.out(c, c.top(0), false, Staging::kY);
   }
 
   void backward_cuda(crema::Context& c) {
@@ -263,16 +263,17 @@ class Convolution final : public crema::Layer<Convolution> {
                               diff_of(c.top(0).raw()), dw, db,
                               need_x ? diff_of(c.bottom(0).raw()) : crema::cuda::Values{},
                               c.workspace<void>());
-    void* stream = c.cuda_stream();
-    const float* x = staging_.in(stream, c.bottom(0), false, true, 0);
-    const float* dy = staging_.in(stream, c.top(0), true, true, 1);
-    float* dx = need_x ? staging_.in(stream, c.bottom(0), true, false, 2) : nullptr;
+    // x only for dE/dW: both methods read it for nothing else.
+    using Staging = crema::layers::GpuFp32Staging;
+    const float* x = need_w ? staging_.in(c, c.bottom(0), false, true, Staging::kX) : nullptr;
+    const float* dy = staging_.in(c, c.top(0), true, true, Staging::kY);
+    float* dx = need_x ? staging_.in(c, c.bottom(0), true, false, Staging::kDx) : nullptr;
     if (cudnn_on_)
       cudnn_->backward(crema::cudnn::handle(c.cudnn_handle()), values_of(x), w, values_of(dy), dw,
                        db, dx ? values_of(dx) : crema::cuda::Values{}, c.workspace<void>());
     else
       gpu_gemm_.backward(c, x, w, dy, dw, db, dx);
-    if (need_x) staging_.out(stream, c.bottom(0), true, 2);
+    if (need_x) staging_.out(c, c.bottom(0), true, Staging::kDx);
   }
 #endif
 
@@ -330,13 +331,19 @@ class Convolution final : public crema::Layer<Convolution> {
     const ConvGeometry& g = spec_.geometry;
     const bool want = engine_ == "CUDNN" || (engine_ != "CAFFE" && c.cudnn_handle());
     cudnn_on_ = want && crema::layers::ConvCudnn::fits(g, spec_.num_output, num);
+    const crema_dtype x_type = c.bottom(0).dtype(), y_type = c.top(0).dtype();
+    size_t bytes = 0;
     if (cudnn_on_) {
       if (!cudnn_) cudnn_ = std::make_unique<crema::layers::ConvCudnn>();
-      c.request_workspace(
-          cudnn_->plan(crema::cudnn::handle(c.cudnn_handle()), g, spec_.num_output, num, c.math()));
+      bytes = cudnn_->plan(crema::cudnn::handle(c.cudnn_handle()), g, spec_.num_output, num,
+                           c.math(), x_type, y_type);
     } else {
-      c.request_workspace(gpu_gemm_.plan(g, spec_.num_output, num, c.math()));
+      bytes = gpu_gemm_.plan(g, spec_.num_output, num, c.math());
     }
+    // 2-byte blobs around a method that takes fp32 only: widened copies after its workspace.
+    const bool needs_fp32 = !cudnn_on_ || c.math() == CREMA_FLOAT32;
+    c.request_workspace(staging_.plan(bytes, x_type, c.bottom(0).count(), y_type,
+                                      num * spec_.num_output * g.out_plane(), needs_fp32));
     gpu_ready_ = true;
   }
 #endif

@@ -93,9 +93,10 @@ class Eltwise final : public crema::Layer<Eltwise> {
   void forward_cuda(crema::Context& c) {
     const int64_t n = c.top(0).count();
     int* argmax = op_ == kEltwiseMax ? argmax_gpu_.get<int>(n) : nullptr;
+    const crema::cuda::Values y = crema::cuda::data_of(c.top(0).raw());
     eltwise_forward_cuda(c.cuda_stream(), op_, n, c.num_bottom(), bottom_data(c),
-                         coeff_.empty() ? nullptr : coeff_.data(),
-                         crema::cuda::data_of(c.top(0).raw()), argmax);
+                         coeff_.empty() ? nullptr : coeff_.data(), y, argmax,
+                         gpu_scratch(c.num_bottom(), y, n));
   }
 
   void backward_cuda(crema::Context& c) {
@@ -103,10 +104,11 @@ class Eltwise final : public crema::Layer<Eltwise> {
     const crema::cuda::Values* x = bottom_data(c);
     for (int k = 0; k < c.num_bottom(); ++k) {
       if (!c.propagate_down(k)) continue;
-      eltwise_backward_cuda(c.cuda_stream(), op_, c.top(0).count(), c.num_bottom(), k, x,
-                            coeff_.empty() ? nullptr : coeff_.data(), stable_prod_grad_,
-                            data_of(c.top(0).raw()), diff_of(c.top(0).raw()),
-                            argmax_gpu_.data<int>(), diff_of(c.bottom(k).raw()));
+      eltwise_backward_cuda(
+          c.cuda_stream(), op_, c.top(0).count(), c.num_bottom(), k, x,
+          coeff_.empty() ? nullptr : coeff_.data(), stable_prod_grad_, data_of(c.top(0).raw()),
+          diff_of(c.top(0).raw()), argmax_gpu_.data<int>(), diff_of(c.bottom(k).raw()),
+          gpu_scratch(c.num_bottom(), diff_of(c.bottom(k).raw()), c.top(0).count()));
     }
   }
 #endif
@@ -171,6 +173,11 @@ class Eltwise final : public crema::Layer<Eltwise> {
     return bottom_values_.data();
   }
   std::vector<crema::cuda::Values> bottom_values_;
+  // fp32 partial results for a 2-byte output over more bottoms than one launch takes.
+  float* gpu_scratch(int nb, crema::cuda::Values out, int64_t n) {
+    return eltwise_needs_scratch(nb, out) ? scratch_gpu_.get(static_cast<size_t>(n)) : nullptr;
+  }
+  crema::cuda::DeviceBuffer scratch_gpu_;
   crema::cuda::DeviceBuffer argmax_gpu_;
 #endif
   EltwiseOp op_;

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // Eltwise's CUDA kernels. Forward reads every bottom once and writes y once: the bottoms'
 // pointers travel in the kernel's parameters, kMaxInputs per launch; with more bottoms the next
-// launch continues from y (and argmax), in the CPU path's order, so the sums and products are
-// the CPU's operation for operation. Every tensor in its own storage type (fp32, fp16 or bf16:
-// crema::cuda::Values; an fp32 shortcut beside a 2-byte branch), the arithmetic in fp32.
+// launch continues from y (and argmax), or from fp32 scratch when y is stored in 2 bytes, in the
+// CPU path's order, so the sums and products are the CPU's operation for operation. Every
+// tensor in its own storage type (fp32, fp16 or bf16: crema::cuda::Values), the arithmetic fp32.
 #include <algorithm>
 
 #include "crema/cuda.hpp"
@@ -11,7 +11,22 @@
 
 namespace {
 using crema::cuda::Values;
-constexpr int kMaxInputs = 8;
+constexpr int kMaxInputs = kEltwiseInputsPerLaunch;
+
+__global__ void copy_into(int64_t n, Values src, Values dst) {
+  CREMA_CUDA_LOOP(i, n) dst.store(i, src.load(i));
+}
+
+// Launches after the first continue from the result: into fp32 scratch when the result is stored
+// in 2 bytes, so that it is rounded once, after the last (and MAX compares unrounded values).
+Values running(int nb, Values out, float* scratch) {
+  return eltwise_needs_scratch(nb, out) ? crema::cuda::values_of(scratch) : out;
+}
+void finish(cudaStream_t s, int64_t n, Values from, Values out) {
+  if (from.ptr == out.ptr) return;
+  copy_into<<<crema::cuda::blocks(n), crema::cuda::kThreads, 0, s>>>(n, from, out);
+  crema::cuda::check_launch("Eltwise (rounding the result)");
+}
 
 struct Inputs {
   Values x[kMaxInputs];
@@ -80,19 +95,21 @@ __global__ void routed(int64_t n, int k, const int* argmax, Values dy, Values dx
 }  // namespace
 
 void eltwise_forward_cuda(void* stream, EltwiseOp op, int64_t n, int nb, const Values* x,
-                          const float* coeff, Values y, int* argmax) {
+                          const float* coeff, Values y, int* argmax, float* scratch) {
   if (n <= 0) return;
   const cudaStream_t s = crema::cuda::stream(stream);
+  const Values acc = running(nb, y, scratch);
   for (int base = 0; base < nb; base += kMaxInputs) {
     forward<<<crema::cuda::blocks(n), crema::cuda::kThreads, 0, s>>>(
-        n, op, inputs(base, nb, x, coeff), base == 0, y, argmax);
+        n, op, inputs(base, nb, x, coeff), base == 0, acc, argmax);
     crema::cuda::check_launch("Eltwise forward");
   }
+  finish(s, n, acc, y);
 }
 
 void eltwise_backward_cuda(void* stream, EltwiseOp op, int64_t n, int nb, int k, const Values* x,
                            const float* coeff, bool stable_prod, Values y, Values dy,
-                           const int* argmax, Values dx) {
+                           const int* argmax, Values dx, float* scratch) {
   if (n <= 0) return;
   const cudaStream_t s = crema::cuda::stream(stream);
   const int grid = crema::cuda::blocks(n), threads = crema::cuda::kThreads;
@@ -103,11 +120,13 @@ void eltwise_backward_cuda(void* stream, EltwiseOp op, int64_t n, int nb, int k,
   } else if (!stable_prod) {
     quotient<<<grid, threads, 0, s>>>(n, y, x[k], dy, dx);
   } else {
+    const Values acc = running(nb, dx, scratch);
     for (int base = 0; base < nb; base += kMaxInputs) {
       product_except<<<grid, threads, 0, s>>>(n, inputs(base, nb, x, coeff), k, base == 0,
-                                              base + kMaxInputs >= nb, dy, dx);
+                                              base + kMaxInputs >= nb, dy, acc);
       crema::cuda::check_launch("Eltwise backward (product)");
     }
+    finish(s, n, acc, dx);
     return;
   }
   crema::cuda::check_launch("Eltwise backward");

@@ -168,16 +168,21 @@ class Scale final : public crema::Layer<Scale> {
   void forward_cuda(crema::Context& c) {
     using crema::cuda::data_of;
     in_place_ = c.top(0).same_memory(c.bottom(0));
-    float* keep = in_place_ ? x_copy_gpu_.get(c.bottom(0).count()) : nullptr;
-    scale_forward_cuda(c.cuda_stream(), outer_, dim_, inner_, data_of(c.bottom(0).raw()),
-                       data_of(scale(c).raw()), bias_term_ ? c.param(bias_param_).data() : nullptr,
-                       data_of(c.top(0).raw()), keep);
+    const crema::cuda::Values x = data_of(c.bottom(0).raw());
+    // The copy in x's own type: exact, and half the bytes of fp32 for a 2-byte blob.
+    x_copy_type_ = x.type;
+    const crema::cuda::Values keep{
+        in_place_ ? x_copy_gpu_.get<char>(c.bottom(0).count() * x.element_bytes()) : nullptr,
+        x.type};
+    scale_forward_cuda(c.cuda_stream(), outer_, dim_, inner_, x, data_of(scale(c).raw()),
+                       bias_term_ ? c.param(bias_param_).data() : nullptr, data_of(c.top(0).raw()),
+                       keep);
   }
 
   void backward_cuda(crema::Context& c) {
     using crema::cuda::data_of, crema::cuda::diff_of;
     const crema::cuda::Values dy = diff_of(c.top(0).raw());
-    const crema::cuda::Values x = in_place_ ? crema::cuda::values_of(x_copy_gpu_.data())
+    const crema::cuda::Values x = in_place_ ? crema::cuda::Values{x_copy_gpu_.data(), x_copy_type_}
                                             : data_of(c.bottom(0).raw());
     const bool want_s = two_ ? c.propagate_down(1) : c.params_need_grad();
     const bool want_b = bias_term_ && c.params_need_grad();
@@ -226,6 +231,7 @@ class Scale final : public crema::Layer<Scale> {
   std::vector<double> partial_, sums_;
 #if CREMA_WITH_CUDA
   crema::cuda::DeviceBuffer x_copy_gpu_;  // x in place, from forward to backward
+  int32_t x_copy_type_ = CREMA_FLOAT32;   // its storage type
 #endif
 };
 

@@ -15,11 +15,11 @@ using crema::cuda::Values;
 
 template <class Index>
 __global__ void forward(int64_t n, Index D, Index inner, Values x, Values s, const float* b,
-                        Values y, float* keep) {
+                        Values y, Values keep) {
   CREMA_CUDA_LOOP(i, n) {
     const Index d = static_cast<Index>(i) / inner % D;
     const float v = x.load(i);
-    if (keep) keep[i] = v;
+    if (keep) keep.store(i, v);
     y.store(i, b ? v * s.load(d) + b[d] : v * s.load(d));
   }
 }
@@ -54,7 +54,7 @@ struct AccumulateAfter {
 }  // namespace
 
 void scale_forward_cuda(void* stream, int64_t outer, int64_t D, int64_t inner, Values x, Values s,
-                        const float* b, Values y, float* keep) {
+                        const float* b, Values y, Values keep) {
   const int64_t n = outer * D * inner;
   if (n <= 0) return;
   const cudaStream_t st = crema::cuda::stream(stream);

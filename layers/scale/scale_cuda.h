@@ -8,12 +8,13 @@
 
 #include "crema/cuda.hpp"
 
-// Tensors in any storage type (crema::cuda::Values), each its own; b, keep and db are fp32.
+// Tensors in any storage type (crema::cuda::Values), each its own; b and db are fp32.
 using crema::cuda::Values;
 
-// y = x s[d] (+ b[d] when b is given); keep = x when given. x may be y (keep never is).
+// y = x s[d] (+ b[d] when b is given); keep = x when set (in x's type: exact). x may be y (keep
+// never is).
 void scale_forward_cuda(void* stream, int64_t outer, int64_t D, int64_t inner, Values x, Values s,
-                        const float* b, Values y, float* keep);
+                        const float* b, Values y, Values keep);
 // dx = dy s[d]; dy may be dx.
 void scale_backward_x_cuda(void* stream, int64_t outer, int64_t D, int64_t inner, Values dy,
                            Values s, Values dx);

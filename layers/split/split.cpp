@@ -94,8 +94,10 @@ class Split final : public crema::Layer<Split> {
     if (!c.propagate_down(0)) return;
     top_diffs_.resize(c.num_top());
     for (int t = 0; t < c.num_top(); ++t) top_diffs_[t] = crema::cuda::diff_of(c.top(t).raw());
-    split_backward_cuda(c.cuda_stream(), c.bottom(0).count(), c.num_top(), top_diffs_.data(),
-                        crema::cuda::diff_of(c.bottom(0).raw()));
+    const crema::cuda::Values dx = crema::cuda::diff_of(c.bottom(0).raw());
+    const int64_t n = c.bottom(0).count();
+    float* scratch = split_needs_scratch(c.num_top(), dx) ? scratch_gpu_.get(n) : nullptr;
+    split_backward_cuda(c.cuda_stream(), n, c.num_top(), top_diffs_.data(), dx, scratch);
   }
 #endif
 
@@ -108,6 +110,7 @@ class Split final : public crema::Layer<Split> {
   static const char* type_name(const crema::TensorView& t) { return t.is_bf16() ? "bf16" : "fp32"; }
 #if CREMA_WITH_CUDA
   std::vector<crema::cuda::Values> top_diffs_;  // the tops' device gradients, for the launcher
+  crema::cuda::DeviceBuffer scratch_gpu_;       // fp32 partial sums (split_needs_scratch)
 #endif
 };
 

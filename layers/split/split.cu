@@ -9,9 +9,13 @@
 #include "split_cuda.h"
 
 namespace {
-constexpr int kMaxTops = 8;
+constexpr int kMaxTops = kSplitTopsPerLaunch;
 
 using crema::cuda::Values;
+
+__global__ void copy_into(int64_t n, Values src, Values dst) {
+  CREMA_CUDA_LOOP(i, n) dst.store(i, src.load(i));
+}
 
 struct Grads {
   Values g[kMaxTops];
@@ -28,14 +32,20 @@ __global__ void sum(int64_t n, Grads in, bool first, Values dx) {
 }
 }  // namespace
 
-void split_backward_cuda(void* stream, int64_t n, int tops, const Values* dy, Values dx) {
+void split_backward_cuda(void* stream, int64_t n, int tops, const Values* dy, Values dx,
+                         float* scratch) {
   if (n <= 0) return;
+  const cudaStream_t s = crema::cuda::stream(stream);
+  // Partial sums of a 2-byte dx over several launches stay fp32, rounded once at the end.
+  const Values acc = split_needs_scratch(tops, dx) ? crema::cuda::values_of(scratch) : dx;
   for (int base = 0; base < tops; base += kMaxTops) {
     Grads in{};
     in.count = std::min(kMaxTops, tops - base);
     for (int t = 0; t < in.count; ++t) in.g[t] = dy[base + t];
-    sum<<<crema::cuda::blocks(n), crema::cuda::kThreads, 0, crema::cuda::stream(stream)>>>(
-        n, in, base == 0, dx);
+    sum<<<crema::cuda::blocks(n), crema::cuda::kThreads, 0, s>>>(n, in, base == 0, acc);
     crema::cuda::check_launch("Split backward");
   }
+  if (acc.ptr == dx.ptr) return;
+  copy_into<<<crema::cuda::blocks(n), crema::cuda::kThreads, 0, s>>>(n, acc, dx);
+  crema::cuda::check_launch("Split backward (rounding the sum)");
 }

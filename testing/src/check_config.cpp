@@ -149,13 +149,20 @@ std::vector<CheckResult> check_config(const DeclaredConfig& c, const CheckOption
   // math", "gpu fp16 storage, fp16 math"): the paths that read 2-byte tensors in place.
   auto narrower_storage = [&](bool gpu) {
     std::vector<int> types, maths;
-    bool probe_channels_last = false;
+    bool probe_channels_last = false, may_mix = false, may_be_in_place = false;
+    int n_bottoms = 0, n_tops = 0;
     try {
       opt.gpu = gpu;
       LayerHarness probe(c.layer_text, shapes, opt);
       types = probe.narrower_storage();
       maths = probe.narrower_math();
       probe_channels_last = !gpu && probe.takes_channels_last();
+      n_bottoms = probe.num_bottoms();
+      n_tops = probe.num_tops();
+      // A Split's tops alias its bottom: the host keeps them one type.
+      may_mix = !(probe.flags() & CREMA_LAYER_SHARES_DATA);
+      may_be_in_place = (probe.flags() & CREMA_LAYER_IN_PLACE) && n_bottoms == 1 && n_tops == 1 &&
+                        probe.top_shape(0) == probe.bottom_shape(0);
     } catch (const std::exception&) {
       // the fp32 check reports it
     }
@@ -178,6 +185,30 @@ std::vector<CheckResult> check_config(const DeclaredConfig& c, const CheckOption
           }));
         }
       }
+    // The narrow type on one side only, as beside a layer that keeps fp32 (a convolution after
+    // the data layer: "..., fp32 bottoms"; global pooling before the classifier: "..., fp32
+    // tops"), and in place where the layer may run so (BatchNorm, Scale and ReLU keep copies
+    // for backward then): fp32 math, N,C,H,W.
+    for (int storage : types) {
+      const std::string name = std::string(gpu ? "gpu " : "cpu ") +
+                               dtype_name(static_cast<crema_dtype>(storage)) + " storage, ";
+      auto variant = [&](const std::string& what, const auto& set) {
+        out.push_back(within_tolerance(name + what, "fp32 storage", [&] {
+          HarnessOptions narrow = opt;
+          narrow.gpu = gpu;
+          narrow.math = 0;
+          set(narrow);
+          return max_storage_disagreement(c.layer_text, shapes, narrow, storage, 3, c.input);
+        }));
+      };
+      if (may_mix) {
+        variant("fp32 bottoms",
+                [&](HarnessOptions& h) { h.bottom_storage.assign(n_bottoms, CREMA_FLOAT32); });
+        variant("fp32 tops",
+                [&](HarnessOptions& h) { h.top_storage.assign(n_tops, CREMA_FLOAT32); });
+      }
+      if (may_be_in_place) variant("in place", [](HarnessOptions& h) { h.in_place = true; });
+    }
   };
   if (o.cpu && o.narrower) narrower_storage(false);
   if (!o.gpu) return out;

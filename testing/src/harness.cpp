@@ -193,6 +193,8 @@ bool LayerHarness::takes_channels_last() const {
   return (impl_->layer->cpu_layouts() & CREMA_LAYOUT_CHANNELS_LAST) != 0;
 }
 
+uint32_t LayerHarness::flags() const { return impl_->layer->desc().flags; }
+
 std::vector<int> LayerHarness::narrower_storage() const {
   std::vector<int> out;
   for (crema_dtype t : {CREMA_BFLOAT16, CREMA_FLOAT16})

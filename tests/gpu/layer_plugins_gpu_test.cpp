@@ -10,7 +10,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <map>
 #include <set>
+#include <string>
 
 #include "crema/core/device.hpp"
 #include "crema/core/registry.hpp"
@@ -54,7 +56,8 @@ TEST(LayerPluginsGpu, DeclaredConfigurationsPassOnTheGpu) {
   testing::CheckOptions gpu_only;  // the CPU side runs in layer_plugins_cpu_test
   gpu_only.cpu = false;
   gpu_only.plugin_dirs = {plugin_dir()};
-  int configurations = 0, narrower = 0, storage = 0;
+  int configurations = 0, narrower = 0;
+  std::map<std::string, std::set<std::string>> storage_checks;  // layer type -> "fp16", "bf16"
   for (const PluginInfo& info : registry().plugins()) {
     if (!info.cuda) continue;
     for (const testing::DeclaredConfig& c : testing::declared_configs(info.path, {plugin_dir()})) {
@@ -67,8 +70,9 @@ TEST(LayerPluginsGpu, DeclaredConfigurationsPassOnTheGpu) {
       for (const testing::CheckResult& r : results) {
         EXPECT_TRUE(r.passed) << r.check << ": " << r.detail;
         narrower += r.check == "gpu fp16" || r.check == "gpu bf16";
-        storage += r.check.rfind("gpu fp16 storage", 0) == 0 ||
-                   r.check.rfind("gpu bf16 storage", 0) == 0;
+        for (const char* type : {"fp16", "bf16"})
+          if (r.check.rfind(std::string("gpu ") + type + " storage", 0) == 0)
+            storage_checks[info.types.front()].insert(type);
       }
     }
   }
@@ -78,9 +82,10 @@ TEST(LayerPluginsGpu, DeclaredConfigurationsPassOnTheGpu) {
   if (device::compute_capability() >= 80) {
     EXPECT_GT(narrower, 0);
   }
-  // Seven layer types take 2-byte blobs on any GPU (Convolution, BatchNorm, Scale, ReLU, Eltwise,
-  // Split, Pooling): at least their declared configurations, in both types.
-  EXPECT_GT(storage, 2 * 20);
+  // The layer types that take 2-byte blobs on any GPU are checked in both types.
+  for (const char* type :
+       {"Convolution", "BatchNorm", "Scale", "ReLU", "Eltwise", "Split", "Pooling"})
+    EXPECT_EQ(storage_checks[type].size(), 2u) << type;
 }
 
 }  // namespace

@@ -3,7 +3,9 @@
 // __half / __nv_bfloat16 conversions); the host reads and writes the same blobs (Tensor::to_float
 // and from_float, the test harness's rounded references) with its own conversions. They must
 // agree bit for bit, or a GPU run and its checks would differ by a rounding. Runs on the CPU:
-// Values' load and store are host functions too (cuda_values_host.cu, compiled by nvcc).
+// Values' load and store are host functions too (cuda_values_host.cu, compiled by nvcc); the
+// last test runs them in a kernel, on the device's own conversion instructions (skipped without
+// a GPU).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -13,12 +15,14 @@
 #include <random>
 #include <vector>
 
+#include "crema/core/device.hpp"
 #include "crema/core/fp16.hpp"
 #include "crema/core/gemm_bf16.hpp"
 #include "crema/plugin_abi.h"
 
 float values_load(const void* p, int type, int64_t i);
 void values_store(void* p, int type, int64_t i, float v);
+void values_on_device(int type, const float* in, int64_t n, uint16_t* stored, float* loaded);
 
 namespace {
 
@@ -92,6 +96,33 @@ TEST(CudaValues, StoreRoundsAsTheHost) {
     if (f == 0.f || std::fabs(f) >= std::numeric_limits<float>::min()) {
       EXPECT_EQ(bf16, host_bf16(f)) << f;
     }
+  }
+}
+
+TEST(CudaValues, KernelsRoundAsTheHost) {
+  if (crema::device::count() == 0)
+    GTEST_SKIP() << "no CUDA device: " << crema::device::unavailable_reason();
+  const std::vector<float> in = samples();
+  const auto n = static_cast<int64_t>(in.size());
+  std::vector<uint16_t> stored(in.size());
+  std::vector<float> loaded(in.size());
+  for (int type : {CREMA_FLOAT16, CREMA_BFLOAT16}) {
+    values_on_device(type, in.data(), n, stored.data(), loaded.data());
+    int mismatches = 0;
+    for (size_t i = 0; i < in.size(); ++i) {
+      const float f = in[i];
+      const bool fp16 = type == CREMA_FLOAT16;
+      // bf16: the host flushes fp32 subnormals (see StoreRoundsAsTheHost).
+      if (!fp16 && f != 0.f && std::fabs(f) < std::numeric_limits<float>::min()) continue;
+      const uint16_t want = fp16 ? crema::float_to_fp16(f) : host_bf16(f);
+      const float widened = fp16 ? crema::fp16_to_float(want) : crema::bf16_to_float(want);
+      if (stored[i] != want || bits_of(loaded[i]) != bits_of(widened)) {
+        if (++mismatches <= 5)
+          ADD_FAILURE() << (fp16 ? "fp16" : "bf16") << " of " << f << ": device " << stored[i]
+                        << ", host " << want;
+      }
+    }
+    EXPECT_EQ(mismatches, 0);
   }
 }
 

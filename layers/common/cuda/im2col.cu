@@ -14,8 +14,8 @@ struct Dims {
 };
 
 Dims dims_of(const ConvGeometry& g) {
-  return {g.channels, g.height, g.width,    g.kernel_h,   g.kernel_w,  g.pad_h,  g.pad_w,
-          g.stride_h, g.stride_w, g.dilation_h, g.dilation_w, g.out_h(), g.out_w()};
+  return {g.channels, g.height,   g.width,      g.kernel_h,   g.kernel_w, g.pad_h,  g.pad_w,
+          g.stride_h, g.stride_w, g.dilation_h, g.dilation_w, g.out_h(),  g.out_w()};
 }
 
 // One thread per (image, channel, output pixel): writes that pixel's KH*KW taps, P apart.
@@ -75,19 +75,20 @@ __global__ void col2im_kernel(int64_t n, Dims d, const float* __restrict__ col,
   }
 }
 
+// y and dy in any storage type (fp32, or a 2-byte blob): the sums in fp32, y rounded once.
 __global__ void add_bias_kernel(int64_t n, int64_t channels, int64_t plane,
-                                const float* __restrict__ bias, float* __restrict__ y) {
-  CREMA_CUDA_LOOP(i, n) y[i] += bias[(i / plane) % channels];
+                                const float* __restrict__ bias, cu::Values y) {
+  CREMA_CUDA_LOOP(i, n) y.store(i, y.load(i) + bias[(i / plane) % channels]);
 }
 
-__global__ void channel_sums_kernel(int64_t num, int64_t channels, int64_t plane,
-                                    const float* __restrict__ dy, float* __restrict__ sums) {
+__global__ void channel_sums_kernel(int64_t num, int64_t channels, int64_t plane, cu::Values dy,
+                                    float* __restrict__ sums) {
   const int64_t per_channel = num * plane;
   for (int64_t c = blockIdx.x; c < channels; c += gridDim.x) {
     float s = 0.f;
     for (int64_t k = threadIdx.x; k < per_channel; k += blockDim.x) {
       const int64_t img = k / plane;
-      s += dy[(img * channels + c) * plane + (k - img * plane)];
+      s += dy.load((img * channels + c) * plane + (k - img * plane));
     }
     s = crema::cuda::block_sum(s);
     if (threadIdx.x == 0) sums[c] += s;
@@ -110,16 +111,16 @@ void col2im_nchw(void* stream, const float* col, int num, const ConvGeometry& g,
   cu::check_launch("col2im");
 }
 
-void add_channel_bias(void* stream, float* y, const float* bias, int64_t num, int64_t channels,
+void add_channel_bias(void* stream, cu::Values y, const float* bias, int64_t num, int64_t channels,
                       int64_t plane) {
   const int64_t n = num * channels * plane;
   if (n == 0) return;
   add_bias_kernel<<<cu::blocks(n), cu::kThreads, 0, cu::stream(stream)>>>(n, channels, plane, bias,
-                                                                       y);
+                                                                          y);
   cu::check_launch("bias forward");
 }
 
-void add_channel_sums(void* stream, const float* dy, int64_t num, int64_t channels, int64_t plane,
+void add_channel_sums(void* stream, cu::Values dy, int64_t num, int64_t channels, int64_t plane,
                       float* sums) {
   if (channels == 0) return;
   const int grid = static_cast<int>(channels < 65535 ? channels : 65535);

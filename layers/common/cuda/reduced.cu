@@ -45,20 +45,6 @@ __global__ void convert_kernel(int64_t n, Values src, Values dst, bool accumulat
   }
 }
 
-__global__ void bias_kernel(int64_t n, int64_t C, int64_t S, Values y, const float* bias) {
-  CREMA_CUDA_LOOP(i, n) y.store(i, y.load(i) + bias[(i / S) % C]);
-}
-
-// One block per channel; each thread sums its share in double, then the block.
-__global__ void channel_sums_kernel(int64_t N, int64_t C, int64_t S, Values x, float* sums) {
-  const int64_t k = blockIdx.x;
-  double acc = 0;
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t s = threadIdx.x; s < S; s += blockDim.x) acc += x.load((n * C + k) * S + s);
-  acc = crema::cuda::block_sum(acc);
-  if (threadIdx.x == 0) sums[k] = static_cast<float>(double(sums[k]) + acc);
-}
-
 void require_reduced(crema_dtype math, const char* what) {
   if (math != CREMA_FLOAT16 && math != CREMA_BFLOAT16) {
     std::ostringstream os;
@@ -111,21 +97,6 @@ void convert(void* stream, Values src, Values dst, int64_t n, bool accumulate) {
   convert_kernel<<<crema::cuda::blocks(n), crema::cuda::kThreads, 0, crema::cuda::stream(stream)>>>(
       n, src, dst, accumulate);
   crema::cuda::check_launch("fp32 / fp16 / bf16 conversion");
-}
-
-void add_channel_bias(void* stream, Values y, const float* bias, int64_t N, int64_t C, int64_t S) {
-  const int64_t n = N * C * S;
-  if (n <= 0) return;
-  bias_kernel<<<crema::cuda::blocks(n), crema::cuda::kThreads, 0, crema::cuda::stream(stream)>>>(
-      n, C, S, y, bias);
-  crema::cuda::check_launch("per-channel bias");
-}
-
-void add_channel_sums(void* stream, Values x, float* sums, int64_t N, int64_t C, int64_t S) {
-  if (N * C * S <= 0) return;
-  channel_sums_kernel<<<static_cast<unsigned>(C), crema::cuda::kThreads, 0,
-                        crema::cuda::stream(stream)>>>(N, C, S, x, sums);
-  crema::cuda::check_launch("per-channel sums");
 }
 
 // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: the operands swap, the flags

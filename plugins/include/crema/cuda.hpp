@@ -12,11 +12,9 @@
 // Everything runs on the stream the host hands the call (crema_exec.cuda_stream): never on the
 // default stream, and never synchronise inside a layer unless a result must reach the host.
 #pragma once
-#include <cuda_runtime.h>
-#ifdef __CUDACC__
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
-#endif
+#include <cuda_runtime.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -67,13 +65,12 @@ constexpr int kThreads = 256;
 // reads element i as a float with load(i) and writes one with store(i, v), rounded to nearest
 // even. Every thread of a launch takes the same branch, so next to the memory access the type
 // test costs nothing; the arithmetic stays fp32. Made on the host with data_of / diff_of (a
-// tensor) or values_of (a layer's own fp32 buffer). load and store also run on the host (in .cu
-// files), where tests check their conversions against the host's.
+// tensor) or values_of (a layer's own fp32 buffer). load and store also run on the host, where
+// tests check their conversions against the host's.
 struct Values {
   void* ptr = nullptr;
   int32_t type = CREMA_FLOAT32;  // crema_dtype
 
-#ifdef __CUDACC__
   CREMA_HOST_DEVICE float load(int64_t i) const {
     if (type == CREMA_BFLOAT16) return __bfloat162float(static_cast<const __nv_bfloat16*>(ptr)[i]);
     if (type == CREMA_FLOAT16) return __half2float(static_cast<const __half*>(ptr)[i]);
@@ -87,19 +84,22 @@ struct Values {
     else
       static_cast<float*>(ptr)[i] = v;
   }
-#endif
   CREMA_HOST_DEVICE explicit operator bool() const { return ptr != nullptr; }
   CREMA_HOST_DEVICE size_t element_bytes() const {
     return type == CREMA_FLOAT32 ? sizeof(float) : 2;
   }
 };
 
-inline Values data_of(const crema_tensor* t) {
-  return {t->data, static_cast<int32_t>(t->dtype & CREMA_DTYPE_MASK)};
+// A type Values does not know would be read as fp32: refused instead.
+inline int32_t storage_type(const crema_tensor* t) {
+  const uint32_t type = t->dtype & CREMA_DTYPE_MASK;
+  if (type != CREMA_FLOAT32 && type != CREMA_BFLOAT16 && type != CREMA_FLOAT16)
+    throw std::runtime_error("a tensor stored in type " + std::to_string(type) +
+                             ", which crema::cuda::Values does not read");
+  return static_cast<int32_t>(type);
 }
-inline Values diff_of(const crema_tensor* t) {
-  return {t->diff, static_cast<int32_t>(t->dtype & CREMA_DTYPE_MASK)};
-}
+inline Values data_of(const crema_tensor* t) { return {t->data, storage_type(t)}; }
+inline Values diff_of(const crema_tensor* t) { return {t->diff, storage_type(t)}; }
 inline Values values_of(const float* p) { return {const_cast<float*>(p), CREMA_FLOAT32}; }
 
 // Blocks for n elements at kThreads each; the grid-stride loop covers the rest beyond the cap.

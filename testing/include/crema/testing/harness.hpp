@@ -108,6 +108,8 @@ class LayerHarness {
   bool stores_in(int type) const;
   // Whether the layer takes 4-D bf16 tensors N,H,W,C on the CPU (crema_layer_ext.cpu_layouts).
   bool takes_channels_last() const;
+  // The layer's descriptor flags (CREMA_LAYER_IN_PLACE, CREMA_LAYER_SHARES_DATA, ...).
+  uint32_t flags() const;
   std::vector<int> narrower_storage() const;
 
  private:
@@ -225,7 +227,8 @@ struct CheckResult {
                       // "gpu bf16 storage", "gpu fp16 storage" (bottoms and tops stored in that
                       // type against fp32 storage; ", bf16 math" / ", fp16 math" computing in
                       // the storage type too, ", N,H,W,C" on the CPU with the 4-D tensors
-                      // channels-last)
+                      // channels-last; ", fp32 bottoms" / ", fp32 tops" with the narrow type
+                      // on one side only, ", in place" with top 0 on bottom 0)
   bool passed = false, skipped = false;
   std::string detail;  // mismatches, the error, the difference, or why it was skipped
 };

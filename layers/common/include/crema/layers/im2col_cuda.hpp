@@ -11,6 +11,7 @@
 #pragma once
 #include <cstdint>
 
+#include "crema/cuda.hpp"
 #include "crema/layers/im2col.hpp"
 
 namespace crema::layers::gpu {
@@ -22,11 +23,13 @@ void im2col_nchw(void* stream, const float* x, int num, const ConvGeometry& g, f
 // atomics: deterministic).
 void col2im_nchw(void* stream, const float* col, int num, const ConvGeometry& g, float* x);
 
-// y[n][c][p] += bias[c] for num x channels x plane.
-void add_channel_bias(void* stream, float* y, const float* bias, int64_t num, int64_t channels,
-                      int64_t plane);
-// sums[c] += sum_{n,p} dy[n][c][p]: one block per channel, a shared-memory reduction.
-void add_channel_sums(void* stream, const float* dy, int64_t num, int64_t channels, int64_t plane,
+// y[n][c][p] += bias[c] for num x channels x plane; y fp32 or a 2-byte blob (the sum in fp32,
+// rounded once).
+void add_channel_bias(void* stream, cuda::Values y, const float* bias, int64_t num,
+                      int64_t channels, int64_t plane);
+// sums[c] += sum_{n,p} dy[n][c][p] (dy of any storage type): one block per channel, a
+// shared-memory reduction.
+void add_channel_sums(void* stream, cuda::Values dy, int64_t num, int64_t channels, int64_t plane,
                       float* sums);
 
 }  // namespace crema::layers::gpu

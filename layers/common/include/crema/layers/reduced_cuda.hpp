@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // fp16 / bf16 on the GPU (docs/PRECISION.md, "GPU"): convert an operand into a 2-byte copy in
 // scratch, multiply the copies on the tensor cores with fp32 sums (cublasGemmEx,
-// CUBLAS_COMPUTE_32F), and bring 2-byte results back into fp32 tensors; and the conversions and
-// per-channel passes for layers whose blobs are stored in 2 bytes. Plain
+// CUBLAS_COMPUTE_32F), and bring 2-byte results back into fp32 tensors; and conversions between
+// any two storage types, for layers whose blobs are stored in 2 bytes. Plain
 // launchers on the call's stream (void* = cudaStream_t / cublasHandle_t), so .cpp files compiled
 // by the host compiler call them. Only in a CUDA build (crema_layers_cuda_reduced).
 #pragma once
@@ -34,12 +34,6 @@ void widen_from(void* stream, crema_dtype math, const void* src, float* dst, int
 // rounded to dst's type, or dst[i] + src[i] with accumulate (the sum in fp32, rounded once).
 void convert(void* stream, crema::cuda::Values src, crema::cuda::Values dst, int64_t n,
              bool accumulate = false);
-// y[n, c, s] += bias[c] over an (N, C, S) tensor of any storage type (sum in fp32, rounded once).
-void add_channel_bias(void* stream, crema::cuda::Values y, const float* bias, int64_t N, int64_t C,
-                      int64_t S);
-// sums[c] += sum over n, s of x[n, c, s] (in double): a bias gradient from dE/dy of any type.
-void add_channel_sums(void* stream, crema::cuda::Values x, float* sums, int64_t N, int64_t C,
-                      int64_t S);
 
 // Row-major C = alpha * op(A) * op(B) + beta * C with A, B in `math` (fp16 or bf16) and C fp32:
 // tensor-core products, fp32 sums (cublasGemmEx, CUBLAS_COMPUTE_32F,
