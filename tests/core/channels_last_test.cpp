@@ -17,7 +17,7 @@
 #include "crema/core/prototxt.hpp"
 #include "crema/core/registry.hpp"
 #include "largest_difference.hpp"
-#include "param_gradients.hpp"
+#include "narrow_nets.hpp"
 
 namespace crema {
 namespace {
@@ -68,21 +68,7 @@ struct ChannelsLastOff {
 // The net in bf16 (blobs N,H,W,C where the plan allows it, unless `off` is given).
 Net make_net(const std::string& text, const ChannelsLastOff* off = nullptr) {
   (void)off;  // planned while it lives
-  NetOptions o;
-  o.precision = CREMA_BFLOAT16;
-  o.seed = 5;
-  return Net(parse_net_text(text, "residual.prototxt", Registry::global()), o);
-}
-
-void fill_inputs(Net& net) {
-  std::mt19937 rng(3);
-  std::normal_distribution<float> d(0.f, 1.f);
-  for (const char* name : {"x", "target"}) {
-    float* v = net.blob(name)->mutable_host_data();
-    for (int64_t i = 0; i < net.blob(name)->count(); ++i) v[i] = d(rng);
-  }
-  float* label = net.blob("label")->mutable_host_data();
-  for (int i = 0; i < 4; ++i) label[i] = static_cast<float>(i % 3);
+  return net_from_text(CREMA_BFLOAT16, text);
 }
 
 TEST(ChannelsLast, BlobsBetweenDeclaringLayersAreStoredChannelsLast) {

@@ -19,7 +19,7 @@
 #include "crema/core/prototxt.hpp"
 #include "crema/core/registry.hpp"
 #include "largest_difference.hpp"
-#include "param_gradients.hpp"
+#include "narrow_nets.hpp"
 
 namespace crema {
 namespace {
@@ -59,22 +59,7 @@ bool bf16_here() { return cpu_has_bf16(); }
 
 Net make_net(std::optional<crema_dtype> precision, const std::string& extra = "",
              const std::string& block = kBlock) {
-  NetOptions o;
-  o.precision = precision;
-  o.seed = 5;
-  return Net(parse_net_text(extra + block, "block.prototxt", Registry::global()), o);
-}
-
-void fill_inputs(Net& net) {
-  std::mt19937 rng(3);
-  std::normal_distribution<float> d(0.f, 1.f);
-  float* x = net.blob("x")->mutable_host_data();
-  for (int64_t i = 0; i < net.blob("x")->count(); ++i) x[i] = d(rng);
-  float* label = net.blob("label")->mutable_host_data();
-  for (int i = 0; i < 4; ++i) label[i] = static_cast<float>(i % 3);
-  if (!net.has_blob("target")) return;
-  float* target = net.blob("target")->mutable_host_data();
-  for (int64_t i = 0; i < net.blob("target")->count(); ++i) target[i] = d(rng);
+  return net_from_text(precision, extra + block);
 }
 
 TEST(Storage, BlobsBetweenBf16LayersAreStoredInBf16) {
