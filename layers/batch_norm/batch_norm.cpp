@@ -187,7 +187,6 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
     // y kept in its own type: the values the top holds, at the top's size.
     const crema::cuda::Values keep{
         kept_ ? x_norm_gpu_.get<char>(c.bottom(0).count() * y.element_bytes()) : nullptr, y.type};
-    kept_type_ = y.type;
     batch_norm_normalise_cuda(c.cuda_stream(), x, y, keep, N_, C_, S_, mean, is);
   }
 
@@ -201,7 +200,8 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
       batch_norm_backward_global_cuda(c.cuda_stream(), dy, dx, N_, C_, S_, is);
     else
       batch_norm_backward_cuda(c.cuda_stream(), dy,
-                               kept_ ? crema::cuda::Values{x_norm_gpu_.data(), kept_type_}
+                               // in place: the kept y has the blob's type, dy's
+                               kept_ ? crema::cuda::Values{x_norm_gpu_.data(), dy.type}
                                      : data_of(c.bottom(0).raw()),
                                kept_ ? nullptr : mean, dx, N_, C_, S_, is, mean + 2 * C_);
   }
@@ -513,7 +513,6 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
 #if CREMA_WITH_CUDA
   crema::cuda::DeviceBuffer stats_gpu_;   // mean, inv_std, k1, k2 (C each)
   crema::cuda::DeviceBuffer x_norm_gpu_;  // y kept by an in-place forward with batch statistics
-  int32_t kept_type_ = CREMA_FLOAT32;     // its storage type
 #endif
 };
 

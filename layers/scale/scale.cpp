@@ -170,7 +170,6 @@ class Scale final : public crema::Layer<Scale> {
     in_place_ = c.top(0).same_memory(c.bottom(0));
     const crema::cuda::Values x = data_of(c.bottom(0).raw());
     // The copy in x's own type: exact, and half the bytes of fp32 for a 2-byte blob.
-    x_copy_type_ = x.type;
     const crema::cuda::Values keep{
         in_place_ ? x_copy_gpu_.get<char>(c.bottom(0).count() * x.element_bytes()) : nullptr,
         x.type};
@@ -182,8 +181,10 @@ class Scale final : public crema::Layer<Scale> {
   void backward_cuda(crema::Context& c) {
     using crema::cuda::data_of, crema::cuda::diff_of;
     const crema::cuda::Values dy = diff_of(c.top(0).raw());
-    const crema::cuda::Values x = in_place_ ? crema::cuda::Values{x_copy_gpu_.data(), x_copy_type_}
-                                            : data_of(c.bottom(0).raw());
+    // In place the copy has the blob's type, the bottom's.
+    const crema::cuda::Values x = data_of(c.bottom(0).raw());
+    const crema::cuda::Values kept_x = in_place_ ? crema::cuda::Values{x_copy_gpu_.data(), x.type}
+                                                 : x;
     const bool want_s = two_ ? c.propagate_down(1) : c.params_need_grad();
     const bool want_b = bias_term_ && c.params_need_grad();
     if (want_s || want_b) {
@@ -192,7 +193,7 @@ class Scale final : public crema::Layer<Scale> {
       // A learned scale accumulates, bottom 1 is overwritten; the bias accumulates. Before dE/dx,
       // which in place overwrites dE/dy.
       const crema::cuda::Values ds = !want_s ? crema::cuda::Values{} : diff_of(scale(c).raw());
-      scale_param_grads_cuda(c.cuda_stream(), outer_, dim_, inner_, dy, x, ds, !two_,
+      scale_param_grads_cuda(c.cuda_stream(), outer_, dim_, inner_, dy, kept_x, ds, !two_,
                              want_b ? c.param(bias_param_).diff() : nullptr, c.workspace<void>());
     }
     if (c.propagate_down(0))
@@ -231,7 +232,6 @@ class Scale final : public crema::Layer<Scale> {
   std::vector<double> partial_, sums_;
 #if CREMA_WITH_CUDA
   crema::cuda::DeviceBuffer x_copy_gpu_;  // x in place, from forward to backward
-  int32_t x_copy_type_ = CREMA_FLOAT32;   // its storage type
 #endif
 };
 

@@ -13,10 +13,6 @@ constexpr int kMaxTops = kSplitTopsPerLaunch;
 
 using crema::cuda::Values;
 
-__global__ void copy_into(int64_t n, Values src, Values dst) {
-  CREMA_CUDA_LOOP(i, n) dst.store(i, src.load(i));
-}
-
 struct Grads {
   Values g[kMaxTops];
   int count;
@@ -45,7 +41,5 @@ void split_backward_cuda(void* stream, int64_t n, int tops, const Values* dy, Va
     sum<<<crema::cuda::blocks(n), crema::cuda::kThreads, 0, s>>>(n, in, base == 0, acc);
     crema::cuda::check_launch("Split backward");
   }
-  if (acc.ptr == dx.ptr) return;
-  copy_into<<<crema::cuda::blocks(n), crema::cuda::kThreads, 0, s>>>(n, acc, dx);
-  crema::cuda::check_launch("Split backward (rounding the sum)");
+  if (acc.ptr != dx.ptr) crema::cuda::convert(s, acc, dx, n);
 }

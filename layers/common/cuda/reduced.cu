@@ -38,13 +38,6 @@ __global__ void widen_kernel(int64_t n, const T* src, float* dst, bool accumulat
   }
 }
 
-__global__ void convert_kernel(int64_t n, Values src, Values dst, bool accumulate) {
-  CREMA_CUDA_LOOP(i, n) {
-    const float v = src.load(i);
-    dst.store(i, accumulate ? dst.load(i) + v : v);
-  }
-}
-
 void require_reduced(crema_dtype math, const char* what) {
   if (math != CREMA_FLOAT16 && math != CREMA_BFLOAT16) {
     std::ostringstream os;
@@ -93,10 +86,7 @@ void widen_from(void* stream, crema_dtype math, const void* src, float* dst, int
 }
 
 void convert(void* stream, Values src, Values dst, int64_t n, bool accumulate) {
-  if (n <= 0) return;
-  convert_kernel<<<crema::cuda::blocks(n), crema::cuda::kThreads, 0, crema::cuda::stream(stream)>>>(
-      n, src, dst, accumulate);
-  crema::cuda::check_launch("fp32 / fp16 / bf16 conversion");
+  crema::cuda::convert(stream, src, dst, n, accumulate);
 }
 
 // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: the operands swap, the flags

@@ -165,4 +165,22 @@ class DeviceBuffer {
   size_t bytes_ = 0;
 };
 
+#ifdef __CUDACC__
+// dst[i] = src[i] in dst's type (widened or rounded), or dst[i] + src[i] with accumulate (the sum
+// in fp32, rounded once), for n elements on `stream`: between storage types in .cu files. A
+// template, so that every translation unit may define the kernel.
+template <int = 0>
+__global__ void convert_kernel(int64_t n, Values src, Values dst, bool accumulate) {
+  CREMA_CUDA_LOOP(i, n) {
+    const float v = src.load(i);
+    dst.store(i, accumulate ? dst.load(i) + v : v);
+  }
+}
+inline void convert(void* s, Values src, Values dst, int64_t n, bool accumulate = false) {
+  if (n <= 0) return;
+  convert_kernel<><<<blocks(n), kThreads, 0, stream(s)>>>(n, src, dst, accumulate);
+  check_launch("fp32 / fp16 / bf16 conversion");
+}
+#endif
+
 }  // namespace crema::cuda
