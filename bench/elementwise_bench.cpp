@@ -130,11 +130,7 @@ bool time_layer(const char* text, int bottoms, bool in_place, const crema::Shape
     else
       make(tv);
   }
-  crema_exec exec{};
-  exec.struct_size = sizeof(exec);
-  exec.phase = CREMA_TRAIN;
-  exec.device = CREMA_CPU;
-  exec.num_threads = crema::num_threads();
+  const crema_exec exec = crema::cpu_exec();
   layer.setup(bv, tv, exec);
   if (layer.reshape(bv, tv, exec) > 0) throw std::runtime_error("no workspace here");
   for (size_t b = 0; b < bv.size(); ++b) fill_tensor(*bv[b], false, 1.f, static_cast<uint32_t>(b));
@@ -197,9 +193,7 @@ bool time_absorbed(const crema::Shape& shape, crema_dtype type, bool channels_la
                    Stats& f, Stats& b) {
   crema::Registry& registry = crema::Registry::global();  // searched by time_layer already
   auto layer = [&](const std::string& text) {
-    return std::make_unique<crema::LayerInstance>(
-        crema::parse_layer_text(text + " bottom: 'x' top: 'x'", "elementwise_bench", registry),
-        registry);
+    return crema::layer_from_text(text + " bottom: 'x' top: 'x'", "elementwise_bench", registry);
   };
   auto bn = layer("name: 'bn' type: 'BatchNorm'");
   auto scale = layer("name: 'scale' type: 'Scale' scale_param { bias_term: true }");
@@ -211,11 +205,7 @@ bool time_absorbed(const crema::Shape& shape, crema_dtype type, bool channels_la
   if (channels_last) x.set_channels_last(true);
   x.reshape(shape);
   const std::vector<crema::Tensor*> v = {&x};
-  crema_exec exec{};
-  exec.struct_size = sizeof(exec);
-  exec.phase = CREMA_TRAIN;
-  exec.device = CREMA_CPU;
-  exec.num_threads = crema::num_threads();
+  const crema_exec exec = crema::cpu_exec();
   bn->setup(v, v, exec);
   bn->reshape(v, v, exec);
   const std::vector<crema::LayerInstance*> absorbed = {scale.get(), relu.get()};

@@ -14,6 +14,7 @@
 #include "crema/core/filler.hpp"
 #include "crema/core/log.hpp"
 #include "crema/core/precision.hpp"
+#include "crema/core/prototxt.hpp"
 #include "crema/core/registry.hpp"
 
 namespace crema {
@@ -316,6 +317,20 @@ void LayerInstance::fill_params(uint64_t seed, const std::vector<bool>& skip) {
       throw std::runtime_error(label() + " param " + std::to_string(i) + ": " + e.what());
     }
   }
+}
+
+std::unique_ptr<LayerInstance> layer_from_text(const std::string& text, const std::string& where,
+                                               Registry& registry) {
+  return std::make_unique<LayerInstance>(parse_layer_text(text, where, registry), registry);
+}
+
+crema_exec cpu_exec(crema_phase phase) {
+  crema_exec e{};
+  e.struct_size = sizeof(e);
+  e.phase = phase;
+  e.device = CREMA_CPU;
+  e.num_threads = num_threads();
+  return e;
 }
 
 }  // namespace crema

@@ -670,9 +670,7 @@ FusedRun run_fused(const Shape& s, bool channels_last, bool global, const std::v
                    const std::vector<float>& dz) {
   crema::Registry& registry = crema::Registry::global();
   auto layer = [&](const std::string& text) {
-    return std::make_unique<crema::LayerInstance>(
-        crema::parse_layer_text(text + " bottom: 'x' top: 'x'", "batch_norm_test", registry),
-        registry);
+    return crema::layer_from_text(text + " bottom: 'x' top: 'x'", "batch_norm_test", registry);
   };
   auto bn =
       layer(std::string("name: 'bn' type: 'BatchNorm' batch_norm_param { use_global_stats: ") +
@@ -684,11 +682,7 @@ FusedRun run_fused(const Shape& s, bool channels_last, bool global, const std::v
   if (channels_last) t.set_channels_last(true);
   t.reshape(s);
   const std::vector<crema::Tensor*> v = {&t};
-  crema_exec exec{};
-  exec.struct_size = sizeof(exec);
-  exec.phase = CREMA_TRAIN;
-  exec.device = CREMA_CPU;
-  exec.num_threads = crema::num_threads();
+  const crema_exec exec = crema::cpu_exec();
   bn->setup(v, v, exec);
   bn->reshape(v, v, exec);
   const int64_t C = s[1];

@@ -105,4 +105,10 @@ class LayerInstance {
   std::string fatal_context_;  // "layer 'conv1' (Convolution) of plugin /p/x.so", for signals
 };
 
+// One layer run outside a net (benches, layer tests): made from its LayerParameter text, and the
+// context of a CPU pass in `phase` on the process's threads, without a workspace.
+std::unique_ptr<LayerInstance> layer_from_text(const std::string& text, const std::string& where,
+                                               Registry& registry);
+crema_exec cpu_exec(crema_phase phase = CREMA_TRAIN);
+
 }  // namespace crema
