@@ -137,6 +137,9 @@ OnednnConv::OnednnConv() = default;
 OnednnConv::~OnednnConv() = default;
 
 bool OnednnConv::available() { return true; }
+bool OnednnConv::bf16_without_amx() {
+  return dnnl::get_effective_cpu_isa() == dnnl::cpu_isa::avx512_core_bf16;
+}
 
 size_t OnednnConv::plan(const ConvGeometry& g, int num_output, int64_t num, bool bias, bool x_bf16,
                         bool y_bf16, bool x_last, bool y_last) {
@@ -326,6 +329,7 @@ struct OnednnConv::Plan {};
 OnednnConv::OnednnConv() = default;
 OnednnConv::~OnednnConv() = default;
 bool OnednnConv::available() { return false; }
+bool OnednnConv::bf16_without_amx() { return false; }
 size_t OnednnConv::plan(const ConvGeometry&, int, int64_t, bool, bool, bool, bool, bool) {
   throw std::runtime_error("this crema was built without oneDNN: no bf16 convolution");
 }

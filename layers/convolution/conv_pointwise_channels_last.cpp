@@ -53,6 +53,18 @@ void PointwiseChannelsLast::scatter(const uint16_t* rows, uint16_t* dx) const {
   });
 }
 
+void PointwiseChannelsLast::forward(const uint16_t* x, const float* w, uint16_t* y,
+                                    void* ws) const {
+  const int pixels = static_cast<int>(num_ * g_.out_plane()), c = g_.channels, o = num_output_;
+  const uint16_t* xs = x;
+  if (strided()) {
+    gather(x, static_cast<uint16_t*>(ws));
+    xs = static_cast<uint16_t*>(ws);
+  }
+  crema::gemm_bf16(false, true, pixels, o, c, 1.f, crema::bf16_operand(xs, c),
+                   crema::fp32_operand(w, c), 0.f, y, o);
+}
+
 void PointwiseChannelsLast::backward(const uint16_t* x, const float* w, const uint16_t* dy,
                                      float* dw, uint16_t* dx, void* ws) const {
   const int pixels = static_cast<int>(num_ * g_.out_plane()), c = g_.channels, o = num_output_;

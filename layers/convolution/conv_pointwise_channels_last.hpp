@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// The gradients of a 1x1 convolution (one group, no padding, any stride) on N,H,W,C bf16 tensors
-// (ABI 1.6 channels-last blobs): there every image's pixels are rows of channels, so the whole
-// batch is one GEMM per gradient, on the host's bf16 GEMM (AMX where the CPU has it):
+// A 1x1 convolution (one group, no padding, any stride) on N,H,W,C bf16 tensors (ABI 1.6
+// channels-last blobs): there every image's pixels are rows of channels, so the whole batch is
+// one GEMM per pass, on the host's bf16 GEMM (AMX where the CPU has it):
+//   y[p][o] = sum_c x[p][c] W[o][c]
 //   dE/dW[o][c] += sum_p dy[p][o] x[p][c]        dE/dx[p][c] = sum_o dy[p][o] W[o][c]
 // over the output pixels p of every image; a strided layer gathers its sampled input pixels
 // into a buffer first and scatters dE/dx back (zero at the pixels it skips). Measured on
@@ -20,6 +21,9 @@ class PointwiseChannelsLast {
   static bool applies(const ConvGeometry& g);
   // For `num` images into num_output channels; returns the workspace bytes backward needs.
   size_t plan(const ConvGeometry& g, int num_output, int64_t num);
+  // y = conv(x, w): one GEMM y (pixels x o) = x (pixels x c) . W^T, rounded once into bf16 (a
+  // strided layer's sampled pixels gathered first). x, y N,H,W,C bf16; w fp32; no bias.
+  void forward(const uint16_t* x, const float* w, uint16_t* y, void* ws) const;
   // dw += dE/dW when dw is set; dx = dE/dx when dx is set. x, dy, dx N,H,W,C bf16; w, dw fp32.
   void backward(const uint16_t* x, const float* w, const uint16_t* dy, float* dw, uint16_t* dx,
                 void* ws) const;

@@ -25,6 +25,7 @@
 #include "conv_pointwise_channels_last.hpp"
 #include "conv_spec.hpp"
 #include "conv_weight_grad_channels_last.hpp"
+#include "conv_winograd_bf16.hpp"
 #include "crema/bf16.hpp"
 #include "crema/layer.hpp"
 #include "crema/layers/layout_bf16.hpp"
@@ -153,16 +154,29 @@ class Convolution final : public crema::Layer<Convolution> {
     pointwise_last_ = between_last && crema::layers::PointwiseChannelsLast::applies(g);
     if (pointwise_last_)
       bytes = std::max(bytes, pointwise_last_conv_.plan(g, spec_.num_output, num));
+    // Its forward pass too on CPUs without AMX, where one GEMM beats oneDNN's convolution with
+    // its reorders (BENCHMARKS.md); CREMA_CONV_1X1_GEMM=1 or 0 overrides that.
+    pointwise_forward_ = pointwise_last_ && !spec_.bias_term && pointwise_gemm_forward();
     weight_grad_last_ = between_last && !pointwise_last_ &&
                         crema::layers::WeightGradChannelsLast::applies(g);
     if (weight_grad_last_)
       bytes = std::max(bytes, weight_grad_last_conv_.plan(g, spec_.num_output, num));
+    // 3x3, stride 1 between N,H,W,C blobs on CPUs without AMX: every pass by Winograd with bf16
+    // products (conv_winograd_bf16.hpp).
+    winograd_last_ = between_last && crema::layers::WinogradBf16::applies(g, spec_.num_output);
+    if (winograd_last_) bytes = std::max(bytes, winograd_conv_.plan(g, spec_.num_output, num));
     if (bytes > 0) c.request_workspace(bytes);
   }
 
   void forward_cpu(crema::Context& c) {
     const float* bias = spec_.bias_term ? c.param(1).data() : nullptr;
     void* y = c.top(0).raw()->data;
+    if (pointwise_forward_ && c.math() == CREMA_BFLOAT16)
+      return pointwise_last_conv_.forward(c.bottom(0).data_bf16(), c.param(0).data(),
+                                          c.top(0).data_bf16(), c.workspace<void>());
+    if (winograd_last_ && c.math() == CREMA_BFLOAT16)
+      return winograd_conv_.forward(c.bottom(0).data_bf16(), c.param(0).data(), bias,
+                                    c.top(0).data_bf16(), c.workspace<void>());
     if (onednn_ && c.math() == CREMA_BFLOAT16)
       return onednn_conv_.forward(c.bottom(0).raw()->data, c.param(0).data(), bias, y,
                                   c.workspace<void>());
@@ -203,6 +217,16 @@ class Convolution final : public crema::Layer<Convolution> {
         return pointwise_last_conv_.backward(static_cast<const uint16_t*>(x), c.param(0).data(),
                                              static_cast<const uint16_t*>(dy), dw,
                                              static_cast<uint16_t*>(dx), c.workspace<void>());
+      if (onednn && winograd_last_) {  // dE/dx and dE/dW by Winograd
+        if (dx)
+          winograd_conv_.backward_data(c.param(0).data(), static_cast<const uint16_t*>(dy),
+                                       static_cast<uint16_t*>(dx), c.workspace<void>());
+        if (dw)
+          winograd_conv_.backward_weights(static_cast<const uint16_t*>(x),
+                                          static_cast<const uint16_t*>(dy), dw,
+                                          c.workspace<void>());
+        return;
+      }
       if (onednn && weight_grad_last_) {  // dE/dx by oneDNN, then dE/dW in the same workspace
         onednn_conv_.backward(x, c.param(0).data(), dy, nullptr, dx, c.workspace<void>());
         if (dw)
@@ -359,6 +383,11 @@ class Convolution final : public crema::Layer<Convolution> {
     return g.kernel_h * g.kernel_w > 1;
   }
 
+  static bool pointwise_gemm_forward() {
+    if (const char* env = std::getenv("CREMA_CONV_1X1_GEMM")) return std::string(env) == "1";
+    return crema::layers::OnednnConv::bf16_without_amx();
+  }
+
   // dE/db[o] += sum_{n,oh,ow} dy[n][o][oh][ow], dy stored as T.
   template <class T>
   static void add_bias_grad(const T* dy, int64_t num, int64_t m, int64_t out, float* db) {
@@ -430,9 +459,12 @@ class Convolution final : public crema::Layer<Convolution> {
   bool x_bf16_ = false, y_bf16_ = false;  // the bottom's / top's storage (reshape)
   bool channels_last_ = false;            // either stored N,H,W,C (reshape)
   bool pointwise_last_ = false;           // 1x1 gradients by pointwise_last_conv_ (reshape)
+  bool pointwise_forward_ = false;        // and the forward pass (reshape)
   crema::layers::PointwiseChannelsLast pointwise_last_conv_;
   bool weight_grad_last_ = false;  // KxK dE/dW by weight_grad_last_conv_ (reshape)
   crema::layers::WeightGradChannelsLast weight_grad_last_conv_;
+  bool winograd_last_ = false;  // 3x3 stride 1: every pass by winograd_conv_ (reshape)
+  crema::layers::WinogradBf16 winograd_conv_;
   std::vector<float> x32_, y32_, dx32_;  // bf16 tensors widened for the fp32 methods
   crema::layers::OnednnConv onednn_conv_;
 #if CREMA_WITH_CUDA

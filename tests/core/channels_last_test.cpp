@@ -2,7 +2,8 @@
 // Channels-last bf16 blobs (ABI 1.6): which blobs a net stores N,H,W,C (4-D bf16 blobs whose
 // every layer declared the order; a layer without CREMA_LAYOUT_MIXED keeps its tensors in one
 // order), that CREMA_CHANNELS_LAST=0 turns it off, that a residual net trains through N,H,W,C
-// blobs as through N,C,H,W ones, and the tensor's logical view of its N,H,W,C bytes.
+// blobs as through N,C,H,W ones (also through Convolution's own Winograd and 1x1 GEMM methods),
+// and the tensor's logical view of its N,H,W,C bytes.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -142,6 +143,95 @@ TEST(ChannelsLast, TrainsLikeChannelsFirst) {
     EXPECT_LE(d.worst, 2e-2 * d.scale) << name;
   }
   expect_param_gradients_agree(first, last, 3e-2);
+}
+
+// A residual block whose inner convolutions take crema's own bf16 methods between N,H,W,C
+// blobs: c1 (3x3, stride 1, 32 channels, 14 x 14) Winograd F(2x2, 3x3), c2 (1x1, no bias) one
+// GEMM forward. No ReLU after c1: its values differ from oneDNN's by bf16 units, and a ReLU
+// would flip at a few near-zero ones, moving single gradients by O(1); nothing between c2 and
+// the sum (a BatchNorm there would make s1's bias gradient zero but for rounding). The per-pixel loss hangs off a 1x1 convolution of the sum (c3, fp32 N,C,H,W for
+// TanH), so that the sum stays N,H,W,C bf16 and every element gets its own gradient.
+const char* kWinogradBlock = R"(
+  layer { name: "in" type: "Input" top: "x" top: "label" top: "target"
+          input_param { shape { dim: 4 dim: 16 dim: 14 dim: 14 } shape { dim: 4 }
+                        shape { dim: 4 dim: 32 dim: 14 dim: 14 } } }
+  layer { name: "c0" type: "Convolution" bottom: "x" top: "c0"
+          convolution_param { num_output: 32 kernel_size: 3 pad: 1 bias_term: false
+                              weight_filler { type: "msra" } } }
+  layer { name: "b0" type: "BatchNorm" bottom: "c0" top: "c0" }
+  layer { name: "s0" type: "Scale" bottom: "c0" top: "c0" scale_param { bias_term: true } }
+  layer { name: "r0" type: "ReLU" bottom: "c0" top: "c0" }
+  layer { name: "c1" type: "Convolution" bottom: "c0" top: "c1"
+          convolution_param { num_output: 32 kernel_size: 3 pad: 1 bias_term: false
+                              weight_filler { type: "msra" } } }
+  layer { name: "b1" type: "BatchNorm" bottom: "c1" top: "c1" }
+  layer { name: "s1" type: "Scale" bottom: "c1" top: "c1" scale_param { bias_term: true } }
+  layer { name: "c2" type: "Convolution" bottom: "c1" top: "c2"
+          convolution_param { num_output: 32 kernel_size: 1 bias_term: false
+                              weight_filler { type: "msra" } } }
+  layer { name: "sum" type: "Eltwise" bottom: "c2" bottom: "c0" top: "sum" }
+  layer { name: "pool" type: "Pooling" bottom: "sum" top: "pool"
+          pooling_param { pool: AVE global_pooling: true } }
+  layer { name: "fc" type: "InnerProduct" bottom: "pool" top: "fc"
+          inner_product_param { num_output: 3 weight_filler { type: "xavier" } } }
+  layer { name: "loss" type: "SoftmaxWithLoss" bottom: "fc" bottom: "label" top: "loss" }
+  layer { name: "c3" type: "Convolution" bottom: "sum" top: "c3"
+          convolution_param { num_output: 32 kernel_size: 1 bias_term: true
+                              weight_filler { type: "msra" } } }
+  layer { name: "t" type: "TanH" bottom: "c3" top: "c3_out" }
+  layer { name: "tloss" type: "EuclideanLoss" bottom: "c3_out" bottom: "target" top: "tloss" }
+)";
+
+// CREMA_CONV_WINOGRAD_BF16 and CREMA_CONV_1X1_GEMM set to `on` (whatever the CPU rule says) for
+// as long as it lives.
+struct OwnMethods {
+  explicit OwnMethods(bool on) {
+    setenv("CREMA_CONV_WINOGRAD_BF16", on ? "1" : "0", 1);
+    setenv("CREMA_CONV_1X1_GEMM", on ? "1" : "0", 1);
+  }
+  ~OwnMethods() {
+    unsetenv("CREMA_CONV_WINOGRAD_BF16");
+    unsetenv("CREMA_CONV_1X1_GEMM");
+  }
+};
+
+// The block through crema's Winograd and 1x1 GEMM, through oneDNN's convolution on the same
+// N,H,W,C blobs, and through N,C,H,W bf16 blobs: each blob, the loss and every parameter
+// gradient agree within the bf16 tolerances of TrainsLikeChannelsFirst (the Winograd's
+// transformed operands are rounded instead of x and W: about twice the direct error), and the
+// first differs from the second (another method ran).
+TEST(ChannelsLast, WinogradAndGemmMethodsTrainLikeOnednn) {
+  if (!bf16_here()) GTEST_SKIP() << "this CPU lacks AVX512_BF16: every blob stays fp32";
+  Net own = [] {
+    OwnMethods on(true);
+    return make_net(kWinogradBlock);
+  }();
+  Net onednn = [] {
+    OwnMethods off(false);
+    return make_net(kWinogradBlock);
+  }();
+  ChannelsLastOff first_order;
+  Net first = make_net(kWinogradBlock, &first_order);
+  for (const char* name : {"c0", "c1", "c2", "sum"})
+    ASSERT_TRUE(own.blob(name)->channels_last()) << name;
+  float losses[3];
+  Net* nets[3] = {&own, &onednn, &first};
+  for (int i = 0; i < 3; ++i) {
+    fill_inputs(*nets[i]);
+    nets[i]->clear_param_diffs();
+    losses[i] = nets[i]->forward_backward();
+  }
+  EXPECT_NEAR(losses[0], losses[2], 1e-2 * std::fabs(losses[2]));
+  for (const char* name : {"c1", "c2", "sum"}) {
+    const std::vector<float> a = own.blob(name)->to_float(), b = first.blob(name)->to_float(),
+                             c = onednn.blob(name)->to_float();
+    const LargestDifference d = largest_difference(a.data(), b.data(), first.blob(name)->count());
+    EXPECT_LE(d.worst, 2e-2 * d.scale) << name;
+    if (std::string(name) != "sum") {
+      EXPECT_NE(a, c) << name << ": the same method ran twice";
+    }
+  }
+  expect_param_gradients_agree(first, own, 3e-2);
 }
 
 TEST(ChannelsLast, TensorSpeaksNchwOverItsNhwcBytes) {

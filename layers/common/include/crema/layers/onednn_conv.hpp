@@ -24,6 +24,11 @@ class OnednnConv {
 
   // Whether this build has oneDNN (otherwise plan() throws).
   static bool available();
+  // Whether the best bf16 instructions oneDNN finds on this CPU are AVX512_BF16's, without AMX:
+  // there its direct convolution runs at the dot-product rate, and crema's own bf16 methods
+  // between N,H,W,C blobs (Winograd for 3x3 layers, one GEMM for 1x1 forward passes) are faster
+  // (measured on an EPYC Zen 4, BENCHMARKS.md). False without oneDNN.
+  static bool bf16_without_amx();
   // Builds the primitives for `num` images of geometry g into num_output channels, with a bias
   // when `bias`, for an input (and its gradient) stored in bf16 when x_bf16 and an output (and
   // its gradient) when y_bf16, each N,H,W,C when x_last / y_last (bf16 only); returns the scratch
