@@ -33,6 +33,7 @@ using winograd::separable;
 using Tile = winograd::Tile<2>;
 constexpr int kM = 2, kA = 4, kAA = kA * kA, kLanes = 16;
 constexpr int64_t kMinOutputs = int64_t{14} * 14;
+constexpr int kMinChannels = 64;
 typedef float Vec __attribute__((vector_size(kLanes * sizeof(float))));
 typedef uint16_t Half16 __attribute__((vector_size(kLanes * sizeof(uint16_t))));
 typedef uint32_t Word16 __attribute__((vector_size(kLanes * sizeof(uint32_t))));
@@ -381,12 +382,14 @@ bool WinogradBf16::applies(const ConvGeometry& g, int num_output) {
     return false;
   if (g.pad_h < 0 || g.pad_h > 2 || g.pad_w < 0 || g.pad_w > 2) return false;
   if (g.channels % kLanes != 0 || num_output % kLanes != 0) return false;
-  // Measured on ResNet-50's layers (batch 8, one thread): 14 x 14 outputs and more are 15-35%
-  // faster than oneDNN's direct convolution in each pass, 7 x 7 ones slower (few tiles for
-  // the GEMMs, a quarter of them half empty).
-  if (int64_t{g.out_h()} * g.out_w() < kMinOutputs) return false;
   if (!crema::bf16_stores_fast()) return false;  // AVX512_BF16
   if (const char* env = std::getenv("CREMA_CONV_WINOGRAD_BF16")) return std::string(env) == "1";
+  // Measured on ResNet-50's layers (batch 8, one thread): 14 x 14 outputs and more are 15-35%
+  // faster than oneDNN's direct convolution in each pass, 7 x 7 ones slower (few tiles for
+  // the GEMMs, a quarter of them half empty). On ResNet-20's (batch 64), 16 channels were
+  // slower (dE/dW 2x) and 32 no faster: GEMMs that short do not reach the bf16 rate.
+  if (int64_t{g.out_h()} * g.out_w() < kMinOutputs) return false;
+  if (g.channels < kMinChannels || num_output < kMinChannels) return false;
   // Not on AMX, whose direct convolution is several times faster than these GEMMs.
   return OnednnConv::bf16_without_amx();
 }

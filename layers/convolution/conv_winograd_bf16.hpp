@@ -32,11 +32,11 @@ class WinogradBf16 {
   WinogradBf16(const WinogradBf16&) = delete;
   WinogradBf16& operator=(const WinogradBf16&) = delete;
 
-  // Whether it takes g into num_output channels: a 3x3 kernel, stride 1, no dilation, one
-  // group, pads of 0-2, channels in multiples of 16, at least 14 x 14 outputs, on a CPU with
-  // AVX512_BF16 and without AMX (where oneDNN's direct convolution is faster), in a build with
-  // oneDNN.
-  // CREMA_CONV_WINOGRAD_BF16=1 or 0 overrides the CPU rule (docs/CONFIGURATION.md).
+  // Whether it takes g into num_output channels. It can: a 3x3 kernel, stride 1, no dilation,
+  // one group, pads of 0-2, channels in multiples of 16 on both sides, a CPU with AVX512_BF16
+  // and a build with oneDNN. It does, where measured faster than oneDNN's direct convolution:
+  // 64 channels or more on both sides, at least 14 x 14 outputs, and no AMX.
+  // CREMA_CONV_WINOGRAD_BF16=1 or 0 takes the second part's place (docs/CONFIGURATION.md).
   static bool applies(const ConvGeometry& g, int num_output);
   // For `num` images; returns the workspace bytes the passes need. `chunk_tiles` > 0 sets the
   // tiles per chunk of every pass (tests; else measured sizes).

@@ -18,6 +18,7 @@
 #include "crema/bf16.hpp"
 #include "crema/core/host.hpp"
 #include "crema/layer.hpp"
+#include "crema/layers/onednn_conv.hpp"
 #include "winograd_tiles.hpp"
 
 namespace crema::layers {
@@ -246,13 +247,14 @@ TEST_F(WinogradBf16Test, BackwardWeightsAddsTheGradientWithinTheRoundingBound) {
   }
 }
 
-// What the layer relies on to choose it: 3x3, stride 1, one group, channels in 16s, 14 x 14
-// outputs or more.
+// What the layer relies on to choose it: 3x3, stride 1, one group, channels in 16s wherever
+// CREMA_CONV_WINOGRAD_BF16=1 forces it; without it also 64 channels and 14 x 14 outputs or more
+// (and no AMX, which the CPU decides).
 TEST_F(WinogradBf16Test, TakesOnlyStrideOneThreeByThreeKernelsOverWholeChannelBlocks) {
-  ConvGeometry g = geometry(kCases[5]);  // 32 x 32 outputs
+  const bool can = crema::bf16_stores_fast() && CREMA_WITH_ONEDNN;
+  ConvGeometry g = geometry(kCases[0]);  // 16 channels, 6 x 6 outputs
   ::setenv("CREMA_CONV_WINOGRAD_BF16", "1", 1);
-  const bool bf16 = crema::bf16_stores_fast();
-  EXPECT_EQ(WinogradBf16::applies(g, 16), bf16 && CREMA_WITH_ONEDNN);
+  EXPECT_EQ(WinogradBf16::applies(g, 16), can);
   EXPECT_FALSE(WinogradBf16::applies(g, 24));  // outputs not a multiple of 16
   ConvGeometry strided = g;
   strided.stride_h = 2;
@@ -263,10 +265,16 @@ TEST_F(WinogradBf16Test, TakesOnlyStrideOneThreeByThreeKernelsOverWholeChannelBl
   ConvGeometry grouped = g;
   grouped.groups = 2;
   EXPECT_FALSE(WinogradBf16::applies(grouped, 16));
-  EXPECT_FALSE(WinogradBf16::applies(geometry(kCases[0]), 16));  // 6 x 6 outputs: too few
   ::setenv("CREMA_CONV_WINOGRAD_BF16", "0", 1);
   EXPECT_FALSE(WinogradBf16::applies(g, 16));
   ::unsetenv("CREMA_CONV_WINOGRAD_BF16");
+  EXPECT_FALSE(WinogradBf16::applies(g, 16));  // too few channels and outputs
+  ConvGeometry large = g;
+  large.channels = 64, large.height = large.width = 14;
+  EXPECT_FALSE(WinogradBf16::applies(large, 32));  // 32 outputs: too few
+  EXPECT_EQ(WinogradBf16::applies(large, 64), can && OnednnConv::bf16_without_amx());
+  large.height = large.width = 7;
+  EXPECT_FALSE(WinogradBf16::applies(large, 64));  // 7 x 7 outputs: too few
 }
 
 }  // namespace
