@@ -340,7 +340,16 @@ class Convolution final : public crema::Layer<Convolution> {
         {"type: 'Convolution' convolution_param { num_output: 5 kernel_size: 3 pad: 1 "
          "cpu_method: WINOGRAD winograd_tile: 4 weight_filler { type: 'gaussian' std: 0.3 } "
          "bias_filler { type: 'gaussian' std: 0.3 } }",
-         "2,3,6,7"}};
+         "2,3,6,7"},
+        // Channels in 16s: between N,H,W,C bf16 blobs the bf16 Winograd (3x3, with a bias and
+        // partial tiles) and the 1x1 forward GEMM (no bias) can take them
+        // (conv_winograd_bf16.hpp; layer_plugins_cpu_test forces both).
+        {"type: 'Convolution' convolution_param { num_output: 16 kernel_size: 3 pad: 1 "
+         "weight_filler { type: 'gaussian' std: 0.1 } bias_filler { type: 'gaussian' std: 0.3 } }",
+         "2,16,5,7"},
+        {"type: 'Convolution' convolution_param { num_output: 16 kernel_size: 1 bias_term: false "
+         "weight_filler { type: 'gaussian' std: 0.3 } }",
+         "2,16,3,5"}};
   }
 
  private:

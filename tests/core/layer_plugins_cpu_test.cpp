@@ -48,6 +48,31 @@ TEST_P(DeclaredConfigs, PassOnTheCpu) {
   }
 }
 
+// Convolution's declared configurations again with its own bf16 methods between N,H,W,C blobs
+// forced onto every layer they can take (CREMA_CONV_WINOGRAD_BF16, CREMA_CONV_1X1_GEMM): by
+// default they run only on CPUs without AMX, and only from 64 channels (Winograd), so the
+// checks above may not reach them. Its 16-channel configurations go through them in the
+// "cpu bf16 storage, bf16 math, N,H,W,C" check.
+TEST(OwnBf16Methods, ConvolutionPassesThroughWinogradAndTheOneByOneGemm) {
+  const std::string path = plugin_dir() + "/convolution.so";
+  setenv("CREMA_CONV_WINOGRAD_BF16", "1", 1);
+  setenv("CREMA_CONV_1X1_GEMM", "1", 1);
+  testing::CheckOptions cpu;
+  cpu.gpu = false;
+  cpu.plugin_dirs = {plugin_dir()};
+  bool reached = false;
+  for (const testing::DeclaredConfig& c : testing::declared_configs(path, {plugin_dir()})) {
+    SCOPED_TRACE(c.layer_text + "  [" + c.bottom_shapes + "]  " + c.describe());
+    for (const testing::CheckResult& r : testing::check_config(c, cpu)) {
+      EXPECT_TRUE(r.passed) << r.check << ": " << r.detail;
+      reached = reached || r.check == "cpu bf16 storage, bf16 math, N,H,W,C";
+    }
+  }
+  unsetenv("CREMA_CONV_WINOGRAD_BF16");
+  unsetenv("CREMA_CONV_1X1_GEMM");
+  if (!reached) GTEST_SKIP() << "no bf16 N,H,W,C check on this CPU or build (no AVX512_BF16)";
+}
+
 INSTANTIATE_TEST_SUITE_P(BuiltIn, DeclaredConfigs, ::testing::ValuesIn(builtin_plugins()),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
