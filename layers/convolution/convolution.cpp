@@ -144,26 +144,27 @@ class Convolution final : public crema::Layer<Convolution> {
     // N,H,W,C tensors go to oneDNN whatever the kernel: its primitives take them as they are.
     onednn_ = c.math() == CREMA_BFLOAT16 &&
               (onednn_for_bf16(g) || (channels_last_ && crema::layers::OnednnConv::available()));
-    if (onednn_)
+    // Between N,H,W,C blobs: 1x1 gradients as two whole-batch GEMMs (and on CPUs without AMX
+    // the forward pass as one, where one GEMM beats oneDNN's convolution with its reorders;
+    // CREMA_CONV_1X1_GEMM=1 or 0 overrides that), 3x3 stride-1 layers by Winograd with bf16
+    // products on those CPUs (conv_winograd_bf16.hpp), and the dE/dW of other wider KxK layers
+    // as one GEMM.
+    const bool between_last = onednn_ && c.bottom(0).channels_last() && c.top(0).channels_last();
+    pointwise_last_ = between_last && crema::layers::PointwiseChannelsLast::applies(g);
+    pointwise_forward_ = pointwise_last_ && !spec_.bias_term && pointwise_gemm_forward();
+    winograd_last_ = between_last && crema::layers::WinogradBf16::applies(g, spec_.num_output);
+    weight_grad_last_ = between_last && !pointwise_last_ && !winograd_last_ &&
+                        crema::layers::WeightGradChannelsLast::applies(g);
+    // oneDNN's primitives (and the bf16 input its forward keeps for dE/dW) only where a pass
+    // still runs on them.
+    if (onednn_ && !winograd_last_ && !pointwise_forward_)
       bytes = std::max(bytes, onednn_conv_.plan(g, spec_.num_output, num, spec_.bias_term, x_bf16_,
                                                 y_bf16_, c.bottom(0).channels_last(),
                                                 c.top(0).channels_last()));
-    // Between N,H,W,C blobs: 1x1 gradients as two whole-batch GEMMs, and the dE/dW of wider
-    // KxK layers as one.
-    const bool between_last = onednn_ && c.bottom(0).channels_last() && c.top(0).channels_last();
-    pointwise_last_ = between_last && crema::layers::PointwiseChannelsLast::applies(g);
     if (pointwise_last_)
       bytes = std::max(bytes, pointwise_last_conv_.plan(g, spec_.num_output, num));
-    // Its forward pass too on CPUs without AMX, where one GEMM beats oneDNN's convolution with
-    // its reorders (BENCHMARKS.md); CREMA_CONV_1X1_GEMM=1 or 0 overrides that.
-    pointwise_forward_ = pointwise_last_ && !spec_.bias_term && pointwise_gemm_forward();
-    weight_grad_last_ = between_last && !pointwise_last_ &&
-                        crema::layers::WeightGradChannelsLast::applies(g);
     if (weight_grad_last_)
       bytes = std::max(bytes, weight_grad_last_conv_.plan(g, spec_.num_output, num));
-    // 3x3, stride 1 between N,H,W,C blobs on CPUs without AMX: every pass by Winograd with bf16
-    // products (conv_winograd_bf16.hpp).
-    winograd_last_ = between_last && crema::layers::WinogradBf16::applies(g, spec_.num_output);
     if (winograd_last_) bytes = std::max(bytes, winograd_conv_.plan(g, spec_.num_output, num));
     if (bytes > 0) c.request_workspace(bytes);
   }
