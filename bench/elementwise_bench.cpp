@@ -4,7 +4,7 @@
 // unless CREMA_NUM_THREADS says otherwise, out of place and in place; then, for reference, the
 // other elementwise plugins of the same family (PReLU, Bias, Sigmoid, TanH, Dropout, Axpy, LRN).
 //
-//   elementwise_bench [iterations=50]
+//   elementwise_bench [iterations=50] [batch_norm]
 //
 // Per pass it prints the best and median time, and two bandwidths from the best time:
 //   eff GB/s  = the tensors the pass must touch once: forward x + y, backward dy + x (or y) + dx
@@ -15,7 +15,8 @@
 // stem: Eltwise, Split, Pooling), the layer alone on fp32 and on bf16 tensors, best forward and
 // backward times; and BatchNorm with the Scale and ReLU it absorbs, in place. Then BatchNorm on
 // bf16 tensors stored N,C,H,W and N,H,W,C (channels-last, as between oneDNN convolutions), alone
-// and with the Scale and ReLU it absorbs, on 64x16x32x32 and on a ResNet-50-like 8x256x56x56.
+// and with the Scale and ReLU it absorbs, on 64x16x32x32 and on ResNet-50-like 8x256x56x56 and
+// 8x1024x14x14 (this part alone with the second argument batch_norm).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -242,7 +243,7 @@ void time_batch_norm_absorbed(int iters) {
 // BatchNorm on bf16 tensors stored N,C,H,W and N,H,W,C: the layer alone (out of place and in
 // place) and with the Scale and ReLU it absorbs.
 void time_batch_norm_layouts(int iters) {
-  const crema::Shape shapes[] = {{64, 16, 32, 32}, {8, 256, 56, 56}};
+  const crema::Shape shapes[] = {{64, 16, 32, 32}, {8, 256, 56, 56}, {8, 1024, 14, 14}};
   std::printf("\nBatchNorm on bf16, N,C,H,W vs N,H,W,C (best of %d):\n", iters);
   for (const crema::Shape& s : shapes) {
     char name[64];
@@ -272,6 +273,10 @@ void time_batch_norm_layouts(int iters) {
 int run(int argc, char** argv) {
   setenv("CREMA_NUM_THREADS", "1", 0);  // keep a caller's choice
   const int iters = argc > 1 ? std::max(1, std::atoi(argv[1])) : 50;
+  if (argc > 2 && std::string(argv[2]) == "batch_norm") {
+    time_batch_norm_layouts(iters);
+    return 0;
+  }
   const std::vector<int64_t> shape = {64, 16, 32, 32};
   const int64_t count = int64_t{64} * 16 * 32 * 32;
   const size_t tensor_bytes = static_cast<size_t>(count) * sizeof(float);

@@ -41,9 +41,11 @@
 // Channels-last (CPU, LayerInfo::cpu_layouts): a bf16 N,H,W,C tensor is, byte for byte, the
 // (N*H*W, C) rows of its channels, so the layer computes it as an (N*H*W, C, 1) input: every
 // pass above, the sums and the count m = N*H*W included, is the same. Rows (this and 2-d inputs)
-// have passes of their own (batch_norm_rows.hpp): units of whole rows with the per-channel
-// constants spread over their lanes, sums in float per lane within blocks of units and in double
-// across, in a fixed order.
+// have passes of their own: rows of whole 16-channel groups (ResNets' blobs) are read in order,
+// 16 channels at a time in registers (batch_norm_rows_vec.hpp); other rows go by units of whole
+// rows with the per-channel constants spread over their lanes (batch_norm_rows.hpp). Both sum in
+// float within blocks and in double across, in a fixed order; both mask dz by the absorbed ReLU
+// as they read it where the blob is bf16 (and the 16-channel passes on fp32 rows too).
 // Reference: Caffe src/caffe/layers/batch_norm_layer.cpp; Ioffe & Szegedy, ICML 2015.
 #include <algorithm>
 #include <cmath>
@@ -53,6 +55,7 @@
 
 #include "batch_norm_kernels.hpp"
 #include "batch_norm_rows.hpp"
+#include "batch_norm_rows_vec.hpp"
 #include "crema/layer.hpp"
 #include "crema/layers/channel_reduce.hpp"
 #include "crema/layers/channel_runs.hpp"
@@ -65,6 +68,7 @@ namespace {
 using crema::layers::Per;
 using crema::layers::per;
 using namespace crema::layers::batch_norm;
+namespace vec16 = crema::layers::vec16;
 
 // The per-channel constants p seen from element o of a run from channel c0 (for_channel_runs: a
 // plane of channel c0, St 0, or a row of all channels from c0 = 0, St 1).
@@ -76,6 +80,23 @@ Per<St> per_at(const float* p, int64_t c0, int64_t o) {
 template <class T>
 T* nullptr_of(T*) {
   return nullptr;
+}
+// fn(std::bool_constant<f>...) for the runtime flags f, in order: a kernel's flags as template
+// arguments.
+template <class Fn>
+void with_flags(const Fn& fn) {
+  fn();
+}
+template <class Fn, class... Flags>
+void with_flags(const Fn& fn, bool first, Flags... rest) {
+  with_flags(
+      [&](auto... f) {
+        if (first)
+          fn(std::true_type{}, f...);
+        else
+          fn(std::false_type{}, f...);
+      },
+      rest...);
 }
 }  // namespace
 
@@ -133,10 +154,12 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
     channels_last_ = x.channels_last();
     N_ = channels_last_ ? x.dim(0) * x.dim(2) * x.dim(3) : x.dim(0);
     S_ = N_ * C_ > 0 ? x.count() / (N_ * C_) : 0;
-    rows_ = S_ == 1 ? crema::layers::batch_norm::RowUnits(N_, C_)
-                    : crema::layers::batch_norm::RowUnits();
-    // Per-channel constants; over rows each is read over W lanes (batch_norm_rows.hpp).
-    const int64_t lanes = S_ == 1 ? rows_.W : C_;
+    // Rows of whole 16-channel groups: batch_norm_rows_vec.hpp; other rows: batch_norm_rows.hpp.
+    vec_rows_ = S_ == 1 && RowBlocks::applies(C_);
+    blocks_ = vec_rows_ ? RowBlocks(N_, C_) : RowBlocks();
+    rows_ = S_ == 1 && !vec_rows_ ? RowUnits(N_, C_) : RowUnits();
+    // Per-channel constants; over batch_norm_rows.hpp's rows each is read over W lanes.
+    const int64_t lanes = S_ == 1 && !vec_rows_ ? rows_.W : C_;
     for (auto* v : {&mean_, &inv_std_, &shift_, &k0_, &k1_, &k2_, &gamma_, &beta_})
       v->resize(lanes);
     sums_.resize(2 * C_);
@@ -239,11 +262,16 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
       spread(shift_);
       // s1 = sum(x - a), s2 = sum((x - a)^2) per channel, a = shift_.
       const float* a = shift_.data();
-      channel_sums([x, a](int64_t e, int64_t k, auto& s1, auto& s2) {
-        const std::decay_t<decltype(s1)> t = crema::load(x + e) - a[k];
-        s1 += t;
-        s2 += t * t;
-      });
+      if (vec_rows_)
+        group_sums([x, a](int64_t e, int64_t k, Vec& p, Vec& q) {
+          p = q = vec16::load(x + e) - vec16::load(a + k);
+        });
+      else
+        channel_sums([x, a](int64_t e, int64_t k, auto& s1, auto& s2) {
+          const std::decay_t<decltype(s1)> t = crema::load(x + e) - a[k];
+          s1 += t;
+          s2 += t * t;
+        });
       if (sync) m *= sum_over_ranks(c);  // the statistics of every rank's batch
       const double *s1 = sums_.data(), *s2 = s1 + C;
       float* M = c.param(0).data();
@@ -291,6 +319,17 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
     Z* keep = kept_ ? keep_y<Z>(c.bottom(0).count()) : nullptr;
     const float *mu = mean_.data(), *is = inv_std_.data(), *g = gamma_.data(), *b = beta_.data();
     const float slope = slope_;
+    if (vec_rows_) {
+      with_flags(
+          [&](auto relu, auto kept, auto affine) {
+            for_row_blocks(blocks_, [&](int64_t r0, int64_t r1) {
+              normalise_rows<decltype(relu)::value, decltype(kept)::value, decltype(affine)::value>(
+                  x, z, keep, mu, is, g, b, slope, C_, r0, r1);
+            });
+          },
+          ab.relu, keep != nullptr, ab.scale);
+      return;
+    }
     for_runs([&](int64_t off, int64_t len, int64_t c0, auto st) {
       constexpr int St = decltype(st)::value;
       auto run = [&](auto relu, auto kept, auto affine) {
@@ -344,8 +383,9 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
     // fp32: the ReLU's mask goes into g, in the sums' pass where there is one (a pass fewer).
     // bf16: each pass that reads g masks it as it reads (g is left as it came): rounding the
     // masked values back into g (crema::store in the sums' loop) took a third of the backward.
-    constexpr bool kMaskOnRead = !std::is_same_v<Z, float>;
-    if (ab.relu && !sums && !kMaskOnRead)
+    // Rows of 16-channel groups mask as they read, whatever the type.
+    const bool mask_on_read = !std::is_same_v<Z, float> || vec_rows_;
+    if (ab.relu && !sums && !mask_on_read)
       for_runs([&](int64_t off, int64_t len, int64_t, auto) {
         relu_mask(z + off, g + off, slope, len);
       });
@@ -356,12 +396,22 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
       spread(shift_);
       // s1 = sum(g), s2 = sum(g (v - a)) = sum(g . y) / b
       const float* a = shift_.data();
-      if (ab.relu)  // each element is visited once: masked (in place for fp32), then summed
+      if (vec_rows_)
+        with_flags(
+            [&](auto relu) {
+              group_sums([g, z, v, a, slope](int64_t e, int64_t k, Vec& p, Vec& q) {
+                p = vec16::load(g + e);
+                if constexpr (decltype(relu)::value) p = leaky_where(p, vec16::load(z + e), slope);
+                q = vec16::load(v + e) - vec16::load(a + k);
+              });
+            },
+            ab.relu);
+      else if (ab.relu)  // each element is visited once: masked (in place for fp32), then summed
         channel_sums([g, z, v, a, slope](int64_t e, int64_t k, auto& s1, auto& s2) {
           using T = std::decay_t<decltype(s1)>;
           const float ge = crema::load(z + e) > 0.f ? crema::load(g + e)
                                                     : crema::load(g + e) * slope;
-          if constexpr (!kMaskOnRead) crema::store(g + e, ge);
+          if constexpr (std::is_same_v<Z, float>) crema::store(g + e, ge);
           s1 += ge;
           s2 += T(ge) * T(crema::load(v + e) - a[k]);
         });
@@ -390,8 +440,23 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
     for (int64_t k = 0; k < C; ++k) k0_[k] = is[k] * gamma_[k];
     spread(k0_);
     const float* k0 = k0_.data();
+    if (vec_rows_) {
+      // a = 0 where y was kept (and its 1 / sigma factor is in k2).
+      const float *k1 = k1_.data(), *k2 = k2_.data(), *a = shift_.data();
+      if (!global_) fill_input_grad_constants(m_all);
+      with_flags(
+          [&](auto mask, auto batch, auto shifted) {
+            constexpr int kForm = !decltype(batch)::value ? 0 : decltype(shifted)::value ? 2 : 1;
+            for_row_blocks(blocks_, [&](int64_t r0, int64_t r1) {
+              input_grad_rows<decltype(mask)::value, kForm>(g, z, v, dx, k0, k1, a, k2, slope, C_,
+                                                            r0, r1);
+            });
+          },
+          ab.relu, !global_, !kept_);
+      return;
+    }
     auto with_mask = [&](const auto& run) {  // run(kMask): whether g is masked as it is read
-      if (kMaskOnRead && ab.relu)
+      if (mask_on_read && ab.relu)
         run(std::true_type{});
       else
         run(std::false_type{});
@@ -408,13 +473,7 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
       });
       return;
     }
-    for (int64_t k = 0; k < C; ++k) {
-      const double b = kept_ ? 1.0 : is[k];
-      k1_[k] = static_cast<float>(-s1[k] / m_all * k0[k]);
-      k2_[k] = static_cast<float>(-b * b * s2[k] / m_all * k0[k]);
-    }
-    spread(k1_);
-    spread(k2_);
+    fill_input_grad_constants(m_all);
     const float *k1 = k1_.data(), *k2 = k2_.data(), *a = shift_.data();
     with_mask([&](auto mask) {
       for_runs([&](int64_t off, int64_t len, int64_t c0, auto st) {
@@ -484,6 +543,27 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
       crema::layers::channel_reduce<2>(N_, C_, S_, term, partial_, sums_.data());
   }
 
+  // k1 and k2 of the input gradient with batch statistics (backward_pass), from sums_ and k0_,
+  // spread over the lanes.
+  void fill_input_grad_constants(int64_t m_all) {
+    const double *s1 = sums_.data(), *s2 = s1 + C_;
+    for (int64_t k = 0; k < C_; ++k) {
+      const double b = kept_ ? 1.0 : inv_std_[k];
+      k1_[k] = static_cast<float>(-s1[k] / m_all * k0_[k]);
+      k2_[k] = static_cast<float>(-b * b * s2[k] / m_all * k0_[k]);
+    }
+    spread(k1_);
+    spread(k2_);
+  }
+
+  // sums_ = (sum of p, sum of p * q) per channel over rows of 16-channel groups: term(e, c, p, q)
+  // (batch_norm_rows_vec.hpp).
+  template <class Term>
+  void group_sums(const Term& term) {
+    std::fill(sums_.begin(), sums_.end(), 0.0);
+    row_group_sums(blocks_, term, partial_, sums_.data());
+  }
+
   // Over rows: the per-channel constants v[0, C) repeated over the W lanes (lane l holds channel
   // l % C's); planes read v[0, C) alone.
   void spread(std::vector<float>& v) const {
@@ -505,7 +585,9 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
   float slope_ = 0.f;                                       // the absorbed ReLU's negative slope
   int64_t C_ = 0, N_ = 0, S_ = 0;  // (N, C, S) as computed: N,H,W,C is (N*H*W, C, 1)
   bool channels_last_ = false;
-  crema::layers::batch_norm::RowUnits rows_;  // S_ == 1: the units of rows (batch_norm_rows.hpp)
+  bool vec_rows_ = false;  // S_ == 1 with whole 16-channel groups (batch_norm_rows_vec.hpp)
+  RowBlocks blocks_;       // their blocks of rows
+  RowUnits rows_;          // other rows' units (batch_norm_rows.hpp)
   std::vector<float> mean_, inv_std_, shift_, k0_, k1_, k2_, x_norm_, gamma_, beta_;
   std::vector<uint16_t> x_norm_bf16_;   // the kept y of a bf16 blob
   std::vector<double> sums_, partial_;  // sums_: s1 then s2, C each

@@ -205,7 +205,7 @@ TEST(BatchNorm, LargeMeanBackwardMatchesDoubleReference) {
 }
 
 TEST(BatchNorm, GradientTrainSeveralShapes) {
-  const std::vector<Shape> shapes = {{2, 3, 4, 5}, {1, 9, 3, 5},  {5, 7},
+  const std::vector<Shape> shapes = {{2, 3, 4, 5}, {1, 9, 3, 5},  {5, 7}, {7, 32},
                                      {4, 11, 3},   {3, 10, 1, 1}, {6}};
   for (const Shape& s : shapes) {
     LayerHarness h("type: 'BatchNorm'", {s}, opts(true));
@@ -550,8 +550,11 @@ TEST(BatchNorm, Bf16StorageAgreesWithFp32Storage) {
 TEST(BatchNorm, RowsMatchDoubleReference) {
   // 2-d inputs (and N,H,W,C ones) are computed as rows of channels (batch_norm_rows.hpp): a few
   // channels, several blocks of summed units (40000 rows of 20), a last unit of fewer rows, and
-  // rows longer than one run (2100 channels).
-  const std::vector<Shape> shapes = {{3000, 7}, {40000, 20}, {6, 2100}, {1000, 1}};
+  // rows longer than one run (2100 channels). Whole 16-channel groups go through
+  // batch_norm_rows_vec.hpp: 16 and 32 channels (rows summed four and two at a time) over several
+  // blocks with a last block of an odd row count, 2048 (a block of 8 rows, 37 rows).
+  const std::vector<Shape> shapes = {{3000, 7},  {40000, 20}, {6, 2100}, {1000, 1},
+                                     {3001, 16}, {5001, 32},  {37, 2048}};
   for (const Shape& s : shapes)
     for (bool global : {false, true})
       for (bool ip : {false, true}) {
@@ -650,7 +653,8 @@ void check_channels_last(const Shape& s, bool global, bool in_place) {
 TEST(BatchNorm, ChannelsLastMatchesChannelsFirst) {
   if (!bf16_storage_here()) GTEST_SKIP() << "no bf16 storage on this CPU (AVX512_BF16)";
   // 3, 20 and 64 channels; 16 with several blocks of summed units and a last unit of fewer rows;
-  // 2100, rows longer than one run.
+  // 2100, rows longer than one run. 16 and 64 are whole 16-channel groups
+  // (batch_norm_rows_vec.hpp), the others batch_norm_rows.hpp's units.
   const std::vector<Shape> shapes = {
       {4, 3, 5, 7}, {2, 20, 6, 5}, {2, 64, 8, 9}, {17, 16, 31, 33}, {2, 2100, 2, 3}};
   for (const Shape& s : shapes)
@@ -722,7 +726,7 @@ FusedRun run_fused(const Shape& s, bool channels_last, bool global, const std::v
 
 TEST(BatchNorm, ChannelsLastWithAbsorbedScaleAndReluMatchesChannelsFirst) {
   if (!bf16_storage_here()) GTEST_SKIP() << "no bf16 storage on this CPU (AVX512_BF16)";
-  const std::vector<Shape> shapes = {{4, 3, 5, 7}, {2, 20, 6, 5}, {3, 64, 7, 9}};
+  const std::vector<Shape> shapes = {{4, 3, 5, 7}, {2, 20, 6, 5}, {3, 64, 7, 9}, {3, 32, 5, 3}};
   for (const Shape& s : shapes)
     for (bool global : {false, true}) {
       SCOPED_TRACE(std::string(global ? "global" : "batch") + " statistics, " +

@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// conv_winograd_bf16.hpp: the transforms vectorised over 16 channels (GCC vector extensions),
+// conv_winograd_bf16.hpp: the transforms vectorised over 16 channels (crema/layers/vec16.hpp),
 // the 16 GEMMs of a chunk as one batched oneDNN matmul.
 #include "conv_winograd_bf16.hpp"
 
 #if CREMA_WITH_ONEDNN
 #include <oneapi/dnnl/dnnl.hpp>
 #endif
-#include <immintrin.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -17,13 +16,8 @@
 #include "crema/bf16.hpp"
 #include "crema/layer.hpp"
 #include "crema/layers/onednn_conv.hpp"
+#include "crema/layers/vec16.hpp"
 #include "winograd_tiles.hpp"
-
-// GCC 12 flags the self-initialised placeholder inside its own AVX-512 intrinsics
-// (_mm512_undefined_epi32) as maybe uninitialised; every value here is defined.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 
 namespace crema::layers {
 
@@ -31,45 +25,11 @@ namespace crema::layers {
 namespace {
 using winograd::separable;
 using Tile = winograd::Tile<2>;
-constexpr int kM = 2, kA = 4, kAA = kA * kA, kLanes = 16;
+constexpr int kM = 2, kA = 4, kAA = kA * kA;
+using vec16::kLanes;
 constexpr int64_t kMinOutputs = int64_t{14} * 14;
 constexpr int kMinChannels = 64;
-typedef float Vec __attribute__((vector_size(kLanes * sizeof(float))));
-typedef uint16_t Half16 __attribute__((vector_size(kLanes * sizeof(uint16_t))));
-typedef uint32_t Word16 __attribute__((vector_size(kLanes * sizeof(uint32_t))));
-
-// bf16 <-> the 16 fp32 lanes of a Vec: one widening shift and one vcvtneps2bf16 where the build
-// targets AVX-512 with AVX512_BF16 (crema's default -march=native on the CPUs this engine runs
-// on), else the portable forms (the same bits: crema::store_bf16 rounds as the instruction).
-inline Vec load_bf16(const uint16_t* p) {
-#if defined(__AVX512F__)
-  const __m512i u = _mm512_slli_epi32(
-      _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16);
-  return reinterpret_cast<Vec>(_mm512_castsi512_ps(u));
-#else
-  Half16 h;
-  std::memcpy(&h, p, sizeof h);
-  const Word16 u = __builtin_convertvector(h, Word16) << 16;
-  Vec v;
-  std::memcpy(&v, &u, sizeof v);
-  return v;
-#endif
-}
-inline void store_bf16(uint16_t* p, Vec v) {
-#if defined(__AVX512BF16__)
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p),
-                      reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(reinterpret_cast<__m512>(v))));
-#else
-  float f[kLanes];
-  std::memcpy(f, &v, sizeof f);
-  crema::store_bf16(p, f, kLanes);
-#endif
-}
-inline Vec load_f32(const float* p) {
-  Vec v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
+using vec16::Vec;
 
 size_t aligned(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
@@ -237,10 +197,10 @@ void transform_weights(const Pass& p, const Row& row, uint16_t* u) {
     for (int64_t i = b; i < e; ++i)
       for (int64_t o = 0; o < p.co; o += kLanes) {
         Vec g[3][3], r[kA][kA];
-        for (int k = 0; k < 9; ++k) g[k / 3][k % 3] = load_f32(row(i, k) + o);
+        for (int k = 0; k < 9; ++k) g[k / 3][k % 3] = vec16::load(row(i, k) + o);
         separable(g, r, [](const Vec(&in)[3], Vec(&out)[kA]) { Tile::weight(in, out); });
         for (int xi = 0; xi < kAA; ++xi)
-          store_bf16(u + xi * plane + i * p.co + o, r[xi / kA][xi % kA]);
+          vec16::store(u + xi * plane + i * p.co + o, r[xi / kA][xi % kA]);
       }
   });
 }
@@ -273,10 +233,10 @@ void input_transform(const Pass& p, const uint16_t* in, int64_t t0, int64_t tn,
       for (int64_t c = 0; c < p.ci; c += kLanes) {
         Vec d[kA][kA], r[kA][kA];
         for (int i = 0; i < kA; ++i)
-          for (int j = 0; j < kA; ++j) d[i][j] = load_bf16(patch[i][j] + c);
+          for (int j = 0; j < kA; ++j) d[i][j] = vec16::load(patch[i][j] + c);
         separable(d, r, [](const Vec(&x)[kA], Vec(&o)[kA]) { Tile::input(x, o); });
         for (int xi = 0; xi < kAA; ++xi)
-          store_bf16(v + (xi * tn + tt) * p.ci + c, r[xi / kA][xi % kA]);
+          vec16::store(v + (xi * tn + tt) * p.ci + c, r[xi / kA][xi % kA]);
       }
     }
   });
@@ -291,14 +251,14 @@ void output_transform(const Pass& p, const float* m, const float* bias, int64_t 
       for (int64_t o = 0; o < p.co; o += kLanes) {
         Vec mt[kA][kA], y[kM][kM];
         for (int xi = 0; xi < kAA; ++xi)
-          mt[xi / kA][xi % kA] = load_f32(m + (xi * tn + tt) * p.co + o);
+          mt[xi / kA][xi % kA] = vec16::load(m + (xi * tn + tt) * p.co + o);
         separable(mt, y, [](const Vec(&x)[kA], Vec(&r)[kM]) { Tile::output(x, r); });
-        const Vec add = bias ? load_f32(bias + o) : Vec{};
+        const Vec add = bias ? vec16::load(bias + o) : Vec{};
         for (int i = 0; i < kM; ++i)
           for (int j = 0; j < kM; ++j)
             if (at.y0 + i < p.oh && at.x0 + j < p.ow)
-              store_bf16(out + ((at.n * p.oh + at.y0 + i) * p.ow + at.x0 + j) * p.co + o,
-                         y[i][j] + add);
+              vec16::store(out + ((at.n * p.oh + at.y0 + i) * p.ow + at.x0 + j) * p.co + o,
+                           y[i][j] + add);
       }
     }
   });
@@ -320,10 +280,10 @@ void output_adjoint(const Pass& p, const uint16_t* dy, int64_t t0, int64_t tn, c
       for (int64_t o = 0; o < p.co; o += kLanes) {
         Vec d[kM][kM], r[kA][kA];
         for (int i = 0; i < kM; ++i)
-          for (int j = 0; j < kM; ++j) d[i][j] = load_bf16(block[i][j] + o);
+          for (int j = 0; j < kM; ++j) d[i][j] = vec16::load(block[i][j] + o);
         separable(d, r, [](const Vec(&x)[kM], Vec(&out)[kA]) { Tile::output_adjoint(x, out); });
         for (int xi = 0; xi < kAA; ++xi)
-          store_bf16(dm + (xi * tn + tt) * p.co + o, r[xi / kA][xi % kA]);
+          vec16::store(dm + (xi * tn + tt) * p.co + o, r[xi / kA][xi % kA]);
       }
     }
   });
@@ -338,7 +298,7 @@ void add_weight_adjoint(const Pass& p, const float* du, float* taps, float* rows
       for (int64_t o = 0; o < p.co; o += kLanes) {
         Vec d[kA][kA], r[3][3];
         for (int xi = 0; xi < kAA; ++xi)
-          d[xi / kA][xi % kA] = load_f32(du + xi * plane + c * p.co + o);
+          d[xi / kA][xi % kA] = vec16::load(du + xi * plane + c * p.co + o);
         separable(d, r, [](const Vec(&x)[kA], Vec(&out)[3]) { Tile::weight_adjoint(x, out); });
         for (int k = 0; k < 9; ++k)
           std::memcpy(taps + (c * 9 + k) * p.co + o, &r[k / 3][k % 3], sizeof(Vec));

@@ -2,7 +2,8 @@
 // BatchNorm absorbing the Scale and ReLU that follow it in place (Net::absorbed_into): which
 // layers qualify, and that the fused CPU passes give the numbers of the separate layers (loss,
 // every parameter gradient, the running statistics, the data gradient), in TRAIN and TEST, with
-// BatchNorm in place or not, frozen statistics, a leaky ReLU and a Scale without bias.
+// BatchNorm in place or not, frozen statistics, a leaky ReLU and a Scale without bias; and on
+// the 2-d (N, C) output of an InnerProduct, which BatchNorm computes as rows of channels.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -58,6 +59,29 @@ layer { name: "loss" type: "SoftmaxWithLoss" bottom: "fc" bottom: "label" top: "
 )";
 }
 
+// The same three layers in place on the (9, width) output of an InnerProduct: rows of `width`
+// channels (batch_norm_rows_vec.hpp where width is a multiple of 16, else batch_norm_rows.hpp).
+std::string rows_net_text(int width, const std::string& bn_param) {
+  return R"(
+name: "absorb_rows"
+force_backward: true
+layer { name: "in" type: "Input" top: "data" top: "label"
+        input_param { shape { dim: 9 dim: 2 dim: 5 dim: 4 } shape { dim: 9 } } }
+layer { name: "fc1" type: "InnerProduct" bottom: "data" top: "h"
+        inner_product_param { num_output: )" +
+         std::to_string(width) + R"( weight_filler { type: "xavier" } } }
+layer { name: "bn1" type: "BatchNorm" bottom: "h" top: "h" )" +
+         bn_param + R"( }
+layer { name: "sc1" type: "Scale" bottom: "h" top: "h"
+        scale_param { bias_term: true filler { type: "uniform" min: 0.5 max: 1.5 }
+                      bias_filler { type: "uniform" min: -0.5 max: 0.5 } } }
+layer { name: "relu1" type: "ReLU" bottom: "h" top: "h" relu_param { negative_slope: 0.1 } }
+layer { name: "fc" type: "InnerProduct" bottom: "h" top: "fc"
+        inner_product_param { num_output: 3 weight_filler { type: "xavier" } } }
+layer { name: "loss" type: "SoftmaxWithLoss" bottom: "fc" bottom: "label" top: "loss" }
+)";
+}
+
 struct Run {
   std::vector<float> loss, data_diff;
   std::vector<std::vector<float>> params;  // data and diff of every blob, state included
@@ -76,7 +100,8 @@ Run run(const std::string& text, bool fuse, pb::Phase phase, int steps) {
   for (int s = 0; s < steps; ++s) {
     Tensor* data = net.blob("data");
     for (int64_t i = 0; i < data->count(); ++i) data->mutable_host_data()[i] = g(rng);
-    for (int i = 0; i < 3; ++i) net.blob("label")->mutable_host_data()[i] = float((i + s) % 3);
+    Tensor* label = net.blob("label");
+    for (int64_t i = 0; i < label->count(); ++i) label->mutable_host_data()[i] = float((i + s) % 3);
     net.clear_param_diffs();
     r.loss.push_back(net.forward());
     if (phase == pb::TRAIN) net.backward();
@@ -171,6 +196,16 @@ TEST(Absorption, FusedPassesMatchTheSeparateLayers) {
   {
     SCOPED_TRACE("TEST phase");
     expect_same_numbers(net_text("c1", "", "", scale_bias), pb::TEST);
+  }
+}
+
+TEST(Absorption, FusedPassesOverRowsMatchTheSeparateLayers) {
+  for (int width : {32, 20}) {
+    SCOPED_TRACE(std::to_string(width) + " channels");
+    expect_same_numbers(rows_net_text(width, ""), pb::TRAIN);
+    expect_same_numbers(rows_net_text(width, "batch_norm_param { use_global_stats: true }"),
+                        pb::TRAIN);
+    expect_same_numbers(rows_net_text(width, ""), pb::TEST);
   }
 }
 
