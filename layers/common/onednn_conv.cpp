@@ -103,6 +103,12 @@ struct KeptBuffer {
   KeptBuffer(const KeptBuffer&) = delete;
   KeptBuffer& operator=(const KeptBuffer&) = delete;
 };
+
+// N,H,W,C as oneDNN names it: with 16 channels that is, byte for byte, its blocked nChw16c, the
+// layout its bf16 convolutions pick on AVX-512 CPUs, so then the primitive reads and writes the
+// layer's tensor itself, with no reorder around it (ResNet-20's first stage: ~4 ms of a 98 ms
+// bf16 step, EPYC Zen 4). oneDNN 2.6 asked for nhwc itself runs its reference code, 5x slower.
+tag nhwc(int64_t channels) { return channels == 16 ? tag::aBcd16b : tag::nhwc; }
 }  // namespace
 
 struct OnednnConv::Plan {
@@ -160,8 +166,8 @@ size_t OnednnConv::plan(const ConvGeometry& g, int num_output, int64_t num, bool
   // Caffe's floor((H + 2P - extent) / S) + 1 is oneDNN's output size with the same padding on
   // both sides (its division floors too).
   const dt x_type = x_bf16 ? dt::bf16 : dt::f32, y_type = y_bf16 ? dt::bf16 : dt::f32;
-  const memory::desc user_src(src, x_type, x_last && x_bf16 ? tag::nhwc : tag::nchw),
-      user_dst(dst, y_type, y_last && y_bf16 ? tag::nhwc : tag::nchw),
+  const memory::desc user_src(src, x_type, x_last && x_bf16 ? nhwc(g.channels) : tag::nchw),
+      user_dst(dst, y_type, y_last && y_bf16 ? nhwc(num_output) : tag::nchw),
       user_wei(wei, dt::f32, wei_tag), user_bias({num_output}, dt::f32, tag::x);
   p->user_x = memory(user_src, eng, DNNL_MEMORY_NONE);
   p->user_dx = memory(user_src, eng, DNNL_MEMORY_NONE);
