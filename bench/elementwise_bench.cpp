@@ -15,8 +15,8 @@
 // stem: Eltwise, Split, Pooling), the layer alone on fp32 and on bf16 tensors, best forward and
 // backward times; and BatchNorm with the Scale and ReLU it absorbs, in place. Then BatchNorm on
 // bf16 tensors stored N,C,H,W and N,H,W,C (channels-last, as between oneDNN convolutions), alone
-// and with the Scale and ReLU it absorbs, on 64x16x32x32 and on ResNet-50-like 8x256x56x56 and
-// 8x1024x14x14 (this part alone with the second argument batch_norm).
+// and with the Scale and ReLU it absorbs, on 64x16x32x32 and on the shapes of ResNet-50's four
+// stages at batch 8 (this part alone with the second argument batch_norm).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -243,7 +243,8 @@ void time_batch_norm_absorbed(int iters) {
 // BatchNorm on bf16 tensors stored N,C,H,W and N,H,W,C: the layer alone (out of place and in
 // place) and with the Scale and ReLU it absorbs.
 void time_batch_norm_layouts(int iters) {
-  const crema::Shape shapes[] = {{64, 16, 32, 32}, {8, 256, 56, 56}, {8, 1024, 14, 14}};
+  const crema::Shape shapes[] = {
+      {64, 16, 32, 32}, {8, 256, 56, 56}, {8, 512, 28, 28}, {8, 1024, 14, 14}, {8, 2048, 7, 7}};
   std::printf("\nBatchNorm on bf16, N,C,H,W vs N,H,W,C (best of %d):\n", iters);
   for (const crema::Shape& s : shapes) {
     char name[64];
