@@ -399,7 +399,8 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
       if (vec_rows_)
         with_flags(
             [&](auto relu) {
-              group_sums([g, z, v, a, slope](int64_t e, int64_t k, Vec& p, Vec& q) {
+              // All by value, as row_group_sums wants (without the mask z and slope go unused).
+              group_sums([=](int64_t e, int64_t k, Vec& p, Vec& q) {
                 p = vec16::load(g + e);
                 if constexpr (decltype(relu)::value) p = leaky_where(p, vec16::load(z + e), slope);
                 q = vec16::load(v + e) - vec16::load(a + k);
