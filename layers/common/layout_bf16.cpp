@@ -19,7 +19,8 @@
 namespace crema::layers {
 namespace {
 
-#define CREMA_AVX512_BF16 __attribute__((target("avx512f,avx512bw,avx512bf16")))
+// avx512vl: the 256-bit masked loads and stores of bf16 runs.
+#define CREMA_AVX512_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
 // r[i] holds row i of a 16 x 16 tile; afterwards r[j] holds column j.
 CREMA_AVX512_BF16 inline void transpose16(__m512 r[16]) {
