@@ -332,32 +332,19 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
     }
     for_runs([&](int64_t off, int64_t len, int64_t c0, auto st) {
       constexpr int St = decltype(st)::value;
-      auto run = [&](auto relu, auto kept, auto affine) {
-        write_blocks(z + off, keep ? keep + off : nullptr, len,
-                     [&](auto* out, auto* kept_out, int64_t o, int64_t n) {
-                       normalise_affine<St, decltype(relu)::value, decltype(kept)::value,
-                                        decltype(affine)::value>(
-                           x + off + o, out, kept_out, per_at<St>(mu, c0, o), per_at<St>(is, c0, o),
-                           per_at<St>(g, c0, o), per_at<St>(b, c0, o), slope, n);
-                     });
-      };
       // Over rows (stride 1) without the Scale, g and b are left unread.
-      auto run_affine = [&](auto relu, auto kept) {
-        if (St == 1 && !ab.scale)
-          run(relu, kept, std::bool_constant<St != 1>{});
-        else
-          run(relu, kept, std::true_type{});
-      };
-      auto run_kept = [&](auto relu) {
-        if (keep)
-          run_affine(relu, std::true_type{});
-        else
-          run_affine(relu, std::false_type{});
-      };
-      if (ab.relu)
-        run_kept(std::true_type{});
-      else
-        run_kept(std::false_type{});
+      with_flags(
+          [&](auto relu, auto kept, auto affine) {
+            write_blocks(z + off, keep ? keep + off : nullptr, len,
+                         [&](auto* out, auto* kept_out, int64_t o, int64_t n) {
+                           normalise_affine<St, decltype(relu)::value, decltype(kept)::value,
+                                            decltype(affine)::value>(
+                               x + off + o, out, kept_out, per_at<St>(mu, c0, o),
+                               per_at<St>(is, c0, o), per_at<St>(g, c0, o), per_at<St>(b, c0, o),
+                               slope, n);
+                         });
+          },
+          ab.relu, keep != nullptr, St != 1 || ab.scale);
     });
   }
 
@@ -456,12 +443,8 @@ class BatchNorm final : public crema::Layer<BatchNorm> {
           ab.relu, !global_, !kept_);
       return;
     }
-    auto with_mask = [&](const auto& run) {  // run(kMask): whether g is masked as it is read
-      if (mask_on_read && ab.relu)
-        run(std::true_type{});
-      else
-        run(std::false_type{});
-    };
+    // run(kMask): whether g is masked as it is read.
+    auto with_mask = [&](const auto& run) { with_flags(run, mask_on_read && ab.relu); };
     if (global_) {
       with_mask([&](auto mask) {
         for_runs([&](int64_t off, int64_t len, int64_t c0, auto st) {

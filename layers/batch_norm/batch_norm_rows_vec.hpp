@@ -5,10 +5,11 @@
 // in the L1 cache, and bf16 values widened and rounded in registers. batch_norm_rows.hpp
 // instead spreads the constants over the 2048 lanes of a run (32 KiB for four of them) and
 // rounds a float block into bf16 in a second step. Measured on ResNet-50's 8x256x56x56, one
-// thread: BatchNorm with its Scale and ReLU 2.2-2.4 ms forward and 3.4 ms backward here, 3.1-3.4
-// and 4.3 ms there (BENCHMARKS.md). Orders that walk a 16-channel group down several rows, with
-// its constants in registers, were slower on tensors that do not fit the caches (1.5-2x): the
-// hardware prefetchers follow one stream per tensor, not a stride of C.
+// thread: BatchNorm with its Scale and ReLU 2.35-2.51 ms forward and 3.67-3.69 ms backward here,
+// 3.64-3.68 and 4.59-4.73 ms there (BENCHMARKS.md). Orders that walk a 16-channel group down
+// several rows, with its constants in registers, were slower on tensors that do not fit the
+// caches (backward 2.5-3x): the hardware prefetchers follow one stream per tensor, not a stride
+// of C.
 // Sums: per block of rows and channel in float (rows of fewer than 64 channels a few rows at a
 // time in registers first), in double over the blocks in block order: the result does not depend
 // on the thread count.
@@ -52,7 +53,7 @@ void row_group_sums(const RowBlocks& b, const Term& term, std::vector<double>& p
                     double* totals) {
   const int64_t C = b.channels;
   if (b.count <= 0) return;
-  partial.assign(b.count * 2 * C, 0.0);
+  partial.resize(b.count * 2 * C);  // every block writes all of its 2 C sums
   // Rows of fewer than 64 channels go a few rows (64 values, in order) at a time through
   // registers, so the float sums are not loaded and stored for every 16 values.
   const int64_t at_once = std::max<int64_t>(1, kSumValuesAtOnce / C);

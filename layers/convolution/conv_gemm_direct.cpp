@@ -12,23 +12,19 @@
 // dE/dW the same way (per block of output rows, 6 (tap, channel) pairs x 16V outputs held in
 // registers); dE/dx keeps the GEMM method.
 #include <algorithm>
-#include <cstring>
 #include <vector>
 
 #include "conv_gemm.hpp"
+#include "crema/layers/vec16.hpp"
 
 namespace crema::layers {
 namespace {
-constexpr int kLanes = 16;  // one AVX-512 register with -march=native (GCC/Clang vector extensions)
-constexpr int kPix = 6;     // output pixels per block: 6 x 4 accumulators + 4 weights + 1 input
-typedef float Vec __attribute__((vector_size(kLanes * sizeof(float))));
-
-inline Vec load(const float* p) {
-  Vec v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store(float* p, Vec v) { std::memcpy(p, &v, sizeof v); }
+// 16 lanes: one AVX-512 register with -march=native (crema/layers/vec16.hpp).
+using vec16::kLanes;
+using vec16::load;
+using vec16::store;
+using vec16::Vec;
+constexpr int kPix = 6;  // output pixels per block: 6 x 4 accumulators + 4 weights + 1 input
 
 struct Geometry {
   int64_t c, kh, kw, sw;

@@ -19,6 +19,13 @@
 namespace crema {
 namespace {
 
+// The Scale "sc1" in place on `blob`, its scale and bias drawn away from 1 and 0.
+std::string scale_layer(const std::string& blob) {
+  return R"(layer { name: "sc1" type: "Scale" bottom: ")" + blob + R"(" top: ")" + blob + R"("
+        scale_param { bias_term: true filler { type: "uniform" min: 0.5 max: 1.5 }
+                      bias_filler { type: "uniform" min: -0.5 max: 0.5 } } })";
+}
+
 // bn1 writes bn1_top ("c1": in place), followed in place by sc1 and relu1; bn2 and sc2 in place
 // on c2 with no ReLU after them; an Eltwise SUM (coefficients 1, -0.5) with a leaky ReLU after
 // it (not absorbed: measured no faster, see BENCHMARKS.md). bn_param goes to both BatchNorm
@@ -34,10 +41,8 @@ layer { name: "conv1" type: "Convolution" bottom: "data" top: "c1"
         convolution_param { num_output: 5 kernel_size: 3 pad: 1 weight_filler { type: "msra" } } }
 layer { name: "bn1" type: "BatchNorm" bottom: "c1" top: ")" +
          bn1_top + R"(" )" + bn_param + R"( }
-layer { name: "sc1" type: "Scale" bottom: ")" +
-         bn1_top + R"(" top: ")" + bn1_top + R"("
-        scale_param { bias_term: true filler { type: "uniform" min: 0.5 max: 1.5 }
-                      bias_filler { type: "uniform" min: -0.5 max: 0.5 } } }
+)" + scale_layer(bn1_top) +
+         R"(
 layer { name: "relu1" type: "ReLU" bottom: ")" +
          bn1_top + R"(" top: ")" + bn1_top + R"(" )" + relu_param + R"( }
 layer { name: "conv2" type: "Convolution" bottom: ")" +
@@ -72,9 +77,8 @@ layer { name: "fc1" type: "InnerProduct" bottom: "data" top: "h"
          std::to_string(width) + R"( weight_filler { type: "xavier" } } }
 layer { name: "bn1" type: "BatchNorm" bottom: "h" top: "h" )" +
          bn_param + R"( }
-layer { name: "sc1" type: "Scale" bottom: "h" top: "h"
-        scale_param { bias_term: true filler { type: "uniform" min: 0.5 max: 1.5 }
-                      bias_filler { type: "uniform" min: -0.5 max: 0.5 } } }
+)" + scale_layer("h") +
+         R"(
 layer { name: "relu1" type: "ReLU" bottom: "h" top: "h" relu_param { negative_slope: 0.1 } }
 layer { name: "fc" type: "InnerProduct" bottom: "h" top: "fc"
         inner_product_param { num_output: 3 weight_filler { type: "xavier" } } }

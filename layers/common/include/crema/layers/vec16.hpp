@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // Sixteen fp32 lanes as one GCC vector (an AVX-512 register where the build targets it), loaded
-// from and stored to fp32 or bf16 storage: for kernels that keep per-channel constants in
-// registers while they walk 16 channels of N,H,W,C rows (Winograd's transforms, BatchNorm's
-// passes over rows). Arithmetic is the vector extension's (+, -, *, ?: with a comparison).
+// from and stored to fp32 or bf16 storage: for kernels that work on 16 channels of N,H,W,C rows
+// at a time (Winograd's transforms, BatchNorm's passes over rows). Arithmetic is the vector
+// extension's (+, -, *, ?: with a comparison).
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -13,12 +13,10 @@
 #include "crema/bf16.hpp"
 
 namespace crema::layers::vec16 {
-constexpr int kLanes = 16;
+constexpr int64_t kLanes = 16;
 typedef float Vec __attribute__((vector_size(kLanes * sizeof(float))));
 typedef uint16_t Half16 __attribute__((vector_size(kLanes * sizeof(uint16_t))));
 typedef uint32_t Word16 __attribute__((vector_size(kLanes * sizeof(uint32_t))));
-
-inline Vec splat(float v) { return Vec{} + v; }
 
 inline Vec load(const float* p) {
   Vec v;
