@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // conv_winograd_bf16.hpp: the transforms vectorised over 16 channels (crema/layers/vec16.hpp),
-// the 16 GEMMs of a chunk as one batched oneDNN matmul.
+// the 16 GEMMs of a chunk as one batched oneDNN matmul. Each thread takes whole chunks through
+// all three steps with buffers of its own (a slot), as ConvGemm's chunks do: the chunk's V and M
+// stay in that core's L2 cache, and a pass synchronises its threads once instead of three
+// times per chunk (oneDNN runs single-threaded inside the slot's thread).
 #include "conv_winograd_bf16.hpp"
 
 #if CREMA_WITH_ONEDNN
@@ -50,25 +53,38 @@ struct Gemms {
   size_t scratch_bytes = 0;
 };
 
+// Where a slot's buffers start: slot s at `at + s * bytes`.
+struct Slots {
+  int count = 1;
+  size_t at = 0, bytes = 0;
+  char* slot(void* ws, int s) const { return static_cast<char*>(ws) + at + s * bytes; }
+};
+
 // One direction of the correlation: ci channels of h x w in, co channels of oh x ow out.
 // Workspace: U (bf16 [xi][ci][co]), U in the GEMMs' own blocked layout (reordered once a pass,
-// not packed again by every chunk's GEMM), V and M for one chunk, the GEMMs' scratch, and the
-// weights' taps transposed to rows over the outputs (transform_weights).
+// not packed again by every chunk's GEMM), the weights' taps transposed to rows over the outputs
+// (transform_weights), and per slot V and M for one chunk and the GEMMs' scratch.
 struct Pass {
   int64_t ci = 0, co = 0, h = 0, w = 0, ph = 0, pw = 0, oh = 0, ow = 0, th = 0, tw = 0;
   int64_t tiles = 0;
   Gemms gemms;
   dnnl::memory::desc u;
   dnnl::reorder pack;  // U into gemms.b_full where the GEMMs want another layout
-  size_t at_packed = 0, at_v = 0, at_m = 0, at_scratch = 0, at_taps = 0, bytes = 0;
+  size_t at_packed = 0, at_taps = 0, bytes = 0;
+  Slots slots;
+  size_t v = 0, m = 0, scratch = 0;  // offsets within a slot
 };
 
-// dE/dW: per chunk dU[xi] += V[xi]^T dM[xi] (ci x co, fp32), one batched matmul adding into dU.
-// Workspace: dU, V and dM for one chunk, the GEMMs' scratch, and dE/dW's taps over the outputs
-// and transposed back (add_weight_adjoint).
+// dE/dW: per chunk dU[xi] += V[xi]^T dM[xi] (ci x co, fp32), one batched matmul adding into the
+// slot's dU (`first`, a slot's first chunk, writes it: nothing to zero). Workspace: dE/dW's taps
+// over the outputs and transposed back (add_weight_adjoint), then per slot its dU, V and dM for
+// one chunk, and the GEMMs' scratch; the slots' dU are summed in slot order, so a thread count
+// gives the same sums on every run.
 struct WeightPass {
-  Gemms gemms;
-  size_t at_v = 0, at_dm = 0, at_scratch = 0, at_taps = 0, at_rows = 0, bytes = 0;
+  Gemms gemms, first;
+  size_t at_taps = 0, at_rows = 0, bytes = 0;
+  Slots slots;
+  size_t du = 0, v = 0, dm = 0, scratch = 0;  // offsets within a slot
 };
 }  // namespace winograd_bf16
 
@@ -87,6 +103,18 @@ using tag = dnnl::memory::format_tag;
 // Chunks of tiles whose V and M stay in the L2 cache with the GEMMs' blocks; measured on
 // ResNet-50's layers (64-512 channels): 256 tiles below 256 channels, 128 from there.
 int64_t chunk_tiles(int64_t channels) { return channels < 256 ? 256 : 128; }
+
+// Chunks of at most chunk_tiles(channels), as many as a multiple of the threads, evened out: a
+// thread that takes one chunk more than the others holds them all up (392 tiles in chunks of
+// 128 gave two threads 256 and 136). `forced` > 0 is taken as it is (tests).
+int64_t balanced_chunk(int64_t tiles, int64_t channels, int threads, int64_t forced) {
+  if (forced > 0) return forced;
+  const int64_t most = chunk_tiles(channels);
+  int64_t chunks = (tiles + most - 1) / most;
+  if (chunks > 1 || tiles >= int64_t{threads} * 16)
+    chunks = (chunks + threads - 1) / threads * threads;
+  return (tiles + chunks - 1) / chunks;
+}
 
 // GEMMs C[xi] = A[xi] B[xi] per chunk of t tiles, the operands' descriptors from
 // `descs(t, &a, &b, &c)`. A B of format "any" is the first GEMM's pick, and the second takes the
@@ -114,6 +142,27 @@ Gemms batched_gemms(int64_t tiles, int64_t chunk, dnnl::primitive_attr attr, con
   return g;
 }
 
+// Calls fn(slot, t0, tn) for every chunk of `chunk` tiles out of `tiles`, chunk k on slot
+// k % slots, the slots on the host's threads.
+template <class Fn>
+void for_each_chunk(int64_t tiles, int64_t chunk, int slots, const Fn& fn) {
+  const int64_t chunks = (tiles + chunk - 1) / chunk;
+  auto run_slot = [&](int slot) {
+    for (int64_t k = slot; k < chunks; k += slots)
+      fn(slot, k * chunk, std::min(chunk, tiles - k * chunk));
+  };
+  if (slots == 1) return run_slot(0);
+  crema::parallel_for(slots, 1, [&](int64_t b, int64_t e) {
+    for (int64_t s = b; s < e; ++s) run_slot(static_cast<int>(s));
+  });
+}
+
+// The slots a pass of `tiles` tiles in chunks of `chunk` uses on `threads` threads.
+int slot_count(int64_t tiles, int64_t chunk, int threads) {
+  return static_cast<int>(
+      std::max<int64_t>(1, std::min<int64_t>(threads, (tiles + chunk - 1) / chunk)));
+}
+
 // Runs the chunk's GEMM (full or last) on a, b, c with its scratch.
 void run(const Gemms& g, bool full, void* a, void* b, void* c, void* scratch, dnnl::stream& s) {
   auto& eng = cpu_engine();
@@ -127,13 +176,13 @@ void run(const Gemms& g, bool full, void* a, void* b, void* c, void* scratch, dn
 }
 
 Pass make_pass(int64_t ci, int64_t co, int64_t h, int64_t w, int64_t ph, int64_t pw, int64_t oh,
-               int64_t ow, int64_t num, int64_t chunk) {
+               int64_t ow, int64_t num, int threads, int64_t chunk) {
   Pass p;
   p.ci = ci, p.co = co, p.h = h, p.w = w, p.ph = ph, p.pw = pw, p.oh = oh, p.ow = ow;
   p.th = (oh + kM - 1) / kM, p.tw = (ow + kM - 1) / kM;
   p.tiles = num * p.th * p.tw;
   p.u = dnnl::memory::desc({kAA, ci, co}, dt::bf16, tag::abc);
-  p.gemms = batched_gemms(p.tiles, chunk > 0 ? chunk : chunk_tiles(std::max(ci, co)), {},
+  p.gemms = batched_gemms(p.tiles, balanced_chunk(p.tiles, std::max(ci, co), threads, chunk), {},
                           [&](int64_t t, auto* a, auto* b, auto* c) {
                             *a = dnnl::memory::desc({kAA, t, ci}, dt::bf16, tag::abc);
                             *b = dnnl::memory::desc({kAA, ci, co}, dt::bf16, tag::any);
@@ -146,43 +195,42 @@ Pass make_pass(int64_t ci, int64_t co, int64_t h, int64_t w, int64_t ph, int64_t
     p.at_packed = end;
     end += aligned(p.gemms.b_full.get_size());
   }
-  p.at_v = end;
-  end += aligned(kAA * p.gemms.chunk * ci * sizeof(uint16_t));
-  p.at_m = end;
-  end += aligned(kAA * p.gemms.chunk * co * sizeof(float));
-  p.at_scratch = end;
-  end += aligned(p.gemms.scratch_bytes);
   p.at_taps = end;
-  p.bytes = end + aligned(9 * ci * co * sizeof(float));
+  end += aligned(9 * ci * co * sizeof(float));
+  p.v = 0, p.m = aligned(kAA * p.gemms.chunk * ci * sizeof(uint16_t));
+  p.scratch = p.m + aligned(kAA * p.gemms.chunk * co * sizeof(float));
+  p.slots = {slot_count(p.tiles, p.gemms.chunk, threads), end,
+             p.scratch + aligned(p.gemms.scratch_bytes)};
+  p.bytes = end + p.slots.count * p.slots.bytes;
   return p;
 }
 
 // dE/dW's chunks: as the other passes' (deeper ones, the whole batch up to 16 MB of V and dM,
 // measured 10-20% slower on ResNet-50's 28 x 28 and 14 x 14 layers).
-winograd_bf16::WeightPass make_weight_pass(const Pass& f, int64_t chunk) {
+winograd_bf16::WeightPass make_weight_pass(const Pass& f, int threads, int64_t chunk) {
   winograd_bf16::WeightPass p;
-  if (chunk <= 0) chunk = chunk_tiles(std::max(f.ci, f.co));
+  chunk = balanced_chunk(f.tiles, std::max(f.ci, f.co), threads, chunk);
   dnnl::post_ops sum;  // dU += each chunk's products
   sum.append_sum(1.f);
   dnnl::primitive_attr accumulate;
   accumulate.set_post_ops(sum);
   // dU[xi] (ci x co) += V[xi]^T (ci x t) dM[xi] (t x co); V is stored [xi][t][ci] ("acb").
-  p.gemms = batched_gemms(f.tiles, chunk, accumulate, [&](int64_t t, auto* a, auto* b, auto* c) {
+  auto descs = [&](int64_t t, auto* a, auto* b, auto* c) {
     *a = dnnl::memory::desc({kAA, f.ci, t}, dt::bf16, tag::acb);
     *b = dnnl::memory::desc({kAA, t, f.co}, dt::bf16, tag::abc);
     *c = dnnl::memory::desc({kAA, f.ci, f.co}, dt::f32, tag::abc);
-  });
-  size_t end = aligned(kAA * f.ci * f.co * sizeof(float));
-  p.at_v = end;
-  end += aligned(kAA * p.gemms.chunk * f.ci * sizeof(uint16_t));
-  p.at_dm = end;
-  end += aligned(kAA * p.gemms.chunk * f.co * sizeof(uint16_t));
-  p.at_scratch = end;
-  end += aligned(p.gemms.scratch_bytes);
-  p.at_taps = end;
-  end += aligned(9 * f.ci * f.co * sizeof(float));
-  p.at_rows = end;
-  p.bytes = end + aligned(9 * f.ci * f.co * sizeof(float));
+  };
+  p.gemms = batched_gemms(f.tiles, chunk, accumulate, descs);
+  p.first = batched_gemms(f.tiles, chunk, {}, descs);
+  p.gemms.scratch_bytes = std::max(p.gemms.scratch_bytes, p.first.scratch_bytes);
+  const size_t taps = aligned(9 * f.ci * f.co * sizeof(float));
+  p.at_taps = 0, p.at_rows = taps;
+  p.du = 0, p.v = aligned(kAA * f.ci * f.co * sizeof(float));
+  p.dm = p.v + aligned(kAA * p.gemms.chunk * f.ci * sizeof(uint16_t));
+  p.scratch = p.dm + aligned(kAA * p.gemms.chunk * f.co * sizeof(uint16_t));
+  p.slots = {slot_count(f.tiles, p.gemms.chunk, threads), 2 * taps,
+             p.scratch + aligned(p.gemms.scratch_bytes)};
+  p.bytes = p.slots.at + p.slots.count * p.slots.bytes;
   return p;
 }
 
@@ -217,88 +265,94 @@ TileAt tile_at(const Pass& p, int64_t t) {
 // V[xi][tt][c] = (B^T d B)[xi] rounded to bf16, d the 4x4 patch of tile t0 + tt.
 void input_transform(const Pass& p, const uint16_t* in, int64_t t0, int64_t tn,
                      const uint16_t* zero, uint16_t* v) {
-  crema::parallel_for(tn, 8, [&](int64_t b, int64_t e) {
-    for (int64_t tt = b; tt < e; ++tt) {
-      const TileAt at = tile_at(p, t0 + tt);
-      const uint16_t* patch[kA][kA];
-      for (int i = 0; i < kA; ++i) {
-        const int64_t ih = at.y0 - p.ph + i;
-        for (int j = 0; j < kA; ++j) {
-          const int64_t iw = at.x0 - p.pw + j;
-          patch[i][j] = ih >= 0 && ih < p.h && iw >= 0 && iw < p.w
-                            ? in + ((at.n * p.h + ih) * p.w + iw) * p.ci
-                            : zero;
-        }
-      }
-      for (int64_t c = 0; c < p.ci; c += kLanes) {
-        Vec d[kA][kA], r[kA][kA];
-        for (int i = 0; i < kA; ++i)
-          for (int j = 0; j < kA; ++j) d[i][j] = vec16::load(patch[i][j] + c);
-        separable(d, r, [](const Vec(&x)[kA], Vec(&o)[kA]) { Tile::input(x, o); });
-        for (int xi = 0; xi < kAA; ++xi)
-          vec16::store(v + (xi * tn + tt) * p.ci + c, r[xi / kA][xi % kA]);
+  for (int64_t tt = 0; tt < tn; ++tt) {
+    const TileAt at = tile_at(p, t0 + tt);
+    const uint16_t* patch[kA][kA];
+    for (int i = 0; i < kA; ++i) {
+      const int64_t ih = at.y0 - p.ph + i;
+      for (int j = 0; j < kA; ++j) {
+        const int64_t iw = at.x0 - p.pw + j;
+        patch[i][j] = ih >= 0 && ih < p.h && iw >= 0 && iw < p.w
+                          ? in + ((at.n * p.h + ih) * p.w + iw) * p.ci
+                          : zero;
       }
     }
-  });
+    for (int64_t c = 0; c < p.ci; c += kLanes) {
+      Vec d[kA][kA], r[kA][kA];
+      for (int i = 0; i < kA; ++i)
+        for (int j = 0; j < kA; ++j) d[i][j] = vec16::load(patch[i][j] + c);
+      separable(d, r, [](const Vec(&x)[kA], Vec(&o)[kA]) { Tile::input(x, o); });
+      for (int xi = 0; xi < kAA; ++xi)
+        vec16::store(v + (xi * tn + tt) * p.ci + c, r[xi / kA][xi % kA]);
+    }
+  }
 }
 
 // The 2x2 outputs of tile t0 + tt: (A^T M A) (+ bias) rounded into out, clipped at the edges.
 void output_transform(const Pass& p, const float* m, const float* bias, int64_t t0, int64_t tn,
                       uint16_t* out) {
-  crema::parallel_for(tn, 8, [&](int64_t b, int64_t e) {
-    for (int64_t tt = b; tt < e; ++tt) {
-      const TileAt at = tile_at(p, t0 + tt);
-      for (int64_t o = 0; o < p.co; o += kLanes) {
-        Vec mt[kA][kA], y[kM][kM];
-        for (int xi = 0; xi < kAA; ++xi)
-          mt[xi / kA][xi % kA] = vec16::load(m + (xi * tn + tt) * p.co + o);
-        separable(mt, y, [](const Vec(&x)[kA], Vec(&r)[kM]) { Tile::output(x, r); });
-        const Vec add = bias ? vec16::load(bias + o) : Vec{};
-        for (int i = 0; i < kM; ++i)
-          for (int j = 0; j < kM; ++j)
-            if (at.y0 + i < p.oh && at.x0 + j < p.ow)
-              vec16::store(out + ((at.n * p.oh + at.y0 + i) * p.ow + at.x0 + j) * p.co + o,
-                           y[i][j] + add);
-      }
+  for (int64_t tt = 0; tt < tn; ++tt) {
+    const TileAt at = tile_at(p, t0 + tt);
+    for (int64_t o = 0; o < p.co; o += kLanes) {
+      Vec mt[kA][kA], y[kM][kM];
+      for (int xi = 0; xi < kAA; ++xi)
+        mt[xi / kA][xi % kA] = vec16::load(m + (xi * tn + tt) * p.co + o);
+      separable(mt, y, [](const Vec(&x)[kA], Vec(&r)[kM]) { Tile::output(x, r); });
+      const Vec add = bias ? vec16::load(bias + o) : Vec{};
+      for (int i = 0; i < kM; ++i)
+        for (int j = 0; j < kM; ++j)
+          if (at.y0 + i < p.oh && at.x0 + j < p.ow)
+            vec16::store(out + ((at.n * p.oh + at.y0 + i) * p.ow + at.x0 + j) * p.co + o,
+                         y[i][j] + add);
     }
-  });
+  }
 }
 
 // dM[xi][tt][o] = (A dY A^T)[xi] rounded to bf16, dY the 2x2 block of dy at tile t0 + tt (zero
 // past the output's edges): the adjoint of output_transform.
 void output_adjoint(const Pass& p, const uint16_t* dy, int64_t t0, int64_t tn, const uint16_t* zero,
                     uint16_t* dm) {
-  crema::parallel_for(tn, 8, [&](int64_t b, int64_t e) {
-    for (int64_t tt = b; tt < e; ++tt) {
-      const TileAt at = tile_at(p, t0 + tt);
-      const uint16_t* block[kM][kM];
+  for (int64_t tt = 0; tt < tn; ++tt) {
+    const TileAt at = tile_at(p, t0 + tt);
+    const uint16_t* block[kM][kM];
+    for (int i = 0; i < kM; ++i)
+      for (int j = 0; j < kM; ++j)
+        block[i][j] = at.y0 + i < p.oh && at.x0 + j < p.ow
+                          ? dy + ((at.n * p.oh + at.y0 + i) * p.ow + at.x0 + j) * p.co
+                          : zero;
+    for (int64_t o = 0; o < p.co; o += kLanes) {
+      Vec d[kM][kM], r[kA][kA];
       for (int i = 0; i < kM; ++i)
-        for (int j = 0; j < kM; ++j)
-          block[i][j] = at.y0 + i < p.oh && at.x0 + j < p.ow
-                            ? dy + ((at.n * p.oh + at.y0 + i) * p.ow + at.x0 + j) * p.co
-                            : zero;
-      for (int64_t o = 0; o < p.co; o += kLanes) {
-        Vec d[kM][kM], r[kA][kA];
-        for (int i = 0; i < kM; ++i)
-          for (int j = 0; j < kM; ++j) d[i][j] = vec16::load(block[i][j] + o);
-        separable(d, r, [](const Vec(&x)[kM], Vec(&out)[kA]) { Tile::output_adjoint(x, out); });
-        for (int xi = 0; xi < kAA; ++xi)
-          vec16::store(dm + (xi * tn + tt) * p.co + o, r[xi / kA][xi % kA]);
-      }
+        for (int j = 0; j < kM; ++j) d[i][j] = vec16::load(block[i][j] + o);
+      separable(d, r, [](const Vec(&x)[kM], Vec(&out)[kA]) { Tile::output_adjoint(x, out); });
+      for (int xi = 0; xi < kAA; ++xi)
+        vec16::store(dm + (xi * tn + tt) * p.co + o, r[xi / kA][xi % kA]);
     }
-  });
+  }
 }
 
-// dw[o][c][k] += (G^T dU[.][c][o] G)[k]: vectorised over 16 outputs (dU is o-contiguous) into
-// taps[c][k][o], transposed into rows[o][c][k] (Caffe's O,C,3,3), and added.
-void add_weight_adjoint(const Pass& p, const float* du, float* taps, float* rows, float* dw) {
+// Slot s's dU of the weight pass w.
+float* slot_du(const winograd_bf16::WeightPass& w, void* ws, int s) {
+  return reinterpret_cast<float*>(w.slots.slot(ws, s) + w.du);
+}
+
+// dw[o][c][k] += (G^T dU[.][c][o] G)[k], dU the sum of the slots' (in slot order): vectorised over
+// 16 outputs (dU is o-contiguous) into taps[c][k][o], transposed into rows[o][c][k] (Caffe's
+// O,C,3,3), and added.
+void add_weight_adjoint(const Pass& p, const winograd_bf16::WeightPass& w, void* ws, float* dw) {
   const int64_t plane = p.ci * p.co;
+  auto* taps = reinterpret_cast<float*>(static_cast<char*>(ws) + w.at_taps);
+  auto* rows = reinterpret_cast<float*>(static_cast<char*>(ws) + w.at_rows);
   crema::parallel_for(p.ci, 4, [&](int64_t b, int64_t e) {
     for (int64_t c = b; c < e; ++c)
       for (int64_t o = 0; o < p.co; o += kLanes) {
         Vec d[kA][kA], r[3][3];
-        for (int xi = 0; xi < kAA; ++xi)
-          d[xi / kA][xi % kA] = vec16::load(du + xi * plane + c * p.co + o);
+        for (int xi = 0; xi < kAA; ++xi) {
+          const int64_t at = xi * plane + c * p.co + o;
+          Vec sum = vec16::load(slot_du(w, ws, 0) + at);
+          for (int s = 1; s < w.slots.count; ++s) sum = sum + vec16::load(slot_du(w, ws, s) + at);
+          d[xi / kA][xi % kA] = sum;
+        }
         separable(d, r, [](const Vec(&x)[kA], Vec(&out)[3]) { Tile::weight_adjoint(x, out); });
         for (int k = 0; k < 9; ++k)
           std::memcpy(taps + (c * 9 + k) * p.co + o, &r[k / 3][k % 3], sizeof(Vec));
@@ -313,22 +367,23 @@ void add_weight_adjoint(const Pass& p, const float* du, float* taps, float* rows
 // out = the 3x3 correlation of in through U (at the workspace's start), chunk by chunk.
 void convolve(const Pass& p, const uint16_t* in, const float* bias, const uint16_t* zero,
               uint16_t* out, void* ws) {
-  char* base = static_cast<char*>(ws);
-  auto* v = reinterpret_cast<uint16_t*>(base + p.at_v);
-  auto* m = reinterpret_cast<float*>(base + p.at_m);
-  dnnl::stream s(cpu_engine());
   void* u = ws;
   if (p.pack) {
-    u = base + p.at_packed;
+    u = static_cast<char*>(ws) + p.at_packed;
+    dnnl::stream s(cpu_engine());
     dnnl::memory plain(p.u, cpu_engine(), ws), packed(p.gemms.b_full, cpu_engine(), u);
     p.pack.execute(s, plain, packed);
+    s.wait();
   }
-  for (int64_t t0 = 0; t0 < p.tiles; t0 += p.gemms.chunk) {
-    const int64_t tn = std::min(p.gemms.chunk, p.tiles - t0);
+  for_each_chunk(p.tiles, p.gemms.chunk, p.slots.count, [&](int slot, int64_t t0, int64_t tn) {
+    char* mine = p.slots.slot(ws, slot);
+    auto* v = reinterpret_cast<uint16_t*>(mine + p.v);
+    auto* m = reinterpret_cast<float*>(mine + p.m);
+    dnnl::stream s(cpu_engine());
     input_transform(p, in, t0, tn, zero, v);
-    run(p.gemms, tn == p.gemms.chunk, v, u, m, base + p.at_scratch, s);
+    run(p.gemms, tn == p.gemms.chunk, v, u, m, mine + p.scratch, s);
     output_transform(p, m, bias, t0, tn, out);
-  }
+  });
 }
 }  // namespace
 
@@ -353,14 +408,15 @@ bool WinogradBf16::applies(const ConvGeometry& g, int num_output) {
   return OnednnConv::bf16_without_amx();
 }
 
-size_t WinogradBf16::plan(const ConvGeometry& g, int num_output, int64_t num, int64_t chunk_tiles) {
+size_t WinogradBf16::plan(const ConvGeometry& g, int num_output, int64_t num, int threads,
+                          int64_t chunk_tiles) {
   auto p = std::make_unique<Plan>();
   p->fwd = make_pass(g.channels, num_output, g.height, g.width, g.pad_h, g.pad_w, g.out_h(),
-                     g.out_w(), num, chunk_tiles);
+                     g.out_w(), num, threads, chunk_tiles);
   // dE/dx: dy (out_h x out_w, num_output channels) correlated with the rotated kernel, pad 2 - p.
   p->bwd = make_pass(num_output, g.channels, g.out_h(), g.out_w(), 2 - g.pad_h, 2 - g.pad_w,
-                     g.height, g.width, num, chunk_tiles);
-  p->dw = make_weight_pass(p->fwd, chunk_tiles);
+                     g.height, g.width, num, threads, chunk_tiles);
+  p->dw = make_weight_pass(p->fwd, threads, chunk_tiles);
   p->zero.assign(static_cast<size_t>(std::max(g.channels, num_output)), 0);
   const size_t bytes = std::max({p->fwd.bytes, p->bwd.bytes, p->dw.bytes});
   plan_ = std::move(p);
@@ -394,20 +450,17 @@ void WinogradBf16::backward_weights(const uint16_t* x, const uint16_t* dy, float
                                     void* ws) const {
   const Pass& f = plan_->fwd;
   const winograd_bf16::WeightPass& p = plan_->dw;
-  char* base = static_cast<char*>(ws);
-  auto* du = static_cast<float*>(ws);
-  auto* v = reinterpret_cast<uint16_t*>(base + p.at_v);
-  auto* dm = reinterpret_cast<uint16_t*>(base + p.at_dm);
-  std::fill(du, du + kAA * f.ci * f.co, 0.f);
-  dnnl::stream s(cpu_engine());
-  for (int64_t t0 = 0; t0 < f.tiles; t0 += p.gemms.chunk) {
-    const int64_t tn = std::min(p.gemms.chunk, f.tiles - t0);
+  for_each_chunk(f.tiles, p.gemms.chunk, p.slots.count, [&](int slot, int64_t t0, int64_t tn) {
+    char* mine = p.slots.slot(ws, slot);
+    auto* v = reinterpret_cast<uint16_t*>(mine + p.v);
+    auto* dm = reinterpret_cast<uint16_t*>(mine + p.dm);
+    dnnl::stream s(cpu_engine());
     input_transform(f, x, t0, tn, plan_->zero.data(), v);
     output_adjoint(f, dy, t0, tn, plan_->zero.data(), dm);
-    run(p.gemms, tn == p.gemms.chunk, v, dm, du, base + p.at_scratch, s);
-  }
-  add_weight_adjoint(f, du, reinterpret_cast<float*>(base + p.at_taps),
-                     reinterpret_cast<float*>(base + p.at_rows), dw);
+    const bool first = t0 / p.gemms.chunk < p.slots.count;  // chunk k runs on slot k % slots
+    run(first ? p.first : p.gemms, tn == p.gemms.chunk, v, dm, mine + p.du, mine + p.scratch, s);
+  });
+  add_weight_adjoint(f, p, ws, dw);
 }
 
 #else  // without oneDNN: never applies
@@ -416,7 +469,7 @@ struct WinogradBf16::Plan {};
 WinogradBf16::WinogradBf16() = default;
 WinogradBf16::~WinogradBf16() = default;
 bool WinogradBf16::applies(const ConvGeometry&, int) { return false; }
-size_t WinogradBf16::plan(const ConvGeometry&, int, int64_t, int64_t) { return 0; }
+size_t WinogradBf16::plan(const ConvGeometry&, int, int64_t, int, int64_t) { return 0; }
 void WinogradBf16::forward(const uint16_t*, const float*, const float*, uint16_t*, void*) const {}
 void WinogradBf16::backward_data(const float*, const uint16_t*, uint16_t*, void*) const {}
 void WinogradBf16::backward_weights(const uint16_t*, const uint16_t*, float*, void*) const {}

@@ -4,7 +4,7 @@
 // but no AMX the direct bf16 convolution already runs at the bf16 dot-product rate, so only
 // fewer products make it faster: 16 per 2x2 outputs instead of 36.
 //
-// Per chunk of tiles (sized to stay in the L2 cache): V = B^T d B of each 4x4 input patch,
+// Per chunk of tiles (sized to stay in the L2 cache; each thread takes whole chunks): V = B^T d B of each 4x4 input patch,
 // rounded to bf16 (vectorised over 16 channels); 16 GEMMs M_xi = V_xi U_xi in one batched
 // oneDNN matmul (bf16 operands, fp32 sums), U = G g G^T of the weights rounded to bf16 once per
 // pass; then Y = A^T M A (+ bias) rounded once into the bf16 output. dE/dx is the same
@@ -38,9 +38,11 @@ class WinogradBf16 {
   // 64 channels or more on both sides, at least 14 x 14 outputs, and no AMX.
   // CREMA_CONV_WINOGRAD_BF16=1 or 0 takes the second part's place (docs/CONFIGURATION.md).
   static bool applies(const ConvGeometry& g, int num_output);
-  // For `num` images; returns the workspace bytes the passes need. `chunk_tiles` > 0 sets the
-  // tiles per chunk of every pass (tests; else measured sizes).
-  size_t plan(const ConvGeometry& g, int num_output, int64_t num, int64_t chunk_tiles = 0);
+  // For `num` images on up to `threads` threads (each with chunk buffers of its own); returns
+  // the workspace bytes the passes need. `chunk_tiles` > 0 sets the tiles per chunk of every
+  // pass (tests; else measured sizes).
+  size_t plan(const ConvGeometry& g, int num_output, int64_t num, int threads,
+              int64_t chunk_tiles = 0);
   // y = conv(x, w) + bias (bias may be null); x and y N,H,W,C bf16, w fp32 (O,C,3,3).
   void forward(const uint16_t* x, const float* w, const float* bias, uint16_t* y, void* ws) const;
   // dx = dE/dx from dy; both N,H,W,C bf16.

@@ -152,7 +152,7 @@ TEST_F(WinogradBf16Test, ForwardIsTheCorrelationWithinTheRoundingBound) {
     for (float& v : w) v = d(rng);
     for (float& v : bias) v = d(rng);
     WinogradBf16 conv;
-    std::vector<char> ws(conv.plan(g, c.outputs, c.num, c.chunk_tiles));
+    std::vector<char> ws(conv.plan(g, c.outputs, c.num, crema::num_threads(), c.chunk_tiles));
     std::vector<uint16_t> y(static_cast<size_t>(c.num) * oh * ow * c.outputs);
     conv.forward(x.data(), w.data(), bias.data(), y.data(), ws.data());
 
@@ -176,7 +176,7 @@ TEST_F(WinogradBf16Test, BackwardDataIsTheTransposedCorrelationWithinTheRounding
     std::vector<float> w(static_cast<size_t>(c.outputs) * c.channels * 9);
     for (float& v : w) v = d(rng);
     WinogradBf16 conv;
-    std::vector<char> ws(conv.plan(g, c.outputs, c.num, c.chunk_tiles));
+    std::vector<char> ws(conv.plan(g, c.outputs, c.num, crema::num_threads(), c.chunk_tiles));
     std::vector<uint16_t> dx(static_cast<size_t>(c.num) * c.height * c.width * c.channels);
     conv.backward_data(w.data(), dy.data(), dx.data(), ws.data());
 
@@ -200,7 +200,7 @@ TEST_F(WinogradBf16Test, BackwardWeightsAddsTheGradientWithinTheRoundingBound) {
     auto dy = random_bf16(static_cast<size_t>(c.num) * oh * ow * c.outputs, rng);
     std::vector<float> dw(static_cast<size_t>(c.outputs) * c.channels * 9, 0.25f);  // adds to it
     WinogradBf16 conv;
-    std::vector<char> ws(conv.plan(g, c.outputs, c.num, c.chunk_tiles));
+    std::vector<char> ws(conv.plan(g, c.outputs, c.num, crema::num_threads(), c.chunk_tiles));
     conv.backward_weights(x.data(), dy.data(), dw.data(), ws.data());
 
     const Image xi{c.num, c.height, c.width, c.channels, widen(x)},
@@ -244,6 +244,42 @@ TEST_F(WinogradBf16Test, BackwardWeightsAddsTheGradientWithinTheRoundingBound) {
       }
     EXPECT_LE(worst, 1.0) << name(c) << ": an error past the roundings' bound";
     EXPECT_LT(off, 0.02 * largest) << name(c);
+  }
+}
+
+// Each thread takes whole chunks with buffers of its own (a slot): one to three slots on the
+// host's two threads give the same outputs and dE/dx bit for bit (tiles are independent), and
+// dE/dW up to the order its slots' partial sums are added in.
+TEST_F(WinogradBf16Test, SlotCountsAgree) {
+  const Case c{3, 16, 32, 9, 11, 1, 7};  // 90 tiles: 13 chunks, the last one shorter
+  const ConvGeometry g = geometry(c);
+  const size_t in = static_cast<size_t>(c.num) * c.height * c.width * c.channels,
+               out = static_cast<size_t>(c.num) * g.out_h() * g.out_w() * c.outputs;
+  std::mt19937 rng(10);
+  const auto x = random_bf16(in, rng), dy = random_bf16(out, rng);
+  std::normal_distribution<float> d;
+  std::vector<float> w(static_cast<size_t>(c.outputs) * c.channels * 9);
+  for (float& v : w) v = d(rng);
+  std::vector<uint16_t> y[3], dx[3];
+  std::vector<float> dw[3];
+  for (int slots = 1; slots <= 3; ++slots) {
+    WinogradBf16 conv;
+    std::vector<char> ws(conv.plan(g, c.outputs, c.num, slots, c.chunk_tiles));
+    auto& yi = y[slots - 1];
+    auto& dxi = dx[slots - 1];
+    auto& dwi = dw[slots - 1];
+    yi.resize(out), dxi.resize(in), dwi.assign(w.size(), 0.f);
+    conv.forward(x.data(), w.data(), nullptr, yi.data(), ws.data());
+    conv.backward_data(w.data(), dy.data(), dxi.data(), ws.data());
+    conv.backward_weights(x.data(), dy.data(), dwi.data(), ws.data());
+  }
+  float largest = 0;
+  for (float v : dw[0]) largest = std::max(largest, std::fabs(v));
+  for (int s = 1; s < 3; ++s) {
+    EXPECT_EQ(y[s], y[0]) << s + 1 << " slots";
+    EXPECT_EQ(dx[s], dx[0]) << s + 1 << " slots";
+    for (size_t i = 0; i < w.size(); ++i)
+      ASSERT_NEAR(dw[s][i], dw[0][i], 1e-5f * largest) << s + 1 << " slots, weight " << i;
   }
 }
 

@@ -165,7 +165,8 @@ class Convolution final : public crema::Layer<Convolution> {
       bytes = std::max(bytes, pointwise_last_conv_.plan(g, spec_.num_output, num));
     if (weight_grad_last_)
       bytes = std::max(bytes, weight_grad_last_conv_.plan(g, spec_.num_output, num));
-    if (winograd_last_) bytes = std::max(bytes, winograd_conv_.plan(g, spec_.num_output, num));
+    if (winograd_last_)
+      bytes = std::max(bytes, winograd_conv_.plan(g, spec_.num_output, num, c.num_threads()));
     if (bytes > 0) c.request_workspace(bytes);
   }
 
