@@ -30,7 +30,7 @@ using winograd::separable;
 using Tile = winograd::Tile<2>;
 constexpr int kM = 2, kA = 4, kAA = kA * kA;
 using vec16::kLanes;
-constexpr int64_t kMinOutputs = int64_t{14} * 14;
+constexpr int64_t kMinOutputs = int64_t{8} * 8, kMinTiles = 256;
 constexpr int kMinChannels = 64;
 using vec16::Vec;
 
@@ -390,7 +390,7 @@ void convolve(const Pass& p, const uint16_t* in, const float* bias, const uint16
 WinogradBf16::WinogradBf16() = default;
 WinogradBf16::~WinogradBf16() = default;
 
-bool WinogradBf16::applies(const ConvGeometry& g, int num_output) {
+bool WinogradBf16::applies(const ConvGeometry& g, int num_output, int64_t num) {
   if (g.kernel_h != 3 || g.kernel_w != 3 || g.stride_h != 1 || g.stride_w != 1 ||
       g.dilation_h != 1 || g.dilation_w != 1 || g.groups != 1)
     return false;
@@ -398,11 +398,13 @@ bool WinogradBf16::applies(const ConvGeometry& g, int num_output) {
   if (g.channels % kLanes != 0 || num_output % kLanes != 0) return false;
   if (!crema::bf16_stores_fast()) return false;  // AVX512_BF16
   if (const char* env = std::getenv("CREMA_CONV_WINOGRAD_BF16")) return std::string(env) == "1";
-  // Measured on ResNet-50's layers (batch 8, one thread): 14 x 14 outputs and more are 15-35%
-  // faster than oneDNN's direct convolution in each pass, 7 x 7 ones slower (few tiles for
-  // the GEMMs, a quarter of them half empty). On ResNet-20's (batch 64), 16 channels were
-  // slower (dE/dW 2x) and 32 no faster: GEMMs that short do not reach the bf16 rate.
-  if (int64_t{g.out_h()} * g.out_w() < kMinOutputs) return false;
+  // Measured against oneDNN's direct convolution, each pass, 1 and 2 threads: ResNet-50's
+  // layers (batch 8) of 14 x 14 outputs and more (392 tiles and more) 15-35% faster, the 7 x 7
+  // ones (128 tiles, a quarter of them half empty) slower at 2 threads; ResNet-20's 8 x 8 x 64
+  // layers (batch 64, 1024 tiles) about 30% faster. On ResNet-20's 16 channels slower (dE/dW
+  // 2x) and 32 no faster: GEMMs that short do not reach the bf16 rate.
+  const int64_t tiles = num * ((g.out_h() + kM - 1) / kM) * ((g.out_w() + kM - 1) / kM);
+  if (int64_t{g.out_h()} * g.out_w() < kMinOutputs || tiles < kMinTiles) return false;
   if (g.channels < kMinChannels || num_output < kMinChannels) return false;
   // Not on AMX, whose direct convolution is several times faster than these GEMMs.
   return OnednnConv::bf16_without_amx();
@@ -468,7 +470,7 @@ void WinogradBf16::backward_weights(const uint16_t* x, const uint16_t* dy, float
 struct WinogradBf16::Plan {};
 WinogradBf16::WinogradBf16() = default;
 WinogradBf16::~WinogradBf16() = default;
-bool WinogradBf16::applies(const ConvGeometry&, int) { return false; }
+bool WinogradBf16::applies(const ConvGeometry&, int, int64_t) { return false; }
 size_t WinogradBf16::plan(const ConvGeometry&, int, int64_t, int, int64_t) { return 0; }
 void WinogradBf16::forward(const uint16_t*, const float*, const float*, uint16_t*, void*) const {}
 void WinogradBf16::backward_data(const float*, const uint16_t*, uint16_t*, void*) const {}

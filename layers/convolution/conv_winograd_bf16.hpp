@@ -32,12 +32,13 @@ class WinogradBf16 {
   WinogradBf16(const WinogradBf16&) = delete;
   WinogradBf16& operator=(const WinogradBf16&) = delete;
 
-  // Whether it takes g into num_output channels. It can: a 3x3 kernel, stride 1, no dilation,
-  // one group, pads of 0-2, channels in multiples of 16 on both sides, a CPU with AVX512_BF16
-  // and a build with oneDNN. It does, where measured faster than oneDNN's direct convolution:
-  // 64 channels or more on both sides, at least 14 x 14 outputs, and no AMX.
+  // Whether it takes g into num_output channels for `num` images. It can: a 3x3 kernel, stride
+  // 1, no dilation, one group, pads of 0-2, channels in multiples of 16 on both sides, a CPU
+  // with AVX512_BF16 and a build with oneDNN. It does, where measured faster than oneDNN's
+  // direct convolution: 64 channels or more on both sides, at least 8 x 8 outputs, at least
+  // 256 tiles of 2 x 2 outputs over the batch, and no AMX.
   // CREMA_CONV_WINOGRAD_BF16=1 or 0 takes the second part's place (docs/CONFIGURATION.md).
-  static bool applies(const ConvGeometry& g, int num_output);
+  static bool applies(const ConvGeometry& g, int num_output, int64_t num);
   // For `num` images on up to `threads` threads (each with chunk buffers of its own); returns
   // the workspace bytes the passes need. `chunk_tiles` > 0 sets the tiles per chunk of every
   // pass (tests; else measured sizes).

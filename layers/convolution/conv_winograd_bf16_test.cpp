@@ -284,33 +284,38 @@ TEST_F(WinogradBf16Test, SlotCountsAgree) {
 }
 
 // What the layer relies on to choose it: 3x3, stride 1, one group, channels in 16s wherever
-// CREMA_CONV_WINOGRAD_BF16=1 forces it; without it also 64 channels and 14 x 14 outputs or more
-// (and no AMX, which the CPU decides).
+// CREMA_CONV_WINOGRAD_BF16=1 forces it; without it also 64 channels, 8 x 8 outputs and 256
+// tiles over the batch or more (and no AMX, which the CPU decides).
 TEST_F(WinogradBf16Test, TakesOnlyStrideOneThreeByThreeKernelsOverWholeChannelBlocks) {
   const bool can = crema::bf16_stores_fast() && CREMA_WITH_ONEDNN;
   ConvGeometry g = geometry(kCases[0]);  // 16 channels, 6 x 6 outputs
   ::setenv("CREMA_CONV_WINOGRAD_BF16", "1", 1);
-  EXPECT_EQ(WinogradBf16::applies(g, 16), can);
-  EXPECT_FALSE(WinogradBf16::applies(g, 24));  // outputs not a multiple of 16
+  EXPECT_EQ(WinogradBf16::applies(g, 16, 64), can);
+  EXPECT_FALSE(WinogradBf16::applies(g, 24, 64));  // outputs not a multiple of 16
   ConvGeometry strided = g;
   strided.stride_h = 2;
-  EXPECT_FALSE(WinogradBf16::applies(strided, 16));
+  EXPECT_FALSE(WinogradBf16::applies(strided, 16, 64));
   ConvGeometry wide = g;
   wide.kernel_h = wide.kernel_w = 5;
-  EXPECT_FALSE(WinogradBf16::applies(wide, 16));
+  EXPECT_FALSE(WinogradBf16::applies(wide, 16, 64));
   ConvGeometry grouped = g;
   grouped.groups = 2;
-  EXPECT_FALSE(WinogradBf16::applies(grouped, 16));
+  EXPECT_FALSE(WinogradBf16::applies(grouped, 16, 64));
   ::setenv("CREMA_CONV_WINOGRAD_BF16", "0", 1);
-  EXPECT_FALSE(WinogradBf16::applies(g, 16));
+  EXPECT_FALSE(WinogradBf16::applies(g, 16, 64));
   ::unsetenv("CREMA_CONV_WINOGRAD_BF16");
-  EXPECT_FALSE(WinogradBf16::applies(g, 16));  // too few channels and outputs
+  EXPECT_FALSE(WinogradBf16::applies(g, 16, 64));  // too few channels and outputs
   ConvGeometry large = g;
   large.channels = 64, large.height = large.width = 14;
-  EXPECT_FALSE(WinogradBf16::applies(large, 32));  // 32 outputs: too few
-  EXPECT_EQ(WinogradBf16::applies(large, 64), can && OnednnConv::bf16_without_amx());
+  const bool without_amx = can && OnednnConv::bf16_without_amx();
+  EXPECT_FALSE(WinogradBf16::applies(large, 32, 8));            // 32 outputs: too few
+  EXPECT_EQ(WinogradBf16::applies(large, 64, 8), without_amx);  // 392 tiles
+  EXPECT_FALSE(WinogradBf16::applies(large, 64, 2));            // 98 tiles: too few
+  large.height = large.width = 8;
+  EXPECT_EQ(WinogradBf16::applies(large, 64, 64), without_amx);  // ResNet-20's 8 x 8 x 64
+  EXPECT_FALSE(WinogradBf16::applies(large, 64, 8));             // 128 tiles: too few
   large.height = large.width = 7;
-  EXPECT_FALSE(WinogradBf16::applies(large, 64));  // 7 x 7 outputs: too few
+  EXPECT_FALSE(WinogradBf16::applies(large, 64, 64));  // 7 x 7 outputs: too few
 }
 
 }  // namespace

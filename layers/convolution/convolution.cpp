@@ -152,7 +152,7 @@ class Convolution final : public crema::Layer<Convolution> {
     const bool between_last = onednn_ && c.bottom(0).channels_last() && c.top(0).channels_last();
     pointwise_last_ = between_last && crema::layers::PointwiseChannelsLast::applies(g);
     pointwise_forward_ = pointwise_last_ && !spec_.bias_term && pointwise_gemm_forward();
-    winograd_last_ = between_last && crema::layers::WinogradBf16::applies(g, spec_.num_output);
+    winograd_last_ = between_last && crema::layers::WinogradBf16::applies(g, spec_.num_output, num);
     weight_grad_last_ = between_last && !pointwise_last_ && !winograd_last_ &&
                         crema::layers::WeightGradChannelsLast::applies(g);
     // oneDNN's primitives (and the bf16 input its forward keeps for dE/dW) only where a pass
