@@ -49,6 +49,11 @@ for round in 1 2 3 4 5 6 7 8; do
   [ -n "$n" ] && args+=(-snapshot "$work/snap/k_iter_$n.solverstate")
   "$crema" "${args[@]}" > "$work/log.$round" 2>&1 &
   pid=$!
+  # The first run must leave a snapshot to resume from, however long start-up takes on a loaded
+  # machine (up to 60 s); the kill still falls at an arbitrary point after it.
+  if [ "$round" = 1 ]; then
+    for _ in $(seq 600); do [ -n "$(newest_state)" ] && break; sleep 0.1; done
+  fi
   # 0.5-2 s: past start-up, then at an arbitrary point of the step/snapshot cycle (writing a
   # snapshot pair takes most of each iteration here).
   sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", 0.5 + 1.5 * r / 32767 }')"
