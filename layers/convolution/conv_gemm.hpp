@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "chunk_slots.hpp"
 #include "crema/layer.hpp"
 #include "crema/layers/im2col.hpp"
 
@@ -166,17 +167,8 @@ class ConvGemm {
 
 template <class Fn>
 void ConvGemm::for_each_chunk(const Fn& fn, int64_t chunk) const {
-  const int64_t chunks = (num_ + chunk - 1) / chunk;
-  auto run_slot = [&](int slot) {
-    for (int64_t k = slot; k < chunks; k += slots_) {
-      const int64_t n0 = k * chunk;
-      fn(slot, n0, static_cast<int>(std::min(chunk, num_ - n0)));
-    }
-  };
-  if (slots_ == 1) return run_slot(0);
-  // One range per slot: BLAS called inside runs single-threaded on that thread.
-  crema::parallel_for(slots_, 1, [&](int64_t b, int64_t e) {
-    for (int64_t s = b; s < e; ++s) run_slot(static_cast<int>(s));
+  crema::layers::for_each_chunk(num_, chunk, slots_, [&](int slot, int64_t n0, int64_t nb) {
+    fn(slot, n0, static_cast<int>(nb));
   });
 }
 

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "chunk_slots.hpp"
 #include "crema/bf16.hpp"
 #include "crema/layer.hpp"
 #include "crema/layers/onednn_conv.hpp"
@@ -140,27 +141,6 @@ Gemms batched_gemms(int64_t tiles, int64_t chunk, dnnl::primitive_attr attr, con
   if (tiles % g.chunk)
     g.last = make(tiles % g.chunk, &g.a_last, &g.b_last, &g.c_last, &g.scratch_last);
   return g;
-}
-
-// Calls fn(slot, t0, tn) for every chunk of `chunk` tiles out of `tiles`, chunk k on slot
-// k % slots, the slots on the host's threads.
-template <class Fn>
-void for_each_chunk(int64_t tiles, int64_t chunk, int slots, const Fn& fn) {
-  const int64_t chunks = (tiles + chunk - 1) / chunk;
-  auto run_slot = [&](int slot) {
-    for (int64_t k = slot; k < chunks; k += slots)
-      fn(slot, k * chunk, std::min(chunk, tiles - k * chunk));
-  };
-  if (slots == 1) return run_slot(0);
-  crema::parallel_for(slots, 1, [&](int64_t b, int64_t e) {
-    for (int64_t s = b; s < e; ++s) run_slot(static_cast<int>(s));
-  });
-}
-
-// The slots a pass of `tiles` tiles in chunks of `chunk` uses on `threads` threads.
-int slot_count(int64_t tiles, int64_t chunk, int threads) {
-  return static_cast<int>(
-      std::max<int64_t>(1, std::min<int64_t>(threads, (tiles + chunk - 1) / chunk)));
 }
 
 // Runs the chunk's GEMM (full or last) on a, b, c with its scratch.
