@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-2-Clause
 # GPU mixed-precision training step, crema beside PyTorch on the same card: ResNet-50, batch 32,
-# 224x224, in fp32, fp16 and bf16. crema: `crema time -gpu 0 -precision P` (convolutions and
+# 224x224, in fp32, fp16 and bf16; both time whole training steps (forward, backward, SGD with
+# momentum and weight decay). crema: `crema time -gpu 0 -precision P -update` (convolutions and
 # inner products on the tensor cores in fp16/bf16, everything else fp32; fp32 is plain FMA, no
 # TF32). PyTorch: bench/pytorch_step.py --device cuda --channels-last, torch.autocast(cuda, dtype)
 # for fp16/bf16 (GradScaler for fp16), cuDNN benchmark mode, TF32 off. Every figure is the median
@@ -34,9 +35,10 @@ fi
 model=net_defs/bench/resnet50_b32.prototxt
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 crema_step() {  # precision -> step ms; the precision line to $log
-  "${crema[@]}" time -model "$model" -gpu 0 -iterations "$iters" -precision "$1" > "$log.out"
+  "${crema[@]}" time -model "$model" -gpu 0 -iterations "$iters" -precision "$1" -update > "$log.out"
   grep '^Precision:' "$log.out" > "$log.precision.$1" || true
-  awk '/^Median step/ {print $3}' "$log.out" | grep . || { echo "crema time printed no step" >&2; exit 1; }
+  awk '/^Median training step/ {print $8}' "$log.out" | grep . ||
+    { echo "crema time printed no training step" >&2; exit 1; }
 }
 torch_step() {  # precision -> step ms
   "$python" bench/pytorch_step.py --model resnet50 --batch 32 --device cuda --channels-last \

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # CPU training-step benchmark, crema beside a current PyTorch (bench/setup_venv.sh creates its
 # environment from PyPI on the first run), each in fp32 and bf16, at 1 thread then 2; every
-# figure is the median of REPS runs, the two frameworks alternating. PyTorch runs in its best
-# CPU configuration: channels_last, and torch.autocast(bfloat16) for bf16.
+# figure is the median of REPS runs, the two frameworks alternating. Both time whole training
+# steps: forward, backward and SGD with momentum 0.9 and weight decay 1e-4 (`crema time -update`,
+# bench/pytorch_step.py). PyTorch runs in its best CPU configuration: channels_last, and
+# torch.autocast(bfloat16) for bf16.
 # Unsets OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, which some machines export and which slow
 # OpenBLAS (users' machines do not set them).
 #   usage: bench/run_cpu.sh [REPS] [BUILD_DIR]
@@ -15,8 +17,8 @@ crema="$build/bin/crema"
 python=$(bash bench/setup_venv.sh)
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 crema_step() {  # model threads iterations precision -> step ms
-  "$crema" time -model "$1" -iterations "$3" -threads "$2" -precision "$4" |
-    awk '/^Median step/ {print $3}'
+  "$crema" time -model "$1" -iterations "$3" -threads "$2" -precision "$4" -update |
+    awk '/^Median training step/ {print $8}'
 }
 torch_step() {  # model batch threads iterations precision -> step ms
   "$python" bench/pytorch_step.py --model "$1" --batch "$2" --threads "$3" --iters "$4" \

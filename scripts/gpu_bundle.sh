@@ -9,8 +9,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/usr/local/cuda/bin:$PATH
+# Lean: a device call carries at most 64 MiB, and the GPU work needs neither oneDNN (the CPU's
+# bf16), MPI (ranks across machines) nor the Python module.
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCREMA_WITH_CUDA=ON \
-  -DCMAKE_CUDA_ARCHITECTURES=90 -DCREMA_NATIVE=OFF > build-gpu-configure.log
+  -DCMAKE_CUDA_ARCHITECTURES=90 -DCREMA_NATIVE=OFF -DCREMA_WITH_ONEDNN=OFF -DCREMA_WITH_MPI=OFF \
+  -DCREMA_WITH_PYTHON=OFF > build-gpu-configure.log
 cmake --build build-gpu -j"$(nproc)"
 
 # pack BUILD_DIR DEST: the build's ELF files under DEST/<build dir name>, their libraries in

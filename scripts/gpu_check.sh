@@ -11,7 +11,9 @@
 # Everything it prints also lands in $OUT/gpu_check.log (OUT defaults to /tmp/crema_gpu_out).
 #   usage: bash scripts/gpu_check.sh [STAGE ...]
 # STAGE: tests, threads, step, experiments, fp16, amp (default: all, in that order). A lent GPU's
-# budget (minutes) may not hold all of them in one call: run `tests` first, the rest after.
+# budget (minutes) may not hold all of them in one call: run `tests` first, the rest after. The
+# tests stage stops starting suites after TESTS_BUDGET seconds (default 540), the mixed-precision
+# and solver suites first. Exits 2 at once where crema finds no usable GPU.
 set -uo pipefail
 stages=" ${*:-tests threads step experiments fp16 amp} "
 want() { [[ $stages == *" $1 "* ]]; }
@@ -28,21 +30,58 @@ wrapper=$(mktemp)
 printf '#!/usr/bin/env bash\nexec bash %q %q "$@"\n' "$PWD/.gpu/run.sh" "$b/bin/crema" > "$wrapper"
 chmod +x "$wrapper"
 nvidia-smi -L
-run "$b/bin/crema" device_query
+echo "=== pre-flight: libraries the bundle's programs do not find here"
+for f in "$b"/bin/* "$b"/lib/*.so* "$b"/lib/crema/plugins/*.so; do
+  run ldd "$f" 2> /dev/null | grep "not found"
+done | sort | uniq -c
+# Without a usable GPU every GPU test would skip and the run would look clean: stop instead.
+if ! run "$b/bin/crema" device_query; then
+  echo "NO USABLE GPU: crema device_query failed (above); nothing below would run on a GPU"
+  exit 2
+fi
+# A script's exit status: 0 passed, 77 skipped, anything else failed.
+verdict() {
+  case $2 in
+    0) ;;
+    77) echo "SKIPPED: $1" ;;
+    124) echo "FAILED: $1 timed out" ;;
+    *) echo "FAILED: $1 exited $2" ;;
+  esac
+}
 
 if want tests; then
-  echo "=== GPU tests (the GPU cases of every suite)"
-  for t in "$b"/bin/*_test; do
-    echo "--- $(basename "$t")"
-    trun 240 "$t" --gtest_brief=1 --gtest_filter='*Gpu*:*GPU*:*Cuda*:*CUDA*' || echo "FAILED: $(basename "$t")"
+  echo "=== GPU tests (the GPU cases of every suite; mixed precision and the solver first)"
+  mkdir -p "$out/tests"
+  first="solver_gpu_test layer_plugins_gpu_test convolution_test inner_product_test cuda_values_test
+         fp16_test storage_test loss_scaler_test batch_norm_test"
+  suites=()
+  for n in $first; do [ -x "$b/bin/$n" ] && suites+=("$b/bin/$n"); done
+  for t in "$b"/bin/*_test; do [[ " ${suites[*]} " == *" $t "* ]] || suites+=("$t"); done
+  deadline=$((SECONDS + ${TESTS_BUDGET:-540}))
+  total_p=0 total_s=0 total_f=0
+  for t in "${suites[@]}"; do
+    name=$(basename "$t") log="$out/tests/$(basename "$t").log"
+    left=$((deadline - SECONDS))
+    if [ "$left" -le 10 ]; then echo "NOT RUN (the stage's time is spent): $name"; continue; fi
+    trun $((left < 240 ? left : 240)) "$t" --gtest_filter='*Gpu*:*GPU*:*Cuda*:*CUDA*' > "$log" 2>&1
+    rc=$?
+    # GoogleTest's summary: "[  PASSED  ] N tests.", "[  SKIPPED ] N tests, listed below:", ...
+    count() { grep -oP "^\[  $1 *\] \K[0-9]+(?= tests?[.,])" "$log" | tail -1; }
+    p=$(count PASSED) s=$(count SKIPPED) f=$(count FAILED)
+    total_p=$((total_p + ${p:-0})) total_s=$((total_s + ${s:-0})) total_f=$((total_f + ${f:-0}))
+    echo "--- $name: ${p:-0} passed, ${s:-0} skipped, ${f:-0} failed"
+    grep -E '^\[  (FAILED|SKIPPED) \] [A-Za-z_]' "$log" | sort -u
+    # Why GPU cases skipped on a GPU machine (the message after GoogleTest's "Skipped" line).
+    grep -A1 ': Skipped$' "$log" | grep -vE ': Skipped$|^--$' | sort | uniq -c | head -5
+    [ "$rc" -eq 0 ] || verdict "$name" "$rc"
   done
+  echo "=== GPU tests: $total_p passed, $total_s skipped, $total_f failed (logs: $out/tests)"
 fi
 
 if want threads; then
   echo "=== crema train -gpu 0,1: one process, a Solver thread a GPU (skipped with fewer than two)"
   timeout 600 bash tests/distributed/thread_ranks.sh "$wrapper" . gpu
-  rc=$?
-  [ $rc -eq 0 ] || echo "FAILED: thread_ranks.sh exited $rc (77: skipped, 124: timed out)"
+  verdict thread_ranks.sh $?
 fi
 
 py=
@@ -54,7 +93,7 @@ if want step; then
   for spec in "resnet20 net_defs/bench/resnet20_cifar_b128.prototxt 128" \
               "resnet50 net_defs/bench/resnet50_b32.prototxt 32"; do
     set -- $spec
-    trun 120 "$b/bin/crema" time -model "$2" -gpu 0 -iterations 20 | tail -25
+    trun 120 "$b/bin/crema" time -model "$2" -gpu 0 -iterations 20 -update | tail -25
     [ -n "$py" ] || continue
     timeout 120 "$py" bench/pytorch_step.py --model "$1" --batch "$3" --device cuda --iters 20
     timeout 120 "$py" bench/pytorch_step.py --model "$1" --batch "$3" --device cuda --iters 20 --tf32
@@ -71,12 +110,12 @@ fi
 if want fp16; then
   echo "=== fp16 / bf16 on the tensor cores: fp16 training with dynamic loss scaling against fp32"
   timeout 300 bash tests/tools/train_fp16_gpu.sh "$wrapper" .gpu/fashion-mnist
-  rc=$?
-  [ $rc -eq 0 ] || echo "FAILED: train_fp16_gpu.sh exited $rc (77: skipped, 124: timed out)"
+  verdict train_fp16_gpu.sh $?
 fi
 
 if want amp; then
   echo "=== ResNet-50 batch 32 in fp32, fp16 and bf16: crema beside PyTorch AMP"
-  CREMA="bash .gpu/run.sh $b/bin/crema" PYTHON="$py" timeout 420 bash bench/gpu_amp.sh 3 20 \
+  # PYTHON=false where no torch was found: crema alone (the GPU machine has no package index).
+  CREMA="bash .gpu/run.sh $b/bin/crema" PYTHON="${py:-false}" timeout 420 bash bench/gpu_amp.sh 3 20 \
     || echo "FAILED: bench/gpu_amp.sh"
 fi

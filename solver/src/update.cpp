@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // One parameter update, Caffe's order: normalise by iter_size, regularise, clip the global
-// gradient norm, turn the gradient into a step with the update rule, subtract it.
+// gradient norm, turn the gradient into a step with the update rule, subtract it. On the CPU the
+// stages run chunk by chunk in one pass over each parameter (two with clipping).
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -13,6 +15,24 @@
 
 namespace crema {
 
+namespace {
+// Values of each tensor per chunk: the gradient, weights and history of one chunk stay in the L1
+// cache from the gradient's normalisation to the weights' update, so each array is read and
+// written once per step (one pass each way instead of one per stage), on the host's threads.
+constexpr int64_t kUpdateChunk = 2048;
+
+// fn(b, e) over [0, n) in chunks of kUpdateChunk, the chunks shared among the host's threads.
+// Every element's arithmetic is the same on any number of threads.
+template <class Fn>
+void for_update_chunks(int64_t n, const Fn& fn) {
+  auto each = [](void* ctx, int64_t b, int64_t e) {
+    for (int64_t c = b; c < e; c += kUpdateChunk)
+      (*static_cast<const Fn*>(ctx))(c, std::min(e, c + kUpdateChunk));
+  };
+  host_table()->parallel_for(n, 8 * kUpdateChunk, each, const_cast<Fn*>(&fn));
+}
+}  // namespace
+
 void Solver::apply_update_with_rate(float rate) {
   auto& params = net_->learnable_params();
   const float decay = param_.weight_decay();
@@ -22,41 +42,47 @@ void Solver::apply_update_with_rate(float rate) {
                              "' (L1, L2)");
   if (net_->device() == CREMA_CUDA) return apply_update_on_gpu(rate, l1);
   // The gradients are sums over iter_size passes on each of the ranks: their mean, as one
-  // process with iter_size x ranks passes would take.
+  // process with iter_size x ranks passes would take; then the decay.
   const float norm = 1.f / static_cast<float>(param_.iter_size() * world_size());
-  for (LearnableParam& p : params) {
-    const int64_t n = p.tensor->count();
-    float* g = p.tensor->mutable_host_diff();
-    const float* w = p.tensor->host_data();
+  auto regularise = [&](const LearnableParam& p, float* g, const float* w, int64_t b, int64_t e) {
     const float local_decay = decay * p.decay_mult;
-    for (int64_t i = 0; i < n; ++i) {
+    for (int64_t i = b; i < e; ++i) {
       float gi = g[i] * norm;
       if (local_decay != 0) gi += local_decay * (l1 ? (w[i] > 0) - (w[i] < 0) : w[i]);
       g[i] = gi;
     }
-  }
-  if (param_.clip_gradients() >= 0) {
+  };
+  // Clipping needs every regularised gradient before any step: then a pass of its own.
+  const bool clip = param_.clip_gradients() >= 0;
+  float scale = 1.f;
+  if (clip) {
     double sumsq = 0;
-    for (LearnableParam& p : params) sumsq += p.tensor->sumsq_diff_host();
-    const double l2 = std::sqrt(sumsq);
-    if (l2 > param_.clip_gradients()) {
-      const float scale = static_cast<float>(param_.clip_gradients() / l2);
-      for (LearnableParam& p : params) {
-        float* g = p.tensor->mutable_host_diff();
-        for (int64_t i = 0; i < p.tensor->count(); ++i) g[i] *= scale;
-      }
+    for (LearnableParam& p : params) {
+      float* g = p.tensor->mutable_host_diff();
+      const float* w = p.tensor->host_data();
+      for_update_chunks(p.tensor->count(),
+                        [&](int64_t b, int64_t e) { regularise(p, g, w, b, e); });
+      sumsq += p.tensor->sumsq_diff_host();
     }
+    const double l2 = std::sqrt(sumsq);
+    if (l2 > param_.clip_gradients()) scale = static_cast<float>(param_.clip_gradients() / l2);
   }
   const size_t np = params.size();
   for (size_t k = 0; k < np; ++k) {
     LearnableParam& p = params[k];
-    const int64_t n = p.tensor->count();
     float* g = p.tensor->mutable_host_diff();
+    float* w = p.tensor->mutable_host_data();
     float* h0 = history_[k].mutable_host_data();
     float* h1 = rule_->history_per_param() > 1 ? history_[np + k].mutable_host_data() : nullptr;
-    rule_->compute(n, rate * p.lr_mult, iter_, g, h0, h1);
-    float* w = p.tensor->mutable_host_data();
-    for (int64_t i = 0; i < n; ++i) w[i] -= g[i];
+    const float r = rate * p.lr_mult;
+    for_update_chunks(p.tensor->count(), [&](int64_t b, int64_t e) {
+      if (!clip) regularise(p, g, w, b, e);
+      if (scale != 1.f)
+        for (int64_t i = b; i < e; ++i) g[i] *= scale;
+      // diff <- the step (Caffe's meaning of the diff after an update), then data -= diff.
+      rule_->compute(e - b, r, iter_, g + b, h0 + b, h1 ? h1 + b : nullptr);
+      for (int64_t i = b; i < e; ++i) w[i] -= g[i];
+    });
   }
 }
 

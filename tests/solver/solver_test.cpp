@@ -265,6 +265,75 @@ TEST_F(SolverTest, ClipGradientsBoundsTheFirstStep) {
   EXPECT_GT(std::sqrt(sq), 0.05 * 1e-3 * 0.5);
 }
 
+// A net whose weights span many of the update's chunks (48 x 700 = 33,600 values): fixed data,
+// no dropout, so the gradient of iteration 0 can be taken from the net beforehand.
+pb::SolverParameter wide_solver(const std::string& dir) {
+  pb::SolverParameter p = parse_solver_text(
+      "base_lr: 0.05 lr_policy: 'fixed' momentum: 0.9 weight_decay: 0.01 random_seed: 7 "
+      "display: 0 snapshot_after_train: false solver_mode: CPU",
+      "<test>", Registry::global());
+  *p.mutable_net_param() = parse_net_text(R"(
+    name: "wide"
+    layer { name: "data" type: "DummyData" top: "x" top: "label"
+      dummy_data_param { shape { dim: 4 dim: 48 } shape { dim: 4 }
+                         data_filler { type: "gaussian" std: 1 }
+                         data_filler { type: "uniform" min: 0 max: 6.99 } } }
+    layer { name: "fc" type: "InnerProduct" bottom: "x" top: "y" param { lr_mult: 1 }
+      param { lr_mult: 2 decay_mult: 0 }
+      inner_product_param { num_output: 700 weight_filler { type: "gaussian" std: 0.1 }
+                            bias_filler { type: "constant" value: 0.1 } } }
+    layer { name: "loss" type: "SoftmaxWithLoss" bottom: "y" bottom: "label" top: "loss" }
+  )",
+                                          "<wide>", Registry::global());
+  p.set_snapshot_prefix(dir + "/snap");
+  return p;
+}
+
+// The update's arithmetic, element by element as Caffe's: the first SGD step is
+// lr * lr_mult * (gradient + weight_decay * decay_mult * w) (the momentum history starts at 0),
+// on one thread and on two (the update runs in chunks shared among the threads).
+TEST_F(SolverTest, UpdateIsCaffesArithmeticOnAnyThreadCount) {
+  for (int threads : {1, 2}) {
+    SCOPED_TRACE(std::to_string(threads) + " thread(s)");
+    set_num_threads(threads);
+    Solver s(wide_solver(dir_.string()), quiet());
+    Net& net = s.net();
+    std::vector<float> w0 = weights(s), grad;
+    net.clear_param_diffs();
+    net.set_rng_counter(0);  // iteration 0's data, as step() draws it
+    net.forward_backward();
+    for (Tensor* t : net.all_params()) grad.insert(grad.end(), t->host_diff(), t->host_diff() + t->count());
+    s.step(1);
+    const std::vector<float> w1 = weights(s);
+    ASSERT_EQ(w1.size(), w0.size());
+    const int64_t weights_count = 48 * 700;  // then the 700 biases: lr_mult 2, decay_mult 0
+    for (size_t i = 0; i < w0.size(); ++i) {
+      const bool bias = static_cast<int64_t>(i) >= weights_count;
+      const float g = grad[i] + (bias ? 0.f : 0.01f * w0[i]);
+      const float want = w0[i] - (0.9f * 0.f + 0.05f * (bias ? 2.f : 1.f) * g);
+      ASSERT_EQ(w1[i], want) << "value " << i;
+    }
+  }
+  set_num_threads(1);
+}
+
+// With clipping (a pass of its own before the steps), L1 decay and momentum, several steps on one
+// and on two threads give the same weights.
+TEST_F(SolverTest, ClippedL1UpdateIsTheSameOnAnyThreadCount) {
+  auto p = wide_solver(dir_.string());
+  p.set_clip_gradients(0.5f);
+  p.set_regularization_type("L1");
+  std::vector<std::vector<float>> runs;
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    Solver s(p, quiet());
+    s.step(3);
+    runs.push_back(weights(s));
+  }
+  set_num_threads(1);
+  EXPECT_EQ(runs[0], runs[1]);
+}
+
 TEST_F(SolverTest, IterSizeAccumulatesAndNormalises) {
   // With constant data every sub-iteration sees the same batch: iter_size 2 equals iter_size 1.
   auto p = solver_for("SGD", dir_.string());

@@ -132,6 +132,16 @@ for layer in scale relu; do
   grep -qE "^ *$layer  \(computed inside bn" "$work/time" || fail "crema time: $layer not noted: $(cat "$work/time")"
 done
 grep -qE "^ *bn  forward: .*\(includes scale, relu\)$" "$work/time" || fail "crema time: bn's row: $(cat "$work/time")"
+# -update: whole training steps through the solver (the net reads its data layer as training
+# does); refused where there is no training step to time.
+"$crema" time -model "$work/net.prototxt" -iterations 2 -threads 1 -update > "$work/time_update" 2>&1 ||
+  { cat "$work/time_update"; fail "crema time -update failed"; }
+grep -qP '^Median training step \(forward, backward, SGD update\): [0-9.]+ ms over 2 iterations$' \
+  "$work/time_update" || fail "crema time -update: no training step: $(cat "$work/time_update")"
+if "$crema" time -model "$work/net.prototxt" -update -forward_only > "$work/time_refused" 2>&1 ||
+  ! grep -q "not with -forward_only or -phase TEST" "$work/time_refused"; then
+  fail "crema time -update -forward_only: $(cat "$work/time_refused")"
+fi
 
 # 5. SIGINT: snapshot, stop, and say the command that resumes.
 sed "s|snapshot_prefix: .*|snapshot_prefix: \"$work/sig/s\"|" "$work/solver.prototxt" > "$work/sig.prototxt"

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// crema time -model NET [-iterations N] [-gpu N]: per-layer forward/backward milliseconds, the
-// step's achieved GFLOP/s against this machine's OpenBLAS sgemm rate, and peak memory.
+// crema time -model NET [-iterations N] [-gpu N] [-update]: per-layer forward/backward
+// milliseconds, the step's achieved GFLOP/s against this machine's OpenBLAS sgemm rate, and peak
+// memory; with -update also whole training steps through the solver (forward, backward, update),
+// the step another framework's training loop is timed by.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -14,6 +16,7 @@
 #include "crema/core/device.hpp"
 #include "crema/core/net.hpp"
 #include "crema/core/prototxt.hpp"
+#include "crema/solver/solver.hpp"
 #include "flags.hpp"
 #include "net_stats.hpp"
 #include "verbs.hpp"
@@ -24,6 +27,30 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+// -update's solver: SGD with momentum 0.9 and weight decay 1e-4 at a fixed rate (the settings of
+// bench/pytorch_step.py), no display, test or snapshot: each step(1) is one training step. fp16
+// steps scale the loss dynamically unless the net sets a scale (PyTorch AMP's GradScaler).
+pb::SolverParameter timing_solver(const pb::NetParameter& def, int gpu, bool fp16) {
+  pb::SolverParameter p;
+  *p.mutable_net_param() = def;
+  if (fp16 && !def.has_global_grad_scale()) {
+    p.mutable_net_param()->set_global_grad_scale(65536.f);
+    p.mutable_net_param()->set_global_grad_scale_adaptive(true);
+  }
+  p.set_type("SGD");
+  p.set_base_lr(0.01f);
+  p.set_momentum(0.9f);
+  p.set_weight_decay(1e-4f);
+  p.set_lr_policy("fixed");
+  p.set_max_iter(1 << 30);
+  p.set_random_seed(1);
+  if (gpu >= 0) {
+    p.set_solver_mode(pb::SolverParameter::GPU);
+    p.set_device_id(gpu);
+  }
+  return p;
 }
 }  // namespace
 
@@ -39,7 +66,10 @@ int run_time(int argc, char** argv) {
       "phase", one_of("phase", {"TRAIN", "TEST"})->default_value("TRAIN"),
       "TRAIN or TEST")("forward_only", po::bool_switch(), "time the forward pass only")(
       "input_shape", shape_value("input_shape"),
-      "replace every data/Input layer by an Input of this shape, e.g. 64,3,32,32 (labels get N)");
+      "replace every data/Input layer by an Input of this shape, e.g. 64,3,32,32 (labels get N)")(
+      "update", po::bool_switch(),
+      "also time whole training steps: forward, backward and the solver's update (SGD, momentum "
+      "0.9, weight decay 1e-4), as a framework's training loop is timed");
   auto vm = parse_flags(argc, argv, desc, "time");
   if (!vm.count("model")) throw std::runtime_error("-model is required");
   NetOptions opt;
@@ -60,11 +90,28 @@ int run_time(int argc, char** argv) {
     def.set_force_backward(true);
     built = std::make_unique<Net>(def, opt);
   }
-  Net& net = *built;
-  if (vm.count("gpu")) {
-    device::select(std::stoi(vm["gpu"].as<std::string>()));
-    net.set_device(CREMA_CUDA);
+  const bool backward = !vm["forward_only"].as<bool>();
+  const bool update = vm["update"].as<bool>();
+  if (update && (!backward || opt.phase != pb::TRAIN))
+    throw std::runtime_error("-update times training steps: not with -forward_only or -phase TEST");
+  const int gpu = vm.count("gpu") ? std::stoi(vm["gpu"].as<std::string>()) : -1;
+  if (gpu >= 0) device::select(gpu);  // a missing GPU is an error here, not a CPU fallback
+  // -update: the solver's train net is the one timed, layer by layer and step by step.
+  std::unique_ptr<Solver> solver;
+  if (update) {
+    built.reset();
+    SolverOptions so;
+    so.solver_path = opt.source;
+    so.quiet = true;
+    so.fuse = opt.fuse;
+    so.max_memory = opt.max_memory;
+    so.precision = opt.precision;
+    so.tensorboard = false;
+    const bool fp16 = opt.precision && *opt.precision == CREMA_FLOAT16;
+    solver = std::make_unique<Solver>(timing_solver(def, gpu, fp16), so);
   }
+  Net& net = solver ? solver->net() : *built;
+  if (gpu >= 0 && net.device() != CREMA_CUDA) net.set_device(CREMA_CUDA);
   // Inputs written from outside (Input layers) get random data; labels are small integers.
   std::mt19937 rng(1);
   for (int i = 0; i < net.num_layers(); ++i)
@@ -75,7 +122,6 @@ int run_time(int argc, char** argv) {
         for (int64_t j = 0; j < t->count(); ++j)
           x[j] = label ? static_cast<float>(rng() % 10) : std::normal_distribution<float>()(rng);
       }
-  const bool backward = !vm["forward_only"].as<bool>();
   const int iters = vm["iterations"].as<int>();
   const int n = net.num_layers();
   std::vector<double> fwd(n, 0), bwd(n, 0);
@@ -99,6 +145,13 @@ int run_time(int argc, char** argv) {
         if (it >= 0) bwd[i] += ms_since(t);
       }
     if (it >= 0) steps.push_back(ms_since(t_step));
+  }
+  std::vector<double> train_steps;  // -update: one solver step each, synchronised at its end
+  for (int it = -2; solver && it < iters; ++it) {
+    auto t = Clock::now();
+    solver->step(1);
+    sync();
+    if (it >= 0) train_steps.push_back(ms_since(t));
   }
   std::cout << std::fixed << std::setprecision(3);
   std::cout << "Average time per layer (ms):\n";
@@ -130,6 +183,11 @@ int run_time(int argc, char** argv) {
   if (backward) std::cout << "Average Backward pass: " << b / iters << " ms.\n";
   std::cout << "Average Forward-Backward: " << (f + b) / iters << " ms.\n";
   std::cout << "Median step: " << median << " ms over " << iters << " iterations\n";
+  if (!train_steps.empty()) {
+    std::sort(train_steps.begin(), train_steps.end());
+    std::cout << "Median training step (forward, backward, SGD update): "
+              << train_steps[train_steps.size() / 2] << " ms over " << iters << " iterations\n";
+  }
   std::cout << "Precision: " << net.precision_summary() << "\n";
   NetStats stats = net_stats(net);
   const double flops = backward ? 3.0 * 2 * stats.macs : 2.0 * stats.macs;  // bwd ~ 2x fwd
