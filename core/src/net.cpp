@@ -43,8 +43,20 @@ crema_exec Net::make_exec(int layer, bool backward) const {
   e.world_rank = options_.world_rank;
   e.world_size = options_.world_size;
   if (workspace_ && workspace_bytes_) {
-    e.workspace = device_ == CREMA_CUDA ? static_cast<void*>(workspace_->mutable_device_data())
-                                        : static_cast<void*>(workspace_->mutable_host_data());
+    // A layer without a CUDA path for this pass runs on the CPU in a GPU net (LayerInstance):
+    // its scratch is the host's side of the workspace.
+    // its scratch is host memory of its own (workspace_'s host side would be synchronised
+    // with the device side, a copy of the whole workspace each way, for nothing).
+    const bool fallback = device_ == CREMA_CUDA && layer >= 0 && layer < num_layers() &&
+                          !layers_[layer]->runs_on_gpu(backward);
+    if (fallback) {
+      const auto floats = static_cast<int64_t>((workspace_bytes_ + sizeof(float) - 1) / sizeof(float));
+      if (host_workspace_.count() < floats) host_workspace_.reshape({floats});
+      e.workspace = host_workspace_.mutable_host_data();
+    } else {
+      e.workspace = device_ == CREMA_CUDA ? static_cast<void*>(workspace_->mutable_device_data())
+                                          : static_cast<void*>(workspace_->mutable_host_data());
+    }
     e.workspace_size = workspace_bytes_;
   }
   if (device_ == CREMA_CUDA) {

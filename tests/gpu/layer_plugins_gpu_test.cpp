@@ -9,12 +9,16 @@
 // GPU; the layers' own test files hold the detailed GPU cases.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <map>
 #include <set>
 #include <string>
 
 #include "crema/core/device.hpp"
+#include "crema/core/net.hpp"
+#include "crema/core/prototxt.hpp"
 #include "crema/core/registry.hpp"
 #include "crema/testing/harness.hpp"
 
@@ -49,6 +53,43 @@ TEST(LayerPluginsGpu, EveryComputeLayerHasACudaPath) {
       EXPECT_TRUE(p.cuda) << type << " (" << p.path << ") has no CUDA path";
     }
   }
+}
+
+// A layer without a CUDA path (the test plugin Clip, which computes in the workspace) runs on the
+// CPU inside a GPU net with host scratch, between convolutions whose scratch is on the device:
+// the outputs and the input's gradient match the same net on the CPU.
+TEST(LayerPluginsGpu, CpuOnlyLayerInAGpuNetComputesInHostScratch) {
+  if (device::count() == 0) GTEST_SKIP() << "no CUDA device: " << device::unavailable_reason();
+  Registry r;
+  // The build's tests/plugins/clip beside its lib/crema/plugins (a copied build keeps the two).
+  r.set_search_dirs({plugin_dir(), plugin_dir() + "/../../../tests/plugins/clip"}, false);
+  const char* text = R"(
+    name: "fallback" force_backward: true
+    layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 2 dim: 3 dim: 9 dim: 9 } } }
+    layer { name: "conv1" type: "Convolution" bottom: "x" top: "c" convolution_param {
+            num_output: 4 kernel_size: 3 pad: 1 weight_filler { type: "gaussian" std: 0.5 } } }
+    layer { name: "clip" type: "Clip" bottom: "c" top: "y" }
+    layer { name: "conv2" type: "Convolution" bottom: "y" top: "z" convolution_param {
+            num_output: 2 kernel_size: 3 weight_filler { type: "gaussian" std: 0.5 } } })";
+  auto run = [&](bool gpu) {
+    NetOptions opt;
+    opt.seed = 3;
+    Net net(parse_net_text(text, "<fallback>", r), opt, r);
+    if (gpu) net.set_device(CREMA_CUDA);
+    Tensor* x = net.blob("x");
+    for (int64_t i = 0; i < x->count(); ++i) x->mutable_host_data()[i] = 2.f * std::sin(0.7f * i);
+    net.forward();
+    Tensor* z = net.blob("z");
+    std::fill(z->mutable_host_diff(), z->mutable_host_diff() + z->count(), 1.f);
+    net.backward();
+    std::vector<float> out(z->host_data(), z->host_data() + z->count());
+    out.insert(out.end(), x->host_diff(), x->host_diff() + x->count());
+    return out;
+  };
+  const std::vector<float> cpu = run(false), gpu = run(true);
+  ASSERT_EQ(cpu.size(), gpu.size());
+  for (size_t i = 0; i < cpu.size(); ++i)
+    ASSERT_NEAR(gpu[i], cpu[i], 1e-4f * (1.f + std::fabs(cpu[i]))) << "value " << i;
 }
 
 TEST(LayerPluginsGpu, DeclaredConfigurationsPassOnTheGpu) {

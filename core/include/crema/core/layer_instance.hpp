@@ -41,6 +41,10 @@ class LayerInstance {
   const crema_layer_desc& desc() const { return *desc_; }
   const std::string& plugin_path() const;
   bool has_cuda() const { return desc_->forward_cuda != nullptr; }
+  // Whether this pass runs on the GPU in a GPU net (else on the CPU, the data moved to it).
+  bool runs_on_gpu(bool backward) const {
+    return (backward ? desc_->backward_cuda : desc_->forward_cuda) != nullptr;
+  }
   bool in_place_ok() const { return desc_->flags & CREMA_LAYER_IN_PLACE; }
   // Whether this layer's path on `device` computes in `math`: fp32 always; narrower types as the
   // plugin declared them (crema_layer_ext) and, for bf16 on the CPU, where the CPU has AVX512_BF16.

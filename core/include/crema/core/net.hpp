@@ -194,6 +194,7 @@ class Net {
   std::vector<std::vector<int>> param_owner_;  // per layer, per param: -1 or index in learnable_
   std::shared_ptr<Tensor> workspace_;
   size_t workspace_bytes_ = 0;
+  mutable Tensor host_workspace_;  // the scratch of CPU passes in a GPU net (make_exec)
   mutable std::vector<uint64_t> rng_counters_;
   std::vector<LayerMath> requested_math_;       // per layer, before support is checked
   std::vector<crema_dtype> requested_storage_;  // per layer (forward_type, -precision)
