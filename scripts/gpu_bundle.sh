@@ -49,10 +49,14 @@ pack() {
 # toolkit's, or those of a pip-installed PyTorch).
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 lib="$here/syslib"
+# PyTorch's wheels keep cuDNN, NCCL and (CUDA 13) cuBLAS under site-packages/nvidia/*/lib:
+# the usual places, and wherever a python3 on the PATH has its site-packages.
+sites=$(python3 -c 'import site; print("\n".join(site.getsitepackages() + [site.getusersitepackages()]))' 2> /dev/null)
 for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
          /opt/*/.venv/lib/python3*/site-packages/nvidia/*/lib \
-         /usr/local/lib/python3*/dist-packages/nvidia/*/lib; do
-  [ -d "$d" ] && lib="$lib:$d"
+         /usr/local/lib/python3*/dist-packages/nvidia/*/lib \
+         $(for s in $sites; do echo "$s"/nvidia/*/lib; done); do
+  [ -d "$d" ] && [[ ":$lib:" != *":$d:"* ]] && lib="$lib:$d"
 done
 export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 exec "$@"

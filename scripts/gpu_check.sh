@@ -70,7 +70,7 @@ if want tests; then
     p=$(count PASSED) s=$(count SKIPPED) f=$(count FAILED)
     total_p=$((total_p + ${p:-0})) total_s=$((total_s + ${s:-0})) total_f=$((total_f + ${f:-0}))
     echo "--- $name: ${p:-0} passed, ${s:-0} skipped, ${f:-0} failed"
-    grep -E '^\[  (FAILED|SKIPPED) \] [A-Za-z_]' "$log" | sort -u
+    grep -E '^\[  (FAILED  |SKIPPED )\] [A-Za-z_][^ ]*$' "$log" | sort -u  # the summary's names
     # Why GPU cases skipped on a GPU machine (the message after GoogleTest's "Skipped" line).
     grep -A1 ': Skipped$' "$log" | grep -vE ': Skipped$|^--$' | sort | uniq -c | head -5
     [ "$rc" -eq 0 ] || verdict "$name" "$rc"
