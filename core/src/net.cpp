@@ -50,7 +50,8 @@ crema_exec Net::make_exec(int layer, bool backward) const {
     const bool fallback = device_ == CREMA_CUDA && layer >= 0 && layer < num_layers() &&
                           !layers_[layer]->runs_on_gpu(backward);
     if (fallback) {
-      const auto floats = static_cast<int64_t>((workspace_bytes_ + sizeof(float) - 1) / sizeof(float));
+      const auto floats =
+          static_cast<int64_t>((workspace_bytes_ + sizeof(float) - 1) / sizeof(float));
       if (host_workspace_.count() < floats) host_workspace_.reshape({floats});
       e.workspace = host_workspace_.mutable_host_data();
     } else {

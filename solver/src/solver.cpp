@@ -167,12 +167,22 @@ int Solver::images_per_iter() const {
 int Solver::rank() const { return comm_.rank(); }
 int Solver::world_size() const { return comm_.size(); }
 
+namespace {
+// device::describe's lines as one log record's text: "Name: ..., Compute capability: ...".
+std::string one_line(const std::string& text) {
+  std::string out;
+  for (char ch : text) out += ch == '\n' ? std::string(", ") : std::string(1, ch);
+  while (out.size() >= 2 && out.compare(out.size() - 2, 2, ", ") == 0) out.resize(out.size() - 2);
+  return out;
+}
+}  // namespace
+
 void Solver::log_start() const {
   if (options_.quiet) return;
   const int threads = num_threads();
   const std::string device = net_->device() == CREMA_CUDA
                                  ? "GPU " + std::to_string(param_.device_id()) + " (" +
-                                       device::describe(param_.device_id()) + ")"
+                                       one_line(device::describe(param_.device_id())) + ")"
                                  : "CPU, " + std::to_string(threads) +
                                        (threads == 1 ? " thread" : " threads");
   CREMA_LOG(INFO) << "Device: " << device << "; precision " << net_->precision_summary();

@@ -302,11 +302,12 @@ TEST_F(SolverTest, UpdateIsCaffesArithmeticOnAnyThreadCount) {
     net.clear_param_diffs();
     net.set_rng_counter(0);  // iteration 0's data, as step() draws it
     net.forward_backward();
-    for (Tensor* t : net.all_params()) grad.insert(grad.end(), t->host_diff(), t->host_diff() + t->count());
+    for (Tensor* t : net.all_params())
+      grad.insert(grad.end(), t->host_diff(), t->host_diff() + t->count());
     s.step(1);
     const std::vector<float> w1 = weights(s);
     ASSERT_EQ(w1.size(), w0.size());
-    const int64_t weights_count = 48 * 700;  // then the 700 biases: lr_mult 2, decay_mult 0
+    const int64_t weights_count = int64_t{48} * 700;  // then 700 biases: lr_mult 2, decay_mult 0
     for (size_t i = 0; i < w0.size(); ++i) {
       const bool bias = static_cast<int64_t>(i) >= weights_count;
       const float g = grad[i] + (bias ? 0.f : 0.01f * w0[i]);
