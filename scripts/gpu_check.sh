@@ -59,14 +59,15 @@ if want tests; then
   for t in "$b"/bin/*_test; do [[ " ${suites[*]} " == *" $t "* ]] || suites+=("$t"); done
   deadline=$((SECONDS + ${TESTS_BUDGET:-540}))
   total_p=0 total_s=0 total_f=0
+  # From a suite's $log, GoogleTest's summary: "[  PASSED  ] N tests.", "[  SKIPPED ] N tests,
+  # listed below:", ...
+  count() { grep -oP "^\[  $1 *\] \K[0-9]+(?= tests?[.,])" "$log" | tail -1; }
   for t in "${suites[@]}"; do
     name=$(basename "$t") log="$out/tests/$(basename "$t").log"
     left=$((deadline - SECONDS))
     if [ "$left" -le 10 ]; then echo "NOT RUN (the stage's time is spent): $name"; continue; fi
     trun $((left < 240 ? left : 240)) "$t" --gtest_filter='*Gpu*:*GPU*:*Cuda*:*CUDA*' > "$log" 2>&1
     rc=$?
-    # GoogleTest's summary: "[  PASSED  ] N tests.", "[  SKIPPED ] N tests, listed below:", ...
-    count() { grep -oP "^\[  $1 *\] \K[0-9]+(?= tests?[.,])" "$log" | tail -1; }
     p=$(count PASSED) s=$(count SKIPPED) f=$(count FAILED)
     total_p=$((total_p + ${p:-0})) total_s=$((total_s + ${s:-0})) total_f=$((total_f + ${f:-0}))
     echo "--- $name: ${p:-0} passed, ${s:-0} skipped, ${f:-0} failed"

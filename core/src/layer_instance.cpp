@@ -243,7 +243,7 @@ void LayerInstance::forward(const std::vector<Tensor*>& bottom, const std::vecto
   crema_exec ex = exec;
   crema_run_fn fn = desc_->forward_cpu;
   if (exec.device == CREMA_CUDA) {
-    if (desc_->forward_cuda) {
+    if (runs_on_gpu(false)) {
       fn = desc_->forward_cuda;
     } else {
       ex.device = CREMA_CPU;
@@ -272,7 +272,7 @@ void LayerInstance::backward(const std::vector<Tensor*>& top, const std::vector<
   crema_exec ex = exec;
   crema_run_fn fn = desc_->backward_cpu;
   if (exec.device == CREMA_CUDA) {
-    if (desc_->backward_cuda)
+    if (runs_on_gpu(true))
       fn = desc_->backward_cuda;
     else
       ex.device = CREMA_CPU;

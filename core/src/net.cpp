@@ -44,7 +44,6 @@ crema_exec Net::make_exec(int layer, bool backward) const {
   e.world_size = options_.world_size;
   if (workspace_ && workspace_bytes_) {
     // A layer without a CUDA path for this pass runs on the CPU in a GPU net (LayerInstance):
-    // its scratch is the host's side of the workspace.
     // its scratch is host memory of its own (workspace_'s host side would be synchronised
     // with the device side, a copy of the whole workspace each way, for nothing).
     const bool fallback = device_ == CREMA_CUDA && layer >= 0 && layer < num_layers() &&

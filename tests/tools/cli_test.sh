@@ -164,6 +164,10 @@ for v in time summary; do
   expect 1 "$v without the data"
   err_has "get the data.*-input_shape 4,3,32,32" || { show; fail "$v without the data: no hint"; }
 done
+# -update builds a solver around the net: the same hint.
+run time -model cifar.prototxt -iterations 1 -update
+expect 1 "time -update without the data"
+err_has "get the data.*-input_shape 4,3,32,32" || { show; fail "time -update without the data: no hint"; }
 run time -model cifar.prototxt -input_shape 4,3,32,32 -iterations 1 -threads 1
 expect 0 "time -input_shape"
 out_has "Average Forward pass" || { show; fail "time -input_shape did not time"; }

@@ -81,36 +81,41 @@ int run_time(int argc, char** argv) {
   pb::NetParameter def = read_net_file(opt.source);
   if (vm.count("input_shape"))
     def = with_input_shape(def, parse_shape(vm["input_shape"].as<std::string>()));
-  // A training net's backward computes what its losses need, as in a training step (no gradient
-  // for the data); a deploy net has no loss: time its whole backward all the same.
-  std::unique_ptr<Net> built = build_net(def, opt);
-  bool any_backward = false;
-  for (int i = 0; i < built->num_layers(); ++i) any_backward |= built->layer_needs_backward(i);
-  if (!any_backward && !def.force_backward()) {
-    def.set_force_backward(true);
-    built = std::make_unique<Net>(def, opt);
-  }
   const bool backward = !vm["forward_only"].as<bool>();
   const bool update = vm["update"].as<bool>();
   if (update && (!backward || opt.phase != pb::TRAIN))
     throw std::runtime_error("-update times training steps: not with -forward_only or -phase TEST");
   const int gpu = vm.count("gpu") ? std::stoi(vm["gpu"].as<std::string>()) : -1;
   if (gpu >= 0) device::select(gpu);  // a missing GPU is an error here, not a CPU fallback
-  // -update: the solver's train net is the one timed, layer by layer and step by step.
+  // The net timed: alone, or with -update the solver's train net (layer by layer and step by
+  // step).
+  std::unique_ptr<Net> built;
   std::unique_ptr<Solver> solver;
-  if (update) {
-    built.reset();
-    SolverOptions so;
-    so.solver_path = opt.source;
-    so.quiet = true;
-    so.fuse = opt.fuse;
-    so.max_memory = opt.max_memory;
-    so.precision = opt.precision;
-    so.tensorboard = false;
-    const bool fp16 = opt.precision && *opt.precision == CREMA_FLOAT16;
-    solver = std::make_unique<Solver>(timing_solver(def, gpu, fp16), so);
+  SolverOptions so;
+  so.solver_path = opt.source;
+  so.quiet = true;
+  so.fuse = opt.fuse;
+  so.max_memory = opt.max_memory;
+  so.precision = opt.precision;
+  so.tensorboard = false;
+  const bool fp16 = opt.precision && *opt.precision == CREMA_FLOAT16;
+  auto build = [&]() -> Net& {
+    return *build_with_data_hint(def, opt, [&]() -> Net* {
+      if (!update) return (built = std::make_unique<Net>(def, opt)).get();
+      solver = std::make_unique<Solver>(timing_solver(def, gpu, fp16), so);
+      return &solver->net();
+    });
+  };
+  // A training net's backward computes what its losses need, as in a training step (no gradient
+  // for the data); a deploy net has no loss: time its whole backward all the same.
+  Net* timed = &build();
+  bool any_backward = false;
+  for (int i = 0; i < timed->num_layers(); ++i) any_backward |= timed->layer_needs_backward(i);
+  if (!any_backward && !def.force_backward()) {
+    def.set_force_backward(true);
+    timed = &build();
   }
-  Net& net = solver ? solver->net() : *built;
+  Net& net = *timed;
   if (gpu >= 0 && net.device() != CREMA_CUDA) net.set_device(CREMA_CUDA);
   // Inputs written from outside (Input layers) get random data; labels are small integers.
   std::mt19937 rng(1);

@@ -87,14 +87,15 @@ std::string missing_data_hint(const pb::NetParameter& def, const NetOptions& opt
 
 }  // namespace
 
+void rethrow_with_data_hint(const std::exception& e, const pb::NetParameter& def,
+                            const NetOptions& opt) {
+  const std::string what = e.what();
+  if (what.find("cannot open") == std::string::npos) throw;
+  throw std::runtime_error(what + missing_data_hint(def, opt));
+}
+
 std::unique_ptr<Net> build_net(const pb::NetParameter& def, const NetOptions& opt) {
-  try {
-    return std::make_unique<Net>(def, opt);
-  } catch (const std::exception& e) {
-    const std::string what = e.what();
-    if (what.find("cannot open") == std::string::npos) throw;
-    throw std::runtime_error(what + missing_data_hint(def, opt));
-  }
+  return build_with_data_hint(def, opt, [&] { return std::make_unique<Net>(def, opt); });
 }
 
 // Multiply-adds are counted where they dominate: a weight applied at every output position

@@ -45,5 +45,18 @@ Shape parse_shape(const std::string& text);
 // goes on to say how to get the data or measure the net without it: -input_shape with the shape
 // that layer would give, e.g. "-input_shape 128,3,32,32".
 std::unique_ptr<Net> build_net(const pb::NetParameter& def, const NetOptions& opt);
+// build()'s error, when a data layer cannot open its files, with that hint (rethrown as is
+// otherwise).
+[[noreturn]] void rethrow_with_data_hint(const std::exception& e, const pb::NetParameter& def,
+                                         const NetOptions& opt);
+// The same for whatever build() builds from def (crema time -update: a solver and its net).
+template <class Build>
+auto build_with_data_hint(const pb::NetParameter& def, const NetOptions& opt, const Build& build) {
+  try {
+    return build();
+  } catch (const std::exception& e) {
+    rethrow_with_data_hint(e, def, opt);
+  }
+}
 
 }  // namespace crema::tools

@@ -40,8 +40,9 @@ class LayerInstance {
   const pb::LayerParameter& param() const { return param_; }
   const crema_layer_desc& desc() const { return *desc_; }
   const std::string& plugin_path() const;
-  bool has_cuda() const { return desc_->forward_cuda != nullptr; }
-  // Whether this pass runs on the GPU in a GPU net (else on the CPU, the data moved to it).
+  bool has_cuda() const { return runs_on_gpu(false); }
+  // Whether this pass runs on the GPU in a GPU net (else on the CPU, the data moved to it; the
+  // net's make_exec gives it host scratch then).
   bool runs_on_gpu(bool backward) const {
     return (backward ? desc_->backward_cuda : desc_->forward_cuda) != nullptr;
   }
