@@ -69,6 +69,10 @@ bool LayerInstance::stores_in(crema_dtype type, crema_device device) const {
 
 uint32_t LayerInstance::cpu_layouts() const { return type_->cpu_layouts; }
 
+uint32_t LayerInstance::passes_gradient() const {
+  return type_->passes_gradient && self_ ? type_->passes_gradient(self_) : 0;
+}
+
 std::string LayerInstance::label() const {
   return "layer '" + param_.name() + "' (" + param_.type() + ")";
 }

@@ -230,6 +230,7 @@ void Net::init(const pb::NetParameter& param, Registry& registry) {
     for (int i = 0; i < n; ++i)
       workspace_bytes_ = std::max(workspace_bytes_,
                                   layers_[i]->reshape(bottom_vecs_[i], top_vecs_[i], make_exec(i)));
+  plan_gradient_shares();
   share_or_own_aliases();
   workspace_ = std::make_shared<Tensor>(Shape{static_cast<int64_t>((workspace_bytes_ + 3) / 4)});
   if (options_.check_memory) check_memory_budget();
@@ -504,6 +505,24 @@ void Net::share_or_own_aliases() {
       top_vecs_[i][j]->share_data(*bottom_vecs_[i][0]);
     }
   }
+  // A tensor that grew has memory of its own again: share once more, in the plan's order.
+  for (const GradientShare& s : gradient_shares_) blobs_[s.bottom]->share_diff(*blobs_[s.top]);
+}
+
+void Net::plan_gradient_shares() {
+  gradient_shares_.clear();
+  const char* env = std::getenv("CREMA_SHARE_GRADIENTS");
+  if (env && std::string(env) == "0") return;
+  std::vector<GradientLayer> layers(num_layers());
+  for (int i = 0; i < num_layers(); ++i)
+    layers[i] = {bottom_ids_[i], top_ids_[i], layers_[i]->passes_gradient(),
+                 bottom_need_backward_[i]};
+  gradient_shares_ =
+      plan_gradient_sharing(layers, static_cast<int>(blobs_.size()), [&](int b, int t) {
+        const Tensor &x = *blobs_[b], &y = *blobs_[t];
+        return x.dtype() == y.dtype() && x.channels_last() == y.channels_last() &&
+               x.count() == y.count();
+      });
 }
 
 void Net::reshape() {

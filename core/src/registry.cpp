@@ -269,6 +269,9 @@ void Registry::ensure_loaded() {
           }
           if (ext->struct_size >= offsetof(crema_layer_ext, cpu_layouts) + sizeof(uint32_t))
             type.cpu_layouts = ext->cpu_layouts & (CREMA_LAYOUT_CHANNELS_LAST | CREMA_LAYOUT_MIXED);
+          if (ext->struct_size >=
+              offsetof(crema_layer_ext, passes_gradient) + sizeof(ext->passes_gradient))
+            type.passes_gradient = ext->passes_gradient;
         }
         s.types[d.type][d.layer_version] = type;
       }

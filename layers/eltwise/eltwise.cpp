@@ -7,6 +7,9 @@
 // the arithmetic in fp32 and a bf16 result rounded once (eltwise_kernels.hpp, crema::store_bf16).
 // N,H,W,C bf16 tensors too (cpu_layouts): element by element, the order does not matter, and the
 // host gives all the layer's tensors one.
+// A SUM passes the gradient of each addend with coefficient 1 through unchanged
+// (passes_gradient): the host may give such a bottom the top's diff memory, and backward then
+// has nothing to write for it.
 // CUDA: eltwise.cu, one pass over all bottoms in the CPU's order of operations; each tensor fp32,
 // fp16 or bf16 (cuda_storage), the arithmetic fp32.
 #include <algorithm>
@@ -55,6 +58,14 @@ class Eltwise final : public crema::Layer<Eltwise> {
     c.top(0).set_shape(c.bottom(0).shape());
     if (op_ == kEltwiseMax) argmax_.resize(c.bottom(0).count());
   }
+  uint32_t passes_gradient() const {
+    if (op_ != kEltwiseSum) return 0;
+    uint32_t bits = 0;
+    for (int k = 0; k < 32; ++k)
+      if (coeff_.empty() || (k < static_cast<int>(coeff_.size()) && coeff_[k] == 1.f))
+        bits |= 1u << k;
+    return bits;
+  }
   // Chunk by chunk: the bottoms combine into an fp32 accumulator (the top itself when it is fp32),
   // which a bf16 top then takes rounded once.
   void forward_cpu(crema::Context& c) {
@@ -75,7 +86,7 @@ class Eltwise final : public crema::Layer<Eltwise> {
     const int64_t n = c.top(0).count();
     c.top(0).visit([&](auto* y, auto* dy) {
       for (int k = 0; k < c.num_bottom(); ++k) {
-        if (!c.propagate_down(k)) continue;
+        if (!c.propagate_down(k) || c.bottom(k).same_diff(c.top(0))) continue;
         c.bottom(k).visit([&](auto* xk, auto* dx) {
           crema::parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) {
             float scratch[kEltwiseChunk];
@@ -103,7 +114,7 @@ class Eltwise final : public crema::Layer<Eltwise> {
     using crema::cuda::data_of, crema::cuda::diff_of;
     const crema::cuda::Values* x = bottom_data(c);
     for (int k = 0; k < c.num_bottom(); ++k) {
-      if (!c.propagate_down(k)) continue;
+      if (!c.propagate_down(k) || c.bottom(k).same_diff(c.top(0))) continue;
       eltwise_backward_cuda(
           c.cuda_stream(), op_, c.top(0).count(), c.num_bottom(), k, x,
           coeff_.empty() ? nullptr : coeff_.data(), stable_prod_grad_, data_of(c.top(0).raw()),

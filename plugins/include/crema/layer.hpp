@@ -172,6 +172,8 @@ class TensorView {
     return fn(data(), diff());
   }
   bool same_memory(const TensorView& o) const { return t_->data == o.t_->data; }
+  // Whether the host gave this tensor o's diff memory (passes_gradient, ABI minor 8).
+  bool same_diff(const TensorView& o) const { return t_->diff && t_->diff == o.t_->diff; }
   crema_tensor* raw() const { return t_; }
 
  private:
@@ -490,6 +492,10 @@ struct has_onnx_export : std::false_type {};
 template <class T>
 struct has_onnx_export<T, std::void_t<decltype(&T::onnx_export)>> : std::true_type {};
 template <class T, class = void>
+struct has_passes_gradient : std::false_type {};
+template <class T>
+struct has_passes_gradient<T, std::void_t<decltype(&T::passes_gradient)>> : std::true_type {};
+template <class T, class = void>
 struct has_tests : std::false_type {};
 template <class T>
 struct has_tests<T, std::void_t<decltype(&T::tests)>> : std::true_type {};
@@ -598,6 +604,21 @@ class Layer {
     if constexpr (detail::has_onnx_export<Derived>::value) return &onnx_export_entry;
     return nullptr;
   }
+  // uint32_t passes_gradient() const (ABI minor 8, optional): the bottoms whose gradient is top
+  // 0's unchanged (crema_layer_ext.passes_gradient); backward must then leave a bottom whose
+  // diff is top 0's (TensorView::same_diff) as it is. 0 on any error.
+  using PassesGradientFn = uint32_t (*)(void*);
+  static PassesGradientFn passes_gradient_hook() {
+    if constexpr (detail::has_passes_gradient<Derived>::value)
+      return [](void* s) -> uint32_t {
+        try {
+          return self(s)->passes_gradient();
+        } catch (...) {
+          return 0;
+        }
+      };
+    return nullptr;
+  }
 
  private:
   // bool absorb(const std::string& next_type, const Params& next): false on any error.
@@ -635,7 +656,8 @@ extern "C" __attribute__((weak)) const unsigned char* crema_plugin_schema(size_t
 
 inline crema_layer_ext layer_extension(const LayerInfo& info,
                                        int32_t (*onnx_export)(void*, const crema_io*,
-                                                              const crema_onnx_graph**) = nullptr) {
+                                                              const crema_onnx_graph**) = nullptr,
+                                       uint32_t (*passes_gradient)(void*) = nullptr) {
   crema_layer_ext e{};
   e.struct_size = sizeof(e);
   e.cpu_math = info.cpu_math;
@@ -644,6 +666,7 @@ inline crema_layer_ext layer_extension(const LayerInfo& info,
   e.cpu_storage = info.cpu_storage;
   e.cuda_storage = info.cuda_storage;
   e.cpu_layouts = info.cpu_layouts;
+  e.passes_gradient = passes_gradient;
   return e;
 }
 
@@ -663,8 +686,8 @@ const crema_plugin* make_plugin(const crema_host* h, const char* name, const cha
   }
   host_ref() = h;
   static const crema_layer_desc layers[] = {Layers::descriptor()...};
-  static const crema_layer_ext layer_ext[] = {
-      layer_extension(Layers::info(), Layers::onnx_export_hook())...};
+  static const crema_layer_ext layer_ext[] = {layer_extension(
+      Layers::info(), Layers::onnx_export_hook(), Layers::passes_gradient_hook())...};
   static std::vector<crema_test_config> tests;
   static std::vector<crema_test_settings> settings;
   static crema_plugin plugin{};

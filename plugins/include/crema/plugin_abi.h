@@ -26,7 +26,7 @@ extern "C" {
 #endif
 
 #define CREMA_ABI_MAJOR 1
-#define CREMA_ABI_MINOR 7
+#define CREMA_ABI_MINOR 8
 #define CREMA_MAX_DIMS 8
 #define CREMA_ENTRY_SYMBOL "crema_plugin_entry"
 
@@ -393,6 +393,12 @@ typedef struct crema_layer_ext {
    * is stored channels-last only where it is bf16 and its producer and every consumer declared
    * it. */
   uint32_t cpu_layouts;
+  /* Minor 8, optional (absent or NULL: none). After setup, the bottoms (bit i for bottom i)
+   * whose gradient is top 0's gradient unchanged, e.g. a sum's addends with coefficient 1. The
+   * host may give such a bottom top 0's diff memory instead of its own; backward then finds
+   * that bottom's diff pointer equal to top 0's and must not write it (it already holds the
+   * gradient). The layer must compute every bottom's gradient whether or not it is shared. */
+  uint32_t (*passes_gradient)(void* self);
 } crema_layer_ext;
 #define CREMA_LAYOUT_CHANNELS_LAST 1u
 #define CREMA_LAYOUT_MIXED 2u

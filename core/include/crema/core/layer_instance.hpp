@@ -58,6 +58,9 @@ class LayerInstance {
   // The memory orders besides N,C,H,W this layer's CPU path takes its 4-D bf16 tensors in
   // (CREMA_LAYOUT_* bits of crema_layer_ext.cpu_layouts; 0 for plugins before ABI 1.6).
   uint32_t cpu_layouts() const;
+  // The bottoms (bit i) whose gradient is top 0's unchanged, which may share its diff memory
+  // (crema_layer_ext.passes_gradient; 0 for plugins before ABI 1.8). After setup.
+  uint32_t passes_gradient() const;
 
   // Declares and allocates the parameter blobs (not yet filled) and checks the blob counts.
   void setup(const std::vector<Tensor*>& bottom, const std::vector<Tensor*>& top,

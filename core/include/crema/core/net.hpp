@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "crema.pb.h"
+#include "crema/core/gradient_sharing.hpp"
 #include "crema/core/layer_instance.hpp"
 #include "crema/core/precision.hpp"
 #include "crema/core/tensor.hpp"
@@ -159,6 +160,7 @@ class Net {
   void init(const pb::NetParameter& param, Registry& registry);
   void init_backward_needs(const pb::NetParameter& def);
   void share_or_own_aliases();
+  void plan_gradient_shares();  // gradient_shares_, once storage types are known
   void check_memory_budget() const;
   void plan_absorption();
   bool plan_storage();  // each blob's storage type on device_ (after plan_absorption); any narrow?
@@ -172,6 +174,9 @@ class Net {
   crema_exec make_exec(int layer, bool backward = false) const;
   LayerMath resolve_math(int i) const;  // requested_math_[i] where layer i can, else fp32
 
+  // Bottoms that hold their gradient in their top's diff memory (gradient_sharing.hpp), applied
+  // after every reshape; empty with CREMA_SHARE_GRADIENTS=0.
+  std::vector<GradientShare> gradient_shares_;
   std::string name_;
   NetOptions options_;
   crema_device device_ = CREMA_CPU;

@@ -41,6 +41,8 @@ struct LayerType {
   uint32_t cpu_layouts = 0;
   // The layer's ONNX form for crema export (crema_layer_ext, ABI minor 3), or nullptr.
   int32_t (*onnx_export)(void* self, const crema_io* io, const crema_onnx_graph** graph) = nullptr;
+  // The bottoms whose gradient is top 0's unchanged (crema_layer_ext, ABI minor 8), or nullptr.
+  uint32_t (*passes_gradient)(void* self) = nullptr;
 };
 
 struct Refusal {
