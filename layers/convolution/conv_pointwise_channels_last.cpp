@@ -19,6 +19,8 @@ size_t PointwiseChannelsLast::plan(const ConvGeometry& g, int num_output, int64_
   g_ = g;
   num_output_ = num_output;
   num_ = num;
+  own_forward_ = Gemm64Bf16::applies(num_output, g.channels);
+  own_input_grad_ = Gemm64Bf16::applies(g.channels, num_output);
   if (!strided()) return 0;
   // The sampled input and its gradient, rows of `channels` bf16 values each.
   return 2 * static_cast<size_t>(num * g.out_plane() * g.channels) * sizeof(uint16_t);
@@ -61,8 +63,21 @@ void PointwiseChannelsLast::forward(const uint16_t* x, const float* w, uint16_t*
     gather(x, static_cast<uint16_t*>(ws));
     xs = static_cast<uint16_t*>(ws);
   }
-  crema::gemm_bf16(false, true, pixels, o, c, 1.f, crema::bf16_operand(xs, c),
-                   crema::fp32_operand(w, c), 0.f, y, o);
+  product(own_forward_, xs, pixels, c, o, w, 1, c, y);  // B[c][o] = W[o][c]
+}
+
+void PointwiseChannelsLast::product(bool own, const uint16_t* a, int rows, int k, int n,
+                                    const float* w, int64_t k_stride, int64_t n_stride,
+                                    uint16_t* c) const {
+  if (own) {
+    gemm64_.set_b(w, k, n, k_stride, n_stride);
+    return gemm64_.run(a, k, rows, c, n);
+  }
+  // W as stored (o x c, row-major) is B or B's transpose.
+  const bool transposed = k_stride == 1;
+  crema::gemm_bf16(false, transposed, rows, n, k, 1.f, crema::bf16_operand(a, k),
+                   crema::fp32_operand(w, static_cast<int>(transposed ? n_stride : k_stride)), 0.f,
+                   c, n);
 }
 
 void PointwiseChannelsLast::backward(const uint16_t* x, const float* w, const uint16_t* dy,
@@ -82,8 +97,7 @@ void PointwiseChannelsLast::backward(const uint16_t* x, const float* w, const ui
   if (!dx) return;
   // dxs (pixels x c) = dy (pixels x o) . W (o x c), rounded once into bf16
   uint16_t* dxs = strided() ? sampled_dx : dx;
-  crema::gemm_bf16(false, false, pixels, c, o, 1.f, crema::bf16_operand(dy, o),
-                   crema::fp32_operand(w, c), 0.f, dxs, c);
+  product(own_input_grad_, dy, pixels, o, c, w, c, 1, dxs);  // B[o][c] = W[o][c]
   if (strided()) scatter(dxs, dx);
 }
 

@@ -7,11 +7,14 @@
 // over the output pixels p of every image; a strided layer gathers its sampled input pixels
 // into a buffer first and scatters dE/dx back (zero at the pixels it skips). Measured on
 // ResNet-50 (BENCHMARKS.md): oneDNN 2.6's dE/dW for these layers took 2-5x its forward.
+// Products with 64 columns (y with 64 outputs, dE/dx with 64 inputs) run on crema's own kernel
+// (gemm64_bf16.hpp), the rest on the host's GEMM.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 
 #include "crema/layers/im2col.hpp"
+#include "gemm64_bf16.hpp"
 
 namespace crema::layers {
 
@@ -33,6 +36,12 @@ class PointwiseChannelsLast {
   // Between an image's input pixels and the sampled ones (rows of `channels` values).
   void gather(const uint16_t* x, uint16_t* rows) const;
   void scatter(const uint16_t* rows, uint16_t* dx) const;
+  // rows x n results (ldc n) = a (rows x k, lda k) . B with B[kk][j] = w[kk * k_stride +
+  // j * n_stride], rounded once into bf16; on gemm64_ where `own`.
+  void product(bool own, const uint16_t* a, int rows, int k, int n, const float* w,
+               int64_t k_stride, int64_t n_stride, uint16_t* c) const;
+  bool own_forward_ = false, own_input_grad_ = false;  // on gemm64_ (plan)
+  mutable Gemm64Bf16 gemm64_;                          // B packed per call
   ConvGeometry g_;
   int num_output_ = 0;
   int64_t num_ = 0;

@@ -146,28 +146,28 @@ TEST(ChannelsLast, TrainsLikeChannelsFirst) {
 }
 
 // A residual block whose inner convolutions take crema's own bf16 methods between N,H,W,C
-// blobs: c1 (3x3, stride 1, 32 channels, 14 x 14) Winograd F(2x2, 3x3), c2 (1x1, no bias) one
-// GEMM forward. No ReLU after c1: its values differ from oneDNN's by bf16 units, and a ReLU
+// blobs: c1 (3x3, stride 1, 64 channels, 14 x 14) Winograd F(2x2, 3x3), c2 (1x1, no bias) one
+// GEMM forward, on crema's 64-column kernel (gemm64_bf16.hpp) as its dE/dx. No ReLU after c1: its values differ from oneDNN's by bf16 units, and a ReLU
 // would flip at a few near-zero ones, moving single gradients by O(1); nothing between c2 and
 // the sum (a BatchNorm there would make s1's bias gradient zero but for rounding). The per-pixel loss hangs off a 1x1 convolution of the sum (c3, fp32 N,C,H,W for
 // TanH), so that the sum stays N,H,W,C bf16 and every element gets its own gradient.
 const char* kWinogradBlock = R"(
   layer { name: "in" type: "Input" top: "x" top: "label" top: "target"
           input_param { shape { dim: 4 dim: 16 dim: 14 dim: 14 } shape { dim: 4 }
-                        shape { dim: 4 dim: 32 dim: 14 dim: 14 } } }
+                        shape { dim: 4 dim: 64 dim: 14 dim: 14 } } }
   layer { name: "c0" type: "Convolution" bottom: "x" top: "c0"
-          convolution_param { num_output: 32 kernel_size: 3 pad: 1 bias_term: false
+          convolution_param { num_output: 64 kernel_size: 3 pad: 1 bias_term: false
                               weight_filler { type: "msra" } } }
   layer { name: "b0" type: "BatchNorm" bottom: "c0" top: "c0" }
   layer { name: "s0" type: "Scale" bottom: "c0" top: "c0" scale_param { bias_term: true } }
   layer { name: "r0" type: "ReLU" bottom: "c0" top: "c0" }
   layer { name: "c1" type: "Convolution" bottom: "c0" top: "c1"
-          convolution_param { num_output: 32 kernel_size: 3 pad: 1 bias_term: false
+          convolution_param { num_output: 64 kernel_size: 3 pad: 1 bias_term: false
                               weight_filler { type: "msra" } } }
   layer { name: "b1" type: "BatchNorm" bottom: "c1" top: "c1" }
   layer { name: "s1" type: "Scale" bottom: "c1" top: "c1" scale_param { bias_term: true } }
   layer { name: "c2" type: "Convolution" bottom: "c1" top: "c2"
-          convolution_param { num_output: 32 kernel_size: 1 bias_term: false
+          convolution_param { num_output: 64 kernel_size: 1 bias_term: false
                               weight_filler { type: "msra" } } }
   layer { name: "sum" type: "Eltwise" bottom: "c2" bottom: "c0" top: "sum" }
   layer { name: "pool" type: "Pooling" bottom: "sum" top: "pool"
@@ -176,23 +176,23 @@ const char* kWinogradBlock = R"(
           inner_product_param { num_output: 3 weight_filler { type: "xavier" } } }
   layer { name: "loss" type: "SoftmaxWithLoss" bottom: "fc" bottom: "label" top: "loss" }
   layer { name: "c3" type: "Convolution" bottom: "sum" top: "c3"
-          convolution_param { num_output: 32 kernel_size: 1 bias_term: true
+          convolution_param { num_output: 64 kernel_size: 1 bias_term: true
                               weight_filler { type: "msra" } } }
   layer { name: "t" type: "TanH" bottom: "c3" top: "c3_out" }
   layer { name: "tloss" type: "EuclideanLoss" bottom: "c3_out" bottom: "target" top: "tloss" }
 )";
 
-// CREMA_CONV_WINOGRAD_BF16 and CREMA_CONV_1X1_GEMM set to `on` (whatever the CPU rule says) for
-// as long as it lives.
+// CREMA_CONV_WINOGRAD_BF16, CREMA_CONV_1X1_GEMM and CREMA_CONV_GEMM64 set to `on` (whatever the
+// CPU and shape rules say) for as long as it lives.
 struct OwnMethods {
   explicit OwnMethods(bool on) {
-    setenv("CREMA_CONV_WINOGRAD_BF16", on ? "1" : "0", 1);
-    setenv("CREMA_CONV_1X1_GEMM", on ? "1" : "0", 1);
+    for (const char* name : kVariables) setenv(name, on ? "1" : "0", 1);
   }
   ~OwnMethods() {
-    unsetenv("CREMA_CONV_WINOGRAD_BF16");
-    unsetenv("CREMA_CONV_1X1_GEMM");
+    for (const char* name : kVariables) unsetenv(name);
   }
+  static constexpr const char* kVariables[] = {"CREMA_CONV_WINOGRAD_BF16", "CREMA_CONV_1X1_GEMM",
+                                               "CREMA_CONV_GEMM64"};
 };
 
 // The block through crema's Winograd and 1x1 GEMM, through oneDNN's convolution on the same
