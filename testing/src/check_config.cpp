@@ -86,12 +86,21 @@ std::vector<CheckResult> check_config(const DeclaredConfig& c, const CheckOption
   HarnessOptions opt;
   opt.plugin_dirs = o.plugin_dirs.empty() ? c.plugin_dirs : o.plugin_dirs;
   const std::vector<Shape> shapes = parse_shapes(c.bottom_shapes);
-  auto gradient = [&](bool gpu) {
+  // The gradient check; `shared`: with the bottoms the layer passes the gradient through holding
+  // it in top 0's diff memory ("cpu, shared gradients"), skipped for a layer that passes none.
+  auto gradient = [&](bool gpu, bool shared = false) {
     CheckResult r;
-    r.check = gpu ? "gpu" : "cpu";
+    r.check = std::string(gpu ? "gpu" : "cpu") + (shared ? ", shared gradients" : "");
     try {
       opt.gpu = gpu;
+      opt.share_passed_gradients = shared;
       LayerHarness h(c.layer_text, shapes, opt);
+      opt.share_passed_gradients = false;
+      if (shared && !h.passes_gradient()) {
+        r.skipped = true;
+        r.detail = h.type() + " passes no gradient through";
+        return r;
+      }
       if (gpu && !h.has_cuda_path()) {
         r.skipped = true;
         r.detail = h.type() + " has no CUDA path";
@@ -107,6 +116,10 @@ std::vector<CheckResult> check_config(const DeclaredConfig& c, const CheckOption
   };
   std::vector<CheckResult> out;
   if (o.cpu) out.push_back(gradient(false));
+  if (o.cpu) {
+    CheckResult shared = gradient(false, true);
+    if (!shared.skipped) out.push_back(shared);
+  }
   // Each narrower type the layer computes in on the device (cpu_math / cuda_math, where the
   // machine can) against the same device's fp32 path: "cpu bf16", "gpu fp16", ...
   // One check of a narrower path: the largest relative difference `measure` returns against
@@ -222,6 +235,7 @@ std::vector<CheckResult> check_config(const DeclaredConfig& c, const CheckOption
   }
   out.push_back(gradient(true));
   if (out.back().skipped) return out;
+  if (CheckResult shared = gradient(true, true); !shared.skipped) out.push_back(shared);
   CheckResult a;
   a.check = "cpu/gpu";
   try {

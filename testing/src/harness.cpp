@@ -194,6 +194,7 @@ bool LayerHarness::takes_channels_last() const {
 }
 
 uint32_t LayerHarness::flags() const { return impl_->layer->desc().flags; }
+uint32_t LayerHarness::passes_gradient() const { return impl_->layer->passes_gradient(); }
 
 std::vector<int> LayerHarness::narrower_storage() const {
   std::vector<int> out;
@@ -289,6 +290,14 @@ void LayerHarness::reshape() {
   size_t ws = s.layer->reshape(s.bvec, s.tvec, s.exec);
   for (size_t i = 0; i < s.tops.size(); ++i)
     if (s.layer_tops[i] != s.tops[i]) s.tops[i]->reshape(s.layer_tops[i]->shape());
+  // As a net does after every reshape (a grown tensor has memory of its own again).
+  const uint32_t passed = s.options.share_passed_gradients ? s.layer->passes_gradient() : 0;
+  for (size_t i = 0; i < s.layer_bottoms.size() && i < 32 && !s.layer_tops.empty(); ++i) {
+    crema::Tensor &b = *s.layer_bottoms[i], &t = *s.layer_tops[0];
+    if ((passed >> i & 1u) && &b != &t && b.dtype() == t.dtype() &&
+        b.channels_last() == t.channels_last() && b.count() == t.count())
+      b.share_diff(t);
+  }
   if (ws > s.exec.workspace_size) {
     s.workspace = std::make_shared<crema::Tensor>(crema::Shape{static_cast<int64_t>((ws + 3) / 4)});
     s.exec.workspace = s.options.gpu ? static_cast<void*>(s.workspace->mutable_device_data())

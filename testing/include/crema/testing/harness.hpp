@@ -45,6 +45,9 @@ struct HarnessOptions {
   // declared that order (crema_layer_ext.cpu_layouts; a layer without CREMA_LAYOUT_MIXED only
   // where all its 4-D tensors are bf16). The accessors stay N,C,H,W fp32.
   bool channels_last = false;
+  // The bottoms whose gradient the layer passes through unchanged (crema_layer_ext
+  // .passes_gradient, ABI 1.8) hold it in top 0's diff memory, as a net may give them.
+  bool share_passed_gradients = false;
 };
 
 // How a configuration's inputs are drawn (every bottom alike).
@@ -110,6 +113,8 @@ class LayerHarness {
   bool takes_channels_last() const;
   // The layer's descriptor flags (CREMA_LAYER_IN_PLACE, CREMA_LAYER_SHARES_DATA, ...).
   uint32_t flags() const;
+  // The bottoms (bit i) whose gradient the layer passes through unchanged (ABI 1.8).
+  uint32_t passes_gradient() const;
   std::vector<int> narrower_storage() const;
 
  private:
