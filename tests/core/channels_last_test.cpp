@@ -27,7 +27,7 @@ namespace {
 // loss; the per-pixel EuclideanLoss on tanh(c1) gives every element its own gradient (through
 // the global pooling alone, BatchNorm's backward would cancel a gradient constant over each
 // plane). TanH declares neither bf16 storage nor an order, so c1 stays fp32 N,C,H,W.
-const char* kResidual = R"(
+const std::string kResidual = R"(
   layer { name: "in" type: "Input" top: "x" top: "label" top: "target"
           input_param { shape { dim: 4 dim: 3 dim: 6 dim: 6 } shape { dim: 4 }
                         shape { dim: 4 dim: 20 dim: 6 dim: 6 } } }
@@ -49,14 +49,7 @@ const char* kResidual = R"(
   layer { name: "b2" type: "BatchNorm" bottom: "c2" top: "c2" }
   layer { name: "s2" type: "Scale" bottom: "c2" top: "c2" scale_param { bias_term: true } }
   layer { name: "sum" type: "Eltwise" bottom: "c2" bottom: "c0" top: "sum" }
-  layer { name: "pool" type: "Pooling" bottom: "sum" top: "pool"
-          pooling_param { pool: AVE global_pooling: true } }
-  layer { name: "fc" type: "InnerProduct" bottom: "pool" top: "fc"
-          inner_product_param { num_output: 3 weight_filler { type: "xavier" } } }
-  layer { name: "loss" type: "SoftmaxWithLoss" bottom: "fc" bottom: "label" top: "loss" }
-  layer { name: "t" type: "TanH" bottom: "c1" top: "c1_out" }
-  layer { name: "tloss" type: "EuclideanLoss" bottom: "c1_out" bottom: "target" top: "tloss" }
-)";
+)" + classifier_and_pixel_loss("sum", "c1");
 
 bool bf16_here() { return cpu_has_bf16(); }
 

@@ -77,7 +77,7 @@ TEST(GradientSharingPlan, RefusesWhatCannotShare) {
 // A post-activation block (its addends written in place by BatchNorm), a pre-activation block
 // (read-only addends: a fork) and a sum with a coefficient other than 1, then a per-pixel loss
 // so that every element carries its own gradient.
-const char* kBlocks = R"(
+const std::string kBlocks = R"(
   layer { name: "in" type: "Input" top: "x" top: "label" top: "target"
           input_param { shape { dim: 4 dim: 3 dim: 6 dim: 6 } shape { dim: 4 }
                         shape { dim: 4 dim: 8 dim: 6 dim: 6 } } }
@@ -104,14 +104,7 @@ const char* kBlocks = R"(
           convolution_param { num_output: 8 kernel_size: 1 weight_filler { type: "msra" } } }
   layer { name: "sum3" type: "Eltwise" bottom: "sum2" bottom: "c3" top: "sum3"
           eltwise_param { operation: SUM coeff: 1 coeff: -0.5 } }
-  layer { name: "pool" type: "Pooling" bottom: "sum3" top: "pool"
-          pooling_param { pool: AVE global_pooling: true } }
-  layer { name: "fc" type: "InnerProduct" bottom: "pool" top: "fc"
-          inner_product_param { num_output: 3 weight_filler { type: "xavier" } } }
-  layer { name: "loss" type: "SoftmaxWithLoss" bottom: "fc" bottom: "label" top: "loss" }
-  layer { name: "t" type: "TanH" bottom: "sum3" top: "sum3_out" }
-  layer { name: "tloss" type: "EuclideanLoss" bottom: "sum3_out" bottom: "target" top: "tloss" }
-)";
+)" + classifier_and_pixel_loss("sum3", "sum3");
 
 // Whether bottom k of layer `name` holds its gradient in the top's diff memory.
 bool shares(Net& net, const std::string& name, int k) {

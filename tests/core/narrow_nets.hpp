@@ -23,6 +23,24 @@ inline Net net_from_text(std::optional<crema_dtype> precision, const std::string
   return Net(parse_net_text(text, "test.prototxt", Registry::global()), o);
 }
 
+// The test nets' heads: global average pooling of `pooled`, a 3-way classifier and its loss on
+// `label`, and a per-pixel loss, EuclideanLoss of tanh(`per_pixel`) against `target`, which gives
+// every element of that blob a gradient of its own (through the pooling alone BatchNorm's
+// backward would cancel a gradient constant over each plane).
+inline std::string classifier_and_pixel_loss(const std::string& pooled,
+                                             const std::string& per_pixel) {
+  return R"(
+  layer { name: "pool" type: "Pooling" bottom: ")" +
+         pooled + R"(" top: "pool" pooling_param { pool: AVE global_pooling: true } }
+  layer { name: "fc" type: "InnerProduct" bottom: "pool" top: "fc"
+          inner_product_param { num_output: 3 weight_filler { type: "xavier" } } }
+  layer { name: "loss" type: "SoftmaxWithLoss" bottom: "fc" bottom: "label" top: "loss" }
+  layer { name: "t" type: "TanH" bottom: ")" +
+         per_pixel + R"(" top: "pixel_out" }
+  layer { name: "tloss" type: "EuclideanLoss" bottom: "pixel_out" bottom: "target" top: "tloss" }
+)";
+}
+
 // x and target (where the net has one) from N(0, 1), labels 0, 1, 2, 0: the same for every net.
 inline void fill_inputs(Net& net) {
   std::mt19937 rng(3);
