@@ -599,6 +599,7 @@ void Net::set_device(crema_device device) {
   device_ = device;
   for (int i = 0; i < num_layers(); ++i) math_[i] = resolve_math(i);
   plan_storage();
+  plan_gradient_shares();  // the storage types may differ on this device
   // Layers size device-specific state in reshape (cuDNN algorithms and their workspace).
   reshape();
 }

@@ -2,7 +2,8 @@
 // Gradients passed through in shared diff memory (ABI 1.8, crema_layer_ext.passes_gradient):
 // which bottoms the plan lets share their top's diff (a chain may hold in-place writers, a fork
 // may not), and that nets train to the same gradients, bit for bit, with the sharing on and off
-// (CREMA_SHARE_GRADIENTS=0), in fp32 and bf16, also after a reshape that regrows the blobs.
+// (CREMA_SHARE_GRADIENTS=0), in fp32 and bf16, also after a reshape that regrows the blobs, and
+// on a GPU in fp16 (there within cuDNN's summation order).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "crema/core/device.hpp"
 #include "crema/core/gradient_sharing.hpp"
 #include "narrow_nets.hpp"
 
@@ -178,6 +180,21 @@ TEST_P(GradientSharingNet, SharesWhatThePlanAllowsAndTrainsTheSame) {
     expect_same_param_gradients(on, off);
     EXPECT_TRUE(shares(on, "sum2", 0) && shares(on, "sum2", 1)) << "batch " << batch;
   }
+}
+
+// On the GPU, where set_device plans the storage types again (fp16 blobs here) and the shares
+// with them: the same shares, and gradients that agree with the sharing off (cuDNN may sum in
+// another order: within 1e-2 of the largest, where a wrong share is off by O(1)).
+TEST(GradientSharingGpu, SharesArePlannedForTheDeviceAndTrainTheSame) {
+  if (device::count() == 0) GTEST_SKIP() << "no CUDA device: " << device::unavailable_reason();
+  std::unique_ptr<Net> on = blocks_net(CREMA_FLOAT16, true), off = blocks_net(CREMA_FLOAT16, false);
+  on->set_device(CREMA_CUDA);
+  off->set_device(CREMA_CUDA);
+  EXPECT_TRUE(shares(*on, "sum2", 0) && shares(*on, "sum2", 1));
+  EXPECT_FALSE(shares(*off, "sum2", 0) || shares(*off, "sum2", 1));
+  train_step(*on);
+  train_step(*off);
+  expect_param_gradients_agree(*off, *on, 1e-2);
 }
 
 INSTANTIATE_TEST_SUITE_P(Precisions, GradientSharingNet,
