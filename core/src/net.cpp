@@ -518,11 +518,8 @@ void Net::plan_gradient_shares() {
     layers[i] = {bottom_ids_[i], top_ids_[i], layers_[i]->passes_gradient(),
                  bottom_need_backward_[i]};
   gradient_shares_ =
-      plan_gradient_sharing(layers, static_cast<int>(blobs_.size()), [&](int b, int t) {
-        const Tensor &x = *blobs_[b], &y = *blobs_[t];
-        return x.dtype() == y.dtype() && x.channels_last() == y.channels_last() &&
-               x.count() == y.count();
-      });
+      plan_gradient_sharing(layers, static_cast<int>(blobs_.size()),
+                            [&](int b, int t) { return blobs_[b]->diff_fits(*blobs_[t]); });
 }
 
 void Net::reshape() {

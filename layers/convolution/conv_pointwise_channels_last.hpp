@@ -7,8 +7,8 @@
 // over the output pixels p of every image; a strided layer gathers its sampled input pixels
 // into a buffer first and scatters dE/dx back (zero at the pixels it skips). Measured on
 // ResNet-50 (BENCHMARKS.md): oneDNN 2.6's dE/dW for these layers took 2-5x its forward.
-// Products with 64 columns (y with 64 outputs, dE/dx with 64 inputs) run on crema's own kernel
-// (gemm64_bf16.hpp), the rest on the host's GEMM.
+// Products 64 or 128 columns wide (y with that many outputs, dE/dx with that many inputs) run on
+// crema's own kernel where it measured faster (gemm64_bf16.hpp), the rest on the host's GEMM.
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -93,9 +93,9 @@ std::vector<CheckResult> check_config(const DeclaredConfig& c, const CheckOption
     r.check = std::string(gpu ? "gpu" : "cpu") + (shared ? ", shared gradients" : "");
     try {
       opt.gpu = gpu;
-      opt.share_passed_gradients = shared;
-      LayerHarness h(c.layer_text, shapes, opt);
-      opt.share_passed_gradients = false;
+      HarnessOptions with_sharing = opt;
+      with_sharing.share_passed_gradients = shared;
+      LayerHarness h(c.layer_text, shapes, with_sharing);
       if (shared && !h.passes_gradient()) {
         r.skipped = true;
         r.detail = h.type() + " passes no gradient through";

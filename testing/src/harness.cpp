@@ -294,9 +294,7 @@ void LayerHarness::reshape() {
   const uint32_t passed = s.options.share_passed_gradients ? s.layer->passes_gradient() : 0;
   for (size_t i = 0; i < s.layer_bottoms.size() && i < 32 && !s.layer_tops.empty(); ++i) {
     crema::Tensor &b = *s.layer_bottoms[i], &t = *s.layer_tops[0];
-    if ((passed >> i & 1u) && &b != &t && b.dtype() == t.dtype() &&
-        b.channels_last() == t.channels_last() && b.count() == t.count())
-      b.share_diff(t);
+    if ((passed >> i & 1u) && &b != &t && b.diff_fits(t)) b.share_diff(t);
   }
   if (ws > s.exec.workspace_size) {
     s.workspace = std::make_shared<crema::Tensor>(crema::Shape{static_cast<int64_t>((ws + 3) / 4)});

@@ -140,10 +140,12 @@ TEST(ChannelsLast, TrainsLikeChannelsFirst) {
 
 // A residual block whose inner convolutions take crema's own bf16 methods between N,H,W,C
 // blobs: c1 (3x3, stride 1, 64 channels, 14 x 14) Winograd F(2x2, 3x3), c2 (1x1, no bias) one
-// GEMM forward, on crema's 64-column kernel (gemm64_bf16.hpp) as its dE/dx. No ReLU after c1: its values differ from oneDNN's by bf16 units, and a ReLU
-// would flip at a few near-zero ones, moving single gradients by O(1); nothing between c2 and
-// the sum (a BatchNorm there would make s1's bias gradient zero but for rounding). The per-pixel loss hangs off a 1x1 convolution of the sum (c3, fp32 N,C,H,W for
-// TanH), so that the sum stays N,H,W,C bf16 and every element gets its own gradient.
+// GEMM forward, on crema's 64-column kernel (gemm64_bf16.hpp) as its dE/dx. No ReLU after c1:
+// its values differ from oneDNN's by bf16 units, and a ReLU would flip at a few near-zero ones,
+// moving single gradients by O(1); nothing between c2 and the sum (a BatchNorm there would make
+// s1's bias gradient zero but for rounding). The per-pixel loss hangs off a 1x1 convolution of
+// the sum (c3, fp32 N,C,H,W for TanH), so that the sum stays N,H,W,C bf16 and every element gets
+// its own gradient.
 const char* kWinogradBlock = R"(
   layer { name: "in" type: "Input" top: "x" top: "label" top: "target"
           input_param { shape { dim: 4 dim: 16 dim: 14 dim: 14 } shape { dim: 4 }

@@ -71,6 +71,12 @@ class Tensor {
   const void* diff_buffer() const { return diff_.get(); }
   size_t buffer_bytes() const { return static_cast<size_t>(capacity_) * element_bytes(); }
   bool shares_diff_with(const Tensor& other) const { return diff_ && diff_ == other.diff_; }
+  // Whether other's diff memory could serve as this tensor's: the same storage type, memory
+  // order and element count (a gradient passed through, gradient_sharing.hpp).
+  bool diff_fits(const Tensor& other) const {
+    return dtype_ == other.dtype_ && channels_last() == other.channels_last() &&
+           count_ == other.count_;
+  }
 
   void zero_diff(crema_device where);
   // Raw buffers in the storage type, for the net's own conversions and views.
