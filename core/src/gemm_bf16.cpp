@@ -9,11 +9,13 @@
 #include <cblas.h>
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <unordered_map>
 #include <vector>
 
+#include "crema/core/host.hpp"
 #include "crema/core/precision.hpp"
 #if CREMA_WITH_ONEDNN
 #include <oneapi/dnnl/dnnl.hpp>
@@ -97,12 +99,26 @@ namespace {
 using dnnl::memory;
 using dt = memory::data_type;
 
-// Rounds the rows x cols matrix at src (leading dimension ld) into a dense bf16 buffer.
+// Rounds the rows x cols matrix at src (leading dimension ld) into a dense bf16 buffer, on the
+// host's threads: a layer's fp32 weights come here whole, twice a step, while the other threads
+// would wait (inside a parallel region this runs on the calling thread alone).
 const uint16_t* to_bf16(const float* src, int64_t rows, int64_t cols, int64_t ld,
                         std::vector<uint16_t>* buf) {
   buf->resize(static_cast<size_t>(rows * cols));
-  for (int64_t r = 0; r < rows; ++r)
-    round_to_bf16(src + r * ld, static_cast<size_t>(cols), buf->data() + r * cols);
+  struct Rows {
+    const float* src;
+    int64_t cols, ld;
+    uint16_t* dst;
+  } job{src, cols, ld, buf->data()};
+  constexpr int64_t kValuesPerChunk = int64_t{1} << 16;
+  host_table()->parallel_for(
+      rows, std::max<int64_t>(1, kValuesPerChunk / std::max<int64_t>(cols, 1)),
+      [](void* ctx, int64_t b, int64_t e) {
+        const Rows& j = *static_cast<const Rows*>(ctx);
+        for (int64_t r = b; r < e; ++r)
+          round_to_bf16(j.src + r * j.ld, static_cast<size_t>(j.cols), j.dst + r * j.cols);
+      },
+      &job);
   return buf->data();
 }
 

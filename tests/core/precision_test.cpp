@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "crema/core/gemm_bf16.hpp"
+#include "crema/core/host.hpp"
 #include "crema/core/net.hpp"
 #include "crema/core/precision.hpp"
 #include "crema/core/prototxt.hpp"
@@ -260,6 +261,29 @@ TEST(Bf16, TypedGemmReadsPreRoundedOperandsInPlace) {
       EXPECT_EQ(got, want) << "ta " << ta << " tb " << tb;
       EXPECT_EQ(mixed, want) << "ta " << ta << " tb " << tb;
     }
+}
+
+// An fp32 operand too big for one chunk (a layer's weights) is rounded on the host's threads, in
+// row blocks that skip each row's padding: the same bits as the operand rounded beforehand.
+TEST(Bf16, LargeFp32OperandRoundedOnThreadsAsWhole) {
+  if (!bf16_gemm_available()) GTEST_SKIP() << "this CPU or build has no bf16 GEMM";
+  const int before = num_threads();
+  set_num_threads(2);
+  std::mt19937 rng(5);
+  std::normal_distribution<float> g(0.f, 1.f);
+  const int m = 5, n = 700, k = 301, ldb = 310, ldc = n;  // B^T: 700 rows of 301 (3 blocks)
+  std::vector<float> a(static_cast<size_t>(m) * k), b(static_cast<size_t>(n) * ldb);
+  for (float& v : a) v = g(rng);
+  for (float& v : b) v = g(rng);
+  std::vector<uint16_t> b16(b.size());
+  round_to_bf16(b.data(), b.size(), b16.data());
+  std::vector<float> want(static_cast<size_t>(m) * ldc), got(want.size());
+  gemm_bf16_typed(0, 1, m, n, k, 1.f, a.data(), CREMA_FLOAT32, k, b16.data(), CREMA_BFLOAT16, ldb,
+                  0.f, want.data(), ldc);
+  gemm_bf16_typed(0, 1, m, n, k, 1.f, a.data(), CREMA_FLOAT32, k, b.data(), CREMA_FLOAT32, ldb, 0.f,
+                  got.data(), ldc);
+  set_num_threads(before);
+  EXPECT_EQ(got, want);
 }
 
 // A convolution whose backward computes in another type than its forward (per-layer
