@@ -105,20 +105,13 @@ using dt = memory::data_type;
 const uint16_t* to_bf16(const float* src, int64_t rows, int64_t cols, int64_t ld,
                         std::vector<uint16_t>* buf) {
   buf->resize(static_cast<size_t>(rows * cols));
-  struct Rows {
-    const float* src;
-    int64_t cols, ld;
-    uint16_t* dst;
-  } job{src, cols, ld, buf->data()};
+  uint16_t* dst = buf->data();
   constexpr int64_t kValuesPerChunk = int64_t{1} << 16;
-  host_table()->parallel_for(
-      rows, std::max<int64_t>(1, kValuesPerChunk / std::max<int64_t>(cols, 1)),
-      [](void* ctx, int64_t b, int64_t e) {
-        const Rows& j = *static_cast<const Rows*>(ctx);
-        for (int64_t r = b; r < e; ++r)
-          round_to_bf16(j.src + r * j.ld, static_cast<size_t>(j.cols), j.dst + r * j.cols);
-      },
-      &job);
+  parallel_for_on_host(rows, std::max<int64_t>(1, kValuesPerChunk / std::max<int64_t>(cols, 1)),
+                       [&](int64_t b, int64_t e) {
+                         for (int64_t r = b; r < e; ++r)
+                           round_to_bf16(src + r * ld, static_cast<size_t>(cols), dst + r * cols);
+                       });
   return buf->data();
 }
 

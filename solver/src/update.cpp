@@ -25,11 +25,9 @@ constexpr int64_t kUpdateChunk = 2048;
 // Every element's arithmetic is the same on any number of threads.
 template <class Fn>
 void for_update_chunks(int64_t n, const Fn& fn) {
-  auto each = [](void* ctx, int64_t b, int64_t e) {
-    for (int64_t c = b; c < e; c += kUpdateChunk)
-      (*static_cast<const Fn*>(ctx))(c, std::min(e, c + kUpdateChunk));
-  };
-  host_table()->parallel_for(n, 8 * kUpdateChunk, each, const_cast<Fn*>(&fn));
+  parallel_for_on_host(n, 8 * kUpdateChunk, [&](int64_t b, int64_t e) {
+    for (int64_t c = b; c < e; c += kUpdateChunk) fn(c, std::min(e, c + kUpdateChunk));
+  });
 }
 }  // namespace
 

@@ -46,4 +46,13 @@ std::string take_plugin_error();
 void set_num_threads(int n);
 int num_threads();
 
+// fn(b, e) over [0, n) in chunks of at least `grain`, on the host's threads (crema_host's
+// parallel_for, as plugins reach it through the SDK's crema::parallel_for).
+template <class Fn>
+void parallel_for_on_host(int64_t n, int64_t grain, const Fn& fn) {
+  host_table()->parallel_for(
+      n, grain, [](void* ctx, int64_t b, int64_t e) { (*static_cast<const Fn*>(ctx))(b, e); },
+      const_cast<void*>(static_cast<const void*>(&fn)));
+}
+
 }  // namespace crema
